@@ -1,0 +1,3 @@
+"""escrowd: escrow and payouts for two-sided marketplaces."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,41 @@
+"""Typed, sortable identifiers: ``<prefix>_<ULID>``.
+
+The ULID part sorts by creation time, so cursor pagination can order by id alone.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from ulid import ULID
+
+
+class Prefix(StrEnum):
+    user = "usr"
+    organization = "org"
+    membership = "mbr"
+    api_key = "key"
+    escrow = "esc"
+    allocation = "alloc"
+    dispute = "dsp"
+    payout = "po"
+    account = "acct"
+    event = "evt"
+    transaction = "txn"
+    ledger_account = "lacct"
+    ledger_transfer = "ltr"
+    request = "req"
+
+
+_ID_RE = re.compile(r"^([a-z]+)_([0-9A-HJKMNP-TV-Z]{26})$")
+
+
+def new_id(prefix: Prefix) -> str:
+    return f"{prefix.value}_{ULID()}"
+
+
+def has_prefix(value: str, prefix: Prefix) -> bool:
+    """True when ``value`` is a well-formed id of the given type."""
+    m = _ID_RE.match(value)
+    return bool(m) and m.group(1) == prefix.value  # type: ignore[union-attr]
