@@ -1,0 +1,73 @@
+"""HTTP routes for platform API keys (admin users only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.users import api_keys
+from escrowd.users.auth import AdminUser
+from escrowd.users.models import ApiKey as ApiKeyRow
+from escrowd.users.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
+
+KeyIdPath = Annotated[str, Path(max_length=64, description="An API key id (key_…).")]
+
+router = APIRouter(prefix="/api_keys", tags=["api keys"])
+
+
+@router.post(
+    "",
+    summary="Create a platform API key (the secret is shown only in this response)",
+    response_model=ApiKeyWithSecret,
+    responses=error_responses(400, 401, 403),
+)
+async def create_api_key(
+    body: ApiKeyCreate, session: SessionDep, container: ContainerDep, admin: AdminUser
+) -> ApiKeyWithSecret:
+    """The key authenticates server-to-server calls as the platform (admin level): send it
+    as `Authorization: Bearer ek_…`. Store `secret` now: it cannot be shown again."""
+    key, secret = await api_keys.create(
+        session, clock=container.clock, name=body.name, created_by=admin.id
+    )
+    return ApiKeyWithSecret(**ApiKey.of(key).model_dump(), secret=secret)
+
+
+@router.get(
+    "",
+    summary="List API keys (without their secrets)",
+    response_model=ListResponse[ApiKey],
+    responses=error_responses(400, 401, 403),
+)
+async def list_api_keys(
+    session: SessionDep, _admin: AdminUser, page: PageDep
+) -> ListResponse[ApiKey]:
+    result = await paginate(session, api_keys.list_query(), ApiKeyRow.id, page)
+    return ListResponse[ApiKey](
+        url="/v1/api_keys", has_more=result.has_more, data=[ApiKey.of(k) for k in result.items]
+    )
+
+
+@router.get(
+    "/{key_id}",
+    summary="Retrieve an API key (without its secret)",
+    response_model=ApiKey,
+    responses=error_responses(401, 403, 404),
+)
+async def get_api_key(key_id: KeyIdPath, session: SessionDep, _admin: AdminUser) -> ApiKey:
+    return ApiKey.of(await api_keys.get_or_raise(session, key_id=key_id))
+
+
+@router.post(
+    "/{key_id}/revoke",
+    summary="Revoke an API key: refused from the next request on",
+    response_model=ApiKey,
+    responses=error_responses(401, 403, 404),
+)
+async def revoke_api_key(
+    key_id: KeyIdPath, session: SessionDep, container: ContainerDep, _admin: AdminUser
+) -> ApiKey:
+    return ApiKey.of(await api_keys.revoke(session, clock=container.clock, key_id=key_id))

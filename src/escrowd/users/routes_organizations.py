@@ -1,0 +1,171 @@
+"""HTTP routes for organizations and their members."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
+from escrowd.users import organizations
+from escrowd.users.auth import CurrentPrincipal, CurrentUser
+from escrowd.users.models import Membership
+from escrowd.users.models import Organization as OrganizationRow
+from escrowd.users.schemas import (
+    MemberCreate,
+    MemberUpdate,
+    Organization,
+    OrganizationCreate,
+    OrganizationMember,
+)
+
+OrgIdPath = Annotated[str, Path(max_length=64, description="An organization id (org_…).")]
+MemberIdPath = Annotated[str, Path(max_length=64, description="A membership id (mbr_…).")]
+
+router = APIRouter(prefix="/organizations", tags=["organizations"])
+
+
+@router.post(
+    "",
+    summary="Create an organization (you become its admin)",
+    response_model=Organization,
+    responses=error_responses(400, 401, 403),
+)
+async def create_organization(
+    body: OrganizationCreate, session: SessionDep, container: ContainerDep, user: CurrentUser
+) -> Organization:
+    org = await organizations.create(
+        session, clock=container.clock, creator=user, name=body.name, metadata=body.metadata
+    )
+    return Organization.of(org)
+
+
+@router.get(
+    "",
+    summary="List your organizations (all of them for platform admins)",
+    response_model=ListResponse[Organization],
+    responses=error_responses(400, 401),
+)
+async def list_organizations(
+    session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> ListResponse[Organization]:
+    stmt = organizations.visible_query(actor=principal)
+    result = await paginate(session, stmt, OrganizationRow.id, page)
+    return ListResponse[Organization](
+        url="/v1/organizations",
+        has_more=result.has_more,
+        data=[Organization.of(o) for o in result.items],
+    )
+
+
+@router.get(
+    "/{org_id}",
+    summary="Retrieve an organization you belong to",
+    response_model=Organization,
+    responses=error_responses(401, 404),
+)
+async def get_organization(
+    org_id: OrgIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> Organization:
+    org, _ = await organizations.get_visible(session, org_id=org_id, actor=principal)
+    return Organization.of(org)
+
+
+@router.get(
+    "/{org_id}/members",
+    summary="List an organization's members",
+    response_model=ListResponse[OrganizationMember],
+    responses=error_responses(400, 401, 404),
+)
+async def list_members(
+    org_id: OrgIdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> ListResponse[OrganizationMember]:
+    await organizations.get_visible(session, org_id=org_id, actor=principal)
+    result = await paginate(
+        session, organizations.members_query(org_id=org_id), Membership.id, page
+    )
+    members = list(result.items)
+    users = await organizations.users_of(session, members)
+    return ListResponse[OrganizationMember](
+        url=f"/v1/organizations/{org_id}/members",
+        has_more=result.has_more,
+        data=[OrganizationMember.of(m, users[m.user_id]) for m in members],
+    )
+
+
+@router.post(
+    "/{org_id}/members",
+    summary="Add a member (organization admins)",
+    response_model=OrganizationMember,
+    responses=error_responses(400, 401, 403, 404, 409),
+)
+async def add_member(
+    org_id: OrgIdPath,
+    body: MemberCreate,
+    session: SessionDep,
+    container: ContainerDep,
+    principal: CurrentPrincipal,
+) -> OrganizationMember:
+    member = await organizations.add_member(
+        session,
+        clock=container.clock,
+        org_id=org_id,
+        actor=principal,
+        user_id=body.user,
+        role=body.role,
+    )
+    users = await organizations.users_of(session, [member])
+    return OrganizationMember.of(member, users[member.user_id])
+
+
+@router.get(
+    "/{org_id}/members/{member_id}",
+    summary="Retrieve a member",
+    response_model=OrganizationMember,
+    responses=error_responses(401, 404),
+)
+async def get_member(
+    org_id: OrgIdPath, member_id: MemberIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> OrganizationMember:
+    member = await organizations.get_member(
+        session, org_id=org_id, member_id=member_id, actor=principal
+    )
+    users = await organizations.users_of(session, [member])
+    return OrganizationMember.of(member, users[member.user_id])
+
+
+@router.post(
+    "/{org_id}/members/{member_id}",
+    summary="Change a member's role (organization admins)",
+    response_model=OrganizationMember,
+    responses=error_responses(400, 401, 403, 404, 409),
+)
+async def update_member(
+    org_id: OrgIdPath,
+    member_id: MemberIdPath,
+    body: MemberUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> OrganizationMember:
+    member = await organizations.change_role(
+        session, org_id=org_id, member_id=member_id, actor=principal, role=body.role
+    )
+    users = await organizations.users_of(session, [member])
+    return OrganizationMember.of(member, users[member.user_id])
+
+
+@router.delete(
+    "/{org_id}/members/{member_id}",
+    summary="Remove a member (organization admins; any member may remove themselves)",
+    response_model=DeletedObject,
+    responses=error_responses(401, 403, 404, 409),
+)
+async def remove_member(
+    org_id: OrgIdPath, member_id: MemberIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> DeletedObject:
+    member = await organizations.remove_member(
+        session, org_id=org_id, member_id=member_id, actor=principal
+    )
+    return DeletedObject(id=member.id, object="organization_member")

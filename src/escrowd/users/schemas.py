@@ -1,0 +1,165 @@
+"""Request and response shapes for users, tokens, API keys and organizations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from escrowd.api.schemas import ApiObject, Metadata, RequestModel
+from escrowd.clock import unix
+from escrowd.users import models
+from escrowd.users.domain import NAME_MAX_LENGTH, OrgRole, Role
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+#: Passwords are taken exactly as typed (no whitespace stripping); length rules in domain.py.
+Password = Annotated[str, StringConstraints(strip_whitespace=False, max_length=4096)]
+Email = Annotated[str, Field(max_length=320, examples=["ann@example.com"])]
+UserId = Annotated[str, Field(max_length=64, examples=["usr_01J9Z3Q4K5M6N7P8R9S0T1V2W3"])]
+
+
+# ---- requests -------------------------------------------------------------------------------
+
+
+class UserCreate(RequestModel):
+    email: Email
+    password: Password
+    name: Name
+    role: Role = Field(
+        default="client",
+        description="client or worker; only an admin may create another admin.",
+    )
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class UserUpdate(RequestModel):
+    name: Name | None = None
+    role: Role | None = Field(default=None, description="Admins only.")
+    disabled: bool | None = Field(
+        default=None, description="Admins only. A disabled user's tokens stop working at once."
+    )
+    metadata: Metadata | None = None
+
+
+class TokenCreate(RequestModel):
+    email: Email
+    password: Password
+
+
+class ApiKeyCreate(RequestModel):
+    name: Name = Field(description="What the key is for, e.g. 'billing backend'.")
+
+
+class OrganizationCreate(RequestModel):
+    name: Name
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class MemberCreate(RequestModel):
+    user: UserId = Field(description="The id of the user to add (they find it in /v1/users/me).")
+    role: OrgRole = "member"
+
+
+class MemberUpdate(RequestModel):
+    role: OrgRole
+
+
+# ---- responses ------------------------------------------------------------------------------
+
+
+class User(ApiObject):
+    id: str
+    object: Literal["user"] = "user"
+    email: str
+    name: str
+    role: Role
+    disabled: bool
+    created: int
+    metadata: dict[str, str]
+
+    @classmethod
+    def of(cls, u: models.User) -> User:
+        return cls(
+            id=u.id,
+            email=u.email,
+            name=u.name,
+            role=u.role,
+            disabled=u.disabled,
+            created=unix(u.created_at),
+            metadata=dict(u.meta or {}),
+        )
+
+
+class AccessToken(BaseModel):
+    object: Literal["access_token"] = "access_token"
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int = Field(description="Seconds until the token expires.")
+    user: User
+
+
+class ApiKey(ApiObject):
+    id: str
+    object: Literal["api_key"] = "api_key"
+    name: str
+    redacted: str = Field(description="The key with its secret part hidden, e.g. ek_…abcd.")
+    created: int
+    created_by: str | None
+    last_used: int | None = Field(description="Unix time of the last use (to the minute).")
+    revoked: bool
+    revoked_at: int | None
+
+    @classmethod
+    def of(cls, k: models.ApiKey) -> ApiKey:
+        return cls(
+            id=k.id,
+            name=k.name,
+            redacted=f"ek_…{k.last4}",
+            created=unix(k.created_at),
+            created_by=k.created_by,
+            last_used=unix(k.last_used_at) if k.last_used_at else None,
+            revoked=k.revoked_at is not None,
+            revoked_at=unix(k.revoked_at) if k.revoked_at else None,
+        )
+
+
+class ApiKeyWithSecret(ApiKey):
+    secret: str = Field(
+        description="The full key. Shown only in this response: store it now, it cannot be "
+        "retrieved again."
+    )
+
+
+class Organization(ApiObject):
+    id: str
+    object: Literal["organization"] = "organization"
+    name: str
+    created: int
+    metadata: dict[str, str]
+
+    @classmethod
+    def of(cls, o: models.Organization) -> Organization:
+        return cls(id=o.id, name=o.name, created=unix(o.created_at), metadata=dict(o.meta or {}))
+
+
+class OrganizationMember(ApiObject):
+    id: str
+    object: Literal["organization_member"] = "organization_member"
+    organization: str
+    user: str
+    email: str
+    name: str
+    role: OrgRole
+    created: int
+
+    @classmethod
+    def of(cls, m: models.Membership, u: models.User) -> OrganizationMember:
+        return cls(
+            id=m.id,
+            organization=m.organization_id,
+            user=u.id,
+            email=u.email,
+            name=u.name,
+            role=m.role,
+            created=unix(m.created_at),
+        )
