@@ -1,0 +1,113 @@
+"""The payment provider interface.
+
+A provider implements the flows it supports; ``capabilities`` names them so callers can refuse
+early (a PayPal-only marketplace has no connected accounts). Adapters live in sub-packages
+(``providers/stripe``) and speak only these neutral types; they never touch escrowd's tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from escrowd.providers.types import (
+    AccountLinkRequest,
+    AccountRequest,
+    CancelRequest,
+    CaptureRequest,
+    CatalogItem,
+    Charge,
+    ConnectedAccount,
+    Customer,
+    CustomerRequest,
+    Link,
+    Payment,
+    PaymentMethod,
+    PaymentRequest,
+    Payout,
+    PayoutRequest,
+    PriceRequest,
+    ProductRequest,
+    ProviderEvent,
+    Refund,
+    RefundRequest,
+    SetupIntent,
+    Subscription,
+    SubscriptionRequest,
+    Transfer,
+    TransferRequest,
+    TransferReversal,
+    TransferReversalRequest,
+)
+
+
+class Capability(StrEnum):
+    payments = "payments"
+    refunds = "refunds"
+    connected_accounts = "connected_accounts"
+    transfers = "transfers"
+    payouts = "payouts"
+    subscriptions = "subscriptions"
+    webhooks = "webhooks"
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    name: str
+    capabilities: frozenset[Capability]
+
+    # customers and payment methods
+    async def create_customer(self, req: CustomerRequest) -> Customer: ...
+    async def create_setup_intent(
+        self, *, customer: str, idempotency_key: str, return_url: str | None = None
+    ) -> SetupIntent: ...
+    async def attach_payment_method(
+        self, *, payment_method: str, customer: str
+    ) -> PaymentMethod: ...
+    async def set_default_payment_method(
+        self, *, customer: str, payment_method: str
+    ) -> Customer: ...
+
+    # payments
+    async def create_payment(self, req: PaymentRequest) -> Payment: ...
+    async def confirm_payment(
+        self,
+        *,
+        payment_id: str,
+        idempotency_key: str,
+        payment_method: str | None = None,
+        return_url: str | None = None,
+    ) -> Payment: ...
+    async def retrieve_payment(self, payment_id: str) -> Payment: ...
+    async def capture_payment(self, req: CaptureRequest) -> Payment: ...
+    async def cancel_payment(self, req: CancelRequest) -> Payment: ...
+    async def retrieve_charge(self, charge_id: str) -> Charge: ...
+
+    # refunds
+    async def create_refund(self, req: RefundRequest) -> Refund: ...
+
+    # connected accounts
+    async def create_account(self, req: AccountRequest) -> ConnectedAccount: ...
+    async def retrieve_account(self, account_id: str) -> ConnectedAccount: ...
+    async def create_account_link(self, req: AccountLinkRequest) -> Link: ...
+    async def create_login_link(self, account_id: str) -> Link: ...
+
+    # transfers and payouts
+    async def create_transfer(self, req: TransferRequest) -> Transfer: ...
+    async def retrieve_transfer(self, transfer_id: str) -> Transfer: ...
+    async def reverse_transfer(self, req: TransferReversalRequest) -> TransferReversal: ...
+    async def create_payout(self, req: PayoutRequest) -> Payout: ...
+    async def retrieve_payout(self, payout_id: str, *, account_id: str | None = None) -> Payout: ...
+
+    # subscriptions
+    async def create_product(self, req: ProductRequest) -> CatalogItem: ...
+    async def create_price(self, req: PriceRequest) -> CatalogItem: ...
+    async def create_subscription(self, req: SubscriptionRequest) -> Subscription: ...
+    async def cancel_subscription_at_period_end(
+        self, *, subscription_id: str, idempotency_key: str
+    ) -> Subscription: ...
+    async def retrieve_subscription(self, subscription_id: str) -> Subscription: ...
+
+    # inbound webhooks
+    def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
