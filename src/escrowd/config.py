@@ -18,6 +18,16 @@ DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105  (refuse
 DEFAULT_DATA_DIR = Path("data")
 
 
+class ProviderMode(StrEnum):
+    #: escrowd's own Stripe-compatible emulator, served in process (no keys, no network).
+    sandbox = "sandbox"
+    #: The real Stripe API (needs ESCROWD_STRIPE_SECRET_KEY).
+    stripe = "stripe"
+
+
+SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_dev_only_not_a_secret"  # noqa: S105  (sandbox only)
+
+
 class Environment(StrEnum):
     development = "development"
     test = "test"
@@ -41,17 +51,40 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
+    #: argon2id cost overrides; unset means argon2-cffi's recommended (RFC 9106) profile.
+    argon2_time_cost: int | None = Field(default=None, ge=1)
+    argon2_memory_cost: int | None = Field(default=None, ge=8)
+    argon2_parallelism: int | None = Field(default=None, ge=1)
+    public_url: str = "http://127.0.0.1:8000"
+    provider: ProviderMode = ProviderMode.sandbox
+    stripe_secret_key: str = ""
+    stripe_webhook_secrets: str = ""
+    stripe_api_base: str = ""
+    stripe_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.env is Environment.production:
-            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
-                raise ValueError(
-                    "ESCROWD_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "when ESCROWD_ENV=production (try: python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))')"
-                )
+        weak_key = self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32
+        if self.env is Environment.production and weak_key:
+            raise ValueError(
+                "ESCROWD_SECRET_KEY must be set to a random value of at least 32 characters "
+                "when ESCROWD_ENV=production (try: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        if self.provider is ProviderMode.stripe and not self.stripe_secret_key:
+            raise ValueError(
+                "ESCROWD_PROVIDER=stripe needs ESCROWD_STRIPE_SECRET_KEY (sk_live_… or sk_test_…); "
+                "leave ESCROWD_PROVIDER unset to use the built-in sandbox."
+            )
         return self
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """Stripe endpoint secrets accepted on inbound webhooks (several during rotation)."""
+        if self.provider is ProviderMode.sandbox:
+            extra = [s.strip() for s in self.stripe_webhook_secrets.split(",") if s.strip()]
+            return [SANDBOX_WEBHOOK_SECRET, *extra]
+        return [s.strip() for s in self.stripe_webhook_secrets.split(",") if s.strip()]
 
     @property
     def effective_database_url(self) -> str:

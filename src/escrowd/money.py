@@ -129,7 +129,7 @@ def parse_major(
     """Parse a human amount such as ``"12.34"`` into Money. Only strings are accepted."""
     if not isinstance(text, str):
         raise InvalidRequestError(
-            f"{param} must be a decimal string such as \"12.34\", not {type(text).__name__}.",
+            f'{param} must be a decimal string such as "12.34", not {type(text).__name__}.',
             code="amount_invalid",
             param=param,
         )
@@ -161,7 +161,7 @@ def round_minor(value: Decimal) -> int:
 
 
 def fee(amount: int, rate_bps: Decimal | int, fixed: int = 0) -> int:
-    """``amount × rate + fixed``, rounded once, never more than ``amount``."""
+    """``amount * rate + fixed``, rounded once, never more than ``amount``."""
     check_amount(amount)
     raw = Decimal(amount) * Decimal(rate_bps) / BPS
     return min(amount, round_minor(raw) + fixed)

@@ -1,0 +1,115 @@
+"""Every error leaves the API in Stripe's envelope, FastAPI's own included."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from escrowd.errors import ApiError, EscrowdError, InvalidRequestError, NotFoundError
+from escrowd.logging import get_logger
+
+log = get_logger(__name__)
+
+# Pydantic error types → our codes. Anything else is `parameter_invalid`.
+_CODES = {
+    "missing": "parameter_missing",
+    "extra_forbidden": "parameter_unknown",
+    "json_invalid": "body_invalid_json",
+    "model_attributes_type": "body_invalid",
+    "dict_type": "body_invalid",
+}
+
+
+def error_response(exc: EscrowdError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=exc.headers)
+
+
+def _param(loc: Sequence[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if not parts:
+        return None
+    out = parts[0]
+    for p in parts[1:]:
+        out += f"[{p}]"
+    return out
+
+
+def validation_error(errors: Sequence[Any]) -> InvalidRequestError:
+    """Turn the first Pydantic error into one envelope a person can act on."""
+    first = errors[0] if errors else {"type": "value_error", "loc": (), "msg": "invalid"}
+    kind = str(first.get("type", ""))
+    param = _param(first.get("loc", ()))
+    code = _CODES.get(kind, "parameter_invalid")
+    if code == "body_invalid" and param is not None:  # a nested object, not the whole body
+        code = "parameter_invalid"
+    if kind == "json_invalid":
+        ctx = first.get("ctx")
+        detail = ctx.get("error", "syntax error") if isinstance(ctx, dict) else "syntax error"
+        return InvalidRequestError(
+            f"The request body is not valid JSON ({detail}). Send a JSON object with "
+            "Content-Type: application/json.",
+            code=code,
+        )
+    if kind == "missing":
+        msg = f"Missing required parameter: {param}."
+    elif kind == "extra_forbidden":
+        msg = f"Received unknown parameter: {param}."
+    elif code == "body_invalid":
+        msg = "The request body must be a JSON object."
+    else:
+        got = first.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        msg = f"Invalid {param or 'request'}: {first.get('msg', 'invalid value')}{shown}."
+    return InvalidRequestError(msg, code=code, param=param)
+
+
+async def _escrowd(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EscrowdError)
+    return error_response(exc)
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(validation_error(exc.errors()))
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        err: EscrowdError = NotFoundError(
+            f"Unrecognized request URL ({request.method}: {request.url.path}).",
+            code="url_invalid",
+        )
+    elif exc.status_code == 405:
+        err = InvalidRequestError(
+            f"{request.method} is not allowed on {request.url.path}.",
+            code="method_not_allowed",
+            status=405,
+        )
+    elif exc.status_code < 500:
+        err = InvalidRequestError(str(exc.detail), code="request_invalid", status=exc.status_code)
+    else:
+        err = ApiError("Something went wrong on our side.", status=exc.status_code)
+    return JSONResponse(err.to_dict(), status_code=err.http_status, headers=exc.headers)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path, method=request.method)
+    return error_response(
+        ApiError(
+            "Something went wrong on our side; nothing you sent was wrong. Retry with the "
+            "same Idempotency-Key, and quote the Request-Id header if it persists.",
+        )
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(EscrowdError, _escrowd)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,307 @@
+"""``Idempotency-Key`` on POST requests, as Stripe defines it.
+
+- The first request with a key runs; its response is stored for 24 hours (setting
+  ``ESCROWD_IDEMPOTENCY_TTL_SECONDS``) and replayed, byte for byte, to every retry with the same
+  key and the same parameters, marked ``Idempotent-Replayed: true``.
+- The same key with other parameters (method, path, query or body) → 422 ``idempotency_error``.
+- The same key while the first request still runs → 409 ``idempotency_key_in_use``.
+- Keys are scoped per caller (user, API key, or anonymous), so two callers never collide.
+
+What is stored: successful responses (2xx), declines (402) and server errors (5xx), whose
+outcome a blind retry must not change. Refusals that did nothing — invalid parameters, missing
+auth, permission, state conflicts, rate limits — are not stored, so a corrected retry with the
+same key goes through (Stripe does the same). A request that dies mid-flight keeps its key
+locked for ``LOCK_SECONDS``; after that a retry takes the key over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, LargeBinary, String, Text, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from escrowd.api.errors import error_response
+from escrowd.bootstrap import Container
+from escrowd.db.base import Base, UTCDateTime
+from escrowd.errors import EscrowdError, IdempotencyError, InvalidRequestError
+
+HEADER = b"idempotency-key"
+REPLAYED = b"idempotent-replayed"
+LOCK_SECONDS = 300
+MAX_KEY_LENGTH = 255
+_NOT_REPLAYED_HEADERS = {b"request-id", b"content-length", REPLAYED}
+
+#: Maps the Authorization header (or None) to a stable caller scope such as ``usr_…``.
+ScopeResolver = Callable[[str | None], Awaitable[str]]
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(String(16))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def should_store(status: int) -> bool:
+    return 200 <= status < 300 or status == 402 or status >= 500
+
+
+def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    h = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query, canonical):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+async def _anonymous_scope(authorization: str | None) -> str:
+    if not authorization:
+        return "anonymous"
+    return "auth:" + hashlib.sha256(authorization.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    headers: str
+    body: bytes
+
+
+class _Replay(Exception):  # noqa: N818 (control flow, not an error)
+    def __init__(self, stored: StoredResponse) -> None:
+        self.stored = stored
+
+
+class IdempotencyMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        container: Container,
+        resolve_scope: ScopeResolver | None = None,
+        exclude_prefixes: tuple[str, ...] = ("/sandbox/",),
+    ) -> None:
+        self.app = app
+        # The sandbox emulates Stripe, whose own Idempotency-Key handling it implements.
+        self.exclude_prefixes = exclude_prefixes
+        self.container = container
+        self.resolve_scope = resolve_scope or _anonymous_scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"].startswith(self.exclude_prefixes)
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        raw_key = headers.get(HEADER)
+        if raw_key is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            key = self._check_key(raw_key)
+            body = await _read_body(receive)
+            auth = headers.get(b"authorization")
+            caller = await self.resolve_scope(auth.decode("latin-1") if auth else None)
+            fingerprint = request_fingerprint(
+                scope["method"], scope["path"], scope.get("query_string", b""), body
+            )
+            row_id = await self._claim(caller, key, fingerprint, scope)
+        except _Replay as replay:
+            await _send_replay(replay.stored, send)
+            return
+        except EscrowdError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+
+        status, start, chunks = await _capture(self.app, scope, _replayer(body), send)
+        await self._finish(row_id, status, start, b"".join(chunks))
+        await send(start)
+        await send({"type": "http.response.body", "body": b"".join(chunks)})
+
+    @staticmethod
+    def _check_key(raw: bytes) -> str:
+        key = raw.decode("latin-1").strip()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise InvalidRequestError(
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters; "
+                "a UUID is a good choice.",
+                code="idempotency_key_invalid",
+                param="Idempotency-Key",
+            )
+        return key
+
+    async def _claim(self, caller: str, key: str, fingerprint: str, scope: Scope) -> int:
+        now = self.container.clock.now()
+        ttl = timedelta(seconds=self.container.settings.idempotency_ttl_seconds)
+        db = self.container.db
+        for _ in range(3):
+            try:
+                async with db.transaction() as s:
+                    q = select(IdempotencyKey).where(
+                        IdempotencyKey.scope == caller, IdempotencyKey.key == key
+                    )
+                    if db.dialect == "postgresql":
+                        q = q.with_for_update()
+                    row = (await s.scalars(q)).one_or_none()
+                    if row is not None and row.expires_at <= now:
+                        await s.delete(row)
+                        await s.flush()
+                        row = None
+                    if row is None:
+                        row = IdempotencyKey(
+                            scope=caller,
+                            key=key,
+                            request_hash=fingerprint,
+                            method=scope["method"],
+                            path=scope["path"][:512],
+                            state="in_flight",
+                            created_at=now,
+                            locked_until=now + timedelta(seconds=LOCK_SECONDS),
+                            expires_at=now + ttl,
+                        )
+                        s.add(row)
+                        await s.flush()
+                        return row.id
+                    if row.request_hash != fingerprint:
+                        raise IdempotencyError(
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with. Use a new Idempotency-Key "
+                            "for a different request.",
+                            code="idempotency_key_reused",
+                            param="Idempotency-Key",
+                        )
+                    if row.state == "done":
+                        # Copied out: raising rolls the transaction back and expires the row.
+                        raise _Replay(
+                            StoredResponse(
+                                row.response_status or 200,
+                                row.response_headers or "[]",
+                                row.response_body or b"",
+                            )
+                        )
+                    if row.locked_until > now:
+                        raise IdempotencyError(
+                            "A request with this Idempotency-Key is still being processed. "
+                            "Retry after it completes.",
+                            status=409,
+                            code="idempotency_key_in_use",
+                            param="Idempotency-Key",
+                            headers={"Retry-After": "1"},
+                        )
+                    # The first request died without finishing: this retry takes over.
+                    row.locked_until = now + timedelta(seconds=LOCK_SECONDS)
+                    return row.id
+            except IntegrityError:
+                continue  # a concurrent first request inserted it; look again
+        raise IdempotencyError(
+            "A request with this Idempotency-Key is still being processed.",
+            status=409,
+            code="idempotency_key_in_use",
+            param="Idempotency-Key",
+        )
+
+    async def _finish(self, row_id: int, status: int, start: Message, body: bytes) -> None:
+        async with self.container.db.transaction() as s:
+            if not should_store(status):
+                await s.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
+                return
+            kept = [
+                [k.decode("latin-1"), v.decode("latin-1")]
+                for k, v in start.get("headers", [])
+                if k.lower() not in _NOT_REPLAYED_HEADERS
+            ]
+            await s.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.id == row_id)
+                .values(
+                    state="done",
+                    response_status=status,
+                    response_headers=json.dumps(kept),
+                    response_body=body,
+                )
+            )
+
+
+async def purge_expired(container: Container) -> int:
+    """Delete keys past their lifetime; returns how many went."""
+    async with container.db.transaction() as s:
+        result = await s.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.expires_at <= container.clock.now())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replayer(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _capture(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> tuple[int, Message, list[bytes]]:
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+        else:  # pragma: no cover - not produced by our routes
+            await send(message)
+
+    await app(scope, receive, capture)
+    return int(start.get("status", 500)), start, chunks
+
+
+async def _send_replay(stored: StoredResponse, send: Send) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in json.loads(stored.headers)]
+    headers += [(b"content-length", str(len(stored.body)).encode()), (REPLAYED, b"true")]
+    await send({"type": "http.response.start", "status": stored.status, "headers": headers})
+    await send({"type": "http.response.body", "body": stored.body})

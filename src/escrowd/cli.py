@@ -1,0 +1,188 @@
+"""The ``escrowd`` command: serve, migrate, ledger verify, users.
+
+Every command takes its settings from ``ESCROWD_*`` environment variables
+(docs/configuration.md); ``--database-url`` overrides ``ESCROWD_DATABASE_URL`` where offered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from escrowd import __version__
+from escrowd.config import Settings
+from escrowd.users.cli import app as users_app
+
+app = typer.Typer(
+    name="escrowd",
+    help="escrowd: escrow and payouts for two-sided marketplaces.\n\n"
+    "Start with `escrowd serve`: it creates the database (SQLite in ./data by default), "
+    "applies migrations and serves the API on http://127.0.0.1:8000.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ledger_app = typer.Typer(help="Inspect and check the double-entry ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(users_app, name="users")
+
+console = Console(stderr=True)
+out = Console()
+
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Database to use, e.g. postgresql+asyncpg://user@host/db or "
+        "sqlite+aiosqlite:///data/escrowd.sqlite3. Default: $ESCROWD_DATABASE_URL, else the "
+        "SQLite file in $ESCROWD_DATA_DIR.",
+        show_default=False,
+    ),
+]
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    try:
+        settings = Settings() if database_url is None else Settings(database_url=database_url)
+    except ValueError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    return settings
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"escrowd {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    from escrowd.logging import configure
+
+    s = _settings()
+    configure(fmt=s.log_format, level=s.log_level)
+
+
+@app.command()
+def migrate(database_url: DatabaseUrlOpt = None) -> None:
+    """Apply every pending database migration (safe to run again: it does nothing then)."""
+    from escrowd.db.migrate import upgrade
+
+    url = _settings(database_url).effective_database_url
+    console.print(f"Migrating {_redact(url)} …")
+    upgrade(url)
+    console.print("[green]Database is at the latest schema.[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind. [default: $ESCROWD_HOST or 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port. [default: $ESCROWD_PORT or 8000]")] = None,
+    database_url: DatabaseUrlOpt = None,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Skip migrations at start.")
+    ] = False,
+    no_demo: Annotated[
+        bool, typer.Option("--no-demo", help="Do not create demo logins in an empty database.")
+    ] = False,
+) -> None:
+    """Migrate the database, then serve the API (Ctrl-C stops it)."""
+    import uvicorn
+
+    from escrowd.app import create_app
+    from escrowd.bootstrap import build
+    from escrowd.db.migrate import upgrade
+
+    settings = _settings(database_url)
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    url = settings.effective_database_url
+    if not no_migrate:
+        console.print(f"Migrating {_redact(url)} …")
+        upgrade(url)
+    container = build(settings)
+    if not no_demo and settings.is_dev:
+        from escrowd.demo import seed_demo_logins
+
+        logins = asyncio.run(seed_demo_logins(settings))
+        if logins:
+            console.print("Demo logins (development only; created because the database was empty):")
+            for email, password, role in logins:
+                console.print(f"  {role:<7} {email}  password: {password}")
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold green]escrowd {__version__} is serving at {base}[/bold green]")
+    console.print(f"  API docs: {base}/docs   health: {base}/healthz   Ctrl-C to stop")
+    uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="warning")
+
+
+@ledger_app.command("verify")
+def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
+    """Check every ledger invariant; prints a summary and exits 1 on any break.
+
+    Checks: debits equal credits per currency; no account beyond its limit; stored balances
+    equal the balances recomputed from entries; two-phase transfers posted or voided at most
+    once and within their holds; every entry chain consistent.
+    """
+    from escrowd.db.session import Database
+    from escrowd.ledger.verify import summary_lines, verify
+
+    url = _settings(database_url).effective_database_url
+
+    async def run() -> bool:
+        db = Database(url)
+        try:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                disable=not console.is_terminal,
+            ) as progress:
+                task = progress.add_task("verifying", total=None)
+
+                def step(done: int, total: int, description: str) -> None:
+                    progress.update(task, completed=done, total=total, description=description)
+
+                console.print(f"Verifying the ledger in {_redact(url)} …")
+                report = await verify(db, progress=step)
+        finally:
+            await db.dispose()
+        for line in summary_lines(report):
+            out.print(line, highlight=False)
+        return report.ok
+
+    ok = asyncio.run(run())
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

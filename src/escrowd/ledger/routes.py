@@ -1,0 +1,132 @@
+"""Admin endpoints over the ledger: read accounts and transfers, post manual adjustments.
+
+Escrows, payouts and refunds move money through their own use cases; these endpoints are for
+operators (corrections are new transfers, never edits) and for reconciliation tooling.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
+
+from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.errors import NotFoundError
+from escrowd.ledger.domain import TransferKind, TransferRequest
+from escrowd.ledger.models import LedgerAccount as AccountRow
+from escrowd.ledger.schemas import (
+    LedgerAccount,
+    LedgerAccountCreate,
+    LedgerTransfer,
+    LedgerTransferCreate,
+    flags_from_names,
+)
+from escrowd.ledger.service import Ledger, account_from_row
+from escrowd.users.auth import AdminPrincipal
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+
+AccountIdPath = Annotated[str, Path(max_length=40, description="A ledger account id (lacct_…).")]
+TransferIdPath = Annotated[str, Path(max_length=128, description="A ledger transfer id.")]
+
+
+@router.post(
+    "/accounts",
+    summary="Open a ledger account (or return the existing one with that code)",
+    response_model=LedgerAccount,
+    responses=error_responses(400, 401, 403, 409),
+)
+async def open_account(
+    body: LedgerAccountCreate, session: SessionDep, container: ContainerDep, _: AdminPrincipal
+) -> LedgerAccount:
+    ledger = Ledger(session, clock=container.clock)
+    account = await ledger.open_account(
+        code=body.code, currency=body.currency, flags=flags_from_names(body.flags)
+    )
+    return LedgerAccount.of(account)
+
+
+@router.get(
+    "/accounts",
+    summary="List ledger accounts, newest first",
+    response_model=ListResponse[LedgerAccount],
+    responses=error_responses(400, 401, 403),
+)
+async def list_accounts(
+    session: SessionDep,
+    _: AdminPrincipal,
+    page: PageDep,
+    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+    code: Annotated[str | None, Query(max_length=200, description="Exact code.")] = None,
+) -> ListResponse[LedgerAccount]:
+    stmt = select(AccountRow)
+    if currency:
+        stmt = stmt.where(AccountRow.currency == currency.lower())
+    if code:
+        stmt = stmt.where(AccountRow.code == code)
+    result = await paginate(session, stmt, AccountRow.id, page)
+    return ListResponse[LedgerAccount](
+        url="/v1/ledger/accounts",
+        has_more=result.has_more,
+        data=[LedgerAccount.of(account_from_row(a)) for a in result.items],
+    )
+
+
+@router.get(
+    "/accounts/{account_id}",
+    summary="Retrieve a ledger account and its balances",
+    response_model=LedgerAccount,
+    responses=error_responses(401, 403, 404),
+)
+async def get_account(
+    account_id: AccountIdPath, session: SessionDep, _: AdminPrincipal
+) -> LedgerAccount:
+    return LedgerAccount.of(await Ledger(session).get_account(account_id=account_id))
+
+
+@router.post(
+    "/transfers",
+    summary="Post a manual transfer (a correction is a new transfer, never an edit)",
+    response_model=LedgerTransfer,
+    responses=error_responses(400, 401, 403, 404, 409),
+)
+async def create_transfer(
+    body: LedgerTransferCreate, session: SessionDep, container: ContainerDep, _: AdminPrincipal
+) -> LedgerTransfer:
+    """Sending the same `id` with the same fields again returns the first transfer and moves
+    nothing; the same `id` with other fields is refused (`exists_with_different_fields`)."""
+    ledger = Ledger(session, clock=container.clock)
+    (result,) = await ledger.create_transfers(
+        [
+            TransferRequest(
+                id=body.id,
+                kind=TransferKind(body.kind),
+                debit_account_id=body.debit_account,
+                credit_account_id=body.credit_account,
+                amount=body.amount,
+                currency=body.currency,
+                pending_id=body.pending_id,
+                reference=body.reference,
+                category=body.category or "adjustment",
+            )
+        ]
+    )
+    return LedgerTransfer.of(result.unwrap())
+
+
+@router.get(
+    "/transfers/{transfer_id}",
+    summary="Retrieve a ledger transfer",
+    response_model=LedgerTransfer,
+    responses=error_responses(401, 403, 404),
+)
+async def get_transfer(
+    transfer_id: TransferIdPath, session: SessionDep, _: AdminPrincipal
+) -> LedgerTransfer:
+    transfer = await Ledger(session).get_transfer(transfer_id=transfer_id)
+    if transfer is None:
+        raise NotFoundError(f"No such ledger transfer: '{transfer_id}'.", param="transfer_id")
+    return LedgerTransfer.of(transfer)

@@ -1,0 +1,196 @@
+"""Shared fixtures: the two databases every integration test runs on.
+
+Integration tests run once on SQLite and once on PostgreSQL (the ``db_url`` fixture is
+parametrized). Both databases are created and migrated once per session and are shared by the
+tests, which make their own uniquely named records; the test command runs
+``escrowd ledger verify`` over both when the suite ends. A test that must break an invariant or
+needs an empty database asks for ``fresh_db_url`` instead.
+
+Environment:
+- ``ESCROWD_TEST_PG_URL``: PostgreSQL server to use (default the local trust-auth server).
+- ``ESCROWD_TEST_BACKENDS``: ``sqlite,postgres`` (default) or one of them.
+- ``ESCROWD_TEST_DATA_DIR``: where the SQLite file lives (default ``.test-data``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from ulid import ULID
+
+from escrowd.app import create_app
+from escrowd.bootstrap import Container, build
+from escrowd.clock import FrozenClock
+from escrowd.config import Environment, Settings
+from escrowd.db.migrate import upgrade
+from escrowd.db.session import Database
+from escrowd.users import passwords
+
+PG_SERVER_URL = os.environ.get(
+    "ESCROWD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TEST_DATA_DIR = Path(os.environ.get("ESCROWD_TEST_DATA_DIR", ".test-data")).resolve()
+BACKENDS = [
+    b.strip() for b in os.environ.get("ESCROWD_TEST_BACKENDS", "sqlite,postgres").split(",")
+]
+# The test command names the shared databases so it can verify the ledger over them afterwards;
+# ad-hoc runs get their own names (and drop them), so parallel runs never clobber each other.
+_RUN = os.environ.get("ESCROWD_TEST_RUN_NAME") or f"run{os.getpid()}"
+SHARED_PG_DB = os.environ.get("ESCROWD_TEST_PG_DB") or f"escrowd_test_{_RUN}"
+SHARED_SQLITE = TEST_DATA_DIR / (
+    os.environ.get("ESCROWD_TEST_SQLITE_NAME") or f"escrowd_test_{_RUN}.sqlite3"
+)
+_KEEP_SHARED = bool(os.environ.get("ESCROWD_TEST_PG_DB"))
+
+
+def pg_url(database: str) -> str:
+    return make_url(PG_SERVER_URL).set(database=database).render_as_string(hide_password=False)
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    u = make_url(PG_SERVER_URL)
+    conn = await asyncpg.connect(
+        host=u.host or "127.0.0.1",
+        port=u.port or 5432,
+        user=u.username or "postgres",
+        password=u.password,
+        database=u.database or "postgres",
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_pg_database(name: str) -> str:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    url = pg_url(name)
+    upgrade(url)
+    return url
+
+
+def drop_pg_database(name: str) -> None:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def create_sqlite_database(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def shared_db_urls() -> Iterator[dict[str, str]]:
+    urls: dict[str, str] = {}
+    if "sqlite" in BACKENDS:
+        urls["sqlite"] = create_sqlite_database(SHARED_SQLITE)
+    if "postgres" in BACKENDS:
+        urls["postgres"] = create_pg_database(SHARED_PG_DB)
+    yield urls
+    if not _KEEP_SHARED:
+        if "postgres" in urls:
+            drop_pg_database(SHARED_PG_DB)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{SHARED_SQLITE}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, shared_db_urls: dict[str, str]) -> str:
+    backend: str = request.param
+    if backend not in shared_db_urls:
+        pytest.skip(f"{backend} not in ESCROWD_TEST_BACKENDS")
+    return shared_db_urls[backend]
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def fresh_db_url_factory(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Make an empty database migrated to head on the given backend; dropped afterwards."""
+    made: list[str] = []
+
+    def make(backend: str) -> str:
+        if backend not in BACKENDS:
+            pytest.skip(f"{backend} not in ESCROWD_TEST_BACKENDS")
+        if backend == "sqlite":
+            return create_sqlite_database(tmp_path / f"fresh-{ULID()}.sqlite3")
+        name = f"escrowd_fresh_{str(ULID()).lower()}"
+        made.append(name)
+        return create_pg_database(name)
+
+    yield make
+    for name in made:
+        drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_db_url(request: pytest.FixtureRequest, fresh_db_url_factory: Callable[[str], str]) -> str:
+    return fresh_db_url_factory(request.param)
+
+
+@pytest.fixture
+def postgres_url(fresh_db_url_factory: Callable[[str], str]) -> str:
+    """A fresh PostgreSQL database, for tests of real row-level concurrency."""
+    return fresh_db_url_factory("postgres")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """argon2 at production cost takes ~0.1 s a hash; tests need speed, not strength."""
+    before = passwords.default_parameters()
+    passwords.set_default_parameters(passwords.FAST_FOR_TESTS)
+    yield
+    passwords.set_default_parameters(before)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(
+        env=Environment.test,
+        database_url=db_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock the test moves; starts at the real now so JWT libraries agree with it."""
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+async def container(settings: Settings, clock: FrozenClock) -> AsyncIterator[Container]:
+    c = build(settings, clock=clock)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client bound to the app in process (no sockets)."""
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
+        yield c
