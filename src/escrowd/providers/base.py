@@ -111,3 +111,7 @@ class PaymentProvider(Protocol):
 
     # inbound webhooks
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
+
+    async def aclose(self) -> None:
+        """Release connection pools; called when the app shuts down."""
+        ...

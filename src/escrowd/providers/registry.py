@@ -1,0 +1,86 @@
+"""Choosing and building the payment provider from settings.
+
+    ESCROWD_PROVIDER   where the Stripe adapter's calls go            SDK retries
+    sandbox (default)  escrowd's own emulator, in process (ASGI)      0
+    stripe             api.stripe.com with ESCROWD_STRIPE_SECRET_KEY  2
+    stripe + API base  ESCROWD_STRIPE_API_BASE (localstripe,          0
+                       stripe-mock: they ignore Idempotency-Key)
+
+Retries are the SDK's own (connection errors, 409, 5xx; backoff with jitter; Retry-After). They
+are safe towards Stripe because every POST carries an Idempotency-Key: a retried payment is the
+same payment. Towards an emulator that ignores the key, a retry could move money twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from escrowd.clock import Clock
+from escrowd.config import ProviderMode, Settings
+from escrowd.providers.base import PaymentProvider
+from escrowd.providers.stripe.adapter import StripeProvider
+from escrowd.providers.stripe.client import SANDBOX_API_KEY, SANDBOX_BASE_URL, make_stripe_client
+
+#: The SDK's retries towards the real Stripe API (its recommended setting).
+STRIPE_MAX_NETWORK_RETRIES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class StripeTarget:
+    """Where the Stripe adapter sends its calls, and how."""
+
+    api_key: str
+    #: None: Stripe's own hosts.
+    api_base: str | None
+    max_network_retries: int
+    #: Through the ASGI app in process rather than a socket.
+    in_process: bool
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return (
+            f"StripeTarget(api_base={self.api_base!r}, "
+            f"max_network_retries={self.max_network_retries}, in_process={self.in_process})"
+        )
+
+
+def stripe_target(settings: Settings) -> StripeTarget:
+    if settings.provider is ProviderMode.sandbox:
+        # In process there is no network to fail: a sandbox error is a bug to surface, not
+        # something to retry.
+        return StripeTarget(SANDBOX_API_KEY, SANDBOX_BASE_URL, 0, in_process=True)
+    api_base = settings.stripe_api_base or None
+    retries = 0 if api_base else STRIPE_MAX_NETWORK_RETRIES
+    return StripeTarget(settings.stripe_secret_key, api_base, retries, in_process=False)
+
+
+def build_provider(
+    settings: Settings, *, asgi_app: Any = None, clock: Clock | None = None
+) -> PaymentProvider:
+    """The provider for ``settings``; sandbox mode needs the ASGI app that serves the sandbox.
+
+    ``clock`` is what webhook signatures are checked against (the sandbox signs with its own).
+    """
+    return build_stripe_provider(settings, asgi_app=asgi_app, clock=clock)
+
+
+def build_stripe_provider(
+    settings: Settings, *, asgi_app: Any = None, clock: Clock | None = None
+) -> StripeProvider:
+    target = stripe_target(settings)
+    timeout = httpx.Timeout(settings.stripe_timeout_seconds)
+    if target.in_process:
+        if asgi_app is None:
+            raise ValueError("sandbox mode needs the ASGI app that serves /sandbox/stripe")
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app), timeout=timeout)
+    else:
+        http = httpx.AsyncClient(timeout=timeout)
+    client = make_stripe_client(
+        api_key=target.api_key,
+        http=http,
+        api_base=target.api_base,
+        max_network_retries=target.max_network_retries,
+    )
+    return StripeProvider(client, webhook_secrets=settings.webhook_secrets, clock=clock, http=http)

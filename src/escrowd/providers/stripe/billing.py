@@ -1,0 +1,102 @@
+"""Billing: products, recurring prices and subscriptions (memberships, seed 000 §6)."""
+
+from __future__ import annotations
+
+from stripe.params import (
+    PriceCreateParams,
+    ProductCreateParams,
+    SubscriptionCreateParams,
+    SubscriptionRetrieveParams,
+    SubscriptionUpdateParams,
+)
+
+from escrowd.providers.stripe import mapping
+from escrowd.providers.stripe.core import StripeCore, options
+from escrowd.providers.types import (
+    CatalogItem,
+    PriceRequest,
+    ProductRequest,
+    Subscription,
+    SubscriptionRequest,
+)
+
+# The first invoice comes back expanded so its client secret reaches the payer, who confirms
+# it. ``confirmation_secret`` is where current API versions (the SDK's, 2025-03-31 and later)
+# put it; they refuse the older ``latest_invoice.payment_intent``.
+_EXPAND_INVOICE = ["latest_invoice.confirmation_secret"]
+
+
+class BillingMixin(StripeCore):
+    async def create_product(self, req: ProductRequest) -> CatalogItem:
+        params: ProductCreateParams = {"name": req.name}
+        if req.metadata:
+            params["metadata"] = dict(req.metadata)
+        obj = await self._call(
+            "products.create",
+            "post",
+            lambda: self._client.v1.products.create_async(params, options(req.idempotency_key)),
+        )
+        return mapping.product(obj.to_dict())
+
+    async def create_price(self, req: PriceRequest) -> CatalogItem:
+        params: PriceCreateParams = {
+            "product": req.product_id,
+            "unit_amount": req.unit_amount,
+            "currency": req.currency,
+            "recurring": {"interval": req.interval},
+        }
+        if req.metadata:
+            params["metadata"] = dict(req.metadata)
+        obj = await self._call(
+            "prices.create",
+            "post",
+            lambda: self._client.v1.prices.create_async(params, options(req.idempotency_key)),
+        )
+        return mapping.price(obj.to_dict())
+
+    async def create_subscription(self, req: SubscriptionRequest) -> Subscription:
+        # ``default_incomplete``: the subscription waits (status ``incomplete``) until the payer
+        # confirms the first invoice's payment, 3-D Secure included, instead of failing.
+        params: SubscriptionCreateParams = {
+            "customer": req.customer,
+            "items": [{"price": req.price_id}],
+            "payment_behavior": "default_incomplete",
+            # The card that pays the first invoice pays the next ones.
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+            "expand": _EXPAND_INVOICE,
+        }
+        if req.default_payment_method:
+            params["default_payment_method"] = req.default_payment_method
+        if req.metadata:
+            params["metadata"] = dict(req.metadata)
+        obj = await self._call(
+            "subscriptions.create",
+            "post",
+            lambda: self._client.v1.subscriptions.create_async(
+                params, options(req.idempotency_key)
+            ),
+        )
+        return mapping.subscription(obj.to_dict())
+
+    async def cancel_subscription_at_period_end(
+        self, *, subscription_id: str, idempotency_key: str
+    ) -> Subscription:
+        # The member keeps what they paid for until the period ends; no proration, no refund.
+        params: SubscriptionUpdateParams = {"cancel_at_period_end": True}
+        obj = await self._call(
+            "subscriptions.update",
+            "post",
+            lambda: self._client.v1.subscriptions.update_async(
+                subscription_id, params, options(idempotency_key)
+            ),
+        )
+        return mapping.subscription(obj.to_dict())
+
+    async def retrieve_subscription(self, subscription_id: str) -> Subscription:
+        params: SubscriptionRetrieveParams = {"expand": _EXPAND_INVOICE}
+        obj = await self._call(
+            "subscriptions.retrieve",
+            "get",
+            lambda: self._client.v1.subscriptions.retrieve_async(subscription_id, params),
+        )
+        return mapping.subscription(obj.to_dict())

@@ -1,0 +1,73 @@
+"""What every group of Stripe calls shares: the SDK client, request options, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import httpx
+import stripe
+from stripe import RequestOptions, StripeClient
+
+from escrowd.clock import Clock, SystemClock
+from escrowd.providers.errors import ProviderErrorKind
+from escrowd.providers.stripe.client import track_delivery
+from escrowd.providers.stripe.errors import HttpMethod, map_error
+
+T = TypeVar("T")
+
+
+class StripeCore:
+    def __init__(
+        self,
+        client: StripeClient,
+        *,
+        webhook_secrets: Sequence[str] = (),
+        clock: Clock | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._client = client
+        self._http = http
+        self._webhook_secrets = tuple(webhook_secrets)
+        self._clock: Clock = clock or SystemClock()
+
+    @property
+    def client(self) -> StripeClient:
+        """The SDK client, for calls the neutral interface does not cover (tests, tools)."""
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections the client sends through (a pool, towards real Stripe)."""
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def _call(
+        self, operation: str, method: HttpMethod, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run one SDK call; its Stripe errors come out as ``ProviderError``."""
+        with track_delivery() as delivery:
+            try:
+                return await call()
+            except stripe.StripeError as exc:
+                err = map_error(
+                    exc,
+                    operation=operation,
+                    method=method,
+                    maybe_delivered=delivery.maybe_delivered,
+                )
+                if err.kind is not ProviderErrorKind.authentication:
+                    raise err from exc
+        # Stripe's exception for a bad key quotes part of it: raised here, outside the handler,
+        # the error carries neither a cause nor a context that a traceback or an error tracker
+        # could print.
+        raise err
+
+
+def options(idempotency_key: str | None = None, *, account: str | None = None) -> RequestOptions:
+    """Request options: the caller's idempotency key, and the connected account acted for."""
+    opts: RequestOptions = {}
+    if idempotency_key:
+        opts["idempotency_key"] = idempotency_key
+    if account:
+        opts["stripe_account"] = account
+    return opts

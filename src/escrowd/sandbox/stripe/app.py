@@ -1,0 +1,95 @@
+"""The sandbox as an ASGI app, mounted by escrowd at ``/sandbox/stripe`` in sandbox mode.
+
+- ``create_sandbox_app(container)``: Stripe's API under ``/v1/...`` plus the hosted test pages.
+- ``deliver_pending(container)``: a background step: runs what the sandbox clock made due, then
+  sends pending webhooks; returns how many items it handled.
+
+API requests skip the framework's routing and middleware: they go straight from the ASGI
+call to the dispatcher (the emulator's speed is a design target, DESIGN §8). The hosted HTML
+pages are ordinary routes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
+
+from escrowd.bootstrap import Container
+from escrowd.sandbox.stripe import resources
+from escrowd.sandbox.stripe.dispatch import Dispatcher, Incoming
+from escrowd.sandbox.stripe.due import run_due
+from escrowd.sandbox.stripe.hosted import install as install_hosted
+from escrowd.sandbox.stripe.webhooks import Sender, deliver
+
+__all__ = ["SandboxApp", "create_sandbox_app", "deliver_pending", "run_due"]
+
+resources.load()
+_METHODS = frozenset({"GET", "POST", "DELETE"})
+
+
+class SandboxApp(FastAPI):
+    """FastAPI for the hosted pages, a direct path for ``/v1/…`` API calls."""
+
+    def __init__(self, container: Container, **kwargs: Any) -> None:
+        super().__init__(docs_url=None, redoc_url=None, openapi_url=None, **kwargs)
+        self.dispatcher = Dispatcher(container)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if path.startswith("/v1/"):
+                await self._api(scope, path, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _api(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        body = b""
+        if method == "POST":
+            chunks = []
+            more = True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+        if method not in _METHODS:
+            method = "UNSUPPORTED"
+        state = scope.get("state") or {}
+        reply = await self.dispatcher.handle(
+            Incoming(
+                method=method,
+                path=path,
+                query=scope.get("query_string", b"").decode("latin-1"),
+                body=body,
+                authorization=headers.get("authorization"),
+                account=headers.get("stripe-account"),
+                idempotency_key=headers.get("idempotency-key"),
+                # escrowd's request-id middleware names the request; keep one id for both.
+                request_id=state.get("request_id"),
+            )
+        )
+        payload = reply.body.encode()
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+        raw += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+        start: Message = {"type": "http.response.start", "status": reply.status, "headers": raw}
+        await send(start)
+        await send({"type": "http.response.body", "body": payload})
+
+
+def create_sandbox_app(container: Container) -> FastAPI:
+    app = SandboxApp(container)
+    install_hosted(app, container)
+    return app
+
+
+async def deliver_pending(container: Container, *, send: Sender | None = None) -> int:
+    """Run what came due on the sandbox clock, then deliver pending webhooks (bounded batch)."""
+    handled = await run_due(container)
+    return handled + await deliver(container, send=send)

@@ -1,0 +1,142 @@
+"""Signed webhook delivery of the sandbox's events to escrowd's ``/v1/webhooks/stripe``.
+
+Stripe's scheme: ``Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">`` with
+``escrowd.config.SANDBOX_WEBHOOK_SECRET``. Delivery is in process (ASGI, no sockets), oldest
+event first; a 2xx marks it delivered, anything else retries later on escrowd's own clock
+(5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h, 24 h), then it is marked failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import bindparam, select, update
+
+from escrowd.bootstrap import Container
+from escrowd.clock import unix
+from escrowd.config import SANDBOX_WEBHOOK_SECRET
+from escrowd.logging import get_logger
+from escrowd.sandbox.stripe import models as m
+from escrowd.sandbox.stripe.speccheck import SpecHook
+
+log = get_logger(__name__)
+
+WEBHOOK_PATH = "/v1/webhooks/stripe"
+BATCH = 100
+#: While a batch is being sent, its events are leased so a second worker skips them.
+LEASE_SECONDS = 60
+BACKOFF = (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
+
+#: (path, body, headers) → HTTP status. The default posts in process to escrowd's app.
+Sender = Callable[[str, bytes, dict[str, str]], Awaitable[int]]
+
+
+@functools.cache
+def _spec() -> SpecHook:
+    return SpecHook()
+
+
+def sign(body: bytes, timestamp: int, secret: str = SANDBOX_WEBHOOK_SECRET) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+class _AsgiSender:
+    """Posts to escrowd's own app in process; one client per batch (a client is costly)."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://escrowd.internal"
+        )
+
+    async def __call__(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        response = await self.client.post(path, content=body, headers=headers)
+        return response.status_code
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def deliver(container: Container, *, send: Sender | None = None) -> int:
+    """Send one batch of due events; returns how many were attempted."""
+    if send is None and container.asgi_app is None:
+        return 0
+    c = m.events.c
+    real_now = unix(container.clock.now())
+    async with container.db.engine.begin() as conn:
+        stmt = (
+            select(c.id, c.data, c.attempts)
+            .where(c.state == "pending", c.next_attempt_at <= real_now)
+            .order_by(c.seq)
+            .limit(BATCH)
+        )
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list(await conn.execute(stmt))
+        if not rows:
+            return 0
+        await conn.execute(
+            update(m.events)
+            .where(c.id.in_([r.id for r in rows]))
+            .values(next_attempt_at=real_now + LEASE_SECONDS)
+        )
+    own = _AsgiSender(container.asgi_app) if send is None else None
+    try:
+        outcomes = [await _send(container, send or own, row, real_now) for row in rows]
+    finally:
+        if own is not None:
+            await own.aclose()
+    async with container.db.engine.begin() as conn:
+        await conn.execute(
+            update(m.events)
+            .where(c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("state"),
+                attempts=bindparam("attempts"),
+                next_attempt_at=bindparam("next_attempt_at"),
+                last_error=bindparam("last_error"),
+            ),
+            outcomes,
+        )
+    return len(rows)
+
+
+async def _send(
+    container: Container, sender: Sender | None, row: Any, real_now: int
+) -> dict[str, Any]:
+    assert sender is not None
+    body = row.data.encode()
+    if _spec().checker is not None:
+        _spec().event_object(json.loads(body)["data"]["object"])
+    t = unix(container.clock.now())
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Stripe-Signature": sign(body, t),
+        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+    }
+    try:
+        status: int | None = await sender(WEBHOOK_PATH, body, headers)
+        error = None if status is not None and 200 <= status < 300 else f"HTTP {status}"
+    except Exception as exc:  # a receiver that crashes is a failed delivery, retried
+        error = f"{type(exc).__name__}: {exc}"
+    attempts = row.attempts + 1
+    if error is None:
+        state, next_at = "delivered", real_now
+    elif attempts > len(BACKOFF):
+        state, next_at = "failed", real_now
+        log.warning("sandbox_webhook_gave_up", event_id=row.id, error=error)
+    else:
+        state, next_at = "pending", unix(container.clock.now()) + BACKOFF[attempts - 1]
+    return {
+        "b_id": row.id,
+        "state": state,
+        "attempts": attempts,
+        "next_attempt_at": next_at,
+        "last_error": error,
+    }

@@ -1,0 +1,68 @@
+"""Who acts on which provider event: a registry of handlers per EventKind.
+
+Domain modules register at import time::
+
+    from escrowd.providers.types import EventKind, ProviderEvent
+    from escrowd.webhooks import handlers
+
+    async def on_payment_succeeded(session: AsyncSession, event: ProviderEvent) -> None: ...
+
+    handlers.register(EventKind.payment_succeeded, on_payment_succeeded)
+
+A handler runs inside the transaction that marks the stored event processed: what it writes
+commits together with that mark, or not at all. Events arrive late, twice (after a failed
+attempt) and out of order, so a handler must be idempotent and must never move state
+backwards — compare ``event.created`` or the object's own status before changing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.providers.types import EventKind, ProviderEvent
+
+Handler = Callable[[AsyncSession, ProviderEvent], Awaitable[None]]
+
+
+class HandlerRegistry:
+    """Handlers per kind, run in registration order."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[EventKind, list[Handler]] = {}
+
+    def register(self, kind: EventKind, handler: Handler) -> Callable[[], None]:
+        """Add ``handler`` for ``kind``; returns a function that removes it again."""
+        if kind is EventKind.unknown:
+            raise ValueError("events of unknown kind are stored and ignored, never dispatched")
+        bucket = self._handlers.setdefault(kind, [])
+        if handler in bucket:
+            raise ValueError(f"{handler!r} is already registered for {kind.value}")
+        bucket.append(handler)
+        return lambda: self.unregister(kind, handler)
+
+    def unregister(self, kind: EventKind, handler: Handler) -> None:
+        bucket = self._handlers.get(kind, [])
+        if handler in bucket:
+            bucket.remove(handler)
+
+    def handlers_for(self, kind: EventKind) -> tuple[Handler, ...]:
+        return tuple(self._handlers.get(kind, ()))
+
+    def kinds(self) -> frozenset[EventKind]:
+        """The kinds at least one handler acts on."""
+        return frozenset(k for k, hs in self._handlers.items() if hs)
+
+
+#: The process-wide registry that ``process_pending`` dispatches from.
+registry = HandlerRegistry()
+
+
+def register(kind: EventKind, handler: Handler) -> Callable[[], None]:
+    """Register ``handler`` for ``kind`` on the process-wide registry."""
+    return registry.register(kind, handler)
+
+
+def unregister(kind: EventKind, handler: Handler) -> None:
+    registry.unregister(kind, handler)

@@ -1,0 +1,223 @@
+"""Store verified deliveries once; process them later, one transaction per event.
+
+Receiving and processing are split so the endpoint answers Stripe in milliseconds whatever the
+handlers do: a slow or failing handler never makes Stripe retry (and re-send) a delivery that
+was already stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from escrowd.bootstrap import Container
+from escrowd.logging import get_logger
+from escrowd.providers.stripe import events as stripe_events
+from escrowd.providers.types import EventKind, ProviderEvent
+from escrowd.webhooks.handlers import HandlerRegistry
+from escrowd.webhooks.handlers import registry as default_registry
+from escrowd.webhooks.models import InboundWebhookEvent, WebhookStatus
+
+log = get_logger(__name__)
+
+#: Waits after the 1st, 2nd, … failed attempt; after the last the event stays failed for an
+#: admin to replay (requeue) once the cause is fixed.
+RETRY_DELAYS = (
+    timedelta(seconds=30),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+_MAX_ERROR_CHARS = 2000
+
+#: How to rebuild the neutral event from a stored raw body, per provider.
+PARSERS: dict[str, Callable[[Any], ProviderEvent]] = {
+    stripe_events.PROVIDER: stripe_events.parse_event,
+}
+
+
+async def store(
+    container: Container, event: ProviderEvent, *, raw_body: bytes, headers: Mapping[str, str]
+) -> bool:
+    """Record a verified delivery; False when this provider event id was already stored.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` on the unique (provider, event_id) makes concurrent
+    duplicates race-safe on both databases: one insert wins, the others see nothing inserted.
+    """
+    now = container.clock.now()
+    values = {
+        "provider": event.provider,
+        "event_id": event.id,
+        "type": event.provider_type,
+        "kind": event.kind.value,
+        "account": event.account,
+        "object_id": event.object_id,
+        "object_type": event.object_type,
+        "event_created": event.created,
+        "raw_body": raw_body,
+        "headers": dict(headers),
+        "received_at": now,
+        "status": WebhookStatus.received.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+    insert = pg_insert if container.db.dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InboundWebhookEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(InboundWebhookEvent.id)
+    )
+    async with container.db.transaction() as s:
+        inserted = (await s.execute(stmt)).scalar_one_or_none()
+    return inserted is not None
+
+
+async def process_pending(
+    container: Container, *, limit: int = 100, registry: HandlerRegistry | None = None
+) -> int:
+    """Dispatch due events to their handlers; returns how many events were settled."""
+    registry = registry or default_registry
+    handled = 0
+    while handled < limit and await _process_one(container, registry):
+        handled += 1
+    return handled
+
+
+async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
+    claimed: list[int] = []
+    try:
+        return await _claim_and_dispatch(container, registry, claimed)
+    except Exception as exc:
+        if not claimed:
+            raise
+        # The transaction itself failed (at flush or commit, after the handlers): count the
+        # attempt in a new one, or the same event would be retried at once, forever.
+        await _record_failure(container, claimed[0], exc)
+        return True
+
+
+async def _claim_and_dispatch(
+    container: Container, registry: HandlerRegistry, claimed: list[int]
+) -> bool:
+    db = container.db
+    now = container.clock.now()
+    q = (
+        select(InboundWebhookEvent)
+        .where(
+            InboundWebhookEvent.status.in_(
+                (WebhookStatus.received.value, WebhookStatus.failed.value)
+            ),
+            InboundWebhookEvent.next_attempt_at <= now,
+        )
+        .order_by(InboundWebhookEvent.event_created, InboundWebhookEvent.id)
+        .limit(1)
+    )
+    if db.dialect == "postgresql":
+        # Each worker takes a different row; the lock lasts until this event is settled.
+        # SQLite needs nothing: BEGIN IMMEDIATE already makes this the only writer.
+        q = q.with_for_update(skip_locked=True)
+    async with db.transaction() as s:
+        row = (await s.scalars(q)).first()
+        if row is None:
+            return False
+        row_id, attempts, provider = row.id, row.attempts, row.provider
+        claimed.append(row_id)
+        where = update(InboundWebhookEvent).where(InboundWebhookEvent.id == row_id)
+        try:
+            event = PARSERS[provider](json.loads(row.raw_body))
+        except Exception as exc:  # stored before parsing rules changed; no retry will help
+            await s.execute(where.values(**_failure(exc, attempts + 1, now, give_up=True)))
+            log.error("webhook_unparseable", provider=provider, event_id=row.event_id)
+            return True
+        handlers = () if event.kind is EventKind.unknown else registry.handlers_for(event.kind)
+        if not handlers:
+            await s.execute(
+                where.values(
+                    status=WebhookStatus.ignored.value, processed_at=now, next_attempt_at=None
+                )
+            )
+            return True
+        try:
+            # A savepoint: a failing handler's writes are undone, the failure mark is kept.
+            async with s.begin_nested():
+                for handler in handlers:
+                    await handler(s, event)
+                await s.flush()  # surface the handlers' constraint errors here, not at commit
+        except Exception as exc:
+            await s.execute(where.values(**_failure(exc, attempts + 1, now)))
+            log.warning(
+                "webhook_handler_failed",
+                event_id=event.id,
+                type=event.provider_type,
+                attempts=attempts + 1,
+                exc_info=exc,
+            )
+            return True
+        await s.execute(
+            where.values(
+                status=WebhookStatus.processed.value,
+                attempts=attempts + 1,
+                last_error=None,
+                processed_at=now,
+                next_attempt_at=None,
+            )
+        )
+    return True
+
+
+async def _record_failure(container: Container, row_id: int, exc: Exception) -> None:
+    now = container.clock.now()
+    async with container.db.transaction() as s:
+        q = select(InboundWebhookEvent).where(InboundWebhookEvent.id == row_id)
+        if container.db.dialect == "postgresql":
+            q = q.with_for_update()
+        row = (await s.scalars(q)).one()
+        for key, value in _failure(exc, row.attempts + 1, now).items():
+            setattr(row, key, value)
+    log.warning("webhook_processing_failed", row_id=row_id, exc_info=exc)
+
+
+def _failure(
+    exc: Exception, attempts: int, now: datetime, *, give_up: bool = False
+) -> dict[str, Any]:
+    retry = not give_up and attempts < MAX_ATTEMPTS
+    return {
+        "status": WebhookStatus.failed.value,
+        "attempts": attempts,
+        "last_error": f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS],
+        "next_attempt_at": now + RETRY_DELAYS[attempts - 1] if retry else None,
+    }
+
+
+async def requeue(container: Container, *, provider: str, event_id: str) -> bool:
+    """Make a failed (or ignored) event due again now, e.g. after an admin fixed its cause.
+
+    The attempt count is kept, so a requeued event that fails again is left failed at once.
+    Returns False when no such settled event exists.
+    """
+    async with container.db.transaction() as s:
+        result = await s.execute(
+            update(InboundWebhookEvent)
+            .where(
+                InboundWebhookEvent.provider == provider,
+                InboundWebhookEvent.event_id == event_id,
+                InboundWebhookEvent.status.in_(
+                    (WebhookStatus.failed.value, WebhookStatus.ignored.value)
+                ),
+            )
+            .values(
+                status=WebhookStatus.received.value,
+                next_attempt_at=container.clock.now(),
+                processed_at=None,
+            )
+            .returning(InboundWebhookEvent.id)
+        )
+        return result.scalar_one_or_none() is not None
