@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from escrowd import __version__
 from escrowd.api import errors
@@ -16,10 +15,20 @@ from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
+from escrowd.config import ProviderMode
+from escrowd.events.routes import router as events_router
+from escrowd.jobs.routes import router as incidents_router
+from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
+from escrowd.providers.registry import build_provider
+from escrowd.sandbox import clock_routes
+from escrowd.sandbox.stripe.app import create_sandbox_app, deliver_pending
 from escrowd.users.auth import principal_scope
 from escrowd.users.routes import routers as user_routers
+from escrowd.webhooks import inbound
+
+SANDBOX_PREFIX = "/sandbox/stripe"
 
 log = get_logger(__name__)
 
@@ -35,20 +44,33 @@ cursor-paginated with `limit`, `starting_after` and `ending_before`. See docs/ap
 BackgroundStep = Callable[[Container], Awaitable[int]]
 
 
-def _optional(module: str) -> Any:
-    # Scaffolding while parts of the providers work land: a module that is not written yet
-    # is skipped. Removed once they are all present.
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:  # a parent package is not written yet either
-        return None
-    return importlib.import_module(module)
+class _SandboxShortcut:
+    """Send sandbox traffic straight to the emulator, past escrowd's own middleware.
+
+    The sandbox stands in for Stripe: escrowd's request ids, access log and Idempotency-Key
+    handling do not apply to it (it has Stripe's own), and skipping them is most of a
+    sandbox request's overhead.
+    """
+
+    def __init__(self, app: ASGIApp, *, prefix: str, sandbox: ASGIApp) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(self.prefix + "/"):
+            # The scope a Mount would give it: full path, root_path extended by the prefix.
+            root = scope.get("root_path", "")
+            child = {**scope, "root_path": root + self.prefix, "app_root_path": root}
+            await self.sandbox(child, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(container: Container | None = None, *, background: bool = True) -> FastAPI:
     container = container or build()
-    steps: list[BackgroundStep] = []
+    steps: list[BackgroundStep] = [inbound.process_pending, run_due_jobs]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -67,26 +89,32 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     container.asgi_app = app
     errors.install(app)
     app.include_router(health_router)
-    for router in [*user_routers, ledger_router]:
+    routers = [
+        *user_routers,
+        ledger_router,
+        events_router,
+        inbound.router,
+        clock_routes.router,
+        incidents_router,
+    ]
+    for router in routers:
         app.include_router(router, prefix="/v1")
 
-    inbound = _optional("escrowd.webhooks.inbound")
-    if inbound is not None:
-        app.include_router(inbound.router, prefix="/v1")
-        steps.append(inbound.process_pending)
-    sandbox = _optional("escrowd.sandbox.stripe.app")
-    if sandbox is not None and container.settings.provider == "sandbox":
-        app.mount("/sandbox/stripe", sandbox.create_sandbox_app(container))
-        steps.append(sandbox.deliver_pending)
-    registry = _optional("escrowd.providers.registry")
-    if registry is not None and container.provider is None:
-        container.provider = registry.build_provider(container.settings, asgi_app=app)
+    sandbox_app: FastAPI | None = None
+    if container.settings.provider is ProviderMode.sandbox:
+        sandbox_app = create_sandbox_app(container)
+        app.mount(SANDBOX_PREFIX, sandbox_app)
+        steps.append(deliver_pending)
+    if container.provider is None:
+        container.provider = build_provider(container.settings, asgi_app=app, clock=container.clock)
 
     # Starlette runs the last-added middleware first: request ids wrap everything.
     app.add_middleware(
         IdempotencyMiddleware, container=container, resolve_scope=principal_scope(container)
     )
     app.add_middleware(RequestIdMiddleware)
+    if sandbox_app is not None:
+        app.add_middleware(_SandboxShortcut, prefix=SANDBOX_PREFIX, sandbox=sandbox_app)
     return app
 
 

@@ -27,6 +27,8 @@ class Container:
     asgi_app: Any = None
 
     async def close(self) -> None:
+        if self.provider is not None:
+            await self.provider.aclose()
         await self.db.dispose()
 
 

@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escrowd import __version__
 from escrowd.config import Settings
+from escrowd.jobs.cli import worker as worker_command
+from escrowd.sandbox.cli import app as sandbox_app
 from escrowd.users.cli import app as users_app
 
 app = typer.Typer(
@@ -29,6 +31,8 @@ app = typer.Typer(
 ledger_app = typer.Typer(help="Inspect and check the double-entry ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(users_app, name="users")
+app.add_typer(sandbox_app, name="sandbox")
+app.command("worker")(worker_command)
 
 console = Console(stderr=True)
 out = Console()
