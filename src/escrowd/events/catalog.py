@@ -1,0 +1,198 @@
+"""Every event type escrowd writes, what it means, and the object it carries.
+
+Pure: no database, no web framework. docs/events.md lists the same types (a test keeps the two
+in step). To add a type: a member of ``EventType``, its ``EventSpec`` in ``CATALOG`` (a test
+fails if one is missing), and a line in docs/events.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+
+class ObjectType(StrEnum):
+    """What ``data.object`` of an event is (the ``object`` field of that API object)."""
+
+    escrow = "escrow"
+    allocation = "allocation"
+    account = "account"
+
+
+class EventType(StrEnum):
+    escrow_created = "escrow.created"
+    escrow_requires_action = "escrow.requires_action"
+    escrow_authorized = "escrow.authorized"
+    escrow_authorization_expiring = "escrow.authorization_expiring"
+    escrow_captured = "escrow.captured"
+    escrow_funded = "escrow.funded"
+    allocation_payee_assigned = "allocation.payee_assigned"
+    allocation_released = "allocation.released"
+    escrow_partially_released = "escrow.partially_released"
+    escrow_released = "escrow.released"
+    escrow_partially_refunded = "escrow.partially_refunded"
+    escrow_refunded = "escrow.refunded"
+    escrow_expired = "escrow.expired"
+    escrow_cancelled = "escrow.cancelled"
+    escrow_disputed = "escrow.disputed"
+    payment_failed = "payment.failed"
+    account_updated = "account.updated"
+
+    @property
+    def spec(self) -> EventSpec:
+        return CATALOG[self]
+
+    @property
+    def description(self) -> str:
+        return CATALOG[self].description
+
+    @property
+    def object_type(self) -> ObjectType:
+        return CATALOG[self].object_type
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    type: EventType
+    #: The kind of object in ``data.object``.
+    object_type: ObjectType
+    #: One line: what happened.
+    description: str
+    #: Which part of escrowd writes it, and when.
+    written_by: str
+
+
+_ESCROWS = "the escrows service"
+
+
+_E, _A, _ACCT = ObjectType.escrow, ObjectType.allocation, ObjectType.account
+
+CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
+    {
+        s.type: s
+        for s in (
+            EventSpec(
+                EventType.escrow_created,
+                _E,
+                "An escrow was created and waits for the payer's payment.",
+                f"{_ESCROWS}, on create",
+            ),
+            EventSpec(
+                EventType.escrow_requires_action,
+                _E,
+                "The payer must complete an authentication step (3-D Secure) for the payment.",
+                f"{_ESCROWS}, when funding (or the provider) asks for customer action",
+            ),
+            EventSpec(
+                EventType.escrow_authorized,
+                _E,
+                "The payment was authorized: the money is on hold on the payer's card.",
+                f"{_ESCROWS}, on funding with capture mode `authorize`",
+            ),
+            EventSpec(
+                EventType.escrow_authorization_expiring,
+                _E,
+                "The authorization ends soon (`capture_before`) and policy says to notify.",
+                "the authorization-deadline sweep (jobs)",
+            ),
+            EventSpec(
+                EventType.escrow_captured,
+                _E,
+                "An authorized payment was captured: the money moved from the card to escrow.",
+                f"{_ESCROWS}, on capture (by a caller or the deadline sweep)",
+            ),
+            EventSpec(
+                EventType.escrow_funded,
+                _E,
+                "The escrow's money is held by the platform, ready to be released.",
+                f"{_ESCROWS}, once per escrow, when the money first arrives (charge or capture)",
+            ),
+            EventSpec(
+                EventType.allocation_payee_assigned,
+                _A,
+                "An open allocation (slot) got its payee.",
+                f"{_ESCROWS}, when a payee is assigned to an open allocation",
+            ),
+            EventSpec(
+                EventType.allocation_released,
+                _A,
+                "Money of one allocation (all of it or part) was released to its payee.",
+                f"{_ESCROWS}, on every release, once per allocation released",
+            ),
+            EventSpec(
+                EventType.escrow_partially_released,
+                _E,
+                "Part of the escrow was released; the rest is still held.",
+                f"{_ESCROWS}, on a release that leaves money held",
+            ),
+            EventSpec(
+                EventType.escrow_released,
+                _E,
+                "Everything held in the escrow has been released to its payees.",
+                f"{_ESCROWS}, on the release (or automatic release) that empties it",
+            ),
+            EventSpec(
+                EventType.escrow_partially_refunded,
+                _E,
+                "Part of the escrow was refunded to the payer.",
+                f"{_ESCROWS}, on a refund that leaves money held or released",
+            ),
+            EventSpec(
+                EventType.escrow_refunded,
+                _E,
+                "Everything not released was refunded to the payer.",
+                f"{_ESCROWS}, on the refund that empties it",
+            ),
+            EventSpec(
+                EventType.escrow_expired,
+                _E,
+                "The payment window or the authorization ran out before the money was held.",
+                f"{_ESCROWS}, from the payment-window and authorization sweeps",
+            ),
+            EventSpec(
+                EventType.escrow_cancelled,
+                _E,
+                "The escrow was cancelled before any money moved.",
+                f"{_ESCROWS}, on cancel",
+            ),
+            EventSpec(
+                EventType.escrow_disputed,
+                _E,
+                "A dispute was opened (by a party, or a chargeback); the escrow is frozen.",
+                f"{_ESCROWS}, on a dispute or an inbound provider dispute",
+            ),
+            EventSpec(
+                EventType.payment_failed,
+                _E,
+                "A payment attempt for the escrow failed; `last_payment_error` says why.",
+                f"{_ESCROWS}, on a decline or failed authentication (API or provider event)",
+            ),
+            EventSpec(
+                EventType.account_updated,
+                _ACCT,
+                "A payee's connected account changed: status, requirements or capabilities.",
+                "the accounts service, on onboarding and on the provider's account updates",
+            ),
+        )
+    }
+)
+
+#: Every type's string value, sorted; the ``type`` filter's vocabulary.
+ALL_TYPES: Final[tuple[str, ...]] = tuple(sorted(t.value for t in EventType))
+
+
+def matching(pattern: str) -> frozenset[EventType]:
+    """The types a filter names: an exact type, or a prefix ending in ``*`` (``escrow.*``).
+
+    Empty when nothing matches (the caller decides whether that is an error).
+    """
+    if pattern.endswith("*"):
+        prefix = pattern[:-1]
+        return frozenset(t for t in EventType if t.value.startswith(prefix))
+    try:
+        return frozenset({EventType(pattern)})
+    except ValueError:
+        return frozenset()

@@ -1,0 +1,105 @@
+"""``GET /v1/events`` and ``GET /v1/events/{id}`` (the lead mounts ``router`` under /v1).
+
+Filters are spelled as Stripe spells them and FastAPI parses them: ``type=escrow.*``,
+``types[]=escrow.funded&types[]=escrow.released``, ``object_id=esc_…``, ``created=<t>``,
+``created[gt]``, ``created[gte]``, ``created[lt]``, ``created[lte]`` (Unix seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
+
+from escrowd.api.deps import SessionDep
+from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.schemas import ListResponse, error_responses, list_response
+from escrowd.events import service
+from escrowd.events.models import Event as EventRow
+from escrowd.events.schemas import Event
+from escrowd.users.auth import CurrentPrincipal
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+EventIdPath = Annotated[str, Path(max_length=64, description="An event id (evt_…).")]
+_Created = Annotated[int | None, Query(ge=0, le=service.MAX_CREATED)]
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    type: str | None
+    types: list[str] | None
+    object_id: str | None
+    created: int | None
+    created_gt: int | None
+    created_gte: int | None
+    created_lt: int | None
+    created_lte: int | None
+
+
+def event_filters(
+    type_: Annotated[
+        str | None,
+        Query(
+            alias="type",
+            max_length=64,
+            description="An event type (`escrow.funded`) or a prefix ending in `*` "
+            "(`escrow.*`, `escrow.partially_*`).",
+        ),
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        Query(
+            alias="types[]",
+            description=f"Up to {service.MAX_TYPES} types (or `*` prefixes), repeated: "
+            "`types[]=escrow.funded&types[]=escrow.released`. Not together with `type`.",
+        ),
+    ] = None,
+    object_id: Annotated[
+        str | None,
+        Query(max_length=service.MAX_OBJECT_ID, description="Only events about this object."),
+    ] = None,
+    created: Annotated[_Created, Query(description="Created in this second (Unix).")] = None,
+    created_gt: Annotated[_Created, Query(alias="created[gt]")] = None,
+    created_gte: Annotated[_Created, Query(alias="created[gte]")] = None,
+    created_lt: Annotated[_Created, Query(alias="created[lt]")] = None,
+    created_lte: Annotated[_Created, Query(alias="created[lte]")] = None,
+) -> EventFilters:
+    return EventFilters(
+        type_, types, object_id, created, created_gt, created_gte, created_lt, created_lte
+    )
+
+
+FiltersDep = Annotated[EventFilters, Depends(event_filters)]
+
+
+@router.get(
+    "",
+    summary="List the events you may see, newest first",
+    response_model=ListResponse[Event],
+    responses=error_responses(400, 401),
+)
+async def list_events(
+    session: SessionDep, principal: CurrentPrincipal, page: PageDep, filters: FiltersDep
+) -> JSONResponse:
+    """Admins and API keys see every event; a user sees the events about their own objects
+    and their organizations' (docs/events.md)."""
+    stmt = service.list_query(actor=principal, **asdict(filters))
+    result = await paginate(session, stmt, EventRow.id, page)
+    data: list[dict[str, Any]] = [Event.of(e).to_json() for e in result.items]
+    return JSONResponse(list_response("/v1/events", data, result.has_more))
+
+
+@router.get(
+    "/{event_id}",
+    summary="Retrieve an event",
+    response_model=Event,
+    responses=error_responses(401, 404),
+)
+async def get_event(
+    event_id: EventIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
+    event = await service.get(session, event_id=event_id, actor=principal)
+    return JSONResponse(Event.of(event).to_json())
