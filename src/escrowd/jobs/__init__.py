@@ -1,0 +1,41 @@
+"""Outbox jobs: enqueue work in the transaction that needs it; workers run it later.
+
+- ``enqueue(session, clock=…, kind=…, payload=…, run_at=…, dedupe_key=…)`` in the caller's
+  unit of work; ``cancel(session, dedupe_key)`` for a timer that no longer applies.
+- ``@job_handler("kind")`` registers ``async (ctx: JobContext, payload) -> None`` (idempotent).
+- ``register_sweep(name, every, fn)`` runs ``fn`` once per interval across all workers.
+- ``on_incident(hook)`` is called when a job fails for good (admin notifications).
+- ``run_once(container)`` / ``run_forever(container, concurrency=…, stop_event=…)`` (worker.py).
+
+Operators: docs/operations.md. Tables: jobs, incidents, sweeps (migration 0007).
+"""
+
+from escrowd.jobs.registry import (
+    IncidentInfo,
+    JobContext,
+    JobInfo,
+    PermanentJobError,
+    Registry,
+    SweepContext,
+    job_handler,
+    on_incident,
+    register_sweep,
+    registry,
+)
+from escrowd.jobs.service import DEFAULT_MAX_ATTEMPTS, cancel, enqueue
+
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "IncidentInfo",
+    "JobContext",
+    "JobInfo",
+    "PermanentJobError",
+    "Registry",
+    "SweepContext",
+    "cancel",
+    "enqueue",
+    "job_handler",
+    "on_incident",
+    "register_sweep",
+    "registry",
+]

@@ -1,0 +1,112 @@
+"""Incidents: jobs that failed for good, for an admin to replay or dismiss.
+
+An incident opens in the transaction that fails its job (service.fail / service.claim). It
+stays open until an admin replays it — the job is queued again, due now, with its attempts
+reset — or dismisses it (the job stays failed). A replayed job that fails for good again
+opens a new incident, so the table is also the job's failure history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.errors import ConflictError, NotFoundError
+from escrowd.jobs.models import Incident, Job, JobStatus, Resolution
+
+
+def list_query(*, status: str | None = None, kind: str | None = None) -> Select[Incident]:
+    """Incidents filtered by ``open`` / ``resolved`` and job kind (for pagination)."""
+    stmt = select(Incident)
+    if status == "open":
+        stmt = stmt.where(Incident.resolved_at.is_(None))
+    elif status == "resolved":
+        stmt = stmt.where(Incident.resolved_at.is_not(None))
+    if kind:
+        stmt = stmt.where(Incident.kind == kind)
+    return stmt
+
+
+async def jobs_of(session: AsyncSession, incidents: Sequence[Incident]) -> dict[str, Job]:
+    ids = {i.job_id for i in incidents}
+    if not ids:
+        return {}
+    rows = (await session.scalars(select(Job).where(Job.id.in_(ids)))).all()
+    return {j.id: j for j in rows}
+
+
+async def get(session: AsyncSession, incident_id: str, *, for_update: bool = False) -> Incident:
+    stmt = select(Incident).where(Incident.id == incident_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    incident = (await session.scalars(stmt)).one_or_none()
+    if incident is None:
+        raise NotFoundError(f"No such incident: '{incident_id}'.", param="incident_id")
+    return incident
+
+
+async def replay(
+    session: AsyncSession, *, incident_id: str, actor_id: str, now: datetime
+) -> Incident:
+    """Queue the incident's job again (due now, attempts reset) and resolve the incident."""
+    incident = await _resolve(
+        session, incident_id=incident_id, actor_id=actor_id, now=now, how=Resolution.replayed
+    )
+    requeued = await session.execute(
+        update(Job)
+        .where(Job.id == incident.job_id, Job.status == JobStatus.failed.value)
+        .values(
+            status=JobStatus.queued.value,
+            attempts=0,
+            run_at=now,
+            finished_at=None,
+            locked_by=None,
+            locked_until=None,
+        )
+        .returning(Job.id)
+    )
+    if requeued.scalar_one_or_none() is None:  # pragma: no cover - incidents only open on failed
+        raise ConflictError(
+            f"The job {incident.job_id} of incident {incident_id} is not failed, so there is "
+            "nothing to replay.",
+            code="job_not_failed",
+        )
+    return incident
+
+
+async def dismiss(
+    session: AsyncSession, *, incident_id: str, actor_id: str, now: datetime
+) -> Incident:
+    """Close the incident without running its job again (the job stays failed)."""
+    return await _resolve(
+        session, incident_id=incident_id, actor_id=actor_id, now=now, how=Resolution.dismissed
+    )
+
+
+async def _resolve(
+    session: AsyncSession, *, incident_id: str, actor_id: str, now: datetime, how: Resolution
+) -> Incident:
+    incident = await get(session, incident_id, for_update=True)
+    if incident.resolved_at is not None:
+        raise ConflictError(
+            f"Incident {incident_id} was already {incident.resolution} at "
+            f"{incident.resolved_at.isoformat()} by {incident.resolved_by}; nothing to do. "
+            "If its job failed again, a new incident was opened: list open incidents.",
+            code="incident_resolved",
+        )
+    resolved = await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id, Incident.resolved_at.is_(None))
+        .values(resolved_at=now, resolution=how.value, resolved_by=actor_id)
+        .returning(Incident.id)
+        .execution_options(synchronize_session=False)
+    )
+    if resolved.scalar_one_or_none() is None:  # pragma: no cover - the row is locked above
+        raise ConflictError(
+            f"Incident {incident_id} was resolved meanwhile.", code="incident_resolved"
+        )
+    await session.refresh(incident)
+    return incident

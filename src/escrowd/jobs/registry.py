@@ -1,0 +1,267 @@
+"""Who runs what: job handlers per kind, periodic sweeps, and incident hooks.
+
+Domain modules register at import time, on the process-wide ``registry``::
+
+    from escrowd.jobs import JobContext, job_handler, register_sweep
+
+    @job_handler("escrow.expire")
+    async def expire(ctx: JobContext, payload: dict[str, Any]) -> None:
+        async with ctx.container.db.transaction() as session:
+            ...  # look the escrow up; do nothing if it is no longer awaiting payment
+
+    register_sweep("escrows.payment_windows", every=timedelta(minutes=1), fn=find_lapsed)
+
+A module that registers handlers must be imported by every worker: list it in
+``HANDLER_MODULES`` (the worker imports them all before it claims anything).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from escrowd.bootstrap import Container
+
+#: Modules whose import registers handlers or sweeps (the worker imports each one first).
+HANDLER_MODULES: list[str] = ["escrowd.jobs.builtin"]
+
+#: A handler that runs longer than this is stopped and the attempt counts as failed.
+DEFAULT_TIMEOUT = timedelta(minutes=10)
+
+Payload = dict[str, Any]
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,99}$")
+
+
+class PermanentJobError(Exception):
+    """Raise from a handler when no retry can help (bad payload, object gone for good):
+    the job fails at once and opens an incident instead of using up its retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    id: str
+    kind: str
+    #: This attempt's number, from 1.
+    attempt: int
+    max_attempts: int
+    dedupe_key: str | None
+    run_at: datetime
+    created_at: datetime
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler gets besides its payload."""
+
+    container: Container
+    job: JobInfo
+    worker_id: str
+
+    def now(self) -> datetime:
+        return self.container.clock.now()
+
+
+#: ``async def handler(ctx, payload) -> None``. It must be idempotent (see ``job_handler``).
+Handler = Callable[[JobContext, Payload], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    kind: str
+    fn: Handler
+    timeout: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepContext:
+    container: Container
+    name: str
+    #: When this run was claimed (the injected clock's time).
+    started_at: datetime
+    #: When the previous run started, or None for the first run ever.
+    previous_run_at: datetime | None
+    worker_id: str
+
+
+#: ``async def sweep(ctx) -> int | None``: returning a count logs it ("found 3 lapsed").
+SweepFn = Callable[[SweepContext], Awaitable[int | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSpec:
+    name: str
+    every: timedelta
+    fn: SweepFn
+    timeout: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentInfo:
+    id: str
+    job_id: str
+    kind: str
+    error: str
+    attempts: int
+    created_at: datetime
+
+
+#: Called after an incident's transaction commits (the admin notification goes here).
+IncidentHook = Callable[["Container", IncidentInfo], Awaitable[None]]
+
+H = TypeVar("H", bound=Handler)
+
+
+def check_name(what: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(
+            f"a {what} name is 1-100 characters of a-z 0-9 _ . : - (starting with a letter "
+            f"or digit); got {name!r}"
+        )
+
+
+@dataclass
+class Registry:
+    """Handlers, sweeps and incident hooks. Tests build their own; the worker uses ``registry``."""
+
+    _handlers: dict[str, HandlerSpec] = field(default_factory=dict)
+    _sweeps: dict[str, SweepSpec] = field(default_factory=dict)
+    _hooks: list[IncidentHook] = field(default_factory=list)
+
+    # ---- handlers ---------------------------------------------------------------------------
+
+    def handler(
+        self, kind: str, *, timeout: timedelta | None = DEFAULT_TIMEOUT
+    ) -> Callable[[H], H]:
+        """Decorator form of ``add_handler``."""
+
+        def decorate(fn: H) -> H:
+            self.add_handler(kind, fn, timeout=timeout)
+            return fn
+
+        return decorate
+
+    def add_handler(
+        self, kind: str, fn: Handler, *, timeout: timedelta | None = DEFAULT_TIMEOUT
+    ) -> Callable[[], None]:
+        """Run ``fn`` for jobs of ``kind``; returns a function that removes it again."""
+        check_name("job kind", kind)
+        existing = self._handlers.get(kind)
+        if existing is not None and existing.fn is not fn:
+            raise ValueError(f"job kind {kind!r} already has a handler: {existing.fn!r}")
+        self._handlers[kind] = HandlerSpec(kind, fn, timeout)
+        return lambda: self.remove_handler(kind)
+
+    def remove_handler(self, kind: str) -> None:
+        self._handlers.pop(kind, None)
+
+    def get(self, kind: str) -> HandlerSpec | None:
+        return self._handlers.get(kind)
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+    # ---- sweeps -----------------------------------------------------------------------------
+
+    def add_sweep(
+        self,
+        name: str,
+        every: timedelta,
+        fn: SweepFn,
+        *,
+        timeout: timedelta | None = DEFAULT_TIMEOUT,
+    ) -> Callable[[], None]:
+        """Run ``fn`` once per ``every`` across all workers; returns a remover."""
+        check_name("sweep", name)
+        if every < timedelta(seconds=1):
+            raise ValueError(f"a sweep runs at most once a second; got every={every}")
+        existing = self._sweeps.get(name)
+        if existing is not None and existing.fn is not fn:
+            raise ValueError(f"a sweep named {name!r} is already registered: {existing.fn!r}")
+        self._sweeps[name] = SweepSpec(name, every, fn, timeout)
+        return lambda: self.remove_sweep(name)
+
+    def remove_sweep(self, name: str) -> None:
+        self._sweeps.pop(name, None)
+
+    def sweep(self, name: str) -> SweepSpec | None:
+        return self._sweeps.get(name)
+
+    def sweeps(self) -> tuple[SweepSpec, ...]:
+        return tuple(self._sweeps.values())
+
+    # ---- incident hooks ---------------------------------------------------------------------
+
+    def add_incident_hook(self, hook: IncidentHook) -> Callable[[], None]:
+        """Call ``hook(container, incident)`` after each incident opens; returns a remover.
+
+        A hook's exception is logged and does not affect the job or other hooks.
+        """
+        self._hooks.append(hook)
+        return lambda: self.remove_incident_hook(hook)
+
+    def remove_incident_hook(self, hook: IncidentHook) -> None:
+        if hook in self._hooks:
+            self._hooks.remove(hook)
+
+    def incident_hooks(self) -> tuple[IncidentHook, ...]:
+        return tuple(self._hooks)
+
+
+#: The process-wide registry the worker and the in-process worker of ``serve`` use.
+registry = Registry()
+
+
+def job_handler(kind: str, *, timeout: timedelta | None = DEFAULT_TIMEOUT) -> Callable[[H], H]:
+    """Register ``async def fn(ctx: JobContext, payload: dict) -> None`` for jobs of ``kind``.
+
+    The handler opens its own unit of work (``async with ctx.container.db.transaction()``);
+    its writes commit before the job is marked succeeded, so a worker that dies in between
+    makes the job run again. **A handler must therefore be idempotent**: running it twice
+    must leave the same result as running it once (check the current state first; use
+    idempotency keys derived from the job's payload for provider calls).
+
+    Never call the payment provider while a transaction is open: commit first, then call
+    (on SQLite the in-process sandbox needs the write lock the open transaction holds).
+
+    Raising retries the job with backoff (``PermanentJobError``: fails it at once); a job out
+    of attempts opens an incident. ``timeout`` bounds one attempt (None: no limit).
+    """
+    return registry.handler(kind, timeout=timeout)
+
+
+def register_sweep(
+    name: str,
+    every: timedelta,
+    fn: SweepFn,
+    *,
+    timeout: timedelta | None = DEFAULT_TIMEOUT,
+) -> Callable[[], None]:
+    """Run ``async def fn(ctx: SweepContext) -> int | None`` every ``every``, on one worker.
+
+    The schedule lives in the ``sweeps`` table, so however many workers run, one of them
+    runs the sweep per interval (a dead worker's run is taken over when its lease lapses,
+    so a sweep, too, must be idempotent). A failing sweep is logged and tried again at its
+    next interval. Keep sweeps short: find the due objects and ``enqueue`` a dedupe-keyed
+    job for each, so each object's work gets its own retries and incident.
+    """
+    return registry.add_sweep(name, every, fn, timeout=timeout)
+
+
+def on_incident(hook: IncidentHook) -> Callable[[], None]:
+    """Call ``hook(container, incident)`` whenever a job fails for good (admin notifications)."""
+    return registry.add_incident_hook(hook)
+
+
+def load_handler_modules(modules: list[str] | None = None) -> None:
+    """Import every module in ``HANDLER_MODULES`` (a no-op for those already imported)."""
+    for name in HANDLER_MODULES if modules is None else modules:
+        importlib.import_module(name)

@@ -1,0 +1,333 @@
+"""Running jobs: success, retries with backoff, incidents, leases, timeouts, stopping."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from escrowd.bootstrap import Container
+from escrowd.clock import FrozenClock
+from escrowd.jobs import IncidentInfo, JobContext, PermanentJobError, Registry, enqueue
+from escrowd.jobs.models import Job
+from escrowd.jobs.service import LEASE, claim, complete
+from escrowd.jobs.worker import run_forever, run_once
+from tests.jobs.conftest import add_job, drain, incidents_of, job_row, unique_kind, worker
+
+
+async def test_a_handler_that_succeeds_marks_its_job_succeeded(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind = unique_kind("ok")
+    seen: list[tuple[dict[str, Any], JobContext]] = []
+
+    @registry.handler(kind)
+    async def handle(ctx: JobContext, payload: dict[str, Any]) -> None:
+        seen.append((payload, ctx))
+
+    job_id = await add_job(container, kind, {"escrow": "esc_1", "amount": 1050})
+    assert await run_once(container, registry=registry, kinds=[kind]) == 1
+    assert await run_once(container, registry=registry, kinds=[kind]) == 0
+
+    [(payload, ctx)] = seen
+    assert payload == {"escrow": "esc_1", "amount": 1050}
+    assert ctx.container is container
+    assert ctx.job.id == job_id
+    assert ctx.job.kind == kind
+    assert ctx.job.attempt == 1
+    assert not ctx.job.is_last_attempt
+    assert ctx.now() == clock.now()
+    job = await job_row(container, job_id)
+    assert job.status == "succeeded"
+    assert job.finished_at == clock.now()
+    assert job.attempts == 1
+    assert job.locked_by is None
+    assert job.locked_until is None
+
+
+async def test_a_handlers_own_unit_of_work_commits_before_the_job_is_done(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind, follow_up = unique_kind("first"), unique_kind("second")
+    ran: list[str] = []
+
+    @registry.handler(kind)
+    async def first(ctx: JobContext, payload: dict[str, Any]) -> None:
+        async with ctx.container.db.transaction() as session:
+            await enqueue(
+                session,
+                clock=ctx.container.clock,
+                kind=follow_up,
+                payload={"after": ctx.job.id},
+                dedupe_key=f"{ctx.job.id}:next",  # idempotent: a rerun enqueues nothing new
+            )
+
+    @registry.handler(follow_up)
+    async def second(ctx: JobContext, payload: dict[str, Any]) -> None:
+        ran.append(payload["after"])
+
+    job_id = await add_job(container, kind)
+    await drain(container, registry)
+    await drain(container, registry)
+    assert ran == [job_id]
+
+
+async def test_a_failing_job_is_retried_after_an_exponential_backoff(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind = unique_kind("flaky")
+    attempts: list[int] = []
+
+    @registry.handler(kind)
+    async def flaky(ctx: JobContext, payload: dict[str, Any]) -> None:
+        attempts.append(ctx.job.attempt)
+        if ctx.job.attempt < 3:
+            raise ConnectionError(f"provider unreachable (try {ctx.job.attempt})")
+
+    job_id = await add_job(container, kind)
+    start = clock.now()
+    assert await drain(container, registry) == 1
+    job = await job_row(container, job_id)
+    assert job.status == "queued"
+    assert job.last_error == "ConnectionError: provider unreachable (try 1)"
+    # Full jitter, drawn at one half in tests: half of the 2 s ceiling.
+    assert job.run_at == start + timedelta(seconds=1)
+
+    clock.advance(timedelta(milliseconds=999))
+    assert await drain(container, registry) == 0
+    clock.advance(timedelta(milliseconds=1))
+    assert await drain(container, registry) == 1
+    job = await job_row(container, job_id)
+    assert job.run_at == clock.now() + timedelta(seconds=2)  # half of 4 s
+
+    clock.advance(timedelta(seconds=2))
+    assert await drain(container, registry) == 1
+    job = await job_row(container, job_id)
+    assert attempts == [1, 2, 3]
+    assert job.status == "succeeded"
+    assert job.attempts == 3
+    assert job.last_error == "ConnectionError: provider unreachable (try 2)"
+    assert await incidents_of(container, job_id) == []
+
+
+async def test_a_job_out_of_attempts_fails_and_opens_an_incident(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind = unique_kind("doomed")
+    opened: list[IncidentInfo] = []
+
+    @registry.handler(kind)
+    async def doomed(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise RuntimeError("card processor says no")
+
+    async def notify(c: Container, incident: IncidentInfo) -> None:
+        assert c is container
+        opened.append(incident)
+
+    async def broken_hook(c: Container, incident: IncidentInfo) -> None:
+        raise RuntimeError("the mail server is down")
+
+    registry.add_incident_hook(broken_hook)
+    registry.add_incident_hook(notify)
+    job_id = await add_job(container, kind, max_attempts=3)
+    for _ in range(3):
+        assert await drain(container, registry) == 1
+        clock.advance(timedelta(minutes=1))
+    assert await drain(container, registry) == 0
+
+    job = await job_row(container, job_id)
+    assert job.status == "failed"
+    assert job.attempts == 3
+    assert job.finished_at is not None
+    assert job.last_error == "RuntimeError: card processor says no"
+    [incident] = await incidents_of(container, job_id)
+    assert incident.id.startswith("inc_")
+    assert incident.kind == kind
+    assert incident.error == "RuntimeError: card processor says no"
+    assert incident.attempts == 3
+    assert incident.resolved_at is None
+    assert [i.id for i in opened] == [incident.id]  # the failing hook did not stop this one
+
+
+async def test_a_permanent_error_fails_the_job_without_retrying(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("bad_payload")
+
+    @registry.handler(kind)
+    async def strict(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise PermanentJobError(f"escrow {payload.get('escrow')} does not exist")
+
+    job_id = await add_job(container, kind, {"escrow": "esc_missing"})
+    await drain(container, registry)
+    job = await job_row(container, job_id)
+    assert job.status == "failed"
+    assert job.attempts == 1
+    [incident] = await incidents_of(container, job_id)
+    assert incident.error == "PermanentJobError: escrow esc_missing does not exist"
+
+
+async def test_a_job_of_an_unknown_kind_fails_with_a_clear_error(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("nobody_handles_this")
+    job_id = await add_job(container, kind)
+    assert await drain(container, registry, kinds=[kind]) == 1
+    job = await job_row(container, job_id)
+    assert job.status == "failed"
+    assert job.last_error is not None
+    assert f"No handler is registered for job kind '{kind}'" in job.last_error
+    assert "replay the incident" in job.last_error
+    assert len(await incidents_of(container, job_id)) == 1
+
+
+async def test_an_attempt_that_runs_past_its_timeout_counts_as_failed(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("slow")
+
+    @registry.handler(kind, timeout=timedelta(milliseconds=50))
+    async def slow(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await asyncio.sleep(5)
+
+    job_id = await add_job(container, kind)
+    await drain(container, registry)
+    job = await job_row(container, job_id)
+    assert job.status == "queued"
+    assert job.last_error == "TimeoutError: the attempt ran longer than its timeout"
+
+
+async def test_a_job_whose_worker_died_is_reclaimed_when_its_lease_expires(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind = unique_kind("orphan")
+    runs: list[int] = []
+
+    @registry.handler(kind)
+    async def handle(ctx: JobContext, payload: dict[str, Any]) -> None:
+        runs.append(ctx.job.attempt)
+
+    job_id = await add_job(container, kind)
+    async with container.db.transaction() as session:  # a worker claims it, then dies
+        [dead] = (
+            await claim(session, worker_id="dead", now=clock.now(), limit=1, kinds=[kind])
+        ).jobs
+    assert await drain(container, registry) == 0  # leased: not yours
+
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert await drain(container, registry) == 1
+    job = await job_row(container, job_id)
+    assert runs == [2]
+    assert job.status == "succeeded"
+    assert job.last_error is not None
+    assert job.last_error.startswith("LeaseExpired: worker dead stopped during attempt 1")
+    async with container.db.transaction() as session:  # the dead worker's outcome is ignored
+        assert await complete(session, dead, now=clock.now()) is False
+
+
+async def test_a_worker_dying_during_the_last_attempt_opens_an_incident(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind = unique_kind("orphan_last")
+    ran: list[str] = []
+
+    @registry.handler(kind)
+    async def handle(ctx: JobContext, payload: dict[str, Any]) -> None:
+        ran.append(ctx.job.id)
+
+    job_id = await add_job(container, kind, max_attempts=1)
+    async with container.db.transaction() as session:
+        await claim(session, worker_id="dead", now=clock.now(), limit=1, kinds=[kind])
+    clock.advance(LEASE + timedelta(seconds=1))
+    await drain(container, registry)
+    assert ran == []
+    assert (await job_row(container, job_id)).status == "failed"
+    [incident] = await incidents_of(container, job_id)
+    assert incident.error.startswith("LeaseExpired")
+
+
+async def test_the_lease_is_renewed_while_a_long_handler_runs(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind = unique_kind("long")
+    lease = timedelta(milliseconds=300)
+    stolen: list[int] = []
+
+    @registry.handler(kind)
+    async def long(ctx: JobContext, payload: dict[str, Any]) -> None:
+        clock.advance(timedelta(seconds=5))  # the first lease is long gone …
+        await asyncio.sleep(0.35)  # … but renewed every 100 ms meanwhile
+        rival = worker(container, registry, worker_id="rival", lease=lease)
+        stolen.append(len(await rival.claim(5)))
+
+    job_id = await add_job(container, kind)
+    await worker(container, registry, lease=lease).tick()
+    assert stolen == [0]
+    assert (await job_row(container, job_id)).status == "succeeded"
+
+
+async def test_run_forever_runs_jobs_until_stopped_and_hands_back_unfinished_ones(
+    container: Container, registry: Registry
+) -> None:
+    quick, stuck = unique_kind("quick"), unique_kind("stuck")
+    done: list[int] = []
+    started = asyncio.Event()
+
+    @registry.handler(quick)
+    async def run_quick(ctx: JobContext, payload: dict[str, Any]) -> None:
+        done.append(payload["n"])
+
+    @registry.handler(stuck)
+    async def run_stuck(ctx: JobContext, payload: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    for n in range(5):
+        await add_job(container, quick, {"n": n})
+    stuck_id = await add_job(container, stuck)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_forever(
+            container,
+            concurrency=3,
+            stop_event=stop,
+            registry=registry,
+            kinds=registry.kinds(),
+            poll_interval=0.05,
+            grace=0.1,
+        )
+    )
+    await asyncio.wait_for(started.wait(), 10)
+    for _ in range(200):
+        if len(done) == 5:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    stats = await asyncio.wait_for(task, 10)
+    assert sorted(done) == list(range(5))
+    assert stats.succeeded == 5
+    job = await job_row(container, stuck_id)
+    assert job.status == "queued"  # handed back, due now, the attempt not counted
+    assert job.attempts == 0
+    assert job.locked_by is None
+
+
+async def test_run_once_claims_at_most_one_batch(container: Container, registry: Registry) -> None:
+    kind = unique_kind("batch")
+    count = 0
+
+    @registry.handler(kind)
+    async def handle(ctx: JobContext, payload: dict[str, Any]) -> None:
+        nonlocal count
+        count += 1
+
+    for _ in range(4):
+        await add_job(container, kind)
+    assert await run_once(container, registry=registry, kinds=[kind], limit=3) == 3
+    assert await run_once(container, registry=registry, kinds=[kind], limit=3) == 1
+    assert count == 4
+    async with container.db.transaction() as session:
+        statuses = (await session.scalars(select(Job.status).where(Job.kind == kind))).all()
+    assert set(statuses) == {"succeeded"}
