@@ -31,6 +31,7 @@ from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
 from escrowd.db.migrate import upgrade
 from escrowd.db.session import Database
+from escrowd.sandbox import spec_check
 from escrowd.users import passwords
 
 PG_SERVER_URL = os.environ.get(
@@ -152,6 +153,16 @@ def fresh_db_url(request: pytest.FixtureRequest, fresh_db_url_factory: Callable[
 def postgres_url(fresh_db_url_factory: Callable[[str], str]) -> str:
     """A fresh PostgreSQL database, for tests of real row-level concurrency."""
     return fresh_db_url_factory("postgres")
+
+
+@pytest.fixture(autouse=True)
+def _stripe_spec_mismatches_fail_the_test() -> Iterator[None]:
+    """With ESCROWD_STRIPE_OPENAPI set, the sandbox checks every request and response it sees
+    against Stripe's spec; whatever test caused a mismatch fails here, naming it."""
+    spec_check.drain()
+    yield
+    mismatches = spec_check.drain()
+    assert not mismatches, "Stripe's OpenAPI spec disagrees:\n" + "\n".join(mismatches)
 
 
 @pytest.fixture(autouse=True, scope="session")
