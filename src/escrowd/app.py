@@ -9,13 +9,16 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import escrowd.accounts.handlers  # noqa: F401  (registers account.updated / capability.updated)
 from escrowd import __version__
+from escrowd.accounts.routes import routers as account_routers
 from escrowd.api import errors
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
 from escrowd.config import ProviderMode
+from escrowd.customers.routes import routers as customer_routers
 from escrowd.events.routes import router as events_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
@@ -91,6 +94,8 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     app.include_router(health_router)
     routers = [
         *user_routers,
+        *account_routers,
+        *customer_routers,
         ledger_router,
         events_router,
         inbound.router,

@@ -1,0 +1,88 @@
+"""The provider's account events: ``account.updated`` and ``capability.updated``.
+
+Importing this module registers both handlers with ``escrowd.webhooks.handlers`` (once per
+process). Each runs in the transaction that marks the stored event processed.
+
+Order does not matter: an event older than the state escrowd holds (``updated_at``, whole
+seconds) is ignored, so a late or re-delivered event never moves an account backwards. Events
+for accounts escrowd does not know (made elsewhere, or whose creation is not stored yet) are
+ignored too. Handlers get no clock: the escrowd event they write is dated by the provider's
+event time, which is also the time of the state it describes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.accounts import service
+from escrowd.accounts.domain import is_stale
+from escrowd.clock import FrozenClock
+from escrowd.logging import get_logger
+from escrowd.providers.stripe import events as stripe_events
+from escrowd.providers.stripe import mapping as stripe_mapping
+from escrowd.providers.types import EventKind, ProviderEvent
+from escrowd.webhooks import handlers
+
+__all__ = ["on_account_updated", "on_capability_updated"]
+
+log = get_logger(__name__)
+
+
+async def on_account_updated(session: AsyncSession, event: ProviderEvent) -> None:
+    if event.provider != stripe_events.PROVIDER or event.object_type != "account":
+        return
+    if event.object_id is None:
+        return
+    row = await service.find_by_provider_id(
+        session, provider=event.provider, provider_account_id=event.object_id, lock=True
+    )
+    if row is None:
+        log.info("account_event_unknown_account", event_id=event.id, account=event.object_id)
+        return
+    if is_stale(event.created, row.updated_at):
+        log.info("account_event_stale", event_id=event.id, account=row.id)
+        return
+    await service.apply_provider_state(
+        session,
+        account=row,
+        state=stripe_mapping.connected_account(event.data),
+        as_of=event.created,
+        clock=FrozenClock(event.created),
+    )
+
+
+async def on_capability_updated(session: AsyncSession, event: ProviderEvent) -> None:
+    if event.provider != stripe_events.PROVIDER or event.object_type != "capability":
+        return
+    name, status = event.object_id, event.data.get("status")
+    provider_account_id = event.account
+    if not (name and isinstance(status, str) and provider_account_id):
+        return
+    row = await service.find_by_provider_id(
+        session, provider=event.provider, provider_account_id=provider_account_id, lock=True
+    )
+    if row is None:
+        log.info("account_event_unknown_account", event_id=event.id, account=provider_account_id)
+        return
+    if is_stale(event.created, row.updated_at):
+        log.info("account_event_stale", event_id=event.id, account=row.id)
+        return
+    await service.apply_capability(
+        session,
+        account=row,
+        name=name,
+        status=status,
+        as_of=event.created,
+        clock=FrozenClock(event.created),
+    )
+
+
+def _register() -> None:
+    registered = handlers.registry.handlers_for
+    if on_account_updated not in registered(EventKind.account_updated):
+        handlers.register(EventKind.account_updated, on_account_updated)
+    if on_capability_updated not in registered(EventKind.capability_updated):
+        handlers.register(EventKind.capability_updated, on_capability_updated)
+
+
+_register()

@@ -1,0 +1,156 @@
+"""HTTP routes for connected accounts; ``routers`` is what create_app mounts under ``/v1``.
+
+Routes that call the payment provider resolve the caller in a short transaction of their own
+(``Caller``) instead of the request-wide ``SessionDep``: the service then runs its own short
+transactions around the provider call, and no database transaction stays open across it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
+
+from escrowd.accounts import onboarding, service
+from escrowd.accounts.domain import Status
+from escrowd.accounts.models import ConnectedAccount
+from escrowd.accounts.schemas import (
+    Account,
+    AccountCreate,
+    AccountLink,
+    AccountLinkCreate,
+    LoginLink,
+)
+from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.users.auth import CurrentPrincipal, bearer_scheme, get_principal, resolve
+from escrowd.users.principal import Principal
+
+AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]
+
+
+async def get_caller(
+    request: Request,
+    container: ContainerDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The authenticated caller, resolved in its own transaction (none is left open)."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return await get_principal(None)  # raises the standard 401
+    async with container.db.transaction() as session:
+        principal = await resolve(session, container=container, authorization=authorization)
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(get_caller)]
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+@router.post(
+    "",
+    summary="Create a connected account (yours, or an organization's you administer)",
+    response_model=Account,
+    responses=error_responses(400, 401, 403, 404, 409),
+)
+async def create_account(body: AccountCreate, container: ContainerDep, caller: Caller) -> Account:
+    """Payees are paid into a connected account at the payment provider. Create it, then send
+    the payee through onboarding (`POST /v1/accounts/{id}/onboarding_link`); its `status`
+    becomes `verified` when the provider has what it needs. One account per user or
+    organization."""
+    row = await onboarding.create_account(
+        container,
+        actor=caller,
+        organization=body.organization,
+        country=body.country,
+        metadata=body.metadata,
+    )
+    return Account.of(row)
+
+
+@router.get(
+    "",
+    summary="List connected accounts: yours and your organizations' (all, for admins)",
+    response_model=ListResponse[Account],
+    responses=error_responses(400, 401),
+)
+async def list_accounts(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    status: Annotated[Status | None, Query(description="Only accounts in this status.")] = None,
+) -> ListResponse[Account]:
+    stmt = service.list_query(actor=principal, status=status)
+    result = await paginate(session, stmt, ConnectedAccount.id, page)
+    return ListResponse[Account](
+        url="/v1/accounts", has_more=result.has_more, data=[Account.of(a) for a in result.items]
+    )
+
+
+@router.get(
+    "/{account_id}",
+    summary="Retrieve a connected account",
+    response_model=Account,
+    responses=error_responses(401, 404),
+)
+async def get_account(
+    account_id: AccountIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> Account:
+    return Account.of(await service.get_account(session, account_id=account_id, actor=principal))
+
+
+@router.post(
+    "/{account_id}/onboarding_link",
+    summary="Make a single-use onboarding link (expires in minutes)",
+    response_model=AccountLink,
+    responses=error_responses(400, 401, 403, 404, 409),
+)
+async def onboarding_link(
+    account_id: AccountIdPath, body: AccountLinkCreate, container: ContainerDep, caller: Caller
+) -> AccountLink:
+    """Redirect the payee to `url` right away: it can be opened once and expires after about
+    five minutes. An expired or used link sends the payee to `refresh_url`, where you make a
+    new one."""
+    link = await onboarding.create_onboarding_link(
+        container,
+        account_id=account_id,
+        actor=caller,
+        refresh_url=body.refresh_url,
+        return_url=body.return_url,
+    )
+    return AccountLink.of(account_id, link)
+
+
+@router.post(
+    "/{account_id}/dashboard_link",
+    summary="Make a single-use link to the payee's dashboard at the provider",
+    response_model=LoginLink,
+    responses=error_responses(401, 403, 404, 409),
+)
+async def dashboard_link(
+    account_id: AccountIdPath, container: ContainerDep, caller: Caller
+) -> LoginLink:
+    link = await onboarding.create_dashboard_link(container, account_id=account_id, actor=caller)
+    return LoginLink.of(account_id, link)
+
+
+@router.post(
+    "/{account_id}/refresh",
+    summary="Pull the account's status and requirements from the provider now",
+    response_model=Account,
+    responses=error_responses(401, 404, 409),
+)
+async def refresh_account(
+    account_id: AccountIdPath, container: ContainerDep, caller: Caller
+) -> Account:
+    """Status normally follows the provider's events; this reads it directly, for example
+    right after the payee returns from onboarding."""
+    row = await onboarding.refresh_account(container, account_id=account_id, actor=caller)
+    return Account.of(row)
+
+
+routers = [router]

@@ -1,0 +1,128 @@
+"""HTTP routes for the payer's customer and saved payment methods; ``routers`` for ``/v1``.
+
+All of them act for the person calling (a user token; API keys get 403). Routes that call the
+provider resolve the caller outside the request-wide session (see escrowd.accounts.routes).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from escrowd.accounts.routes import Caller
+from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.customers import service
+from escrowd.customers.models import PaymentMethod as PaymentMethodRow
+from escrowd.customers.schemas import (
+    Customer,
+    CustomerUpdate,
+    PaymentMethod,
+    PaymentMethodAttach,
+    Setup,
+    SetupCreate,
+)
+from escrowd.errors import NotFoundError
+from escrowd.users.auth import CurrentUser, get_current_user
+from escrowd.users.models import User
+
+
+async def get_caller_user(caller: Caller) -> User:
+    return await get_current_user(caller)
+
+
+CallerUser = Annotated[User, Depends(get_caller_user)]
+
+customers_router = APIRouter(prefix="/customers", tags=["customers"])
+payment_methods_router = APIRouter(prefix="/payment_methods", tags=["payment methods"])
+
+
+@customers_router.get(
+    "/me",
+    summary="Your customer at the payment provider, with your default payment method",
+    response_model=Customer,
+    responses=error_responses(401, 403, 404),
+)
+async def get_me(session: SessionDep, container: ContainerDep, user: CurrentUser) -> Customer:
+    name = container.provider.name if container.provider is not None else "stripe"
+    row = await service.find_customer(session, user_id=user.id, provider=name)
+    if row is None:
+        raise NotFoundError(
+            "You have no customer yet: it is made when you first save a card "
+            "(POST /v1/customers/me/setup, then POST /v1/payment_methods/attach).",
+            code="customer_missing",
+        )
+    return Customer.of(row)
+
+
+@customers_router.post(
+    "/me",
+    summary="Change your default payment method",
+    response_model=Customer,
+    responses=error_responses(400, 401, 403, 404),
+)
+async def update_me(body: CustomerUpdate, container: ContainerDep, user: CallerUser) -> Customer:
+    row = await service.set_default_payment_method(
+        container, user=user, payment_method=body.default_payment_method
+    )
+    return Customer.of(row)
+
+
+@customers_router.post(
+    "/me/setup",
+    summary="Start saving a card: a SetupIntent client secret, or the sandbox's card form",
+    response_model=Setup,
+    responses=error_responses(400, 401, 403),
+)
+async def setup(body: SetupCreate, container: ContainerDep, user: CallerUser) -> Setup:
+    """With Stripe, hand `client_secret` to Stripe.js, which collects the card in the browser.
+    In sandbox mode, send the browser to `card_form_url`: the test card form returns a
+    `pm_…`. Either way, finish with `POST /v1/payment_methods/attach`."""
+    started = await service.start_setup(
+        container, user=user, return_url=body.return_url, state=body.state
+    )
+    return Setup(
+        customer=started.customer.provider_customer_id,
+        setup_intent=started.setup_intent.id,
+        client_secret=started.setup_intent.client_secret,
+        card_form_url=started.card_form_url,
+    )
+
+
+@payment_methods_router.post(
+    "/attach",
+    summary="Save a payment method (pm_…) to your customer",
+    response_model=PaymentMethod,
+    responses=error_responses(400, 401, 402, 403),
+)
+async def attach(
+    body: PaymentMethodAttach, container: ContainerDep, user: CallerUser
+) -> PaymentMethod:
+    row, customer = await service.attach_payment_method(
+        container, user=user, payment_method=body.payment_method, make_default=body.default
+    )
+    return PaymentMethod.of(row, default_id=customer.default_payment_method)
+
+
+@payment_methods_router.get(
+    "",
+    summary="List your saved payment methods",
+    response_model=ListResponse[PaymentMethod],
+    responses=error_responses(400, 401, 403),
+)
+async def list_payment_methods(
+    session: SessionDep, container: ContainerDep, user: CurrentUser, page: PageDep
+) -> ListResponse[PaymentMethod]:
+    name = container.provider.name if container.provider is not None else "stripe"
+    result = await paginate(session, service.list_query(user_id=user.id), PaymentMethodRow.id, page)
+    default_id = await service.default_payment_method(session, user_id=user.id, provider=name)
+    return ListResponse[PaymentMethod](
+        url="/v1/payment_methods",
+        has_more=result.has_more,
+        data=[PaymentMethod.of(pm, default_id=default_id) for pm in result.items],
+    )
+
+
+routers = [customers_router, payment_methods_router]
