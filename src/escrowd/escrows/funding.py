@@ -1,0 +1,222 @@
+"""Fund, capture and cancel: the payment phase of an escrow.
+
+Fund and capture call the provider **inside the use case** (operations.py: record, call,
+settle): the payer is waiting for the answer — a decline (402), 3-D Secure (the escrow becomes
+``requires_action`` with the page to open), or the money held. Cancel changes the escrow at
+once and **defers** voiding the authorization to an outbox job (``escrow.void_payment``)
+committed with it: nothing the caller waits for depends on the provider's answer, and the job
+retries until the provider confirms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from escrowd.bootstrap import Container
+from escrowd.config import ProviderMode
+from escrowd.customers import service as customers
+from escrowd.errors import CardError, InvalidRequestError
+from escrowd.escrows import operations, store
+from escrowd.escrows.book import Book
+from escrowd.escrows.models import Operation, OpKind
+from escrowd.escrows.operations import Outcome, Settled, Settling
+from escrowd.escrows.payments import SYNC_JOB, Unit, apply_payment, close
+from escrowd.escrows.schemas import escrow_json
+from escrowd.escrows.states import Action, State, apply_event, transition
+from escrowd.events import EventType
+from escrowd.jobs import enqueue
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.types import Payment
+from escrowd.users.models import User
+from escrowd.users.principal import Principal
+
+
+def _answer(settled: Settled) -> dict[str, Any]:
+    body = escrow_json(settled.book, settled.book.open_ops)
+    if settled.error is not None:
+        raise settled.error
+    return body
+
+
+def _card_form_url(container: Container, escrow_id: str, return_url: str) -> str:
+    base = container.settings.public_url.rstrip("/") + customers.SANDBOX_CARD_FORM_PATH
+    return f"{base}?{urlencode({'return_url': return_url, 'state': escrow_id})}"
+
+
+async def fund(
+    container: Container,
+    *,
+    escrow_id: str,
+    actor: Principal | None,
+    payment_method: str | None = None,
+    return_url: str | None = None,
+) -> dict[str, Any]:
+    """Charge (capture mode) or authorize (authorize mode) the payer's card.
+
+    ``payment_method``: a ``pm_…`` (one of the payer's saved cards, or a fresh one); omitted,
+    the payer's default card. ``return_url`` without a payment method sends the payer to the
+    hosted card form (sandbox), which comes back to ``return_url?payment_method=pm_…&state=``
+    the escrow's id — then fund again with that payment method. With a payment method,
+    ``return_url`` is where 3-D Secure returns to.
+    """
+    provider = operations.provider_of(container)
+    async with container.db.transaction() as s:
+        escrow = await store.load(s, escrow_id)
+        await store.check_write(s, actor, escrow)
+        payer = await s.get(User, escrow.payer_id)
+    if payer is None:  # pragma: no cover - payers are never deleted while escrows exist
+        raise store.not_found(escrow_id)
+    customer = await customers.ensure_customer(container, user=payer)
+    now = container.clock.now()
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        e = book.escrow
+        transition(e.status, Action.fund, context=book.context())
+        store.check_idle(book, what="fund it")
+        if payment_method is None and return_url is not None:
+            return await _hosted_card_form(container, Unit(s, container.clock), book, return_url)
+        method = payment_method or await customers.default_payment_method(s, user_id=payer.id)
+        if method is None:
+            raise InvalidRequestError(
+                f"The payer {payer.id} has no saved card: pass payment_method (a pm_…), save "
+                "a card first (POST /v1/payment_methods/attach), or pass return_url to send "
+                "the payer to the hosted card form.",
+                code="payment_method_required",
+                param="payment_method",
+            )
+        e.payment_attempts += 1
+        e.provider = e.provider or provider.name
+        e.customer_id = customer.provider_customer_id
+        params: dict[str, Any] = {
+            "payment_id": e.payment_id,
+            "payment_method": method,
+            "return_url": return_url,
+            "customer": customer.provider_customer_id,
+            "currency": e.currency,
+            "capture_method": "manual" if e.capture_mode == "authorize" else "automatic",
+            "transfer_group": e.id,
+            "description": e.description,
+        }
+        op = operations.new_op(
+            s,
+            escrow=e,
+            kind=OpKind.fund,
+            key=f"{e.id}:fund:{e.payment_attempts}",
+            amount=e.charged,
+            provider_amount=e.charged,
+            params=params,
+            now=now,
+        )
+    return _answer(await operations.run(container, escrow_id, [op]))
+
+
+async def _hosted_card_form(
+    container: Container, unit: Unit, book: Book, return_url: str
+) -> dict[str, Any]:
+    if container.settings.provider is not ProviderMode.sandbox:
+        raise InvalidRequestError(
+            "The hosted card form exists in sandbox mode only: with Stripe, collect the card "
+            "with Stripe.js or Checkout and fund with its payment_method.",
+            code="hosted_card_form_unavailable",
+            param="return_url",
+        )
+    e = book.escrow
+    new = transition(e.status, Action.require_action, context=book.context())
+    e.status = new.value
+    e.next_action_url = _card_form_url(container, e.id, return_url)
+    store.touch(e, unit.clock)
+    await store.emit(
+        unit.session, clock=unit.clock, type=EventType.escrow_requires_action, book=book
+    )
+    return escrow_json(book, book.open_ops)
+
+
+async def capture(
+    container: Container, *, escrow_id: str, actor: Principal | None
+) -> dict[str, Any]:
+    """Capture an authorized escrow's whole authorization: it becomes ``held``."""
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        e = book.escrow
+        await store.check_write(s, actor, e)
+        transition(e.status, Action.capture, context=book.context())
+        store.check_idle(book, what="capture it")
+        op = operations.new_op(
+            s,
+            escrow=e,
+            kind=OpKind.capture,
+            key=await operations.next_key(s, e.id, OpKind.capture),
+            amount=e.charged,
+            provider_amount=e.charged,
+            params={"payment_id": e.payment_id},
+            now=container.clock.now(),
+        )
+    return _answer(await operations.run(container, escrow_id, [op]))
+
+
+async def cancel(
+    container: Container,
+    *,
+    escrow_id: str,
+    actor: Principal | None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Call the escrow off before money is held; an authorization is voided by a job."""
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        await store.check_write(s, actor, book.escrow)
+        transition(book.escrow.status, Action.cancel, context=book.context())
+        store.check_idle(book, what="cancel it")
+        await close(Unit(s, container.clock), book, Action.cancel, reason=reason)
+        return escrow_json(book, book.open_ops)
+
+
+# --- settling the fund and capture operations ------------------------------------------------
+
+
+async def _settle_payment(ctx: Settling, op: Operation, outcome: Outcome) -> None:
+    assert isinstance(outcome.result, Payment)
+    await apply_payment(
+        Unit(ctx.session, ctx.clock), ctx.book, outcome.result, fee=outcome.fee, adopt=True
+    )
+
+
+async def _fail_fund(ctx: Settling, op: Operation, exc: ProviderError) -> None:
+    if exc.kind is not ProviderErrorKind.card:
+        return  # refused before anything happened (a bad parameter): nothing to record
+    e = ctx.book.escrow
+    new = apply_event(e.status, Action.payment_failed, context=ctx.book.context())
+    if new is None:
+        return
+    e.status = new.value
+    e.next_action_url = None
+    e.last_payment_error = {
+        "code": exc.code,
+        "decline_code": exc.decline_code,
+        "message": exc.message,
+    }
+    ctx.later(EventType.payment_failed)
+
+
+async def _fail_capture(ctx: Settling, op: Operation, exc: ProviderError) -> None:
+    e = ctx.book.escrow
+    if exc.code == "charge_expired_for_capture":
+        # The authorization ran out before the capture arrived: the escrow expires.
+        if e.status == State.authorized:
+            await close(Unit(ctx.session, ctx.clock), ctx.book, Action.expire, via_event=True)
+        return
+    # Anything else (the payment moved on at the provider meanwhile): ask the provider.
+    await enqueue(
+        ctx.session,
+        clock=ctx.clock,
+        kind=SYNC_JOB,
+        payload={"escrow_id": e.id},
+        dedupe_key=f"{SYNC_JOB}:{e.id}:{op.key}",
+    )
+
+
+operations.register(OpKind.fund, _settle_payment, _fail_fund)
+operations.register(OpKind.capture, _settle_payment, _fail_capture)
+
+__all__ = ["CardError", "cancel", "capture", "fund"]

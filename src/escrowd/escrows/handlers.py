@@ -1,0 +1,159 @@
+"""The provider's events about escrows' payments and transfers (inbound webhooks).
+
+Importing this module registers the handlers with ``escrowd.webhooks.handlers``. Each runs in
+the transaction that marks the stored event processed, under the escrow's row lock:
+
+- ``payment.succeeded`` / ``payment.amount_capturable_updated`` / ``payment.requires_action``
+  / ``payment.failed``: the PaymentIntent's status, through ``payments.apply_payment`` (the
+  domain's ``apply_event``: a stale event changes nothing);
+- ``payment.canceled`` and ``charge.expired``: the authorization is gone — an escrow still
+  waiting for its money expires;
+- ``transfer.reversed``: money of a release came back from the payee (its net); idempotent
+  by the transfer's cumulative ``amount_reversed``.
+
+Handlers get no clock: what they write is dated by the provider's event time. Events about
+objects escrowd did not make are ignored.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.clock import FrozenClock
+from escrowd.escrows import ledgering, parts, store
+from escrowd.escrows.book import Book
+from escrowd.escrows.models import Escrow, Operation, OpKind
+from escrowd.escrows.payments import Unit, apply_payment, close, outcome_of
+from escrowd.escrows.states import Action, apply_event
+from escrowd.events import EventType
+from escrowd.logging import get_logger
+from escrowd.providers.stripe import events as stripe_events
+from escrowd.providers.stripe import mapping as stripe_mapping
+from escrowd.providers.types import EventKind, ProviderEvent
+from escrowd.webhooks import handlers
+
+__all__ = ["on_authorization_gone", "on_payment", "on_transfer_reversed"]
+
+log = get_logger(__name__)
+
+
+async def _by_payment(session: AsyncSession, payment_id: str) -> Escrow | None:
+    stmt = select(Escrow).where(Escrow.payment_id == payment_id).with_for_update()
+    return (await session.scalars(stmt)).one_or_none()
+
+
+def _ours(event: ProviderEvent, object_type: str) -> bool:
+    return (
+        event.provider == stripe_events.PROVIDER
+        and event.object_type == object_type
+        and event.object_id is not None
+    )
+
+
+async def on_payment(session: AsyncSession, event: ProviderEvent) -> None:
+    if not _ours(event, "payment_intent"):
+        return
+    payment = stripe_mapping.payment(event.data)
+    escrow = await _by_payment(session, payment.id)
+    if escrow is None:
+        # The fund operation's answer may not be stored yet (or was lost in a crash): the
+        # PaymentIntent names its escrow. Only an outcome that moved on is adopted.
+        escrow_id = payment.metadata.get("escrow_id")
+        if not escrow_id or outcome_of(payment) not in (
+            "authorized",
+            "captured",
+            "requires_action",
+        ):
+            return
+        escrow = await session.get(Escrow, escrow_id, with_for_update=True)
+        if escrow is None or escrow.payment_id not in (None, payment.id):
+            if escrow is not None:
+                log.warning("escrow_payment_unexpected", escrow=escrow.id, payment=payment.id)
+            return
+    book = Book(escrow, await store.open_ops(session, escrow.id))
+    unit = Unit(session, FrozenClock(event.created))
+    await apply_payment(unit, book, payment, event_created=event.created)
+
+
+async def on_authorization_gone(session: AsyncSession, event: ProviderEvent) -> None:
+    """``payment.canceled`` / ``charge.expired``: an escrow not yet holding its money expires."""
+    if _ours(event, "payment_intent"):
+        payment_id = event.object_id
+    elif _ours(event, "charge"):
+        payment_id = stripe_mapping.ref(event.data.get("payment_intent"))
+    else:
+        return
+    if payment_id is None:
+        return
+    escrow = await _by_payment(session, payment_id)
+    if escrow is None:
+        return
+    book = Book(escrow, await store.open_ops(session, escrow.id))
+    if book.open_ops:
+        # A capture or fund of ours is in flight: its settlement (or the janitor) decides.
+        raise RuntimeError(f"escrow {escrow.id} has an operation in flight; retry the event")
+    await close(Unit(session, FrozenClock(event.created)), book, Action.expire, via_event=True)
+
+
+async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> None:
+    if not _ours(event, "transfer"):
+        return
+    transfer = stripe_mapping.transfer(event.data)
+    op = (
+        await session.scalars(
+            select(Operation).where(
+                Operation.provider_object_id == transfer.id,
+                Operation.kind == OpKind.release.value,
+            )
+        )
+    ).one_or_none()
+    if op is None:
+        return
+    book = await store.book_of(session, op.escrow_id, lock=True)
+    await session.refresh(op)
+    delta = transfer.amount_reversed - op.reversed
+    if delta <= 0:
+        return  # seen already (events repeat and arrive out of order)
+    e = book.escrow
+    slot = book.slot(op.allocation_id or "")
+    assert slot is not None, op.key
+    new = apply_event(e.status, Action.reverse, context=book.context(reverse=delta))
+    clock = FrozenClock(event.created)
+    slot.allocation.released = parts.dump(parts.with_net_moved(slot.released, delta))
+    slot.allocation.updated_at = max(slot.allocation.updated_at, event.created)
+    e.amount_released -= delta
+    e.ledger_released -= delta
+    op.reversed = transfer.amount_reversed
+    if new is not None:
+        e.status = new.value
+    await ledgering.apply(
+        session,
+        clock=clock,
+        currency=e.currency,
+        reference=e.id,
+        moves=[
+            ledgering.reversal(op.key, e.id, op.params["payee"], transfer.amount_reversed, delta)
+        ],
+    )
+    store.touch(e, clock)
+    fresh = await store.refreshed(session, book)
+    fresh_slot = fresh.slot(op.allocation_id or "")
+    assert fresh_slot is not None, op.key
+    await store.emit_allocation(
+        session, clock=clock, type=EventType.allocation_reversed, book=fresh, slot=fresh_slot
+    )
+    # The money is back in the escrow: it is partly released again.
+    await store.emit(session, clock=clock, type=EventType.escrow_partially_released, book=fresh)
+
+
+for _kind in (
+    EventKind.payment_succeeded,
+    EventKind.payment_capturable,
+    EventKind.payment_requires_action,
+    EventKind.payment_failed,
+):
+    handlers.register(_kind, on_payment)
+handlers.register(EventKind.payment_canceled, on_authorization_gone)
+handlers.register(EventKind.charge_expired, on_authorization_gone)
+handlers.register(EventKind.transfer_reversed, on_transfer_reversed)

@@ -1,0 +1,182 @@
+"""The escrow's money in the ledger (DESIGN §2): accounts and the transfers of each step.
+
+Accounts, per currency:
+
+- ``provider:<name>:clearing`` — the outside world: card money comes from it, refunds and the
+  provider's fees go back to it (no limit);
+- ``escrow:<id>`` — the escrow's own account, never below zero;
+- ``payee:<party>:available`` — what a payee has been paid, never below zero;
+- ``platform:fees`` — the platform's fees;
+- ``platform:processing_costs`` — the provider's fees (debited) and what payees and payers pay
+  towards them (credited); it may go below zero: that is the platform's cost.
+
+Transfer ids are derived from escrowd's records, so every step is exactly-once whoever makes
+it (the API, a job, a webhook) and however often: ``esc_…:authorization`` (a hold),
+``esc_…:captured`` (posting it), ``esc_…:authorization:void``, ``esc_…:funded`` (charged at
+once), ``esc_…:processing_fee``, ``<operation key>:net|fee|processing`` for a release,
+``<operation key>`` for a refund, ``<operation key>:reversed:<total reversed>`` for a reversal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.clock import Clock
+from escrowd.escrows.fees import AllocationBreakdown
+from escrowd.ledger import AccountFlags, Ledger, TransferKind, TransferRequest
+
+PLATFORM_FEES = "platform:fees"
+PROCESSING_COSTS = "platform:processing_costs"
+NON_NEGATIVE = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+
+
+def clearing(provider: str) -> str:
+    return f"provider:{provider}:clearing"
+
+
+def escrow_account(escrow_id: str) -> str:
+    return f"escrow:{escrow_id}"
+
+
+def payee_available(party_id: str) -> str:
+    return f"payee:{party_id}:available"
+
+
+def flags_for(code: str) -> AccountFlags:
+    if code.startswith(("escrow:", "payee:")):
+        return NON_NEGATIVE
+    return AccountFlags.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transfer, by account codes. ``pending_id`` settles a hold (post or void)."""
+
+    id: str
+    category: str
+    debit: str = ""
+    credit: str = ""
+    amount: int | None = None
+    kind: TransferKind = TransferKind.posted
+    pending_id: str | None = None
+
+
+async def apply(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    currency: str,
+    reference: str,
+    moves: Sequence[Move],
+) -> None:
+    """Post ``moves`` as one linked chain (all or none); zero amounts are skipped."""
+    wanted = [
+        m
+        for m in moves
+        if m.kind in (TransferKind.post_pending, TransferKind.void_pending) or (m.amount or 0) > 0
+    ]
+    if not wanted:
+        return
+    ledger = Ledger(session, clock=clock)
+    ids: dict[str, str] = {}
+    for code in sorted({c for m in wanted for c in (m.debit, m.credit) if c}):
+        # One read for the accounts that exist (nearly always); open the others.
+        account = await ledger.find_account(code=code, currency=currency)
+        if account is None or account.flags != flags_for(code):
+            account = await ledger.open_account(code=code, currency=currency, flags=flags_for(code))
+        ids[code] = account.id
+    requests = [
+        TransferRequest(
+            id=m.id,
+            kind=m.kind,
+            debit_account_id=ids[m.debit] if m.debit else None,
+            credit_account_id=ids[m.credit] if m.credit else None,
+            amount=m.amount,
+            currency=currency if m.debit else None,
+            pending_id=m.pending_id,
+            reference=reference,
+            category=m.category,
+        )
+        for m in wanted
+    ]
+    await ledger.create_linked(requests)
+
+
+# --- the steps ---------------------------------------------------------------------------------
+
+
+def authorization(escrow_id: str, provider: str, amount: int) -> Move:
+    return Move(
+        f"{escrow_id}:authorization",
+        "authorization",
+        clearing(provider),
+        escrow_account(escrow_id),
+        amount,
+        TransferKind.pending,
+    )
+
+
+def capture(escrow_id: str) -> Move:
+    return Move(
+        f"{escrow_id}:captured",
+        "capture",
+        kind=TransferKind.post_pending,
+        pending_id=f"{escrow_id}:authorization",
+    )
+
+
+def void(escrow_id: str) -> Move:
+    return Move(
+        f"{escrow_id}:authorization:void",
+        "void",
+        kind=TransferKind.void_pending,
+        pending_id=f"{escrow_id}:authorization",
+    )
+
+
+def funded(escrow_id: str, provider: str, amount: int) -> Move:
+    return Move(
+        f"{escrow_id}:funded", "payment", clearing(provider), escrow_account(escrow_id), amount
+    )
+
+
+def processing_fee(escrow_id: str, provider: str, amount: int) -> Move:
+    return Move(
+        f"{escrow_id}:processing_fee",
+        "processing_fee",
+        PROCESSING_COSTS,
+        clearing(provider),
+        amount,
+    )
+
+
+def release(op_key: str, escrow_id: str, payee: str, part: AllocationBreakdown) -> list[Move]:
+    source = escrow_account(escrow_id)
+    return [
+        Move(f"{op_key}:net", "release", source, payee_available(payee), part.net),
+        Move(f"{op_key}:fee", "platform_fee", source, PLATFORM_FEES, part.platform_fee),
+        Move(
+            f"{op_key}:processing",
+            "processing_recovery",
+            source,
+            PROCESSING_COSTS,
+            part.payee_processing + part.surcharge,
+        ),
+    ]
+
+
+def refund(op_key: str, escrow_id: str, provider: str, amount: int) -> Move:
+    return Move(op_key, "refund", escrow_account(escrow_id), clearing(provider), amount)
+
+
+def reversal(op_key: str, escrow_id: str, payee: str, total_reversed: int, amount: int) -> Move:
+    return Move(
+        f"{op_key}:reversed:{total_reversed}",
+        "reversal",
+        payee_available(payee),
+        escrow_account(escrow_id),
+        amount,
+    )

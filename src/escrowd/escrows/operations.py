@@ -1,0 +1,357 @@
+"""Provider calls that move an escrow's money, recorded before they are made.
+
+Every money-moving call follows the same three steps:
+
+1. **Record** (one transaction, under the escrow's row lock): check the state and the
+   amounts, and insert an ``escrow_operations`` row, status ``pending``, with everything the
+   call needs. Its key is the idempotency key the provider gets (``esc_…:fund:1``,
+   ``esc_…:release:alloc_…:1``). Money it claims is no longer free for other operations.
+2. **Call** the provider, outside any transaction (``call``).
+3. **Settle** (one transaction, under the lock again): apply the result — state, ledger
+   transfers (ids derived from the key), events, follow-up jobs — and mark the row
+   ``succeeded`` or ``failed``; or ``unknown`` when the outcome could not be known.
+
+A crash between 1 and 2 or between 2 and 3 leaves the row ``pending``. The janitor sweep finds
+rows left ``pending`` or ``unknown`` and makes the same call again with the same key: the
+provider answers with the first call's result (or makes the call now, if it never arrived), and
+settling is idempotent (a settled row is never settled again; the ledger refuses nothing it has
+seen, it replays it). So no money moves twice.
+
+Each kind registers how it settles (``register``): funding.py, release.py, refund.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.bootstrap import Container
+from escrowd.clock import Clock
+from escrowd.errors import ApiError, EscrowdError, InvalidRequestError
+from escrowd.escrows import store
+from escrowd.escrows.book import Book
+from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
+from escrowd.escrows.states import State
+from escrowd.events import EventType
+from escrowd.logging import get_logger
+from escrowd.money import Money
+from escrowd.providers.base import PaymentProvider
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.types import (
+    CaptureRequest,
+    Payment,
+    PaymentRequest,
+    PaymentStatus,
+    Refund,
+    RefundRequest,
+    Transfer,
+    TransferRequest,
+)
+
+log = get_logger(__name__)
+
+
+def provider_of(container: Container) -> PaymentProvider:
+    if container.provider is None:
+        raise ApiError(
+            "No payment provider is configured on this server.", code="provider_not_configured"
+        )
+    return container.provider
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a provider call gave: its result, or the error it raised."""
+
+    result: Payment | Transfer | Refund | None = None
+    error: ProviderError | None = None
+    #: For a captured payment: the provider's fee on the charge, when it could be read.
+    fee: int | None = None
+
+    @property
+    def unknown(self) -> bool:
+        """The call may have happened: settle later by asking again with the same key."""
+        return self.error is not None and self.error.kind in (
+            ProviderErrorKind.unknown_outcome,
+            ProviderErrorKind.api,
+        )
+
+
+def new_op(
+    session: AsyncSession,
+    *,
+    escrow: Escrow,
+    kind: OpKind,
+    key: str,
+    amount: int,
+    provider_amount: int,
+    params: dict[str, Any],
+    now: datetime,
+    allocation_id: str | None = None,
+) -> Operation:
+    op = Operation(
+        key=key,
+        escrow_id=escrow.id,
+        kind=kind.value,
+        allocation_id=allocation_id,
+        status=OpStatus.pending.value,
+        amount=amount,
+        provider_amount=provider_amount,
+        params=params,
+        reversed=0,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(op)
+    return op
+
+
+# --- step 2: the call -----------------------------------------------------------------------
+
+
+async def _payment_call(provider: PaymentProvider, op: Operation) -> Payment:
+    p = op.params
+    if op.kind == OpKind.capture.value:
+        return await provider.capture_payment(
+            CaptureRequest(idempotency_key=op.key, payment_id=p["payment_id"])
+        )
+    if p.get("payment_id"):
+        return await provider.confirm_payment(
+            payment_id=p["payment_id"],
+            idempotency_key=op.key,
+            payment_method=p.get("payment_method"),
+            return_url=p.get("return_url"),
+        )
+    return await provider.create_payment(
+        PaymentRequest(
+            idempotency_key=op.key,
+            amount=op.provider_amount,
+            currency=p["currency"],
+            capture_method=p["capture_method"],
+            customer=p.get("customer"),
+            payment_method=p.get("payment_method"),
+            confirm=True,
+            return_url=p.get("return_url"),
+            description=p.get("description"),
+            transfer_group=p["transfer_group"],
+            metadata={"escrow_id": op.escrow_id},
+        )
+    )
+
+
+async def charge_fee(provider: PaymentProvider, payment: Payment) -> int | None:
+    """The provider's fee on a captured payment's charge; None when it cannot be read now."""
+    if payment.status is not PaymentStatus.succeeded or not payment.latest_charge:
+        return None
+    try:
+        return (await provider.retrieve_charge(payment.latest_charge)).fee
+    except ProviderError as exc:
+        log.warning("escrow_charge_fee_unavailable", payment=payment.id, error=str(exc))
+        return None
+
+
+async def call(provider: PaymentProvider, op: Operation) -> Outcome:
+    """Make (or repeat) the operation's provider call with its key.
+
+    Provider errors come back in the ``Outcome``; anything else (a bug, a crash) propagates
+    and leaves the operation ``pending`` for the janitor.
+    """
+    p = op.params
+    try:
+        if op.kind in (OpKind.fund.value, OpKind.capture.value):
+            payment = await _payment_call(provider, op)
+            return Outcome(result=payment, fee=await charge_fee(provider, payment))
+        if op.kind == OpKind.release.value:
+            transfer = await provider.create_transfer(
+                TransferRequest(
+                    idempotency_key=op.key,
+                    amount=op.provider_amount,
+                    currency=p["currency"],
+                    destination=p["destination"],
+                    transfer_group=op.escrow_id,
+                    source_transaction=p.get("source_transaction"),
+                    metadata={"escrow_id": op.escrow_id, "allocation_id": op.allocation_id or ""},
+                )
+            )
+            return Outcome(result=transfer)
+        refund = await provider.create_refund(
+            RefundRequest(
+                idempotency_key=op.key,
+                payment_id=p["payment_id"],
+                amount=op.provider_amount,
+                reason=p.get("reason"),
+                metadata={"escrow_id": op.escrow_id},
+            )
+        )
+        return Outcome(result=refund)
+    except ProviderError as exc:
+        return Outcome(error=exc)
+
+
+# --- step 3: settling -----------------------------------------------------------------------
+
+
+@dataclass
+class Settling:
+    """What settlers share in one settling transaction."""
+
+    session: AsyncSession
+    clock: Clock
+    container: Container
+    book: Book
+    #: Escrow-level events to write once every operation of the batch is settled.
+    events: list[EventType] = field(default_factory=list)
+    #: Money actions settled in this batch (``release``, ``refund``): their escrow-level
+    #: event is chosen from the state the whole batch leaves.
+    moved: set[str] = field(default_factory=set)
+
+    async def refresh(self) -> Book:
+        self.book = await store.refreshed(self.session, self.book)
+        return self.book
+
+    def later(self, event: EventType) -> None:
+        if event not in self.events:
+            self.events.append(event)
+
+
+Settler = Callable[[Settling, Operation, Outcome], Awaitable[None]]
+Failer = Callable[[Settling, Operation, ProviderError], Awaitable[None]]
+
+_SETTLERS: dict[str, Settler] = {}
+_FAILERS: dict[str, Failer] = {}
+
+
+def register(kind: OpKind, settle: Settler, fail: Failer | None = None) -> None:
+    _SETTLERS[kind.value] = settle
+    if fail is not None:
+        _FAILERS[kind.value] = fail
+
+
+def _error_json(exc: ProviderError) -> dict[str, Any]:
+    return {
+        "kind": exc.kind.value,
+        "code": exc.code,
+        "decline_code": exc.decline_code,
+        "message": exc.message,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    book: Book
+    #: The API error of the first call that failed or is unknown, to answer with.
+    error: EscrowdError | None
+
+
+async def settle(
+    container: Container, escrow_id: str, outcomes: Sequence[tuple[str, Outcome]]
+) -> Settled:
+    """Apply the outcomes of calls made for ``escrow_id``'s operations, in one transaction."""
+    clock = container.clock
+    first_error: EscrowdError | None = None
+    async with container.db.transaction() as session:
+        book = await store.book_of(session, escrow_id, lock=True)
+        ctx = Settling(session, clock, container, book)
+        for key, outcome in outcomes:
+            op = await session.get(Operation, key)
+            if op is None or op.status not in OPEN_OPS:
+                continue  # settled meanwhile (the janitor, or a concurrent retry)
+            now = clock.now()
+            op.updated_at = now
+            op.attempts += 1
+            if outcome.error is not None:
+                op.error = _error_json(outcome.error)
+                if outcome.unknown:
+                    op.status = OpStatus.unknown.value
+                else:
+                    op.status = OpStatus.failed.value
+                    op.settled_at = now
+                    failer = _FAILERS.get(op.kind)
+                    if failer is not None:
+                        await failer(ctx, op, outcome.error)
+                first_error = first_error or outcome.error.to_api_error()
+                continue
+            op.status = OpStatus.succeeded.value
+            op.settled_at = now
+            await ctx.refresh()
+            await _SETTLERS[op.kind](ctx, op, outcome)
+        book = await ctx.refresh()
+        for event in [*ctx.events, *_money_events(book, ctx.moved)]:
+            await store.emit(session, clock=clock, type=event, book=book)
+        store.touch(book.escrow, clock)
+    return Settled(book, first_error)
+
+
+def _money_events(book: Book, moved: set[str]) -> list[EventType]:
+    e, out = book.escrow, []
+    if "release" in moved:
+        released = e.status == State.released
+        out.append(EventType.escrow_released if released else EventType.escrow_partially_released)
+    if "refund" in moved:
+        emptied = e.amount_released + e.amount_refunded == e.amount
+        out.append(EventType.escrow_refunded if emptied else EventType.escrow_partially_refunded)
+    return out
+
+
+async def run(container: Container, escrow_id: str, ops: Sequence[Operation]) -> Settled:
+    """Steps 2 and 3 for operations recorded by step 1 (in order, one call each).
+
+    An operation that moves nothing at the provider (a release whose net is zero: the fee
+    took all of it) is settled without a call.
+    """
+    provider = provider_of(container)
+    outcomes = [
+        (op.key, await call(provider, op) if op.provider_amount else Outcome()) for op in ops
+    ]
+    return await settle(container, escrow_id, outcomes)
+
+
+async def settle_stale(container: Container, key: str) -> bool:
+    """The janitor's work on one operation: call again with the same key and settle.
+
+    Returns True when the operation is settled (now or before); False when its outcome is
+    still unknown (the caller retries later).
+    """
+    async with container.db.transaction() as session:
+        op = await session.get(Operation, key)
+        if op is None or op.status not in OPEN_OPS:
+            return True
+        escrow_id = op.escrow_id
+    outcome = await call(provider_of(container), op) if op.provider_amount else Outcome()
+    await settle(container, escrow_id, [(key, outcome)])
+    if outcome.unknown:
+        log.info("escrow_operation_still_unknown", key=key)
+        return False
+    return True
+
+
+async def next_key(
+    session: AsyncSession, escrow_id: str, kind: OpKind, allocation_id: str | None = None
+) -> str:
+    """``esc_…:<kind>[:<alloc_…>]:<n>``, n counting this escrow's (allocation's) operations of
+    the kind from 1. Call under the escrow's lock."""
+    stmt = select(func.count()).where(
+        Operation.escrow_id == escrow_id, Operation.kind == kind.value
+    )
+    if allocation_id is not None:
+        stmt = stmt.where(Operation.allocation_id == allocation_id)
+    existing = int((await session.execute(stmt)).scalar_one())
+    middle = f"{kind.value}:{allocation_id}" if allocation_id else kind.value
+    return f"{escrow_id}:{middle}:{existing + 1}"
+
+
+def amount_too_large(
+    what: str, amount: int, free: int, *, currency: str, param: str
+) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"cannot {what} {Money(amount, currency)}: only {Money(free, currency)} is neither "
+        "released, refunded nor being moved.",
+        code="amount_too_large",
+        param=param,
+    )

@@ -1,0 +1,202 @@
+"""Releasing allocations to their payees: a provider transfer each, inside the use case.
+
+The caller (or the inspection-period job) wants to know the money reached the payee, and the
+checks that can refuse it (state, amounts, the payee's verified account) all run before any
+call. Each allocation released is its own operation and its own transfer
+(``esc_…:release:alloc_…:<n>``), so a release of three allocations is three transfers that
+succeed or fail on their own; the response reports the first failure after settling the rest.
+
+A release takes a part of what the allocation has free (``AllocationBreakdown.take``): the
+payee gets the part's net, the platform its fee, the processing recovery goes to
+``platform:processing_costs``. A transfer reversal (webhook) puts the payee's net back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.accounts import service as accounts
+from escrowd.bootstrap import Container
+from escrowd.errors import ConflictError, InvalidRequestError
+from escrowd.escrows import ledgering, operations, parts, store
+from escrowd.escrows.book import Book, Slot
+from escrowd.escrows.models import Operation, OpKind
+from escrowd.escrows.operations import Outcome, Settling
+from escrowd.escrows.schemas import escrow_json
+from escrowd.escrows.states import Action, EscrowStateError, State, transition
+from escrowd.events import EventType
+from escrowd.providers.types import Transfer
+from escrowd.users.principal import Principal
+
+#: ``(allocation id, amount or None for all of it)``.
+Item = tuple[str, int | None]
+
+
+def nothing_free(book: Book, what: str) -> ConflictError | InvalidRequestError:
+    if book.open_ops:
+        return ConflictError(
+            f"everything left in escrow {book.escrow.id} is being moved by operations in "
+            f"flight; nothing is free to {what}. Retry once they are settled.",
+            code="escrow_operation_in_progress",
+        )
+    return InvalidRequestError(
+        f"escrow {book.escrow.id} has nothing left to {what}.", code="amount_too_large"
+    )
+
+
+def choose(book: Book, items: Sequence[Item] | None, *, what: str) -> list[tuple[Slot, int]]:
+    """The allocations and amounts named (all that is free when ``items`` is None)."""
+    if items is None:
+        chosen = [(s, s.free.gross) for s in book.slots if s.free.gross > 0]
+        if not chosen:
+            raise nothing_free(book, what)
+        return chosen
+    seen: set[str] = set()
+    out: list[tuple[Slot, int]] = []
+    for i, (allocation_id, amount) in enumerate(items):
+        slot = book.slot(allocation_id)
+        if slot is None or allocation_id in seen:
+            problem = "is named twice" if slot is not None else "is not one of its allocations"
+            raise InvalidRequestError(
+                f"'{allocation_id}' {problem} (escrow {book.escrow.id}).",
+                code="allocation_invalid",
+                param=f"allocations[{i}][id]",
+            )
+        seen.add(allocation_id)
+        free = slot.free.gross
+        wanted = free if amount is None else amount
+        if wanted > free or wanted == 0:
+            raise operations.amount_too_large(
+                what,
+                wanted,
+                free,
+                currency=book.escrow.currency,
+                param=f"allocations[{i}][amount]",
+            )
+        out.append((slot, wanted))
+    return out
+
+
+async def _payees(
+    session: AsyncSession, book: Book, chosen: Sequence[tuple[Slot, int]], provider: str
+) -> dict[str, str]:
+    """Each payee's verified connected account at the provider (the KYC gate)."""
+    accounts_of: dict[str, str] = {}
+    for slot, _ in chosen:
+        payee = slot.allocation.payee_id
+        if payee is None:
+            raise InvalidRequestError(
+                f"allocation {slot.allocation.id} has no payee yet: assign one with POST "
+                f"/v1/escrows/{book.escrow.id}/allocations/{slot.allocation.id}/assign first.",
+                code="allocation_unassigned",
+                param="allocations",
+            )
+        if payee not in accounts_of:
+            row = await accounts.require_verified_payee(session, party_id=payee, provider=provider)
+            assert row.provider_account_id is not None
+            accounts_of[payee] = row.provider_account_id
+    return accounts_of
+
+
+async def record(
+    session: AsyncSession,
+    container: Container,
+    book: Book,
+    items: Sequence[Item] | None,
+) -> list[Operation]:
+    """Step 1 of a release, under the escrow's lock: check everything, claim the money."""
+    e = book.escrow
+    store.check_allows(book, Action.release)
+    chosen = choose(book, items, what="release")
+    transition(e.status, Action.release, context=book.context(release=sum(a for _, a in chosen)))
+    provider = e.provider or operations.provider_of(container).name
+    destinations = await _payees(session, book, chosen, provider)
+    ops: list[Operation] = []
+    for slot, amount in chosen:
+        part, _ = slot.free.take(amount)
+        payee = slot.allocation.payee_id
+        assert payee is not None
+        ops.append(
+            operations.new_op(
+                session,
+                escrow=e,
+                kind=OpKind.release,
+                key=await operations.next_key(session, e.id, OpKind.release, slot.allocation.id),
+                amount=part.gross,
+                provider_amount=part.net,
+                params={
+                    "part": parts.dump(part),
+                    "payee": payee,
+                    "destination": destinations[payee],
+                    "currency": e.currency,
+                    "source_transaction": e.charge_id,
+                },
+                now=container.clock.now(),
+                allocation_id=slot.allocation.id,
+            )
+        )
+    return ops
+
+
+async def release(
+    container: Container,
+    *,
+    escrow_id: str,
+    actor: Principal | None,
+    items: Sequence[Item] | None = None,
+) -> dict[str, Any]:
+    """Release the named allocations (all that is free when ``items`` is None)."""
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        await store.check_write(s, actor, book.escrow)
+        ops = await record(s, container, book, items)
+    settled = await operations.run(container, escrow_id, ops)
+    body = escrow_json(settled.book, settled.book.open_ops)
+    if settled.error is not None:
+        raise settled.error
+    return body
+
+
+async def _settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
+    book = ctx.book
+    e = book.escrow
+    slot = book.slot(op.allocation_id or "")
+    assert slot is not None, op.key
+    part = parts.load(op.params["part"], slot.policy.processing_bearer)
+    context = book.context(release=part.gross)
+    try:
+        new: State | None = transition(e.status, Action.release, context=context)
+    except EscrowStateError:
+        new = None  # frozen meanwhile (a dispute): the money moved all the same
+    slot.allocation.released = parts.dump(parts.plus(slot.released, part))
+    slot.allocation.updated_at = ctx.clock.now()
+    e.amount_released += part.gross
+    e.ledger_released += parts.charged_of(part)
+    if new is not None:
+        e.status = new.value
+    if isinstance(outcome.result, Transfer):
+        op.provider_object_id = outcome.result.id
+    await ledgering.apply(
+        ctx.session,
+        clock=ctx.clock,
+        currency=e.currency,
+        reference=e.id,
+        moves=ledgering.release(op.key, e.id, op.params["payee"], part),
+    )
+    fresh = await ctx.refresh()
+    fresh_slot = fresh.slot(slot.allocation.id)
+    assert fresh_slot is not None
+    await store.emit_allocation(
+        ctx.session,
+        clock=ctx.clock,
+        type=EventType.allocation_released,
+        book=fresh,
+        slot=fresh_slot,
+    )
+    ctx.moved.add("release")
+
+
+operations.register(OpKind.release, _settle)

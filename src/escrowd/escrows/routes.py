@@ -1,0 +1,227 @@
+"""HTTP routes for escrows; ``routers`` is what create_app mounts under ``/v1``.
+
+Routes that change an escrow resolve the caller in a short transaction of their own
+(``Caller``) instead of the request-wide ``SessionDep``: the use cases run their own short
+transactions around provider calls, and none stays open across one (on SQLite the in-process
+sandbox could not write otherwise). Reads use the request's session.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query
+from fastapi.responses import JSONResponse
+
+from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.schemas import ListResponse, error_responses, list_response
+from escrowd.escrows import funding, refund, release, service
+from escrowd.escrows.models import Escrow
+from escrowd.escrows.schemas import (
+    AssignRequest,
+    CancelRequest,
+    EscrowCreate,
+    EscrowObject,
+    FundRequest,
+    RefundRequest,
+    ReleaseRequest,
+)
+from escrowd.users.auth import Caller, CurrentPrincipal
+
+MAX_CREATED = 9_999_999_999
+
+EscrowIdPath = Annotated[str, Path(max_length=64, description="An escrow id (esc_…).")]
+AllocationIdPath = Annotated[str, Path(max_length=64, description="An allocation id (alloc_…).")]
+_Created = Annotated[int | None, Query(ge=0, le=MAX_CREATED)]
+
+
+router = APIRouter(prefix="/escrows", tags=["escrows"])
+_WRITE = error_responses(400, 401, 403, 404, 409)
+
+
+def _ok(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body)
+
+
+@router.post("", summary="Create an escrow", response_model=EscrowObject, responses=_WRITE)
+async def create_escrow(
+    body: EscrowCreate, container: ContainerDep, caller: Caller
+) -> JSONResponse:
+    """The payer is the calling client (API keys and admins name a `payer`). Allocations go
+    to named payees (`usr_…`, `org_…`) or are open slots (`payee: null`) assigned later."""
+    return _ok(await service.create(container, actor=caller, body=body))
+
+
+@router.get(
+    "",
+    summary="List the escrows you pay, are paid by, or (admins) all of them",
+    response_model=ListResponse[EscrowObject],
+    responses=error_responses(400, 401),
+)
+async def list_escrows(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    payer: Annotated[str | None, Query(max_length=40)] = None,
+    payee: Annotated[str | None, Query(max_length=40)] = None,
+    created_gt: Annotated[_Created, Query(alias="created[gt]")] = None,
+    created_gte: Annotated[_Created, Query(alias="created[gte]")] = None,
+    created_lt: Annotated[_Created, Query(alias="created[lt]")] = None,
+    created_lte: Annotated[_Created, Query(alias="created[lte]")] = None,
+) -> JSONResponse:
+    filters = service.ListFilters(
+        status=(status,) if status else (),
+        payer=payer,
+        payee=payee,
+        created_gt=created_gt,
+        created_gte=created_gte,
+        created_lt=created_lt,
+        created_lte=created_lte,
+    )
+    stmt = service.list_query(actor=principal, filters=filters)
+    result = await paginate(session, stmt, Escrow.id, page)
+    data = [await service.retrieve(session, escrow_id=e.id, actor=principal) for e in result.items]
+    return JSONResponse(list_response("/v1/escrows", data, result.has_more))
+
+
+@router.get(
+    "/{escrow_id}",
+    summary="Retrieve an escrow",
+    response_model=EscrowObject,
+    responses=error_responses(401, 404),
+)
+async def get_escrow(
+    escrow_id: EscrowIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> JSONResponse:
+    return _ok(await service.retrieve(session, escrow_id=escrow_id, actor=principal))
+
+
+@router.post(
+    "/{escrow_id}/fund",
+    summary="Pay for the escrow: charge or authorize the payer's card",
+    response_model=EscrowObject,
+    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
+)
+async def fund_escrow(
+    escrow_id: EscrowIdPath,
+    container: ContainerDep,
+    caller: Caller,
+    body: Annotated[FundRequest | None, Body()] = None,
+) -> JSONResponse:
+    """`payment_method` (a `pm_…`; default: the payer's saved card), or `return_url` alone for
+    the hosted card form. 3-D Secure makes the escrow `requires_action`: open
+    `next_action.url`. A decline is a 402 `card_error`."""
+    body = body or FundRequest()
+    return _ok(
+        await funding.fund(
+            container,
+            escrow_id=escrow_id,
+            actor=caller,
+            payment_method=body.payment_method,
+            return_url=body.return_url,
+        )
+    )
+
+
+@router.post(
+    "/{escrow_id}/capture",
+    summary="Capture an authorized escrow",
+    response_model=EscrowObject,
+    responses=error_responses(400, 401, 403, 404, 409, 502),
+)
+async def capture_escrow(
+    escrow_id: EscrowIdPath, container: ContainerDep, caller: Caller
+) -> JSONResponse:
+    return _ok(await funding.capture(container, escrow_id=escrow_id, actor=caller))
+
+
+@router.post(
+    "/{escrow_id}/release",
+    summary="Release allocations to their payees (all, some, or parts)",
+    response_model=EscrowObject,
+    responses=error_responses(400, 401, 403, 404, 409, 502),
+)
+async def release_escrow(
+    escrow_id: EscrowIdPath,
+    container: ContainerDep,
+    caller: Caller,
+    body: Annotated[ReleaseRequest | None, Body()] = None,
+) -> JSONResponse:
+    items = (
+        [(a.id, a.amount) for a in body.allocations]
+        if body is not None and body.allocations is not None
+        else None
+    )
+    return _ok(await release.release(container, escrow_id=escrow_id, actor=caller, items=items))
+
+
+@router.post(
+    "/{escrow_id}/refund",
+    summary="Refund money not yet released (all, an amount pro rata, or named allocations)",
+    response_model=EscrowObject,
+    responses=error_responses(400, 401, 403, 404, 409, 502),
+)
+async def refund_escrow(
+    escrow_id: EscrowIdPath,
+    container: ContainerDep,
+    caller: Caller,
+    body: Annotated[RefundRequest | None, Body()] = None,
+) -> JSONResponse:
+    body = body or RefundRequest()
+    items = [(a.id, a.amount) for a in body.allocations] if body.allocations else None
+    return _ok(
+        await refund.refund(
+            container,
+            escrow_id=escrow_id,
+            actor=caller,
+            amount=body.amount,
+            prorated=body.prorated,
+            items=items,
+            reason=body.reason,
+        )
+    )
+
+
+@router.post(
+    "/{escrow_id}/cancel",
+    summary="Cancel an escrow before its money is held",
+    response_model=EscrowObject,
+    responses=_WRITE,
+)
+async def cancel_escrow(
+    escrow_id: EscrowIdPath,
+    container: ContainerDep,
+    caller: Caller,
+    body: Annotated[CancelRequest | None, Body()] = None,
+) -> JSONResponse:
+    reason = body.reason if body is not None else None
+    return _ok(await funding.cancel(container, escrow_id=escrow_id, actor=caller, reason=reason))
+
+
+@router.post(
+    "/{escrow_id}/allocations/{allocation_id}/assign",
+    summary="Give an open allocation its payee",
+    response_model=EscrowObject,
+    responses=_WRITE,
+)
+async def assign_payee(
+    escrow_id: EscrowIdPath,
+    allocation_id: AllocationIdPath,
+    body: AssignRequest,
+    container: ContainerDep,
+    caller: Caller,
+) -> JSONResponse:
+    return _ok(
+        await service.assign(
+            container,
+            escrow_id=escrow_id,
+            allocation_id=allocation_id,
+            actor=caller,
+            payee=body.payee,
+        )
+    )
+
+
+routers = [router]

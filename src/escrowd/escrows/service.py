@@ -1,0 +1,267 @@
+"""Escrow use cases that need no provider call: create, retrieve, list, assign a payee.
+
+The money-moving ones are in funding.py (fund, capture, cancel), release.py and refund.py;
+operations.py explains how their provider calls are made crash-safe. Each use case is one unit
+of work: state, ledger transfers, events and outbox jobs commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, exists, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.bootstrap import Container
+from escrowd.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from escrowd.escrows import parts, store
+from escrowd.escrows.book import Book
+from escrowd.escrows.fees import (
+    FeeOverride,
+    FeePolicy,
+    compute_allocation_breakdown,
+    resolve_policy,
+)
+from escrowd.escrows.models import Allocation, Escrow
+from escrowd.escrows.schemas import EscrowCreate, escrow_json
+from escrowd.escrows.states import State, is_terminal
+from escrowd.events import EventType
+from escrowd.ids import Prefix, has_prefix, new_id
+from escrowd.money import MAX_AMOUNT, normalize_currency
+from escrowd.users.models import Membership, Organization, User
+from escrowd.users.principal import Principal
+
+#: The marketplace's default fee policy; escrows override it field by field (``fee_policy``).
+#: The seeds' flows pass their own rate per escrow (15 %, 5 %, 10 %).
+DEFAULT_POLICY = FeePolicy()
+
+
+async def _party_exists(session: AsyncSession, party_id: str) -> bool:
+    if has_prefix(party_id, Prefix.user):
+        user = await session.get(User, party_id)
+        return user is not None and not user.disabled
+    if has_prefix(party_id, Prefix.organization):
+        return await session.get(Organization, party_id) is not None
+    return False
+
+
+async def _payer_of(session: AsyncSession, actor: Principal, body: EscrowCreate) -> str:
+    if actor.is_admin:
+        if body.payer is None:
+            raise InvalidRequestError(
+                "An escrow created with an API key or by an admin names its payer: pass payer "
+                "(the paying user's usr_… id).",
+                code="parameter_missing",
+                param="payer",
+            )
+        if not has_prefix(body.payer, Prefix.user) or not await _party_exists(session, body.payer):
+            raise InvalidRequestError(
+                f"No such user: '{body.payer}'. The payer is an active user (usr_…).",
+                code="payer_invalid",
+                param="payer",
+            )
+        return body.payer
+    if actor.role != "client" or actor.user_id is None:
+        raise PermissionDeniedError(
+            f"Escrows are created by the paying client; you are a {actor.role}.",
+            code="role_required",
+        )
+    if body.payer is not None and body.payer != actor.user_id:
+        raise InvalidRequestError(
+            "A client creates escrows it pays itself: leave payer out (only API keys and "
+            "admins name another payer).",
+            code="payer_invalid",
+            param="payer",
+        )
+    return actor.user_id
+
+
+async def _check_payee(session: AsyncSession, payee: str, payer: str, param: str) -> None:
+    if payee == payer:
+        raise InvalidRequestError(
+            "The payer cannot be a payee of their own escrow.", code="payee_invalid", param=param
+        )
+    if not await _party_exists(session, payee):
+        raise InvalidRequestError(
+            f"No such payee: '{payee}' (an active user usr_… or an organization org_…).",
+            code="payee_invalid",
+            param=param,
+        )
+
+
+async def create(container: Container, *, actor: Principal, body: EscrowCreate) -> dict[str, Any]:
+    clock = container.clock
+    now = clock.now()
+    currency = normalize_currency(body.currency)
+    override = (
+        FeeOverride.from_dict(body.fee_policy, param="fee_policy")
+        if body.fee_policy is not None
+        else None
+    )
+    policy = resolve_policy(DEFAULT_POLICY, escrow=override)
+    grosses = [a.amount for a in body.allocations]
+    breakdown = compute_allocation_breakdown(
+        body.amount, [policy] * len(grosses), None, allocations=grosses
+    )
+    if breakdown.charged > MAX_AMOUNT:
+        raise InvalidRequestError(
+            f"the amount charged ({breakdown.charged}) would be over {MAX_AMOUNT}.",
+            code="amount_too_large",
+            param="amount",
+        )
+    async with container.db.transaction() as s:
+        payer = await _payer_of(s, actor, body)
+        for i, a in enumerate(body.allocations):
+            if a.payee is not None:
+                await _check_payee(s, a.payee, payer, f"allocations[{i}][payee]")
+        escrow = Escrow(
+            id=new_id(Prefix.escrow),
+            payer_id=payer,
+            currency=currency,
+            amount=body.amount,
+            surcharge=breakdown.surcharge,
+            status=State.requires_payment.value,
+            capture_mode=body.capture_mode,
+            on_authorization_deadline=body.on_authorization_deadline,
+            fee_policy=override.to_dict() if override is not None else None,
+            description=body.description,
+            meta=dict(body.metadata),
+            payment_window_seconds=body.payment_window,
+            expires_at=now + timedelta(seconds=body.payment_window)
+            if body.payment_window is not None
+            else None,
+            inspection_period_seconds=body.inspection_period,
+            payment_attempts=0,
+            amount_released=0,
+            amount_refunded=0,
+            ledger_funded=0,
+            ledger_released=0,
+            ledger_refunded=0,
+            created_at=now,
+            updated_at=now,
+        )
+        zero = parts.dump(parts.zero(policy.processing_bearer))
+        escrow.allocations = [
+            Allocation(
+                id=new_id(Prefix.allocation),
+                escrow_id=escrow.id,
+                position=i,
+                payee_id=a.payee,
+                amount=a.amount,
+                fee_policy=policy.to_dict(),
+                released=dict(zero),
+                refunded=dict(zero),
+                meta=dict(a.metadata),
+                created_at=now,
+                updated_at=now,
+            )
+            for i, a in enumerate(body.allocations)
+        ]
+        s.add(escrow)
+        book = Book(escrow)
+        await store.emit(s, clock=clock, type=EventType.escrow_created, book=book)
+        return escrow_json(book)
+
+
+async def retrieve(session: AsyncSession, *, escrow_id: str, actor: Principal) -> dict[str, Any]:
+    book = await store.book_of(session, escrow_id)
+    await store.check_read(session, actor, book.escrow)
+    return escrow_json(book, book.open_ops)
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    status: Sequence[str] = field(default_factory=tuple)
+    payer: str | None = None
+    payee: str | None = None
+    created_gt: int | None = None
+    created_gte: int | None = None
+    created_lt: int | None = None
+    created_lte: int | None = None
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def list_query(*, actor: Principal, filters: ListFilters) -> Select[Escrow]:
+    """The escrows ``actor`` may read (payer, payee or one of its organizations), filtered."""
+    stmt = select(Escrow)
+    if not actor.is_admin:
+        user_id = actor.user_id or ""
+        parties = union_all(
+            select(User.id).where(User.id == user_id),
+            select(Membership.organization_id).where(Membership.user_id == user_id),
+        )
+        as_payee = exists().where(
+            Allocation.escrow_id == Escrow.id, Allocation.payee_id.in_(parties)
+        )
+        stmt = stmt.where(or_(Escrow.payer_id == user_id, as_payee))
+    if filters.status:
+        unknown = [s for s in filters.status if s not in State.__members__]
+        if unknown:
+            raise InvalidRequestError(
+                f"Unknown status '{unknown[0]}'; one of {', '.join(State)}.", param="status"
+            )
+        stmt = stmt.where(Escrow.status.in_(list(filters.status)))
+    if filters.payer is not None:
+        stmt = stmt.where(Escrow.payer_id == filters.payer)
+    if filters.payee is not None:
+        stmt = stmt.where(
+            exists().where(Allocation.escrow_id == Escrow.id, Allocation.payee_id == filters.payee)
+        )
+    if filters.created_gt is not None:
+        stmt = stmt.where(Escrow.created_at >= _at(filters.created_gt + 1))
+    if filters.created_gte is not None:
+        stmt = stmt.where(Escrow.created_at >= _at(filters.created_gte))
+    if filters.created_lt is not None:
+        stmt = stmt.where(Escrow.created_at < _at(filters.created_lt))
+    if filters.created_lte is not None:
+        stmt = stmt.where(Escrow.created_at < _at(filters.created_lte + 1))
+    return stmt
+
+
+async def assign(
+    container: Container, *, escrow_id: str, allocation_id: str, actor: Principal, payee: str
+) -> dict[str, Any]:
+    """Give an open allocation (a slot) its payee."""
+    clock = container.clock
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        e = book.escrow
+        await store.check_write(s, actor, e)
+        slot = book.slot(allocation_id)
+        if slot is None:
+            raise NotFoundError(
+                f"No such allocation: '{allocation_id}' in escrow {e.id}.", param="allocation"
+            )
+        if slot.allocation.payee_id is not None:
+            raise ConflictError(
+                f"allocation {allocation_id} already has a payee ({slot.allocation.payee_id}).",
+                code="allocation_assigned",
+            )
+        if is_terminal(e.status) or slot.remaining.gross == 0:
+            raise ConflictError(
+                f"escrow {e.id} is {e.status}: allocation {allocation_id} has no money left "
+                "to assign.",
+                code="allocation_closed",
+            )
+        await _check_payee(s, payee, e.payer_id, "payee")
+        slot.allocation.payee_id = payee
+        slot.allocation.updated_at = clock.now()
+        store.touch(e, clock)
+        fresh = await store.refreshed(s, book)
+        fresh_slot = fresh.slot(allocation_id)
+        assert fresh_slot is not None
+        await store.emit_allocation(
+            s, clock=clock, type=EventType.allocation_payee_assigned, book=fresh, slot=fresh_slot
+        )
+        return escrow_json(fresh, fresh.open_ops)

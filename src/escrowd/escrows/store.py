@@ -1,0 +1,171 @@
+"""Loading and locking escrows, who may see and change them, and writing their events.
+
+Every use case that changes an escrow starts with ``lock``: ``SELECT … FOR UPDATE`` on the
+escrow's row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers), so operations
+on one escrow happen one after the other while different escrows never wait for each other.
+The allocations and operations of an escrow are only ever written under that lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.clock import Clock
+from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
+from escrowd.escrows.book import Book, Slot
+from escrowd.escrows.models import OPEN_OPS, Escrow, Operation
+from escrowd.escrows.schemas import allocation_json, escrow_json
+from escrowd.escrows.states import RULES, Action, EscrowStateError, State
+from escrowd.events import EventType
+from escrowd.events import service as events
+from escrowd.users.models import Membership
+from escrowd.users.principal import Principal
+
+
+def not_found(escrow_id: str) -> NotFoundError:
+    return NotFoundError(f"No such escrow: '{escrow_id}'.", code="resource_missing", param="id")
+
+
+async def load(session: AsyncSession, escrow_id: str, *, lock: bool = False) -> Escrow:
+    stmt = select(Escrow).where(Escrow.id == escrow_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    escrow = (await session.scalars(stmt)).one_or_none()
+    if escrow is None:
+        raise not_found(escrow_id)
+    return escrow
+
+
+async def open_ops(session: AsyncSession, escrow_id: str) -> list[Operation]:
+    stmt = (
+        select(Operation)
+        .where(Operation.escrow_id == escrow_id, Operation.status.in_(OPEN_OPS))
+        .order_by(Operation.created_at, Operation.key)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def book_of(session: AsyncSession, escrow_id: str, *, lock: bool = False) -> Book:
+    escrow = await load(session, escrow_id, lock=lock)
+    return Book(escrow, await open_ops(session, escrow_id))
+
+
+# --- who may do what ---------------------------------------------------------------------------
+
+
+async def _parties_of(session: AsyncSession, user_id: str) -> set[str]:
+    orgs = await session.scalars(
+        select(Membership.organization_id).where(Membership.user_id == user_id)
+    )
+    return {user_id, *orgs.all()}
+
+
+async def role_of(session: AsyncSession, actor: Principal | None, escrow: Escrow) -> str:
+    """``admin`` (admins, API keys, the scheduler), ``payer``, ``payee`` or ``none``."""
+    if actor is None or actor.is_admin:
+        return "admin"
+    if actor.user_id == escrow.payer_id:
+        return "payer"
+    payees = {a.payee_id for a in escrow.allocations if a.payee_id}
+    if payees and payees & await _parties_of(session, actor.user_id or ""):
+        return "payee"
+    return "none"
+
+
+async def check_read(session: AsyncSession, actor: Principal | None, escrow: Escrow) -> None:
+    if await role_of(session, actor, escrow) == "none":
+        raise not_found(escrow.id)
+
+
+async def check_write(session: AsyncSession, actor: Principal | None, escrow: Escrow) -> None:
+    """The payer, admins and API keys act on an escrow; payees only read it; others get 404."""
+    role = await role_of(session, actor, escrow)
+    if role == "none":
+        raise not_found(escrow.id)
+    if role == "payee":
+        raise PermissionDeniedError(
+            f"You are a payee of escrow {escrow.id}: payees can read it, but only its payer "
+            "or the platform can act on it.",
+            code="payee_read_only",
+        )
+
+
+def check_allows(book: Book, action: Action) -> None:
+    """409 naming the state and the allowed actions when the table does not allow ``action``
+    (before looking at amounts, so a wrong state is never reported as a wrong amount)."""
+    state = State(book.escrow.status)
+    if state not in RULES[action].sources:
+        raise EscrowStateError(escrow_id=book.escrow.id, state=state, action=action)
+
+
+def check_idle(book: Book, *, what: str) -> None:
+    """Refuse a payment-phase operation while another provider call is in flight."""
+    if book.open_ops:
+        op = book.open_ops[0]
+        raise ConflictError(
+            f"escrow {book.escrow.id} has a {op.kind} in flight at the payment provider "
+            f"(status {op.status}); cannot {what} until it is settled. Retry shortly.",
+            code="escrow_operation_in_progress",
+        )
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def audience(book: Book) -> list[str | None]:
+    return [book.escrow.payer_id, *(s.allocation.payee_id for s in book.slots)]
+
+
+async def emit(session: AsyncSession, *, clock: Clock, type: EventType, book: Book) -> None:
+    """Write ``type`` with the escrow as it is now."""
+    await events.record(
+        session,
+        clock=clock,
+        type=type,
+        object_id=book.escrow.id,
+        data=escrow_json(book, book.open_ops),
+        audience=audience(book),
+    )
+
+
+async def emit_allocation(
+    session: AsyncSession, *, clock: Clock, type: EventType, book: Book, slot: Slot
+) -> None:
+    await events.record(
+        session,
+        clock=clock,
+        type=type,
+        object_id=slot.allocation.id,
+        data=allocation_json(book.escrow, slot),
+        audience=audience(book),
+    )
+
+
+async def refreshed(session: AsyncSession, book: Book) -> Book:
+    """A new Book over the same row after its money changed (breakdowns are cached)."""
+    return Book(book.escrow, await open_ops(session, book.escrow.id))
+
+
+def touch(escrow: Escrow, clock: Clock) -> None:
+    escrow.updated_at = clock.now()
+
+
+__all__: Sequence[str] = [
+    "audience",
+    "book_of",
+    "check_allows",
+    "check_idle",
+    "check_read",
+    "check_write",
+    "emit",
+    "emit_allocation",
+    "load",
+    "not_found",
+    "open_ops",
+    "refreshed",
+    "role_of",
+    "touch",
+]

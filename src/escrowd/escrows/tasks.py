@@ -1,0 +1,207 @@
+"""Outbox job handlers for escrows (importing this module registers them).
+
+- ``escrow.expire`` (``escrow_id``): expires an escrow whose payment window or
+  authorization ran out;
+- ``escrow.authorization_deadline`` (``escrow_id``): before ``capture_before``, captures, or
+  writes ``escrow.authorization_expiring`` (per ``on_authorization_deadline``);
+- ``escrow.auto_release`` (``escrow_id``): releases what is left when the inspection period
+  lapses undisputed;
+- ``escrow.void_payment`` (``escrow_id``, ``reason``): voids a cancelled or expired escrow's
+  payment at the provider (refunds it if it was captured after all);
+- ``escrow.sync_payment`` (``escrow_id``): reads the payment back (``capture_before``, the
+  charge's fee) and applies it;
+- ``escrow.settle_operation`` (``key``): the janitor — repeats an unsettled provider call
+  with its key and settles it.
+
+Every handler re-reads the escrow and does nothing when the work no longer applies, so a
+repeated or late job is harmless. Raising retries with backoff.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.accounts import service as accounts
+from escrowd.accounts.domain import PayeeNotReadyError
+from escrowd.errors import EscrowdError
+from escrowd.escrows import funding, operations, release, store
+from escrowd.escrows.payments import (
+    SYNC_JOB,
+    VOID_JOB,
+    Unit,
+    apply_payment,
+    authorization_deadline,
+    close,
+)
+from escrowd.escrows.states import RULES, Action, State
+from escrowd.events import EventType
+from escrowd.jobs import JobContext, PermanentJobError, job_handler
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.types import CancelRequest, PaymentStatus, RefundRequest
+
+EXPIRE_JOB = "escrow.expire"
+DEADLINE_JOB = "escrow.authorization_deadline"
+AUTO_RELEASE_JOB = "escrow.auto_release"
+SETTLE_JOB = "escrow.settle_operation"
+KINDS = (EXPIRE_JOB, DEADLINE_JOB, AUTO_RELEASE_JOB, VOID_JOB, SYNC_JOB, SETTLE_JOB)
+
+CancelReason = Literal["requested_by_customer", "abandoned", "duplicate", "fraudulent"]
+_WAITING = (State.requires_payment.value, State.requires_action.value)
+
+
+class RetryLaterError(Exception):
+    """The work cannot be done yet (an operation in flight); the job runs again later."""
+
+
+def _escrow_id(payload: dict[str, Any]) -> str:
+    value = payload.get("escrow_id")
+    if not isinstance(value, str):
+        raise PermanentJobError(f"payload has no escrow_id: {payload!r}")
+    return value
+
+
+@job_handler(EXPIRE_JOB)
+async def expire(ctx: JobContext, payload: dict[str, Any]) -> None:
+    container, now = ctx.container, ctx.now()
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, _escrow_id(payload), lock=True)
+        e = book.escrow
+        window = e.status in _WAITING and e.expires_at is not None and e.expires_at <= now
+        deadline = authorization_deadline(e)
+        lapsed = e.status == State.authorized and deadline is not None and deadline <= now
+        if not (window or lapsed):
+            return
+        if book.open_ops:
+            raise RetryLaterError(f"escrow {e.id} has an operation in flight")
+        await close(Unit(s, container.clock), book, Action.expire)
+
+
+@job_handler(DEADLINE_JOB)
+async def before_authorization_ends(ctx: JobContext, payload: dict[str, Any]) -> None:
+    container, escrow_id = ctx.container, _escrow_id(payload)
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id)
+        if book.escrow.status != State.authorized:
+            return
+        if book.escrow.on_authorization_deadline == "notify":
+            await store.emit(
+                s,
+                clock=container.clock,
+                type=EventType.escrow_authorization_expiring,
+                book=book,
+            )
+            return
+    try:
+        await funding.capture(container, escrow_id=escrow_id, actor=None)
+    except EscrowdError as exc:
+        if exc.code in ("escrow_state_conflict", "escrow_operation_in_progress"):
+            return  # captured, cancelled or expired meanwhile; an operation settles itself
+        raise
+
+
+async def _ready(session: AsyncSession, payee: str | None, provider: str) -> bool:
+    if payee is None:
+        return False
+    try:
+        await accounts.require_verified_payee(session, party_id=payee, provider=provider)
+    except PayeeNotReadyError:
+        return False
+    return True
+
+
+@job_handler(AUTO_RELEASE_JOB)
+async def auto_release(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Release what is free to every payee that can be paid; retry for the others (an open
+    slot, a payee still onboarding) until they can, or an incident tells an admin."""
+    container, escrow_id = ctx.container, _escrow_id(payload)
+    provider = operations.provider_of(container).name
+    items: list[tuple[str, int | None]] = []
+    waiting: list[str] = []
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id)
+        e = book.escrow
+        due = e.inspection_ends_at is not None and e.inspection_ends_at <= ctx.now()
+        if not due or State(e.status) not in RULES[Action.release].sources:
+            return
+        if book.open_ops:
+            raise RetryLaterError(f"escrow {e.id} has an operation in flight")
+        for slot in book.slots:
+            if slot.free.gross == 0:
+                continue
+            if await _ready(s, slot.allocation.payee_id, e.provider or provider):
+                items.append((slot.allocation.id, None))
+            else:
+                waiting.append(slot.allocation.id)
+    if items:
+        await release.release(container, escrow_id=escrow_id, actor=None, items=items)
+    if waiting:
+        raise RetryLaterError(f"allocations whose payee cannot be paid yet: {', '.join(waiting)}")
+
+
+@job_handler(VOID_JOB)
+async def void_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
+    container, escrow_id = ctx.container, _escrow_id(payload)
+    provider = operations.provider_of(container)
+    async with container.db.transaction() as s:
+        e = await store.load(s, escrow_id)
+        payment_id, status = e.payment_id, e.status
+    if payment_id is None or status not in (State.cancelled.value, State.expired.value):
+        return
+    reason: CancelReason = (
+        "requested_by_customer" if status == State.cancelled.value else "abandoned"
+    )
+    for choice in get_args(CancelReason):
+        if payload.get("reason") == choice:
+            reason = choice
+    try:
+        await provider.cancel_payment(
+            CancelRequest(idempotency_key=f"{escrow_id}:void", payment_id=payment_id, reason=reason)
+        )
+        return
+    except ProviderError as exc:
+        if exc.kind is not ProviderErrorKind.invalid_request:
+            raise
+    payment = await provider.retrieve_payment(payment_id)
+    if payment.status is PaymentStatus.canceled:
+        return
+    if payment.status is PaymentStatus.succeeded:
+        # Paid after the escrow was closed (3-D Secure finished late): give it back.
+        await provider.create_refund(
+            RefundRequest(
+                idempotency_key=f"{escrow_id}:void:refund",
+                payment_id=payment_id,
+                reason="requested_by_customer",
+                metadata={"escrow_id": escrow_id},
+            )
+        )
+        return
+    raise PermanentJobError(f"payment {payment_id} is {payment.status.value}; cannot void it")
+
+
+@job_handler(SYNC_JOB)
+async def sync_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
+    container, escrow_id = ctx.container, _escrow_id(payload)
+    provider = operations.provider_of(container)
+    async with container.db.transaction() as s:
+        payment_id = (await store.load(s, escrow_id)).payment_id
+    if payment_id is None:
+        return
+    payment = await provider.retrieve_payment(payment_id)
+    fee = await operations.charge_fee(provider, payment)
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        await apply_payment(Unit(s, container.clock), book, payment, fee=fee)
+
+
+@job_handler(SETTLE_JOB)
+async def settle_operation(ctx: JobContext, payload: dict[str, Any]) -> None:
+    key = payload.get("key")
+    if not isinstance(key, str):
+        raise PermanentJobError(f"payload has no key: {payload!r}")
+    if not await operations.settle_stale(ctx.container, key):
+        raise RetryLaterError(f"the outcome of {key} is still unknown")
+
+
+__all__ = ["KINDS", "RetryLaterError"]

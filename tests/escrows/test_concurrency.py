@@ -1,0 +1,106 @@
+"""Fifty releases and refunds fired at one escrow at once move its money exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from escrowd.app import create_app
+from escrowd.bootstrap import Container, build
+from escrowd.clock import FrozenClock
+from escrowd.config import Environment, Settings
+from escrowd.db.session import Database
+from escrowd.escrows.ledgering import escrow_account
+from escrowd.ledger.verify import summary_lines, verify
+from tests.accounts.conftest import Browser
+from tests.escrows.conftest import (
+    Ctx,
+    Sandbox,
+    funded,
+    get,
+    ledger_balance,
+    mount,
+    payees,
+    payer,
+)
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def own_url(request: pytest.FixtureRequest, fresh_db_url_factory: Callable[[str], str]) -> str:
+    return fresh_db_url_factory(request.param)
+
+
+@pytest.fixture
+async def own(own_url: str, clock: FrozenClock) -> AsyncIterator[Ctx]:
+    """An app on a database of its own (PostgreSQL: real row locks between connections)."""
+    url = own_url
+    settings = Settings(
+        env=Environment.test,
+        database_url=url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        db_pool_size=30,
+    )
+    container: Container = build(settings, clock=clock)
+    app = mount(create_app(container))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
+            yield Ctx(c, container, Browser(c))
+    finally:
+        await container.close()
+
+
+async def test_fifty_concurrent_releases_and_refunds_move_the_money_exactly_once(
+    own: Ctx,
+) -> None:
+    ctx = own
+    client_ = await payer(ctx)
+    tester_a, tester_b = await payees(ctx, 2)
+    escrow = await funded(ctx, client_, [(tester_a, 2000), (tester_b, 1000)])
+    first, second = (a["id"] for a in escrow["allocations"])
+    path = f"/v1/escrows/{escrow['id']}"
+    release = {"allocations": [{"id": first, "amount": 100}]}
+    refund = {"allocations": [{"id": second, "amount": 100}]}
+
+    async def fire(action: str, body: dict[str, Any]) -> tuple[str, int, str]:
+        r = await ctx.client.post(f"{path}/{action}", json=body, headers=client_.headers)
+        code = r.json()["error"]["code"] if r.status_code != 200 else "ok"
+        return action, r.status_code, code
+
+    calls = [fire("release", release) for _ in range(25)] + [
+        fire("refund", refund) for _ in range(25)
+    ]
+    results = await asyncio.gather(*calls)
+    outcomes = Counter(results)
+    assert outcomes[("release", 200, "ok")] == 20, outcomes
+    assert outcomes[("refund", 200, "ok")] == 10, outcomes
+    refused = {(status, code) for _, status, code in results if status != 200}
+    assert refused <= {
+        (400, "amount_too_large"),
+        (409, "escrow_operation_in_progress"),
+        (409, "escrow_state_conflict"),
+    }, refused
+
+    after = await get(ctx, client_, escrow["id"])
+    assert (after["status"], after["amount_released"], after["amount_refunded"]) == (
+        "released",
+        2000,
+        1000,
+    )
+    assert after["pending_operations"] == []
+    sandbox = Sandbox(ctx.client)
+    transfers = await sandbox.transfers(escrow["id"])
+    assert [t["amount"] for t in transfers] == [100] * 20
+    assert [r["amount"] for r in await sandbox.refunds(escrow["payment"]["id"])] == [100] * 10
+    assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 0
+    database = Database(ctx.container.db.url)
+    try:
+        report = await verify(database)
+    finally:
+        await database.dispose()
+    assert report.ok, summary_lines(report)
