@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import escrowd.accounts.handlers  # noqa: F401  (registers account.updated / capability.updated)
+import escrowd.accounts.handlers
+import escrowd.escrows.registrations  # noqa: F401  (escrow webhook handlers, jobs, sweeps, checks)
 from escrowd import __version__
 from escrowd.accounts.routes import routers as account_routers
 from escrowd.api import errors
@@ -19,6 +20,7 @@ from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
 from escrowd.config import ProviderMode
 from escrowd.customers.routes import routers as customer_routers
+from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
@@ -96,6 +98,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *user_routers,
         *account_routers,
         *customer_routers,
+        *escrow_routers,
         ledger_router,
         events_router,
         inbound.router,

@@ -143,6 +143,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
     equal the balances recomputed from entries; two-phase transfers posted or voided at most
     once and within their holds; every entry chain consistent.
     """
+    import escrowd.escrows.registrations  # noqa: F401  (adds the escrow invariants)
     from escrowd.db.session import Database
     from escrowd.ledger.verify import summary_lines, verify
 

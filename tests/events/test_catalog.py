@@ -71,7 +71,10 @@ def test_docs_list_every_type_with_its_description() -> None:
     ("pattern", "expected"),
     [
         ("escrow.funded", {"escrow.funded"}),
-        ("allocation.*", {"allocation.released", "allocation.payee_assigned"}),
+        (
+            "allocation.*",
+            {"allocation.released", "allocation.reversed", "allocation.payee_assigned"},
+        ),
         ("escrow.partially_*", {"escrow.partially_released", "escrow.partially_refunded"}),
         ("*", set(ALL_TYPES)),
         ("escrow.fundd", set()),

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Path, Query
 
 from escrowd.accounts import onboarding, service
 from escrowd.accounts.domain import Status
@@ -25,28 +24,10 @@ from escrowd.accounts.schemas import (
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
-from escrowd.users.auth import CurrentPrincipal, bearer_scheme, get_principal, resolve
-from escrowd.users.principal import Principal
+from escrowd.users.auth import Caller, CurrentPrincipal
 
 AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]
 
-
-async def get_caller(
-    request: Request,
-    container: ContainerDep,
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
-    """The authenticated caller, resolved in its own transaction (none is left open)."""
-    authorization = request.headers.get("authorization")
-    if authorization is None:
-        return await get_principal(None)  # raises the standard 401
-    async with container.db.transaction() as session:
-        principal = await resolve(session, container=container, authorization=authorization)
-    request.state.principal = principal
-    return principal
-
-
-Caller = Annotated[Principal, Depends(get_caller)]
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 

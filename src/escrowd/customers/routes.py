@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from escrowd.accounts.routes import Caller
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
@@ -25,7 +24,7 @@ from escrowd.customers.schemas import (
     SetupCreate,
 )
 from escrowd.errors import NotFoundError
-from escrowd.users.auth import CurrentUser, get_current_user
+from escrowd.users.auth import Caller, CurrentUser, get_current_user
 from escrowd.users.models import User
 
 

@@ -31,6 +31,7 @@ class EventType(StrEnum):
     escrow_funded = "escrow.funded"
     allocation_payee_assigned = "allocation.payee_assigned"
     allocation_released = "allocation.released"
+    allocation_reversed = "allocation.reversed"
     escrow_partially_released = "escrow.partially_released"
     escrow_released = "escrow.released"
     escrow_partially_refunded = "escrow.partially_refunded"
@@ -121,6 +122,12 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 _A,
                 "Money of one allocation (all of it or part) was released to its payee.",
                 f"{_ESCROWS}, on every release, once per allocation released",
+            ),
+            EventSpec(
+                EventType.allocation_reversed,
+                _A,
+                "Money released to a payee was pulled back into the escrow (transfer reversal).",
+                f"{_ESCROWS}, when the provider reports a reversal of a release's transfer",
             ),
             EventSpec(
                 EventType.escrow_partially_released,

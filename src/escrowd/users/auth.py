@@ -32,6 +32,7 @@ from escrowd.users.principal import Principal
 __all__ = [
     "AdminPrincipal",
     "AdminUser",
+    "Caller",
     "CurrentPrincipal",
     "CurrentUser",
     "OptionalPrincipal",
@@ -192,3 +193,26 @@ def principal_scope(container: Container) -> Callable[[str | None], Awaitable[st
             return "auth:" + hashlib.sha256(authorization.encode()).hexdigest()[:40]
 
     return scope
+
+
+async def get_caller(
+    request: Request,
+    container: ContainerDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The authenticated caller, resolved in its own short transaction.
+
+    For routes that call a payment provider: they must not hold a transaction open across the
+    call (on SQLite the in-process sandbox needs the write lock), so they cannot use
+    ``CurrentPrincipal``, which resolves inside the request's unit of work.
+    """
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return await get_principal(None)  # raises the standard 401
+    async with container.db.transaction() as session:
+        principal = await resolve(session, container=container, authorization=authorization)
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(get_caller)]
