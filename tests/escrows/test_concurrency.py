@@ -104,3 +104,27 @@ async def test_fifty_concurrent_releases_and_refunds_move_the_money_exactly_once
     finally:
         await database.dispose()
     assert report.ok, summary_lines(report)
+
+
+async def test_releases_whose_payees_cross_neither_deadlock_nor_move_money_twice(
+    own: Ctx,
+) -> None:
+    """Escrows paying A then B and B then A, released at once: each settlement locks its
+    ledger accounts in one sorted order, so none waits on another in a cycle."""
+    ctx = own
+    client_ = await payer(ctx)
+    a, b = await payees(ctx, 2)
+    escrows = [await funded(ctx, client_, [(a, 1000), (b, 700)]) for _ in range(4)]
+    escrows += [await funded(ctx, client_, [(b, 700), (a, 1000)]) for _ in range(4)]
+
+    async def release(escrow: dict[str, Any]) -> tuple[int, str]:
+        r = await ctx.client.post(
+            f"/v1/escrows/{escrow['id']}/release", json={}, headers=client_.headers
+        )
+        return r.status_code, r.text
+
+    results = await asyncio.gather(*(release(e) for e in escrows))
+    assert all(status == 200 for status, _ in results), results
+    for escrow in escrows:
+        assert (await get(ctx, client_, escrow["id"]))["status"] == "released"
+        assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 0

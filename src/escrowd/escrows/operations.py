@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock
 from escrowd.errors import ApiError, EscrowdError, InvalidRequestError
-from escrowd.escrows import store
+from escrowd.escrows import ledgering, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
 from escrowd.escrows.states import State
@@ -210,6 +210,13 @@ class Settling:
     #: Money actions settled in this batch (``release``, ``refund``): their escrow-level
     #: event is chosen from the state the whole batch leaves.
     moved: set[str] = field(default_factory=set)
+    #: Ledger moves of every operation in the batch, posted together when it is settled:
+    #: one call locks all their accounts in one sorted order, so two settlements whose
+    #: payees cross cannot deadlock (per-operation calls each sorted only their own).
+    moves: list[ledgering.Move] = field(default_factory=list)
+
+    def post(self, moves: Sequence[ledgering.Move]) -> None:
+        self.moves.extend(moves)
 
     async def refresh(self) -> Book:
         self.book = await store.refreshed(self.session, self.book)
@@ -281,6 +288,14 @@ async def settle(
             op.settled_at = now
             await ctx.refresh()
             await _SETTLERS[op.kind](ctx, op, outcome)
+        if ctx.moves:
+            await ledgering.apply(
+                session,
+                clock=clock,
+                currency=book.escrow.currency,
+                reference=escrow_id,
+                moves=ctx.moves,
+            )
         book = await ctx.refresh()
         for event in [*ctx.events, *_money_events(book, ctx.moved)]:
             await store.emit(session, clock=clock, type=event, book=book)

@@ -123,13 +123,7 @@ async def _settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         e.status = new.value
     if isinstance(outcome.result, Refund):
         op.provider_object_id = outcome.result.id
-    await ledgering.apply(
-        ctx.session,
-        clock=ctx.clock,
-        currency=e.currency,
-        reference=e.id,
-        moves=[ledgering.refund(op.key, e.id, e.provider or "stripe", op.provider_amount)],
-    )
+    ctx.post([ledgering.refund(op.key, e.id, e.provider or "stripe", op.provider_amount)])
     ctx.moved.add("refund")
 
 

@@ -179,13 +179,7 @@ async def _settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         e.status = new.value
     if isinstance(outcome.result, Transfer):
         op.provider_object_id = outcome.result.id
-    await ledgering.apply(
-        ctx.session,
-        clock=ctx.clock,
-        currency=e.currency,
-        reference=e.id,
-        moves=ledgering.release(op.key, e.id, op.params["payee"], part),
-    )
+    ctx.post(ledgering.release(op.key, e.id, op.params["payee"], part))
     fresh = await ctx.refresh()
     fresh_slot = fresh.slot(slot.allocation.id)
     assert fresh_slot is not None
