@@ -20,9 +20,14 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    """One unit of work per request: committed if the route returns, rolled back if it raises."""
+    """One unit of work per request: committed if the route returns, rolled back if it raises.
+
+    Scoped to the route function, so the commit happens *before* the response is sent: a
+    client never hears 200 for a write that then fails to commit, and a request sent right
+    after sees it.
+    """
     async with container.db.transaction() as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
