@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escrowd import __version__
 from escrowd.config import Settings
+from escrowd.demo_cli import demo as demo_command
 from escrowd.jobs.cli import worker as worker_command
 from escrowd.sandbox.cli import app as sandbox_app
 from escrowd.users.cli import app as users_app
@@ -33,6 +34,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(users_app, name="users")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("worker")(worker_command)
+app.command("demo")(demo_command)
 
 console = Console(stderr=True)
 out = Console()
@@ -98,7 +100,11 @@ def serve(
         bool, typer.Option("--no-migrate", help="Skip migrations at start.")
     ] = False,
     no_demo: Annotated[
-        bool, typer.Option("--no-demo", help="Do not create demo logins in an empty database.")
+        bool,
+        typer.Option(
+            "--no-demo",
+            help="Do not create the demo logins and demo escrow in an empty database.",
+        ),
     ] = False,
 ) -> None:
     """Migrate the database, then serve the API (Ctrl-C stops it)."""
@@ -122,13 +128,20 @@ def serve(
         upgrade(url)
     container = build(settings)
     if not no_demo and settings.is_dev:
-        from escrowd.demo import seed_demo_logins
+        from escrowd.demo import seed_demo
 
-        logins = asyncio.run(seed_demo_logins(settings))
-        if logins:
+        seeded = asyncio.run(seed_demo(settings))
+        if seeded is not None:
             console.print("Demo logins (development only; created because the database was empty):")
-            for email, password, role in logins:
+            for email, password, role in seeded.logins:
                 console.print(f"  {role:<7} {email}  password: {password}")
+            if seeded.escrow_id is not None:
+                console.print(
+                    f"  demo escrow {seeded.escrow_id}: funded, released to both workers, part "
+                    "refunded (`escrowd demo` makes another and prints its money trail)"
+                )
+            else:
+                console.print(f"  [yellow]No demo escrow:[/yellow] {seeded.error}")
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]escrowd {__version__} is serving at {base}[/bold green]")
     console.print(f"  API docs: {base}/docs   health: {base}/healthz   Ctrl-C to stop")
