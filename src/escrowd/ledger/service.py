@@ -222,19 +222,10 @@ class Ledger:
         effective_at: datetime | None = None,
     ) -> Transfer:
         """Move ``amount`` now (single phase). Raises :class:`LedgerError` if refused."""
-        return await self._one(
-            TransferRequest(
-                id=id,
-                kind=TransferKind.posted,
-                debit_account_id=_account_id(debit),
-                credit_account_id=_account_id(credit),
-                amount=amount,
-                currency=currency,
-                reference=reference,
-                category=category,
-                effective_at=effective_at,
-            )
-        )
+        return await self._between(
+            TransferKind.posted, id, debit, credit, amount, currency, reference, category,
+            effective_at,
+        )  # fmt: skip
 
     async def hold(
         self,
@@ -249,10 +240,27 @@ class Ledger:
         effective_at: datetime | None = None,
     ) -> Transfer:
         """Reserve ``amount`` (a pending transfer), to be posted or voided later."""
+        return await self._between(
+            TransferKind.pending, id, debit, credit, amount, currency, reference, category,
+            effective_at,
+        )  # fmt: skip
+
+    async def _between(
+        self,
+        kind: TransferKind,
+        id: str,
+        debit: AccountRef,
+        credit: AccountRef,
+        amount: int,
+        currency: str,
+        reference: str | None,
+        category: str | None,
+        effective_at: datetime | None,
+    ) -> Transfer:
         return await self._one(
             TransferRequest(
                 id=id,
-                kind=TransferKind.pending,
+                kind=kind,
                 debit_account_id=_account_id(debit),
                 credit_account_id=_account_id(credit),
                 amount=amount,
