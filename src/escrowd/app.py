@@ -20,6 +20,8 @@ from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
 from escrowd.config import ProviderMode
 from escrowd.customers.routes import routers as customer_routers
+from escrowd.escrows.fee_policies import marketplace_default
+from escrowd.escrows.fee_policy_routes import router as fee_policy_router
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
 from escrowd.jobs.routes import router as incidents_router
@@ -75,6 +77,7 @@ class _SandboxShortcut:
 
 def create_app(container: Container | None = None, *, background: bool = True) -> FastAPI:
     container = container or build()
+    marketplace_default(container.settings)  # a bad ESCROWD_FEE_POLICY stops the start, not a sale
     steps: list[BackgroundStep] = [inbound.process_pending, run_due_jobs]
 
     @asynccontextmanager
@@ -99,6 +102,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *account_routers,
         *customer_routers,
         *escrow_routers,
+        fee_policy_router,
         ledger_router,
         events_router,
         inbound.router,

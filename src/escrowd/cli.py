@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from escrowd import __version__
 from escrowd.config import Settings
 from escrowd.demo_cli import demo as demo_command
+from escrowd.errors import EscrowdError
 from escrowd.jobs.cli import worker as worker_command
 from escrowd.sandbox.cli import app as sandbox_app
 from escrowd.users.cli import app as users_app
@@ -127,6 +128,11 @@ def serve(
         console.print(f"Migrating {_redact(url)} …")
         upgrade(url)
     container = build(settings)
+    try:
+        app_ = create_app(container)
+    except (EscrowdError, ValueError) as exc:  # a setting escrowd cannot use
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     if not no_demo and settings.is_dev:
         from escrowd.demo import seed_demo
 
@@ -145,7 +151,7 @@ def serve(
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]escrowd {__version__} is serving at {base}[/bold green]")
     console.print(f"  API docs: {base}/docs   health: {base}/healthz   Ctrl-C to stop")
-    uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
 
 
 @ledger_app.command("verify")

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     argon2_time_cost: int | None = Field(default=None, ge=1)
     argon2_memory_cost: int | None = Field(default=None, ge=8)
     argon2_parallelism: int | None = Field(default=None, ge=1)
+    #: The marketplace's default fee policy as JSON, e.g. {"rate_bps": 1500}; see docs/escrows.md.
+    fee_policy: str = ""
     public_url: str = "http://127.0.0.1:8000"
     provider: ProviderMode = ProviderMode.sandbox
     stripe_secret_key: str = ""

@@ -22,11 +22,10 @@ from escrowd.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from escrowd.escrows import parts, store
+from escrowd.escrows import fee_policies, parts, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.fees import (
     FeeOverride,
-    FeePolicy,
     compute_allocation_breakdown,
     resolve_policy,
 )
@@ -38,10 +37,6 @@ from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.money import MAX_AMOUNT, normalize_currency
 from escrowd.users.models import Membership, Organization, User
 from escrowd.users.principal import Principal
-
-#: The marketplace's default fee policy; escrows override it field by field (``fee_policy``).
-#: The seeds' flows pass their own rate per escrow (15 %, 5 %, 10 %).
-DEFAULT_POLICY = FeePolicy()
 
 
 async def _party_exists(session: AsyncSession, party_id: str) -> bool:
@@ -106,22 +101,25 @@ async def create(container: Container, *, actor: Principal, body: EscrowCreate) 
         if body.fee_policy is not None
         else None
     )
-    policy = resolve_policy(DEFAULT_POLICY, escrow=override)
+    default = fee_policies.marketplace_default(container.settings)
     grosses = [a.amount for a in body.allocations]
-    breakdown = compute_allocation_breakdown(
-        body.amount, [policy] * len(grosses), None, allocations=grosses
-    )
-    if breakdown.charged > MAX_AMOUNT:
-        raise InvalidRequestError(
-            f"the amount charged ({breakdown.charged}) would be over {MAX_AMOUNT}.",
-            code="amount_too_large",
-            param="amount",
-        )
     async with container.db.transaction() as s:
         payer = await _payer_of(s, actor, body)
         for i, a in enumerate(body.allocations):
             if a.payee is not None:
                 await _check_payee(s, a.payee, payer, f"allocations[{i}][payee]")
+        by_payee = await fee_policies.overrides_for(s, (a.payee or "" for a in body.allocations))
+        policies = [
+            resolve_policy(default, payee=by_payee.get(a.payee or ""), escrow=override)
+            for a in body.allocations
+        ]
+        breakdown = compute_allocation_breakdown(body.amount, policies, None, allocations=grosses)
+        if breakdown.charged > MAX_AMOUNT:
+            raise InvalidRequestError(
+                f"the amount charged ({breakdown.charged}) would be over {MAX_AMOUNT}.",
+                code="amount_too_large",
+                param="amount",
+            )
         escrow = Escrow(
             id=new_id(Prefix.escrow),
             payer_id=payer,
@@ -148,7 +146,6 @@ async def create(container: Container, *, actor: Principal, body: EscrowCreate) 
             created_at=now,
             updated_at=now,
         )
-        zero = parts.dump(parts.zero(policy.processing_bearer))
         escrow.allocations = [
             Allocation(
                 id=new_id(Prefix.allocation),
@@ -157,13 +154,13 @@ async def create(container: Container, *, actor: Principal, body: EscrowCreate) 
                 payee_id=a.payee,
                 amount=a.amount,
                 fee_policy=policy.to_dict(),
-                released=dict(zero),
-                refunded=dict(zero),
+                released=parts.dump(parts.zero(policy.processing_bearer)),
+                refunded=parts.dump(parts.zero(policy.processing_bearer)),
                 meta=dict(a.metadata),
                 created_at=now,
                 updated_at=now,
             )
-            for i, a in enumerate(body.allocations)
+            for i, (a, policy) in enumerate(zip(body.allocations, policies, strict=True))
         ]
         s.add(escrow)
         book = Book(escrow)

@@ -1,0 +1,89 @@
+"""Where fee policies come from: the marketplace default and per-payee overrides.
+
+Resolution, field by field: the escrow's own ``fee_policy`` over the payee's override over the
+marketplace default (``ESCROWD_FEE_POLICY``). An open slot is priced without a payee override:
+its price is fixed when the escrow is created, before anyone is assigned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, String, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from escrowd.clock import Clock
+from escrowd.config import Settings
+from escrowd.db.base import Base, UTCDateTime
+from escrowd.errors import NotFoundError
+from escrowd.escrows.fees import FeeOverride, FeePolicy
+
+
+class PayeeFeePolicy(Base):
+    __tablename__ = "payee_fee_policies"
+
+    party_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+@cache
+def _parse_default(raw: str) -> FeePolicy:
+    if not raw.strip():
+        return FeePolicy()
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"ESCROWD_FEE_POLICY is not JSON: {exc}") from exc
+    return FeePolicy.from_dict(data, param="ESCROWD_FEE_POLICY")
+
+
+def marketplace_default(settings: Settings) -> FeePolicy:
+    """The marketplace's fee policy from ``ESCROWD_FEE_POLICY`` (no fee when unset)."""
+    return _parse_default(settings.fee_policy)
+
+
+async def overrides_for(session: AsyncSession, party_ids: Iterable[str]) -> dict[str, FeeOverride]:
+    ids = sorted({p for p in party_ids if p})
+    if not ids:
+        return {}
+    rows = await session.scalars(select(PayeeFeePolicy).where(PayeeFeePolicy.party_id.in_(ids)))
+    return {r.party_id: FeeOverride.from_dict(r.policy) for r in rows}
+
+
+async def get(session: AsyncSession, *, party_id: str) -> PayeeFeePolicy:
+    row = await session.get(PayeeFeePolicy, party_id)
+    if row is None:
+        raise NotFoundError(
+            f"{party_id} has no fee policy of its own: the marketplace default applies.",
+            param="party_id",
+        )
+    return row
+
+
+async def put(
+    session: AsyncSession, *, clock: Clock, party_id: str, override: FeeOverride
+) -> PayeeFeePolicy:
+    """Set (replace) a payee's override; it applies to escrows created from now on."""
+    now = clock.now()
+    row = await session.get(PayeeFeePolicy, party_id, with_for_update=True)
+    if row is None:
+        row = PayeeFeePolicy(party_id=party_id, created_at=now)
+        session.add(row)
+    row.policy = override.to_dict()
+    row.updated_at = now
+    await session.flush()
+    return row
+
+
+async def remove(session: AsyncSession, *, party_id: str) -> bool:
+    result = await session.execute(
+        delete(PayeeFeePolicy).where(PayeeFeePolicy.party_id == party_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
