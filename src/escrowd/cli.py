@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escrowd import __version__
-from escrowd.config import Settings
+from escrowd.cli_support import load_settings, redact
 from escrowd.demo_cli import demo as demo_command
 from escrowd.errors import EscrowdError
 from escrowd.jobs.cli import worker as worker_command
@@ -52,15 +52,6 @@ DatabaseUrlOpt = Annotated[
 ]
 
 
-def _settings(database_url: str | None = None) -> Settings:
-    try:
-        settings = Settings() if database_url is None else Settings(database_url=database_url)
-    except ValueError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return settings
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"escrowd {__version__}")
@@ -75,7 +66,7 @@ def _root(
 ) -> None:
     from escrowd.logging import configure
 
-    s = _settings()
+    s = load_settings()
     configure(fmt=s.log_format, level=s.log_level)
 
 
@@ -84,8 +75,8 @@ def migrate(database_url: DatabaseUrlOpt = None) -> None:
     """Apply every pending database migration (safe to run again: it does nothing then)."""
     from escrowd.db.migrate import upgrade
 
-    url = _settings(database_url).effective_database_url
-    console.print(f"Migrating {_redact(url)} …")
+    url = load_settings(database_url).effective_database_url
+    console.print(f"Migrating {redact(url)} …")
     upgrade(url)
     console.print("[green]Database is at the latest schema.[/green]")
 
@@ -115,7 +106,7 @@ def serve(
     from escrowd.bootstrap import build
     from escrowd.db.migrate import upgrade
 
-    settings = _settings(database_url)
+    settings = load_settings(database_url)
     overrides: dict[str, object] = {}
     if host:
         overrides["host"] = host
@@ -125,7 +116,7 @@ def serve(
         settings = settings.model_copy(update=overrides)
     url = settings.effective_database_url
     if not no_migrate:
-        console.print(f"Migrating {_redact(url)} …")
+        console.print(f"Migrating {redact(url)} …")
         upgrade(url)
     container = build(settings)
     try:
@@ -166,7 +157,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
     from escrowd.db.session import Database
     from escrowd.ledger.verify import summary_lines, verify
 
-    url = _settings(database_url).effective_database_url
+    url = load_settings(database_url).effective_database_url
 
     async def run() -> bool:
         db = Database(url)
@@ -185,7 +176,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
                 def step(done: int, total: int, description: str) -> None:
                     progress.update(task, completed=done, total=total, description=description)
 
-                console.print(f"Verifying the ledger in {_redact(url)} …")
+                console.print(f"Verifying the ledger in {redact(url)} …")
                 report = await verify(db, progress=step)
         finally:
             await db.dispose()
@@ -196,12 +187,6 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
     ok = asyncio.run(run())
     if not ok:
         raise typer.Exit(1)
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def main() -> None:

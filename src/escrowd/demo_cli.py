@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from escrowd.bootstrap import Container
-from escrowd.config import Settings
+from escrowd.cli_support import load_settings
 from escrowd.demo import DEMO_USERS, DemoError, DemoResult, Say, run_demo
 from escrowd.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from escrowd.ledger.verify import summary_lines, verify
@@ -85,11 +85,7 @@ def demo(
     from escrowd.db.migrate import upgrade
     from escrowd.logging import configure
 
-    try:
-        settings = Settings() if database_url is None else Settings(database_url=database_url)
-    except ValueError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings(database_url)
     if not settings.is_dev:
         console.print("[red]escrowd demo refuses to run with ESCROWD_ENV=production.[/red]")
         raise typer.Exit(2)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from escrowd.cli_support import load_settings, redact
 from escrowd.config import Settings
 from escrowd.jobs.worker import Worker, WorkerStats
 
@@ -19,20 +20,6 @@ console = Console(stderr=True)
 
 #: How often a running worker prints what it did (when it did anything).
 REPORT_EVERY = 60.0
-
-
-def _settings(database_url: str | None) -> Settings:
-    try:
-        return Settings() if database_url is None else Settings(database_url=database_url)
-    except ValueError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _summary(stats: WorkerStats) -> str:
@@ -94,11 +81,11 @@ def worker(
     Start as many as you like on PostgreSQL (they share the work; each job runs on one of
     them); on SQLite run a single one. `escrowd serve` already runs one in process.
     """
-    settings = _settings(database_url)
+    settings = load_settings(database_url)
     url = settings.effective_database_url
     ok = asyncio.run(_main(settings, once, concurrency, kind, not no_sweeps, poll_interval, grace))
     if not ok:
-        console.print(f"[red]Cannot use {_redact(url)}:[/red] run `escrowd migrate` first.")
+        console.print(f"[red]Cannot use {redact(url)}:[/red] run `escrowd migrate` first.")
         raise typer.Exit(2)
 
 
@@ -128,7 +115,7 @@ async def _main(
         create_app(container, background=False)
         w = Worker(container, kinds=kinds or None, run_sweeps=sweeps)
         known = sorted(w.registry.kinds())
-        where = _redact(settings.effective_database_url)
+        where = redact(settings.effective_database_url)
         console.print(f"[bold]escrowd worker {w.worker_id}[/bold] on {where}")
         console.print(
             f"  handlers: {', '.join(known) or 'none'}; claiming: "

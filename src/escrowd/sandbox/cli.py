@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from escrowd.bootstrap import build
-from escrowd.config import Settings
+from escrowd.cli_support import load_settings
 from escrowd.sandbox.stripe.clock import MAX_ADVANCE, ClockState
 
 app = typer.Typer(help="The built-in Stripe sandbox.", no_args_is_help=True)
@@ -45,14 +45,6 @@ def _print(state: ClockState, handled: int | None = None) -> None:
         out.print(f"handled       {handled} object(s) that came due")
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
 @clock_app.callback()
 def _clock() -> None:
     """Read or move the sandbox clock (what Stripe's test clocks do, for the whole sandbox)."""
@@ -64,7 +56,7 @@ def show() -> None:
     from escrowd.sandbox.stripe import clock
 
     async def run() -> ClockState:
-        container = build(_settings())
+        container = build(load_settings())
         try:
             return await clock.state(container)
         finally:
@@ -84,7 +76,7 @@ def advance(
     seconds = parse_duration(by)
 
     async def run() -> tuple[ClockState, int]:
-        container = build(_settings())
+        container = build(load_settings())
         try:
             state = await clock.shift(container, seconds)
             return state, await run_due(container)
