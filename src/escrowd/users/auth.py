@@ -184,6 +184,13 @@ def principal_scope(container: Container) -> Callable[[str | None], Awaitable[st
         if not authorization:
             return "anonymous"
         try:
+            credential = _credential(authorization)
+            if not api_keys.looks_like_api_key(credential):
+                # A token's signature proves its subject without a database read; the route
+                # itself still refuses a disabled user, and a refusal is never stored.
+                return tokens.decode(
+                    credential, settings=container.settings, clock=container.clock
+                ).sub
             async with container.db.transaction() as session:
                 principal = await resolve(
                     session, container=container, authorization=authorization, touch=False
