@@ -13,7 +13,7 @@ import escrowd.accounts.handlers
 import escrowd.escrows.registrations  # noqa: F401  (escrow webhook handlers, jobs, sweeps, checks)
 from escrowd import __version__
 from escrowd.accounts.routes import routers as account_routers
-from escrowd.api import errors
+from escrowd.api import errors, openapi
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
@@ -96,6 +96,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     app.state.container = container
     container.asgi_app = app
     errors.install(app)
+    openapi.install(app)
     app.include_router(health_router)
     routers = [
         *user_routers,

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from escrowd.errors import ApiError, EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.logging import get_logger
@@ -86,16 +87,36 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
             code="url_invalid",
         )
     elif exc.status_code == 405:
+        allowed = allowed_methods(request)
         err = InvalidRequestError(
-            f"{request.method} is not allowed on {request.url.path}.",
+            f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}.",
             code="method_not_allowed",
             status=405,
+        )
+        return JSONResponse(
+            err.to_dict(),
+            status_code=405,
+            headers={**(exc.headers or {}), "Allow": ", ".join(allowed)},
         )
     elif exc.status_code < 500:
         err = InvalidRequestError(str(exc.detail), code="request_invalid", status=exc.status_code)
     else:
         err = ApiError("Something went wrong on our side.", status=exc.status_code)
     return JSONResponse(err.to_dict(), status_code=err.http_status, headers=exc.headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path.
+
+    Starlette's own ``Allow`` names only the methods of the first route whose path matched,
+    and FastAPI makes one route per method: ``GET`` and ``POST /v1/accounts`` are two routes.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, the method not
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

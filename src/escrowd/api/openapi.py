@@ -1,0 +1,106 @@
+"""The OpenAPI document, with the error responses every operation can give.
+
+Routes declare the errors that are theirs (403 for a role, 402 for a decline, 409 for a state,
+502 for the provider). What the app's shared machinery can answer anywhere is added here, once,
+so no route can forget it:
+
+- 400 where the request carries anything to validate (path, query, header or body);
+- 401 where the operation takes credentials (a wrong or expired one is refused);
+- 404 where the path names an object;
+- 400, 409 and 422 on every POST: the ``Idempotency-Key`` checks (escrowd.api.idempotency);
+- 500 everywhere: our fault, safe to retry.
+
+Every error response has the envelope schema. FastAPI's own 422 (``HTTPValidationError``) is
+removed: validation errors leave as 400 in the envelope (escrowd.api.errors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from escrowd.api.schemas import ErrorEnvelope
+
+API_PREFIX = "/v1/"
+_ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+#: What each shared error status means, for the operations that did not say it themselves.
+DESCRIPTIONS = {
+    400: "Invalid request: a parameter is missing, unknown or invalid (see `error.param`)",
+    401: "Missing, invalid or expired credentials",
+    403: "Authenticated, but not allowed",
+    404: "No such object (or not yours)",
+    409: "Conflicts with the current state, or the `Idempotency-Key` is in use",
+    422: "The `Idempotency-Key` was used with other parameters",
+    429: "Too many requests; retry after `Retry-After` seconds",
+    500: "Something went wrong on our side; safe to retry with the same `Idempotency-Key`",
+}
+
+
+def shared_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    """The error statuses the app's shared machinery can give this operation."""
+    statuses = {500}
+    if operation.get("parameters") or "requestBody" in operation:
+        statuses.add(400)
+    if operation.get("security"):
+        statuses.add(401)
+    if "{" in path:
+        statuses.add(404)
+    if method == "post":
+        statuses |= {400, 409, 422}
+    return statuses
+
+
+def _envelope_content() -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": _ENVELOPE_REF}}}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the shared error responses to every ``/v1`` operation of ``schema`` (in place)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        components.pop(name, None)
+    envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(envelope.pop("$defs", {}))
+    components.setdefault("ErrorEnvelope", envelope)
+
+    for path, item in schema.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            validation = responses.get("422", {})
+            if "HTTPValidationError" in str(validation):
+                del responses["422"]
+            if not path.startswith(API_PREFIX):
+                continue
+            for status in sorted(shared_statuses(path, method, operation)):
+                responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    response["content"] = _envelope_content()
+            operation["responses"] = dict(sorted(responses.items()))
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    """Serve the document with the shared error responses (built once, on first request)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
