@@ -23,13 +23,14 @@ from escrowd.accounts.schemas import (
 )
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.users.auth import Caller, CurrentPrincipal
 
 AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]
 
 
-router = APIRouter(prefix="/accounts", tags=["accounts"])
+router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=JsonNumbersRoute)
 
 
 @router.post(

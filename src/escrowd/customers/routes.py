@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.customers import service
 from escrowd.customers.models import PaymentMethod as PaymentMethodRow
@@ -34,8 +35,10 @@ async def get_caller_user(caller: Caller) -> User:
 
 CallerUser = Annotated[User, Depends(get_caller_user)]
 
-customers_router = APIRouter(prefix="/customers", tags=["customers"])
-payment_methods_router = APIRouter(prefix="/payment_methods", tags=["payment methods"])
+customers_router = APIRouter(prefix="/customers", tags=["customers"], route_class=JsonNumbersRoute)
+payment_methods_router = APIRouter(
+    prefix="/payment_methods", tags=["payment methods"], route_class=JsonNumbersRoute
+)
 
 
 @customers_router.get(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import DeletedObject, RequestModel, error_responses
 from escrowd.clock import unix
 from escrowd.escrows import fee_policies
@@ -22,7 +23,7 @@ PartyPath = Annotated[
     ),
 ]
 
-router = APIRouter(prefix="/fee_policies", tags=["fees"])
+router = APIRouter(prefix="/fee_policies", tags=["fees"], route_class=JsonNumbersRoute)
 
 
 class FeePolicySet(RequestModel):

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses, list_response
 from escrowd.escrows import funding, refund, release, service
 from escrowd.escrows.models import Escrow
@@ -27,6 +28,7 @@ from escrowd.escrows.schemas import (
     RefundRequest,
     ReleaseRequest,
 )
+from escrowd.escrows.states import State
 from escrowd.users.auth import Caller, CurrentPrincipal
 
 MAX_CREATED = 9_999_999_999
@@ -36,7 +38,7 @@ AllocationIdPath = Annotated[str, Path(max_length=64, description="An allocation
 _Created = Annotated[int | None, Query(ge=0, le=MAX_CREATED)]
 
 
-router = APIRouter(prefix="/escrows", tags=["escrows"])
+router = APIRouter(prefix="/escrows", tags=["escrows"], route_class=JsonNumbersRoute)
 _WRITE = error_responses(400, 401, 403, 404, 409)
 
 
@@ -63,7 +65,7 @@ async def list_escrows(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
-    status: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[State | None, Query(description="Only escrows in this state.")] = None,
     payer: Annotated[str | None, Query(max_length=40)] = None,
     payee: Annotated[str | None, Query(max_length=40)] = None,
     created_gt: Annotated[_Created, Query(alias="created[gt]")] = None,
@@ -72,7 +74,7 @@ async def list_escrows(
     created_lte: Annotated[_Created, Query(alias="created[lte]")] = None,
 ) -> JSONResponse:
     filters = service.ListFilters(
-        status=(status,) if status else (),
+        status=(status.value,) if status else (),
         payer=payer,
         payee=payee,
         created_gt=created_gt,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ApiObject, ListResponse, error_responses
 from escrowd.clock import unix
 from escrowd.jobs import incidents
@@ -21,7 +22,7 @@ from escrowd.jobs.models import Incident as IncidentRow
 from escrowd.jobs.models import Job as JobRow
 from escrowd.users.auth import AdminPrincipal
 
-router = APIRouter(prefix="/incidents", tags=["incidents"])
+router = APIRouter(prefix="/incidents", tags=["incidents"], route_class=JsonNumbersRoute)
 
 JobStatusName = Literal["queued", "running", "succeeded", "failed"]
 ResolutionName = Literal["replayed", "dismissed"]

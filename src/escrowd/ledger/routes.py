@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.errors import NotFoundError
 from escrowd.ledger.domain import TransferKind, TransferRequest
@@ -27,7 +28,7 @@ from escrowd.ledger.schemas import (
 from escrowd.ledger.service import Ledger, account_from_row
 from escrowd.users.auth import AdminPrincipal
 
-router = APIRouter(prefix="/ledger", tags=["ledger"])
+router = APIRouter(prefix="/ledger", tags=["ledger"], route_class=JsonNumbersRoute)
 
 AccountIdPath = Annotated[str, Path(max_length=40, description="A ledger account id (lacct_…).")]
 TransferIdPath = Annotated[str, Path(max_length=128, description="A ledger transfer id.")]

@@ -14,13 +14,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.routing import JsonNumbersRoute
+from escrowd.api.schemas import error_responses
 from escrowd.errors import ConflictError
 from escrowd.sandbox.stripe import clock
 from escrowd.sandbox.stripe.clock import MAX_ADVANCE, ClockState
 from escrowd.sandbox.stripe.due import run_due
 from escrowd.users.auth import AdminPrincipal
 
-router = APIRouter(prefix="/sandbox/clock", tags=["sandbox"])
+router = APIRouter(prefix="/sandbox/clock", tags=["sandbox"], route_class=JsonNumbersRoute)
 
 
 class ClockAdvance(BaseModel):
@@ -51,13 +53,23 @@ def _sandbox_only(container: ContainerDep) -> None:
         )
 
 
-@router.get("", response_model=SandboxClock, summary="Read the sandbox clock")
+@router.get(
+    "",
+    response_model=SandboxClock,
+    summary="Read the sandbox clock",
+    responses=error_responses(403, 409),
+)
 async def show(_: AdminPrincipal, container: ContainerDep, session: SessionDep) -> SandboxClock:
     _sandbox_only(container)
     return SandboxClock.of(await clock.state(container, conn=await session.connection()))
 
 
-@router.post("/advance", response_model=SandboxClock, summary="Move the sandbox clock forward")
+@router.post(
+    "/advance",
+    response_model=SandboxClock,
+    summary="Move the sandbox clock forward",
+    responses=error_responses(403, 409),
+)
 async def advance(
     body: ClockAdvance, _: AdminPrincipal, container: ContainerDep, session: SessionDep
 ) -> SandboxClock:

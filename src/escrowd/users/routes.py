@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.users import passwords, service, tokens
 from escrowd.users.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
@@ -25,8 +26,8 @@ from escrowd.users.schemas import (
 
 UserIdPath = Annotated[str, Path(max_length=64, description="A user id (usr_…).")]
 
-users_router = APIRouter(prefix="/users", tags=["users"])
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
+users_router = APIRouter(prefix="/users", tags=["users"], route_class=JsonNumbersRoute)
+auth_router = APIRouter(prefix="/auth", tags=["auth"], route_class=JsonNumbersRoute)
 
 
 @users_router.post(
@@ -34,6 +35,8 @@ auth_router = APIRouter(prefix="/auth", tags=["auth"])
     summary="Sign up (or, as an admin, create a user)",
     response_model=User,
     responses=error_responses(400, 401, 403, 409),
+    # Credentials are optional here: `{}` adds "anonymous" to the bearer requirement.
+    openapi_extra={"security": [{}]},
 )
 async def create_user(
     body: UserCreate,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.users import api_keys
 from escrowd.users.auth import AdminUser
@@ -16,7 +17,7 @@ from escrowd.users.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
 
 KeyIdPath = Annotated[str, Path(max_length=64, description="An API key id (key_…).")]
 
-router = APIRouter(prefix="/api_keys", tags=["api keys"])
+router = APIRouter(prefix="/api_keys", tags=["api keys"], route_class=JsonNumbersRoute)
 
 
 @router.post(
