@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,12 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Route
 
 from escrowd.errors import ApiError, EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.logging import get_logger
 
 log = get_logger(__name__)
+
+_HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 # Pydantic error types → our codes. Anything else is `parameter_invalid`.
 _CODES = {
@@ -106,17 +109,37 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path.
+    """Every method the API serves at this path, as its OpenAPI document lists them.
 
     Starlette's own ``Allow`` names only the methods of the first route whose path matched,
     and FastAPI makes one route per method: ``GET`` and ``POST /v1/accounts`` are two routes.
+    The document is the one list of every operation; plain routes (``/openapi.json``) are
+    added from the router.
     """
     methods: set[str] = set()
+    for pattern, verbs in _path_patterns(request.app):
+        if pattern.fullmatch(request.url.path):
+            methods |= verbs
     for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, the method not
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
     return sorted(methods)
+
+
+def _path_patterns(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        app.state, "allow_patterns", None
+    )
+    if cached is None:
+        cached = [
+            (
+                re.compile(re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(path))),
+                {m.upper() for m in item if m.upper() in _HTTP_METHODS},
+            )
+            for path, item in app.openapi().get("paths", {}).items()
+        ]
+        app.state.allow_patterns = cached
+    return cached
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
