@@ -96,16 +96,20 @@ async def test_the_default_limit_is_ten(
     assert has_more is True
 
 
-async def test_both_cursors_at_once_are_refused(
+async def test_both_cursors_give_the_objects_between_them_newest_first(
     client: httpx.AsyncClient, key_headers: dict[str, str], five_newest: list[str]
 ) -> None:
-    r = await client.get(
-        "/v1/users",
-        params={"starting_after": five_newest[0], "ending_before": five_newest[1]},
-        headers=key_headers,
+    between = await _page(
+        client, key_headers, starting_after=five_newest[0], ending_before=five_newest[4]
     )
-    err = assert_error(r, 400, "invalid_request_error", "parameter_invalid", param="ending_before")
-    assert "not both" in err["message"]
+    assert between == (five_newest[1:4], False)
+    first_two = await _page(
+        client, key_headers, starting_after=five_newest[0], ending_before=five_newest[4], limit=2
+    )
+    assert first_two == (five_newest[1:3], True)
+    assert await _page(
+        client, key_headers, starting_after=five_newest[1], ending_before=five_newest[2]
+    ) == ([], False)
 
 
 @pytest.mark.parametrize("limit", ["101", "0", "-1", "ten"])

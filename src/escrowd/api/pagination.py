@@ -15,8 +15,6 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from escrowd.errors import InvalidRequestError
-
 T = TypeVar("T")
 
 MAX_LIMIT = 100
@@ -32,13 +30,19 @@ class PageParams:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    starting_after: Annotated[str | None, Query(max_length=128)] = None,
-    ending_before: Annotated[str | None, Query(max_length=128)] = None,
+    starting_after: Annotated[
+        str | None,
+        Query(max_length=128, description="Only objects older than this id (the next page)."),
+    ] = None,
+    ending_before: Annotated[
+        str | None,
+        Query(
+            max_length=128,
+            description="Only objects newer than this id (the previous page). With "
+            "starting_after as well: the objects between the two, newest first.",
+        ),
+    ] = None,
 ) -> PageParams:
-    if starting_after and ending_before:
-        raise InvalidRequestError(
-            "Use starting_after or ending_before, not both.", param="ending_before"
-        )
     return PageParams(limit, starting_after, ending_before)
 
 
@@ -58,7 +62,10 @@ async def paginate(
     params: PageParams,
 ) -> Page[T]:
     """Run ``stmt`` (already filtered to what the caller may see) one page at a time."""
-    if params.ending_before:
+    if params.ending_before and params.starting_after:
+        # Both cursors: the window between them, read like a next page from starting_after.
+        stmt = stmt.where(id_column > params.ending_before)
+    elif params.ending_before:
         q = stmt.where(id_column > params.ending_before).order_by(id_column.asc())
         rows = list((await session.scalars(q.limit(params.limit + 1))).all())
         has_more = len(rows) > params.limit
