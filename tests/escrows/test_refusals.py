@@ -178,7 +178,7 @@ async def test_bad_input_of_every_kind_gets_the_envelope_and_writes_nothing(ctx:
     r = await ctx.client.post("/v1/escrows", json=good)
     assert_error(r, 401, "authentication_error")
     r = await ctx.client.post("/v1/escrows", json=good, headers=await api_key_headers(ctx))
-    assert_error(r, 400, "invalid_request_error", "parameter_missing", param="payer")
+    assert_error(r, 403, "permission_error", "payer_required", param="payer")
     assert await count_all(ctx.container, *TABLES) == before
 
 

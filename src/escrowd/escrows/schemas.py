@@ -44,7 +44,9 @@ class AllocationIn(RequestModel):
 
 class EscrowCreate(RequestModel):
     payer: PartyId | None = Field(
-        default=None, description="API keys and admins: the paying user. Clients pay themselves."
+        default=None,
+        description="The paying user (`usr_…`). **Required with an API key or an admin's token** "
+        "(they cannot pay; without it: 403 `payer_required`). A client pays itself: leave it out.",
     )
     currency: str = Field(min_length=3, max_length=3, examples=["usd"])
     amount: PositiveAmountInt
@@ -64,7 +66,7 @@ class EscrowCreate(RequestModel):
 
 class FundRequest(RequestModel):
     payment_method: str | None = Field(default=None, min_length=3, max_length=255)
-    return_url: str | None = Field(default=None, max_length=2048)
+    return_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
 
     _url = field_validator("return_url")(_check_url)
 

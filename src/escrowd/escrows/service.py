@@ -51,10 +51,12 @@ async def _party_exists(session: AsyncSession, party_id: str) -> bool:
 async def _payer_of(session: AsyncSession, actor: Principal, body: EscrowCreate) -> str:
     if actor.is_admin:
         if body.payer is None:
-            raise InvalidRequestError(
-                "An escrow created with an API key or by an admin names its payer: pass payer "
-                "(the paying user's usr_… id).",
-                code="parameter_missing",
+            # Leaving payer out means "I pay", and an API key or an admin cannot pay: the same
+            # role refusal a worker gets (403), naming the parameter that fixes it.
+            raise PermissionDeniedError(
+                "An API key or an admin cannot pay for an escrow: name the paying user in "
+                "payer (their usr_… id).",
+                code="payer_required",
                 param="payer",
             )
         if not has_prefix(body.payer, Prefix.user) or not await _party_exists(session, body.payer):
