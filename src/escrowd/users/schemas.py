@@ -9,11 +9,26 @@ from pydantic import BaseModel, Field, StringConstraints
 from escrowd.api.schemas import ApiObject, Metadata, RequestModel
 from escrowd.clock import unix
 from escrowd.users import models
-from escrowd.users.domain import NAME_MAX_LENGTH, OrgRole, Role
+from escrowd.users.domain import (
+    NAME_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    OrgRole,
+    Role,
+)
 
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 #: Passwords are taken exactly as typed (no whitespace stripping); length rules in domain.py.
 Password = Annotated[str, StringConstraints(strip_whitespace=False, max_length=4096)]
+#: A new password: the length rules of domain.check_password, stated for the document (the
+#: check itself stays there, so a short one gets its own `password_too_short` code).
+NewPassword = Annotated[
+    Password,
+    Field(
+        json_schema_extra={"minLength": PASSWORD_MIN_LENGTH, "maxLength": PASSWORD_MAX_LENGTH},
+        description=f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters, taken as typed.",
+    ),
+]
 Email = Annotated[str, Field(max_length=320, examples=["ann@example.com"])]
 UserId = Annotated[str, Field(max_length=64, examples=["usr_01J9Z3Q4K5M6N7P8R9S0T1V2W3"])]
 
@@ -23,7 +38,7 @@ UserId = Annotated[str, Field(max_length=64, examples=["usr_01J9Z3Q4K5M6N7P8R9S0
 
 class UserCreate(RequestModel):
     email: Email
-    password: Password
+    password: NewPassword
     name: Name
     role: Role = Field(
         default="client",
