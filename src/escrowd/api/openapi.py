@@ -79,8 +79,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 del responses["422"]
             if not path.startswith(API_PREFIX):
                 continue
-            for status in sorted(shared_statuses(path, method, operation)):
-                responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
+            for code in sorted(shared_statuses(path, method, operation)):
+                responses.setdefault(str(code), {"description": DESCRIPTIONS[code]})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = _envelope_content()
