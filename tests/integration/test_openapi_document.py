@@ -50,6 +50,7 @@ async def test_sign_up_documents_that_credentials_are_optional(client: httpx.Asy
     ("method", "path", "allow"),
     [
         ("OPTIONS", "/v1/accounts", "GET, POST"),
+        ("OPTIONS", "/v1/users/me", "GET"),
         ("PUT", "/v1/users/usr_1", "GET, POST"),
         ("PATCH", "/v1/fee_policies/usr_1", "DELETE, GET, POST"),
         ("GET", "/v1/escrows/esc_1/allocations/alloc_1/assign", "POST"),

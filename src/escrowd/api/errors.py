@@ -116,9 +116,12 @@ def allowed_methods(request: Request) -> list[str]:
     The document is the one list of every operation; plain routes (``/openapi.json``) are
     added from the router.
     """
+    matching = [(p, v) for p, v in _path_patterns(request.app) if p.fullmatch(request.url.path)]
+    # The most literal path wins: /v1/users/me is its own resource, not /v1/users/{user_id}.
+    fewest = min((p.pattern.count("[^/]+") for p, _ in matching), default=0)
     methods: set[str] = set()
-    for pattern, verbs in _path_patterns(request.app):
-        if pattern.fullmatch(request.url.path):
+    for pattern, verbs in matching:
+        if pattern.pattern.count("[^/]+") == fewest:
             methods |= verbs
     for route in request.app.router.routes:
         if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
