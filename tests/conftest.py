@@ -51,6 +51,11 @@ SHARED_SQLITE = TEST_DATA_DIR / (
 _KEEP_SHARED = bool(os.environ.get("ESCROWD_TEST_PG_DB"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``run_last`` (the ledger verification of the suite's data) go last."""
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+
+
 def pg_url(database: str) -> str:
     return make_url(PG_SERVER_URL).set(database=database).render_as_string(hide_password=False)
 
