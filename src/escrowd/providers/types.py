@@ -394,4 +394,8 @@ class ProviderEvent:
     object_type: str | None
     #: The connected account the event happened on (Connect events), if any.
     account: str | None
+    #: The object as the event tells it: a claim, not the truth (see ``escrowd.webhooks``).
     data: dict[str, Any]
+    #: Objects fetched from the provider while processing this event, by (object type, id):
+    #: the truth its handlers act on. Filled by the webhook processor, never by parsing.
+    verified: dict[tuple[str, str], object] = field(default_factory=dict)
