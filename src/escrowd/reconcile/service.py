@@ -127,9 +127,23 @@ def _their_refund(refund: Refund, ours: Ours) -> TheirRefund:
     )
 
 
-async def compare(provider: PaymentProvider, ours: Ours, theirs: Theirs) -> list[Difference]:
-    """Every difference between the two sides; fetches what one side lacks by id."""
+async def compare(
+    provider: PaymentProvider, ours: Ours, theirs: Theirs, counts: dict[str, int]
+) -> list[Difference]:
+    """Every difference between the two sides; fetches what one side lacks by id.
+
+    ``counts`` gains how many payments, refunds and transfers were compared.
+    """
     out: list[Difference] = []
+    counts["payments"] += len(ours.payments) + len(
+        set(theirs.payments) - set(ours.escrow_of_payment)
+    )
+    counts["refunds"] += len(ours.refunds) + len(
+        set(theirs.refunds) - {r.refund_id for r in ours.refunds.values()}
+    )
+    counts["transfers"] += len(ours.transfers) + len(
+        set(theirs.transfers) - {t.transfer_id for t in ours.transfers.values()}
+    )
     payments = dict(theirs.payments)
     for mine in ours.payments.values():
         pid = mine.payment_id
@@ -174,10 +188,7 @@ async def compare(provider: PaymentProvider, ours: Ours, theirs: Theirs) -> list
     return out
 
 
-def _record(report: Report, ours: Ours, theirs: Theirs, found: list[Difference]) -> None:
-    report.compared["payments"] += len(set(ours.payments) | set(theirs.payments))
-    report.compared["refunds"] += len(set(ours.refunds) | set(theirs.refunds))
-    report.compared["transfers"] += len(set(ours.transfers) | set(theirs.transfers))
+def _record(report: Report, ours: Ours, found: list[Difference]) -> None:
     for d in found:
         if d.escrow_id is not None and d.escrow_id in ours.in_flight:
             report.in_flight.add(d.escrow_id)
@@ -237,7 +248,7 @@ async def reconcile(
                 release_keys=touched.release_keys,
                 transfer_ids=theirs.transfers,
             )
-        _record(report, ours, theirs, await compare(provider, ours, theirs))
+        _record(report, ours, await compare(provider, ours, theirs, report.compared))
         report.merge_totals(touched.totals, theirs.totals)
     if progress is not None:
         progress(len(windows), len(windows), "done")
@@ -267,7 +278,7 @@ async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
     async for transfer in provider.list_transfers(transfer_group=escrow_id):
         theirs.transfers[transfer.id] = their_transfer(transfer)
     report = Report(since=None, until=None, escrow_id=escrow_id)
-    _record(report, ours, theirs, await compare(provider, ours, theirs))
+    _record(report, ours, await compare(provider, ours, theirs, report.compared))
     return report
 
 
