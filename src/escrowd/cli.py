@@ -1,4 +1,4 @@
-"""The ``escrowd`` command: serve, migrate, ledger verify, users.
+"""The ``escrowd`` command: serve, migrate, ledger verify, reconcile, users.
 
 Every command takes its settings from ``ESCROWD_*`` environment variables
 (docs/configuration.md); ``--database-url`` overrides ``ESCROWD_DATABASE_URL`` where offered.
@@ -18,6 +18,8 @@ from escrowd.cli_support import load_settings, redact
 from escrowd.demo_cli import demo as demo_command
 from escrowd.errors import EscrowdError
 from escrowd.jobs.cli import worker as worker_command
+from escrowd.reconcile.cli import HELP as RECONCILE_HELP
+from escrowd.reconcile.cli import reconcile_command
 from escrowd.sandbox.cli import app as sandbox_app
 from escrowd.users.cli import app as users_app
 
@@ -36,6 +38,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("worker")(worker_command)
 app.command("demo")(demo_command)
+app.command("reconcile", help=RECONCILE_HELP)(reconcile_command)
 
 console = Console(stderr=True)
 out = Console()
