@@ -16,6 +16,7 @@ from escrowd.accounts.routes import routers as account_routers
 from escrowd.api import errors
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
+from escrowd.api.idempotency_required import document_idempotency_keys
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
 from escrowd.config import ProviderMode
@@ -42,8 +43,9 @@ log = get_logger(__name__)
 DESCRIPTION = """\
 escrowd holds marketplace payments in escrow and releases them to payees, minus a platform fee.
 
-Conventions: amounts are integers in the currency's minor unit; every POST takes an
-`Idempotency-Key`; errors come as `{"error": {"type", "code", "message", "param"}}`; lists are
+Conventions: amounts are integers in the currency's minor unit; every POST accepts an
+`Idempotency-Key`, and those that move money (fund, capture, release, refund) require one;
+errors come as `{"error": {"type", "code", "message", "param"}}`; lists are
 cursor-paginated with `limit`, `starting_after` and `ending_before`. See docs/api.md.
 """
 
@@ -96,6 +98,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     app.state.container = container
     container.asgi_app = app
     errors.install(app)
+    document_idempotency_keys(app)
     app.include_router(health_router)
     routers = [
         *user_routers,

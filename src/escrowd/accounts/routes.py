@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from escrowd.accounts import onboarding, service
 from escrowd.accounts.domain import Status
@@ -24,6 +24,7 @@ from escrowd.accounts.schemas import (
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users.auth import Caller, CurrentPrincipal
 
 AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]

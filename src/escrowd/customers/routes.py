@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.customers import service
 from escrowd.customers.models import PaymentMethod as PaymentMethodRow
 from escrowd.customers.schemas import (

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import Field
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ApiObject, ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.clock import unix
 from escrowd.jobs import incidents
 from escrowd.jobs.models import Incident as IncidentRow

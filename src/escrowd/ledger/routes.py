@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from sqlalchemy import select
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.errors import NotFoundError
 from escrowd.ledger.domain import TransferKind, TransferRequest
 from escrowd.ledger.models import LedgerAccount as AccountRow

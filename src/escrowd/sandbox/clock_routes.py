@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.strict_json import APIRouter
 from escrowd.errors import ConflictError
 from escrowd.sandbox.stripe import clock
 from escrowd.sandbox.stripe.clock import MAX_ADVANCE, ClockState

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users import passwords, service, tokens
 from escrowd.users.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
 from escrowd.users.domain import Role

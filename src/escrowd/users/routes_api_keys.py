@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users import api_keys
 from escrowd.users.auth import AdminUser
 from escrowd.users.models import ApiKey as ApiKeyRow

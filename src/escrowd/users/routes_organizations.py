@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users import organizations
 from escrowd.users.auth import CurrentPrincipal, CurrentUser
 from escrowd.users.models import Membership
