@@ -18,7 +18,7 @@ from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
-from escrowd.config import ProviderMode
+from escrowd.config import ConfigError, ProviderMode
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.fee_policies import marketplace_default
 from escrowd.escrows.fee_policy_routes import router as fee_policy_router
@@ -114,6 +114,8 @@ def create_app(container: Container | None = None, *, background: bool = True) -
 
     sandbox_app: FastAPI | None = None
     if container.settings.provider is ProviderMode.sandbox:
+        if not container.settings.is_dev:  # Settings refuse this; a copy made past them too
+            raise ConfigError("ESCROWD_PROVIDER=sandbox is for development, not production.")
         sandbox_app = create_sandbox_app(container)
         app.mount(SANDBOX_PREFIX, sandbox_app)
         steps.append(deliver_pending)
