@@ -32,6 +32,9 @@ class ProviderMode(StrEnum):
 
 
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_dev_only_not_a_secret"  # noqa: S105  (sandbox only)
+#: The one API key the sandbox answers, and the one escrowd's adapter sends it. Public on
+#: purpose, like Stripe's published test values: the sandbox never runs in production.
+SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105
 
 
 class Environment(StrEnum):
