@@ -13,7 +13,7 @@ import escrowd.accounts.handlers
 import escrowd.escrows.registrations  # noqa: F401  (escrow webhook handlers, jobs, sweeps, checks)
 from escrowd import __version__
 from escrowd.accounts.routes import routers as account_routers
-from escrowd.api import errors
+from escrowd.api import docs_pages, errors
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
@@ -24,6 +24,7 @@ from escrowd.escrows.fee_policies import marketplace_default
 from escrowd.escrows.fee_policy_routes import router as fee_policy_router
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
+from escrowd.home import router as home_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
@@ -92,10 +93,19 @@ def create_app(container: Container | None = None, *, background: bool = True) -
                     await task
             await container.close()
 
-    app = FastAPI(title="escrowd", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="escrowd",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # docs_pages serves both from installed files: no CDN
+        redoc_url=None,
+    )
     app.state.container = container
     container.asgi_app = app
     errors.install(app)
+    docs_pages.install(app)
+    app.include_router(home_router)
     app.include_router(health_router)
     routers = [
         *user_routers,
