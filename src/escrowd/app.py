@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import escrowd.accounts.handlers
 import escrowd.escrows.registrations  # noqa: F401  (escrow webhook handlers, jobs, sweeps, checks)
 from escrowd import __version__
+from escrowd.accounts.refresh_links import router as onboarding_refresh_router
 from escrowd.accounts.routes import routers as account_routers
 from escrowd.api import docs_pages, errors
 from escrowd.api.health import router as health_router
@@ -106,6 +107,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     errors.install(app)
     docs_pages.install(app)
     app.include_router(home_router)
+    app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API
     app.include_router(health_router)
     routers = [
         *user_routers,
