@@ -140,7 +140,7 @@ def serve(
                 console.print(f"  [yellow]No demo escrow:[/yellow] {seeded.error}")
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]escrowd {__version__} is serving at {base}[/bold green]")
-    console.print(f"  API docs: {base}/docs   health: {base}/healthz   Ctrl-C to stop")
+    console.print(f"  start here: {base}/   API docs: {base}/docs   Ctrl-C to stop")
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
 
 

@@ -25,12 +25,13 @@ def load_settings(database_url: str | None = None) -> Settings:
 def config_error(exc: Exception) -> typer.Exit:
     """Print a setting's problem (one line each, as the settings wrote them); the exit to raise."""
     lines = str(exc).splitlines() or [type(exc).__name__]
+    # soft_wrap: one problem stays one line, whatever the terminal's (or a log's) width.
     if len(lines) == 1:
-        err_console.print(f"[red]Configuration error:[/red] {escape(lines[0])}")
+        err_console.print(f"[red]Configuration error:[/red] {escape(lines[0])}", soft_wrap=True)
     else:
         err_console.print("[red]Configuration errors:[/red]")
         for line in lines:
-            err_console.print(f"  - {escape(line)}")
+            err_console.print(f"  - {escape(line)}", soft_wrap=True)
     return typer.Exit(2)
 
 

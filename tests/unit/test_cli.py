@@ -41,7 +41,7 @@ def test_help_shows_flags_as_flags(command: list[str]) -> None:
 def test_a_bad_setting_stops_every_command_with_the_variable_value_and_choices(
     command: list[str],
 ) -> None:
-    result = CliRunner().invoke(app, command, env={"ESCROWD_ENV": "staging", "COLUMNS": "200"})
+    result = CliRunner().invoke(app, command, env={"ESCROWD_ENV": "staging", "COLUMNS": "60"})
     assert result.exit_code == 2
     assert result.output.strip() == (
         "Configuration error: ESCROWD_ENV is 'staging'; allowed: development (or dev), test, "
@@ -50,7 +50,7 @@ def test_a_bad_setting_stops_every_command_with_the_variable_value_and_choices(
 
 
 def test_serve_names_a_bad_port_and_nothing_else() -> None:
-    result = CliRunner().invoke(app, ["serve"], env={"ESCROWD_PORT": "http", "COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["serve"], env={"ESCROWD_PORT": "http", "COLUMNS": "60"})
     assert result.exit_code == 2
     assert "pydantic" not in result.output
     assert "validation error" not in result.output
@@ -65,7 +65,7 @@ def test_production_lists_each_refusal_on_its_own_line() -> None:
         ["migrate"],
         env={
             "ESCROWD_ENV": "prod",
-            "COLUMNS": "300",
+            "COLUMNS": "60",
             "ESCROWD_PROVIDER": None,
             "ESCROWD_SECRET_KEY": None,
             "ESCROWD_DATABASE_URL": None,
