@@ -160,6 +160,12 @@ def postgres_url(fresh_db_url_factory: Callable[[str], str]) -> str:
     return fresh_db_url_factory("postgres")
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test that takes ``postgres_url`` is PostgreSQL-only: ``-m postgres_only`` selects it."""
+    if "postgres_url" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.postgres_only)
+
+
 @pytest.fixture(autouse=True)
 def _stripe_spec_mismatches_fail_the_test() -> Iterator[None]:
     """With ESCROWD_STRIPE_OPENAPI set, the sandbox checks every request and response it sees

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from escrowd.accounts import onboarding, service
+from escrowd.accounts import onboarding, refresh_links, service
 from escrowd.accounts.domain import Status
 from escrowd.accounts.models import ConnectedAccount
 from escrowd.accounts.schemas import (
@@ -96,13 +96,13 @@ async def onboarding_link(
 ) -> AccountLink:
     """Redirect the payee to `url` right away: it can be opened once and expires after about
     five minutes. An expired or used link sends the payee to `refresh_url`, where you make a
-    new one."""
-    link = await onboarding.create_onboarding_link(
+    new one; without a `refresh_url`, escrowd's own page makes it (for a day)."""
+    link = await refresh_links.create_link(
         container,
         account_id=account_id,
         actor=caller,
-        refresh_url=body.refresh_url,
         return_url=body.return_url,
+        refresh=body.refresh_url,
     )
     return AccountLink.of(account_id, link)
 
