@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 from stripe import StripeClient
 
-from escrowd.providers.stripe.client import make_stripe_client
+from escrowd.providers.stripe.client import SANDBOX_API_KEY, make_stripe_client
 
 PG_SERVER_URL = os.environ.get(
     "ESCROWD_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -198,7 +198,7 @@ async def cycle(client: StripeClient, key: str) -> None:
 async def run_cycles(name: str, base: str, cycles: int, concurrency: int, warmup: int) -> Result:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        client = make_stripe_client(api_key="sk_test_bench", http=http, api_base=base)
+        client = make_stripe_client(api_key=SANDBOX_API_KEY, http=http, api_base=base)
         run = uuid.uuid4().hex[:8]
         for i in range(warmup):
             await cycle(client, f"bench-{run}-warm-{i}")

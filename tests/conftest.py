@@ -51,6 +51,11 @@ SHARED_SQLITE = TEST_DATA_DIR / (
 _KEEP_SHARED = bool(os.environ.get("ESCROWD_TEST_PG_DB"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``run_last`` (the ledger verification of the suite's data) go last."""
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+
+
 def pg_url(database: str) -> str:
     return make_url(PG_SERVER_URL).set(database=database).render_as_string(hide_password=False)
 
@@ -153,6 +158,12 @@ def fresh_db_url(request: pytest.FixtureRequest, fresh_db_url_factory: Callable[
 def postgres_url(fresh_db_url_factory: Callable[[str], str]) -> str:
     """A fresh PostgreSQL database, for tests of real row-level concurrency."""
     return fresh_db_url_factory("postgres")
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test that takes ``postgres_url`` is PostgreSQL-only: ``-m postgres_only`` selects it."""
+    if "postgres_url" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.postgres_only)
 
 
 @pytest.fixture(autouse=True)

@@ -12,18 +12,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import escrowd.accounts.handlers
 import escrowd.escrows.registrations  # noqa: F401  (escrow webhook handlers, jobs, sweeps, checks)
 from escrowd import __version__
+from escrowd.accounts.refresh_links import router as onboarding_refresh_router
 from escrowd.accounts.routes import routers as account_routers
-from escrowd.api import errors, openapi
+from escrowd.api import docs_pages, errors, openapi
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
+from escrowd.api.idempotency_required import document_idempotency_keys
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
-from escrowd.config import ProviderMode
+from escrowd.config import ConfigError, ProviderMode
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.fee_policies import marketplace_default
 from escrowd.escrows.fee_policy_routes import router as fee_policy_router
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
+from escrowd.home import router as home_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
@@ -42,8 +45,9 @@ log = get_logger(__name__)
 DESCRIPTION = """\
 escrowd holds marketplace payments in escrow and releases them to payees, minus a platform fee.
 
-Conventions: amounts are integers in the currency's minor unit; every POST takes an
-`Idempotency-Key`; errors come as `{"error": {"type", "code", "message", "param"}}`; lists are
+Conventions: amounts are integers in the currency's minor unit; every POST accepts an
+`Idempotency-Key`, and those that move money (fund, capture, release, refund) require one;
+errors come as `{"error": {"type", "code", "message", "param"}}`; lists are
 cursor-paginated with `limit`, `starting_after` and `ending_before`. See docs/api.md.
 """
 
@@ -92,11 +96,22 @@ def create_app(container: Container | None = None, *, background: bool = True) -
                     await task
             await container.close()
 
-    app = FastAPI(title="escrowd", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="escrowd",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # docs_pages serves both from installed files: no CDN
+        redoc_url=None,
+    )
     app.state.container = container
     container.asgi_app = app
     errors.install(app)
     openapi.install(app)
+    document_idempotency_keys(app)
+    docs_pages.install(app)
+    app.include_router(home_router)
+    app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API
     app.include_router(health_router)
     routers = [
         *user_routers,
@@ -115,6 +130,8 @@ def create_app(container: Container | None = None, *, background: bool = True) -
 
     sandbox_app: FastAPI | None = None
     if container.settings.provider is ProviderMode.sandbox:
+        if not container.settings.is_dev:  # Settings refuse this; a copy made past them too
+            raise ConfigError("ESCROWD_PROVIDER=sandbox is for development, not production.")
         sandbox_app = create_sandbox_app(container)
         app.mount(SANDBOX_PREFIX, sandbox_app)
         steps.append(deliver_pending)

@@ -1,4 +1,4 @@
-"""The ``escrowd`` command: serve, migrate, ledger verify, users.
+"""The ``escrowd`` command: serve, migrate, ledger verify, reconcile, users.
 
 Every command takes its settings from ``ESCROWD_*`` environment variables
 (docs/configuration.md); ``--database-url`` overrides ``ESCROWD_DATABASE_URL`` where offered.
@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escrowd import __version__
-from escrowd.cli_support import load_settings, redact
+from escrowd.cli_support import config_error, load_settings, redact
 from escrowd.demo_cli import demo as demo_command
 from escrowd.errors import EscrowdError
 from escrowd.jobs.cli import worker as worker_command
+from escrowd.reconcile.cli import HELP as RECONCILE_HELP
+from escrowd.reconcile.cli import reconcile_command
 from escrowd.sandbox.cli import app as sandbox_app
 from escrowd.users.cli import app as users_app
 
@@ -36,6 +38,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("worker")(worker_command)
 app.command("demo")(demo_command)
+app.command("reconcile", help=RECONCILE_HELP)(reconcile_command)
 
 console = Console(stderr=True)
 out = Console()
@@ -122,8 +125,7 @@ def serve(
     try:
         app_ = create_app(container)
     except (EscrowdError, ValueError) as exc:  # a setting escrowd cannot use
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise config_error(exc) from exc
     if not no_demo and settings.is_dev:
         from escrowd.demo import seed_demo
 
@@ -141,7 +143,7 @@ def serve(
                 console.print(f"  [yellow]No demo escrow:[/yellow] {seeded.error}")
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]escrowd {__version__} is serving at {base}[/bold green]")
-    console.print(f"  API docs: {base}/docs   health: {base}/healthz   Ctrl-C to stop")
+    console.print(f"  start here: {base}/   API docs: {base}/docs   Ctrl-C to stop")
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
 
 

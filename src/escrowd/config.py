@@ -1,17 +1,23 @@
 """Settings, read once from ``ESCROWD_*`` environment variables.
 
-Every setting is documented in docs/configuration.md with its default. Outside development
-mode the secret key must be set explicitly: a default signing key in production would let
-anyone mint access tokens.
+Every setting is documented in docs/configuration.md with its default. Production refuses
+what exists for development: the development signing key (anyone could mint access tokens),
+the sandbox provider (it moves no money), the sandbox's public webhook secret (anyone could
+sign webhooks) and SQLite (one writer, one machine).
+
+A setting escrowd cannot use raises ``ConfigError``, whose message names the variable, the
+value given and the values allowed: it is what an operator sees, so nothing else goes in it.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+import types
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Any, Literal, Self, Union, get_args, get_origin
 
-from pydantic import Field, model_validator
+import annotated_types
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105  (refused outside dev)
@@ -26,12 +32,25 @@ class ProviderMode(StrEnum):
 
 
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_dev_only_not_a_secret"  # noqa: S105  (sandbox only)
+#: The one API key the sandbox answers, and the one escrowd's adapter sends it. Public on
+#: purpose, like Stripe's published test values: the sandbox never runs in production.
+SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105
 
 
 class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+#: Short forms accepted for enum settings (any case), e.g. ESCROWD_ENV=dev.
+ALIASES: dict[str, dict[str, str]] = {
+    "env": {"dev": "development", "prod": "production"},
+}
+
+
+class ConfigError(ValueError):
+    """Settings escrowd cannot start with; the message is meant for the operator as it is."""
 
 
 class Settings(BaseSettings):
@@ -43,7 +62,7 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    log_format: str = Field(default="auto", pattern="^(auto|console|json)$")
+    log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
     jwt_issuer: str = "escrowd"
     jwt_audience: str = "escrowd-api"
@@ -64,29 +83,90 @@ class Settings(BaseSettings):
     stripe_api_base: str = ""
     stripe_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            # pydantic's own text names the model, links its docs and repeats the type: an
+            # operator needs the variable, what they gave and what would do.
+            raise ConfigError(describe(exc)) from None
+
+    @field_validator("env", "provider", mode="before")
+    @classmethod
+    def _short_forms(cls, value: object, info: Any) -> object:
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        return ALIASES.get(info.field_name, {}).get(word, word)
+
     @model_validator(mode="after")
     def _check(self) -> Self:
-        weak_key = self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32
-        if self.env is Environment.production and weak_key:
-            raise ValueError(
-                "ESCROWD_SECRET_KEY must be set to a random value of at least 32 characters "
-                "when ESCROWD_ENV=production (try: python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))')"
-            )
+        problems: list[str] = []
         if self.provider is ProviderMode.stripe and not self.stripe_secret_key:
-            raise ValueError(
+            problems.append(
                 "ESCROWD_PROVIDER=stripe needs ESCROWD_STRIPE_SECRET_KEY (sk_live_… or sk_test_…); "
                 "leave ESCROWD_PROVIDER unset to use the built-in sandbox."
             )
+        if self.provider is ProviderMode.stripe and SANDBOX_WEBHOOK_SECRET in self._listed_secrets:
+            problems.append(
+                f"ESCROWD_STRIPE_WEBHOOK_SECRETS lists {SANDBOX_WEBHOOK_SECRET}, the sandbox's "
+                "public secret, with ESCROWD_PROVIDER=stripe: anyone could sign webhooks with "
+                "it. Remove it; use the endpoint's whsec_… secret from the Stripe dashboard."
+            )
+        if self.env is Environment.production:
+            problems += self._production_problems()
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append(
+                "ESCROWD_SECRET_KEY must be set to a random value of at least 32 characters "
+                "when ESCROWD_ENV=production (try: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')."
+            )
+        if self.provider is ProviderMode.sandbox:
+            problems.append(
+                "ESCROWD_PROVIDER is sandbox (the default), an emulator that moves no money: "
+                "set ESCROWD_PROVIDER=stripe and ESCROWD_STRIPE_SECRET_KEY when "
+                "ESCROWD_ENV=production."
+            )
+        if SANDBOX_WEBHOOK_SECRET in self._listed_secrets and self.provider is ProviderMode.sandbox:
+            problems.append(
+                f"ESCROWD_STRIPE_WEBHOOK_SECRETS lists {SANDBOX_WEBHOOK_SECRET}, the sandbox's "
+                "public secret: anyone could sign webhooks with it. Remove it when "
+                "ESCROWD_ENV=production; use the endpoint's whsec_… secret from the Stripe "
+                "dashboard."
+            )
+        if self.effective_database_url.startswith("sqlite"):
+            given = (
+                "is empty (the SQLite file in ESCROWD_DATA_DIR)"
+                if not self.database_url
+                else ("is a SQLite database")
+            )
+            problems.append(
+                f"ESCROWD_DATABASE_URL {given}: production needs PostgreSQL. Set "
+                "ESCROWD_DATABASE_URL=postgresql+asyncpg://user:password@host:5432/escrowd."
+            )
+        return problems
+
+    @property
+    def _listed_secrets(self) -> list[str]:
+        return [s.strip() for s in self.stripe_webhook_secrets.split(",") if s.strip()]
 
     @property
     def webhook_secrets(self) -> list[str]:
-        """Stripe endpoint secrets accepted on inbound webhooks (several during rotation)."""
-        if self.provider is ProviderMode.sandbox:
-            extra = [s.strip() for s in self.stripe_webhook_secrets.split(",") if s.strip()]
-            return [SANDBOX_WEBHOOK_SECRET, *extra]
-        return [s.strip() for s in self.stripe_webhook_secrets.split(",") if s.strip()]
+        """Stripe endpoint secrets accepted on inbound webhooks (several during rotation).
+
+        The sandbox's secret is public: it is accepted with the sandbox provider only, and
+        never in production, whatever the list says.
+        """
+        listed = [s for s in self._listed_secrets if s != SANDBOX_WEBHOOK_SECRET]
+        if self.provider is ProviderMode.sandbox and self.is_dev:
+            return [SANDBOX_WEBHOOK_SECRET, *listed]
+        return listed
 
     @property
     def effective_database_url(self) -> str:
@@ -98,3 +178,57 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env is not Environment.production
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per unusable setting: the variable, the value given, the values allowed."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        if not error["loc"]:  # a rule across settings (``_check``): its message is the line
+            lines.append(str(error.get("ctx", {}).get("error", error["msg"])))
+            continue
+        name = str(error["loc"][0])
+        lines.append(
+            f"ESCROWD_{name.upper()} is {_shown(error['input'])}; allowed: {allowed(name)}."
+        )
+    return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    return repr(value if isinstance(value, str | int | float) else str(value))
+
+
+def allowed(name: str) -> str:
+    """What a setting accepts, in words, from its type and bounds."""
+    info = Settings.model_fields[name]
+    kind = info.annotation
+    if get_origin(kind) in (Union, types.UnionType):  # ``int | None``: unset is the default
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        short = {full: word for word, full in ALIASES.get(name, {}).items()}
+        return ", ".join(
+            f"{m.value} (or {short[m.value]})" if m.value in short else str(m.value) for m in kind
+        )
+    if get_origin(kind) is Literal:
+        return ", ".join(str(a) for a in get_args(kind))
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        noun = "a whole number"
+    elif kind is float:
+        noun = "a number"
+    else:
+        return "text"
+    return noun + _bounds(info.metadata)
+
+
+def _bounds(metadata: list[Any]) -> str:
+    bound: dict[str, object] = {}
+    for m in metadata:
+        for attr in ("ge", "gt", "le", "lt"):
+            if isinstance(m, annotated_types.BaseMetadata) and hasattr(m, attr):
+                bound[attr] = getattr(m, attr)
+    if "ge" in bound and "le" in bound:
+        return f" from {bound['ge']} to {bound['le']}"
+    words = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
+    return " " + " and ".join(f"{words[k]} {v}" for k, v in bound.items()) if bound else ""

@@ -23,6 +23,7 @@ from tests.escrows.conftest import (
     Sandbox,
     funded,
     get,
+    keyed,
     ledger_balance,
     mount,
     payees,
@@ -68,7 +69,7 @@ async def test_fifty_concurrent_releases_and_refunds_move_the_money_exactly_once
     refund = {"allocations": [{"id": second, "amount": 100}]}
 
     async def fire(action: str, body: dict[str, Any]) -> tuple[str, int, str]:
-        r = await ctx.client.post(f"{path}/{action}", json=body, headers=client_.headers)
+        r = await ctx.client.post(f"{path}/{action}", json=body, headers=keyed(client_.headers))
         code = r.json()["error"]["code"] if r.status_code != 200 else "ok"
         return action, r.status_code, code
 
@@ -119,7 +120,7 @@ async def test_releases_whose_payees_cross_neither_deadlock_nor_move_money_twice
 
     async def release(escrow: dict[str, Any]) -> tuple[int, str]:
         r = await ctx.client.post(
-            f"/v1/escrows/{escrow['id']}/release", json={}, headers=client_.headers
+            f"/v1/escrows/{escrow['id']}/release", json={}, headers=keyed(client_.headers)
         )
         return r.status_code, r.text
 

@@ -26,6 +26,7 @@ from tests.escrows.conftest import (
     create_escrow,
     funded,
     get,
+    keyed,
     ledger_balance,
     payees,
     payer,
@@ -94,7 +95,7 @@ async def test_a_release_interrupted_around_its_transfer_is_finished_once(
             "allocation": escrow["allocations"][0]["id"],
         }
     ]
-    again = await ctx.client.post(path, headers=client_.headers)
+    again = await ctx.client.post(path, headers=keyed(client_.headers))
     assert_error(again, 409, "invalid_request_error", "escrow_operation_in_progress")
     await recover(ctx, clock)
     after = await get(ctx, client_, escrow["id"])
@@ -153,7 +154,7 @@ async def test_a_timeout_is_recorded_as_unknown_and_the_janitor_settles_it(
     real = ctx.container.provider
     assert real is not None
     ctx.container.provider = Faulty(real, "create_transfer", "after", timeout)
-    r = await ctx.client.post(f"/v1/escrows/{escrow['id']}/release", headers=client_.headers)
+    r = await ctx.client.post(f"/v1/escrows/{escrow['id']}/release", headers=keyed(client_.headers))
     ctx.container.provider = real
     assert_error(r, 502, "api_error", "provider_outcome_unknown")
     unknown = await get(ctx, client_, escrow["id"])

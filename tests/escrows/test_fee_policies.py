@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
+from escrowd.app import create_app
+from escrowd.bootstrap import build
+from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
 from escrowd.escrows.fee_policies import marketplace_default
-from tests.escrows.conftest import Ctx, create_escrow, payer, verified_payee
-from tests.integration.conftest import assert_error, bearer, count_rows, make_user
+from tests.escrows.conftest import Ctx, Sandbox, create_escrow, payer, post, verified_payee
+from tests.integration.conftest import assert_error, bearer, count_all, count_rows, make_user
 
 #: This module's marketplace charges 10 % by default.
 MARKETPLACE = '{"rate_bps": 1000}'
+ESCROW_TABLES = ("escrows", "escrow_allocations", "events")
 
 
 @pytest.fixture
@@ -92,3 +99,96 @@ async def test_only_admins_set_fee_policies_and_bad_ones_write_nothing(ctx: Ctx)
     missing = await ctx.client.get(f"/v1/fee_policies/{worker.id}", headers=bearer(admin.token))
     assert_error(missing, 404, "invalid_request_error", "resource_missing")
     assert await count_rows(ctx.container, "payee_fee_policies") == before
+
+
+async def test_a_fixed_fee_larger_than_an_allocation_is_refused_wherever_it_comes_from(
+    ctx: Ctx, settings: Settings, clock: FrozenClock
+) -> None:
+    admin = await make_user(ctx.container, role="admin")
+    client_ = await payer(ctx)
+    worker, pricey = await verified_payee(ctx), await verified_payee(ctx)
+    r = await ctx.client.post(
+        f"/v1/fee_policies/{pricey.id}",
+        json={"fee_policy": {"fixed": 2_000}},
+        headers=bearer(admin.token),
+    )
+    assert r.status_code == 200, r.text
+    before = await count_all(ctx.container, *ESCROW_TABLES)
+
+    def body(allocations: list[tuple[str, int]], **extra: Any) -> dict[str, Any]:
+        return {
+            "currency": "usd",
+            "amount": sum(a for _, a in allocations),
+            "allocations": [{"payee": p, "amount": a} for p, a in allocations],
+            **extra,
+        }
+
+    own = await ctx.client.post(
+        "/v1/escrows",
+        json=body([(worker.id, 300)], fee_policy={"fixed": 500}),
+        headers=client_.headers,
+    )
+    err = assert_error(
+        own, 400, "invalid_request_error", "fee_exceeds_amount", param="fee_policy[fixed]"
+    )
+    assert (
+        "would be 530 (30 at 1000 bps plus the fixed 500 of this escrow's fee_policy)"
+        in (err["message"])
+    )
+    assert "amount 300" in err["message"]
+
+    payees_own = await ctx.client.post(
+        "/v1/escrows",
+        json=body([(worker.id, 5_000), (pricey.id, 1_500)]),
+        headers=client_.headers,
+    )
+    err = assert_error(
+        payees_own,
+        400,
+        "invalid_request_error",
+        "fee_exceeds_amount",
+        param="allocations[1][amount]",
+    )
+    assert "the fixed 2000 of the payee's own fee policy" in err["message"]
+
+    # The marketplace default: the same database, served with another ESCROWD_FEE_POLICY.
+    fixed_default = settings.model_copy(update={"fee_policy": '{"fixed": 400}'})
+    other = build(fixed_default, clock=clock)
+    try:
+        transport = httpx.ASGITransport(app=create_app(other))
+        async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
+            r = await c.post("/v1/escrows", json=body([(worker.id, 399)]), headers=client_.headers)
+            err = assert_error(
+                r,
+                400,
+                "invalid_request_error",
+                "fee_exceeds_amount",
+                param="allocations[0][amount]",
+            )
+            assert "the fixed 400 of the marketplace's default fee policy" in err["message"]
+            assert "Raise the amount to at least 400" in err["message"]
+            fits = await c.post(
+                "/v1/escrows", json=body([(worker.id, 400)]), headers=client_.headers
+            )
+            assert fits.status_code == 200, fits.text
+    finally:
+        await other.close()
+    after = await count_all(ctx.container, *ESCROW_TABLES)
+    assert after["escrows"] == before["escrows"] + 1  # only the one that fits
+    assert after["events"] == before["events"] + 1
+
+
+async def test_a_fee_equal_to_the_allocation_leaves_the_payee_nothing_and_moves_no_transfer(
+    ctx: Ctx, sandbox: Sandbox
+) -> None:
+    client_ = await payer(ctx)
+    worker = await verified_payee(ctx)
+    escrow = await create_escrow(
+        ctx, client_, [(worker.id, 700)], fee_policy={"rate_bps": 0, "fixed": 700}
+    )
+    (allocation,) = escrow["allocations"]
+    assert (allocation["platform_fee"], allocation["net"]) == (700, 0)
+    await post(ctx, client_, f"/v1/escrows/{escrow['id']}/fund", {"payment_method": "pm_card_visa"})
+    released = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/release")
+    assert released["status"] == "released"
+    assert await sandbox.transfers(escrow["id"]) == []

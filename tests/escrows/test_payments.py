@@ -12,6 +12,7 @@ from tests.escrows.conftest import (
     event_types,
     funded,
     get,
+    keyed,
     ledger_balance,
     payees,
     payer,
@@ -34,7 +35,9 @@ async def test_declined_cards_are_402_with_the_reason_and_the_payer_may_try_agai
         ("pm_card_chargeDeclined", "generic_decline"),
         ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
     ]:
-        r = await ctx.client.post(fund, json={"payment_method": card}, headers=client_.headers)
+        r = await ctx.client.post(
+            fund, json={"payment_method": card}, headers=keyed(client_.headers)
+        )
         err = assert_error(r, 402, "card_error", decline)
         assert err["message"].startswith("Your card")
         after = await get(ctx, client_, escrow["id"])
@@ -109,7 +112,7 @@ async def test_an_open_slot_is_assigned_before_its_money_is_released(ctx: Ctx) -
     r = await ctx.client.post(
         f"/v1/escrows/{escrow['id']}/release",
         json={"allocations": [{"id": slot}]},
-        headers=client_.headers,
+        headers=keyed(client_.headers),
     )
     assert_error(r, 400, "invalid_request_error", "allocation_unassigned")
     assigned = await post(
@@ -134,7 +137,7 @@ async def test_money_never_goes_to_a_payee_without_a_verified_account(ctx: Ctx) 
     client_ = await payer(ctx)
     unverified = await make_user(ctx.container, role="worker")
     escrow = await funded(ctx, client_, [(unverified.id, 2500)])
-    r = await ctx.client.post(f"/v1/escrows/{escrow['id']}/release", headers=client_.headers)
+    r = await ctx.client.post(f"/v1/escrows/{escrow['id']}/release", headers=keyed(client_.headers))
     err = assert_error(r, 409, "invalid_request_error", "payee_account_missing")
     assert unverified.id in err["message"]
     after = await get(ctx, client_, escrow["id"])

@@ -12,6 +12,7 @@ from tests.escrows.conftest import (
     create_escrow,
     funded,
     get,
+    keyed,
     payees,
     payer,
     post,
@@ -30,7 +31,9 @@ TABLES = (
 
 
 async def _refused(ctx: Ctx, who: Any, escrow_id: str, action: str, state: str) -> None:
-    r = await ctx.client.post(f"/v1/escrows/{escrow_id}/{action}", json={}, headers=who.headers)
+    r = await ctx.client.post(
+        f"/v1/escrows/{escrow_id}/{action}", json={}, headers=keyed(who.headers)
+    )
     err = assert_error(r, 409, "invalid_request_error", "escrow_state_conflict")
     assert f"is {state}; cannot {action}" in err["message"], err
     assert "Allowed actions:" in err["message"]
@@ -116,7 +119,7 @@ async def test_amounts_beyond_what_is_left_are_refused_and_move_nothing(ctx: Ctx
     ]
     before = await count_all(ctx.container, *TABLES)
     for action, body, code, param in cases:
-        r = await ctx.client.post(f"{path}/{action}", json=body, headers=client_.headers)
+        r = await ctx.client.post(f"{path}/{action}", json=body, headers=keyed(client_.headers))
         assert_error(r, 400, "invalid_request_error", code, param=param)
     assert await count_all(ctx.container, *TABLES) == before
 
@@ -196,9 +199,9 @@ async def test_only_the_payer_and_the_platform_act_payees_read_others_see_nothin
     path = f"/v1/escrows/{escrow['id']}"
     before = await count_all(ctx.container, *TABLES)
     for action in ("release", "refund", "fund", "capture", "cancel"):
-        r = await ctx.client.post(f"{path}/{action}", json={}, headers=stranger.headers)
+        r = await ctx.client.post(f"{path}/{action}", json={}, headers=keyed(stranger.headers))
         assert_error(r, 404, "invalid_request_error", "resource_missing")
-        r = await ctx.client.post(f"{path}/{action}", json={}, headers=as_payee)
+        r = await ctx.client.post(f"{path}/{action}", json={}, headers=keyed(as_payee))
         assert_error(r, 403, "permission_error", "payee_read_only")
     assert await count_all(ctx.container, *TABLES) == before
     assert_error(await ctx.client.get(path, headers=stranger.headers), 404, "invalid_request_error")
@@ -229,7 +232,7 @@ async def test_only_the_payer_and_the_platform_act_payees_read_others_see_nothin
     )
     assert r.status_code == 200, r.text
     assert r.json()["payer"] == client_.id
-    r = await ctx.client.post(f"{path}/release", headers=key)
+    r = await ctx.client.post(f"{path}/release", headers=keyed(key))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "released"
 

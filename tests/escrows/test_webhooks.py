@@ -181,7 +181,10 @@ async def test_transfer_reversals_put_the_payees_money_back_once_whatever_the_or
     assert await ledger_balance(ctx, payee_available(tester)) == available - 800
     allocation_id = after["allocations"][0]["id"]
     reversals = await event_types(ctx, client_, allocation_id)
-    assert reversals.count("allocation.reversed") == 2  # once per reversal, not per delivery
+    # Events are hints: the first one to arrive makes escrowd read the transfer at the provider,
+    # which already shows both reversals (800), and books them at once; every later delivery
+    # finds nothing new. So one booking, never one per delivery.
+    assert reversals.count("allocation.reversed") == 1
     # The money that came back is the payer's again (as when a dispute is lost).
     refunded = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/refund")
     assert (refunded["status"], refunded["amount_refunded"]) == ("released", 800)

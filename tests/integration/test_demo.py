@@ -15,7 +15,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from escrowd.bootstrap import Container, build
-from escrowd.config import Environment, Settings
+from escrowd.config import Environment, ProviderMode, Settings
 from escrowd.demo import DEMO_USERS, seed_demo
 from escrowd.demo_cli import Traced, demo, traced_demo
 from escrowd.escrows.ledgering import PLATFORM_FEES, PROCESSING_COSTS, clearing
@@ -176,8 +176,15 @@ async def test_serve_seeds_an_empty_database_with_logins_and_a_demo_escrow_once(
         await container.close()
 
 
-async def test_serve_adds_no_demo_data_in_production(fresh_db_url: str) -> None:
-    settings = Settings(env=Environment.production, database_url=fresh_db_url, secret_key=SECRET)
+async def test_serve_adds_no_demo_data_in_production(postgres_url: str) -> None:
+    # Production runs on PostgreSQL and Stripe only: the settings refuse SQLite and the sandbox.
+    settings = Settings(
+        env=Environment.production,
+        database_url=postgres_url,
+        secret_key=SECRET,
+        provider=ProviderMode.stripe,
+        stripe_secret_key="sk_test_never_called",
+    )
     assert await seed_demo(settings) is None
     container = build(settings)
     try:

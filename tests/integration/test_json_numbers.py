@@ -12,7 +12,7 @@ import pytest
 from ulid import ULID
 
 from escrowd.accounts.routes import routers as account_routers
-from escrowd.api.routing import JsonNumbersRoute, parse_number
+from escrowd.api.strict_json import StrictJSONRoute, parse_number
 from escrowd.bootstrap import Container
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.fee_policy_routes import router as fee_policy_router
@@ -103,6 +103,6 @@ def test_every_api_router_reads_bodies_this_way() -> None:
         clock_routes.router,
         incidents_router,
     ]
-    assert all(r.route_class is JsonNumbersRoute for r in routers), [
-        r.prefix for r in routers if r.route_class is not JsonNumbersRoute
+    assert all(r.route_class is StrictJSONRoute for r in routers), [
+        r.prefix for r in routers if r.route_class is not StrictJSONRoute
     ]

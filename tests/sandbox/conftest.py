@@ -26,12 +26,13 @@ from sqlalchemy import update
 
 from escrowd.bootstrap import Container
 from escrowd.db.session import Database
+from escrowd.providers.stripe.client import SANDBOX_API_KEY
 from escrowd.sandbox import spec_check
 from escrowd.sandbox.stripe import clock, models
 from escrowd.sandbox.stripe.due import run_due
 
 BASE = "/sandbox/stripe"
-KEY = "sk_test_sandbox_tests"
+KEY = SANDBOX_API_KEY
 Params = Mapping[str, str | list[str]]
 
 

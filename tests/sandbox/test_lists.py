@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from escrowd.clock import FrozenClock
 from tests.sandbox.conftest import Api, SpecGuard, captured_charge, error_of
 
 
@@ -73,3 +76,36 @@ async def test_metadata_merges_and_an_empty_value_deletes_a_key(api: Api) -> Non
     assert cus["metadata"] == {"a": "1", "c": "3"}
     cus = await api.ok("POST", f"/v1/customers/{cus['id']}", {"metadata": ""})
     assert cus["metadata"] == {}
+
+
+async def test_lists_filter_by_a_created_range(
+    api: Api, clock: FrozenClock, spec: SpecGuard
+) -> None:
+    cus = await api.customer()
+    early = await api.ok(
+        "POST", "/v1/payment_intents", {"amount": "1000", "currency": "usd", "customer": cus["id"]}
+    )
+    clock.advance(timedelta(seconds=100))
+    late = await api.ok(
+        "POST", "/v1/payment_intents", {"amount": "2000", "currency": "usd", "customer": cus["id"]}
+    )
+    assert late["created"] - early["created"] == 100
+
+    async def ids(**created: str) -> list[str]:
+        query = {"customer": cus["id"], **{f"created[{k}]": v for k, v in created.items()}}
+        return [p["id"] for p in (await api.ok("GET", "/v1/payment_intents", query))["data"]]
+
+    assert await ids(gte=str(late["created"])) == [late["id"]]
+    assert await ids(lt=str(late["created"])) == [early["id"]]
+    assert await ids(gt=str(early["created"]), lte=str(late["created"])) == [late["id"]]
+    assert await ids(gte=str(early["created"]), lt=str(late["created"] + 1)) == [
+        late["id"],
+        early["id"],
+    ]
+    exact = await api.ok(
+        "GET", "/v1/payment_intents", {"customer": cus["id"], "created": str(early["created"])}
+    )
+    assert [p["id"] for p in exact["data"]] == [early["id"]]
+    bad = await api.get("/v1/payment_intents", {"created[after]": "1"})
+    assert error_of(bad)["param"] == "created[after]"
+    spec.expect("unknown parameter 'created[after]'")

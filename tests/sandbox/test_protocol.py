@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
-from tests.sandbox.conftest import BASE, Api, error_of
+from tests.sandbox.conftest import BASE, KEY, Api, error_of
 
 
 async def test_a_retry_with_the_same_key_replays_the_first_response(api: Api) -> None:
@@ -69,8 +70,31 @@ async def test_a_missing_or_non_test_key_is_refused_with_401(client: httpx.Async
     assert live.status_code == 401
     assert "sk_live_" in error_of(live)["message"]
     assert "123456789012345" not in live.text  # the key is masked
-    basic = await client.get(f"{BASE}/v1/customers", auth=("sk_test_basic", ""))
+    basic = await client.get(f"{BASE}/v1/customers", auth=(KEY, ""))
     assert basic.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("sk_test_someone_elses_key_xyz1", "sk_test_******************xyz1"),
+        ("sk_test_sandbox_", "sk_test_********"),
+        ("sk_test_", "sk_test_****"),
+        ("not-a-key-at-all", "************-all"),
+    ],
+)
+async def test_only_the_sandboxs_own_key_is_accepted_as_stripe_refuses_a_wrong_one(
+    client: httpx.AsyncClient, key: str, shown: str
+) -> None:
+    r = await client.get(f"{BASE}/v1/customers", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 401
+    assert r.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "message": f"Invalid API Key provided: {shown}",
+        }
+    }
+    assert r.headers["Request-Id"].startswith("req_")
 
 
 async def test_unknown_urls_and_objects_are_404s_with_a_request_id(api: Api) -> None:

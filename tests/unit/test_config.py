@@ -2,22 +2,175 @@ from __future__ import annotations
 
 import pytest
 
-from escrowd.config import DEV_SECRET_KEY, Environment, Settings
+from escrowd.config import (
+    DEV_SECRET_KEY,
+    SANDBOX_WEBHOOK_SECRET,
+    ConfigError,
+    Environment,
+    ProviderMode,
+    Settings,
+)
+
+STRONG_KEY = "x" * 48
+PG_URL = "postgresql+asyncpg://escrowd@db.internal:5432/escrowd"
+
+
+def production(**overrides: object) -> Settings:
+    """Settings production accepts, with ``overrides`` on top."""
+    values: dict[str, object] = {
+        "env": Environment.production,
+        "secret_key": STRONG_KEY,
+        "provider": ProviderMode.stripe,
+        "stripe_secret_key": "sk_live_abc",
+        "stripe_webhook_secrets": "whsec_live_endpoint",
+        "database_url": PG_URL,
+    }
+    return Settings(**{**values, **overrides})
 
 
 def test_production_refuses_the_development_secret_key() -> None:
     with pytest.raises(ValueError, match="ESCROWD_SECRET_KEY"):
-        Settings(env=Environment.production, secret_key=DEV_SECRET_KEY)
+        production(secret_key=DEV_SECRET_KEY)
 
 
 def test_production_refuses_a_short_secret_key() -> None:
     with pytest.raises(ValueError, match="at least 32"):
-        Settings(env=Environment.production, secret_key="short")
+        production(secret_key="short")
 
 
-def test_production_accepts_a_long_random_secret_key() -> None:
-    s = Settings(env=Environment.production, secret_key="x" * 48)
+def test_production_accepts_a_long_random_secret_key_stripe_and_postgresql() -> None:
+    s = production()
     assert not s.is_dev
+    assert s.webhook_secrets == ["whsec_live_endpoint"]
+
+
+def test_production_refuses_the_sandbox_provider_which_is_the_default() -> None:
+    with pytest.raises(ConfigError, match="ESCROWD_PROVIDER is sandbox") as refused:
+        production(provider=ProviderMode.sandbox)
+    assert "ESCROWD_PROVIDER=stripe" in str(refused.value)  # says what to do
+
+
+def test_production_refuses_the_sandbox_webhook_secret() -> None:
+    with pytest.raises(ConfigError, match="ESCROWD_STRIPE_WEBHOOK_SECRETS") as refused:
+        production(stripe_webhook_secrets=f"whsec_live_endpoint, {SANDBOX_WEBHOOK_SECRET}")
+    assert "Remove it" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["", "sqlite+aiosqlite:///srv/escrowd.sqlite3", "sqlite+aiosqlite:///:memory:"]
+)
+def test_production_refuses_sqlite_including_the_default_empty_url(url: str) -> None:
+    with pytest.raises(ConfigError, match="ESCROWD_DATABASE_URL") as refused:
+        production(database_url=url)
+    assert "postgresql+asyncpg://" in str(refused.value)
+
+
+def test_production_names_every_problem_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ESCROWD_DATABASE_URL", "ESCROWD_PROVIDER", "ESCROWD_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ESCROWD_ENV", "production")
+    with pytest.raises(ConfigError) as refused:
+        Settings()
+    lines = str(refused.value).splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "ESCROWD_SECRET_KEY",
+        "ESCROWD_PROVIDER",
+        "ESCROWD_DATABASE_URL",
+    ]
+
+
+def test_the_sandbox_secret_is_never_accepted_with_the_stripe_provider() -> None:
+    with pytest.raises(ConfigError, match=SANDBOX_WEBHOOK_SECRET):
+        Settings(
+            env=Environment.development,
+            provider=ProviderMode.stripe,
+            stripe_secret_key="sk_test_abc",
+            stripe_webhook_secrets=f"whsec_a,{SANDBOX_WEBHOOK_SECRET}",
+        )
+    # A copy made past validation still leaves it out.
+    s = Settings(provider=ProviderMode.stripe, stripe_secret_key="sk_test_abc")
+    s = s.model_copy(update={"stripe_webhook_secrets": f"whsec_a,{SANDBOX_WEBHOOK_SECRET}"})
+    assert s.webhook_secrets == ["whsec_a"]
+
+
+def test_the_sandbox_provider_accepts_its_own_secret_in_development() -> None:
+    s = Settings(stripe_webhook_secrets="whsec_a")
+    assert s.webhook_secrets == [SANDBOX_WEBHOOK_SECRET, "whsec_a"]
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("dev", Environment.development),
+        ("DEV", Environment.development),
+        ("prod", Environment.production),
+        ("Production", Environment.production),
+        ("test", Environment.test),
+    ],
+)
+def test_env_takes_short_forms_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, given: str, meant: Environment
+) -> None:
+    monkeypatch.setenv("ESCROWD_ENV", given)
+    monkeypatch.setenv("ESCROWD_SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("ESCROWD_PROVIDER", "stripe")
+    monkeypatch.setenv("ESCROWD_STRIPE_SECRET_KEY", "sk_test_abc")
+    monkeypatch.setenv("ESCROWD_DATABASE_URL", PG_URL)
+    assert Settings().env is meant
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "ESCROWD_ENV",
+            "staging",
+            "ESCROWD_ENV is 'staging'; allowed: development (or dev), test, production (or prod).",
+        ),
+        (
+            "ESCROWD_PORT",
+            "99999",
+            "ESCROWD_PORT is '99999'; allowed: a whole number from 1 to 65535.",
+        ),
+        (
+            "ESCROWD_PORT",
+            "http",
+            "ESCROWD_PORT is 'http'; allowed: a whole number from 1 to 65535.",
+        ),
+        ("ESCROWD_PROVIDER", "paypal", "ESCROWD_PROVIDER is 'paypal'; allowed: sandbox, stripe."),
+        ("ESCROWD_DB_ECHO", "maybe", "ESCROWD_DB_ECHO is 'maybe'; allowed: true or false."),
+        ("ESCROWD_LOG_FORMAT", "xml", "ESCROWD_LOG_FORMAT is 'xml'; allowed: auto, console, json."),
+        (
+            "ESCROWD_STRIPE_TIMEOUT_SECONDS",
+            "0",
+            "ESCROWD_STRIPE_TIMEOUT_SECONDS is '0'; allowed: a number above 0 and at most 120.",
+        ),
+        (
+            "ESCROWD_ARGON2_TIME_COST",
+            "0",
+            "ESCROWD_ARGON2_TIME_COST is '0'; allowed: a whole number at least 1.",
+        ),
+    ],
+)
+def test_a_bad_setting_names_the_variable_the_value_and_what_is_allowed_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as refused:
+        Settings()
+    assert str(refused.value) == message
+
+
+def test_two_bad_settings_are_two_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESCROWD_ENV", "dev")
+    monkeypatch.setenv("ESCROWD_PORT", "0")
+    monkeypatch.setenv("ESCROWD_ACCESS_TOKEN_TTL_SECONDS", "5")
+    with pytest.raises(ConfigError) as refused:
+        Settings()
+    assert str(refused.value).splitlines() == [
+        "ESCROWD_PORT is '0'; allowed: a whole number from 1 to 65535.",
+        "ESCROWD_ACCESS_TOKEN_TTL_SECONDS is '5'; allowed: a whole number from 30 to 86400.",
+    ]
 
 
 def test_default_database_is_a_sqlite_file_in_the_data_folder(

@@ -20,7 +20,9 @@ from escrowd.escrows.domain import (
     ProcessingBase,
     ProcessingMode,
     State,
+    check_fee_fits,
     compute_allocation_breakdown,
+    fixed_source,
     prorate,
     resolve_policy,
     settled_state,
@@ -153,6 +155,67 @@ def test_each_allocation_uses_its_own_resolved_policy() -> None:
     policies = [resolve_policy(default), resolve_policy(default, payee=FeeOverride(rate_bps=500))]
     b = compute_allocation_breakdown(20_000, policies, allocations=[10_000, 10_000])
     assert [a.platform_fee for a in b.allocations] == [1_500, 500]
+
+
+def test_a_fixed_fee_larger_than_the_allocation_is_refused_naming_fee_amount_and_source() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        check_fee_fits(300, FeePolicy(fixed=500), allocation="allocations[1]", source="default")
+    err = info.value
+    assert (err.code, err.param, err.http_status) == (
+        "fee_exceeds_amount",
+        "allocations[1][amount]",
+        400,
+    )
+    assert "would be 500" in err.message
+    assert "the fixed 500 of the marketplace's default fee policy" in err.message
+    assert "amount 300" in err.message
+    assert "Raise the amount to at least 500, or lower the fee." in err.message
+
+
+def test_the_rate_and_the_fixed_part_together_may_not_exceed_the_allocation() -> None:
+    policy = FeePolicy(rate_bps=1000, fixed=950)  # 10 % of 1000 + 950 = 1050
+    with pytest.raises(InvalidRequestError) as info:
+        check_fee_fits(1000, policy, allocation="allocations[0]", source="escrow")
+    assert info.value.param == "fee_policy[fixed]"
+    assert "would be 1050 (100 at 1000 bps plus the fixed 950 of this escrow's" in (
+        info.value.message
+    )
+    assert "Raise the amount, or lower the fee." in info.value.message
+    with pytest.raises(InvalidRequestError):  # 105.5 rounds up: 106 + 950 = 1056
+        check_fee_fits(1055, policy, allocation="allocations[0]", source="escrow")
+    check_fee_fits(1056, policy, allocation="allocations[0]", source="escrow")
+
+
+def test_a_fee_equal_to_the_allocation_is_allowed_and_leaves_the_payee_nothing() -> None:
+    policy = FeePolicy(fixed=700)
+    check_fee_fits(700, policy, allocation="allocations[0]", source="payee")
+    (a,) = compute_allocation_breakdown(700, policy).allocations
+    assert (a.platform_fee, a.net) == (700, 0)
+    check_fee_fits(5_000, FeePolicy(rate_bps=10_000), allocation="allocations[0]", source="escrow")
+
+
+def test_the_fixed_part_is_traced_to_the_level_that_set_it() -> None:
+    assert fixed_source(payee=None, escrow=None) == "default"
+    assert fixed_source(payee=FeeOverride(rate_bps=1), escrow=None) == "default"
+    assert fixed_source(payee=FeeOverride(fixed=5), escrow=FeeOverride(rate_bps=1)) == "payee"
+    assert fixed_source(payee=FeeOverride(fixed=5), escrow=FeeOverride(fixed=0)) == "escrow"
+
+
+@given(
+    gross=st.integers(1, 10**9),
+    rate=st.integers(0, 10_000),
+    fixed=st.integers(0, 10**9),
+)
+def test_an_accepted_fee_is_never_capped(gross: int, rate: int, fixed: int) -> None:
+    policy = FeePolicy(rate_bps=rate, fixed=fixed)
+    try:
+        check_fee_fits(gross, policy, allocation="allocations[0]", source="default")
+    except InvalidRequestError:
+        return
+    (a,) = compute_allocation_breakdown(gross, policy).allocations
+    exact = Decimal(gross) * rate / 10_000
+    assert abs(a.platform_fee - fixed - exact) <= Decimal("0.5")  # the rate's rounding only
+    assert a.net == gross - a.platform_fee >= 0
 
 
 def test_policies_round_trip_through_json_with_rates_as_decimal_strings() -> None:

@@ -6,7 +6,9 @@ process). Each runs in the transaction that marks the stored event processed.
 Order does not matter: an event older than the state escrowd holds (``updated_at``, whole
 seconds) is ignored, so a late or re-delivered event never moves an account backwards. Events
 for accounts escrowd does not know (made elsewhere, or whose creation is not stored yet) are
-ignored too. Handlers get no clock: the escrowd event they write is dated by the provider's
+ignored too. The state applied is the provider's own account, fetched when an event arrives
+(``webhooks.verification``): a forged ``account.updated`` cannot open the KYC gate. Handlers
+get no clock: the escrowd event they write is dated by the provider's
 event time, which is also the time of the state it describes.
 """
 
@@ -19,9 +21,9 @@ from escrowd.accounts.domain import is_stale
 from escrowd.clock import FrozenClock
 from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
-from escrowd.providers.stripe import mapping as stripe_mapping
-from escrowd.providers.types import EventKind, ProviderEvent
+from escrowd.providers.types import ConnectedAccount, EventKind, ProviderEvent
 from escrowd.webhooks import handlers
+from escrowd.webhooks.verification import truth
 
 __all__ = ["on_account_updated", "on_capability_updated"]
 
@@ -42,10 +44,12 @@ async def on_account_updated(session: AsyncSession, event: ProviderEvent) -> Non
     if is_stale(event.created, row.updated_at):
         log.info("account_event_stale", event_id=event.id, account=row.id)
         return
+    # The KYC gate opens on this state: take it from the provider, not from the event.
+    state = truth(event, "account", event.object_id, ConnectedAccount)
     await service.apply_provider_state(
         session,
         account=row,
-        state=stripe_mapping.connected_account(event.data),
+        state=state,
         as_of=event.created,
         clock=FrozenClock(event.created),
     )
@@ -67,11 +71,12 @@ async def on_capability_updated(session: AsyncSession, event: ProviderEvent) -> 
     if is_stale(event.created, row.updated_at):
         log.info("account_event_stale", event_id=event.id, account=row.id)
         return
+    state = truth(event, "account", provider_account_id, ConnectedAccount)
     await service.apply_capability(
         session,
         account=row,
         name=name,
-        status=status,
+        status=state.capabilities.get(name, "inactive"),
         as_of=event.created,
         clock=FrozenClock(event.created),
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
-from escrowd.accounts import onboarding, service
+from escrowd.accounts import onboarding, refresh_links, service
 from escrowd.accounts.domain import Status
 from escrowd.accounts.models import ConnectedAccount
 from escrowd.accounts.schemas import (
@@ -23,14 +23,14 @@ from escrowd.accounts.schemas import (
 )
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users.auth import Caller, CurrentPrincipal
 
 AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]
 
 
-router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 
 @router.post(
@@ -96,13 +96,13 @@ async def onboarding_link(
 ) -> AccountLink:
     """Redirect the payee to `url` right away: it can be opened once and expires after about
     five minutes. An expired or used link sends the payee to `refresh_url`, where you make a
-    new one."""
-    link = await onboarding.create_onboarding_link(
+    new one; without a `refresh_url`, escrowd's own page makes it (for a day)."""
+    link = await refresh_links.create_link(
         container,
         account_id=account_id,
         actor=caller,
-        refresh_url=body.refresh_url,
         return_url=body.return_url,
+        refresh=body.refresh_url,
     )
     return AccountLink.of(account_id, link)
 

@@ -40,9 +40,11 @@ class AccountCreate(RequestModel):
 
 
 class AccountLinkCreate(RequestModel):
-    refresh_url: Url = Field(
+    refresh_url: Url | None = Field(
+        default=None,
         description="Where the provider sends the payee when the link expired or was already "
-        "used: ask for a new link from there."
+        "used (links work once): make a new link there and send the payee to it. Leave it out "
+        "and escrowd's own page does that: it makes a new link and offers it with a button.",
     )
     return_url: Url = Field(
         description="Where the payee lands after onboarding. Onboarding may still be "

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from escrowd.api.strict_json import DuplicateKeyError, duplicate_key
 from escrowd.errors import ApiError, EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.logging import get_logger
 
@@ -79,6 +80,8 @@ async def _escrowd(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if isinstance(exc.__cause__, DuplicateKeyError):  # FastAPI's "invalid JSON", made precise
+        return error_response(duplicate_key(exc.__cause__))
     return error_response(validation_error(exc.errors()))
 
 

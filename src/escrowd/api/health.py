@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from escrowd import __version__
 from escrowd.api.deps import ContainerDep
+from escrowd.api.strict_json import APIRouter
 from escrowd.logging import get_logger
 
 router = APIRouter(tags=["health"])

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.customers import service
 from escrowd.customers.models import PaymentMethod as PaymentMethodRow
 from escrowd.customers.schemas import (
@@ -35,10 +35,8 @@ async def get_caller_user(caller: Caller) -> User:
 
 CallerUser = Annotated[User, Depends(get_caller_user)]
 
-customers_router = APIRouter(prefix="/customers", tags=["customers"], route_class=JsonNumbersRoute)
-payment_methods_router = APIRouter(
-    prefix="/payment_methods", tags=["payment methods"], route_class=JsonNumbersRoute
-)
+customers_router = APIRouter(prefix="/customers", tags=["customers"])
+payment_methods_router = APIRouter(prefix="/payment_methods", tags=["payment methods"])
 
 
 @customers_router.get(

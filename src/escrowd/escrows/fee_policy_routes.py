@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from pydantic import BaseModel
 
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import DeletedObject, RequestModel, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.clock import unix
 from escrowd.escrows import fee_policies
 from escrowd.escrows.fees import FeeOverride
@@ -23,7 +23,7 @@ PartyPath = Annotated[
     ),
 ]
 
-router = APIRouter(prefix="/fee_policies", tags=["fees"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/fee_policies", tags=["fees"])
 
 
 class FeePolicySet(RequestModel):

@@ -8,7 +8,8 @@ cost. For each allocation (a slot, a milestone, a payee's share) the breakdown i
     charged          = gross + surcharge                            (what the payer pays)
 
 - ``platform_fee`` = ``money.fee(gross, rate_bps, fixed)``: the one rounding rule (half up),
-  never more than the gross; the fixed part applies to each allocation.
+  never more than the gross; the fixed part applies to each allocation. A policy whose fee
+  would exceed an allocation is refused when the escrow is created (:func:`check_fee_fits`).
 - ``processing_cost`` is either the provider's actual fee on the charge split over the
   allocations in proportion to their gross by largest remainder (``actual_pro_rata``), or
   ``money.fee(base, processing_rate_bps, processing_fixed)`` per allocation (``flat_rate``),
@@ -290,6 +291,52 @@ class EscrowBreakdown:
     @property
     def net(self) -> int:
         return self.total("net")
+
+
+#: Where a policy's ``fixed`` part came from (see :func:`resolve_policy`).
+FeeSource = Literal["escrow", "payee", "default"]
+
+_SOURCE_NAMES: Final[Mapping[FeeSource, str]] = {
+    "escrow": "this escrow's fee_policy",
+    "payee": "the payee's own fee policy",
+    "default": "the marketplace's default fee policy",
+}
+
+
+def fixed_source(*, payee: FeeOverride | None, escrow: FeeOverride | None) -> FeeSource:
+    """Which level of :func:`resolve_policy` set the ``fixed`` part."""
+    if escrow is not None and escrow.fixed is not None:
+        return "escrow"
+    if payee is not None and payee.fixed is not None:
+        return "payee"
+    return "default"
+
+
+def check_fee_fits(gross: int, policy: FeePolicy, *, allocation: str, source: FeeSource) -> None:
+    """Refuse a platform fee larger than the allocation it is taken from.
+
+    ``money.fee`` caps a fee at the amount; applied silently, that would hand the payee 0 on an
+    escrow nobody meant to be all fee. Checked when the escrow is created, where the amounts
+    are known; a fee equal to the amount is allowed (the payee's net is then 0, and no
+    transfer is made). Releases and refunds take a share of what creation accepted, so they
+    can never exceed it.
+    """
+    rated = round_minor(Decimal(gross) * Decimal(policy.rate_bps) / BPS)
+    wanted = rated + policy.fixed
+    if wanted <= gross:
+        return
+    parts = f"the fixed {policy.fixed} of {_SOURCE_NAMES[source]}"
+    if rated:
+        parts = f"{rated} at {_dump(Decimal(policy.rate_bps))} bps plus {parts}"
+    # With a rate, the fee grows with the amount: no single figure to suggest.
+    at_least = "" if policy.rate_bps else f" to at least {wanted}"
+    raise InvalidRequestError(
+        f"The platform fee on {allocation} would be {wanted} ({parts}), more than the "
+        f"allocation's amount {gross} (minor units): the payee would get nothing. Raise the "
+        f"amount{at_least}, or lower the fee.",
+        code="fee_exceeds_amount",
+        param="fee_policy[fixed]" if source == "escrow" else f"{allocation}[amount]",
+    )
 
 
 def allocation_breakdown(

@@ -13,6 +13,10 @@ the transaction that marks the stored event processed, under the escrow's row lo
 
 Handlers get no clock: what they write is dated by the provider's event time. Events about
 objects escrowd did not make are ignored.
+
+An event is a hint: a handler that would move money or state acts on the provider's own object
+(``webhooks.verification.truth``), after ``event_checks`` found it to be the platform's and to
+match what escrowd recorded. A repeated or stale event is dropped before any provider call.
 """
 
 from __future__ import annotations
@@ -21,17 +25,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.clock import FrozenClock
+from escrowd.escrows import event_checks as checks
 from escrowd.escrows import ledgering, parts, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import Escrow, Operation, OpKind
-from escrowd.escrows.payments import Unit, apply_payment, close, outcome_of
+from escrowd.escrows.payments import Unit, apply_payment, close, outcome_of, pending_change
 from escrowd.escrows.states import Action, apply_event
 from escrowd.events import EventType
 from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.stripe import mapping as stripe_mapping
-from escrowd.providers.types import EventKind, ProviderEvent
+from escrowd.providers.types import EventKind, Payment, ProviderEvent, Transfer
 from escrowd.webhooks import handlers
+from escrowd.webhooks.verification import truth
 
 __all__ = ["on_authorization_gone", "on_payment", "on_transfer_reversed"]
 
@@ -54,24 +60,30 @@ def _ours(event: ProviderEvent, object_type: str) -> bool:
 async def on_payment(session: AsyncSession, event: ProviderEvent) -> None:
     if not _ours(event, "payment_intent"):
         return
-    payment = stripe_mapping.payment(event.data)
-    escrow = await _by_payment(session, payment.id)
+    claim = stripe_mapping.payment(event.data)
+    escrow = await _by_payment(session, claim.id)
     if escrow is None:
         # The fund operation's answer may not be stored yet (or was lost in a crash): the
         # PaymentIntent names its escrow. Only an outcome that moved on is adopted.
-        escrow_id = payment.metadata.get("escrow_id")
-        if not escrow_id or outcome_of(payment) not in (
+        escrow_id = claim.metadata.get("escrow_id")
+        if not escrow_id or outcome_of(claim) not in (
             "authorized",
             "captured",
             "requires_action",
         ):
             return
         escrow = await session.get(Escrow, escrow_id, with_for_update=True)
-        if escrow is None or escrow.payment_id not in (None, payment.id):
+        if escrow is None or escrow.payment_id not in (None, claim.id):
             if escrow is not None:
-                log.warning("escrow_payment_unexpected", escrow=escrow.id, payment=payment.id)
+                log.warning("escrow_payment_unexpected", escrow=escrow.id, payment=claim.id)
             return
     book = Book(escrow, await store.open_ops(session, escrow.id))
+    if not pending_change(book, claim, event_created=event.created):
+        return  # repeated or stale: nothing would move, so nothing to verify
+    expected = await checks.expected_payment(session, escrow)
+    checks.platform_event(event, expected)
+    payment = truth(event, "payment_intent", claim.id, Payment)
+    checks.payment_matches(claim, payment, expected)
     unit = Unit(session, FrozenClock(event.created))
     await apply_payment(unit, book, payment, event_created=event.created)
 
@@ -90,20 +102,26 @@ async def on_authorization_gone(session: AsyncSession, event: ProviderEvent) -> 
     if escrow is None:
         return
     book = Book(escrow, await store.open_ops(session, escrow.id))
+    if apply_event(escrow.status, Action.expire, context=book.context()) is None:
+        return  # the escrow moved on (or had already expired): nothing to verify
     if book.open_ops:
         # A capture or fund of ours is in flight: its settlement (or the janitor) decides.
         raise RuntimeError(f"escrow {escrow.id} has an operation in flight; retry the event")
+    expected = await checks.expected_payment(session, escrow)
+    checks.platform_event(event, expected)
+    payment = truth(event, "payment_intent", payment_id, Payment)
+    checks.authorization_gone(payment, expected)
     await close(Unit(session, FrozenClock(event.created)), book, Action.expire, via_event=True)
 
 
 async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> None:
     if not _ours(event, "transfer"):
         return
-    transfer = stripe_mapping.transfer(event.data)
+    claim = stripe_mapping.transfer(event.data)
     op = (
         await session.scalars(
             select(Operation).where(
-                Operation.provider_object_id == transfer.id,
+                Operation.provider_object_id == claim.id,
                 Operation.kind == OpKind.release.value,
             )
         )
@@ -112,9 +130,14 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> N
         return
     book = await store.book_of(session, op.escrow_id, lock=True)
     await session.refresh(op)
+    if claim.amount_reversed - op.reversed <= 0:
+        return  # seen already (events repeat and arrive out of order)
+    checks.platform_event(event, checks.recorded_transfer(op, book.escrow))
+    transfer = truth(event, "transfer", claim.id, Transfer)
+    checks.transfer_matches(claim, transfer, op, book.escrow)
     delta = transfer.amount_reversed - op.reversed
     if delta <= 0:
-        return  # seen already (events repeat and arrive out of order)
+        return  # the provider has no more reversed than escrowd already booked
     e = book.escrow
     slot = book.slot(op.allocation_id or "")
     assert slot is not None, op.key

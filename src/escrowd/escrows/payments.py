@@ -105,6 +105,39 @@ async def _held(unit: Unit, book: Book, *, captured: bool) -> None:
         e.inspection_ends_at = now + timedelta(seconds=e.inspection_period_seconds)
 
 
+def pending_change(book: Book, payment: Payment, *, event_created: datetime | None) -> bool:
+    """Whether :func:`apply_payment` would change anything for this payment.
+
+    Webhook handlers ask this of the event's *claim* first: a repeated or stale event changes
+    nothing and needs no call to the provider; anything else is checked against the provider's
+    own object before it is applied. Mirrors ``apply_payment``'s decisions, so keep them
+    together.
+    """
+    e = book.escrow
+    if e.payment_id is not None and e.payment_id != payment.id:
+        return False
+    if e.payment_id is None or (payment.latest_charge or e.charge_id) != e.charge_id:
+        return True
+    outcome = outcome_of(payment)
+    if outcome is None:
+        return False
+    action = payment_action(outcome, e.status)
+    if (
+        action in (Action.require_action, Action.payment_failed)
+        and event_created is not None
+        and e.last_payment_event_at is not None
+        and event_created < e.last_payment_event_at
+    ):
+        return False
+    if apply_event(e.status, action, context=book.context()) is not None:
+        return True
+    return (
+        e.status == State.authorized
+        and payment.capture_before is not None
+        and payment.capture_before != e.capture_before
+    )
+
+
 async def apply_payment(
     unit: Unit,
     book: Book,

@@ -4,19 +4,23 @@ Routes that change an escrow resolve the caller in a short transaction of their 
 (``Caller``) instead of the request-wide ``SessionDep``: the use cases run their own short
 transactions around provider calls, and none stays open across one (on SQLite the in-process
 sandbox could not write otherwise). Reads use the request's session.
+
+The routes that move money (fund, capture, release, refund) take ``RequireIdempotencyKey``:
+without an ``Idempotency-Key`` they are refused before anything happens.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import Body, Path, Query
 from fastapi.responses import JSONResponse
 
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.idempotency_required import RequireIdempotencyKey
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses, list_response
+from escrowd.api.strict_json import APIRouter
 from escrowd.escrows import funding, refund, release, service
 from escrowd.escrows.models import Escrow
 from escrowd.escrows.schemas import (
@@ -38,7 +42,7 @@ AllocationIdPath = Annotated[str, Path(max_length=64, description="An allocation
 _Created = Annotated[int | None, Query(ge=0, le=MAX_CREATED)]
 
 
-router = APIRouter(prefix="/escrows", tags=["escrows"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/escrows", tags=["escrows"])
 _WRITE = error_responses(400, 401, 403, 404, 409)
 
 
@@ -105,6 +109,7 @@ async def get_escrow(
     summary="Pay for the escrow: charge or authorize the payer's card",
     response_model=EscrowObject,
     responses=error_responses(400, 401, 402, 403, 404, 409, 502),
+    dependencies=[RequireIdempotencyKey],
 )
 async def fund_escrow(
     escrow_id: EscrowIdPath,
@@ -132,6 +137,7 @@ async def fund_escrow(
     summary="Capture an authorized escrow",
     response_model=EscrowObject,
     responses=error_responses(400, 401, 403, 404, 409, 502),
+    dependencies=[RequireIdempotencyKey],
 )
 async def capture_escrow(
     escrow_id: EscrowIdPath, container: ContainerDep, caller: Caller
@@ -144,6 +150,7 @@ async def capture_escrow(
     summary="Release allocations to their payees (all, some, or parts)",
     response_model=EscrowObject,
     responses=error_responses(400, 401, 403, 404, 409, 502),
+    dependencies=[RequireIdempotencyKey],
 )
 async def release_escrow(
     escrow_id: EscrowIdPath,
@@ -164,6 +171,7 @@ async def release_escrow(
     summary="Refund money not yet released (all, an amount pro rata, or named allocations)",
     response_model=EscrowObject,
     responses=error_responses(400, 401, 403, 404, 409, 502),
+    dependencies=[RequireIdempotencyKey],
 )
 async def refund_escrow(
     escrow_id: EscrowIdPath,

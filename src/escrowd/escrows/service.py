@@ -26,7 +26,9 @@ from escrowd.escrows import fee_policies, parts, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.fees import (
     FeeOverride,
+    check_fee_fits,
     compute_allocation_breakdown,
+    fixed_source,
     resolve_policy,
 )
 from escrowd.escrows.models import Allocation, Escrow
@@ -115,6 +117,13 @@ async def create(container: Container, *, actor: Principal, body: EscrowCreate) 
             resolve_policy(default, payee=by_payee.get(a.payee or ""), escrow=override)
             for a in body.allocations
         ]
+        for i, (a, policy) in enumerate(zip(body.allocations, policies, strict=True)):
+            check_fee_fits(
+                a.amount,
+                policy,
+                allocation=f"allocations[{i}]",
+                source=fixed_source(payee=by_payee.get(a.payee or ""), escrow=override),
+            )
         breakdown = compute_allocation_breakdown(body.amount, policies, None, allocations=grosses)
         if breakdown.charged > MAX_AMOUNT:
             raise InvalidRequestError(

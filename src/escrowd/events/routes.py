@@ -10,19 +10,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from escrowd.api.deps import SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses, list_response
+from escrowd.api.strict_json import APIRouter
 from escrowd.events import service
 from escrowd.events.models import Event as EventRow
 from escrowd.events.schemas import Event
 from escrowd.users.auth import CurrentPrincipal
 
-router = APIRouter(prefix="/events", tags=["events"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/events", tags=["events"])
 
 EventIdPath = Annotated[str, Path(max_length=64, description="An event id (evt_…).")]
 _Created = Annotated[int | None, Query(ge=0, le=service.MAX_CREATED)]

@@ -1,21 +1,28 @@
-"""Incidents: jobs that failed for good, for an admin to replay or dismiss.
+"""Incidents: what needs an admin — jobs that failed for good, and provider events whose claims
+the provider contradicted.
 
-An incident opens in the transaction that fails its job (service.fail / service.claim). It
+A job's incident opens in the transaction that fails its job (service.fail / service.claim). It
 stays open until an admin replays it — the job is queued again, due now, with its attempts
 reset — or dismisses it (the job stays failed). A replayed job that fails for good again
 opens a new incident, so the table is also the job's failure history.
+
+An incident without a job (:func:`open_incident`) records evidence — a rejected webhook event
+with what it claimed, what the provider said and what escrowd had recorded. There is nothing to
+replay; an admin looks into it and dismisses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.errors import ConflictError, NotFoundError
 from escrowd.jobs.models import Incident, Job, JobStatus, Resolution
+from escrowd.jobs.service import new_incident_id
 
 
 def list_query(*, status: str | None = None, kind: str | None = None) -> Select[Incident]:
@@ -31,7 +38,7 @@ def list_query(*, status: str | None = None, kind: str | None = None) -> Select[
 
 
 async def jobs_of(session: AsyncSession, incidents: Sequence[Incident]) -> dict[str, Job]:
-    ids = {i.job_id for i in incidents}
+    ids = {i.job_id for i in incidents if i.job_id is not None}
     if not ids:
         return {}
     rows = (await session.scalars(select(Job).where(Job.id.in_(ids)))).all()
@@ -52,6 +59,13 @@ async def replay(
     session: AsyncSession, *, incident_id: str, actor_id: str, now: datetime
 ) -> Incident:
     """Queue the incident's job again (due now, attempts reset) and resolve the incident."""
+    found = await get(session, incident_id)
+    if found.job_id is None:
+        raise ConflictError(
+            f"Incident {incident_id} records evidence ({found.kind}), not a failed job, so there "
+            "is nothing to replay. Look into it, then dismiss it.",
+            code="nothing_to_replay",
+        )
     incident = await _resolve(
         session, incident_id=incident_id, actor_id=actor_id, now=now, how=Resolution.replayed
     )
@@ -74,6 +88,31 @@ async def replay(
             "nothing to replay.",
             code="job_not_failed",
         )
+    return incident
+
+
+async def open_incident(
+    session: AsyncSession,
+    *,
+    kind: str,
+    subject: str,
+    error: str,
+    details: Mapping[str, Any],
+    now: datetime,
+) -> Incident:
+    """Open an incident that is not about a job, in the caller's transaction."""
+    incident = Incident(
+        id=new_incident_id(),
+        job_id=None,
+        kind=kind,
+        error=error,
+        attempts=0,
+        created_at=now,
+        subject=subject,
+        details=dict(details),
+    )
+    session.add(incident)
+    await session.flush()
     return incident
 
 

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from escrowd.db.base import Base, UTCDateTime
@@ -67,7 +77,9 @@ class Job(Base):
 
 
 class Incident(Base):
-    """A job that failed for good; open until an admin replays or dismisses it."""
+    """Something that needs an admin: a job that failed for good (replay or dismiss it), or a
+    provider event whose claims the provider contradicted (``job_id`` empty; dismiss it once
+    looked into). Open until resolved."""
 
     __tablename__ = "incidents"
     __table_args__ = (
@@ -78,11 +90,12 @@ class Incident(Base):
         ),
         Index("ix_incidents_job_id", "job_id"),
         Index("ix_incidents_resolved_at", "resolved_at"),
+        Index("ix_incidents_subject", "subject"),
     )
 
     #: ``inc_<ULID>``.
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"))
     kind: Mapped[str] = mapped_column(String(100))
     #: The last attempt's error.
     error: Mapped[str] = mapped_column(Text)
@@ -92,6 +105,10 @@ class Incident(Base):
     resolution: Mapped[str | None] = mapped_column(String(16))
     #: The admin (``usr_…``) or API key (``key_…``) that resolved it.
     resolved_by: Mapped[str | None] = mapped_column(String(64))
+    #: What it is about when no job is: ``webhook:stripe:evt_…``.
+    subject: Mapped[str | None] = mapped_column(String(255))
+    #: The evidence, e.g. what an event claimed, what the provider said, what escrowd recorded.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Sweep(Base):

@@ -28,7 +28,11 @@ if TYPE_CHECKING:
     from escrowd.bootstrap import Container
 
 #: Modules whose import registers handlers or sweeps (the worker imports each one first).
-HANDLER_MODULES: list[str] = ["escrowd.jobs.builtin", "escrowd.escrows.registrations"]
+HANDLER_MODULES: list[str] = [
+    "escrowd.jobs.builtin",
+    "escrowd.escrows.registrations",
+    "escrowd.reconcile.sweep",
+]
 
 #: A handler that runs longer than this is stopped and the attempt counts as failed.
 DEFAULT_TIMEOUT = timedelta(minutes=10)

@@ -1,8 +1,9 @@
-"""Admin endpoints over incidents: jobs that failed for good.
+"""Admin endpoints over incidents: jobs that failed for good, and rejected provider events.
 
 ``GET /v1/incidents`` lists them (open first by filter, newest first), ``GET
-/v1/incidents/{id}`` shows one with its job, ``POST …/replay`` queues the job again with its
-attempts reset, ``POST …/dismiss`` closes the incident without running the job.
+/v1/incidents/{id}`` shows one with its job (or, for a rejected event, its subject and
+evidence), ``POST …/replay`` queues the job again with its attempts reset, ``POST …/dismiss``
+closes the incident without running the job.
 """
 
 from __future__ import annotations
@@ -10,19 +11,20 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
+from pydantic import Field
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ApiObject, ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.clock import unix
 from escrowd.jobs import incidents
 from escrowd.jobs.models import Incident as IncidentRow
 from escrowd.jobs.models import Job as JobRow
 from escrowd.users.auth import AdminPrincipal
 
-router = APIRouter(prefix="/incidents", tags=["incidents"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 JobStatusName = Literal["queued", "running", "succeeded", "failed"]
 ResolutionName = Literal["replayed", "dismissed"]
@@ -75,10 +77,20 @@ class Incident(ApiObject):
     resolution: ResolutionName | None
     resolved: int | None
     resolved_by: str | None
-    job: IncidentJob
+    job: IncidentJob | None = Field(
+        description="The job that failed for good; null for an incident that records evidence."
+    )
+    subject: str | None = Field(
+        description="What a job-less incident is about, e.g. `webhook:stripe:evt_…`."
+    )
+    details: dict[str, Any] | None = Field(
+        description="The evidence: for `webhook.mismatch`, what the event claimed "
+        "(`claimed`), what the provider said (`provider`) and what escrowd had recorded "
+        "(`recorded`)."
+    )
 
     @classmethod
-    def of(cls, incident: IncidentRow, job: JobRow) -> Incident:
+    def of(cls, incident: IncidentRow, job: JobRow | None) -> Incident:
         return cls(
             id=incident.id,
             created=unix(incident.created_at),
@@ -89,11 +101,15 @@ class Incident(ApiObject):
             resolution=cast(ResolutionName | None, incident.resolution),
             resolved=unix(incident.resolved_at) if incident.resolved_at else None,
             resolved_by=incident.resolved_by,
-            job=IncidentJob.of(job),
+            job=IncidentJob.of(job) if job is not None else None,
+            subject=incident.subject,
+            details=incident.details,
         )
 
 
 async def _one(session: SessionDep, incident: IncidentRow) -> Incident:
+    if incident.job_id is None:
+        return Incident.of(incident, None)
     job = (await incidents.jobs_of(session, [incident]))[incident.job_id]
     await session.refresh(job)
     return Incident.of(incident, job)
@@ -101,7 +117,7 @@ async def _one(session: SessionDep, incident: IncidentRow) -> Incident:
 
 @router.get(
     "",
-    summary="List incidents (jobs that failed for good), newest first",
+    summary="List incidents (failed jobs, rejected provider events), newest first",
     response_model=ListResponse[Incident],
     responses=error_responses(400, 401, 403),
 )
@@ -113,7 +129,10 @@ async def list_incidents(
         Literal["open", "resolved"] | None,
         Query(description="`open` (not yet replayed or dismissed) or `resolved`."),
     ] = None,
-    kind: Annotated[str | None, Query(max_length=100, description="Only this job kind.")] = None,
+    kind: Annotated[
+        str | None,
+        Query(max_length=100, description="Only this kind (a job kind, or `webhook.mismatch`)."),
+    ] = None,
 ) -> ListResponse[Incident]:
     result = await paginate(
         session, incidents.list_query(status=status, kind=kind), IncidentRow.id, page
@@ -122,7 +141,7 @@ async def list_incidents(
     return ListResponse[Incident](
         url="/v1/incidents",
         has_more=result.has_more,
-        data=[Incident.of(i, jobs[i.job_id]) for i in result.items],
+        data=[Incident.of(i, jobs.get(i.job_id or "")) for i in result.items],
     )
 
 

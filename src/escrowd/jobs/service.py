@@ -392,6 +392,8 @@ async def _give_up(
 
 
 def incident_info(incident: Incident) -> IncidentInfo:
+    """A job's incident (those made by ``fail`` / ``claim`` always have one)."""
+    assert incident.job_id is not None, incident.id
     return IncidentInfo(
         id=incident.id,
         job_id=incident.job_id,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from sqlalchemy import select
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.errors import NotFoundError
 from escrowd.ledger.domain import TransferKind, TransferRequest
 from escrowd.ledger.models import LedgerAccount as AccountRow
@@ -28,7 +28,7 @@ from escrowd.ledger.schemas import (
 from escrowd.ledger.service import Ledger, account_from_row
 from escrowd.users.auth import AdminPrincipal
 
-router = APIRouter(prefix="/ledger", tags=["ledger"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/ledger", tags=["ledger"])
 
 AccountIdPath = Annotated[str, Path(max_length=40, description="A ledger account id (lacct_…).")]
 TransferIdPath = Annotated[str, Path(max_length=128, description="A ledger transfer id.")]

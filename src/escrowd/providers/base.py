@@ -7,7 +7,7 @@ early (a PayPal-only marketplace has no connected accounts). Adapters live in su
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -24,6 +24,7 @@ from escrowd.providers.types import (
     Link,
     Payment,
     PaymentMethod,
+    PaymentRecord,
     PaymentRequest,
     Payout,
     PayoutRequest,
@@ -35,6 +36,7 @@ from escrowd.providers.types import (
     SetupIntent,
     Subscription,
     SubscriptionRequest,
+    TimeRange,
     Transfer,
     TransferRequest,
     TransferReversal,
@@ -108,6 +110,18 @@ class PaymentProvider(Protocol):
         self, *, subscription_id: str, idempotency_key: str
     ) -> Subscription: ...
     async def retrieve_subscription(self, subscription_id: str) -> Subscription: ...
+
+    # listing, for reconciliation: streamed page by page (the provider's own paging)
+    def list_payments(self, created: TimeRange) -> AsyncIterator[PaymentRecord]: ...
+    async def retrieve_payment_record(self, payment_id: str) -> PaymentRecord: ...
+    def list_refunds(
+        self, *, created: TimeRange | None = None, payment_id: str | None = None
+    ) -> AsyncIterator[Refund]: ...
+    async def retrieve_refund(self, refund_id: str) -> Refund: ...
+    def list_transfers(
+        self, *, created: TimeRange | None = None, transfer_group: str | None = None
+    ) -> AsyncIterator[Transfer]: ...
+    def list_transfer_reversals(self, created: TimeRange) -> AsyncIterator[TransferReversal]: ...
 
     # inbound webhooks
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...

@@ -118,6 +118,7 @@ class Payment:
     transfer_group: str | None = None
     last_error: PaymentError | None = None
     metadata: Metadata = field(default_factory=dict)
+    created: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,8 @@ class Refund:
     status: str
     payment_id: str | None
     charge_id: str | None
+    created: datetime | None = None
+    metadata: Metadata = field(default_factory=dict)
 
 
 # --- connected accounts --------------------------------------------------------------------
@@ -254,6 +257,8 @@ class Transfer:
     destination: str
     transfer_group: str | None
     reversed: bool
+    created: datetime | None = None
+    metadata: Metadata = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +276,9 @@ class TransferReversal:
     amount: int
     currency: str
     transfer_id: str
+    created: datetime | None = None
+    #: The transfer reversed, when the provider sent it along (reconciliation lists them).
+    transfer: Transfer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +301,26 @@ class Payout:
     arrival_date: datetime | None
     failure_code: str | None = None
     failure_message: str | None = None
+
+
+# --- listing (reconciliation) --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """``gte <= created < lt``: how reconciliation asks for a day's objects."""
+
+    gte: datetime
+    lt: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """A payment with its charge (and the charge's fee) as listed in one call."""
+
+    payment: Payment
+    #: The latest charge; None before the payment was confirmed.
+    charge: Charge | None
 
 
 # --- subscriptions -------------------------------------------------------------------------
@@ -394,4 +422,8 @@ class ProviderEvent:
     object_type: str | None
     #: The connected account the event happened on (Connect events), if any.
     account: str | None
+    #: The object as the event tells it: a claim, not the truth (see ``escrowd.webhooks``).
     data: dict[str, Any]
+    #: Objects fetched from the provider while processing this event, by (object type, id):
+    #: the truth its handlers act on. Filled by the webhook processor, never by parsing.
+    verified: dict[tuple[str, str], object] = field(default_factory=dict)

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.errors import ConflictError
 from escrowd.sandbox.stripe import clock
 from escrowd.sandbox.stripe.clock import MAX_ADVANCE, ClockState
 from escrowd.sandbox.stripe.due import run_due
 from escrowd.users.auth import AdminPrincipal
 
-router = APIRouter(prefix="/sandbox/clock", tags=["sandbox"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/sandbox/clock", tags=["sandbox"])
 
 
 class ClockAdvance(BaseModel):

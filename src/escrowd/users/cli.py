@@ -15,7 +15,7 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
 from escrowd.bootstrap import build
-from escrowd.config import Settings
+from escrowd.cli_support import load_settings
 from escrowd.errors import EscrowdError
 from escrowd.users import passwords, service
 from escrowd.users.domain import check_password, normalize_email
@@ -73,13 +73,10 @@ def create(
         normalized = normalize_email(email)
         password = _read_password(password_stdin)
         check_password(password)
-        settings = Settings() if database_url is None else Settings(database_url=database_url)
     except EscrowdError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from exc
-    except ValueError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings(database_url)
 
     async def run() -> str:
         container = build(settings)

@@ -81,3 +81,13 @@ def check_admins_remain(*, admins_now: int, removing_an_admin: bool) -> None:
             "then remove or demote this one.",
             code="last_organization_admin",
         )
+
+
+def check_platform_admins_remain(*, other_active_admins: int, removing_an_admin: bool) -> None:
+    """The platform always keeps an active admin: nobody else can make one over the API."""
+    if removing_an_admin and other_active_admins == 0:
+        raise ConflictError(
+            "This is the last active admin: disabling or demoting them would leave nobody "
+            "able to administer the platform. Promote another user to admin first.",
+            code="last_admin",
+        )

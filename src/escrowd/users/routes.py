@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users import passwords, service, tokens
 from escrowd.users.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
 from escrowd.users.domain import Role
@@ -26,8 +26,8 @@ from escrowd.users.schemas import (
 
 UserIdPath = Annotated[str, Path(max_length=64, description="A user id (usr_…).")]
 
-users_router = APIRouter(prefix="/users", tags=["users"], route_class=JsonNumbersRoute)
-auth_router = APIRouter(prefix="/auth", tags=["auth"], route_class=JsonNumbersRoute)
+users_router = APIRouter(prefix="/users", tags=["users"])
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @users_router.post(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users import api_keys
 from escrowd.users.auth import AdminUser
 from escrowd.users.models import ApiKey as ApiKeyRow
@@ -17,7 +17,7 @@ from escrowd.users.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
 
 KeyIdPath = Annotated[str, Path(max_length=64, description="An API key id (key_…).")]
 
-router = APIRouter(prefix="/api_keys", tags=["api keys"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/api_keys", tags=["api keys"])
 
 
 @router.post(

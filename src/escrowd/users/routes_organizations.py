@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.routing import JsonNumbersRoute
 from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
 from escrowd.users import organizations
 from escrowd.users.auth import CurrentPrincipal, CurrentUser
 from escrowd.users.models import Membership
@@ -25,7 +25,7 @@ from escrowd.users.schemas import (
 OrgIdPath = Annotated[str, Path(max_length=64, description="An organization id (org_…).")]
 MemberIdPath = Annotated[str, Path(max_length=64, description="A membership id (mbr_…).")]
 
-router = APIRouter(prefix="/organizations", tags=["organizations"], route_class=JsonNumbersRoute)
+router = APIRouter(prefix="/organizations", tags=["organizations"])
 
 
 @router.post(

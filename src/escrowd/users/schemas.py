@@ -30,6 +30,7 @@ NewPassword = Annotated[
     ),
 ]
 Email = Annotated[str, Field(max_length=320, examples=["ann@example.com"])]
+METADATA = "Your own key-value pairs (up to 50; keys ≤ 40, values ≤ 500 characters)."
 UserId = Annotated[str, Field(max_length=64, examples=["usr_01J9Z3Q4K5M6N7P8R9S0T1V2W3"])]
 
 
@@ -37,28 +38,30 @@ UserId = Annotated[str, Field(max_length=64, examples=["usr_01J9Z3Q4K5M6N7P8R9S0
 
 
 class UserCreate(RequestModel):
-    email: Email
+    email: Email = Field(description="The user's email address: it is their login.")
     password: NewPassword
-    name: Name
+    name: Name = Field(description="How the user is shown to others, e.g. 'Ann Lee'.")
     role: Role = Field(
         default="client",
         description="client or worker; only an admin may create another admin.",
     )
-    metadata: Metadata = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict, description=METADATA)
 
 
 class UserUpdate(RequestModel):
-    name: Name | None = None
+    name: Name | None = Field(default=None, description="How the user is shown to others.")
     role: Role | None = Field(default=None, description="Admins only.")
     disabled: bool | None = Field(
         default=None, description="Admins only. A disabled user's tokens stop working at once."
     )
-    metadata: Metadata | None = None
+    metadata: Metadata | None = Field(
+        default=None, description="Replaces the metadata. " + METADATA
+    )
 
 
 class TokenCreate(RequestModel):
-    email: Email
-    password: Password
+    email: Email = Field(description="The email address the user signed up with.")
+    password: Password = Field(description="The user's password.")
 
 
 class ApiKeyCreate(RequestModel):
@@ -66,17 +69,20 @@ class ApiKeyCreate(RequestModel):
 
 
 class OrganizationCreate(RequestModel):
-    name: Name
-    metadata: Metadata = Field(default_factory=dict)
+    name: Name = Field(description="The organization's name, e.g. 'Acme Studio'.")
+    metadata: Metadata = Field(default_factory=dict, description=METADATA)
 
 
 class MemberCreate(RequestModel):
     user: UserId = Field(description="The id of the user to add (they find it in /v1/users/me).")
-    role: OrgRole = "member"
+    role: OrgRole = Field(
+        default="member",
+        description="`admin` manages the members and the organization's connected account.",
+    )
 
 
 class MemberUpdate(RequestModel):
-    role: OrgRole
+    role: OrgRole = Field(description="The member's new role in the organization.")
 
 
 # ---- responses ------------------------------------------------------------------------------

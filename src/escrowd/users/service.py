@@ -16,7 +16,13 @@ from escrowd.errors import (
     PermissionDeniedError,
 )
 from escrowd.ids import Prefix, new_id
-from escrowd.users.domain import Role, check_password, check_role_choice, normalize_email
+from escrowd.users.domain import (
+    Role,
+    check_password,
+    check_platform_admins_remain,
+    check_role_choice,
+    normalize_email,
+)
 from escrowd.users.models import User
 from escrowd.users.passwords import Passwords
 from escrowd.users.principal import Principal
@@ -121,7 +127,8 @@ async def update(
 ) -> User:
     """Change name/metadata (the user or an admin), role/disabled (admins only).
 
-    Metadata merges like Stripe's: a key set to an empty string is removed.
+    Metadata merges like Stripe's: a key set to an empty string is removed. The last active
+    admin can be neither disabled nor demoted, by anyone (409 ``last_admin``).
     """
     changes = {k: v for k, v in changes.items() if v is not None}
     admin_only = sorted({"role", "disabled"} & changes.keys())
@@ -143,6 +150,8 @@ async def update(
             code="self_lockout",
             param="role",
         )
+    if changes.get("disabled") is True or changes.get("role", "admin") != "admin":
+        await _keep_an_active_admin(session, user=user)
     for field in ("name", "role", "disabled"):
         if field in changes:
             setattr(user, field, changes[field])
@@ -152,6 +161,27 @@ async def update(
     user.updated_at = clock.now()
     await session.flush()
     return user
+
+
+async def _keep_an_active_admin(session: AsyncSession, *, user: User) -> None:
+    """Refuse to disable or demote the platform's last active admin, race-safely.
+
+    The active admins' rows are locked (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already serializes writers) and re-read: of two concurrent demotions of the last two
+    admins, the second waits for the first, then sees it and is refused.
+    """
+    stmt = (
+        select(User)
+        .where(User.role == "admin", User.disabled.is_(False))
+        .order_by(User.id)  # one lock order, so concurrent updates cannot deadlock
+        .with_for_update()
+        .execution_options(populate_existing=True)  # ``user`` may have been read before
+    )
+    active = list((await session.scalars(stmt)).all())
+    check_platform_admins_remain(
+        other_active_admins=sum(1 for a in active if a.id != user.id),
+        removing_an_admin=any(a.id == user.id for a in active),
+    )
 
 
 def list_query(*, role: str | None = None, email: str | None = None) -> Select[User]:

@@ -35,13 +35,18 @@ class WebhookStatus(StrEnum):
     failed = "failed"
     #: Nothing in escrowd acts on this kind of event; kept for the record.
     ignored = "ignored"
+    #: What the event claims was checked against the provider (or escrowd's own records) and
+    #: found false: nothing moved, and an incident holds both sides for an admin.
+    rejected = "rejected"
 
 
 class InboundWebhookEvent(Base):
     __tablename__ = "inbound_webhook_events"
     __table_args__ = (
         UniqueConstraint("provider", "event_id"),
-        CheckConstraint("status IN ('received', 'processed', 'failed', 'ignored')", name="status"),
+        CheckConstraint(
+            "status IN ('received', 'processed', 'failed', 'ignored', 'rejected')", name="status"
+        ),
         Index("ix_inbound_webhook_events_due", "status", "next_attempt_at"),
         Index("ix_inbound_webhook_events_object", "provider", "object_id"),
     )

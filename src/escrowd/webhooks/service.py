@@ -3,6 +3,11 @@
 Receiving and processing are split so the endpoint answers Stripe in milliseconds whatever the
 handlers do: a slow or failing handler never makes Stripe retry (and re-send) a delivery that
 was already stored.
+
+Before a handler moves money or state it asks for the provider's own object
+(``webhooks/verification.py``): the event's transaction is rolled back, the object fetched with
+no lock held, and the handlers run again with it. An event the provider contradicts is marked
+``rejected`` and opens an incident; nothing it claimed moves.
 """
 
 from __future__ import annotations
@@ -12,17 +17,25 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Update, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
+from escrowd.jobs import incidents
 from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import EventKind, ProviderEvent
 from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.handlers import registry as default_registry
 from escrowd.webhooks.models import InboundWebhookEvent, WebhookStatus
+from escrowd.webhooks.verification import (
+    MISMATCH_INCIDENT,
+    EventMismatch,
+    VerificationRequired,
+    fetch,
+)
 
 log = get_logger(__name__)
 
@@ -91,43 +104,89 @@ async def process_pending(
     return handled
 
 
+#: How many objects one event may need from the provider before it is given up as failing.
+MAX_VERIFICATIONS = 4
+
+
+class _NeedsTruth(Exception):  # noqa: N818  (control flow out of the event's transaction)
+    def __init__(self, row_id: int, request: VerificationRequired) -> None:
+        super().__init__(str(request))
+        self.row_id = row_id
+        self.request = request
+
+
 async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
     claimed: list[int] = []
-    try:
-        return await _claim_and_dispatch(container, registry, claimed)
-    except Exception as exc:
-        if not claimed:
-            raise
-        # The transaction itself failed (at flush or commit, after the handlers): count the
-        # attempt in a new one, or the same event would be retried at once, forever.
-        await _record_failure(container, claimed[0], exc)
-        return True
+    verified: dict[tuple[str, str], object] = {}
+    row_id: int | None = None
+    for _ in range(MAX_VERIFICATIONS + 1):
+        try:
+            return await _claim_and_dispatch(
+                container, registry, claimed, verified=verified, row_id=row_id
+            )
+        except _NeedsTruth as need:
+            # The transaction is rolled back and no lock is held: ask the provider now.
+            row_id, request = need.row_id, need.request
+            claimed.clear()
+            try:
+                verified[(request.object_type, request.object_id)] = await _fetch(
+                    container, request
+                )
+            except Exception as exc:
+                await _record_failure(container, row_id, exc)
+                return True
+        except Exception as exc:
+            if not claimed:
+                raise
+            # The transaction itself failed (at flush or commit, after the handlers): count the
+            # attempt in a new one, or the same event would be retried at once, forever.
+            await _record_failure(container, claimed[0], exc)
+            return True
+    assert row_id is not None
+    await _record_failure(
+        container, row_id, RuntimeError(f"more than {MAX_VERIFICATIONS} objects to verify")
+    )
+    return True
 
 
-async def _claim_and_dispatch(
-    container: Container, registry: HandlerRegistry, claimed: list[int]
-) -> bool:
-    db = container.db
-    now = container.clock.now()
-    q = (
+async def _fetch(container: Container, request: VerificationRequired) -> object:
+    if container.provider is None:
+        raise RuntimeError("no payment provider is configured to verify the event against")
+    return await fetch(container.provider, request.object_type, request.object_id)
+
+
+def _due(now: datetime, row_id: int | None) -> Select[InboundWebhookEvent]:
+    due = InboundWebhookEvent.status.in_((WebhookStatus.received.value, WebhookStatus.failed.value))
+    if row_id is not None:
+        # The event whose objects were just fetched: take it again, unless it was settled.
+        return select(InboundWebhookEvent).where(InboundWebhookEvent.id == row_id, due)
+    return (
         select(InboundWebhookEvent)
-        .where(
-            InboundWebhookEvent.status.in_(
-                (WebhookStatus.received.value, WebhookStatus.failed.value)
-            ),
-            InboundWebhookEvent.next_attempt_at <= now,
-        )
+        .where(due, InboundWebhookEvent.next_attempt_at <= now)
         .order_by(InboundWebhookEvent.event_created, InboundWebhookEvent.id)
         .limit(1)
     )
+
+
+async def _claim_and_dispatch(
+    container: Container,
+    registry: HandlerRegistry,
+    claimed: list[int],
+    *,
+    verified: dict[tuple[str, str], object],
+    row_id: int | None,
+) -> bool:
+    db = container.db
+    now = container.clock.now()
+    q = _due(now, row_id)
     if db.dialect == "postgresql":
         # Each worker takes a different row; the lock lasts until this event is settled.
         # SQLite needs nothing: BEGIN IMMEDIATE already makes this the only writer.
-        q = q.with_for_update(skip_locked=True)
+        q = q.with_for_update(skip_locked=row_id is None)
     async with db.transaction() as s:
         row = (await s.scalars(q)).first()
         if row is None:
-            return False
+            return row_id is not None  # the re-taken event was settled by another worker
         row_id, attempts, provider = row.id, row.attempts, row.provider
         claimed.append(row_id)
         where = update(InboundWebhookEvent).where(InboundWebhookEvent.id == row_id)
@@ -145,12 +204,18 @@ async def _claim_and_dispatch(
                 )
             )
             return True
+        event.verified.update(verified)
         try:
             # A savepoint: a failing handler's writes are undone, the failure mark is kept.
             async with s.begin_nested():
                 for handler in handlers:
                     await handler(s, event)
                 await s.flush()  # surface the handlers' constraint errors here, not at commit
+        except VerificationRequired as request:
+            raise _NeedsTruth(row_id, request) from None
+        except EventMismatch as mismatch:
+            await _reject(s, event, mismatch, where=where, attempts=attempts + 1, now=now)
+            return True
         except Exception as exc:
             await s.execute(where.values(**_failure(exc, attempts + 1, now)))
             log.warning(
@@ -171,6 +236,42 @@ async def _claim_and_dispatch(
             )
         )
     return True
+
+
+async def _reject(
+    session: AsyncSession,
+    event: ProviderEvent,
+    mismatch: EventMismatch,
+    *,
+    where: Update,
+    attempts: int,
+    now: datetime,
+) -> None:
+    """Nothing moves; the event is kept as ``rejected`` and an admin sees both sides."""
+    await session.execute(
+        where.values(
+            status=WebhookStatus.rejected.value,
+            attempts=attempts,
+            last_error=mismatch.message[:_MAX_ERROR_CHARS],
+            processed_at=now,
+            next_attempt_at=None,
+        )
+    )
+    await incidents.open_incident(
+        session,
+        kind=MISMATCH_INCIDENT,
+        subject=f"webhook:{event.provider}:{event.id}",
+        error=mismatch.message,
+        details=mismatch.details(event),
+        now=now,
+    )
+    log.warning(
+        "webhook_rejected",
+        event_id=event.id,
+        type=event.provider_type,
+        account=event.account,
+        reason=mismatch.message,
+    )
 
 
 async def _record_failure(container: Container, row_id: int, exc: Exception) -> None:

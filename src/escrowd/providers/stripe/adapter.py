@@ -1,6 +1,6 @@
 """``StripeProvider``: the PaymentProvider interface on Stripe.
 
-The calls live in three groups (payments.py, connect.py, billing.py) over one shared core;
+The calls live in four groups (payments.py, connect.py, billing.py, lists.py) over one shared core;
 this class puts them together and adds inbound webhook parsing.
 """
 
@@ -14,11 +14,12 @@ from escrowd.providers.base import Capability
 from escrowd.providers.stripe import events, signature
 from escrowd.providers.stripe.billing import BillingMixin
 from escrowd.providers.stripe.connect import ConnectMixin
+from escrowd.providers.stripe.lists import ListsMixin
 from escrowd.providers.stripe.payments import PaymentsMixin
 from escrowd.providers.types import ProviderEvent
 
 
-class StripeProvider(PaymentsMixin, ConnectMixin, BillingMixin):
+class StripeProvider(PaymentsMixin, ConnectMixin, BillingMixin, ListsMixin):
     """Stripe, real or emulated: the SDK client decides where the calls go (client.py)."""
 
     name = "stripe"

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from stripe import APIConnectionError, HTTPXClient, StripeClient
 
+from escrowd.config import SANDBOX_SECRET_KEY
+
 if TYPE_CHECKING:
     from stripe._base_address import BaseAddresses
 
@@ -34,8 +36,8 @@ if TYPE_CHECKING:
 # stay quiet unless an operator lowers this level on purpose.
 logging.getLogger("stripe").setLevel(logging.WARNING)
 
-#: In sandbox mode any ``sk_`` key works; this one says where it came from.
-SANDBOX_API_KEY = "sk_test_sandbox"
+#: The key the sandbox checks (escrowd.config.SANDBOX_SECRET_KEY).
+SANDBOX_API_KEY = SANDBOX_SECRET_KEY
 #: The host is never resolved: the ASGI transport hands the request to the app in process.
 SANDBOX_BASE_URL = "http://escrowd.internal/sandbox/stripe"
 

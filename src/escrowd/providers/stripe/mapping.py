@@ -23,6 +23,7 @@ from escrowd.providers.types import (
     Payment,
     PaymentError,
     PaymentMethod,
+    PaymentRecord,
     PaymentStatus,
     Payout,
     Refund,
@@ -155,6 +156,7 @@ def payment(obj: Obj) -> Payment:
         transfer_group=_str(obj.get("transfer_group")),
         last_error=payment_error(last_error) if isinstance(last_error, Mapping) else None,
         metadata=_metadata(obj),
+        created=ts(obj.get("created")),
     )
 
 
@@ -200,6 +202,8 @@ def refund(obj: Obj) -> Refund:
         status=str(obj.get("status")),
         payment_id=ref(obj.get("payment_intent")),
         charge_id=ref(obj.get("charge")),
+        created=ts(obj.get("created")),
+        metadata=_metadata(obj),
     )
 
 
@@ -274,15 +278,28 @@ def transfer(obj: Obj) -> Transfer:
         destination=ref(obj.get("destination")) or "",
         transfer_group=_str(obj.get("transfer_group")),
         reversed=bool(obj.get("reversed")),
+        created=ts(obj.get("created")),
+        metadata=_metadata(obj),
     )
 
 
 def transfer_reversal(obj: Obj) -> TransferReversal:
+    parent = obj.get("transfer")
     return TransferReversal(
         id=obj["id"],
         amount=_int(obj.get("amount")),
         currency=str(obj.get("currency")),
-        transfer_id=ref(obj.get("transfer")) or "",
+        transfer_id=ref(parent) or "",
+        created=ts(obj.get("created")),
+        transfer=transfer(parent) if isinstance(parent, Mapping) else None,
+    )
+
+
+def payment_record(obj: Obj) -> PaymentRecord:
+    """A PaymentIntent listed with ``data.latest_charge.balance_transaction`` expanded."""
+    latest = obj.get("latest_charge")
+    return PaymentRecord(
+        payment=payment(obj), charge=charge(latest) if isinstance(latest, Mapping) else None
     )
 
 

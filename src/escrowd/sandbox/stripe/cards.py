@@ -75,6 +75,23 @@ class TestCard:
     def declines_on_attach(self) -> bool:
         return self.decline is not None and not self.charge_only
 
+    @property
+    def outcome(self) -> str:
+        """What paying with this card does, in a few words (shown to testers)."""
+        if self.decline is not None:
+            reason = self.decline.decline_code.replace("_", " ").replace("cvc", "CVC")
+            said = "declined" if self.decline is GENERIC else f"declined: {reason}"
+            return f"attaches, then every charge is {said}" if self.charge_only else said
+        if self.three_ds == "on_setup":
+            return "asks for 3-D Secure (not once set up for later payments)"
+        if self.three_ds == "always":
+            return "asks for 3-D Secure every time"
+        if self.dispute:
+            return "succeeds, then the payment is disputed"
+        if self.available_now:
+            return "succeeds; the funds are available at once"
+        return "succeeds"
+
 
 CARDS: dict[str, TestCard] = {
     c.number: c

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from escrowd.bootstrap import Container
 from escrowd.clock import unix
+from escrowd.config import SANDBOX_SECRET_KEY
 from escrowd.logging import get_logger
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.db import Sql, is_unique_violation, run_unit
@@ -247,12 +250,21 @@ def _check_key(authorization: str | None) -> None:
             secret = ""
     elif scheme.lower() != "bearer":
         secret = ""
-    if not secret.startswith("sk_test_"):
-        shown = f"{secret[:8]}{'*' * 12}{secret[-4:]}" if len(secret) > 12 else "***"
-        raise AuthError(
-            f"Invalid API Key provided: {shown}. The sandbox accepts any secret key that "
-            "starts with sk_test_."
-        )
+    if not hmac.compare_digest(secret.encode(), SANDBOX_SECRET_KEY.encode()):
+        # Stripe's own words and its masking: the key's kind and last four characters.
+        raise AuthError(f"Invalid API Key provided: {_masked(secret)}")
+
+
+_KEY_KIND = re.compile(r"^(?:sk|rk|pk)_(?:test|live)_")
+
+
+def _masked(secret: str) -> str:
+    kind = _KEY_KIND.match(secret)
+    prefix = kind.group(0) if kind else ""
+    rest = secret[len(prefix) :]
+    if len(rest) <= 8:
+        return prefix + "*" * max(len(rest), 4)
+    return prefix + "*" * (len(rest) - 4) + rest[-4:]
 
 
 def _fingerprint(method: str, path: str, raw: dict[str, Any]) -> str:

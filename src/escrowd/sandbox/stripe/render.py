@@ -66,6 +66,8 @@ async def paged(
         starting_after=p.get("starting_after"),
         ending_before=p.get("ending_before"),
         keep=keep,
+        # A ``Range()`` parameter validates to a dict of operators; ``Any_()`` ones stay raw.
+        created=created if isinstance(created := p.get("created"), dict) else None,
     )
     return list_body(url, [render(ctx, o) for o in rows], more)
 

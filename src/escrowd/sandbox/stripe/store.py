@@ -8,7 +8,7 @@ lock on PostgreSQL (SQLite already serializes writers at BEGIN IMMEDIATE).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,8 @@ class Obj:
     stored: bool = False
 
 
+#: A ``created`` range's operators (``params.Range``) as SQL.
+RANGE_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "="}
 _COLS = "seq, id, type, account, parent, due_at, data, private, created"
 _SELECT = f"SELECT {_COLS} FROM sandbox_stripe_objects"  # noqa: S608 - constant
 _INSERT = (
@@ -155,14 +157,19 @@ class Store:
         starting_after: str | None = None,
         ending_before: str | None = None,
         keep: Callable[[Obj], bool] | None = None,
+        created: Mapping[str, int] | None = None,
     ) -> tuple[list[Obj], bool]:
-        """One page, newest first, Stripe's cursor rules. ``keep`` filters in Python."""
+        """One page, newest first, Stripe's cursor rules. ``keep`` filters in Python;
+        ``created`` is a validated range (``{"gte": t, "lt": u}``) on the ``created`` column."""
         await self.flush()
         where = ["type = ?", "account = ?"]
         args: list[Any] = [type, account]
         if parent is not None:
             where.append("parent = ?")
             args.append(parent)
+        for op, value in (created or {}).items():
+            where.append(f"created {RANGE_OPS[op]} ?")
+            args.append(value)
         cursor = starting_after or ending_before
         if cursor is not None:
             anchor = await self.get(cursor, type=type, account=account)

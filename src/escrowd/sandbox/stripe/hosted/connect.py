@@ -74,6 +74,9 @@ def routes(
             "<button name=outcome value=verified>Verified: enable charges and payouts</button>"
             "<button name=outcome value=restricted>Restricted: identity document past due"
             "</button></form>"
+            "<p class=note>This link works once, as Stripe's do: reloading this page or opening "
+            "the link again sends you to the platform's refresh page for a new link, and the "
+            "account stays pending until a link's form is sent.</p>"
         )
         return page("Connect onboarding (test)", body)
 

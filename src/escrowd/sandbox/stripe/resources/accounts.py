@@ -12,7 +12,7 @@ from typing import Any
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError
 from escrowd.sandbox.stripe.ids import PLATFORM, new_id
-from escrowd.sandbox.stripe.params import Any_, Bool, Enum, Meta, Obj, Str, merge_metadata
+from escrowd.sandbox.stripe.params import Any_, Bool, Enum, Meta, Obj, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.routes import api, list_body
 from escrowd.sandbox.stripe.store import Obj as Doc
@@ -318,7 +318,7 @@ async def delete(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> dict[str, An
     return acct.data
 
 
-@api("GET", "/v1/accounts", {"created": Any_()}, paged=True)
+@api("GET", "/v1/accounts", {"created": Range()}, paged=True)
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
     return await paged(ctx, p, KIND, "/v1/accounts", account=PLATFORM)
 

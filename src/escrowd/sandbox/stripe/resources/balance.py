@@ -14,7 +14,7 @@ from typing import Any
 from escrowd.money import fee as fee_of
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.ids import new_id
-from escrowd.sandbox.stripe.params import Any_, Enum, Str
+from escrowd.sandbox.stripe.params import Any_, Enum, Range, Str
 from escrowd.sandbox.stripe.render import HOOKS, paged
 from escrowd.sandbox.stripe.resources.common import DAY
 from escrowd.sandbox.stripe.routes import api
@@ -138,7 +138,7 @@ async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
         "type": Str(),
         "currency": Str(),
         "payout": Any_(),
-        "created": Any_(),
+        "created": Range(),
         "status": Enum("available", "pending"),
     },
     paged=True,

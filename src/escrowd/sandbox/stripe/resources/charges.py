@@ -7,7 +7,7 @@ from typing import Any
 from escrowd.sandbox.stripe.cards import Decline, TestCard
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.ids import new_id
-from escrowd.sandbox.stripe.params import Any_, Meta, Str, merge_metadata
+from escrowd.sandbox.stripe.params import Any_, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.routes import api
 from escrowd.sandbox.stripe.store import Obj as Doc
@@ -180,7 +180,7 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
 @api(
     "GET",
     "/v1/charges",
-    {"payment_intent": Str(), "customer": Str(), "transfer_group": Str(), "created": Any_()},
+    {"payment_intent": Str(), "customer": Str(), "transfer_group": Str(), "created": Range()},
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:

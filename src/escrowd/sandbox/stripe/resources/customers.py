@@ -7,7 +7,7 @@ from typing import Any
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError
 from escrowd.sandbox.stripe.ids import new_id, token
-from escrowd.sandbox.stripe.params import Any_, Enum, Meta, Obj, Str, merge_metadata
+from escrowd.sandbox.stripe.params import Any_, Enum, Meta, Obj, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.routes import api
 from escrowd.sandbox.stripe.store import Obj as Doc
@@ -153,7 +153,7 @@ async def delete(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> dict[str, An
     return cus.data
 
 
-@api("GET", "/v1/customers", {"email": Str(), "created": Any_(), "test_clock": Any_()}, paged=True)
+@api("GET", "/v1/customers", {"email": Str(), "created": Range(), "test_clock": Any_()}, paged=True)
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
     email = p.get("email")
     keep = (lambda o: o.data.get("email") == email) if email else None

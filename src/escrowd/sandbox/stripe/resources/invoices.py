@@ -11,7 +11,7 @@ from typing import Any
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError, StripeError
 from escrowd.sandbox.stripe.ids import client_secret, new_id
-from escrowd.sandbox.stripe.params import Any_, Bool, Enum, Str
+from escrowd.sandbox.stripe.params import Any_, Bool, Enum, Range, Str
 from escrowd.sandbox.stripe.render import INCLUDABLE, paged
 from escrowd.sandbox.stripe.routes import api, list_body
 from escrowd.sandbox.stripe.store import Obj as Doc
@@ -364,7 +364,7 @@ async def pay(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     {
         "customer": Str(),
         "subscription": Str(),
-        "created": Any_(),
+        "created": Range(),
         "due_date": Any_(),
         "collection_method": Str(),
         "status": Enum("draft", "open", "paid", "uncollectible", "void"),

@@ -15,6 +15,7 @@ from escrowd.sandbox.stripe.params import (
     List,
     Meta,
     Obj,
+    Range,
     Str,
     merge_metadata,
 )
@@ -379,6 +380,6 @@ async def cancel(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     return pi
 
 
-@api("GET", "/v1/payment_intents", {"customer": Str(), "created": Any_()}, paged=True)
+@api("GET", "/v1/payment_intents", {"customer": Str(), "created": Range()}, paged=True)
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
     return await paged(ctx, p, KIND, "/v1/payment_intents", parent=p.get("customer"))

@@ -12,7 +12,7 @@ from typing import Any
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError, unexpected_state
 from escrowd.sandbox.stripe.ids import PLATFORM, new_id
-from escrowd.sandbox.stripe.params import Any_, Enum, Int, Meta, Str, merge_metadata
+from escrowd.sandbox.stripe.params import Any_, Enum, Int, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import balance
 from escrowd.sandbox.stripe.resources.bank_accounts import FAILURES, default_for
@@ -186,7 +186,7 @@ async def cancel(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
 @api(
     "GET",
     "/v1/payouts",
-    {"status": Str(), "destination": Str(), "arrival_date": Any_(), "created": Any_()},
+    {"status": Str(), "destination": Str(), "arrival_date": Any_(), "created": Range()},
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from escrowd.sandbox.stripe.params import (
     List,
     Meta,
     Obj,
+    Range,
     Str,
     merge_metadata,
 )
@@ -171,7 +172,7 @@ async def update_product(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     return product
 
 
-@api("GET", "/v1/products", {"active": Bool(), "created": Any_(), "ids": Any_()}, paged=True)
+@api("GET", "/v1/products", {"active": Bool(), "created": Range(), "ids": Any_()}, paged=True)
 async def list_products(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
     active = p.get("active")
     keep = (lambda o: o.data["active"] == active) if active is not None else None
@@ -253,7 +254,7 @@ async def update_price(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
         "type": Enum("one_time", "recurring"),
         "currency": Str(),
         "lookup_keys": List(Str()),
-        "created": Any_(),
+        "created": Range(),
         "recurring": Any_(),
     },
     paged=True,

@@ -11,7 +11,7 @@ from typing import Any
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError
 from escrowd.sandbox.stripe.ids import new_id
-from escrowd.sandbox.stripe.params import Any_, Bool, Enum, Int, Meta, Str, merge_metadata
+from escrowd.sandbox.stripe.params import Bool, Enum, Int, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import balance, destination
 from escrowd.sandbox.stripe.resources.charges import refundable
@@ -175,7 +175,7 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
 @api(
     "GET",
     "/v1/refunds",
-    {"charge": Str(), "payment_intent": Str(), "created": Any_()},
+    {"charge": Str(), "payment_intent": Str(), "created": Range()},
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError, doc_url, unexpected_state
 from escrowd.sandbox.stripe.ids import client_secret, new_id, token
-from escrowd.sandbox.stripe.params import Any_, Bool, Enum, List, Meta, Str, merge_metadata
+from escrowd.sandbox.stripe.params import Any_, Bool, Enum, List, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources.payment_methods import card_of, check_usable, resolve
 from escrowd.sandbox.stripe.routes import api
@@ -233,7 +233,7 @@ async def cancel(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
 @api(
     "GET",
     "/v1/setup_intents",
-    {"customer": Str(), "payment_method": Str(), "created": Any_(), "attach_to_self": Bool()},
+    {"customer": Str(), "payment_method": Str(), "created": Range(), "attach_to_self": Bool()},
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:

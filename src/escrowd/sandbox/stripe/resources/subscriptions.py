@@ -16,6 +16,7 @@ from escrowd.sandbox.stripe.params import (
     List,
     Meta,
     Obj,
+    Range,
     Str,
     merge_metadata,
 )
@@ -352,7 +353,7 @@ async def cancel(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
     {
         "customer": Str(),
         "price": Str(),
-        "created": Any_(),
+        "created": Range(),
         "current_period_end": Any_(),
         "current_period_start": Any_(),
         "collection_method": Str(),

@@ -13,7 +13,7 @@ from typing import Any
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError
 from escrowd.sandbox.stripe.ids import PLATFORM, new_id
-from escrowd.sandbox.stripe.params import Any_, Enum, Int, Meta, Str, merge_metadata
+from escrowd.sandbox.stripe.params import Enum, Int, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import balance
 from escrowd.sandbox.stripe.resources.accounts import can_receive_transfers
@@ -242,7 +242,7 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
 @api(
     "GET",
     "/v1/transfers",
-    {"destination": Str(), "transfer_group": Str(), "created": Any_()},
+    {"destination": Str(), "transfer_group": Str(), "created": Range()},
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,160 @@
+"""Listing what happened at Stripe, for reconciliation: a page of 100 per call, streamed.
+
+Every list walks Stripe's cursor (``starting_after`` = the last id of the page before) until
+``has_more`` is false, yielding objects as pages arrive, so a caller comparing a busy day
+never holds more than one page of Stripe's side. Each page is one ``_call``: a failure comes
+out as a ``ProviderError`` like any other call's.
+
+Money details come along in the same call where Stripe can expand them: a PaymentIntent's
+charge and its balance transaction (the fee), a transfer reversal's transfer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
+
+from stripe import ListObject, StripeObject
+from stripe.params import (
+    BalanceTransactionListParams,
+    PaymentIntentListParams,
+    PaymentIntentRetrieveParams,
+    RefundListParams,
+    TransferListParams,
+)
+
+from escrowd.clock import unix
+from escrowd.providers.stripe import mapping
+from escrowd.providers.stripe.core import StripeCore
+from escrowd.providers.types import (
+    PaymentRecord,
+    Refund,
+    TimeRange,
+    Transfer,
+    TransferReversal,
+)
+
+#: Stripe's largest page.
+PAGE = 100
+_PAYMENT_EXPAND = ["latest_charge.balance_transaction"]
+
+T = TypeVar("T")
+Fetch = Callable[[str | None], Awaitable[ListObject[Any]]]
+
+
+class ListsMixin(StripeCore):
+    async def _pages(self, operation: str, fetch: Fetch) -> AsyncIterator[Mapping[str, Any]]:
+        """Every object of a list, page after page (newest first, as Stripe orders them)."""
+        cursor: str | None = None
+        while True:
+            page = await self._call(operation, "get", partial(fetch, cursor))
+            body = page.to_dict()
+            data = body.get("data")
+            items = [o for o in data if isinstance(o, Mapping)] if isinstance(data, list) else []
+            for item in items:
+                yield item
+            if not body.get("has_more") or not items:
+                return
+            cursor = str(items[-1]["id"])
+
+    def list_payments(self, created: TimeRange) -> AsyncIterator[PaymentRecord]:
+        """PaymentIntents created in the range, each with its charge and the charge's fee."""
+
+        async def fetch(after: str | None) -> ListObject[Any]:
+            params: PaymentIntentListParams = {
+                "created": {"gte": unix(created.gte), "lt": unix(created.lt)},
+                "limit": PAGE,
+                "expand": [f"data.{e}" for e in _PAYMENT_EXPAND],
+            }
+            if after:
+                params["starting_after"] = after
+            return await self._client.v1.payment_intents.list_async(params)
+
+        return self._mapped("payment_intents.list", fetch, mapping.payment_record)
+
+    async def retrieve_payment_record(self, payment_id: str) -> PaymentRecord:
+        """One PaymentIntent with its charge and fee (what ``list_payments`` yields)."""
+        params: PaymentIntentRetrieveParams = {"expand": _PAYMENT_EXPAND}
+        obj: StripeObject = await self._call(
+            "payment_intents.retrieve",
+            "get",
+            lambda: self._client.v1.payment_intents.retrieve_async(payment_id, params),
+        )
+        return mapping.payment_record(obj.to_dict())
+
+    def list_refunds(
+        self, *, created: TimeRange | None = None, payment_id: str | None = None
+    ) -> AsyncIterator[Refund]:
+        """Refunds created in the range, or every refund of one payment."""
+
+        async def fetch(after: str | None) -> ListObject[Any]:
+            params: RefundListParams = {"limit": PAGE}
+            if created is not None:
+                params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
+            if payment_id is not None:
+                params["payment_intent"] = payment_id
+            if after:
+                params["starting_after"] = after
+            return await self._client.v1.refunds.list_async(params)
+
+        return self._mapped("refunds.list", fetch, mapping.refund)
+
+    async def retrieve_refund(self, refund_id: str) -> Refund:
+        obj: StripeObject = await self._call(
+            "refunds.retrieve", "get", lambda: self._client.v1.refunds.retrieve_async(refund_id)
+        )
+        return mapping.refund(obj.to_dict())
+
+    def list_transfers(
+        self, *, created: TimeRange | None = None, transfer_group: str | None = None
+    ) -> AsyncIterator[Transfer]:
+        """Transfers created in the range, or every transfer of one transfer group."""
+
+        async def fetch(after: str | None) -> ListObject[Any]:
+            params: TransferListParams = {"limit": PAGE}
+            if created is not None:
+                params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
+            if transfer_group is not None:
+                params["transfer_group"] = transfer_group
+            if after:
+                params["starting_after"] = after
+            return await self._client.v1.transfers.list_async(params)
+
+        return self._mapped("transfers.list", fetch, mapping.transfer)
+
+    def list_transfer_reversals(self, created: TimeRange) -> AsyncIterator[TransferReversal]:
+        """Transfer reversals made in the range, each with its transfer.
+
+        Stripe lists reversals only per transfer; across transfers they are found through
+        the platform's balance transactions of type ``transfer_refund``, whose source is
+        the reversal (expanded, with its transfer).
+        """
+
+        async def fetch(after: str | None) -> ListObject[Any]:
+            params: BalanceTransactionListParams = {
+                "created": {"gte": unix(created.gte), "lt": unix(created.lt)},
+                "type": "transfer_refund",
+                "limit": PAGE,
+                "expand": ["data.source.transfer"],
+            }
+            if after:
+                params["starting_after"] = after
+            return await self._client.v1.balance_transactions.list_async(params)
+
+        async def reversals() -> AsyncIterator[TransferReversal]:
+            async for txn in self._pages("balance_transactions.list", fetch):
+                source = txn.get("source")
+                if isinstance(source, Mapping) and source.get("object") == "transfer_reversal":
+                    yield mapping.transfer_reversal(source)
+
+        return reversals()
+
+    def _mapped(
+        self, operation: str, fetch: Fetch, convert: Callable[[Mapping[str, Any]], T]
+    ) -> AsyncIterator[T]:
+        async def items() -> AsyncIterator[T]:
+            async for obj in self._pages(operation, fetch):
+                yield convert(obj)
+
+        return items()

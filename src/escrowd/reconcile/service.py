@@ -1,0 +1,287 @@
+"""Reconciliation: gather both sides (sides.py), compare them (domain.py), report.
+
+``reconcile(container, since=…, until=…)`` works one UTC day at a time: the provider's lists
+for the day, the ledger's transfers of the day, then escrowd's records of whatever either
+side touched, compared whole. Only a day's objects are held at once, however long the range.
+A record one side has in the day and the other dated just outside it (a payment created
+before midnight and captured after) is fetched by id: one call, only for those.
+
+``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.bootstrap import Container
+from escrowd.errors import ApiError, NotFoundError
+from escrowd.escrows.models import Escrow, Operation
+from escrowd.providers.base import PaymentProvider
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.types import Refund, TimeRange
+from escrowd.reconcile.domain import (
+    Difference,
+    TheirPayment,
+    TheirRefund,
+    TheirTransfer,
+    compare_payment,
+    compare_refund,
+    compare_transfer,
+)
+from escrowd.reconcile.sides import (
+    MEASURES,
+    Ours,
+    Theirs,
+    Totals,
+    ledger_window,
+    load_ours,
+    their_payment,
+    their_transfer,
+    their_window,
+)
+
+#: Objects younger than this are not judged: their webhooks and settlements may be on the way.
+GRACE = timedelta(minutes=10)
+DAY = timedelta(days=1)
+
+#: ``progress(done, total, description)``, called as the days go by.
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Report:
+    since: datetime | None
+    until: datetime | None
+    escrow_id: str | None
+    differences: list[Difference] = field(default_factory=list)
+    #: (day, currency) → measure → [ours, theirs].
+    totals: dict[tuple[date, str], dict[str, list[int]]] = field(default_factory=dict)
+    #: How many payments, refunds and transfers were compared.
+    compared: dict[str, int] = field(
+        default_factory=lambda: {"payments": 0, "refunds": 0, "transfers": 0}
+    )
+    #: Escrows left out because an operation of theirs is in flight.
+    in_flight: set[str] = field(default_factory=set)
+    _keys: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def merge_totals(self, ours: Totals, theirs: Totals) -> None:
+        for side, totals in ((0, ours), (1, theirs)):
+            for slot, measures in totals.items():
+                row = self.totals.setdefault(slot, {m: [0, 0] for m in MEASURES})
+                for measure, amount in measures.items():
+                    row[measure][side] += amount
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "escrow": self.escrow_id,
+            "ok": self.ok,
+            "compared": self.compared,
+            "in_flight": sorted(self.in_flight),
+            "differences": [d.as_dict() for d in self.differences],
+            "days": [
+                {
+                    "day": day.isoformat(),
+                    "currency": currency,
+                    **{m: {"ours": v[0], "theirs": v[1]} for m, v in measures.items()},
+                }
+                for (day, currency), measures in sorted(self.totals.items())
+            ],
+        }
+
+
+def _provider(container: Container) -> PaymentProvider:
+    if container.provider is None:
+        raise ApiError(
+            "No payment provider is configured: reconciliation needs one.",
+            code="provider_not_configured",
+        )
+    return container.provider
+
+
+def _missing(exc: ProviderError) -> bool:
+    return exc.kind is ProviderErrorKind.invalid_request and (
+        exc.http_status == 404 or exc.raw_code == "resource_missing"
+    )
+
+
+def _their_refund(refund: Refund, ours: Ours) -> TheirRefund:
+    return TheirRefund(
+        id=refund.id,
+        payment_id=refund.payment_id,
+        escrow_id=ours.escrow_of_payment.get(refund.payment_id or ""),
+        currency=refund.currency,
+        amount=refund.amount,
+        status=refund.status,
+    )
+
+
+async def compare(
+    provider: PaymentProvider, ours: Ours, theirs: Theirs, counts: dict[str, int]
+) -> list[Difference]:
+    """Every difference between the two sides; fetches what one side lacks by id.
+
+    ``counts`` gains how many payments, refunds and transfers were compared.
+    """
+    out: list[Difference] = []
+    counts["payments"] += len(ours.payments) + len(
+        set(theirs.payments) - set(ours.escrow_of_payment)
+    )
+    counts["refunds"] += len(ours.refunds) + len(
+        set(theirs.refunds) - {r.refund_id for r in ours.refunds.values()}
+    )
+    counts["transfers"] += len(ours.transfers) + len(
+        set(theirs.transfers) - {t.transfer_id for t in ours.transfers.values()}
+    )
+    payments = dict(theirs.payments)
+    for mine in ours.payments.values():
+        pid = mine.payment_id
+        other: TheirPayment | None = payments.pop(pid, None) if pid else None
+        if other is None and pid and mine.funded > 0:
+            try:
+                other = their_payment(await provider.retrieve_payment_record(pid))
+            except ProviderError as exc:
+                if not _missing(exc):
+                    raise
+        out += compare_payment(mine, other)
+    for other in payments.values():
+        out += compare_payment(None, other)
+
+    refunds = {r.id: _their_refund(r, ours) for r in theirs.refunds.values()}
+    for mine_r in ours.refunds.values():
+        rid = mine_r.refund_id
+        other_r = refunds.pop(rid, None) if rid else None
+        if other_r is None and rid:
+            try:
+                other_r = _their_refund(await provider.retrieve_refund(rid), ours)
+            except ProviderError as exc:
+                if not _missing(exc):
+                    raise
+        out += compare_refund(mine_r, other_r)
+    for other_r in refunds.values():
+        out += compare_refund(None, other_r)
+
+    transfers = dict(theirs.transfers)
+    for mine_t in ours.transfers.values():
+        tid = mine_t.transfer_id
+        other_t: TheirTransfer | None = transfers.pop(tid, None) if tid else None
+        if other_t is None and tid:
+            try:
+                other_t = their_transfer(await provider.retrieve_transfer(tid))
+            except ProviderError as exc:
+                if not _missing(exc):
+                    raise
+        out += compare_transfer(mine_t, other_t)
+    for other_t in transfers.values():
+        out += compare_transfer(None, other_t)
+    return out
+
+
+def _record(report: Report, ours: Ours, found: list[Difference]) -> None:
+    for d in found:
+        if d.escrow_id is not None and d.escrow_id in ours.in_flight:
+            report.in_flight.add(d.escrow_id)
+        elif d.key not in report._keys:
+            # A record touched on two days (funded on one, refunded on the next) is
+            # compared on both: report it once.
+            report._keys.add(d.key)
+            report.differences.append(d)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def days(since: datetime, until: datetime) -> list[TimeRange]:
+    """``[since, until)`` cut at UTC midnights."""
+    out: list[TimeRange] = []
+    start = since
+    while start < until:
+        end = min(day_start(start.date()) + DAY, until)
+        out.append(TimeRange(start, end))
+        start = end
+    return out
+
+
+async def reconcile(
+    container: Container,
+    *,
+    since: datetime,
+    until: datetime,
+    progress: Progress | None = None,
+) -> Report:
+    """Compare what was booked and what happened at the provider in ``[since, until)``.
+
+    ``until`` is held at least ``GRACE`` before now: younger objects may still be settling.
+    """
+    provider = _provider(container)
+    until = min(until, container.clock.now() - GRACE)
+    report = Report(since=since, until=until, escrow_id=None)
+    windows = days(since, until)
+    for done, window in enumerate(windows):
+        if progress is not None:
+            progress(done, len(windows), f"reconciling {window.gte.date().isoformat()}")
+        async with container.db.transaction() as s:
+            touched = await ledger_window(s, window)
+        theirs = await their_window(provider, window)
+        async with container.db.transaction() as s:
+            ours = await load_ours(
+                s,
+                escrow_ids=touched.escrows,
+                payment_ids=[
+                    *theirs.payments,
+                    *(r.payment_id or "" for r in theirs.refunds.values()),
+                ],
+                refund_keys=touched.refund_keys,
+                refund_ids=theirs.refunds,
+                release_keys=touched.release_keys,
+                transfer_ids=theirs.transfers,
+            )
+        _record(report, ours, await compare(provider, ours, theirs, report.compared))
+        report.merge_totals(touched.totals, theirs.totals)
+    if progress is not None:
+        progress(len(windows), len(windows), "done")
+    return report
+
+
+async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
+    """Compare one escrow's whole life: its payment, every refund and every transfer."""
+    provider = _provider(container)
+    async with container.db.transaction() as s:
+        escrow = await s.get(Escrow, escrow_id)
+        if escrow is None:
+            raise NotFoundError(f"No such escrow: '{escrow_id}'.", param="escrow")
+        payment_id = escrow.payment_id
+        keys = await _keys(s, escrow_id)
+        ours = await load_ours(s, escrow_ids=[escrow_id], refund_keys=keys, release_keys=keys)
+    theirs = Theirs()
+    if payment_id:
+        try:
+            mine = their_payment(await provider.retrieve_payment_record(payment_id))
+            theirs.payments[mine.id] = mine
+        except ProviderError as exc:
+            if not _missing(exc):
+                raise
+        async for refund in provider.list_refunds(payment_id=payment_id):
+            theirs.refunds[refund.id] = refund
+    async for transfer in provider.list_transfers(transfer_group=escrow_id):
+        theirs.transfers[transfer.id] = their_transfer(transfer)
+    report = Report(since=None, until=None, escrow_id=escrow_id)
+    _record(report, ours, await compare(provider, ours, theirs, report.compared))
+    return report
+
+
+async def _keys(session: AsyncSession, escrow_id: str) -> list[str]:
+    stmt = select(Operation.key).where(Operation.escrow_id == escrow_id)
+    return list((await session.scalars(stmt)).all())

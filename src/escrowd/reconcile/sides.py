@@ -1,0 +1,291 @@
+"""Both sides of a reconciliation, read into domain.py's terms.
+
+- ``their_window``: the provider's objects created in a time window, from its lists (a page
+  of 100 per call): payments with their charge and fee, refunds, transfers, and the
+  transfers whose reversals fall in the window.
+- ``ledger_window``: what the ledger booked in the window (its escrow transfers), as the
+  escrows, refund and release operations it touched, plus the day's totals.
+- ``load_ours``: escrowd's records of those escrows and operations, whole.
+
+Database reads and provider calls never overlap: on SQLite every transaction holds the write
+lock, which the in-process sandbox needs to answer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
+from escrowd.ledger.models import LedgerTransfer
+from escrowd.providers.base import PaymentProvider
+from escrowd.providers.types import PaymentRecord, Refund, TimeRange, Transfer
+from escrowd.reconcile.domain import OurPayment, OurRefund, OurTransfer, TheirPayment, TheirTransfer
+
+#: The day's totals, by what moved.
+MEASURES = ("charges", "fees", "refunds", "transfers", "reversals")
+#: Ledger transfer categories (escrows/ledgering.py) → the measure they count towards.
+CATEGORY_MEASURE = {
+    "payment": "charges",
+    "capture": "charges",
+    "processing_fee": "fees",
+    "release": "transfers",
+    "refund": "refunds",
+    "reversal": "reversals",
+}
+_FUNDING = ("payment", "capture", "processing_fee")
+#: Bound on ids per ``IN (…)`` (SQLite's parameter limit, PostgreSQL's plan size).
+CHUNK = 500
+
+#: (day, currency) → measure → amount.
+Totals = dict[tuple[date, str], dict[str, int]]
+
+
+def their_payment(record: PaymentRecord) -> TheirPayment:
+    p, ch = record.payment, record.charge
+    return TheirPayment(
+        id=p.id,
+        status=p.status.value,
+        currency=p.currency,
+        received=ch.amount_captured if ch is not None else p.amount_received,
+        fee=ch.fee if ch is not None else None,
+        escrow_id=p.metadata.get("escrow_id") or None,
+    )
+
+
+def their_transfer(t: Transfer) -> TheirTransfer:
+    return TheirTransfer(
+        id=t.id,
+        escrow_id=t.transfer_group or t.metadata.get("escrow_id") or None,
+        currency=t.currency,
+        amount=t.amount,
+        reversed=t.amount_reversed,
+    )
+
+
+def _add(totals: Totals, day: date, currency: str, measure: str, amount: int) -> None:
+    bucket = totals.setdefault((day, currency), dict.fromkeys(MEASURES, 0))
+    bucket[measure] += amount
+
+
+@dataclass
+class Theirs:
+    payments: dict[str, TheirPayment] = field(default_factory=dict)
+    refunds: dict[str, Refund] = field(default_factory=dict)
+    transfers: dict[str, TheirTransfer] = field(default_factory=dict)
+    totals: Totals = field(default_factory=dict)
+
+
+async def their_window(provider: PaymentProvider, window: TimeRange) -> Theirs:
+    out = Theirs()
+    day = window.gte.date()
+    async for record in provider.list_payments(window):
+        mine = their_payment(record)
+        out.payments[mine.id] = mine
+        if mine.succeeded:
+            _add(out.totals, day, mine.currency, "charges", mine.received)
+            _add(out.totals, day, mine.currency, "fees", mine.fee or 0)
+    async for refund in provider.list_refunds(created=window):
+        out.refunds[refund.id] = refund
+        if refund.status not in ("failed", "canceled"):
+            _add(out.totals, day, refund.currency, "refunds", refund.amount)
+    async for transfer in provider.list_transfers(created=window):
+        out.transfers[transfer.id] = their_transfer(transfer)
+        _add(out.totals, day, transfer.currency, "transfers", transfer.amount)
+    async for reversal in provider.list_transfer_reversals(window):
+        _add(out.totals, day, reversal.currency, "reversals", reversal.amount)
+        if reversal.transfer is not None:
+            out.transfers.setdefault(reversal.transfer_id, their_transfer(reversal.transfer))
+    return out
+
+
+@dataclass
+class Touched:
+    """What the ledger booked in a window: the records to compare, and the day's totals."""
+
+    escrows: set[str] = field(default_factory=set)
+    refund_keys: set[str] = field(default_factory=set)
+    release_keys: set[str] = field(default_factory=set)
+    totals: Totals = field(default_factory=dict)
+
+
+async def ledger_window(session: AsyncSession, window: TimeRange) -> Touched:
+    t = LedgerTransfer
+    stmt = select(t.id, t.reference, t.category, t.amount, t.currency).where(
+        t.created_at >= window.gte,
+        t.created_at < window.lt,
+        t.category.in_(tuple(CATEGORY_MEASURE)),
+    )
+    out = Touched()
+    day = window.gte.date()
+    async for row in await session.stream(stmt):
+        _add(out.totals, day, row.currency, CATEGORY_MEASURE[row.category], row.amount)
+        if row.category in _FUNDING and row.reference:
+            out.escrows.add(row.reference)
+        elif row.category == "refund":
+            out.refund_keys.add(row.id)
+        elif row.category == "release" and row.id.endswith(":net"):
+            out.release_keys.add(row.id.removesuffix(":net"))
+        elif row.category == "reversal":
+            out.release_keys.add(row.id.split(":reversed:")[0])
+    return out
+
+
+@dataclass
+class Ours:
+    payments: dict[str, OurPayment] = field(default_factory=dict)
+    refunds: dict[str, OurRefund] = field(default_factory=dict)
+    transfers: dict[str, OurTransfer] = field(default_factory=dict)
+    #: Payment id → escrow id, for every escrow read.
+    escrow_of_payment: dict[str, str] = field(default_factory=dict)
+    #: Escrows with an operation in flight: their differences may be settling right now.
+    in_flight: set[str] = field(default_factory=set)
+
+
+def _chunks(ids: Iterable[str]) -> list[list[str]]:
+    items = sorted(set(ids))
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+async def _ledger_sums(
+    session: AsyncSession, references: Iterable[str], categories: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    t = LedgerTransfer
+    sums: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(references):
+        rows = await session.execute(
+            select(t.reference, t.category, func.sum(t.amount))
+            .where(t.reference.in_(chunk), t.category.in_(categories))
+            .group_by(t.reference, t.category)
+        )
+        for reference, category, total in rows:
+            sums[(str(reference), str(category))] = int(total)
+    return sums
+
+
+async def _amounts_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, int]:
+    t = LedgerTransfer
+    found: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        for tid, amount in await session.execute(select(t.id, t.amount).where(t.id.in_(chunk))):
+            found[tid] = int(amount)
+    return found
+
+
+async def _ops(
+    session: AsyncSession, kind: OpKind, keys: Iterable[str], object_ids: Iterable[str]
+) -> list[Operation]:
+    found: dict[str, Operation] = {}
+    for chunk in _chunks(keys):
+        stmt = select(Operation).where(Operation.kind == kind.value, Operation.key.in_(chunk))
+        found.update((op.key, op) for op in await session.scalars(stmt))
+    for chunk in _chunks(object_ids):
+        stmt = select(Operation).where(
+            Operation.kind == kind.value, Operation.provider_object_id.in_(chunk)
+        )
+        found.update((op.key, op) for op in await session.scalars(stmt))
+    return list(found.values())
+
+
+async def load_ours(
+    session: AsyncSession,
+    *,
+    escrow_ids: Iterable[str] = (),
+    payment_ids: Iterable[str] = (),
+    refund_keys: Iterable[str] = (),
+    refund_ids: Iterable[str] = (),
+    release_keys: Iterable[str] = (),
+    transfer_ids: Iterable[str] = (),
+) -> Ours:
+    """escrowd's side of the escrows, refunds and releases named (by our ids or theirs)."""
+    refund_ops = await _ops(session, OpKind.refund, refund_keys, refund_ids)
+    release_ops = await _ops(session, OpKind.release, release_keys, transfer_ids)
+    wanted = set(escrow_ids) | {op.escrow_id for op in (*refund_ops, *release_ops)}
+    escrows: dict[str, tuple[str, str | None]] = {}
+    cols = (Escrow.id, Escrow.currency, Escrow.payment_id)
+    for chunk in _chunks(wanted):
+        for eid, cur, pid in await session.execute(select(*cols).where(Escrow.id.in_(chunk))):
+            escrows[eid] = (cur, pid)
+    for chunk in _chunks(payment_ids):
+        for eid, cur, pid in await session.execute(
+            select(*cols).where(Escrow.payment_id.in_(chunk))
+        ):
+            escrows[eid] = (cur, pid)
+    out = Ours()
+    funding = await _ledger_sums(session, escrows, _FUNDING)
+    for eid, (cur, pid) in escrows.items():
+        if pid:
+            out.escrow_of_payment[pid] = eid
+        fee = funding.get((eid, "processing_fee"))
+        out.payments[eid] = OurPayment(
+            escrow_id=eid,
+            currency=cur,
+            payment_id=pid,
+            funded=funding.get((eid, "payment"), 0) + funding.get((eid, "capture"), 0),
+            fee=fee,
+        )
+    for chunk in _chunks(escrows):
+        stmt = select(Operation.escrow_id).where(
+            Operation.escrow_id.in_(chunk), Operation.status.in_(OPEN_OPS)
+        )
+        out.in_flight.update(await session.scalars(stmt))
+    booked = await _amounts_by_id(session, [op.key for op in refund_ops if _done(op)])
+    for op in refund_ops:
+        if _done(op):
+            out.refunds[op.key] = OurRefund(
+                key=op.key,
+                escrow_id=op.escrow_id,
+                currency=escrows[op.escrow_id][0],
+                refund_id=op.provider_object_id,
+                amount=booked.get(op.key, 0),
+            )
+    nets = await _amounts_by_id(session, [f"{op.key}:net" for op in release_ops])
+    reversals = await _reversals(session, {op.escrow_id for op in release_ops})
+    for op in release_ops:
+        # A release whose net is zero (the fee took it all) makes no transfer.
+        if _done(op) and op.provider_amount > 0:
+            out.transfers[op.key] = OurTransfer(
+                key=op.key,
+                escrow_id=op.escrow_id,
+                currency=escrows[op.escrow_id][0],
+                transfer_id=op.provider_object_id,
+                amount=nets.get(f"{op.key}:net", 0),
+                reversed=reversals.get(op.key, 0),
+            )
+    return out
+
+
+def _done(op: Operation) -> bool:
+    return op.status == OpStatus.succeeded.value
+
+
+async def _reversals(session: AsyncSession, escrow_ids: Iterable[str]) -> dict[str, int]:
+    """Reversals booked per release operation key (``<key>:reversed:<total>`` transfers)."""
+    t = LedgerTransfer
+    out: dict[str, int] = defaultdict(int)
+    for chunk in _chunks(escrow_ids):
+        rows = await session.execute(
+            select(t.id, t.amount).where(t.reference.in_(chunk), t.category == "reversal")
+        )
+        for tid, amount in rows:
+            out[tid.split(":reversed:")[0]] += int(amount)
+    return out
+
+
+__all__ = [
+    "MEASURES",
+    "Ours",
+    "Theirs",
+    "Totals",
+    "Touched",
+    "ledger_window",
+    "load_ours",
+    "their_payment",
+    "their_transfer",
+    "their_window",
+]

@@ -1,0 +1,141 @@
+"""An inbound event is a hint, not the truth.
+
+A signed event can still lie: the signing secret may have leaked, or a connected account's
+endpoint may deliver events about objects that are not the platform's. So a handler never
+moves money or state on what an event's body says. It asks for the provider's own object
+instead, and checks that object against what escrowd recorded before its own call (amount,
+currency, customer, capture mode, the escrow it names).
+
+The protocol between handlers and the processor (``webhooks/service.py``):
+
+- ``truth(event, "payment_intent", id, Payment)`` returns the object the processor fetched
+  from the provider, or raises :class:`VerificationRequired`. The processor then rolls the
+  event's transaction back, fetches the object outside any transaction (no row lock is held
+  across a network call), and runs the handlers again with it in ``event.verified``. A handler
+  that finds nothing to do (a repeated or stale event) returns before asking, so the common
+  case costs no provider call.
+- A handler that finds the provider's object at odds with the event or with escrowd's records
+  raises :class:`EventMismatch`. The processor undoes the handler's writes, marks the event
+  ``rejected`` and opens an incident with the three sides: what the event claimed, what the
+  provider said, what escrowd recorded. An object the provider does not have is a mismatch too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from escrowd.providers.base import PaymentProvider
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.types import ProviderEvent
+
+__all__ = [
+    "MISMATCH_INCIDENT",
+    "EventMismatch",
+    "VerificationRequired",
+    "fetch",
+    "truth",
+]
+
+#: The incident kind a rejected event opens.
+MISMATCH_INCIDENT = "webhook.mismatch"
+
+T = TypeVar("T")
+
+
+class VerificationRequired(Exception):  # noqa: N818  (a request to the processor, not an error)
+    """The handler needs the provider's own object before it may act."""
+
+    def __init__(self, object_type: str, object_id: str) -> None:
+        super().__init__(f"verify {object_type} {object_id} with the provider")
+        self.object_type = object_type
+        self.object_id = object_id
+
+
+class EventMismatch(Exception):  # noqa: N818  (the event's verdict, raised to the processor)
+    """What the event claims is false; nothing may move."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        claimed: Mapping[str, Any] | None = None,
+        provider: Mapping[str, Any] | None = None,
+        recorded: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.claimed = dict(claimed or {})
+        self.provider = None if provider is None else dict(provider)
+        self.recorded = dict(recorded or {})
+
+    def details(self, event: ProviderEvent) -> dict[str, Any]:
+        return {
+            "event": {
+                "id": event.id,
+                "type": event.provider_type,
+                "account": event.account,
+                "object_type": event.object_type,
+                "object_id": event.object_id,
+            },
+            "claimed": self.claimed,
+            "provider": self.provider,
+            "recorded": self.recorded,
+        }
+
+
+class _Missing:
+    """The provider answered that no such object exists."""
+
+    def __repr__(self) -> str:
+        return "<missing at the provider>"
+
+
+MISSING = _Missing()
+
+
+def truth(event: ProviderEvent, object_type: str, object_id: str, cls: type[T]) -> T:
+    """The provider's own object, or :class:`VerificationRequired` until it has been fetched.
+
+    Raises :class:`EventMismatch` when the provider has no such object.
+    """
+    found = event.verified.get((object_type, object_id))
+    if found is None:
+        raise VerificationRequired(object_type, object_id)
+    if found is MISSING:
+        raise EventMismatch(
+            f"The event names {object_type} {object_id}, which the provider does not have "
+            "on the platform's account.",
+            claimed={"object_type": object_type, "id": object_id},
+            provider=None,
+        )
+    if not isinstance(found, cls):  # pragma: no cover - fetch() returns the mapped types
+        raise TypeError(f"{object_type} {object_id} fetched as {type(found).__name__}")
+    return found
+
+
+async def fetch(provider: PaymentProvider, object_type: str, object_id: str) -> object:
+    """The provider's object (a neutral type), or :data:`MISSING` when it has none.
+
+    Other provider errors propagate: the event is retried later, as for any handler failure.
+    """
+    try:
+        if object_type == "payment_intent":
+            return await provider.retrieve_payment(object_id)
+        if object_type == "charge":
+            return await provider.retrieve_charge(object_id)
+        if object_type == "transfer":
+            return await provider.retrieve_transfer(object_id)
+        if object_type == "account":
+            return await provider.retrieve_account(object_id)
+    except ProviderError as exc:
+        if _is_missing(exc):
+            return MISSING
+        raise
+    raise ValueError(f"no way to verify a {object_type!r} with the provider")
+
+
+def _is_missing(exc: ProviderError) -> bool:
+    return exc.kind is ProviderErrorKind.invalid_request and (
+        exc.http_status == 404 or exc.code == "resource_missing"
+    )
