@@ -30,9 +30,11 @@ from escrowd.app import create_app
 from escrowd.bootstrap import build
 from escrowd.config import Environment, Settings
 from escrowd.users import api_keys, passwords, service, tokens
+from tests.conformance import hooks
 from tests.conftest import BACKENDS, create_sqlite_database
 
 ROOT = Path(__file__).resolve().parents[2]
+assert hooks.before_call  # registered on import: a fresh Idempotency-Key per request
 #: Per operation and phase: enough to find the classes of mismatch, small enough for CI.
 MAX_EXAMPLES = 8
 
