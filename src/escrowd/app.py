@@ -9,8 +9,6 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import escrowd.accounts.handlers
-import escrowd.escrows.registrations  # noqa: F401  (escrow webhook handlers, jobs, sweeps, checks)
 from escrowd import __version__
 from escrowd.accounts.refresh_links import router as onboarding_refresh_router
 from escrowd.accounts.routes import routers as account_routers
@@ -20,7 +18,6 @@ from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.idempotency_required import document_idempotency_keys
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
-from escrowd.config import ConfigError, ProviderMode
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.fee_policies import marketplace_default
 from escrowd.escrows.fee_policy_routes import router as fee_policy_router
@@ -31,14 +28,11 @@ from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
-from escrowd.providers.registry import build_provider
 from escrowd.sandbox import clock_routes
-from escrowd.sandbox.stripe.app import create_sandbox_app, deliver_pending
+from escrowd.sandbox.stripe.app import SANDBOX_PREFIX, deliver_pending
 from escrowd.users.auth import principal_scope
 from escrowd.users.routes import routers as user_routers
 from escrowd.webhooks import inbound
-
-SANDBOX_PREFIX = "/sandbox/stripe"
 
 log = get_logger(__name__)
 
@@ -66,15 +60,12 @@ class _SandboxShortcut:
     def __init__(self, app: ASGIApp, *, prefix: str, sandbox: ASGIApp) -> None:
         self.app = app
         self.prefix = prefix
-        self.sandbox = sandbox
+        self.sandbox = sandbox  # answers under the prefix itself (mounted_sandbox)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if scope["type"] == "http" and path.startswith(self.prefix + "/"):
-            # The scope a Mount would give it: full path, root_path extended by the prefix.
-            root = scope.get("root_path", "")
-            child = {**scope, "root_path": root + self.prefix, "app_root_path": root}
-            await self.sandbox(child, receive, send)
+            await self.sandbox(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -105,7 +96,6 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         redoc_url=None,
     )
     app.state.container = container
-    container.asgi_app = app
     errors.install(app)
     openapi.install(app)
     document_idempotency_keys(app)
@@ -128,23 +118,16 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     for router in routers:
         app.include_router(router, prefix="/v1")
 
-    sandbox_app: FastAPI | None = None
-    if container.settings.provider is ProviderMode.sandbox:
-        if not container.settings.is_dev:  # Settings refuse this; a copy made past them too
-            raise ConfigError("ESCROWD_PROVIDER=sandbox is for development, not production.")
-        sandbox_app = create_sandbox_app(container)
-        app.mount(SANDBOX_PREFIX, sandbox_app)
+    if container.sandbox is not None:
         steps.append(deliver_pending)
-    if container.provider is None:
-        container.provider = build_provider(container.settings, asgi_app=app, clock=container.clock)
 
     # Starlette runs the last-added middleware first: request ids wrap everything.
     app.add_middleware(
         IdempotencyMiddleware, container=container, resolve_scope=principal_scope(container)
     )
     app.add_middleware(RequestIdMiddleware)
-    if sandbox_app is not None:
-        app.add_middleware(_SandboxShortcut, prefix=SANDBOX_PREFIX, sandbox=sandbox_app)
+    if container.sandbox is not None:
+        app.add_middleware(_SandboxShortcut, prefix=SANDBOX_PREFIX, sandbox=container.sandbox)
     return app
 
 

@@ -1,40 +1,154 @@
-"""Composition root: the one place that wires settings, database, clock and services.
+"""The composition root: the one place that wires escrowd together.
 
-Tests build a Container with a frozen clock or another database here, nowhere else.
+``build(settings)`` returns a finished, immutable :class:`Container`: settings, database,
+clock, the payment provider (in sandbox mode, the sandbox's ASGI app reached in process, no
+sockets), and the registries of what runs where — webhook handlers, job handlers and sweeps,
+operation settlers, ledger checks. Nothing registers itself when imported and nothing is filled
+in later: a module that acts on events, jobs or operations exposes a ``register(…)`` function,
+and :func:`registries` below calls each one. Tests build a container with a frozen clock,
+another database or another provider here, nowhere else.
+
+``create_app(container)`` (``escrowd.app``) only builds the HTTP app around a container; the
+worker, the CLI and the sandbox use the container alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp
 
 from escrowd.clock import Clock, SystemClock
-from escrowd.config import Settings
+from escrowd.config import ConfigError, ProviderMode, Settings
 from escrowd.db.session import Database
 
 if TYPE_CHECKING:
+    from escrowd.escrows.operations import Settlers
+    from escrowd.jobs.registry import Registry as JobRegistry
+    from escrowd.ledger.checks import Check
     from escrowd.providers.base import PaymentProvider
+    from escrowd.webhooks.handlers import HandlerRegistry
 
 
-@dataclass
-class Container:
+@dataclass(frozen=True)
+class Core:
+    """What every part of escrowd may depend on, the sandbox included: settings, the
+    database and the clock."""
+
     settings: Settings
     db: Database
-    clock: Clock = field(default_factory=SystemClock)
-    #: The payment provider adapter; set by create_app (sandbox mode needs the app itself).
-    provider: PaymentProvider | None = None
-    #: The ASGI app serving this container, for in-process calls (sandbox ↔ API, no sockets).
-    asgi_app: Any = None
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Registries:
+    """Who acts on what, for one process."""
+
+    #: Provider events → handlers (``escrowd.webhooks``).
+    webhooks: HandlerRegistry
+    #: Job kinds → handlers, periodic sweeps, incident hooks (``escrowd.jobs``).
+    jobs: JobRegistry
+    #: Operation kinds → how their provider call's outcome is settled (``escrowd.escrows``).
+    settlers: Mapping[str, Settlers]
+    #: Invariants ``escrowd ledger verify`` checks after the ledger's own.
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class Container(Core):
+    """Everything a use case needs, finished by :func:`build`."""
+
+    provider: PaymentProvider
+    registries: Registries
+    #: escrowd's provider-webhook endpoint alone, as an ASGI app: where the in-process sandbox
+    #: delivers its events (the same verification and storage as ``POST /v1/webhooks/stripe``).
+    webhook_intake: ASGIApp
+    #: The in-process Stripe sandbox (sandbox mode), answering under ``/sandbox/stripe``:
+    #: ``create_app`` serves it there; the provider already talks to it.
+    sandbox: ASGIApp | None = None
 
     async def close(self) -> None:
-        if self.provider is not None:
-            await self.provider.aclose()
+        await self.provider.aclose()
         await self.db.dispose()
 
 
-def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Container:
-    settings = settings or Settings()
-    db = Database(
-        settings.effective_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+def registries() -> Registries:
+    """Every handler, job, sweep, settler and check escrowd runs, registered explicitly."""
+    # Imported here, not at the top: these modules use the Container type themselves.
+    from escrowd.accounts import handlers as account_handlers
+    from escrowd.escrows import checks as escrow_checks
+    from escrowd.escrows import handlers as escrow_handlers
+    from escrowd.escrows import settlement, sweeps, tasks
+    from escrowd.jobs import builtin
+    from escrowd.jobs.registry import Registry as JobRegistry
+    from escrowd.reconcile import sweep as reconcile_sweep
+    from escrowd.webhooks.handlers import HandlerRegistry
+
+    webhooks = HandlerRegistry()
+    escrow_handlers.register(webhooks)
+    account_handlers.register(webhooks)
+
+    jobs = JobRegistry()
+    builtin.register(jobs)
+    tasks.register(jobs)
+    sweeps.register(jobs)
+    reconcile_sweep.register(jobs)
+
+    return Registries(
+        webhooks=webhooks,
+        jobs=jobs,
+        settlers=settlement.SETTLERS,
+        checks=escrow_checks.CHECKS,
     )
-    return Container(settings=settings, db=db, clock=clock or SystemClock())
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    wrap_provider: Callable[[PaymentProvider], PaymentProvider] | None = None,
+    with_registries: Registries | None = None,
+) -> Container:
+    """A finished container for ``settings`` (read from the environment when omitted).
+
+    ``wrap_provider`` wraps the configured provider (tests inject faults or record calls at
+    the network edge this way); ``with_registries`` replaces the default registries.
+    """
+    from escrowd.providers.registry import build_provider
+    from escrowd.webhooks.inbound import intake_app
+
+    settings = settings or Settings()
+    core = Core(
+        settings=settings,
+        db=Database(
+            settings.effective_database_url,
+            pool_size=settings.db_pool_size,
+            echo=settings.db_echo,
+        ),
+        clock=clock or SystemClock(),
+    )
+    sandbox: ASGIApp | None = None
+    if settings.provider is ProviderMode.sandbox:
+        if not settings.is_dev:  # Settings refuse this; a copy made past them too
+            raise ConfigError("ESCROWD_PROVIDER=sandbox is for development, not production.")
+        from escrowd.sandbox.stripe.app import mounted_sandbox
+
+        sandbox = mounted_sandbox(core)
+    provider = build_provider(settings, sandbox=sandbox, clock=core.clock)
+    if wrap_provider is not None:
+        provider = wrap_provider(provider)
+    intake = intake_app()
+    container = Container(
+        settings=core.settings,
+        db=core.db,
+        clock=core.clock,
+        provider=provider,
+        registries=with_registries or registries(),
+        webhook_intake=intake,
+        sandbox=sandbox,
+    )
+    # The endpoint finds its container where every escrowd route does: on its app's state.
+    intake.state.container = container
+    return container

@@ -121,8 +121,8 @@ def serve(
     if not no_migrate:
         console.print(f"Migrating {redact(url)} …")
         upgrade(url)
-    container = build(settings)
     try:
+        container = build(settings)
         app_ = create_app(container)
     except (EscrowdError, ValueError) as exc:  # a setting escrowd cannot use
         raise config_error(exc) from exc
@@ -155,7 +155,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
     equal the balances recomputed from entries; two-phase transfers posted or voided at most
     once and within their holds; every entry chain consistent.
     """
-    import escrowd.escrows.registrations  # noqa: F401  (adds the escrow invariants)
+    from escrowd.bootstrap import registries
     from escrowd.db.session import Database
     from escrowd.ledger.verify import summary_lines, verify
 
@@ -179,7 +179,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
                     progress.update(task, completed=done, total=total, description=description)
 
                 console.print(f"Verifying the ledger in {redact(url)} …")
-                report = await verify(db, progress=step)
+                report = await verify(db, progress=step, extra=registries().checks)
         finally:
             await db.dispose()
         for line in summary_lines(report):

@@ -37,7 +37,9 @@ import escrowd.escrows.sweeps
 import escrowd.escrows.tasks  # noqa: F401  (registers the job handlers)
 from escrowd.accounts.routes import routers as account_routers
 from escrowd.app import create_app
-from escrowd.bootstrap import Container
+from escrowd.bootstrap import Container, build
+from escrowd.clock import FrozenClock
+from escrowd.config import Settings
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.db.session import Database
 from escrowd.escrows.routes import routers as escrow_routers
@@ -46,6 +48,7 @@ from escrowd.jobs import SweepContext
 from escrowd.jobs.registry import SweepFn
 from escrowd.jobs.worker import Worker
 from escrowd.ledger.verify import summary_lines, verify
+from escrowd.providers.base import PaymentProvider
 from escrowd.providers.stripe.client import SANDBOX_API_KEY
 from escrowd.sandbox import spec_check
 from escrowd.sandbox.stripe.app import deliver_pending
@@ -65,6 +68,33 @@ def mount(app: FastAPI) -> FastAPI:
             for router in routers:
                 app.include_router(router, prefix="/v1")
     return app
+
+
+class ProviderSwitch:
+    """The real provider, replaceable by a test (a crash, a recorder) for a while.
+
+    The container is immutable; this sits at the network edge, where tests may fake."""
+
+    def __init__(self, target: PaymentProvider) -> None:
+        self.target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+
+def provider_switch(ctx: Ctx) -> ProviderSwitch:
+    switch = ctx.container.provider
+    assert isinstance(switch, ProviderSwitch), switch
+    return switch
+
+
+@pytest.fixture
+async def container(settings: Settings, clock: FrozenClock) -> AsyncIterator[Container]:
+    c = build(settings, clock=clock, wrap_provider=ProviderSwitch)
+    try:
+        yield c
+    finally:
+        await c.close()
 
 
 @pytest.fixture

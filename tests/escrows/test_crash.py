@@ -30,6 +30,7 @@ from tests.escrows.conftest import (
     ledger_balance,
     payees,
     payer,
+    provider_switch,
     run_jobs,
     settle,
     sweep,
@@ -78,13 +79,13 @@ async def test_a_release_interrupted_around_its_transfer_is_finished_once(
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
     escrow = await funded(ctx, client_, [(tester, 2200)])
-    real = ctx.container.provider
-    assert real is not None
-    ctx.container.provider = Faulty(real, "create_transfer", when, CrashError())
+    switch = provider_switch(ctx)
+    real = switch.target
+    switch.target = Faulty(real, "create_transfer", when, CrashError())
     path = f"/v1/escrows/{escrow['id']}/release"
     with pytest.raises(CrashError):  # the use case itself: a dying process answers nobody
         await release(ctx.container, escrow_id=escrow["id"], actor=None)
-    ctx.container.provider = real
+    switch.target = real
     stuck = await get(ctx, client_, escrow["id"])
     assert stuck["status"] == "held"
     assert stuck["pending_operations"] == [
@@ -110,12 +111,12 @@ async def test_a_refund_whose_answer_was_lost_is_settled_without_a_second_refund
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
     escrow = await funded(ctx, client_, [(tester, 1600)])
-    real = ctx.container.provider
-    assert real is not None
-    ctx.container.provider = Faulty(real, "create_refund", "after", CrashError())
+    switch = provider_switch(ctx)
+    real = switch.target
+    switch.target = Faulty(real, "create_refund", "after", CrashError())
     with pytest.raises(CrashError):
         await refund(ctx.container, escrow_id=escrow["id"], actor=None, amount=600)
-    ctx.container.provider = real
+    switch.target = real
     await recover(ctx, clock)
     after = await get(ctx, client_, escrow["id"])
     assert (after["status"], after["amount_refunded"]) == ("partially_refunded", 600)
@@ -129,12 +130,12 @@ async def test_a_payment_whose_answer_was_lost_funds_the_escrow_once(
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
     escrow = await create_escrow(ctx, client_, [(tester, 1400)])
-    real = ctx.container.provider
-    assert real is not None
-    ctx.container.provider = Faulty(real, "create_payment", "after", CrashError())
+    switch = provider_switch(ctx)
+    real = switch.target
+    switch.target = Faulty(real, "create_payment", "after", CrashError())
     with pytest.raises(CrashError):
         await fund(ctx.container, escrow_id=escrow["id"], actor=None, payment_method="pm_card_visa")
-    ctx.container.provider = real
+    switch.target = real
     # The provider's own event arrives first and funds it; the janitor then finds it done.
     await settle(ctx.container)
     assert (await get(ctx, client_, escrow["id"]))["status"] == "held"
@@ -151,11 +152,11 @@ async def test_a_timeout_is_recorded_as_unknown_and_the_janitor_settles_it(
     (tester,) = await payees(ctx, 1)
     escrow = await funded(ctx, client_, [(tester, 900)])
     timeout = ProviderError(ProviderErrorKind.unknown_outcome, "read timed out")
-    real = ctx.container.provider
-    assert real is not None
-    ctx.container.provider = Faulty(real, "create_transfer", "after", timeout)
+    switch = provider_switch(ctx)
+    real = switch.target
+    switch.target = Faulty(real, "create_transfer", "after", timeout)
     r = await ctx.client.post(f"/v1/escrows/{escrow['id']}/release", headers=keyed(client_.headers))
-    ctx.container.provider = real
+    switch.target = real
     assert_error(r, 502, "api_error", "provider_outcome_unknown")
     unknown = await get(ctx, client_, escrow["id"])
     assert [op["status"] for op in unknown["pending_operations"]] == ["unknown"]

@@ -20,6 +20,7 @@ from tests.escrows.conftest import (
     ledger_balance,
     payees,
     payer,
+    provider_switch,
     settle,
 )
 from tests.integration.conftest import assert_error, count_all, make_api_key
@@ -68,17 +69,17 @@ async def _refused_without_key(
     ctx: Ctx, headers: dict[str, str], escrow_id: str, action: str, body: dict[str, Any]
 ) -> None:
     """The request without a key is refused, and nothing anywhere changed."""
-    real = ctx.container.provider
-    assert real is not None
+    switch = provider_switch(ctx)
+    real = switch.target
     spy = Recording(real)
     before = await count_all(ctx.container, *TABLES)
     escrow_before = await get_as(ctx, headers, escrow_id)
     balance = await ledger_balance(ctx, escrow_account(escrow_id))
-    ctx.container.provider = spy  # type: ignore[assignment]
+    switch.target = spy  # type: ignore[assignment]
     try:
         r = await ctx.client.post(f"/v1/escrows/{escrow_id}/{action}", json=body, headers=headers)
     finally:
-        ctx.container.provider = real
+        switch.target = real
     assert_key_required(r)
     assert spy.calls == []
     assert await count_all(ctx.container, *TABLES) == before

@@ -130,6 +130,5 @@ async def test_production_mounts_no_sandbox(production_client: httpx.AsyncClient
 
 def test_an_app_for_production_with_the_sandbox_is_refused_even_past_the_settings() -> None:
     settings = Settings(env=Environment.test).model_copy(update={"env": Environment.production})
-    container = build(settings)
     with pytest.raises(ValueError, match="ESCROWD_PROVIDER=sandbox"):
-        create_app(container, background=False)
+        create_app(build(settings), background=False)

@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escrowd.db.session import Database
 from escrowd.ledger import Account, AccountFlags, Ledger, LedgerError, TransferRequest
+from escrowd.ledger.checks import Check
 from escrowd.ledger.verify import (
-    EXTRA_CHECKS,
     LEDGER_CHECKS,
     VerifyReport,
-    register_check,
     summary_lines,
     verify,
 )
@@ -113,7 +112,7 @@ async def test_verify_passes_on_good_books_and_counts_them(books: Books) -> None
     assert report.ok, summary_lines(report)
     assert (report.accounts, report.transfers, report.entries) == (4, 8, 16)
     assert (report.currencies, report.failed_ids) == (2, 1)
-    assert report.checks == [c.name for c in (*LEDGER_CHECKS, *EXTRA_CHECKS)]
+    assert report.checks == [c.name for c in LEDGER_CHECKS]
     total = len(report.checks)
     assert steps[0] == (0, total, LEDGER_CHECKS[0].description)
     assert steps[-1] == (total, total, "done")
@@ -247,15 +246,14 @@ async def test_two_phase_and_chain_breaks_are_found(books: Books) -> None:
 
 
 async def test_extra_checks_run_and_breaks_are_capped(books: Books) -> None:
-    @register_check("escrow_balances", "each escrow holds funded - released - refunded")
     async def every_account_is_wrong(conn: AsyncConnection) -> AsyncIterator[str]:
         for row in await conn.execute(text("SELECT id FROM ledger_accounts ORDER BY id")):
             yield f"account {row.id} is wrong on purpose"
 
-    try:
-        report: VerifyReport = await verify(books.db, max_breaks=2)
-    finally:
-        EXTRA_CHECKS.remove(EXTRA_CHECKS[-1])
+    extra = Check(
+        "escrow_balances", "each escrow holds funded - released - refunded", every_account_is_wrong
+    )
+    report: VerifyReport = await verify(books.db, max_breaks=2, extra=[extra])
     assert report.checks[-1] == "escrow_balances"
     assert (report.break_count, len(report.breaks)) == (4, 2)
     assert not report.ok

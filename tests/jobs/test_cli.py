@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from escrowd.bootstrap import build
+from escrowd import bootstrap
+from escrowd.bootstrap import Registries, build
+from escrowd.bootstrap import registries as default_registries
 from escrowd.config import Environment, Settings
-from escrowd.jobs import JobContext, registry
+from escrowd.jobs import JobContext
 from escrowd.jobs.cli import worker
 from escrowd.jobs.models import Job, Sweep
 from tests.jobs.conftest import add_job, unique_kind
@@ -34,16 +36,21 @@ def sqlite_url(fresh_db_url_factory: Callable[[str], str]) -> str:
 
 
 @pytest.fixture
-def kind() -> Iterator[str]:
-    """A kind handled by a handler on the process-wide registry (what the command uses)."""
+def kind(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A kind the command's worker handles: the process's registries (what ``build`` wires)
+    plus one handler of this test's."""
     name = unique_kind("cli")
 
     async def handle(ctx: JobContext, payload: dict[str, Any]) -> None:
         return None
 
-    remove = registry.add_handler(name, handle)
-    yield name
-    remove()
+    def with_handler() -> Registries:
+        made = default_registries()
+        made.jobs.add_handler(name, handle)
+        return made
+
+    monkeypatch.setattr(bootstrap, "registries", with_handler)
+    return name
 
 
 def _settings(url: str) -> Settings:

@@ -43,7 +43,7 @@ class RecordingApp:
 
 async def test_sandbox_mode_reaches_the_app_in_process_under_sandbox_stripe() -> None:
     app = RecordingApp(200, b'{"id": "cus_1", "object": "customer"}')
-    provider = build_provider(settings(), asgi_app=app)
+    provider = build_provider(settings(), sandbox=app)
     assert isinstance(provider, StripeProvider)
     try:
         customer = await provider.client.v1.customers.retrieve_async("cus_1")
@@ -57,7 +57,7 @@ async def test_sandbox_mode_reaches_the_app_in_process_under_sandbox_stripe() ->
 
 async def test_sandbox_mode_does_not_retry_a_failing_sandbox() -> None:
     app = RecordingApp(500, b'{"error": {"type": "api_error", "message": "bug"}}')
-    provider = build_stripe_provider(settings(), asgi_app=app)
+    provider = build_stripe_provider(settings(), sandbox=app)
     try:
         with pytest.raises(ProviderError) as caught:
             await provider.retrieve_payment("pi_1")
@@ -99,7 +99,7 @@ EVENT = (
 async def test_the_sandbox_provider_accepts_webhooks_signed_with_the_sandbox_secret(
     clock: FrozenClock,
 ) -> None:
-    provider = build_stripe_provider(settings(), asgi_app=RecordingApp(200, b"{}"), clock=clock)
+    provider = build_stripe_provider(settings(), sandbox=RecordingApp(200, b"{}"), clock=clock)
     header = sign(EVENT, SANDBOX_WEBHOOK_SECRET, unix(clock.now()))
     try:
         event = provider.parse_webhook(EVENT, {"stripe-signature": header})
@@ -120,7 +120,7 @@ async def test_the_sandbox_provider_accepts_webhooks_signed_with_the_sandbox_sec
 async def test_a_webhook_body_that_is_not_json_is_refused_after_its_signature(
     clock: FrozenClock,
 ) -> None:
-    provider = build_stripe_provider(settings(), asgi_app=RecordingApp(200, b"{}"), clock=clock)
+    provider = build_stripe_provider(settings(), sandbox=RecordingApp(200, b"{}"), clock=clock)
     body = b"not json"
     try:
         with pytest.raises(EventParseError):

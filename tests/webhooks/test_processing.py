@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
 from escrowd.providers.types import EventKind, ProviderEvent
-from escrowd.webhooks import handlers
 from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.models import InboundWebhookEvent
 from escrowd.webhooks.service import MAX_ATTEMPTS, RETRY_DELAYS, process_pending, requeue
@@ -176,11 +175,11 @@ async def test_a_known_kind_no_module_handles_is_marked_ignored(
     assert (row.kind, row.status) == (EventKind.invoice_paid.value, "ignored")
 
 
-async def test_handlers_registered_process_wide_are_used_by_default(
+async def test_the_containers_handlers_are_used_by_default(
     client: httpx.AsyncClient, container: Container
 ) -> None:
     recorder = Recorder()
-    remove = handlers.register(EventKind.subscription_deleted, recorder)
+    remove = container.registries.webhooks.register(EventKind.subscription_deleted, recorder)
     try:
         body = event("customer.subscription.deleted", obj={"id": "sub_1", "object": "x"})
         await deliver(client, container, body)
@@ -188,7 +187,8 @@ async def test_handlers_registered_process_wide_are_used_by_default(
     finally:
         remove()
     assert recorder.count(body["id"]) == 1
-    assert recorder not in handlers.registry.handlers_for(EventKind.subscription_deleted)
+    webhooks = container.registries.webhooks
+    assert recorder not in webhooks.handlers_for(EventKind.subscription_deleted)
 
 
 async def test_process_pending_reports_how_many_events_it_settled_within_its_limit(

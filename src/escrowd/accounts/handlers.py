@@ -1,7 +1,7 @@
 """The provider's account events: ``account.updated`` and ``capability.updated``.
 
-Importing this module registers both handlers with ``escrowd.webhooks.handlers`` (once per
-process). Each runs in the transaction that marks the stored event processed.
+``register`` adds both handlers to the process's registry (``escrowd.bootstrap``). Each runs in
+the transaction that marks the stored event processed.
 
 Order does not matter: an event older than the state escrowd holds (``updated_at``, whole
 seconds) is ignored, so a late or re-delivered event never moves an account backwards. Events
@@ -22,10 +22,10 @@ from escrowd.clock import FrozenClock
 from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import ConnectedAccount, EventKind, ProviderEvent
-from escrowd.webhooks import handlers
+from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.verification import truth
 
-__all__ = ["on_account_updated", "on_capability_updated"]
+__all__ = ["on_account_updated", "on_capability_updated", "register"]
 
 log = get_logger(__name__)
 
@@ -82,12 +82,6 @@ async def on_capability_updated(session: AsyncSession, event: ProviderEvent) -> 
     )
 
 
-def _register() -> None:
-    registered = handlers.registry.handlers_for
-    if on_account_updated not in registered(EventKind.account_updated):
-        handlers.register(EventKind.account_updated, on_account_updated)
-    if on_capability_updated not in registered(EventKind.capability_updated):
-        handlers.register(EventKind.capability_updated, on_capability_updated)
-
-
-_register()
+def register(registry: HandlerRegistry) -> None:
+    registry.register(EventKind.account_updated, on_account_updated)
+    registry.register(EventKind.capability_updated, on_capability_updated)

@@ -1,4 +1,4 @@
-"""Escrow invariants for ``escrowd ledger verify`` (importing this module registers them).
+"""Escrow invariants for ``escrowd ledger verify`` (``CHECKS``, run after the ledger's own).
 
 - ``escrow_balances``: each escrow's ledger account holds exactly funded − released − refunded
   (the ``ledger_*`` columns), and has a pending credit (the card hold) only while
@@ -14,12 +14,9 @@ from collections.abc import AsyncIterator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escrowd.ledger.verify import register_check
+from escrowd.ledger.checks import Check
 
 
-@register_check(
-    "escrow_balances", "each escrow's ledger balance equals funded - released - refunded"
-)
 async def escrow_balances(conn: AsyncConnection) -> AsyncIterator[str]:
     sql = """
         SELECT e.id, e.status, e.ledger_funded, e.ledger_released, e.ledger_refunded,
@@ -43,7 +40,6 @@ async def escrow_balances(conn: AsyncConnection) -> AsyncIterator[str]:
         )
 
 
-@register_check("escrow_amounts", "escrow amounts agree with their state")
 async def escrow_amounts(conn: AsyncConnection) -> AsyncIterator[str]:
     sql = """
         SELECT id, status, amount, amount_released, amount_refunded
@@ -59,3 +55,13 @@ async def escrow_amounts(conn: AsyncConnection) -> AsyncIterator[str]:
             f"escrow {r.id} is {r.status} with {r.amount_released} released and "
             f"{r.amount_refunded} refunded of {r.amount}"
         )
+
+
+CHECKS = (
+    Check(
+        "escrow_balances",
+        "each escrow's ledger balance equals funded - released - refunded",
+        escrow_balances,
+    ),
+    Check("escrow_amounts", "escrow amounts agree with their state", escrow_amounts),
+)

@@ -60,7 +60,7 @@ async def fund(
     the escrow's id — then fund again with that payment method. With a payment method,
     ``return_url`` is where 3-D Secure returns to.
     """
-    provider = operations.provider_of(container)
+    provider = container.provider
     async with container.db.transaction() as s:
         escrow = await store.load(s, escrow_id)
         await store.check_write(s, actor, escrow)
@@ -175,14 +175,14 @@ async def cancel(
 # --- settling the fund and capture operations ------------------------------------------------
 
 
-async def _settle_payment(ctx: Settling, op: Operation, outcome: Outcome) -> None:
+async def settle_payment(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     assert isinstance(outcome.result, Payment)
     await apply_payment(
         Unit(ctx.session, ctx.clock), ctx.book, outcome.result, fee=outcome.fee, adopt=True
     )
 
 
-async def _fail_fund(ctx: Settling, op: Operation, exc: ProviderError) -> None:
+async def fail_fund(ctx: Settling, op: Operation, exc: ProviderError) -> None:
     if exc.kind is not ProviderErrorKind.card:
         return  # refused before anything happened (a bad parameter): nothing to record
     e = ctx.book.escrow
@@ -199,7 +199,7 @@ async def _fail_fund(ctx: Settling, op: Operation, exc: ProviderError) -> None:
     ctx.later(EventType.payment_failed)
 
 
-async def _fail_capture(ctx: Settling, op: Operation, exc: ProviderError) -> None:
+async def fail_capture(ctx: Settling, op: Operation, exc: ProviderError) -> None:
     e = ctx.book.escrow
     if exc.code == "charge_expired_for_capture":
         # The authorization ran out before the capture arrived: the escrow expires.
@@ -216,7 +216,4 @@ async def _fail_capture(ctx: Settling, op: Operation, exc: ProviderError) -> Non
     )
 
 
-operations.register(OpKind.fund, _settle_payment, _fail_fund)
-operations.register(OpKind.capture, _settle_payment, _fail_capture)
-
-__all__ = ["CardError", "cancel", "capture", "fund"]
+__all__ = ["CardError", "cancel", "capture", "fail_capture", "fail_fund", "fund", "settle_payment"]

@@ -1,6 +1,6 @@
 """The provider's events about escrows' payments and transfers (inbound webhooks).
 
-Importing this module registers the handlers with ``escrowd.webhooks.handlers``. Each runs in
+``register`` adds the handlers to the process's registry (``escrowd.bootstrap``). Each runs in
 the transaction that marks the stored event processed, under the escrow's row lock:
 
 - ``payment.succeeded`` / ``payment.amount_capturable_updated`` / ``payment.requires_action``
@@ -36,10 +36,10 @@ from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.stripe import mapping as stripe_mapping
 from escrowd.providers.types import EventKind, Payment, ProviderEvent, Transfer
-from escrowd.webhooks import handlers
+from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.verification import truth
 
-__all__ = ["on_authorization_gone", "on_payment", "on_transfer_reversed"]
+__all__ = ["on_authorization_gone", "on_payment", "on_transfer_reversed", "register"]
 
 log = get_logger(__name__)
 
@@ -170,13 +170,14 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> N
     await store.emit(session, clock=clock, type=EventType.escrow_partially_released, book=fresh)
 
 
-for _kind in (
-    EventKind.payment_succeeded,
-    EventKind.payment_capturable,
-    EventKind.payment_requires_action,
-    EventKind.payment_failed,
-):
-    handlers.register(_kind, on_payment)
-handlers.register(EventKind.payment_canceled, on_authorization_gone)
-handlers.register(EventKind.charge_expired, on_authorization_gone)
-handlers.register(EventKind.transfer_reversed, on_transfer_reversed)
+def register(registry: HandlerRegistry) -> None:
+    for kind in (
+        EventKind.payment_succeeded,
+        EventKind.payment_capturable,
+        EventKind.payment_requires_action,
+        EventKind.payment_failed,
+    ):
+        registry.register(kind, on_payment)
+    registry.register(EventKind.payment_canceled, on_authorization_gone)
+    registry.register(EventKind.charge_expired, on_authorization_gone)
+    registry.register(EventKind.transfer_reversed, on_transfer_reversed)

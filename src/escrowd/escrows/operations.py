@@ -17,7 +17,8 @@ provider answers with the first call's result (or makes the call now, if it neve
 settling is idempotent (a settled row is never settled again; the ledger refuses nothing it has
 seen, it replays it). So no money moves twice.
 
-Each kind registers how it settles (``register``): funding.py, release.py, refund.py.
+How each kind settles is in ``settlement.SETTLERS`` (the functions live in funding.py,
+release.py and refund.py); the container carries the table (``registries.settlers``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock
-from escrowd.errors import ApiError, EscrowdError, InvalidRequestError
+from escrowd.errors import EscrowdError, InvalidRequestError
 from escrowd.escrows import ledgering, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
@@ -54,14 +55,6 @@ from escrowd.providers.types import (
 )
 
 log = get_logger(__name__)
-
-
-def provider_of(container: Container) -> PaymentProvider:
-    if container.provider is None:
-        raise ApiError(
-            "No payment provider is configured on this server.", code="provider_not_configured"
-        )
-    return container.provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,14 +223,13 @@ class Settling:
 Settler = Callable[[Settling, Operation, Outcome], Awaitable[None]]
 Failer = Callable[[Settling, Operation, ProviderError], Awaitable[None]]
 
-_SETTLERS: dict[str, Settler] = {}
-_FAILERS: dict[str, Failer] = {}
 
+@dataclass(frozen=True, slots=True)
+class Settlers:
+    """How one kind of operation settles: on success, and (optionally) on a known failure."""
 
-def register(kind: OpKind, settle: Settler, fail: Failer | None = None) -> None:
-    _SETTLERS[kind.value] = settle
-    if fail is not None:
-        _FAILERS[kind.value] = fail
+    settle: Settler
+    fail: Failer | None = None
 
 
 def _error_json(exc: ProviderError) -> dict[str, Any]:
@@ -261,6 +253,7 @@ async def settle(
 ) -> Settled:
     """Apply the outcomes of calls made for ``escrow_id``'s operations, in one transaction."""
     clock = container.clock
+    settlers = container.registries.settlers
     first_error: EscrowdError | None = None
     async with container.db.transaction() as session:
         book = await store.book_of(session, escrow_id, lock=True)
@@ -279,7 +272,7 @@ async def settle(
                 else:
                     op.status = OpStatus.failed.value
                     op.settled_at = now
-                    failer = _FAILERS.get(op.kind)
+                    failer = settlers[op.kind].fail
                     if failer is not None:
                         await failer(ctx, op, outcome.error)
                 first_error = first_error or outcome.error.to_api_error()
@@ -287,7 +280,7 @@ async def settle(
             op.status = OpStatus.succeeded.value
             op.settled_at = now
             await ctx.refresh()
-            await _SETTLERS[op.kind](ctx, op, outcome)
+            await settlers[op.kind].settle(ctx, op, outcome)
         if ctx.moves:
             await ledgering.apply(
                 session,
@@ -320,7 +313,7 @@ async def run(container: Container, escrow_id: str, ops: Sequence[Operation]) ->
     An operation that moves nothing at the provider (a release whose net is zero: the fee
     took all of it) is settled without a call.
     """
-    provider = provider_of(container)
+    provider = container.provider
     outcomes = [
         (op.key, await call(provider, op) if op.provider_amount else Outcome()) for op in ops
     ]
@@ -338,7 +331,7 @@ async def settle_stale(container: Container, key: str) -> bool:
         if op is None or op.status not in OPEN_OPS:
             return True
         escrow_id = op.escrow_id
-    outcome = await call(provider_of(container), op) if op.provider_amount else Outcome()
+    outcome = await call(container.provider, op) if op.provider_amount else Outcome()
     await settle(container, escrow_id, [(key, outcome)])
     if outcome.unknown:
         log.info("escrow_operation_still_unknown", key=key)

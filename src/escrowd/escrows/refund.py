@@ -102,7 +102,7 @@ async def refund(
     return body
 
 
-async def _settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
+async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     book = ctx.book
     e = book.escrow
     context = book.context(refund=op.amount)
@@ -125,6 +125,3 @@ async def _settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         op.provider_object_id = outcome.result.id
     ctx.post([ledgering.refund(op.key, e.id, e.provider or "stripe", op.provider_amount)])
     ctx.moved.add("refund")
-
-
-operations.register(OpKind.refund, _settle)

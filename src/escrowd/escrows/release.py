@@ -112,7 +112,7 @@ async def record(
     store.check_allows(book, Action.release)
     chosen = choose(book, items, what="release")
     transition(e.status, Action.release, context=book.context(release=sum(a for _, a in chosen)))
-    provider = e.provider or operations.provider_of(container).name
+    provider = e.provider or container.provider.name
     destinations = await _payees(session, book, chosen, provider)
     ops: list[Operation] = []
     for slot, amount in chosen:
@@ -160,7 +160,7 @@ async def release(
     return body
 
 
-async def _settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
+async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     book = ctx.book
     e = book.escrow
     slot = book.slot(op.allocation_id or "")
@@ -191,6 +191,3 @@ async def _settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         slot=fresh_slot,
     )
     ctx.moved.add("release")
-
-
-operations.register(OpKind.release, _settle)

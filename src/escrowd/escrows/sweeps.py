@@ -25,7 +25,7 @@ from escrowd.escrows.models import OPEN_OPS, Escrow, Operation
 from escrowd.escrows.payments import AUTHORIZATION_VALIDITY, authorization_deadline
 from escrowd.escrows.states import RULES, Action, State
 from escrowd.escrows.tasks import AUTO_RELEASE_JOB, DEADLINE_JOB, EXPIRE_JOB, SETTLE_JOB
-from escrowd.jobs import SweepContext, enqueue, register_sweep
+from escrowd.jobs import Registry, SweepContext, enqueue
 
 #: Act on an authorization this long before it ends.
 AUTHORIZATION_MARGIN = timedelta(days=1)
@@ -132,5 +132,7 @@ SWEEPS = (
     ("escrows.janitor", timedelta(minutes=1), janitor),
 )
 
-for _name, _every, _fn in SWEEPS:
-    register_sweep(_name, _every, _fn)
+
+def register(jobs: Registry) -> None:
+    for name, every, fn in SWEEPS:
+        jobs.add_sweep(name, every, fn)

@@ -1,4 +1,4 @@
-"""Outbox job handlers for escrows (importing this module registers them).
+"""Outbox job handlers for escrows (``register`` adds them to the process's registry).
 
 - ``escrow.expire`` (``escrow_id``): expires an escrow whose payment window or
   authorization ran out;
@@ -37,7 +37,7 @@ from escrowd.escrows.payments import (
 )
 from escrowd.escrows.states import RULES, Action, State
 from escrowd.events import EventType
-from escrowd.jobs import JobContext, PermanentJobError, job_handler
+from escrowd.jobs import JobContext, PermanentJobError, Registry
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import CancelRequest, PaymentStatus, RefundRequest
 
@@ -62,7 +62,6 @@ def _escrow_id(payload: dict[str, Any]) -> str:
     return value
 
 
-@job_handler(EXPIRE_JOB)
 async def expire(ctx: JobContext, payload: dict[str, Any]) -> None:
     container, now = ctx.container, ctx.now()
     async with container.db.transaction() as s:
@@ -78,7 +77,6 @@ async def expire(ctx: JobContext, payload: dict[str, Any]) -> None:
         await close(Unit(s, container.clock), book, Action.expire)
 
 
-@job_handler(DEADLINE_JOB)
 async def before_authorization_ends(ctx: JobContext, payload: dict[str, Any]) -> None:
     container, escrow_id = ctx.container, _escrow_id(payload)
     async with container.db.transaction() as s:
@@ -111,12 +109,11 @@ async def _ready(session: AsyncSession, payee: str | None, provider: str) -> boo
     return True
 
 
-@job_handler(AUTO_RELEASE_JOB)
 async def auto_release(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Release what is free to every payee that can be paid; retry for the others (an open
     slot, a payee still onboarding) until they can, or an incident tells an admin."""
     container, escrow_id = ctx.container, _escrow_id(payload)
-    provider = operations.provider_of(container).name
+    provider = container.provider.name
     items: list[tuple[str, int | None]] = []
     waiting: list[str] = []
     async with container.db.transaction() as s:
@@ -140,10 +137,9 @@ async def auto_release(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise RetryLaterError(f"allocations whose payee cannot be paid yet: {', '.join(waiting)}")
 
 
-@job_handler(VOID_JOB)
 async def void_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
     container, escrow_id = ctx.container, _escrow_id(payload)
-    provider = operations.provider_of(container)
+    provider = container.provider
     async with container.db.transaction() as s:
         e = await store.load(s, escrow_id)
         payment_id, status = e.payment_id, e.status
@@ -180,10 +176,9 @@ async def void_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
     raise PermanentJobError(f"payment {payment_id} is {payment.status.value}; cannot void it")
 
 
-@job_handler(SYNC_JOB)
 async def sync_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
     container, escrow_id = ctx.container, _escrow_id(payload)
-    provider = operations.provider_of(container)
+    provider = container.provider
     async with container.db.transaction() as s:
         payment_id = (await store.load(s, escrow_id)).payment_id
     if payment_id is None:
@@ -195,7 +190,6 @@ async def sync_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
         await apply_payment(Unit(s, container.clock), book, payment, fee=fee)
 
 
-@job_handler(SETTLE_JOB)
 async def settle_operation(ctx: JobContext, payload: dict[str, Any]) -> None:
     key = payload.get("key")
     if not isinstance(key, str):
@@ -205,3 +199,12 @@ async def settle_operation(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 __all__ = ["KINDS", "RetryLaterError"]
+
+
+def register(jobs: Registry) -> None:
+    jobs.add_handler(EXPIRE_JOB, expire)
+    jobs.add_handler(DEADLINE_JOB, before_authorization_ends)
+    jobs.add_handler(AUTO_RELEASE_JOB, auto_release)
+    jobs.add_handler(VOID_JOB, void_payment)
+    jobs.add_handler(SYNC_JOB, sync_payment)
+    jobs.add_handler(SETTLE_JOB, settle_operation)

@@ -2,9 +2,10 @@
 
 - ``enqueue(session, clock=…, kind=…, payload=…, run_at=…, dedupe_key=…)`` in the caller's
   unit of work; ``cancel(session, dedupe_key)`` for a timer that no longer applies.
-- ``@job_handler("kind")`` registers ``async (ctx: JobContext, payload) -> None`` (idempotent).
-- ``register_sweep(name, every, fn)`` runs ``fn`` once per interval across all workers.
-- ``on_incident(hook)`` is called when a job fails for good (admin notifications).
+- ``Registry.add_handler("kind", fn)`` runs ``async (ctx: JobContext, payload) -> None``
+  (idempotent); ``add_sweep(name, every, fn)`` runs ``fn`` once per interval across all
+  workers; ``add_incident_hook(hook)`` is called when a job fails for good. The process's
+  registry is ``Container.registries.jobs``, filled by ``escrowd.bootstrap.registries``.
 - ``run_once(container)`` / ``run_forever(container, concurrency=…, stop_event=…)`` (worker.py).
 
 Operators: docs/operations.md. Tables: jobs, incidents, sweeps (migration 0007).
@@ -17,10 +18,6 @@ from escrowd.jobs.registry import (
     PermanentJobError,
     Registry,
     SweepContext,
-    job_handler,
-    on_incident,
-    register_sweep,
-    registry,
 )
 from escrowd.jobs.service import DEFAULT_MAX_ATTEMPTS, cancel, enqueue
 
@@ -34,8 +31,4 @@ __all__ = [
     "SweepContext",
     "cancel",
     "enqueue",
-    "job_handler",
-    "on_incident",
-    "register_sweep",
-    "registry",
 ]

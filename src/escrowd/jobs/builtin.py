@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.jobs.models import Incident, Job, JobStatus
-from escrowd.jobs.registry import SweepContext, register_sweep
+from escrowd.jobs.registry import Registry, SweepContext
 
 #: Succeeded jobs are kept this long (for audits and "did it run?"), then deleted.
 KEEP_SUCCEEDED = timedelta(days=7)
@@ -41,4 +41,5 @@ async def prune_sweep(ctx: SweepContext) -> int:
         return await prune(session, finished_before=ctx.started_at - KEEP_SUCCEEDED)
 
 
-register_sweep("jobs.prune", every=PRUNE_EVERY, fn=prune_sweep)
+def register(jobs: Registry) -> None:
+    jobs.add_sweep("jobs.prune", every=PRUNE_EVERY, fn=prune_sweep)

@@ -100,7 +100,6 @@ async def _main(
 ) -> bool:
     from sqlalchemy import select
 
-    from escrowd.app import create_app
     from escrowd.bootstrap import build
     from escrowd.jobs.models import Job
 
@@ -111,8 +110,6 @@ async def _main(
                 await session.execute(select(Job.id).limit(1))
         except Exception:
             return False
-        # Wires the payment provider (in sandbox mode, the in-process emulator) like serve.
-        create_app(container, background=False)
         w = Worker(container, kinds=kinds or None, run_sweeps=sweeps)
         known = sorted(w.registry.kinds())
         where = redact(settings.effective_database_url)

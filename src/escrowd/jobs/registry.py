@@ -1,23 +1,38 @@
 """Who runs what: job handlers per kind, periodic sweeps, and incident hooks.
 
-Domain modules register at import time, on the process-wide ``registry``::
+A domain module exposes a ``register`` function; the composition root
+(``escrowd.bootstrap.registries``) calls it with the process's :class:`Registry`, so every
+worker and every server runs the same handlers::
 
-    from escrowd.jobs import JobContext, job_handler, register_sweep
+    from escrowd.jobs import JobContext, Registry
 
-    @job_handler("escrow.expire")
     async def expire(ctx: JobContext, payload: dict[str, Any]) -> None:
         async with ctx.container.db.transaction() as session:
             ...  # look the escrow up; do nothing if it is no longer awaiting payment
 
-    register_sweep("escrows.payment_windows", every=timedelta(minutes=1), fn=find_lapsed)
+    def register(jobs: Registry) -> None:
+        jobs.add_handler("escrow.expire", expire)
+        jobs.add_sweep("escrows.payment_windows", timedelta(minutes=1), find_lapsed)
 
-A module that registers handlers must be imported by every worker: list it in
-``HANDLER_MODULES`` (the worker imports them all before it claims anything).
+A handler opens its own unit of work (``async with ctx.container.db.transaction()``); its
+writes commit before the job is marked succeeded, so a worker that dies in between makes the
+job run again. **A handler must therefore be idempotent**: running it twice must leave the same
+result as running it once (check the current state first; use idempotency keys derived from
+the job's payload for provider calls). Never call the payment provider while a transaction is
+open: commit first, then call (on SQLite the in-process sandbox needs the write lock the open
+transaction holds). Raising retries the job with backoff (``PermanentJobError``: fails it at
+once); a job out of attempts opens an incident. ``timeout`` bounds one attempt (None: no
+limit).
+
+A sweep (``async def fn(ctx: SweepContext) -> int | None``) runs once per interval across all
+workers: the schedule lives in the ``sweeps`` table, and a dead worker's run is taken over when
+its lease lapses, so a sweep, too, must be idempotent. Keep sweeps short: find the due objects
+and ``enqueue`` a dedupe-keyed job for each, so each object's work gets its own retries and
+incident.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,13 +41,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from escrowd.bootstrap import Container
-
-#: Modules whose import registers handlers or sweeps (the worker imports each one first).
-HANDLER_MODULES: list[str] = [
-    "escrowd.jobs.builtin",
-    "escrowd.escrows.registrations",
-    "escrowd.reconcile.sweep",
-]
 
 #: A handler that runs longer than this is stopped and the attempt counts as failed.
 DEFAULT_TIMEOUT = timedelta(minutes=10)
@@ -74,7 +82,7 @@ class JobContext:
         return self.container.clock.now()
 
 
-#: ``async def handler(ctx, payload) -> None``. It must be idempotent (see ``job_handler``).
+#: ``async def handler(ctx, payload) -> None``. It must be idempotent (see the module docstring).
 Handler = Callable[[JobContext, Payload], Awaitable[None]]
 
 
@@ -134,7 +142,7 @@ def check_name(what: str, name: str) -> None:
 
 @dataclass
 class Registry:
-    """Handlers, sweeps and incident hooks. Tests build their own; the worker uses ``registry``."""
+    """Handlers, sweeps and incident hooks of one process (``Container.registries.jobs``)."""
 
     _handlers: dict[str, HandlerSpec] = field(default_factory=dict)
     _sweeps: dict[str, SweepSpec] = field(default_factory=dict)
@@ -218,54 +226,3 @@ class Registry:
 
     def incident_hooks(self) -> tuple[IncidentHook, ...]:
         return tuple(self._hooks)
-
-
-#: The process-wide registry the worker and the in-process worker of ``serve`` use.
-registry = Registry()
-
-
-def job_handler(kind: str, *, timeout: timedelta | None = DEFAULT_TIMEOUT) -> Callable[[H], H]:
-    """Register ``async def fn(ctx: JobContext, payload: dict) -> None`` for jobs of ``kind``.
-
-    The handler opens its own unit of work (``async with ctx.container.db.transaction()``);
-    its writes commit before the job is marked succeeded, so a worker that dies in between
-    makes the job run again. **A handler must therefore be idempotent**: running it twice
-    must leave the same result as running it once (check the current state first; use
-    idempotency keys derived from the job's payload for provider calls).
-
-    Never call the payment provider while a transaction is open: commit first, then call
-    (on SQLite the in-process sandbox needs the write lock the open transaction holds).
-
-    Raising retries the job with backoff (``PermanentJobError``: fails it at once); a job out
-    of attempts opens an incident. ``timeout`` bounds one attempt (None: no limit).
-    """
-    return registry.handler(kind, timeout=timeout)
-
-
-def register_sweep(
-    name: str,
-    every: timedelta,
-    fn: SweepFn,
-    *,
-    timeout: timedelta | None = DEFAULT_TIMEOUT,
-) -> Callable[[], None]:
-    """Run ``async def fn(ctx: SweepContext) -> int | None`` every ``every``, on one worker.
-
-    The schedule lives in the ``sweeps`` table, so however many workers run, one of them
-    runs the sweep per interval (a dead worker's run is taken over when its lease lapses,
-    so a sweep, too, must be idempotent). A failing sweep is logged and tried again at its
-    next interval. Keep sweeps short: find the due objects and ``enqueue`` a dedupe-keyed
-    job for each, so each object's work gets its own retries and incident.
-    """
-    return registry.add_sweep(name, every, fn, timeout=timeout)
-
-
-def on_incident(hook: IncidentHook) -> Callable[[], None]:
-    """Call ``hook(container, incident)`` whenever a job fails for good (admin notifications)."""
-    return registry.add_incident_hook(hook)
-
-
-def load_handler_modules(modules: list[str] | None = None) -> None:
-    """Import every module in ``HANDLER_MODULES`` (a no-op for those already imported)."""
-    for name in HANDLER_MODULES if modules is None else modules:
-        importlib.import_module(name)

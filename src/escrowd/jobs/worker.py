@@ -34,9 +34,7 @@ from escrowd.jobs.registry import (
     PermanentJobError,
     Registry,
     SweepContext,
-    load_handler_modules,
 )
-from escrowd.jobs.registry import registry as default_registry
 from escrowd.jobs.service import LEASE, ClaimedJob, describe
 from escrowd.logging import get_logger
 
@@ -80,10 +78,8 @@ class Worker:
         lease: timedelta = LEASE,
         uniform: backoff.Uniform = random.random,
     ) -> None:
-        if registry is None:
-            load_handler_modules()
         self.container = container
-        self.registry = registry or default_registry
+        self.registry = registry or container.registries.jobs
         self.kinds = frozenset(kinds) if kinds is not None else None
         self.run_sweeps = run_sweeps
         self.worker_id = worker_id or new_worker_id()
@@ -150,8 +146,8 @@ class Worker:
                 permanent = True
                 raise PermanentJobError(
                     f"No handler is registered for job kind '{job.kind}' in this worker. "
-                    "Deploy a worker that registers it (escrowd.jobs.registry.HANDLER_MODULES "
-                    "lists the modules it imports), then replay the incident."
+                    "Deploy a worker that registers it (escrowd.bootstrap.registries "
+                    "lists what every worker runs), then replay the incident."
                 )
             payload = self._payload(job)
             ctx = JobContext(container=self.container, job=job.info(), worker_id=self.worker_id)

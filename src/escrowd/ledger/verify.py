@@ -22,8 +22,9 @@ that break an invariant (normally none), read as a stream, so Python's memory st
 whatever the ledger's size. All checks read one snapshot (REPEATABLE READ on PostgreSQL; on
 SQLite the transaction holds the write lock), so verify can run beside live traffic.
 
-Other modules add their own invariants (escrow balances, provider counterparts) with
-:func:`register_check`; they run after the ledger's own checks in :data:`EXTRA_CHECKS`.
+Other domains add their own invariants (escrow balances, provider counterparts): the
+composition root gathers them (``Registries.checks``) and callers pass them as ``extra``; they
+run after the ledger's own checks.
 """
 
 from __future__ import annotations
@@ -39,13 +40,11 @@ from escrowd.db.session import Database
 from escrowd.ledger.checks import LEDGER_CHECKS, Check, CheckFn
 
 __all__ = [
-    "EXTRA_CHECKS",
     "LEDGER_CHECKS",
     "Break",
     "Check",
     "CheckFn",
     "VerifyReport",
-    "register_check",
     "summary_lines",
     "verify",
 ]
@@ -83,19 +82,6 @@ class VerifyReport:
 
 #: Checks other modules register (escrow balance = funded - released - refunded, provider
 #: counterparts, ...). Run after :data:`LEDGER_CHECKS`, in registration order.
-EXTRA_CHECKS: list[Check] = []
-
-
-def register_check(name: str, description: str) -> Callable[[CheckFn], CheckFn]:
-    """Decorator: add an invariant to every ``verify`` run."""
-
-    def add(fn: CheckFn) -> CheckFn:
-        EXTRA_CHECKS.append(Check(name, description, fn))
-        return fn
-
-    return add
-
-
 async def _counts(conn: AsyncConnection, report: VerifyReport) -> None:
     row = (
         await conn.execute(
@@ -117,10 +103,11 @@ async def verify(
     *,
     progress: Progress | None = None,
     checks: Sequence[Check] | None = None,
+    extra: Sequence[Check] = (),
     max_breaks: int = 100,
 ) -> VerifyReport:
-    """Run every check (the ledger's and :data:`EXTRA_CHECKS`) and report what broke."""
-    todo = list(checks) if checks is not None else [*LEDGER_CHECKS, *EXTRA_CHECKS]
+    """Run ``checks`` (default: the ledger's own, then ``extra``) and report what broke."""
+    todo = list(checks) if checks is not None else [*LEDGER_CHECKS, *extra]
     report = VerifyReport()
     started = time.monotonic()
     async with database.engine.connect() as conn:

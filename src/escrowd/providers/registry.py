@@ -14,9 +14,9 @@ same payment. Towards an emulator that ignores the key, a retry could move money
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
+from starlette.types import ASGIApp
 
 from escrowd.clock import Clock
 from escrowd.config import ProviderMode, Settings
@@ -57,24 +57,25 @@ def stripe_target(settings: Settings) -> StripeTarget:
 
 
 def build_provider(
-    settings: Settings, *, asgi_app: Any = None, clock: Clock | None = None
+    settings: Settings, *, sandbox: ASGIApp | None = None, clock: Clock | None = None
 ) -> PaymentProvider:
-    """The provider for ``settings``; sandbox mode needs the ASGI app that serves the sandbox.
+    """The provider for ``settings``; sandbox mode needs the ASGI app that serves the sandbox
+    under ``/sandbox/stripe`` (reached in process, no sockets).
 
     ``clock`` is what webhook signatures are checked against (the sandbox signs with its own).
     """
-    return build_stripe_provider(settings, asgi_app=asgi_app, clock=clock)
+    return build_stripe_provider(settings, sandbox=sandbox, clock=clock)
 
 
 def build_stripe_provider(
-    settings: Settings, *, asgi_app: Any = None, clock: Clock | None = None
+    settings: Settings, *, sandbox: ASGIApp | None = None, clock: Clock | None = None
 ) -> StripeProvider:
     target = stripe_target(settings)
     timeout = httpx.Timeout(settings.stripe_timeout_seconds)
     if target.in_process:
-        if asgi_app is None:
+        if sandbox is None:
             raise ValueError("sandbox mode needs the ASGI app that serves /sandbox/stripe")
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app), timeout=timeout)
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), timeout=timeout)
     else:
         http = httpx.AsyncClient(timeout=timeout)
     client = make_stripe_client(

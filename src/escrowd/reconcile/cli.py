@@ -124,13 +124,10 @@ def reconcile_command(
 async def _run(
     settings: Settings, start: datetime, end: datetime, escrow: str | None, *, quiet: bool
 ) -> Report:
-    from escrowd.app import create_app
     from escrowd.bootstrap import build
 
     container = build(settings)
     try:
-        # Wires the payment provider (in sandbox mode, the in-process emulator) like serve.
-        create_app(container, background=False)
         if escrow is not None:
             return await reconcile_escrow(container, escrow)
         with Progress(

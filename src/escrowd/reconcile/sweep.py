@@ -14,8 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from escrowd.jobs import JobContext, PermanentJobError, SweepContext, enqueue, job_handler
-from escrowd.jobs import register_sweep as _register_sweep
+from escrowd.jobs import JobContext, PermanentJobError, Registry, SweepContext, enqueue
 from escrowd.reconcile.domain import Kind
 from escrowd.reconcile.service import reconcile, reconcile_escrow
 
@@ -55,7 +54,6 @@ def describe(payload: dict[str, Any]) -> str:
     return f"{payload['kind']}: {payload['detail']}. What to do: {payload['advice']}"
 
 
-@job_handler(DIFFERENCE_JOB)
 async def difference(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Open the incident (by failing), unless a fresh look at the escrow finds it gone."""
     escrow_id = payload.get("escrow")
@@ -68,4 +66,6 @@ async def difference(ctx: JobContext, payload: dict[str, Any]) -> None:
     raise PermanentJobError(describe(payload))
 
 
-_register_sweep(SWEEP, EVERY, daily, timeout=TIMEOUT)
+def register(jobs: Registry) -> None:
+    jobs.add_handler(DIFFERENCE_JOB, difference)
+    jobs.add_sweep(SWEEP, EVERY, daily, timeout=TIMEOUT)

@@ -1,13 +1,15 @@
 """Who acts on which provider event: a registry of handlers per EventKind.
 
-Domain modules register at import time::
+A domain module exposes a ``register`` function that the composition root
+(``escrowd.bootstrap.registries``) calls with the process's registry::
 
     from escrowd.providers.types import EventKind, ProviderEvent
-    from escrowd.webhooks import handlers
+    from escrowd.webhooks.handlers import HandlerRegistry
 
     async def on_payment_succeeded(session: AsyncSession, event: ProviderEvent) -> None: ...
 
-    handlers.register(EventKind.payment_succeeded, on_payment_succeeded)
+    def register(registry: HandlerRegistry) -> None:
+        registry.register(EventKind.payment_succeeded, on_payment_succeeded)
 
 A handler runs inside the transaction that marks the stored event processed: what it writes
 commits together with that mark, or not at all. Events arrive late, twice (after a failed
@@ -53,16 +55,3 @@ class HandlerRegistry:
     def kinds(self) -> frozenset[EventKind]:
         """The kinds at least one handler acts on."""
         return frozenset(k for k, hs in self._handlers.items() if hs)
-
-
-#: The process-wide registry that ``process_pending`` dispatches from.
-registry = HandlerRegistry()
-
-
-def register(kind: EventKind, handler: Handler) -> Callable[[], None]:
-    """Register ``handler`` for ``kind`` on the process-wide registry."""
-    return registry.register(kind, handler)
-
-
-def unregister(kind: EventKind, handler: Handler) -> None:
-    registry.unregister(kind, handler)

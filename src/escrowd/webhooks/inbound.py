@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
+from escrowd.api import errors
 from escrowd.api.deps import ContainerDep
 from escrowd.clock import unix
 from escrowd.errors import ApiError, InvalidRequestError
@@ -20,7 +21,7 @@ from escrowd.providers.stripe.events import EventParseError, parse_event
 from escrowd.webhooks import service
 from escrowd.webhooks.service import process_pending, requeue
 
-__all__ = ["MAX_BODY_BYTES", "process_pending", "requeue", "router"]
+__all__ = ["MAX_BODY_BYTES", "intake_app", "process_pending", "requeue", "router"]
 
 log = get_logger(__name__)
 
@@ -115,3 +116,15 @@ def _too_large() -> InvalidRequestError:
         code="webhook_payload_too_large",
         status=413,
     )
+
+
+def intake_app() -> FastAPI:
+    """This endpoint alone, as an app: where the in-process sandbox delivers its events.
+
+    Its ``state.container`` is set by the composition root. Same verification and storage
+    as the public endpoint; none of the API's middleware applies to webhooks anyway.
+    """
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    errors.install(app)
+    app.include_router(router, prefix="/v1")
+    return app

@@ -28,7 +28,6 @@ from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import EventKind, ProviderEvent
 from escrowd.webhooks.handlers import HandlerRegistry
-from escrowd.webhooks.handlers import registry as default_registry
 from escrowd.webhooks.models import InboundWebhookEvent, WebhookStatus
 from escrowd.webhooks.verification import (
     MISMATCH_INCIDENT,
@@ -97,7 +96,7 @@ async def process_pending(
     container: Container, *, limit: int = 100, registry: HandlerRegistry | None = None
 ) -> int:
     """Dispatch due events to their handlers; returns how many events were settled."""
-    registry = registry or default_registry
+    registry = registry or container.registries.webhooks
     handled = 0
     while handled < limit and await _process_one(container, registry):
         handled += 1
@@ -150,8 +149,6 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
 
 
 async def _fetch(container: Container, request: VerificationRequired) -> object:
-    if container.provider is None:
-        raise RuntimeError("no payment provider is configured to verify the event against")
     return await fetch(container.provider, request.object_type, request.object_id)
 
 

@@ -1,8 +1,10 @@
 """The sandbox as an ASGI app, mounted by escrowd at ``/sandbox/stripe`` in sandbox mode.
 
-- ``create_sandbox_app(container)``: Stripe's API under ``/v1/...`` plus the hosted test pages.
+- ``create_sandbox_app(core)``: Stripe's API under ``/v1/...`` plus the hosted test pages;
+  ``mounted_sandbox(core)`` the same, answering under ``/sandbox/stripe`` (what the composition
+  root hands the provider and ``create_app`` serves).
 - ``deliver_pending(container)``: a background step: runs what the sandbox clock made due, then
-  sends pending webhooks; returns how many items it handled.
+  sends pending webhooks to escrowd's endpoint; returns how many items it handled.
 
 API requests skip the framework's routing and middleware: they go straight from the ASGI
 call to the dispatcher (the emulator's speed is a design target, DESIGN §8). The hosted HTML
@@ -14,16 +16,26 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from escrowd.bootstrap import Container
+from escrowd.bootstrap import Container, Core
 from escrowd.sandbox.stripe import resources
 from escrowd.sandbox.stripe.dispatch import Dispatcher, Incoming
 from escrowd.sandbox.stripe.due import run_due
 from escrowd.sandbox.stripe.hosted import install as install_hosted
 from escrowd.sandbox.stripe.webhooks import Sender, deliver
 
-__all__ = ["SandboxApp", "create_sandbox_app", "deliver_pending", "run_due"]
+__all__ = [
+    "SANDBOX_PREFIX",
+    "SandboxApp",
+    "create_sandbox_app",
+    "deliver_pending",
+    "mounted_sandbox",
+    "run_due",
+]
+
+#: Where escrowd serves the sandbox, and where the provider's base URL points.
+SANDBOX_PREFIX = "/sandbox/stripe"
 
 resources.load()
 _METHODS = frozenset({"GET", "POST", "DELETE"})
@@ -32,7 +44,7 @@ _METHODS = frozenset({"GET", "POST", "DELETE"})
 class SandboxApp(FastAPI):
     """FastAPI for the hosted pages, a direct path for ``/v1/…`` API calls."""
 
-    def __init__(self, container: Container, **kwargs: Any) -> None:
+    def __init__(self, container: Core, **kwargs: Any) -> None:
         super().__init__(docs_url=None, redoc_url=None, openapi_url=None, **kwargs)
         self.dispatcher = Dispatcher(container)
 
@@ -83,13 +95,34 @@ class SandboxApp(FastAPI):
         await send({"type": "http.response.body", "body": payload})
 
 
-def create_sandbox_app(container: Container) -> FastAPI:
+def create_sandbox_app(container: Core) -> FastAPI:
     app = SandboxApp(container)
     install_hosted(app, container)
     return app
 
 
+class _Mounted:
+    """The sandbox under ``/sandbox/stripe``: the scope a ``Mount`` would give it (full path,
+    ``root_path`` extended by the prefix), without a router in front."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            root = scope.get("root_path", "")
+            scope = {**scope, "root_path": root + self.prefix, "app_root_path": root}
+        await self.app(scope, receive, send)
+
+
+def mounted_sandbox(container: Core) -> ASGIApp:
+    """The sandbox app, for requests whose path starts with :data:`SANDBOX_PREFIX`."""
+    return _Mounted(create_sandbox_app(container), SANDBOX_PREFIX)
+
+
 async def deliver_pending(container: Container, *, send: Sender | None = None) -> int:
-    """Run what came due on the sandbox clock, then deliver pending webhooks (bounded batch)."""
+    """Run what came due on the sandbox clock, then deliver pending webhooks (bounded batch)
+    to escrowd's webhook endpoint in process (or with ``send``)."""
     handled = await run_due(container)
-    return handled + await deliver(container, send=send)
+    return handled + await deliver(container, to=container.webhook_intake, send=send)

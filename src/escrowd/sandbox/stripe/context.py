@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from escrowd.bootstrap import Container
+from escrowd.bootstrap import Core
 from escrowd.sandbox.stripe.ids import API_VERSION, PLATFORM, new_id
 from escrowd.sandbox.stripe.store import Obj, Store, dumps
 
 
 @dataclass(slots=True, eq=False)
 class Ctx:
-    container: Container
+    container: Core
     store: Store
     now: int
     account: str = PLATFORM

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from escrowd.bootstrap import Container
+from escrowd.bootstrap import Core
 from escrowd.clock import unix
 from escrowd.config import SANDBOX_SECRET_KEY
 from escrowd.logging import get_logger
@@ -68,7 +68,7 @@ class Incoming:
 
 
 class Dispatcher:
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Core) -> None:
         self.container = container
         self.spec = SpecHook()
         #: Keys being processed by this process: a second request with one gets a 409 at once.

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escrowd.bootstrap import Container
+from escrowd.bootstrap import Core
 from escrowd.clock import unix
 from escrowd.sandbox.stripe.clock import offset_of
 from escrowd.sandbox.stripe.context import Ctx
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 async def run(
-    container: Container,
+    container: Core,
     fn: Callable[[Ctx], Coroutine[Any, Any, T]],
     *,
     conn: AsyncConnection | None = None,

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import bindparam, select, update
 
-from escrowd.bootstrap import Container
+from escrowd.bootstrap import Core
 from escrowd.clock import unix
 from escrowd.config import SANDBOX_WEBHOOK_SECRET
 from escrowd.logging import get_logger
@@ -33,7 +33,8 @@ BATCH = 100
 LEASE_SECONDS = 60
 BACKOFF = (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
 
-#: (path, body, headers) → HTTP status. The default posts in process to escrowd's app.
+#: (path, body, headers) → HTTP status. The default posts in process to escrowd's webhook
+#: endpoint (``Container.webhook_intake``).
 Sender = Callable[[str, bytes, dict[str, str]], Awaitable[int]]
 
 
@@ -63,9 +64,10 @@ class _AsgiSender:
         await self.client.aclose()
 
 
-async def deliver(container: Container, *, send: Sender | None = None) -> int:
-    """Send one batch of due events; returns how many were attempted."""
-    if send is None and container.asgi_app is None:
+async def deliver(container: Core, *, to: Any = None, send: Sender | None = None) -> int:
+    """Send one batch of due events, with ``send`` or else by posting in process to the ASGI
+    app ``to``; returns how many were attempted."""
+    if send is None and to is None:
         return 0
     c = m.events.c
     real_now = unix(container.clock.now())
@@ -86,7 +88,7 @@ async def deliver(container: Container, *, send: Sender | None = None) -> int:
             .where(c.id.in_([r.id for r in rows]))
             .values(next_attempt_at=real_now + LEASE_SECONDS)
         )
-    own = _AsgiSender(container.asgi_app) if send is None else None
+    own = _AsgiSender(to) if send is None else None
     try:
         outcomes = [await _send(container, send or own, row, real_now) for row in rows]
     finally:
@@ -107,9 +109,7 @@ async def deliver(container: Container, *, send: Sender | None = None) -> int:
     return len(rows)
 
 
-async def _send(
-    container: Container, sender: Sender | None, row: Any, real_now: int
-) -> dict[str, Any]:
+async def _send(container: Core, sender: Sender | None, row: Any, real_now: int) -> dict[str, Any]:
     assert sender is not None
     body = row.data.encode()
     if _spec().checker is not None:

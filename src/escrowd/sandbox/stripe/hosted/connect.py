@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from escrowd.bootstrap import Container
+from escrowd.bootstrap import Core
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.hosted.html import escape, form_fields, page, redirect, safe_url
 from escrowd.sandbox.stripe.ids import token
@@ -42,7 +42,7 @@ def _bank_options() -> str:
 
 
 def routes(
-    container: Container,
+    container: Core,
 ) -> list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]]:
     async def show(request: Request) -> Response:
         secret = request.path_params["secret"]
