@@ -160,7 +160,7 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> N
         ],
     )
     store.touch(e, clock)
-    fresh = await store.refreshed(session, book)
+    fresh = store.refreshed(book)
     fresh_slot = fresh.slot(op.allocation_id or "")
     assert fresh_slot is not None, op.key
     await store.emit_allocation(

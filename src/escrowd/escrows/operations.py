@@ -211,8 +211,8 @@ class Settling:
     def post(self, moves: Sequence[ledgering.Move]) -> None:
         self.moves.extend(moves)
 
-    async def refresh(self) -> Book:
-        self.book = await store.refreshed(self.session, self.book)
+    def refresh(self) -> Book:
+        self.book = store.refreshed(self.book)
         return self.book
 
     def later(self, event: EventType) -> None:
@@ -279,7 +279,7 @@ async def settle(
                 continue
             op.status = OpStatus.succeeded.value
             op.settled_at = now
-            await ctx.refresh()
+            ctx.refresh()
             await settlers[op.kind].settle(ctx, op, outcome)
         if ctx.moves:
             await ledgering.apply(
@@ -289,7 +289,7 @@ async def settle(
                 reference=escrow_id,
                 moves=ctx.moves,
             )
-        book = await ctx.refresh()
+        book = ctx.refresh()
         for event in [*ctx.events, *_money_events(book, ctx.moved)]:
             await store.emit(session, clock=clock, type=event, book=book)
         store.touch(book.escrow, clock)

@@ -217,7 +217,7 @@ async def apply_payment(
             payload={"escrow_id": e.id},
             dedupe_key=f"{SYNC_JOB}:{e.id}:{new.value}",
         )
-    fresh = await store.refreshed(unit.session, book)
+    fresh = store.refreshed(book)
     for event in events:
         await store.emit(unit.session, clock=unit.clock, type=event, book=fresh)
     return True

@@ -180,7 +180,7 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     if isinstance(outcome.result, Transfer):
         op.provider_object_id = outcome.result.id
     ctx.post(ledgering.release(op.key, e.id, op.params["payee"], part))
-    fresh = await ctx.refresh()
+    fresh = ctx.refresh()
     fresh_slot = fresh.slot(slot.allocation.id)
     assert fresh_slot is not None
     await store.emit_allocation(

@@ -266,7 +266,7 @@ async def assign(
         slot.allocation.payee_id = payee
         slot.allocation.updated_at = clock.now()
         store.touch(e, clock)
-        fresh = await store.refreshed(s, book)
+        fresh = store.refreshed(book)
         fresh_slot = fresh.slot(allocation_id)
         assert fresh_slot is not None
         await store.emit_allocation(

@@ -144,9 +144,14 @@ async def emit_allocation(
     )
 
 
-async def refreshed(session: AsyncSession, book: Book) -> Book:
-    """A new Book over the same row after its money changed (breakdowns are cached)."""
-    return Book(book.escrow, await open_ops(session, book.escrow.id))
+def refreshed(book: Book) -> Book:
+    """A new Book over the same row after its money changed (breakdowns are cached).
+
+    No query: under the escrow's lock no other transaction adds operations, and the ones this
+    transaction settled are the same objects as in ``book.open_ops`` (one session, one identity
+    map), so the open ones are those whose status is still open.
+    """
+    return Book(book.escrow, [op for op in book.open_ops if op.status in OPEN_OPS])
 
 
 def touch(escrow: Escrow, clock: Clock) -> None:
