@@ -22,10 +22,10 @@ from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
 from escrowd.config import ConfigError, ProviderMode
 from escrowd.customers.routes import routers as customer_routers
-from escrowd.escrows.fee_policies import marketplace_default
-from escrowd.escrows.fee_policy_routes import router as fee_policy_router
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
+from escrowd.fees.routes import router as fee_policy_router
+from escrowd.fees.service import marketplace_default
 from escrowd.home import router as home_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs

@@ -22,19 +22,20 @@ from escrowd.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from escrowd.escrows import fee_policies, parts, store
+from escrowd.escrows import parts, store
 from escrowd.escrows.book import Book
-from escrowd.escrows.fees import (
+from escrowd.escrows.models import Allocation, Escrow
+from escrowd.escrows.schemas import EscrowCreate, escrow_json
+from escrowd.escrows.states import State, is_terminal
+from escrowd.events import EventType
+from escrowd.fees import service as fee_policies
+from escrowd.fees.domain import (
     FeeOverride,
     check_fee_fits,
     compute_allocation_breakdown,
     fixed_source,
     resolve_policy,
 )
-from escrowd.escrows.models import Allocation, Escrow
-from escrowd.escrows.schemas import EscrowCreate, escrow_json
-from escrowd.escrows.states import State, is_terminal
-from escrowd.events import EventType
 from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.money import MAX_AMOUNT, normalize_currency
 from escrowd.users.models import Membership, Organization, User
