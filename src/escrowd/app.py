@@ -15,6 +15,7 @@ from escrowd import __version__
 from escrowd.accounts.refresh_links import router as onboarding_refresh_router
 from escrowd.accounts.routes import routers as account_routers
 from escrowd.api import docs_pages, errors, openapi
+from escrowd.api.auth import principal_scope
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.idempotency_required import document_idempotency_keys
@@ -34,7 +35,6 @@ from escrowd.logging import get_logger
 from escrowd.providers.registry import build_provider
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import create_sandbox_app, deliver_pending
-from escrowd.users.auth import principal_scope
 from escrowd.users.routes import routers as user_routers
 from escrowd.webhooks import inbound
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.events.catalog import EventType
 from escrowd.events.models import Event
@@ -20,7 +21,6 @@ from escrowd.events.service import record
 from escrowd.ids import Prefix, new_id
 from escrowd.users import organizations
 from escrowd.users.models import User
-from escrowd.users.principal import Principal
 
 
 def escrow_id() -> str:

@@ -21,11 +21,11 @@ from escrowd.accounts.schemas import (
     AccountLinkCreate,
     LoginLink,
 )
+from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.users.auth import Caller, CurrentPrincipal
 
 AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from escrowd.api.auth import Caller, CurrentUser, get_current_user
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
@@ -25,7 +26,6 @@ from escrowd.customers.schemas import (
     SetupCreate,
 )
 from escrowd.errors import NotFoundError
-from escrowd.users.auth import Caller, CurrentUser, get_current_user
 from escrowd.users.models import User
 
 

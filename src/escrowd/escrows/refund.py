@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import InvalidRequestError
 from escrowd.escrows import ledgering, operations, parts, store
@@ -29,7 +30,6 @@ from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.fees.domain import prorate
 from escrowd.providers.types import Refund
-from escrowd.users.principal import Principal
 
 
 def _spread(book: Book, amount: int | None, prorated: bool | None) -> list[tuple[Slot, int]]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, exists, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import (
     ConflictError,
@@ -39,7 +40,6 @@ from escrowd.fees.domain import (
 from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.money import MAX_AMOUNT, normalize_currency
 from escrowd.users.models import Membership, Organization, User
-from escrowd.users.principal import Principal
 
 
 async def _party_exists(session: AsyncSession, party_id: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query
 from fastapi.responses import JSONResponse
 
+from escrowd.api.auth import CurrentPrincipal
 from escrowd.api.deps import SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses, list_response
@@ -20,7 +21,6 @@ from escrowd.api.strict_json import APIRouter
 from escrowd.events import service
 from escrowd.events.models import Event as EventRow
 from escrowd.events.schemas import Event
-from escrowd.users.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/events", tags=["events"])
 

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import Path
 
+from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.schemas import DeletedObject, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.fees import service as fee_policies
 from escrowd.fees.domain import FeeOverride
 from escrowd.fees.schemas import FeePolicySet, PayeeFeePolicyObject
-from escrowd.users.auth import AdminPrincipal
 
 PartyPath = Annotated[
     str,

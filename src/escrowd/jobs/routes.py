@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, cast
 from fastapi import Path, Query
 from pydantic import Field
 
+from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ApiObject, ListResponse, error_responses
@@ -22,7 +23,6 @@ from escrowd.clock import unix
 from escrowd.jobs import incidents
 from escrowd.jobs.models import Incident as IncidentRow
 from escrowd.jobs.models import Job as JobRow
-from escrowd.users.auth import AdminPrincipal
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from sqlalchemy import select
 
+from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
@@ -26,7 +27,6 @@ from escrowd.ledger.schemas import (
     flags_from_names,
 )
 from escrowd.ledger.service import Ledger, account_from_row
-from escrowd.users.auth import AdminPrincipal
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 

@@ -3,7 +3,5 @@
 - ``domain``: roles and the rules about them (pure).
 - ``passwords``: argon2id hashing; ``tokens``: HS256 access tokens.
 - ``service`` (users, login), ``organizations``, ``api_keys``: use cases on an AsyncSession.
-- ``auth``: FastAPI dependencies (``CurrentPrincipal``, ``CurrentUser``, ``AdminPrincipal``)
-  and ``principal_scope`` for the idempotency middleware.
 - ``routes``: ``routers``, mounted under ``/v1`` by ``create_app``.
 """

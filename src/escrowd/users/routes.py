@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
+from escrowd.api.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.users import passwords, service, tokens
-from escrowd.users.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
 from escrowd.users.domain import Role
 from escrowd.users.models import User as UserRow
 from escrowd.users.routes_api_keys import router as api_keys_router

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Path
 
+from escrowd.api.auth import AdminUser
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.users import api_keys
-from escrowd.users.auth import AdminUser
 from escrowd.users.models import ApiKey as ApiKeyRow
 from escrowd.users.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
 

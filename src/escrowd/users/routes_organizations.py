@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Path
 
+from escrowd.api.auth import CurrentPrincipal, CurrentUser
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.users import organizations
-from escrowd.users.auth import CurrentPrincipal, CurrentUser
 from escrowd.users.models import Membership
 from escrowd.users.models import Organization as OrganizationRow
 from escrowd.users.schemas import (

@@ -23,11 +23,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import AuthenticationError, PermissionDeniedError
 from escrowd.users import api_keys, tokens
 from escrowd.users.models import User
-from escrowd.users.principal import Principal
 
 __all__ = [
     "AdminPrincipal",
