@@ -19,8 +19,8 @@ from escrowd.events.catalog import EventType
 from escrowd.events.models import Event
 from escrowd.events.service import record
 from escrowd.ids import Prefix, new_id
-from escrowd.users import organizations
 from escrowd.users.models import User
+from escrowd.users.organizations import service as organizations
 
 
 def escrow_id() -> str:

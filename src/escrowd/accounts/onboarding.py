@@ -33,8 +33,8 @@ from escrowd.logging import get_logger
 from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import AccountLinkRequest, AccountRequest, Link
-from escrowd.users import organizations
-from escrowd.users.models import Organization
+from escrowd.users.organizations import service as organizations
+from escrowd.users.organizations.models import Organization
 
 __all__ = [
     "call_provider",

@@ -29,7 +29,8 @@ from escrowd.bootstrap import Container
 from escrowd.clock import unix
 from escrowd.errors import EscrowdError
 from escrowd.providers.types import Link
-from escrowd.users.models import ApiKey, User
+from escrowd.users.api_keys.models import ApiKey
+from escrowd.users.models import User
 
 #: How long the refresh page keeps making links for the payee it was given to.
 TOKEN_TTL = timedelta(days=1)

@@ -34,8 +34,8 @@ from escrowd.errors import NotFoundError, PermissionDeniedError
 from escrowd.events.catalog import EventType
 from escrowd.events.service import changes, record
 from escrowd.providers.types import ConnectedAccount as ProviderAccount
-from escrowd.users import organizations
-from escrowd.users.models import Membership
+from escrowd.users.organizations import service as organizations
+from escrowd.users.organizations.models import Membership
 
 __all__ = [
     "PayeeNotReadyError",

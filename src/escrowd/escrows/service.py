@@ -39,7 +39,8 @@ from escrowd.fees.domain import (
 )
 from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.money import MAX_AMOUNT, normalize_currency
-from escrowd.users.models import Membership, Organization, User
+from escrowd.users.models import User
+from escrowd.users.organizations.models import Membership, Organization
 
 
 async def _party_exists(session: AsyncSession, party_id: str) -> bool:

@@ -22,7 +22,7 @@ from escrowd.escrows.schemas import allocation_json, escrow_json
 from escrowd.escrows.states import RULES, Action, EscrowStateError, State
 from escrowd.events import EventType
 from escrowd.events import service as events
-from escrowd.users.models import Membership
+from escrowd.users.organizations.models import Membership
 
 
 def not_found(escrow_id: str) -> NotFoundError:

@@ -28,7 +28,7 @@ from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.events.catalog import ALL_TYPES, EventType, ObjectType, matching
 from escrowd.events.models import Event, EventAudience
 from escrowd.ids import Prefix, has_prefix, new_id
-from escrowd.users.models import Membership
+from escrowd.users.organizations.models import Membership
 
 __all__ = [
     "MAX_CREATED",

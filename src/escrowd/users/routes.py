@@ -12,10 +12,10 @@ from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.users import passwords, service, tokens
+from escrowd.users.api_keys.routes import router as api_keys_router
 from escrowd.users.domain import Role
 from escrowd.users.models import User as UserRow
-from escrowd.users.routes_api_keys import router as api_keys_router
-from escrowd.users.routes_organizations import router as organizations_router
+from escrowd.users.organizations.routes import router as organizations_router
 from escrowd.users.schemas import (
     AccessToken,
     TokenCreate,

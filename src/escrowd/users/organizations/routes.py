@@ -11,10 +11,10 @@ from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.users import organizations
-from escrowd.users.models import Membership
-from escrowd.users.models import Organization as OrganizationRow
-from escrowd.users.schemas import (
+from escrowd.users.organizations import service as organizations
+from escrowd.users.organizations.models import Membership
+from escrowd.users.organizations.models import Organization as OrganizationRow
+from escrowd.users.organizations.schemas import (
     MemberCreate,
     MemberUpdate,
     Organization,

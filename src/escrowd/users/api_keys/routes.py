@@ -11,9 +11,9 @@ from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.users import api_keys
-from escrowd.users.models import ApiKey as ApiKeyRow
-from escrowd.users.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
+from escrowd.users.api_keys import service as api_keys
+from escrowd.users.api_keys.models import ApiKey as ApiKeyRow
+from escrowd.users.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
 
 KeyIdPath = Annotated[str, Path(max_length=64, description="An API key id (key_…).")]
 
