@@ -11,14 +11,9 @@ from escrowd.clock import unix
 from escrowd.users.api_keys import models
 from escrowd.users.schemas import Name
 
-# ---- requests -------------------------------------------------------------------------------
-
 
 class ApiKeyCreate(RequestModel):
     name: Name = Field(description="What the key is for, e.g. 'billing backend'.")
-
-
-# ---- responses ------------------------------------------------------------------------------
 
 
 class ApiKey(ApiObject):

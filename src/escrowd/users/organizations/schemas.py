@@ -13,8 +13,6 @@ from escrowd.users.organizations import models
 from escrowd.users.organizations.domain import OrgRole
 from escrowd.users.schemas import METADATA, Name, UserId
 
-# ---- requests -------------------------------------------------------------------------------
-
 
 class OrganizationCreate(RequestModel):
     name: Name = Field(description="The organization's name, e.g. 'Acme Studio'.")
@@ -31,9 +29,6 @@ class MemberCreate(RequestModel):
 
 class MemberUpdate(RequestModel):
     role: OrgRole = Field(description="The member's new role in the organization.")
-
-
-# ---- responses ------------------------------------------------------------------------------
 
 
 class Organization(ApiObject):
