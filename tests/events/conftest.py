@@ -15,7 +15,7 @@ from typing import Any
 
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
-from escrowd.events.catalog import EventType
+from escrowd.events.domain import EventType
 from escrowd.events.models import Event
 from escrowd.events.service import record
 from escrowd.ids import Prefix, new_id

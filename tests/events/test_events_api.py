@@ -15,7 +15,7 @@ from escrowd.api.principal import Principal
 from escrowd.app import create_app
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock, unix
-from escrowd.events.catalog import EventType
+from escrowd.events.domain import EventType
 from escrowd.events.routes import router
 from escrowd.events.service import record
 from escrowd.ids import Prefix, new_id

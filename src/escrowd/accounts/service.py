@@ -31,7 +31,7 @@ from escrowd.accounts.schemas import account_json
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import NotFoundError, PermissionDeniedError
-from escrowd.events.catalog import EventType
+from escrowd.events.domain import EventType
 from escrowd.events.service import changes, record
 from escrowd.providers.types import ConnectedAccount as ProviderAccount
 from escrowd.users.organizations import service as organizations

@@ -25,7 +25,7 @@ from ulid import ULID
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import InvalidRequestError, NotFoundError
-from escrowd.events.catalog import ALL_TYPES, EventType, ObjectType, matching
+from escrowd.events.domain import ALL_TYPES, EventType, ObjectType, matching
 from escrowd.events.models import Event, EventAudience
 from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.users.organizations.models import Membership
