@@ -13,16 +13,17 @@ from escrowd import __version__
 from escrowd.accounts.refresh_links import router as onboarding_refresh_router
 from escrowd.accounts.routes import routers as account_routers
 from escrowd.api import docs_pages, errors, openapi
+from escrowd.api.auth import principal_scope
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.idempotency_required import document_idempotency_keys
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.bootstrap import Container, build
 from escrowd.customers.routes import routers as customer_routers
-from escrowd.escrows.fee_policies import marketplace_default
-from escrowd.escrows.fee_policy_routes import router as fee_policy_router
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
+from escrowd.fees.routes import router as fee_policy_router
+from escrowd.fees.service import marketplace_default
 from escrowd.home import router as home_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
@@ -30,7 +31,6 @@ from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import SANDBOX_PREFIX, deliver_pending
-from escrowd.users.auth import principal_scope
 from escrowd.users.routes import routers as user_routers
 from escrowd.webhooks import inbound
 

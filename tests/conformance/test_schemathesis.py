@@ -29,7 +29,8 @@ from schemathesis.engine import events, from_schema
 from escrowd.app import create_app
 from escrowd.bootstrap import build
 from escrowd.config import Environment, Settings
-from escrowd.users import api_keys, passwords, service, tokens
+from escrowd.users import passwords, service, tokens
+from escrowd.users.api_keys import service as api_keys
 from tests.conformance import hooks
 from tests.conftest import BACKENDS, create_sqlite_database
 

@@ -11,7 +11,7 @@ from escrowd.app import create_app
 from escrowd.bootstrap import build
 from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
-from escrowd.escrows.fee_policies import marketplace_default
+from escrowd.fees.service import marketplace_default
 from tests.escrows.conftest import Ctx, Sandbox, create_escrow, payer, post, verified_payee
 from tests.integration.conftest import assert_error, bearer, count_all, count_rows, make_user
 

@@ -9,7 +9,7 @@ import httpx
 
 from escrowd.escrows.ledgering import escrow_account
 from escrowd.providers.base import PaymentProvider
-from escrowd.users.models import ApiKey
+from escrowd.users.api_keys.models import ApiKey
 from tests.escrows.conftest import (
     Ctx,
     Sandbox,

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
-from escrowd.events.catalog import EventType
+from escrowd.events.domain import EventType
 from escrowd.events.models import Event
 from escrowd.events.service import record
 from escrowd.ids import Prefix, new_id
-from escrowd.users import organizations
 from escrowd.users.models import User
-from escrowd.users.principal import Principal
+from escrowd.users.organizations import service as organizations
 
 
 def escrow_id() -> str:

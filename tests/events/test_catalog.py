@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from escrowd.events.catalog import ALL_TYPES, CATALOG, EventType, ObjectType, matching
+from escrowd.events.domain import ALL_TYPES, CATALOG, EventType, ObjectType, matching
 from escrowd.events.service import changes
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"

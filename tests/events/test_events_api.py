@@ -11,15 +11,15 @@ import structlog
 from fastapi import APIRouter
 
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.principal import Principal
 from escrowd.app import create_app
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock, unix
-from escrowd.events.catalog import EventType
+from escrowd.events.domain import EventType
 from escrowd.events.routes import router
 from escrowd.events.service import record
 from escrowd.ids import Prefix, new_id
-from escrowd.users import organizations
-from escrowd.users.principal import Principal
+from escrowd.users.organizations import service as organizations
 from tests.events.conftest import emit, escrow_data, escrow_id, make_org
 from tests.integration.conftest import Account, assert_error, bearer, make_api_key, make_user
 

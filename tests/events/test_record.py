@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
-from escrowd.events.catalog import EventType
+from escrowd.events.domain import EventType
 from escrowd.events.models import Event, EventAudience
 from escrowd.events.service import for_object, on_recorded, record, remove_recorded
 from escrowd.ids import Prefix, has_prefix, new_id

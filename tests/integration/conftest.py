@@ -25,7 +25,8 @@ from sqlalchemy import text
 from ulid import ULID
 
 from escrowd.bootstrap import Container
-from escrowd.users import api_keys, passwords, service, tokens
+from escrowd.users import passwords, service, tokens
+from escrowd.users.api_keys import service as api_keys
 from escrowd.users.domain import Role
 
 DEFAULT_PASSWORD = "correct horse battery staple"

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock, unix
-from escrowd.users.models import ApiKey
+from escrowd.users.api_keys.models import ApiKey
 from tests.integration.conftest import (
     Account,
     assert_error,

@@ -15,9 +15,9 @@ from escrowd.accounts.routes import routers as account_routers
 from escrowd.api.strict_json import StrictJSONRoute, parse_number
 from escrowd.bootstrap import Container
 from escrowd.customers.routes import routers as customer_routers
-from escrowd.escrows.fee_policy_routes import router as fee_policy_router
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
+from escrowd.fees.routes import router as fee_policy_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.sandbox import clock_routes

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.accounts.domain import OwnerType, business_type_for, empty_requirements
 from escrowd.accounts.models import ConnectedAccount
 from escrowd.accounts.service import apply_provider_state, load_visible, missing, set_state
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import (
     ApiError,
@@ -32,9 +33,8 @@ from escrowd.logging import get_logger
 from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import AccountLinkRequest, AccountRequest, Link
-from escrowd.users import organizations
-from escrowd.users.models import Organization
-from escrowd.users.principal import Principal
+from escrowd.users.organizations import service as organizations
+from escrowd.users.organizations.models import Organization
 
 __all__ = [
     "call_provider",

@@ -23,13 +23,14 @@ from fastapi.responses import HTMLResponse
 
 from escrowd.accounts import onboarding
 from escrowd.api.deps import ContainerDep
+from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
 from escrowd.bootstrap import Container
 from escrowd.clock import unix
 from escrowd.errors import EscrowdError
 from escrowd.providers.types import Link
-from escrowd.users.models import ApiKey, User
-from escrowd.users.principal import Principal
+from escrowd.users.api_keys.models import ApiKey
+from escrowd.users.models import User
 
 #: How long the refresh page keeps making links for the payee it was given to.
 TOKEN_TTL = timedelta(days=1)

@@ -21,11 +21,12 @@ from escrowd.accounts.schemas import (
     AccountLinkCreate,
     LoginLink,
 )
+from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.listing import page_of
+from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.users.auth import Caller, CurrentPrincipal
 
 AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]
 
@@ -67,9 +68,8 @@ async def list_accounts(
     status: Annotated[Status | None, Query(description="Only accounts in this status.")] = None,
 ) -> ListResponse[Account]:
     stmt = service.list_query(actor=principal, status=status)
-    result = await paginate(session, stmt, ConnectedAccount.id, page)
-    return ListResponse[Account](
-        url="/v1/accounts", has_more=result.has_more, data=[Account.of(a) for a in result.items]
+    return await page_of(
+        session, stmt, ConnectedAccount.id, page, url="/v1/accounts", of=Account.of
     )
 
 

@@ -28,14 +28,14 @@ from escrowd.accounts.domain import (
 )
 from escrowd.accounts.models import ConnectedAccount
 from escrowd.accounts.schemas import account_json
+from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import NotFoundError, PermissionDeniedError
-from escrowd.events.catalog import EventType
+from escrowd.events.domain import EventType
 from escrowd.events.service import changes, record
 from escrowd.providers.types import ConnectedAccount as ProviderAccount
-from escrowd.users import organizations
-from escrowd.users.models import Membership
-from escrowd.users.principal import Principal
+from escrowd.users.organizations import service as organizations
+from escrowd.users.organizations.models import Membership
 
 __all__ = [
     "PayeeNotReadyError",

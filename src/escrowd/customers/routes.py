@@ -10,8 +10,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from escrowd.api.auth import Caller, CurrentUser, get_current_user
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.listing import found, page_of
+from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.customers import service
@@ -25,7 +27,6 @@ from escrowd.customers.schemas import (
     SetupCreate,
 )
 from escrowd.errors import NotFoundError
-from escrowd.users.auth import Caller, CurrentUser, get_current_user
 from escrowd.users.models import User
 
 
@@ -48,13 +49,12 @@ payment_methods_router = APIRouter(prefix="/payment_methods", tags=["payment met
 async def get_me(session: SessionDep, container: ContainerDep, user: CurrentUser) -> Customer:
     name = container.provider.name if container.provider is not None else "stripe"
     row = await service.find_customer(session, user_id=user.id, provider=name)
-    if row is None:
-        raise NotFoundError(
-            "You have no customer yet: it is made when you first save a card "
-            "(POST /v1/customers/me/setup, then POST /v1/payment_methods/attach).",
-            code="customer_missing",
-        )
-    return Customer.of(row)
+    missing = NotFoundError(
+        "You have no customer yet: it is made when you first save a card "
+        "(POST /v1/customers/me/setup, then POST /v1/payment_methods/attach).",
+        code="customer_missing",
+    )
+    return Customer.of(found(row, missing))
 
 
 @customers_router.post(
@@ -116,12 +116,14 @@ async def list_payment_methods(
     session: SessionDep, container: ContainerDep, user: CurrentUser, page: PageDep
 ) -> ListResponse[PaymentMethod]:
     name = container.provider.name if container.provider is not None else "stripe"
-    result = await paginate(session, service.list_query(user_id=user.id), PaymentMethodRow.id, page)
     default_id = await service.default_payment_method(session, user_id=user.id, provider=name)
-    return ListResponse[PaymentMethod](
+    return await page_of(
+        session,
+        service.list_query(user_id=user.id),
+        PaymentMethodRow.id,
+        page,
         url="/v1/payment_methods",
-        has_more=result.has_more,
-        data=[PaymentMethod.of(pm, default_id=default_id) for pm in result.items],
+        of=lambda pm: PaymentMethod.of(pm, default_id=default_id),
     )
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from escrowd.escrows import parts
-from escrowd.escrows.fees import AllocationBreakdown, FeePolicy
 from escrowd.escrows.models import Allocation, Escrow, Operation, OpKind
 from escrowd.escrows.states import Amounts, Context, allocation_status
+from escrowd.fees.domain import AllocationBreakdown, FeePolicy
 
 __all__ = ["Book", "Slot", "op_parts"]
 

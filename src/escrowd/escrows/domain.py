@@ -1,28 +1,11 @@
 """The escrow's pure rules in one import: the state machine and the fee arithmetic.
 
 Nothing here touches a database, a provider or the web: ``states`` is the transition table,
-``fees`` the breakdown of every allocation to the cent. See docs/escrows.md.
+``escrowd.fees.domain`` the breakdown of every allocation to the cent. See docs/escrows.md.
 """
 
 from __future__ import annotations
 
-from escrowd.escrows.fees import (
-    AllocationBreakdown,
-    Bearer,
-    EscrowBreakdown,
-    FeeOverride,
-    FeePolicy,
-    FeeSource,
-    ProcessingBase,
-    ProcessingMode,
-    allocation_breakdown,
-    check_fee_fits,
-    compute_allocation_breakdown,
-    fixed_source,
-    prorate,
-    resolve_policy,
-    split_evenly,
-)
 from escrowd.escrows.states import (
     BY_AMOUNTS,
     RANK,
@@ -48,6 +31,23 @@ from escrowd.escrows.states import (
     render_table,
     settled_state,
     transition,
+)
+from escrowd.fees.domain import (
+    AllocationBreakdown,
+    Bearer,
+    EscrowBreakdown,
+    FeeOverride,
+    FeePolicy,
+    FeeSource,
+    ProcessingBase,
+    ProcessingMode,
+    allocation_breakdown,
+    check_fee_fits,
+    compute_allocation_breakdown,
+    fixed_source,
+    prorate,
+    resolve_policy,
+    split_evenly,
 )
 
 __all__ = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.config import ProviderMode
 from escrowd.customers import service as customers
@@ -29,7 +30,6 @@ from escrowd.jobs import enqueue
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import Payment
 from escrowd.users.models import User
-from escrowd.users.principal import Principal
 
 
 def _answer(settled: Settled) -> dict[str, Any]:

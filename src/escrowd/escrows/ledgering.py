@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.clock import Clock
-from escrowd.escrows.fees import AllocationBreakdown
+from escrowd.fees.domain import AllocationBreakdown
 from escrowd.ledger import AccountFlags, Ledger, TransferKind, TransferRequest
 
 PLATFORM_FEES = "platform:fees"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from escrowd.escrows.fees import (
+from escrowd.fees.domain import (
     AllocationBreakdown,
     Bearer,
     FeePolicy,

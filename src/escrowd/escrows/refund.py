@@ -18,18 +18,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import InvalidRequestError
 from escrowd.escrows import ledgering, operations, parts, store
 from escrowd.escrows.book import Book, Slot
-from escrowd.escrows.fees import prorate
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.escrows.operations import Outcome, Settling
 from escrowd.escrows.release import Item, choose, nothing_free
 from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
+from escrowd.fees.domain import prorate
 from escrowd.providers.types import Refund
-from escrowd.users.principal import Principal
 
 
 def _spread(book: Book, amount: int | None, prorated: bool | None) -> list[tuple[Slot, int]]:

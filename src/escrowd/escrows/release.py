@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service as accounts
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import ConflictError, InvalidRequestError
 from escrowd.escrows import ledgering, operations, parts, store
@@ -29,7 +30,6 @@ from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.events import EventType
 from escrowd.providers.types import Transfer
-from escrowd.users.principal import Principal
 
 #: ``(allocation id, amount or None for all of it)``.
 Item = tuple[str, int | None]

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Body, Path, Query
 from fastapi.responses import JSONResponse
 
+from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
 from escrowd.api.pagination import PageDep, paginate
@@ -33,7 +34,6 @@ from escrowd.escrows.schemas import (
     ReleaseRequest,
 )
 from escrowd.escrows.states import State
-from escrowd.users.auth import Caller, CurrentPrincipal
 
 MAX_CREATED = 9_999_999_999
 

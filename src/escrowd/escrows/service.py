@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, exists, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import (
     ConflictError,
@@ -22,23 +23,24 @@ from escrowd.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from escrowd.escrows import fee_policies, parts, store
+from escrowd.escrows import parts, store
 from escrowd.escrows.book import Book
-from escrowd.escrows.fees import (
+from escrowd.escrows.models import Allocation, Escrow
+from escrowd.escrows.schemas import EscrowCreate, escrow_json
+from escrowd.escrows.states import State, is_terminal
+from escrowd.events import EventType
+from escrowd.fees import service as fee_policies
+from escrowd.fees.domain import (
     FeeOverride,
     check_fee_fits,
     compute_allocation_breakdown,
     fixed_source,
     resolve_policy,
 )
-from escrowd.escrows.models import Allocation, Escrow
-from escrowd.escrows.schemas import EscrowCreate, escrow_json
-from escrowd.escrows.states import State, is_terminal
-from escrowd.events import EventType
 from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.money import MAX_AMOUNT, normalize_currency
-from escrowd.users.models import Membership, Organization, User
-from escrowd.users.principal import Principal
+from escrowd.users.models import User
+from escrowd.users.organizations.models import Membership, Organization
 
 
 async def _party_exists(session: AsyncSession, party_id: str) -> bool:

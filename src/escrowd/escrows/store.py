@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
 from escrowd.escrows.book import Book, Slot
@@ -21,8 +22,7 @@ from escrowd.escrows.schemas import allocation_json, escrow_json
 from escrowd.escrows.states import RULES, Action, EscrowStateError, State
 from escrowd.events import EventType
 from escrowd.events import service as events
-from escrowd.users.models import Membership
-from escrowd.users.principal import Principal
+from escrowd.users.organizations.models import Membership
 
 
 def not_found(escrow_id: str) -> NotFoundError:

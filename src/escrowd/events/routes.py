@@ -8,19 +8,20 @@ Filters are spelled as Stripe spells them and FastAPI parses them: ``type=escrow
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Query
 from fastapi.responses import JSONResponse
 
+from escrowd.api.auth import CurrentPrincipal
 from escrowd.api.deps import SessionDep
-from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.schemas import ListResponse, error_responses, list_response
+from escrowd.api.listing import page_json
+from escrowd.api.pagination import PageDep
+from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.events import service
 from escrowd.events.models import Event as EventRow
 from escrowd.events.schemas import Event
-from escrowd.users.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -88,9 +89,9 @@ async def list_events(
     """Admins and API keys see every event; a user sees the events about their own objects
     and their organizations' (docs/events.md)."""
     stmt = service.list_query(actor=principal, **asdict(filters))
-    result = await paginate(session, stmt, EventRow.id, page)
-    data: list[dict[str, Any]] = [Event.of(e).to_json() for e in result.items]
-    return JSONResponse(list_response("/v1/events", data, result.has_more))
+    return await page_json(
+        session, stmt, EventRow.id, page, url="/v1/events", to_json=lambda e: Event.of(e).to_json()
+    )
 
 
 @router.get(

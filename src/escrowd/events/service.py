@@ -22,13 +22,13 @@ from sqlalchemy import ColumnElement, Select, String, false, literal, select, un
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
+from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import InvalidRequestError, NotFoundError
-from escrowd.events.catalog import ALL_TYPES, EventType, ObjectType, matching
+from escrowd.events.domain import ALL_TYPES, EventType, ObjectType, matching
 from escrowd.events.models import Event, EventAudience
 from escrowd.ids import Prefix, has_prefix, new_id
-from escrowd.users.models import Membership
-from escrowd.users.principal import Principal
+from escrowd.users.organizations.models import Membership
 
 __all__ = [
     "MAX_CREATED",

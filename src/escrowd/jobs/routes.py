@@ -8,103 +8,37 @@ closes the incident without running the job.
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.schemas import ApiObject, ListResponse, error_responses
+from escrowd.api.listing import page_of
+from escrowd.api.pagination import PageDep
+from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.clock import unix
 from escrowd.jobs import incidents
 from escrowd.jobs.models import Incident as IncidentRow
-from escrowd.jobs.models import Job as JobRow
-from escrowd.users.auth import AdminPrincipal
+from escrowd.jobs.schemas import Incident
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-JobStatusName = Literal["queued", "running", "succeeded", "failed"]
-ResolutionName = Literal["replayed", "dismissed"]
 IncidentIdPath = Annotated[str, Path(max_length=40, description="An incident id (inc_…).")]
 
 
-class IncidentJob(ApiObject):
-    id: str
-    object: Literal["job"] = "job"
-    kind: str
-    status: JobStatusName
-    attempts: int
-    max_attempts: int
-    payload: dict[str, Any]
-    dedupe_key: str | None
-    run_at: int
-    created: int
-    finished: int | None
-    last_error: str | None
+def _with_jobs(
+    session: AsyncSession,
+) -> Callable[[Sequence[IncidentRow]], Awaitable[list[Incident]]]:
+    """Shows incidents with their jobs, read in one query for all of them."""
 
-    @classmethod
-    def of(cls, job: JobRow) -> IncidentJob:
-        try:
-            payload = json.loads(job.payload)
-        except ValueError:
-            payload = {"_unparseable": job.payload[:1000]}
-        return cls(
-            id=job.id,
-            kind=job.kind,
-            status=cast(JobStatusName, job.status),
-            attempts=job.attempts,
-            max_attempts=job.max_attempts,
-            payload=payload if isinstance(payload, dict) else {"_value": payload},
-            dedupe_key=job.dedupe_key,
-            run_at=unix(job.run_at),
-            created=unix(job.created_at),
-            finished=unix(job.finished_at) if job.finished_at else None,
-            last_error=job.last_error,
-        )
+    async def render(rows: Sequence[IncidentRow]) -> list[Incident]:
+        jobs = await incidents.jobs_of(session, rows)
+        return [Incident.of(i, jobs.get(i.job_id or "")) for i in rows]
 
-
-class Incident(ApiObject):
-    id: str
-    object: Literal["incident"] = "incident"
-    created: int
-    status: Literal["open", "resolved"]
-    kind: str
-    error: str
-    attempts: int
-    resolution: ResolutionName | None
-    resolved: int | None
-    resolved_by: str | None
-    job: IncidentJob | None = Field(
-        description="The job that failed for good; null for an incident that records evidence."
-    )
-    subject: str | None = Field(
-        description="What a job-less incident is about, e.g. `webhook:stripe:evt_…`."
-    )
-    details: dict[str, Any] | None = Field(
-        description="The evidence: for `webhook.mismatch`, what the event claimed "
-        "(`claimed`), what the provider said (`provider`) and what escrowd had recorded "
-        "(`recorded`)."
-    )
-
-    @classmethod
-    def of(cls, incident: IncidentRow, job: JobRow | None) -> Incident:
-        return cls(
-            id=incident.id,
-            created=unix(incident.created_at),
-            status="open" if incident.resolved_at is None else "resolved",
-            kind=incident.kind,
-            error=incident.error,
-            attempts=incident.attempts,
-            resolution=cast(ResolutionName | None, incident.resolution),
-            resolved=unix(incident.resolved_at) if incident.resolved_at else None,
-            resolved_by=incident.resolved_by,
-            job=IncidentJob.of(job) if job is not None else None,
-            subject=incident.subject,
-            details=incident.details,
-        )
+    return render
 
 
 async def _one(session: SessionDep, incident: IncidentRow) -> Incident:
@@ -134,14 +68,9 @@ async def list_incidents(
         Query(max_length=100, description="Only this kind (a job kind, or `webhook.mismatch`)."),
     ] = None,
 ) -> ListResponse[Incident]:
-    result = await paginate(
-        session, incidents.list_query(status=status, kind=kind), IncidentRow.id, page
-    )
-    jobs = await incidents.jobs_of(session, result.items)
-    return ListResponse[Incident](
-        url="/v1/incidents",
-        has_more=result.has_more,
-        data=[Incident.of(i, jobs.get(i.job_id or "")) for i in result.items],
+    stmt = incidents.list_query(status=status, kind=kind)
+    return await page_of(
+        session, stmt, IncidentRow.id, page, url="/v1/incidents", render=_with_jobs(session)
     )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from sqlalchemy import select
 
+from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.listing import found, page_of
+from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import NotFoundError
@@ -25,8 +26,7 @@ from escrowd.ledger.schemas import (
     LedgerTransferCreate,
     flags_from_names,
 )
-from escrowd.ledger.service import Ledger, account_from_row
-from escrowd.users.auth import AdminPrincipal
+from escrowd.ledger.service import Ledger, account_from_row, accounts_query
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
@@ -63,16 +63,13 @@ async def list_accounts(
     currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
     code: Annotated[str | None, Query(max_length=200, description="Exact code.")] = None,
 ) -> ListResponse[LedgerAccount]:
-    stmt = select(AccountRow)
-    if currency:
-        stmt = stmt.where(AccountRow.currency == currency.lower())
-    if code:
-        stmt = stmt.where(AccountRow.code == code)
-    result = await paginate(session, stmt, AccountRow.id, page)
-    return ListResponse[LedgerAccount](
+    return await page_of(
+        session,
+        accounts_query(currency=currency, code=code),
+        AccountRow.id,
+        page,
         url="/v1/ledger/accounts",
-        has_more=result.has_more,
-        data=[LedgerAccount.of(account_from_row(a)) for a in result.items],
+        of=lambda a: LedgerAccount.of(account_from_row(a)),
     )
 
 
@@ -128,6 +125,5 @@ async def get_transfer(
     transfer_id: TransferIdPath, session: SessionDep, _: AdminPrincipal
 ) -> LedgerTransfer:
     transfer = await Ledger(session).get_transfer(transfer_id=transfer_id)
-    if transfer is None:
-        raise NotFoundError(f"No such ledger transfer: '{transfer_id}'.", param="transfer_id")
-    return LedgerTransfer.of(transfer)
+    missing = NotFoundError(f"No such ledger transfer: '{transfer_id}'.", param="transfer_id")
+    return LedgerTransfer.of(found(transfer, missing))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -51,7 +51,7 @@ from escrowd.ledger.domain import (
     check_flags,
 )
 from escrowd.ledger.failures import note_failures, noted_failures
-from escrowd.ledger.models import ACCOUNTS, TRANSFERS
+from escrowd.ledger.models import ACCOUNTS, TRANSFERS, LedgerAccount
 from escrowd.ledger.pgstore import PgStore
 from escrowd.ledger.store import BALANCE_COLUMNS, CoreStore, Store, transfer_from
 from escrowd.money import normalize_currency
@@ -90,6 +90,18 @@ def account_from_row(row: Row[Any] | Any) -> Account:
         version=row.version,
         created_at=row.created_at,
     )
+
+
+def accounts_query(
+    *, currency: str | None = None, code: str | None = None
+) -> Select[LedgerAccount]:
+    """Ledger accounts, filtered by currency and exact code (for pagination)."""
+    stmt = select(LedgerAccount)
+    if currency:
+        stmt = stmt.where(LedgerAccount.currency == currency.lower())
+    if code:
+        stmt = stmt.where(LedgerAccount.code == code)
+    return stmt
 
 
 class Ledger:

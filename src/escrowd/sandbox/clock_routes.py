@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.schemas import error_responses
 from escrowd.api.strict_json import APIRouter
@@ -19,7 +20,6 @@ from escrowd.errors import ConflictError
 from escrowd.sandbox.stripe import clock
 from escrowd.sandbox.stripe.clock import MAX_ADVANCE, ClockState
 from escrowd.sandbox.stripe.due import run_due
-from escrowd.users.auth import AdminPrincipal
 
 router = APIRouter(prefix="/sandbox/clock", tags=["sandbox"])
 

@@ -1,7 +1,7 @@
 """Roles and the rules about them. Pure: no database, no web framework.
 
 Platform roles: ``client`` (pays), ``worker`` (gets paid), ``admin`` (runs the platform).
-Organization roles: ``member`` and ``admin`` (manages members).
+Organization roles are in ``escrowd.users.organizations.domain``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from typing import Final, Literal, get_args
 from escrowd.errors import ConflictError, InvalidRequestError, PermissionDeniedError
 
 Role = Literal["client", "worker", "admin"]
-OrgRole = Literal["member", "admin"]
 PrincipalKind = Literal["user", "api_key"]
 
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
-ORG_ROLES: Final[tuple[OrgRole, ...]] = get_args(OrgRole)
 #: Roles anyone may pick when signing up; ``admin`` is granted by the CLI or another admin.
 SELF_SERVICE_ROLES: Final[frozenset[Role]] = frozenset({"client", "worker"})
 
@@ -71,16 +69,6 @@ def check_role_choice(role: Role, *, granted_by_admin: bool) -> None:
 
 def is_platform_admin(role: str) -> bool:
     return role == "admin"
-
-
-def check_admins_remain(*, admins_now: int, removing_an_admin: bool) -> None:
-    """An organization always keeps at least one admin, who can manage it."""
-    if removing_an_admin and admins_now <= 1:
-        raise ConflictError(
-            "An organization needs at least one admin: make another member an admin first, "
-            "then remove or demote this one.",
-            code="last_organization_admin",
-        )
 
 
 def check_platform_admins_remain(*, other_active_admins: int, removing_an_admin: bool) -> None:

@@ -6,16 +6,17 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
+from escrowd.api.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.listing import page_of
+from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.users import passwords, service, tokens
-from escrowd.users.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
+from escrowd.users.api_keys.routes import router as api_keys_router
 from escrowd.users.domain import Role
 from escrowd.users.models import User as UserRow
-from escrowd.users.routes_api_keys import router as api_keys_router
-from escrowd.users.routes_organizations import router as organizations_router
+from escrowd.users.organizations.routes import router as organizations_router
 from escrowd.users.schemas import (
     AccessToken,
     TokenCreate,
@@ -83,10 +84,8 @@ async def list_users(
     role: Annotated[Role | None, Query(description="Only users with this role.")] = None,
     email: Annotated[str | None, Query(max_length=320, description="Only this email.")] = None,
 ) -> ListResponse[User]:
-    result = await paginate(session, service.list_query(role=role, email=email), UserRow.id, page)
-    return ListResponse[User](
-        url="/v1/users", has_more=result.has_more, data=[User.of(u) for u in result.items]
-    )
+    stmt = service.list_query(role=role, email=email)
+    return await page_of(session, stmt, UserRow.id, page, url="/v1/users", of=User.of)
 
 
 @users_router.get(

@@ -1,4 +1,5 @@
-"""Request and response shapes for users, tokens, API keys and organizations."""
+"""Request and response shapes for users and tokens (API keys and organizations: their
+subpackages' schemas.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from escrowd.users.domain import (
     NAME_MAX_LENGTH,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
-    OrgRole,
     Role,
 )
 
@@ -64,27 +64,6 @@ class TokenCreate(RequestModel):
     password: Password = Field(description="The user's password.")
 
 
-class ApiKeyCreate(RequestModel):
-    name: Name = Field(description="What the key is for, e.g. 'billing backend'.")
-
-
-class OrganizationCreate(RequestModel):
-    name: Name = Field(description="The organization's name, e.g. 'Acme Studio'.")
-    metadata: Metadata = Field(default_factory=dict, description=METADATA)
-
-
-class MemberCreate(RequestModel):
-    user: UserId = Field(description="The id of the user to add (they find it in /v1/users/me).")
-    role: OrgRole = Field(
-        default="member",
-        description="`admin` manages the members and the organization's connected account.",
-    )
-
-
-class MemberUpdate(RequestModel):
-    role: OrgRole = Field(description="The member's new role in the organization.")
-
-
 # ---- responses ------------------------------------------------------------------------------
 
 
@@ -117,70 +96,3 @@ class AccessToken(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
     expires_in: int = Field(description="Seconds until the token expires.")
     user: User
-
-
-class ApiKey(ApiObject):
-    id: str
-    object: Literal["api_key"] = "api_key"
-    name: str
-    redacted: str = Field(description="The key with its secret part hidden, e.g. ek_…abcd.")
-    created: int
-    created_by: str | None
-    last_used: int | None = Field(description="Unix time of the last use (to the minute).")
-    revoked: bool
-    revoked_at: int | None
-
-    @classmethod
-    def of(cls, k: models.ApiKey) -> ApiKey:
-        return cls(
-            id=k.id,
-            name=k.name,
-            redacted=f"ek_…{k.last4}",
-            created=unix(k.created_at),
-            created_by=k.created_by,
-            last_used=unix(k.last_used_at) if k.last_used_at else None,
-            revoked=k.revoked_at is not None,
-            revoked_at=unix(k.revoked_at) if k.revoked_at else None,
-        )
-
-
-class ApiKeyWithSecret(ApiKey):
-    secret: str = Field(
-        description="The full key. Shown only in this response: store it now, it cannot be "
-        "retrieved again."
-    )
-
-
-class Organization(ApiObject):
-    id: str
-    object: Literal["organization"] = "organization"
-    name: str
-    created: int
-    metadata: dict[str, str]
-
-    @classmethod
-    def of(cls, o: models.Organization) -> Organization:
-        return cls(id=o.id, name=o.name, created=unix(o.created_at), metadata=dict(o.meta or {}))
-
-
-class OrganizationMember(ApiObject):
-    id: str
-    object: Literal["organization_member"] = "organization_member"
-    organization: str
-    user: str
-    email: str
-    name: str
-    role: OrgRole
-    created: int
-
-    @classmethod
-    def of(cls, m: models.Membership, u: models.User) -> OrganizationMember:
-        return cls(
-            id=m.id,
-            organization=m.organization_id,
-            user=u.id,
-            email=u.email,
-            name=u.name,
-            role=m.role,
-            created=unix(m.created_at),
-        )

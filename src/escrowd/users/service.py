@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import (
     AuthenticationError,
@@ -25,7 +26,6 @@ from escrowd.users.domain import (
 )
 from escrowd.users.models import User
 from escrowd.users.passwords import Passwords
-from escrowd.users.principal import Principal
 
 _BAD_LOGIN = "Incorrect email or password."
 

@@ -1,7 +1,8 @@
 """Who is calling: a user with a token, or the platform through an API key.
 
 Framework-free so that any service can take a ``Principal`` as its ``actor``; the FastAPI
-dependencies that produce one live in ``escrowd.users.auth``.
+dependencies that produce one live in ``escrowd.api.auth``. It lives in ``api/`` because it is
+the API's notion of a caller (a user token or a platform key), not a rule of the users domain.
 """
 
 from __future__ import annotations

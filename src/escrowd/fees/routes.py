@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel
 
+from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.schemas import DeletedObject, RequestModel, error_responses
+from escrowd.api.schemas import DeletedObject, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.clock import unix
-from escrowd.escrows import fee_policies
-from escrowd.escrows.fees import FeeOverride
-from escrowd.users.auth import AdminPrincipal
+from escrowd.fees import service as fee_policies
+from escrowd.fees.domain import FeeOverride
+from escrowd.fees.schemas import FeePolicySet, PayeeFeePolicyObject
 
 PartyPath = Annotated[
     str,
@@ -24,30 +23,6 @@ PartyPath = Annotated[
 ]
 
 router = APIRouter(prefix="/fee_policies", tags=["fees"])
-
-
-class FeePolicySet(RequestModel):
-    #: Fields of a fee policy to override for this payee (docs/escrows.md): rate_bps, fixed,
-    #: processing_bearer, processing_mode, processing_rate_bps, processing_fixed,
-    #: processing_base. Rates are basis points as integers or decimal strings.
-    fee_policy: dict[str, Any]
-
-
-class PayeeFeePolicyObject(BaseModel):
-    id: str
-    object: Literal["payee_fee_policy"] = "payee_fee_policy"
-    fee_policy: dict[str, Any]
-    created: int
-    updated: int
-
-    @classmethod
-    def of(cls, row: fee_policies.PayeeFeePolicy) -> PayeeFeePolicyObject:
-        return cls(
-            id=row.party_id,
-            fee_policy=row.policy,
-            created=unix(row.created_at),
-            updated=unix(row.updated_at),
-        )
 
 
 @router.post(

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import Path
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.auth import CurrentPrincipal, CurrentUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.listing import page_of
+from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.users import organizations
-from escrowd.users.auth import CurrentPrincipal, CurrentUser
-from escrowd.users.models import Membership
-from escrowd.users.models import Organization as OrganizationRow
-from escrowd.users.schemas import (
+from escrowd.users.organizations import service as organizations
+from escrowd.users.organizations.models import Membership
+from escrowd.users.organizations.models import Organization as OrganizationRow
+from escrowd.users.organizations.schemas import (
     MemberCreate,
     MemberUpdate,
     Organization,
@@ -26,6 +29,18 @@ OrgIdPath = Annotated[str, Path(max_length=64, description="An organization id (
 MemberIdPath = Annotated[str, Path(max_length=64, description="A membership id (mbr_…).")]
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
+
+
+def _with_users(
+    session: AsyncSession,
+) -> Callable[[Sequence[Membership]], Awaitable[list[OrganizationMember]]]:
+    """Shows members with their users, read in one query for all of them."""
+
+    async def render(members: Sequence[Membership]) -> list[OrganizationMember]:
+        users = await organizations.users_of(session, list(members))
+        return [OrganizationMember.of(m, users[m.user_id]) for m in members]
+
+    return render
 
 
 @router.post(
@@ -53,11 +68,8 @@ async def list_organizations(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep
 ) -> ListResponse[Organization]:
     stmt = organizations.visible_query(actor=principal)
-    result = await paginate(session, stmt, OrganizationRow.id, page)
-    return ListResponse[Organization](
-        url="/v1/organizations",
-        has_more=result.has_more,
-        data=[Organization.of(o) for o in result.items],
+    return await page_of(
+        session, stmt, OrganizationRow.id, page, url="/v1/organizations", of=Organization.of
     )
 
 
@@ -84,16 +96,9 @@ async def list_members(
     org_id: OrgIdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep
 ) -> ListResponse[OrganizationMember]:
     await organizations.get_visible(session, org_id=org_id, actor=principal)
-    result = await paginate(
-        session, organizations.members_query(org_id=org_id), Membership.id, page
-    )
-    members = list(result.items)
-    users = await organizations.users_of(session, members)
-    return ListResponse[OrganizationMember](
-        url=f"/v1/organizations/{org_id}/members",
-        has_more=result.has_more,
-        data=[OrganizationMember.of(m, users[m.user_id]) for m in members],
-    )
+    stmt = organizations.members_query(org_id=org_id)
+    url = f"/v1/organizations/{org_id}/members"
+    return await page_of(session, stmt, Membership.id, page, url=url, render=_with_users(session))
 
 
 @router.post(
@@ -117,8 +122,7 @@ async def add_member(
         user_id=body.user,
         role=body.role,
     )
-    users = await organizations.users_of(session, [member])
-    return OrganizationMember.of(member, users[member.user_id])
+    return (await _with_users(session)([member]))[0]
 
 
 @router.get(
@@ -133,8 +137,7 @@ async def get_member(
     member = await organizations.get_member(
         session, org_id=org_id, member_id=member_id, actor=principal
     )
-    users = await organizations.users_of(session, [member])
-    return OrganizationMember.of(member, users[member.user_id])
+    return (await _with_users(session)([member]))[0]
 
 
 @router.post(
@@ -153,8 +156,7 @@ async def update_member(
     member = await organizations.change_role(
         session, org_id=org_id, member_id=member_id, actor=principal, role=body.role
     )
-    users = await organizations.users_of(session, [member])
-    return OrganizationMember.of(member, users[member.user_id])
+    return (await _with_users(session)([member]))[0]
 
 
 @router.delete(

@@ -10,12 +10,13 @@ from __future__ import annotations
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
 from escrowd.ids import Prefix, new_id
-from escrowd.users.domain import OrgRole, check_admins_remain
-from escrowd.users.models import Membership, Organization, User
-from escrowd.users.principal import Principal
+from escrowd.users.models import User
+from escrowd.users.organizations.domain import OrgRole, check_admins_remain
+from escrowd.users.organizations.models import Membership, Organization
 
 
 def _org_missing(org_id: str) -> NotFoundError:

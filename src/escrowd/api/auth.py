@@ -23,11 +23,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import AuthenticationError, PermissionDeniedError
-from escrowd.users import api_keys, tokens
+from escrowd.users import tokens
+from escrowd.users.api_keys import service as api_keys
+from escrowd.users.api_keys.domain import looks_like_api_key
 from escrowd.users.models import User
-from escrowd.users.principal import Principal
 
 __all__ = [
     "AdminPrincipal",
@@ -85,7 +87,7 @@ async def resolve(
 ) -> Principal:
     """The principal for an ``Authorization`` header value, or AuthenticationError."""
     credential = _credential(authorization)
-    if api_keys.looks_like_api_key(credential):
+    if looks_like_api_key(credential):
         key = await api_keys.authenticate(
             session, clock=container.clock, secret=credential, touch=touch
         )
@@ -185,7 +187,7 @@ def principal_scope(container: Container) -> Callable[[str | None], Awaitable[st
             return "anonymous"
         try:
             credential = _credential(authorization)
-            if not api_keys.looks_like_api_key(credential):
+            if not looks_like_api_key(credential):
                 # A token's signature proves its subject without a database read; the route
                 # itself still refuses a disabled user, and a refusal is never stored.
                 return tokens.decode(

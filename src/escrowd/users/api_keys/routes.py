@@ -6,14 +6,15 @@ from typing import Annotated
 
 from fastapi import Path
 
+from escrowd.api.auth import AdminUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.pagination import PageDep, paginate
+from escrowd.api.listing import page_of
+from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.users import api_keys
-from escrowd.users.auth import AdminUser
-from escrowd.users.models import ApiKey as ApiKeyRow
-from escrowd.users.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
+from escrowd.users.api_keys import service as api_keys
+from escrowd.users.api_keys.models import ApiKey as ApiKeyRow
+from escrowd.users.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
 
 KeyIdPath = Annotated[str, Path(max_length=64, description="An API key id (key_…).")]
 
@@ -46,10 +47,8 @@ async def create_api_key(
 async def list_api_keys(
     session: SessionDep, _admin: AdminUser, page: PageDep
 ) -> ListResponse[ApiKey]:
-    result = await paginate(session, api_keys.list_query(), ApiKeyRow.id, page)
-    return ListResponse[ApiKey](
-        url="/v1/api_keys", has_more=result.has_more, data=[ApiKey.of(k) for k in result.items]
-    )
+    stmt = api_keys.list_query()
+    return await page_of(session, stmt, ApiKeyRow.id, page, url="/v1/api_keys", of=ApiKey.of)
 
 
 @router.get(

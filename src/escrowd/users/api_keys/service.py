@@ -1,55 +1,27 @@
-"""Platform API keys: ``ek_<ULID of the key id>_<43 url-safe characters>``.
+"""Platform API keys: create, authenticate, revoke (the format and hashing: ``domain``).
 
-The secret carries 256 random bits, so a single SHA-256 is the right hash at rest (a slow
-password hash buys nothing against a brute force of 2^256). The key id inside the secret finds
-the row in one primary-key lookup; the hashes are compared in constant time. A revoked key is
-refused on the very next request, since every request reads the row.
+A revoked key is refused on the very next request, since every request reads the row.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
-import secrets
-from datetime import timedelta
-from typing import Final
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from escrowd.clock import Clock
-from escrowd.errors import AuthenticationError, NotFoundError
+from escrowd.errors import NotFoundError
 from escrowd.ids import Prefix, new_id
-from escrowd.users.models import ApiKey
-
-SECRET_PREFIX: Final = "ek_"  # noqa: S105 - a format marker, not a secret
-_SECRET_RE: Final = re.compile(r"^ek_([0-9A-HJKMNP-TV-Z]{26})_([A-Za-z0-9_-]{43})$")
-#: ``last_used_at`` is written at most this often per key, so busy keys cost no extra writes.
-LAST_USED_RESOLUTION: Final = timedelta(seconds=60)
-
-
-def looks_like_api_key(credential: str) -> bool:
-    return credential.startswith(SECRET_PREFIX)
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _invalid() -> AuthenticationError:
-    return AuthenticationError(
-        "Invalid API key: it is mistyped, revoked or unknown. Check the key you send as "
-        "'Authorization: Bearer ek_…', or ask an admin for a new one.",
-        code="api_key_invalid",
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
-
-
-def key_id_of(secret: str) -> str | None:
-    m = _SECRET_RE.match(secret)
-    return f"{Prefix.api_key.value}_{m.group(1)}" if m else None
+from escrowd.users.api_keys.domain import (
+    LAST_USED_RESOLUTION,
+    hash_secret,
+    invalid,
+    key_id_of,
+    new_secret,
+)
+from escrowd.users.api_keys.models import ApiKey
 
 
 async def create(
@@ -57,7 +29,7 @@ async def create(
 ) -> tuple[ApiKey, str]:
     """A new key and its secret. The secret is returned once and never stored."""
     key_id = new_id(Prefix.api_key)
-    secret = f"{SECRET_PREFIX}{key_id.partition('_')[2]}_{secrets.token_urlsafe(32)}"
+    secret = new_secret(key_id)
     assert key_id_of(secret) == key_id
     key = ApiKey(
         id=key_id,
@@ -83,7 +55,7 @@ async def authenticate(
     key = await session.get(ApiKey, key_id) if key_id else None
     stored = key.secret_hash if key is not None else "0" * 64
     if not hmac.compare_digest(presented, stored) or key is None or key.revoked_at is not None:
-        raise _invalid()
+        raise invalid()
     if touch:
         now = clock.now()
         stale = now - LAST_USED_RESOLUTION

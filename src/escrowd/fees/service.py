@@ -9,28 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from functools import cache
-from typing import Any
 
-from sqlalchemy import JSON, String, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from escrowd.clock import Clock
 from escrowd.config import Settings
-from escrowd.db.base import Base, UTCDateTime
 from escrowd.errors import NotFoundError
-from escrowd.escrows.fees import FeeOverride, FeePolicy
-
-
-class PayeeFeePolicy(Base):
-    __tablename__ = "payee_fee_policies"
-
-    party_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+from escrowd.fees.domain import FeeOverride, FeePolicy
+from escrowd.fees.models import PayeeFeePolicy
 
 
 @cache

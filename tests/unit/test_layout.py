@@ -1,0 +1,49 @@
+"""The layout docs/architecture.md sets down ("One layout per domain"), checked on the tree."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "escrowd"
+DOMAINS = sorted(SRC.rglob("domain.py"))
+#: What a pure rules module must not reach for.
+OUTER = ("sqlalchemy", "fastapi", "starlette", "httpx", "stripe", "escrowd.db", "escrowd.api")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_there_are_domain_modules_to_check() -> None:
+    assert len(DOMAINS) >= 8
+
+
+@pytest.mark.parametrize("path", DOMAINS, ids=lambda p: str(p.relative_to(SRC)))
+def test_domain_modules_import_no_framework(path: Path) -> None:
+    outer = sorted(
+        name for name in _imports(path) for o in OUTER if name == o or name.startswith(o + ".")
+    )
+    assert not outer, f"{path.relative_to(SRC)} imports {outer}: domain.py holds pure rules"
+
+
+def test_no_domain_names_a_module_after_a_layout_file_with_a_prefix() -> None:
+    # routes_x.py / x_routes.py is what a subpackage x/ with its own routes.py replaces.
+    odd = sorted(
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if "sandbox" not in p.parts
+        and any(
+            p.stem != layout and (p.stem.startswith(layout + "_") or p.stem.endswith("_" + layout))
+            for layout in ("domain", "models", "schemas", "service", "routes")
+        )
+    )
+    assert not odd, f"modules that should be a subpackage's layout files: {odd}"
