@@ -249,7 +249,8 @@ async def test_an_account_updated_event_older_than_the_stored_state_is_ignored(
 
     while await deliver_pending(container, send=capture):
         pass
-    older, newer = [], []
+    older: list[tuple[str, bytes, dict[str, str]]] = []
+    newer: list[tuple[str, bytes, dict[str, str]]] = []
     for item in captured:
         created = json.loads(item[1])["created"]
         (older if created < unix(clock.now()) else newer).append(item)

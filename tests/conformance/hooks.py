@@ -19,7 +19,9 @@ HEADER = "Idempotency-Key"
 
 
 @schemathesis.hook
-def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwargs: Any) -> None:
+def before_call(
+    context: schemathesis.HookContext, case: schemathesis.Case[Any], kwargs: Any
+) -> None:
     headers = case.headers
     if headers is None:
         return

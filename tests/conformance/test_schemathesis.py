@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from schemathesis import hooks as schemathesis_hooks
 from schemathesis.engine import events, from_schema
 
 from escrowd.app import create_app
@@ -35,7 +36,8 @@ from tests.conformance import hooks
 from tests.conftest import BACKENDS, create_sqlite_database
 
 ROOT = Path(__file__).resolve().parents[2]
-assert hooks.before_call  # registered on import: a fresh Idempotency-Key per request
+# Registered on import: a fresh Idempotency-Key per request.
+assert hooks.before_call in schemathesis_hooks.get_all_by_name("before_call")
 #: Per operation and phase: enough to find the classes of mismatch, small enough for CI.
 MAX_EXAMPLES = 8
 

@@ -58,7 +58,7 @@ async def test_a_payees_own_policy_beats_the_default_and_the_escrows_beats_both(
     assert r.status_code == 200, r.text
     assert r.json()["fee_policy"] == {"rate_bps": "500"}  # rates travel as decimal strings
 
-    both = [(discounted.id, 10_000), (regular.id, 10_000)]
+    both: list[tuple[str | None, int]] = [(discounted.id, 10_000), (regular.id, 10_000)]
     assert _fees(await create_escrow(ctx, client_, both)) == [500, 1000]
     escrow_wins = await create_escrow(ctx, client_, both, fee_policy={"rate_bps": 1500})
     assert _fees(escrow_wins) == [1500, 1500]

@@ -75,7 +75,7 @@ async def _refused_without_key(
     before = await count_all(ctx.container, *TABLES)
     escrow_before = await get_as(ctx, headers, escrow_id)
     balance = await ledger_balance(ctx, escrow_account(escrow_id))
-    switch.target = spy  # type: ignore[assignment]
+    switch.target = spy
     try:
         r = await ctx.client.post(f"/v1/escrows/{escrow_id}/{action}", json=body, headers=headers)
     finally:

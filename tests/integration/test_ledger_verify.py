@@ -150,7 +150,7 @@ async def test_a_deleted_entry_is_found(books: Books) -> None:
     assert "transfer post is missing its debit or credit entry" in found["entries_match_transfers"]
     assert any(books.payee.id in m for m in found["balances_match_entries"])
     assert any(books.payee.id in m for m in found["entry_chains"])
-    columns = ", ".join(row._mapping)
+    columns = ", ".join(str(column) for column in row._mapping)
     values = ", ".join(repr(v) for v in row)
     await sql(books.db, f"INSERT INTO ledger_entries ({columns}) VALUES ({values})")
     assert await breaks(books.db) == {}

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from escrowd.clock import FrozenClock, unix
 from escrowd.config import SANDBOX_WEBHOOK_SECRET, Environment, ProviderMode, Settings
@@ -28,9 +29,9 @@ class RecordingApp:
         self.status, self.body = status, body
         self.seen: list[dict[str, Any]] = []
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        self.seen.append(scope)
+        self.seen.append(dict(scope))
         await send(
             {
                 "type": "http.response.start",

@@ -302,6 +302,7 @@ async def test_a_key_the_sandbox_refuses_is_a_payment_system_error_that_hides_th
     sandbox: StripeProvider, container: Container
 ) -> None:
     live_key = "sk_live_51NotForTheSandbox0123456789abcd"
+    assert container.sandbox is not None
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=container.sandbox))
     wrong = StripeProvider(
         make_stripe_client(api_key=live_key, http=http, api_base=SANDBOX_BASE_URL), http=http

@@ -18,9 +18,8 @@ from escrowd.jobs.worker import Worker
 from escrowd.reconcile.domain import Kind
 from escrowd.reconcile.service import reconcile, reconcile_escrow
 from escrowd.reconcile.sweep import DIFFERENCE_JOB, daily
-from tests.escrows.conftest import payees, payer, settle, sweep
+from tests.escrows.conftest import Ctx, payees, payer, settle, sweep
 from tests.reconcile.conftest import (
-    Ctx,
     call,
     edit_sandbox_object,
     funded,

@@ -11,10 +11,10 @@ before midnight and captured after) is fetched by id: one call, only for those.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,9 @@ from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import Refund, TimeRange
 from escrowd.reconcile.domain import (
     Difference,
+    OurPayment,
+    OurRefund,
+    OurTransfer,
     TheirPayment,
     TheirRefund,
     TheirTransfer,
@@ -49,6 +52,10 @@ from escrowd.reconcile.sides import (
 #: Objects younger than this are not judged: their webhooks and settlements may be on the way.
 GRACE = timedelta(minutes=10)
 DAY = timedelta(days=1)
+
+#: One of our records of a kind (payment, refund, transfer) and the provider's object of it.
+M = TypeVar("M")
+T = TypeVar("T")
 
 #: ``progress(done, total, description)``, called as the days go by.
 Progress = Callable[[int, int, str], None]
@@ -144,47 +151,71 @@ async def compare(
     counts["transfers"] += len(ours.transfers) + len(
         set(theirs.transfers) - {t.transfer_id for t in ours.transfers.values()}
     )
-    payments = dict(theirs.payments)
-    for mine in ours.payments.values():
-        pid = mine.payment_id
-        other: TheirPayment | None = payments.pop(pid, None) if pid else None
-        if other is None and pid and mine.funded > 0:
-            try:
-                other = their_payment(await provider.retrieve_payment_record(pid))
-            except ProviderError as exc:
-                if not _missing(exc):
-                    raise
-        out += compare_payment(mine, other)
-    for other in payments.values():
-        out += compare_payment(None, other)
 
-    refunds = {r.id: _their_refund(r, ours) for r in theirs.refunds.values()}
-    for mine_r in ours.refunds.values():
-        rid = mine_r.refund_id
-        other_r = refunds.pop(rid, None) if rid else None
-        if other_r is None and rid:
-            try:
-                other_r = _their_refund(await provider.retrieve_refund(rid), ours)
-            except ProviderError as exc:
-                if not _missing(exc):
-                    raise
-        out += compare_refund(mine_r, other_r)
-    for other_r in refunds.values():
-        out += compare_refund(None, other_r)
+    async def fetch_payment(mine: OurPayment, pid: str) -> TheirPayment | None:
+        # Nothing was funded: a payment the provider does not list is no difference, so it
+        # is not worth a call.
+        if mine.funded <= 0:
+            return None
+        return their_payment(await provider.retrieve_payment_record(pid))
 
-    transfers = dict(theirs.transfers)
-    for mine_t in ours.transfers.values():
-        tid = mine_t.transfer_id
-        other_t: TheirTransfer | None = transfers.pop(tid, None) if tid else None
-        if other_t is None and tid:
+    async def fetch_refund(_: OurRefund, rid: str) -> TheirRefund:
+        return _their_refund(await provider.retrieve_refund(rid), ours)
+
+    async def fetch_transfer(_: OurTransfer, tid: str) -> TheirTransfer:
+        return their_transfer(await provider.retrieve_transfer(tid))
+
+    out += await _pair_up(
+        ours.payments.values(),
+        theirs.payments,
+        lambda mine: mine.payment_id,
+        fetch_payment,
+        compare_payment,
+    )
+    out += await _pair_up(
+        ours.refunds.values(),
+        {r.id: _their_refund(r, ours) for r in theirs.refunds.values()},
+        lambda mine: mine.refund_id,
+        fetch_refund,
+        compare_refund,
+    )
+    out += await _pair_up(
+        ours.transfers.values(),
+        theirs.transfers,
+        lambda mine: mine.transfer_id,
+        fetch_transfer,
+        compare_transfer,
+    )
+    return out
+
+
+async def _pair_up(
+    ours: Iterable[M],
+    theirs: Mapping[str, T],
+    their_id: Callable[[M], str | None],
+    fetch: Callable[[M, str], Awaitable[T | None]],
+    compare: Callable[[M | None, T | None], list[Difference]],
+) -> list[Difference]:
+    """Compare each of our records with the provider's object of the id it recorded.
+
+    An object outside the provider's list for the range is fetched by id (the provider
+    answering that it does not exist counts as missing); the objects of the list that no
+    record of ours names are compared with nothing.
+    """
+    unmatched = dict(theirs)
+    out: list[Difference] = []
+    for mine in ours:
+        key = their_id(mine)
+        other = unmatched.pop(key, None) if key else None
+        if other is None and key:
             try:
-                other_t = their_transfer(await provider.retrieve_transfer(tid))
+                other = await fetch(mine, key)
             except ProviderError as exc:
                 if not _missing(exc):
                     raise
-        out += compare_transfer(mine_t, other_t)
-    for other_t in transfers.values():
-        out += compare_transfer(None, other_t)
+        out += compare(mine, other)
+    for other in unmatched.values():
+        out += compare(None, other)
     return out
 
 

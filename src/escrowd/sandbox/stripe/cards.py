@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
-from escrowd.sandbox.stripe.errors import CardError
+from escrowd.sandbox.stripe.errors import CardError, attempt_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,16 @@ class Decline:
     decline_code: str
     message: str
     param: str | None = None
+
+    def attempt_error(self, payment_method: dict[str, Any]) -> dict[str, Any]:
+        """What the intent keeps as its last error after this decline."""
+        return attempt_error(
+            "card_error",
+            self.code,
+            self.message,
+            payment_method,
+            decline_code=self.decline_code,
+        )
 
     def error(self, **extra: object) -> CardError:
         return CardError(

@@ -11,6 +11,26 @@ from __future__ import annotations
 from typing import Any
 
 
+def attempt_error(
+    type: str,
+    code: str,
+    message: str,
+    payment_method: dict[str, Any],
+    *,
+    decline_code: str | None = None,
+) -> dict[str, Any]:
+    """The error a PaymentIntent or SetupIntent keeps after a failed attempt.
+
+    Stripe's ``last_payment_error`` / ``last_setup_error``: the API error's fields plus the
+    payment method that failed, so a client can show which card to replace.
+    """
+    error: dict[str, Any] = {"type": type, "code": code}
+    if decline_code is not None:
+        error["decline_code"] = decline_code
+    error.update(doc_url=doc_url(code), message=message, payment_method=payment_method)
+    return error
+
+
 def doc_url(code: str) -> str:
     return f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
 

@@ -18,7 +18,7 @@ from typing import Any
 from escrowd.sandbox.stripe import cards
 from escrowd.sandbox.stripe.cards import Decline, TestCard
 from escrowd.sandbox.stripe.context import Ctx
-from escrowd.sandbox.stripe.errors import CardError, doc_url
+from escrowd.sandbox.stripe.errors import CardError, attempt_error
 from escrowd.sandbox.stripe.ids import token
 from escrowd.sandbox.stripe.resources import balance, charges
 from escrowd.sandbox.stripe.resources.payment_methods import card_of
@@ -120,14 +120,7 @@ def decline(ctx: Ctx, pi: Doc, pm: Doc, reason: Decline, *, charge: bool = True)
         ctx.emit("charge.failed", ch)
     d = pi.data
     previous = {"status": d["status"], "last_payment_error": d["last_payment_error"]}
-    error: dict[str, Any] = {
-        "type": "card_error",
-        "code": reason.code,
-        "decline_code": reason.decline_code,
-        "doc_url": doc_url(reason.code),
-        "message": reason.message,
-        "payment_method": pm.data,
-    }
+    error = reason.attempt_error(pm.data)
     if reason.param:
         error["param"] = reason.param
     if ch is not None:
@@ -155,13 +148,12 @@ def fail_authentication(ctx: Ctx, pi: Doc, pm: Doc) -> None:
         status="requires_payment_method",
         next_action=None,
         payment_method=None,
-        last_payment_error={
-            "type": "invalid_request_error",
-            "code": "payment_intent_authentication_failure",
-            "doc_url": doc_url("payment_intent_authentication_failure"),
-            "message": AUTH_FAILED_MESSAGE,
-            "payment_method": pm.data,
-        },
+        last_payment_error=attempt_error(
+            "invalid_request_error",
+            "payment_intent_authentication_failure",
+            AUTH_FAILED_MESSAGE,
+            pm.data,
+        ),
     )
     pi.private.pop("auth", None)
     ctx.store.save(pi)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from escrowd.sandbox.stripe.context import Ctx
-from escrowd.sandbox.stripe.errors import InvalidRequestError, doc_url, unexpected_state
+from escrowd.sandbox.stripe.errors import InvalidRequestError, attempt_error, unexpected_state
 from escrowd.sandbox.stripe.ids import client_secret, new_id, token
 from escrowd.sandbox.stripe.params import Any_, Bool, Enum, List, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
@@ -149,14 +149,7 @@ async def _confirm(ctx: Ctx, si: Doc, p: dict[str, Any]) -> None:
         d.update(
             status="requires_payment_method",
             payment_method=None,
-            last_setup_error={
-                "type": "card_error",
-                "code": reason.code,
-                "decline_code": reason.decline_code,
-                "doc_url": doc_url(reason.code),
-                "message": reason.message,
-                "payment_method": pm.data,
-            },
+            last_setup_error=reason.attempt_error(pm.data),
         )
         ctx.store.save(si)
         ctx.emit("setup_intent.setup_failed", si)
@@ -201,14 +194,13 @@ def fail_authentication(ctx: Ctx, si: Doc, pm: Doc) -> None:
         status="requires_payment_method",
         payment_method=None,
         next_action=None,
-        last_setup_error={
-            "type": "invalid_request_error",
-            "code": "setup_intent_authentication_failure",
-            "doc_url": doc_url("setup_intent_authentication_failure"),
-            "message": "The latest attempt to set up the payment method has failed because "
+        last_setup_error=attempt_error(
+            "invalid_request_error",
+            "setup_intent_authentication_failure",
+            "The latest attempt to set up the payment method has failed because "
             "authentication failed.",
-            "payment_method": pm.data,
-        },
+            pm.data,
+        ),
     )
     ctx.store.save(si)
     ctx.emit("setup_intent.setup_failed", si)
