@@ -13,6 +13,7 @@ from escrowd.api.strict_json import APIRouter
 from escrowd.clock import unix
 from escrowd.escrows import fee_policies
 from escrowd.escrows.fees import FeeOverride
+from escrowd.escrows.schemas import FeePolicyOverride
 from escrowd.users.auth import AdminPrincipal
 
 PartyPath = Annotated[
@@ -27,10 +28,9 @@ router = APIRouter(prefix="/fee_policies", tags=["fees"])
 
 
 class FeePolicySet(RequestModel):
-    #: Fields of a fee policy to override for this payee (docs/escrows.md): rate_bps, fixed,
-    #: processing_bearer, processing_mode, processing_rate_bps, processing_fixed,
-    #: processing_base. Rates are basis points as integers or decimal strings.
-    fee_policy: dict[str, Any]
+    #: Fields of a fee policy to override for this payee (docs/escrows.md). Rates are basis
+    #: points as integers or decimal strings.
+    fee_policy: FeePolicyOverride
 
 
 class PayeeFeePolicyObject(BaseModel):

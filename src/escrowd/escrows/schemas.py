@@ -8,15 +8,17 @@ models ``EscrowObject`` / ``AllocationObject`` describe them for OpenAPI.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from escrowd.api.schemas import Metadata, PositiveAmountInt, RequestModel
+from escrowd.api.schemas import Currency, Metadata, PositiveAmountInt, RequestModel, component
 from escrowd.clock import unix
 from escrowd.escrows.book import Book, Slot
+from escrowd.escrows.fees import Bearer, ProcessingBase, ProcessingMode
 from escrowd.escrows.models import Escrow, Operation
 from escrowd.escrows.states import allowed_actions
+from escrowd.money import BPS, MAX_AMOUNT
 
 MAX_ALLOCATIONS = 100
 #: A payment window: one minute to 30 days.
@@ -26,6 +28,71 @@ INSPECTION = Field(default=None, ge=0, le=90 * 86400)
 
 PartyId = Annotated[str, Field(min_length=4, max_length=40, pattern=r"^(usr|org)_[0-9A-Z]{26}$")]
 ObjectId = Annotated[str, Field(min_length=4, max_length=40)]
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _rate(what: str) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": BPS},
+            # 0 to 10000 with up to 4 decimals, as escrowd.escrows.fees._check_rate reads it.
+            {
+                "type": "string",
+                "pattern": r"^(?:(?:0|[1-9][0-9]{0,3})(?:\.[0-9]{1,4})?|10000(?:\.0{1,4})?)$",
+            },
+            {"type": "null"},
+        ],
+        "description": f"{what}, in basis points (1500 = 15 %): an integer, or a decimal "
+        'string with up to 4 decimals ("2.9"), from 0 to 10000.',
+    }
+
+
+def _fixed(what: str) -> dict[str, Any]:
+    return _nullable({"type": "integer", "minimum": 0, "maximum": MAX_AMOUNT, "description": what})
+
+
+def _choice(values: tuple[str, ...], what: str) -> dict[str, Any]:
+    return _nullable({"type": "string", "enum": list(values), "description": what})
+
+
+#: What ``fee_policy`` may say: the fields of escrowd.escrows.fees.FeeOverride, each optional
+#: (left out or null, it is inherited). Stated for the document only: FeeOverride.from_dict
+#: checks it, so a bad one keeps its own codes (`fee_policy_invalid`, `parameter_unknown`).
+FeePolicyOverride = Annotated[
+    dict[str, Any],
+    component(
+        "FeePolicyOverride",
+        {
+            "type": "object",
+            "description": "Fee policy fields to override; any left out (or null) are "
+            "inherited (docs/escrows.md).",
+            "properties": {
+                "rate_bps": _rate("The platform's fee rate"),
+                "fixed": _fixed("The platform's fixed fee per allocation, in minor units."),
+                "processing_bearer": _choice(
+                    get_args(Bearer), "Who bears the provider's processing cost."
+                ),
+                "processing_mode": _choice(
+                    get_args(ProcessingMode),
+                    "The provider's actual fee split pro rata, or a flat rate per allocation.",
+                ),
+                "processing_rate_bps": _rate("flat_rate only: the processing rate"),
+                "processing_fixed": _fixed(
+                    "flat_rate only: the fixed processing part per allocation, in minor units."
+                ),
+                "processing_base": _choice(
+                    get_args(ProcessingBase),
+                    "flat_rate only: the rate applies to the gross or to what is left after "
+                    "the platform fee.",
+                ),
+            },
+            "additionalProperties": False,
+        },
+    ),
+]
 
 
 def _check_url(value: str | None) -> str | None:
@@ -48,13 +115,14 @@ class EscrowCreate(RequestModel):
         description="The paying user (`usr_…`). **Required with an API key or an admin's token** "
         "(they cannot pay; without it: 403 `payer_required`). A client pays itself: leave it out.",
     )
-    currency: str = Field(min_length=3, max_length=3, examples=["usd"])
+    currency: Currency = Field(min_length=3, max_length=3)
     amount: PositiveAmountInt
     allocations: list[AllocationIn] = Field(min_length=1, max_length=MAX_ALLOCATIONS)
-    fee_policy: dict[str, Any] | None = Field(
+    fee_policy: FeePolicyOverride | None = Field(
         default=None,
         description="Overrides of the marketplace's fee policy for this escrow "
-        "(`rate_bps`, `fixed`, `processing_bearer`, … — docs/escrows.md).",
+        "(docs/escrows.md). After the payee's own policy and this one are applied, a payer can "
+        "bear the processing cost only at a `flat_rate`, and the fee must fit each allocation.",
     )
     capture_mode: Literal["authorize", "capture"] = "capture"
     on_authorization_deadline: Literal["capture", "notify"] = "capture"
@@ -83,6 +151,21 @@ class ReleaseRequest(RequestModel):
 
 
 class RefundRequest(RequestModel):
+    # `allocations` excludes `amount` and `prorated` (400 `parameter_conflict`, in
+    # escrowd.escrows.refund): stated for the document, which can say "not both".
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["allocations"],
+                "properties": {"allocations": {"type": "array"}},
+                "anyOf": [
+                    {"required": ["amount"], "properties": {"amount": {"type": "integer"}}},
+                    {"required": ["prorated"], "properties": {"prorated": {"type": "boolean"}}},
+                ],
+            }
+        }
+    )
+
     amount: PositiveAmountInt | None = None
     prorated: bool | None = None
     allocations: list[AllocationAmount] | None = Field(
@@ -199,7 +282,7 @@ class AllocationObject(BaseModel):
     object: Literal["allocation"]
     escrow: str
     payee: str | None
-    currency: str
+    currency: Currency
     amount: int
     status: str
     platform_fee: int
@@ -241,7 +324,7 @@ class EscrowObject(BaseModel):
     object: Literal["escrow"]
     created: int
     status: str
-    currency: str
+    currency: Currency
     amount: int
     amount_charged: int
     amount_held: int

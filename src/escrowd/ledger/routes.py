@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import Currency, ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import NotFoundError
 from escrowd.ledger.domain import TransferKind, TransferRequest
@@ -26,6 +26,7 @@ from escrowd.ledger.schemas import (
     flags_from_names,
 )
 from escrowd.ledger.service import Ledger, account_from_row
+from escrowd.money import normalize_currency
 from escrowd.users.auth import AdminPrincipal
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -60,12 +61,13 @@ async def list_accounts(
     session: SessionDep,
     _: AdminPrincipal,
     page: PageDep,
-    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+    currency: Annotated[Currency | None, Query(min_length=3, max_length=3)] = None,
     code: Annotated[str | None, Query(max_length=200, description="Exact code.")] = None,
 ) -> ListResponse[LedgerAccount]:
     stmt = select(AccountRow)
     if currency:
-        stmt = stmt.where(AccountRow.currency == currency.lower())
+        # An unknown code is a mistake to report (400 currency_invalid), not an empty list.
+        stmt = stmt.where(AccountRow.currency == normalize_currency(currency))
     if code:
         stmt = stmt.where(AccountRow.code == code)
     result = await paginate(session, stmt, AccountRow.id, page)
