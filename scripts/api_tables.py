@@ -58,9 +58,28 @@ def _without_null(schema: Schema, doc: Schema) -> tuple[Schema, bool]:
     return _deref(schema, doc) | {k: v for k, v in schema.items() if k != "$ref"}, False
 
 
+def _named(schema: Schema) -> str | None:
+    """The name of the shared schema a field refers to (``Currency``), if it does."""
+    for option in [schema, *schema.get("anyOf", [])]:
+        if "$ref" in option:
+            return str(option["$ref"].rsplit("/", 1)[-1])
+    return None
+
+
+#: Enums longer than this are named (``Currency``), not spelled out value by value.
+_LONGEST_ENUM = 8
+
+
 def _type(schema: Schema, doc: Schema) -> str:
+    name = _named(schema)
     schema, nullable = _without_null(schema, doc)
-    if "enum" in schema:
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) > 1:  # integer or string, say
+        nullable = nullable or len(options) < len(schema["anyOf"])
+        kind = " or ".join(_type(o, doc) for o in options)
+    elif "enum" in schema and name and len(schema["enum"]) > _LONGEST_ENUM:
+        kind = f"{schema.get('type', 'any')} (`{name}`)"
+    elif "enum" in schema:
         kind = " or ".join(f"`{v}`" for v in schema["enum"])
     elif schema.get("type") == "array":
         item, _ = _without_null(schema.get("items", {}), doc)

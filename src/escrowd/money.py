@@ -49,6 +49,14 @@ def exponent(currency: str) -> int:
     return int(exp)
 
 
+#: Every currency :func:`exponent` accepts, lower-case and sorted: the active ISO 4217 codes
+#: that have a minor unit (the metals, fund and test codes such as XAU or XDR have none).
+#: The OpenAPI document lists exactly these as the ``Currency`` schema.
+SUPPORTED_CURRENCIES: tuple[str, ...] = tuple(
+    sorted(c.code.lower() for c in _Iso if c.exponent is not None)
+)
+
+
 def normalize_currency(currency: str) -> str:
     """Lower-case code after checking it is a real currency (Stripe's spelling)."""
     exponent(currency)

@@ -208,3 +208,12 @@ async def test_an_api_key_lists_accounts_by_currency(
 async def test_an_unknown_transfer_is_a_404(client: httpx.AsyncClient, admin: Account) -> None:
     r = await client.get("/v1/ledger/transfers/nope", headers=bearer(admin.token))
     assert_error(r, 404, "invalid_request_error", "resource_missing")
+
+
+async def test_listing_accounts_by_an_unknown_currency_is_refused(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    r = await client.get(
+        "/v1/ledger/accounts", params={"currency": "xyz"}, headers=bearer(admin.token)
+    )
+    assert_error(r, 400, "invalid_request_error", "currency_invalid", param="currency")

@@ -22,7 +22,15 @@ Url = Annotated[
         examples=["https://market.example/settings/payouts"],
     ),
 ]
-OrgId = Annotated[str, Field(max_length=64, examples=["org_01J9Z3Q4K5M6N7P8R9S0T1V2W3"])]
+#: An organization id, as escrowd.ids makes them (anything else is refused before a lookup).
+OrgId = Annotated[
+    str,
+    Field(
+        max_length=64,
+        examples=["org_01J9Z3Q4K5M6N7P8R9S0T1V2W3"],
+        json_schema_extra={"pattern": r"^org_[0-9A-HJKMNP-TV-Z]{26}$"},
+    ),
+]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")]
 
 

@@ -11,7 +11,8 @@ so no route can forget it:
 - 500 everywhere: our fault, safe to retry.
 
 Every error response has the envelope schema. FastAPI's own 422 (``HTTPValidationError``) is
-removed: validation errors leave as 400 in the envelope (escrowd.api.errors).
+removed: validation errors leave as 400 in the envelope (escrowd.api.errors). The shared
+schemas fields refer to by name (``Currency``, escrowd.api.schemas.component) are added too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from escrowd.api.schemas import ErrorEnvelope
+from escrowd.api.schemas import COMPONENT_KEY, COMPONENTS, ErrorEnvelope
 
 API_PREFIX = "/v1/"
 _ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
@@ -59,6 +60,54 @@ def _envelope_content() -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": _ENVELOPE_REF}}}
 
 
+def name_components(schema: dict[str, Any]) -> dict[str, Any]:
+    """Refer to every schema marked by ``component()`` by name; return the named ones.
+
+    What the field says beyond the shared schema (its title, its own description, a default)
+    stays next to the ``$ref``.
+    """
+    named: dict[str, Any] = {}
+
+    def walk(node: Any) -> None:
+        children = node if isinstance(node, list) else list(node.values())
+        for child in children:
+            if isinstance(child, dict | list):
+                walk(child)
+        name = node.get(COMPONENT_KEY) if isinstance(node, dict) else None
+        if isinstance(name, str):
+            shared = named[name] = COMPONENTS[name]
+            own = {
+                k: v
+                for k, v in node.items()
+                if k != COMPONENT_KEY and (k not in shared or v != shared[k])
+            }
+            node.clear()
+            node.update({"$ref": f"#/components/schemas/{name}", **own})
+
+    walk(schema)
+    # A shared schema may refer to others (EventTypeFilter to EventType): bring those too.
+    pending = list(named.values())
+    while pending:
+        for ref in _refs(pending.pop()):
+            if ref in COMPONENTS and ref not in named:
+                named[ref] = COMPONENTS[ref]
+                pending.append(named[ref])
+    return named
+
+
+def _refs(node: Any) -> list[str]:
+    """The component names ``node`` refers to with ``$ref``, at any depth."""
+    if isinstance(node, list):
+        return [name for item in node for name in _refs(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [name for value in node.values() for name in _refs(value)]
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        found.append(ref.rsplit("/", 1)[-1])
+    return found
+
+
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the shared error responses to every ``/v1`` operation of ``schema`` (in place)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -67,6 +116,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(envelope.pop("$defs", {}))
     components.setdefault("ErrorEnvelope", envelope)
+    components.update(name_components(schema))
 
     for path, item in schema.get("paths", {}).items():
         for method in _METHODS:

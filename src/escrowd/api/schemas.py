@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, WithJsonSchema
 
-from escrowd.money import MAX_AMOUNT
+from escrowd.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
+
+#: The key that marks a field's schema as a named, shared one (see :func:`component`).
+COMPONENT_KEY = "x-escrowd-component"
+#: The shared schemas by name, as :func:`component` registered them.
+COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+def component(name: str, schema: dict[str, Any]) -> WithJsonSchema:
+    """Describe a field with the shared schema ``name``: once in ``components/schemas``, and a
+    ``$ref`` to it at each field (escrowd.api.openapi.name_components does the moving).
+
+    Only the document changes: the field is still validated by its type and by the domain
+    check behind it, which keeps its own error code (``currency_invalid``, ``email_invalid``).
+    """
+    if COMPONENTS.setdefault(name, schema) != schema:
+        raise ValueError(f"two different schemas are both named {name}")
+    return WithJsonSchema({**schema, COMPONENT_KEY: name})
+
 
 #: An amount in minor units: a JSON integer only (1050, never 10.5, "1050" or true).
 AmountInt = Annotated[int, Strict(), Field(ge=0, le=MAX_AMOUNT)]
@@ -16,6 +34,22 @@ PositiveAmountInt = Annotated[int, Strict(), Field(gt=0, le=MAX_AMOUNT)]
 Metadata = Annotated[
     dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]],
     Field(max_length=50),
+]
+
+#: A currency escrowd supports: escrowd.money checks it (400 ``currency_invalid`` otherwise).
+Currency = Annotated[
+    str,
+    component(
+        "Currency",
+        {
+            "type": "string",
+            "enum": list(SUPPORTED_CURRENCIES),
+            "description": "A three-letter ISO 4217 code, lower case, of a currency with a "
+            "minor unit (`usd`, `eur`, `jpy`); amounts are integers of that unit. Upper case is "
+            "accepted too and stored lower case.",
+            "examples": ["usd"],
+        },
+    ),
 ]
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from escrowd.api.schemas import Metadata, PositiveAmountInt, RequestModel
+from escrowd.api.schemas import Currency, Metadata, PositiveAmountInt, RequestModel
 from escrowd.clock import unix
 from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import Escrow, Operation
 from escrowd.escrows.states import allowed_actions
+from escrowd.fees.schemas import FeePolicyOverride
 
 MAX_ALLOCATIONS = 100
 #: A payment window: one minute to 30 days.
@@ -48,13 +49,14 @@ class EscrowCreate(RequestModel):
         description="The paying user (`usr_…`). **Required with an API key or an admin's token** "
         "(they cannot pay; without it: 403 `payer_required`). A client pays itself: leave it out.",
     )
-    currency: str = Field(min_length=3, max_length=3, examples=["usd"])
+    currency: Currency = Field(min_length=3, max_length=3)
     amount: PositiveAmountInt
     allocations: list[AllocationIn] = Field(min_length=1, max_length=MAX_ALLOCATIONS)
-    fee_policy: dict[str, Any] | None = Field(
+    fee_policy: FeePolicyOverride | None = Field(
         default=None,
         description="Overrides of the marketplace's fee policy for this escrow "
-        "(`rate_bps`, `fixed`, `processing_bearer`, … — docs/escrows.md).",
+        "(docs/escrows.md). After the payee's own policy and this one are applied, a payer can "
+        "bear the processing cost only at a `flat_rate`, and the fee must fit each allocation.",
     )
     capture_mode: Literal["authorize", "capture"] = "capture"
     on_authorization_deadline: Literal["capture", "notify"] = "capture"
@@ -83,6 +85,21 @@ class ReleaseRequest(RequestModel):
 
 
 class RefundRequest(RequestModel):
+    # `allocations` excludes `amount` and `prorated` (400 `parameter_conflict`, in
+    # escrowd.escrows.refund): stated for the document, which can say "not both".
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["allocations"],
+                "properties": {"allocations": {"type": "array"}},
+                "anyOf": [
+                    {"required": ["amount"], "properties": {"amount": {"type": "integer"}}},
+                    {"required": ["prorated"], "properties": {"prorated": {"type": "boolean"}}},
+                ],
+            }
+        }
+    )
+
     amount: PositiveAmountInt | None = None
     prorated: bool | None = None
     allocations: list[AllocationAmount] | None = Field(
@@ -199,7 +216,7 @@ class AllocationObject(BaseModel):
     object: Literal["allocation"]
     escrow: str
     payee: str | None
-    currency: str
+    currency: Currency
     amount: int
     status: str
     platform_fee: int
@@ -241,7 +258,7 @@ class EscrowObject(BaseModel):
     object: Literal["escrow"]
     created: int
     status: str
-    currency: str
+    currency: Currency
     amount: int
     amount_charged: int
     amount_held: int

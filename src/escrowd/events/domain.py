@@ -189,6 +189,11 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
 
 #: Every type's string value, sorted; the ``type`` filter's vocabulary.
 ALL_TYPES: Final[tuple[str, ...]] = tuple(sorted(t.value for t in EventType))
+#: Every ``*`` filter that names at least one type (a type's first characters, then ``*``),
+#: sorted: what :func:`matching` answers with a non-empty set. The OpenAPI document lists them.
+ALL_PREFIXES: Final[tuple[str, ...]] = tuple(
+    sorted({name[:end] + "*" for name in ALL_TYPES for end in range(len(name) + 1)})
+)
 
 
 def matching(pattern: str) -> frozenset[EventType]:

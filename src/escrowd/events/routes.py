@@ -17,9 +17,10 @@ from escrowd.api.auth import CurrentPrincipal
 from escrowd.api.deps import SessionDep
 from escrowd.api.listing import page_json
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse, component, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.events import service
+from escrowd.events.domain import ALL_PREFIXES
 from escrowd.events.models import Event as EventRow
 from escrowd.events.schemas import Event
 
@@ -27,6 +28,28 @@ router = APIRouter(prefix="/events", tags=["events"])
 
 EventIdPath = Annotated[str, Path(max_length=64, description="An event id (evt_…).")]
 _Created = Annotated[int | None, Query(ge=0, le=service.MAX_CREATED)]
+_REF = "#/components/schemas/"
+component(
+    "EventTypePrefix",
+    {
+        "type": "string",
+        "enum": list(ALL_PREFIXES),
+        "description": "The first characters of at least one event type, then `*` "
+        "(`escrow.*`, `escrow.partially_*`; `*` alone is every type).",
+    },
+)
+#: What ``type`` and each ``types[]`` take: escrowd.events.service refuses anything else
+#: (400 ``event_type_unknown``, or ``parameter_invalid`` when it is not even shaped like one).
+TypeFilter = Annotated[
+    str,
+    component(
+        "EventTypeFilter",
+        {
+            "anyOf": [{"$ref": f"{_REF}EventType"}, {"$ref": f"{_REF}EventTypePrefix"}],
+            "description": "An event type, or a prefix of one ending in `*`.",
+        },
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +66,7 @@ class EventFilters:
 
 def event_filters(
     type_: Annotated[
-        str | None,
+        TypeFilter | None,
         Query(
             alias="type",
             max_length=64,
@@ -52,9 +75,11 @@ def event_filters(
         ),
     ] = None,
     types: Annotated[
-        list[str] | None,
+        list[TypeFilter] | None,
         Query(
             alias="types[]",
+            # Stated for the document; escrowd.events.service checks it, with its own message.
+            json_schema_extra={"maxItems": service.MAX_TYPES},
             description=f"Up to {service.MAX_TYPES} types (or `*` prefixes), repeated: "
             "`types[]=escrow.funded&types[]=escrow.released`. Not together with `type`.",
         ),

@@ -4,12 +4,27 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from escrowd.api.schemas import component
 from escrowd.clock import unix
 from escrowd.events import models
+from escrowd.events.domain import ALL_TYPES
+
+#: A type from the catalog (escrowd.events.domain): what events carry and filters name.
+EventTypeName = Annotated[
+    str,
+    component(
+        "EventType",
+        {
+            "type": "string",
+            "enum": list(ALL_TYPES),
+            "description": "An event type from the catalog (docs/events.md).",
+        },
+    ),
+]
 
 
 class EventData(BaseModel):
@@ -34,7 +49,9 @@ class EventRequest(BaseModel):
 class Event(BaseModel):
     id: str
     object: Literal["event"] = "event"
-    type: str = Field(description="What happened, e.g. `escrow.funded` (see docs/events.md).")
+    type: EventTypeName = Field(
+        description="What happened, e.g. `escrow.funded` (see docs/events.md)."
+    )
     created: int = Field(description="Unix seconds.")
     data: EventData
     request: EventRequest

@@ -14,7 +14,7 @@ from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.listing import found, page_of
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import Currency, ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import NotFoundError
 from escrowd.ledger.domain import TransferKind, TransferRequest
@@ -60,7 +60,7 @@ async def list_accounts(
     session: SessionDep,
     _: AdminPrincipal,
     page: PageDep,
-    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+    currency: Annotated[Currency | None, Query(min_length=3, max_length=3)] = None,
     code: Annotated[str | None, Query(max_length=200, description="Exact code.")] = None,
 ) -> ListResponse[LedgerAccount]:
     return await page_of(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from escrowd.api.schemas import PositiveAmountInt, RequestModel
+from escrowd.api.schemas import Currency, PositiveAmountInt, RequestModel
 from escrowd.clock import unix
 from escrowd.ledger.domain import (
     MAX_ACCOUNT_CODE,
@@ -38,7 +38,7 @@ def flag_names(flags: AccountFlags) -> list[FlagName]:
 
 class LedgerAccountCreate(RequestModel):
     code: str = Field(min_length=1, max_length=MAX_ACCOUNT_CODE, examples=["platform:fees"])
-    currency: str = Field(min_length=3, max_length=3, examples=["usd"])
+    currency: Currency = Field(min_length=3, max_length=3)
     flags: list[FlagName] = Field(default_factory=list, max_length=1)
 
 
@@ -59,7 +59,7 @@ class LedgerAccount(BaseModel):
     id: str
     object: Literal["ledger_account"] = "ledger_account"
     code: str
-    currency: str
+    currency: Currency
     flags: list[FlagName]
     balances: LedgerBalances
     version: int
@@ -87,15 +87,57 @@ class LedgerAccount(BaseModel):
         )
 
 
-class LedgerTransferCreate(RequestModel):
-    """A manual ledger transfer. ``id`` is yours and makes the transfer idempotent."""
+def _by_kind(schema: dict[str, Any]) -> None:
+    """State which fields each kind needs (escrowd.ledger.validation checks them, with their own
+    codes): a ``oneOf`` next to the properties. No discriminator: ``kind`` may be left out
+    (it means ``posted``), and a discriminator must be present in every body."""
+    schema["oneOf"] = [
+        {
+            "title": "posted or pending: moves money between two accounts",
+            "properties": {
+                "kind": {"enum": ["posted", "pending"]},
+                "debit_account": {"type": "string", "minLength": 1},
+                "credit_account": {"type": "string", "minLength": 1},
+                "amount": {"type": "integer"},
+                "currency": {"type": "string"},
+                "pending_id": {"type": "null"},
+            },
+            "required": ["debit_account", "credit_account", "amount", "currency"],
+        },
+        {
+            "title": "post_pending or void_pending: settles a pending transfer",
+            "description": "Accounts, amount and currency are the pending transfer's; give "
+            "them only to assert they match. A post without `amount` posts the whole hold.",
+            "properties": {
+                "kind": {"enum": ["post_pending", "void_pending"]},
+                "pending_id": {"type": "string", "minLength": 1},
+            },
+            "required": ["kind", "pending_id"],
+        },
+    ]
 
-    id: str = Field(min_length=1, max_length=MAX_TRANSFER_ID, examples=["adj_2026_11_22_001"])
+
+class LedgerTransferCreate(RequestModel):
+    """A manual ledger transfer. `id` is yours and makes the transfer idempotent.
+
+    Two more rules the document cannot state: the two accounts differ, and `pending_id`
+    names another transfer than `id` (400 `accounts_must_differ` / `pending_id_must_differ`).
+    """
+
+    model_config = ConfigDict(json_schema_extra=_by_kind)
+
+    id: str = Field(
+        min_length=1,
+        max_length=MAX_TRANSFER_ID,
+        examples=["adj_2026_11_22_001"],
+        # Printable ASCII without spaces: stated here, checked by escrowd.ledger.validation.
+        json_schema_extra={"pattern": "^[!-~]+$"},
+    )
     kind: Literal["posted", "pending", "post_pending", "void_pending"] = "posted"
     debit_account: str | None = Field(default=None, max_length=40)
     credit_account: str | None = Field(default=None, max_length=40)
     amount: PositiveAmountInt | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    currency: Currency | None = Field(default=None, min_length=3, max_length=3)
     pending_id: str | None = Field(default=None, max_length=MAX_TRANSFER_ID)
     reference: str | None = Field(default=None, max_length=MAX_REFERENCE)
     category: str | None = Field(default=None, max_length=MAX_CATEGORY)
@@ -108,7 +150,7 @@ class LedgerTransfer(BaseModel):
     debit_account: str
     credit_account: str
     amount: int
-    currency: str
+    currency: Currency
     pending_id: str | None
     #: On pending transfers: pending, posted or voided.
     state: str | None

@@ -95,10 +95,13 @@ def account_from_row(row: Row[Any] | Any) -> Account:
 def accounts_query(
     *, currency: str | None = None, code: str | None = None
 ) -> Select[LedgerAccount]:
-    """Ledger accounts, filtered by currency and exact code (for pagination)."""
+    """Ledger accounts, filtered by currency and exact code (for pagination).
+
+    An unknown currency is a mistake to report (400 ``currency_invalid``), not an empty list.
+    """
     stmt = select(LedgerAccount)
     if currency:
-        stmt = stmt.where(LedgerAccount.currency == currency.lower())
+        stmt = stmt.where(LedgerAccount.currency == normalize_currency(currency))
     if code:
         stmt = stmt.where(LedgerAccount.code == code)
     return stmt

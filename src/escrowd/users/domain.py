@@ -24,7 +24,9 @@ EMAIL_MAX_LENGTH: Final = 254
 NAME_MAX_LENGTH: Final = 200
 
 # Deliberately loose (RFC 5322 is not worth enforcing): one @, no spaces, a dotted domain.
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The OpenAPI document states the same pattern (escrowd.users.schemas.NewEmail).
+EMAIL_PATTERN: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 
 
 def normalize_email(email: str) -> str:

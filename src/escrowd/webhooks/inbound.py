@@ -50,6 +50,23 @@ class WebhookAck(BaseModel):
         413: {"description": "Body larger than 1 MiB"},
         503: {"description": "No webhook secret configured"},
     },
+    # The body is read raw (the signature covers its exact bytes), so FastAPI does not see the
+    # header: it is declared here for the document only. A missing header is refused like a
+    # bad one (400 `webhook_signature_invalid`, `param` Stripe-Signature). The body (a Stripe
+    # Event) is not declared as JSON: it is not parsed before the signature verifies.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Stripe-Signature",
+                "in": "header",
+                "required": True,
+                "description": "Stripe's signature of the exact body: `t=<unix seconds>,"
+                'v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint\'s signing secret>`, '
+                "possibly with several `v1` entries (docs/webhooks.md).",
+                "schema": {"type": "string", "examples": ["t=1733328000,v1=5257a869e7…"]},
+            }
+        ],
+    },
 )
 async def receive_stripe(request: Request, container: ContainerDep) -> WebhookAck:
     raw = await _read_body(request)
