@@ -3,7 +3,7 @@
 ``build(settings)`` returns a finished, immutable :class:`Container`: settings, database,
 clock, the payment provider (in sandbox mode, the sandbox's ASGI app reached in process, no
 sockets), and the registries of what runs where — webhook handlers, job handlers and sweeps,
-operation settlers, ledger checks. Nothing registers itself when imported and nothing is filled
+operation verbs, ledger checks. Nothing registers itself when imported and nothing is filled
 in later: a module that acts on events, jobs or operations exposes a ``register(…)`` function,
 and :func:`registries` below calls each one. Tests build a container with a frozen clock,
 another database or another provider here, nowhere else.
@@ -25,7 +25,7 @@ from escrowd.config import ConfigError, ProviderMode, Settings
 from escrowd.db.session import Database
 
 if TYPE_CHECKING:
-    from escrowd.escrows.operations import Settlers
+    from escrowd.escrows.operations import Verb
     from escrowd.jobs.registry import Registry as JobRegistry
     from escrowd.ledger.checks import Check
     from escrowd.providers.base import PaymentProvider
@@ -50,8 +50,8 @@ class Registries:
     webhooks: HandlerRegistry
     #: Job kinds → handlers, periodic sweeps, incident hooks (``escrowd.jobs``).
     jobs: JobRegistry
-    #: Operation kinds → how their provider call's outcome is settled (``escrowd.escrows``).
-    settlers: Mapping[str, Settlers]
+    #: Operation kinds → their verb: provider call and settlement (``escrowd.escrows``).
+    verbs: Mapping[str, Verb]
     #: Invariants ``escrowd ledger verify`` checks after the ledger's own.
     checks: tuple[Check, ...]
 
@@ -99,7 +99,7 @@ def registries() -> Registries:
     return Registries(
         webhooks=webhooks,
         jobs=jobs,
-        settlers=settlement.SETTLERS,
+        verbs=settlement.VERBS,
         checks=escrow_checks.CHECKS,
     )
 

@@ -27,9 +27,13 @@ from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, State, apply_event, transition
 from escrowd.events import EventType
 from escrowd.jobs import enqueue
+from escrowd.logging import get_logger
+from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
-from escrowd.providers.types import Payment
+from escrowd.providers.types import CaptureRequest, Payment, PaymentRequest, PaymentStatus
 from escrowd.users.models import User
+
+log = get_logger(__name__)
 
 
 def _answer(settled: Settled) -> dict[str, Any]:
@@ -108,7 +112,7 @@ async def fund(
             params=params,
             now=now,
         )
-    return _answer(await operations.run(container, escrow_id, [op]))
+    return _answer(await operations.run(container, escrow_id, FUND, [op]))
 
 
 async def _hosted_card_form(
@@ -136,10 +140,8 @@ async def capture(
     container: Container, *, escrow_id: str, actor: Principal | None
 ) -> dict[str, Any]:
     """Capture an authorized escrow's whole authorization: it becomes ``held``."""
-    async with container.db.transaction() as s:
-        book = await store.book_of(s, escrow_id, lock=True)
+    async with operations.recording(container, escrow_id, actor) as (s, book):
         e = book.escrow
-        await store.check_write(s, actor, e)
         transition(e.status, Action.capture, context=book.context())
         store.check_idle(book, what="capture it")
         op = operations.new_op(
@@ -152,7 +154,7 @@ async def capture(
             params={"payment_id": e.payment_id},
             now=container.clock.now(),
         )
-    return _answer(await operations.run(container, escrow_id, [op]))
+    return _answer(await operations.run(container, escrow_id, CAPTURE, [op]))
 
 
 async def cancel(
@@ -163,16 +165,60 @@ async def cancel(
     reason: str | None = None,
 ) -> dict[str, Any]:
     """Call the escrow off before money is held; an authorization is voided by a job."""
-    async with container.db.transaction() as s:
-        book = await store.book_of(s, escrow_id, lock=True)
-        await store.check_write(s, actor, book.escrow)
+    async with operations.recording(container, escrow_id, actor) as (s, book):
         transition(book.escrow.status, Action.cancel, context=book.context())
         store.check_idle(book, what="cancel it")
         await close(Unit(s, container.clock), book, Action.cancel, reason=reason)
         return escrow_json(book, book.open_ops)
 
 
-# --- settling the fund and capture operations ------------------------------------------------
+# --- the provider calls and settling of the fund and capture operations ----------------------
+
+
+async def call_payment(provider: PaymentProvider, op: Operation) -> Outcome:
+    """Step 2 of fund and capture, with the operation's key as the idempotency key: create and
+    confirm the PaymentIntent (or confirm the escrow's earlier one), or capture it."""
+    p = op.params
+    payment: Payment
+    if op.kind == OpKind.capture.value:
+        payment = await provider.capture_payment(
+            CaptureRequest(idempotency_key=op.key, payment_id=p["payment_id"])
+        )
+    elif p.get("payment_id"):
+        payment = await provider.confirm_payment(
+            payment_id=p["payment_id"],
+            idempotency_key=op.key,
+            payment_method=p.get("payment_method"),
+            return_url=p.get("return_url"),
+        )
+    else:
+        payment = await provider.create_payment(
+            PaymentRequest(
+                idempotency_key=op.key,
+                amount=op.provider_amount,
+                currency=p["currency"],
+                capture_method=p["capture_method"],
+                customer=p.get("customer"),
+                payment_method=p.get("payment_method"),
+                confirm=True,
+                return_url=p.get("return_url"),
+                description=p.get("description"),
+                transfer_group=p["transfer_group"],
+                metadata={"escrow_id": op.escrow_id},
+            )
+        )
+    return Outcome(result=payment, fee=await charge_fee(provider, payment))
+
+
+async def charge_fee(provider: PaymentProvider, payment: Payment) -> int | None:
+    """The provider's fee on a captured payment's charge; None when it cannot be read now."""
+    if payment.status is not PaymentStatus.succeeded or not payment.latest_charge:
+        return None
+    try:
+        return (await provider.retrieve_charge(payment.latest_charge)).fee
+    except ProviderError as exc:
+        log.warning("escrow_charge_fee_unavailable", payment=payment.id, error=str(exc))
+        return None
 
 
 async def settle_payment(ctx: Settling, op: Operation, outcome: Outcome) -> None:
@@ -216,4 +262,21 @@ async def fail_capture(ctx: Settling, op: Operation, exc: ProviderError) -> None
     )
 
 
-__all__ = ["CardError", "cancel", "capture", "fail_capture", "fail_fund", "fund", "settle_payment"]
+#: Funding: create and confirm the payment; a card decline moves the escrow to payment_failed.
+FUND = operations.Verb(call=call_payment, settle=settle_payment, fail=fail_fund)
+#: Capturing an authorization; an expired one expires the escrow, anything else is re-read.
+CAPTURE = operations.Verb(call=call_payment, settle=settle_payment, fail=fail_capture)
+
+__all__ = [
+    "CAPTURE",
+    "FUND",
+    "CardError",
+    "call_payment",
+    "cancel",
+    "capture",
+    "charge_fee",
+    "fail_capture",
+    "fail_fund",
+    "fund",
+    "settle_payment",
+]

@@ -17,13 +17,17 @@ provider answers with the first call's result (or makes the call now, if it neve
 settling is idempotent (a settled row is never settled again; the ledger refuses nothing it has
 seen, it replays it). So no money moves twice.
 
-How each kind settles is in ``settlement.SETTLERS`` (the functions live in funding.py,
-release.py and refund.py); the container carries the table (``registries.settlers``).
+Each kind is a :class:`Verb` defined beside its use case (``funding.FUND``, ``funding.CAPTURE``,
+``release.RELEASE``, ``refund.REFUND``): its provider call, how it settles, how a known failure
+settles. A use case records, then hands its own verb to :func:`run`; the janitor, which finds
+operations of any kind, looks the verb up in the container's ``registries.verbs``
+(``settlement.VERBS``). No registry is filled at import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +35,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock
 from escrowd.errors import EscrowdError, InvalidRequestError
@@ -44,14 +49,9 @@ from escrowd.money import Money
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import (
-    CaptureRequest,
     Payment,
-    PaymentRequest,
-    PaymentStatus,
     Refund,
-    RefundRequest,
     Transfer,
-    TransferRequest,
 )
 
 log = get_logger(__name__)
@@ -105,84 +105,20 @@ def new_op(
     return op
 
 
-# --- step 2: the call -----------------------------------------------------------------------
+# --- step 2: the call (each verb's own ``call``) -----------------------------------------------
 
 
-async def _payment_call(provider: PaymentProvider, op: Operation) -> Payment:
-    p = op.params
-    if op.kind == OpKind.capture.value:
-        return await provider.capture_payment(
-            CaptureRequest(idempotency_key=op.key, payment_id=p["payment_id"])
-        )
-    if p.get("payment_id"):
-        return await provider.confirm_payment(
-            payment_id=p["payment_id"],
-            idempotency_key=op.key,
-            payment_method=p.get("payment_method"),
-            return_url=p.get("return_url"),
-        )
-    return await provider.create_payment(
-        PaymentRequest(
-            idempotency_key=op.key,
-            amount=op.provider_amount,
-            currency=p["currency"],
-            capture_method=p["capture_method"],
-            customer=p.get("customer"),
-            payment_method=p.get("payment_method"),
-            confirm=True,
-            return_url=p.get("return_url"),
-            description=p.get("description"),
-            transfer_group=p["transfer_group"],
-            metadata={"escrow_id": op.escrow_id},
-        )
-    )
-
-
-async def charge_fee(provider: PaymentProvider, payment: Payment) -> int | None:
-    """The provider's fee on a captured payment's charge; None when it cannot be read now."""
-    if payment.status is not PaymentStatus.succeeded or not payment.latest_charge:
-        return None
-    try:
-        return (await provider.retrieve_charge(payment.latest_charge)).fee
-    except ProviderError as exc:
-        log.warning("escrow_charge_fee_unavailable", payment=payment.id, error=str(exc))
-        return None
-
-
-async def call(provider: PaymentProvider, op: Operation) -> Outcome:
+async def call(verb: Verb, provider: PaymentProvider, op: Operation) -> Outcome:
     """Make (or repeat) the operation's provider call with its key.
 
     Provider errors come back in the ``Outcome``; anything else (a bug, a crash) propagates
-    and leaves the operation ``pending`` for the janitor.
+    and leaves the operation ``pending`` for the janitor. An operation that moves nothing at
+    the provider (a release whose net is zero: the fee took all of it) makes no call.
     """
-    p = op.params
+    if not op.provider_amount:
+        return Outcome()
     try:
-        if op.kind in (OpKind.fund.value, OpKind.capture.value):
-            payment = await _payment_call(provider, op)
-            return Outcome(result=payment, fee=await charge_fee(provider, payment))
-        if op.kind == OpKind.release.value:
-            transfer = await provider.create_transfer(
-                TransferRequest(
-                    idempotency_key=op.key,
-                    amount=op.provider_amount,
-                    currency=p["currency"],
-                    destination=p["destination"],
-                    transfer_group=op.escrow_id,
-                    source_transaction=p.get("source_transaction"),
-                    metadata={"escrow_id": op.escrow_id, "allocation_id": op.allocation_id or ""},
-                )
-            )
-            return Outcome(result=transfer)
-        refund = await provider.create_refund(
-            RefundRequest(
-                idempotency_key=op.key,
-                payment_id=p["payment_id"],
-                amount=op.provider_amount,
-                reason=p.get("reason"),
-                metadata={"escrow_id": op.escrow_id},
-            )
-        )
-        return Outcome(result=refund)
+        return await verb.call(provider, op)
     except ProviderError as exc:
         return Outcome(error=exc)
 
@@ -220,14 +156,17 @@ class Settling:
             self.events.append(event)
 
 
+Caller = Callable[[PaymentProvider, Operation], Awaitable[Outcome]]
 Settler = Callable[[Settling, Operation, Outcome], Awaitable[None]]
 Failer = Callable[[Settling, Operation, ProviderError], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class Settlers:
-    """How one kind of operation settles: on success, and (optionally) on a known failure."""
+class Verb:
+    """One kind of money operation, defined beside the use case that records it: its provider
+    call, how its success settles, and (optionally) how a known failure does."""
 
+    call: Caller
     settle: Settler
     fail: Failer | None = None
 
@@ -241,6 +180,18 @@ def _error_json(exc: ProviderError) -> dict[str, Any]:
     }
 
 
+@asynccontextmanager
+async def recording(
+    container: Container, escrow_id: str, actor: Principal | None
+) -> AsyncIterator[tuple[AsyncSession, Book]]:
+    """Step 1's transaction: the escrow's book (escrow, allocations, open operations) loaded
+    once and locked, after checking that ``actor`` may change it (None: escrowd itself)."""
+    async with container.db.transaction() as session:
+        book = await store.book_of(session, escrow_id, lock=True)
+        await store.check_write(session, actor, book.escrow)
+        yield session, book
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
     book: Book
@@ -249,11 +200,10 @@ class Settled:
 
 
 async def settle(
-    container: Container, escrow_id: str, outcomes: Sequence[tuple[str, Outcome]]
+    container: Container, escrow_id: str, verb: Verb, outcomes: Sequence[tuple[str, Outcome]]
 ) -> Settled:
-    """Apply the outcomes of calls made for ``escrow_id``'s operations, in one transaction."""
+    """Apply the outcomes of ``verb``'s calls for ``escrow_id``, in one transaction."""
     clock = container.clock
-    settlers = container.registries.settlers
     first_error: EscrowdError | None = None
     async with container.db.transaction() as session:
         book = await store.book_of(session, escrow_id, lock=True)
@@ -272,15 +222,14 @@ async def settle(
                 else:
                     op.status = OpStatus.failed.value
                     op.settled_at = now
-                    failer = settlers[op.kind].fail
-                    if failer is not None:
-                        await failer(ctx, op, outcome.error)
+                    if verb.fail is not None:
+                        await verb.fail(ctx, op, outcome.error)
                 first_error = first_error or outcome.error.to_api_error()
                 continue
             op.status = OpStatus.succeeded.value
             op.settled_at = now
             ctx.refresh()
-            await settlers[op.kind].settle(ctx, op, outcome)
+            await verb.settle(ctx, op, outcome)
         if ctx.moves:
             await ledgering.apply(
                 session,
@@ -307,17 +256,13 @@ def _money_events(book: Book, moved: set[str]) -> list[EventType]:
     return out
 
 
-async def run(container: Container, escrow_id: str, ops: Sequence[Operation]) -> Settled:
-    """Steps 2 and 3 for operations recorded by step 1 (in order, one call each).
-
-    An operation that moves nothing at the provider (a release whose net is zero: the fee
-    took all of it) is settled without a call.
-    """
-    provider = container.provider
-    outcomes = [
-        (op.key, await call(provider, op) if op.provider_amount else Outcome()) for op in ops
-    ]
-    return await settle(container, escrow_id, outcomes)
+async def run(
+    container: Container, escrow_id: str, verb: Verb, ops: Sequence[Operation]
+) -> Settled:
+    """Steps 2 and 3 for ``verb``'s operations recorded by step 1: one call each, in order,
+    then one settling transaction."""
+    outcomes = [(op.key, await call(verb, container.provider, op)) for op in ops]
+    return await settle(container, escrow_id, verb, outcomes)
 
 
 async def settle_stale(container: Container, key: str) -> bool:
@@ -331,8 +276,9 @@ async def settle_stale(container: Container, key: str) -> bool:
         if op is None or op.status not in OPEN_OPS:
             return True
         escrow_id = op.escrow_id
-    outcome = await call(container.provider, op) if op.provider_amount else Outcome()
-    await settle(container, escrow_id, [(key, outcome)])
+    verb = container.registries.verbs[op.kind]
+    outcome = await call(verb, container.provider, op)
+    await settle(container, escrow_id, verb, [(key, outcome)])
     if outcome.unknown:
         log.info("escrow_operation_still_unknown", key=key)
         return False

@@ -29,7 +29,8 @@ from escrowd.escrows.release import Item, choose, nothing_free
 from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.fees.domain import prorate
-from escrowd.providers.types import Refund
+from escrowd.providers.base import PaymentProvider
+from escrowd.providers.types import Refund, RefundRequest
 
 
 def _spread(book: Book, amount: int | None, prorated: bool | None) -> list[tuple[Slot, int]]:
@@ -68,10 +69,9 @@ async def refund(
             code="parameter_conflict",
             param="allocations",
         )
-    async with container.db.transaction() as s:
-        book = await store.book_of(s, escrow_id, lock=True)
+    # 1. Record, under the escrow's lock: check everything, claim the money.
+    async with operations.recording(container, escrow_id, actor) as (s, book):
         e = book.escrow
-        await store.check_write(s, actor, e)
         store.check_allows(book, Action.refund)
         chosen = (
             choose(book, items, what="refund")
@@ -95,11 +95,27 @@ async def refund(
             },
             now=container.clock.now(),
         )
-    settled = await operations.run(container, escrow_id, [op])
+    # 2. One refund at the provider (``call_refund``), then 3. settle it (``settle``).
+    settled = await operations.run(container, escrow_id, REFUND, [op])
     body = escrow_json(settled.book, settled.book.open_ops)
     if settled.error is not None:
         raise settled.error
     return body
+
+
+async def call_refund(provider: PaymentProvider, op: Operation) -> Outcome:
+    """Step 2: the payer's refund, with the operation's key as its idempotency key."""
+    p = op.params
+    result = await provider.create_refund(
+        RefundRequest(
+            idempotency_key=op.key,
+            payment_id=p["payment_id"],
+            amount=op.provider_amount,
+            reason=p.get("reason"),
+            metadata={"escrow_id": op.escrow_id},
+        )
+    )
+    return Outcome(result=result)
 
 
 async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
@@ -125,3 +141,7 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         op.provider_object_id = outcome.result.id
     ctx.post([ledgering.refund(op.key, e.id, e.provider or "stripe", op.provider_amount)])
     ctx.moved.add("refund")
+
+
+#: Refunding: one provider refund, settled as above.
+REFUND = operations.Verb(call=call_refund, settle=settle)

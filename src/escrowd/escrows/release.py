@@ -29,7 +29,8 @@ from escrowd.escrows.operations import Outcome, Settling
 from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.events import EventType
-from escrowd.providers.types import Transfer
+from escrowd.providers.base import PaymentProvider
+from escrowd.providers.types import Transfer, TransferRequest
 
 #: ``(allocation id, amount or None for all of it)``.
 Item = tuple[str, int | None]
@@ -149,18 +150,36 @@ async def release(
     items: Sequence[Item] | None = None,
 ) -> dict[str, Any]:
     """Release the named allocations (all that is free when ``items`` is None)."""
-    async with container.db.transaction() as s:
-        book = await store.book_of(s, escrow_id, lock=True)
-        await store.check_write(s, actor, book.escrow)
-        ops = await record(s, container, book, items)
-    settled = await operations.run(container, escrow_id, ops)
+    # 1. Record, under the escrow's lock: check everything, claim the money.
+    async with operations.recording(container, escrow_id, actor) as (session, book):
+        ops = await record(session, container, book, items)
+    # 2. One transfer per allocation (``transfer``), then 3. settle them (``settle``).
+    settled = await operations.run(container, escrow_id, RELEASE, ops)
     body = escrow_json(settled.book, settled.book.open_ops)
     if settled.error is not None:
         raise settled.error
     return body
 
 
+async def transfer(provider: PaymentProvider, op: Operation) -> Outcome:
+    """Step 2: the payee's transfer, with the operation's key as its idempotency key."""
+    p = op.params
+    result = await provider.create_transfer(
+        TransferRequest(
+            idempotency_key=op.key,
+            amount=op.provider_amount,
+            currency=p["currency"],
+            destination=p["destination"],
+            transfer_group=op.escrow_id,
+            source_transaction=p.get("source_transaction"),
+            metadata={"escrow_id": op.escrow_id, "allocation_id": op.allocation_id or ""},
+        )
+    )
+    return Outcome(result=result)
+
+
 async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
+    """Step 3, for each transfer made: state, allocation, ledger move, allocation event."""
     book = ctx.book
     e = book.escrow
     slot = book.slot(op.allocation_id or "")
@@ -191,3 +210,7 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         slot=fresh_slot,
     )
     ctx.moved.add("release")
+
+
+#: Releasing: a transfer per allocation, settled as above (no failure needs more than marking).
+RELEASE = operations.Verb(call=transfer, settle=settle)

@@ -1,8 +1,8 @@
-"""How each kind of escrow operation settles, as one explicit table.
+"""Every kind of escrow operation and its verb, as one explicit table.
 
-``operations.settle`` looks an operation's kind up here (through the container's
-``registries.settlers``) after its provider call: ``settle`` on success, ``fail`` on a known
-failure. The functions live beside the verbs they finish.
+A use case hands its own verb to ``operations.run``; the janitor (``operations.settle_stale``),
+which finds unsettled operations of any kind, looks the kind up here through the container's
+``registries.verbs``.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from types import MappingProxyType
 
 from escrowd.escrows import funding, refund, release
 from escrowd.escrows.models import OpKind
-from escrowd.escrows.operations import Settlers
+from escrowd.escrows.operations import Verb
 
-__all__ = ["SETTLERS", "Settlers"]
+__all__ = ["VERBS", "Verb"]
 
-SETTLERS: Mapping[str, Settlers] = MappingProxyType(
+VERBS: Mapping[str, Verb] = MappingProxyType(
     {
-        OpKind.fund.value: Settlers(funding.settle_payment, funding.fail_fund),
-        OpKind.capture.value: Settlers(funding.settle_payment, funding.fail_capture),
-        OpKind.release.value: Settlers(release.settle),
-        OpKind.refund.value: Settlers(refund.settle),
+        OpKind.fund.value: funding.FUND,
+        OpKind.capture.value: funding.CAPTURE,
+        OpKind.release.value: release.RELEASE,
+        OpKind.refund.value: refund.REFUND,
     }
 )

@@ -184,7 +184,7 @@ async def sync_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
     if payment_id is None:
         return
     payment = await provider.retrieve_payment(payment_id)
-    fee = await operations.charge_fee(provider, payment)
+    fee = await funding.charge_fee(provider, payment)
     async with container.db.transaction() as s:
         book = await store.book_of(s, escrow_id, lock=True)
         await apply_payment(Unit(s, container.clock), book, payment, fee=fee)
