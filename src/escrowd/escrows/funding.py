@@ -21,7 +21,7 @@ from escrowd.errors import CardError, InvalidRequestError
 from escrowd.escrows import operations, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import Operation, OpKind
-from escrowd.escrows.operations import Outcome, Settled, Settling
+from escrowd.escrows.operations import Outcome, Settling
 from escrowd.escrows.payments import SYNC_JOB, Unit, apply_payment, close
 from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, State, apply_event, transition
@@ -34,13 +34,6 @@ from escrowd.providers.types import CaptureRequest, Payment, PaymentRequest, Pay
 from escrowd.users.models import User
 
 log = get_logger(__name__)
-
-
-def _answer(settled: Settled) -> dict[str, Any]:
-    body = escrow_json(settled.book, settled.book.open_ops)
-    if settled.error is not None:
-        raise settled.error
-    return body
 
 
 def _card_form_url(container: Container, escrow_id: str, return_url: str) -> str:
@@ -112,7 +105,7 @@ async def fund(
             params=params,
             now=now,
         )
-    return _answer(await operations.run(container, escrow_id, FUND, [op]))
+    return (await operations.run(container, escrow_id, FUND, [op])).answer()
 
 
 async def _hosted_card_form(
@@ -154,7 +147,7 @@ async def capture(
             params={"payment_id": e.payment_id},
             now=container.clock.now(),
         )
-    return _answer(await operations.run(container, escrow_id, CAPTURE, [op]))
+    return (await operations.run(container, escrow_id, CAPTURE, [op])).answer()
 
 
 async def cancel(

@@ -42,6 +42,7 @@ from escrowd.errors import EscrowdError, InvalidRequestError
 from escrowd.escrows import ledgering, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
+from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import State
 from escrowd.events import EventType
 from escrowd.logging import get_logger
@@ -197,6 +198,12 @@ class Settled:
     book: Book
     #: The API error of the first call that failed or is unknown, to answer with.
     error: EscrowdError | None
+
+    def answer(self) -> dict[str, Any]:
+        """The escrow as the API shows it, or the first provider error (the rest settled)."""
+        if self.error is not None:
+            raise self.error
+        return escrow_json(self.book, self.book.open_ops)
 
 
 async def settle(

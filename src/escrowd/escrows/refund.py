@@ -26,7 +26,6 @@ from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.escrows.operations import Outcome, Settling
 from escrowd.escrows.release import Item, choose, nothing_free
-from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.fees.domain import prorate
 from escrowd.providers.base import PaymentProvider
@@ -97,10 +96,7 @@ async def refund(
         )
     # 2. One refund at the provider (``call_refund``), then 3. settle it (``settle``).
     settled = await operations.run(container, escrow_id, REFUND, [op])
-    body = escrow_json(settled.book, settled.book.open_ops)
-    if settled.error is not None:
-        raise settled.error
-    return body
+    return settled.answer()
 
 
 async def call_refund(provider: PaymentProvider, op: Operation) -> Outcome:

@@ -26,7 +26,6 @@ from escrowd.escrows import ledgering, operations, parts, store
 from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.escrows.operations import Outcome, Settling
-from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.events import EventType
 from escrowd.providers.base import PaymentProvider
@@ -155,10 +154,7 @@ async def release(
         ops = await record(session, container, book, items)
     # 2. One transfer per allocation (``transfer``), then 3. settle them (``settle``).
     settled = await operations.run(container, escrow_id, RELEASE, ops)
-    body = escrow_json(settled.book, settled.book.open_ops)
-    if settled.error is not None:
-        raise settled.error
-    return body
+    return settled.answer()
 
 
 async def transfer(provider: PaymentProvider, op: Operation) -> Outcome:
