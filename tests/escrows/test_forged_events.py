@@ -36,7 +36,7 @@ from tests.escrows.conftest import (
     payer,
     post,
 )
-from tests.escrows.test_webhooks import captured_events
+from tests.escrows.test_webhooks import captured_events, released_to_one_payee
 
 Body = dict[str, Any]
 
@@ -271,13 +271,9 @@ async def test_a_forged_cancellation_does_not_expire_an_authorized_escrow(ctx: C
 async def test_a_forged_reversal_takes_nothing_back_from_the_payee(
     ctx: Ctx, sandbox: Sandbox
 ) -> None:
-    client_ = await payer(ctx)
-    (worker,) = await payees(ctx, 1)
-    escrow = await funded(ctx, client_, [(worker, 3000)], fee_policy={"rate_bps": 1000})
-    released = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/release")
-    assert released["status"] == "released"
-    (transfer,) = await sandbox.transfers(escrow["id"])
-    available = await ledger_balance(ctx, payee_available(worker))
+    done = await released_to_one_payee(ctx, sandbox)
+    client_, worker, escrow, transfer = done.payer, done.payee, done.escrow, done.transfer
+    available = done.available
     lie = dict(transfer, amount_reversed=transfer["amount"], reversed=True)
     body = event_about(lie, "transfer.reversed")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from escrowd.sandbox.stripe.app import deliver_pending
 from escrowd.webhooks.inbound import process_pending
 from tests.escrows.conftest import (
     Ctx,
+    Person,
     Sandbox,
     create_escrow,
     event_types,
@@ -144,17 +146,36 @@ async def test_payment_events_in_any_order_any_number_of_times_end_where_in_orde
     assert released["status"] == "released"
 
 
-async def test_transfer_reversals_put_the_payees_money_back_once_whatever_the_order(
-    ctx: Ctx, sandbox: Sandbox
-) -> None:
+@dataclass
+class Released:
+    """An escrow of 30.00 released to one payee (10 % fee): its one transfer of 27.00."""
+
+    payer: Person
+    payee: str
+    escrow: Body
+    transfer: Body
+    #: The payee's available balance right after the release.
+    available: int
+
+
+async def released_to_one_payee(ctx: Ctx, sandbox: Sandbox) -> Released:
     client_ = await payer(ctx)
-    (tester,) = await payees(ctx, 1)
-    escrow = await funded(ctx, client_, [(tester, 3000)], fee_policy={"rate_bps": 1000})
+    (payee,) = await payees(ctx, 1)
+    escrow = await funded(ctx, client_, [(payee, 3000)], fee_policy={"rate_bps": 1000})
     released = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/release")
     assert released["status"] == "released"
     (transfer,) = await sandbox.transfers(escrow["id"])
     assert transfer["amount"] == 2700
-    available = await ledger_balance(ctx, payee_available(tester))
+    available = await ledger_balance(ctx, payee_available(payee))
+    return Released(client_, payee, escrow, transfer, available)
+
+
+async def test_transfer_reversals_put_the_payees_money_back_once_whatever_the_order(
+    ctx: Ctx, sandbox: Sandbox
+) -> None:
+    done = await released_to_one_payee(ctx, sandbox)
+    client_, tester, escrow, transfer = done.payer, done.payee, done.escrow, done.transfer
+    available = done.available
     provider = ctx.container.provider
     assert isinstance(provider, PaymentProvider)
     for amount in (500, 300):
