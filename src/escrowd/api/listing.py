@@ -54,11 +54,18 @@ async def page_json(
     page: PageParams,
     *,
     url: str,
-    to_json: Callable[[Row], dict[str, Any]],
+    to_json: Callable[[Row], dict[str, Any]] | None = None,
+    render: Callable[[Sequence[Row]], Awaitable[list[dict[str, Any]]]] | None = None,
 ) -> JSONResponse:
-    """``page_of`` for routes that build each object's JSON themselves."""
+    """``page_of`` for routes that build each object's JSON themselves (``to_json`` one row,
+    or ``render`` the whole page)."""
     result = await paginate(session, stmt, id_column, page)
-    data = [to_json(row) for row in result.items]
+    if render is not None:
+        data = await render(result.items)
+    elif to_json is not None:
+        data = [to_json(row) for row in result.items]
+    else:
+        raise TypeError("page_json needs `to_json` (one row) or `render` (the whole page)")
     return JSONResponse(list_response(url, data, result.has_more))
 
 

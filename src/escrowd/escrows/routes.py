@@ -19,8 +19,9 @@ from fastapi.responses import JSONResponse
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.pagination import PageDep, paginate
-from escrowd.api.schemas import ListResponse, error_responses, list_response
+from escrowd.api.listing import page_json
+from escrowd.api.pagination import PageDep
+from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.escrows import funding, refund, release, service
 from escrowd.escrows.models import Escrow
@@ -87,9 +88,14 @@ async def list_escrows(
         created_lte=created_lte,
     )
     stmt = service.list_query(actor=principal, filters=filters)
-    result = await paginate(session, stmt, Escrow.id, page)
-    data = [await service.retrieve(session, escrow_id=e.id, actor=principal) for e in result.items]
-    return JSONResponse(list_response("/v1/escrows", data, result.has_more))
+    return await page_json(
+        session,
+        stmt,
+        Escrow.id,
+        page,
+        url="/v1/escrows",
+        render=lambda escrows: service.page_json(session, escrows),
+    )
 
 
 @router.get(

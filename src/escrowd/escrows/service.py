@@ -25,7 +25,7 @@ from escrowd.errors import (
 )
 from escrowd.escrows import parts, store
 from escrowd.escrows.book import Book
-from escrowd.escrows.models import Allocation, Escrow
+from escrowd.escrows.models import OPEN_OPS, Allocation, Escrow, Operation
 from escrowd.escrows.schemas import EscrowCreate, escrow_json
 from escrowd.escrows.states import State, is_terminal
 from escrowd.events import EventType
@@ -179,6 +179,22 @@ async def create(container: Container, *, actor: Principal, body: EscrowCreate) 
         book = Book(escrow)
         await store.emit(s, clock=clock, type=EventType.escrow_created, book=book)
         return escrow_json(book)
+
+
+async def page_json(session: AsyncSession, escrows: Sequence[Escrow]) -> list[dict[str, Any]]:
+    """A page of escrows (already filtered to what the caller may see) as the API shows them:
+    their open operations read in one query for the page, not one per escrow."""
+    ids = [e.id for e in escrows]
+    by_escrow: dict[str, list[Operation]] = {i: [] for i in ids}
+    if ids:
+        rows = await session.scalars(
+            select(Operation)
+            .where(Operation.escrow_id.in_(ids), Operation.status.in_(OPEN_OPS))
+            .order_by(Operation.created_at, Operation.key)
+        )
+        for op in rows:
+            by_escrow[op.escrow_id].append(op)
+    return [escrow_json(Book(e, by_escrow[e.id]), by_escrow[e.id]) for e in escrows]
 
 
 async def retrieve(session: AsyncSession, *, escrow_id: str, actor: Principal) -> dict[str, Any]:
