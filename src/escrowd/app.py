@@ -18,6 +18,7 @@ from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.idempotency_required import document_idempotency_keys
 from escrowd.api.request_id import RequestIdMiddleware
+from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.routes import routers as escrow_routers
@@ -109,6 +110,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *customer_routers,
         *escrow_routers,
         fee_policy_router,
+        balance_router,
         ledger_router,
         events_router,
         inbound.router,
