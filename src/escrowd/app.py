@@ -32,6 +32,8 @@ from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import SANDBOX_PREFIX, deliver_pending
+from escrowd.transactions.routes import reports as reports_router
+from escrowd.transactions.routes import router as transactions_router
 from escrowd.users.routes import routers as user_routers
 from escrowd.webhooks import inbound
 
@@ -111,6 +113,8 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *escrow_routers,
         fee_policy_router,
         balance_router,
+        transactions_router,
+        reports_router,
         ledger_router,
         events_router,
         inbound.router,
