@@ -18,6 +18,7 @@ from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.idempotency_required import document_idempotency_keys
 from escrowd.api.request_id import RequestIdMiddleware
+from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.routes import routers as escrow_routers
@@ -31,6 +32,8 @@ from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import SANDBOX_PREFIX, deliver_pending
+from escrowd.transactions.routes import reports as reports_router
+from escrowd.transactions.routes import router as transactions_router
 from escrowd.users.routes import routers as user_routers
 from escrowd.webhooks import inbound
 
@@ -109,6 +112,9 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *customer_routers,
         *escrow_routers,
         fee_policy_router,
+        balance_router,
+        transactions_router,
+        reports_router,
         ledger_router,
         events_router,
         inbound.router,

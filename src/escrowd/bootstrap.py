@@ -78,6 +78,7 @@ def registries() -> Registries:
     """Every handler, job, sweep, settler and check escrowd runs, registered explicitly."""
     # Imported here, not at the top: these modules use the Container type themselves.
     from escrowd.accounts import handlers as account_handlers
+    from escrowd.balances import tasks as balance_tasks
     from escrowd.escrows import checks as escrow_checks
     from escrowd.escrows import handlers as escrow_handlers
     from escrowd.escrows import settlement, sweeps, tasks
@@ -95,6 +96,7 @@ def registries() -> Registries:
     tasks.register(jobs)
     sweeps.register(jobs)
     reconcile_sweep.register(jobs)
+    balance_tasks.register(jobs)
 
     return Registries(
         webhooks=webhooks,

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     argon2_parallelism: int | None = Field(default=None, ge=1)
     #: The marketplace's default fee policy as JSON, e.g. {"rate_bps": 1500}; see docs/escrows.md.
     fee_policy: str = ""
+    #: Seconds a payee's released money stays pending before it is available (0: at once).
+    payout_delay_seconds: int = Field(default=0, ge=0, le=90 * 86400)
     public_url: str = "http://127.0.0.1:8000"
     provider: ProviderMode = ProviderMode.sandbox
     stripe_secret_key: str = ""

@@ -150,13 +150,22 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> N
     op.reversed = transfer.amount_reversed
     if new is not None:
         e.status = new.value
+    # Taken back from where the net is: still pending (a payout delay), else available.
+    from_pending = await ledgering.net_is_pending(session, op.key)
     await ledgering.apply(
         session,
         clock=clock,
         currency=e.currency,
         reference=e.id,
         moves=[
-            ledgering.reversal(op.key, e.id, op.params["payee"], transfer.amount_reversed, delta)
+            ledgering.reversal(
+                op.key,
+                e.id,
+                op.params["payee"],
+                transfer.amount_reversed,
+                delta,
+                from_pending=from_pending,
+            )
         ],
     )
     store.touch(e, clock)

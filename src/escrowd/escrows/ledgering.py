@@ -6,6 +6,10 @@ Accounts, per currency:
   provider's fees go back to it (no limit);
 - ``escrow:<id>`` — the escrow's own account, never below zero;
 - ``payee:<party>:available`` — what a payee has been paid, never below zero;
+- ``payee:<party>:pending`` — released to a payee but not available yet
+  (``ESCROWD_PAYOUT_DELAY_SECONDS`` > 0), never below zero;
+- ``payouts:in_transit:<party>`` — a payee's payouts on their way, never below zero (read by
+  balances; written by payouts);
 - ``platform:fees`` — the platform's fees;
 - ``platform:processing_costs`` — the provider's fees (debited) and what payees and payers pay
   towards them (credited); it may go below zero: that is the platform's cost.
@@ -14,6 +18,7 @@ Transfer ids are derived from escrowd's records, so every step is exactly-once w
 it (the API, a job, a webhook) and however often: ``esc_…:authorization`` (a hold),
 ``esc_…:captured`` (posting it), ``esc_…:authorization:void``, ``esc_…:funded`` (charged at
 once), ``esc_…:processing_fee``, ``<operation key>:net|fee|processing`` for a release,
+``<operation key>:available`` for a delayed release's net becoming available,
 ``<operation key>`` for a refund, ``<operation key>:reversed:<total reversed>`` for a reversal.
 """
 
@@ -22,11 +27,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.clock import Clock
 from escrowd.fees.domain import AllocationBreakdown
 from escrowd.ledger import AccountFlags, Ledger, TransferKind, TransferRequest
+from escrowd.ledger.models import LedgerAccount, LedgerTransfer
 
 PLATFORM_FEES = "platform:fees"
 PROCESSING_COSTS = "platform:processing_costs"
@@ -45,8 +52,16 @@ def payee_available(party_id: str) -> str:
     return f"payee:{party_id}:available"
 
 
+def payee_pending(party_id: str) -> str:
+    return f"payee:{party_id}:pending"
+
+
+def payouts_in_transit(party_id: str) -> str:
+    return f"payouts:in_transit:{party_id}"
+
+
 def flags_for(code: str) -> AccountFlags:
-    if code.startswith(("escrow:", "payee:")):
+    if code.startswith(("escrow:", "payee:", "payouts:")):
         return NON_NEGATIVE
     return AccountFlags.NONE
 
@@ -105,6 +120,19 @@ async def apply(
     await ledger.create_linked(requests)
 
 
+async def net_is_pending(session: AsyncSession, op_key: str) -> bool:
+    """Whether release ``op_key``'s net still waits in its payee's pending account: booked
+    there (a payout delay) and not made available yet. One read of at most two transfers."""
+    net, available = f"{op_key}:net", f"{op_key}:available"
+    rows = await session.execute(
+        select(LedgerTransfer.id, LedgerAccount.code)
+        .join(LedgerAccount, LedgerAccount.id == LedgerTransfer.credit_account_id)
+        .where(LedgerTransfer.id.in_((net, available)))
+    )
+    codes = {str(tid): str(code) for tid, code in rows}
+    return codes.get(net, "").endswith(":pending") and available not in codes
+
+
 # --- the steps ---------------------------------------------------------------------------------
 
 
@@ -153,10 +181,15 @@ def processing_fee(escrow_id: str, provider: str, amount: int) -> Move:
     )
 
 
-def release(op_key: str, escrow_id: str, payee: str, part: AllocationBreakdown) -> list[Move]:
+def release(
+    op_key: str, escrow_id: str, payee: str, part: AllocationBreakdown, *, pending: bool = False
+) -> list[Move]:
+    """``pending``: the net waits in ``payee:<party>:pending`` (a payout delay), and
+    :func:`make_available` moves it on later."""
     source = escrow_account(escrow_id)
+    target = payee_pending(payee) if pending else payee_available(payee)
     return [
-        Move(f"{op_key}:net", "release", source, payee_available(payee), part.net),
+        Move(f"{op_key}:net", "release", source, target, part.net),
         Move(f"{op_key}:fee", "platform_fee", source, PLATFORM_FEES, part.platform_fee),
         Move(
             f"{op_key}:processing",
@@ -172,11 +205,27 @@ def refund(op_key: str, escrow_id: str, provider: str, amount: int) -> Move:
     return Move(op_key, "refund", escrow_account(escrow_id), clearing(provider), amount)
 
 
-def reversal(op_key: str, escrow_id: str, payee: str, total_reversed: int, amount: int) -> Move:
+def make_available(op_key: str, payee: str, amount: int) -> Move:
+    """A delayed release's net (what is left of it) from pending to available."""
+    return Move(
+        f"{op_key}:available", "available", payee_pending(payee), payee_available(payee), amount
+    )
+
+
+def reversal(
+    op_key: str,
+    escrow_id: str,
+    payee: str,
+    total_reversed: int,
+    amount: int,
+    *,
+    from_pending: bool = False,
+) -> Move:
+    """``from_pending``: the release's net is still pending (its delay has not passed)."""
     return Move(
         f"{op_key}:reversed:{total_reversed}",
         "reversal",
-        payee_available(payee),
+        payee_pending(payee) if from_pending else payee_available(payee),
         escrow_account(escrow_id),
         amount,
     )

@@ -7,8 +7,9 @@ call. Each allocation released is its own operation and its own transfer
 succeed or fail on their own; the response reports the first failure after settling the rest.
 
 A release takes a part of what the allocation has free (``AllocationBreakdown.take``): the
-payee gets the part's net, the platform its fee, the processing recovery goes to
-``platform:processing_costs``. A transfer reversal (webhook) puts the payee's net back.
+payee gets the part's net (pending first when ``ESCROWD_PAYOUT_DELAY_SECONDS`` > 0), the
+platform its fee, the processing recovery goes to ``platform:processing_costs``. A transfer
+reversal (webhook) puts the payee's net back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service as accounts
 from escrowd.api.principal import Principal
+from escrowd.balances import tasks as balance_tasks
 from escrowd.bootstrap import Container
 from escrowd.errors import ConflictError, InvalidRequestError
 from escrowd.escrows import ledgering, operations, parts, store
@@ -194,7 +196,11 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         e.status = new.value
     if isinstance(outcome.result, Transfer):
         op.provider_object_id = outcome.result.id
-    ctx.post(ledgering.release(op.key, e.id, op.params["payee"], part))
+    # A payout delay keeps the net pending until a job makes it available (balances.tasks).
+    delay = ctx.container.settings.payout_delay_seconds
+    ctx.post(ledgering.release(op.key, e.id, op.params["payee"], part, pending=delay > 0))
+    if delay > 0 and part.net > 0:
+        await balance_tasks.schedule(ctx.session, clock=ctx.clock, op_key=op.key, delay=delay)
     fresh = ctx.refresh()
     fresh_slot = fresh.slot(slot.allocation.id)
     assert fresh_slot is not None

@@ -33,7 +33,8 @@ class LedgerAccount(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     #: What the account is for, unique per currency: ``escrow:esc_123``, ``platform:fees``.
-    code: Mapped[str] = mapped_column(String(200))
+    #: Indexed alone too (migration 0012): a party's balances are read by code, all currencies.
+    code: Mapped[str] = mapped_column(String(200), index=True)
     currency: Mapped[str] = mapped_column(String(3))
     flags: Mapped[int] = mapped_column(Integer, default=0)
     debits_pending: Mapped[int] = mapped_column(Amount, default=0)

@@ -1,0 +1,109 @@
+"""What a ledger transfer is to the party who sees it, pure.
+
+A party sees a transfer through one of its sides (``escrowd.escrows.ledgering`` names each
+transfer's ``category``):
+
+| view | category | side seen | type | sign |
+|---|---|---|---|---|
+| payer | ``payment``, ``capture`` | the escrow's credit | ``payment`` | − |
+| payer | ``refund`` | the escrow's debit | ``refund`` | + |
+| payee | ``release`` (its net) | the payee's credit | ``earning`` | + |
+| payee | ``reversal`` | the payee's debit | ``reversal`` | − |
+| platform | ``platform_fee`` | ``platform:fees``' credit | ``fee`` | + |
+
+Other transfers (holds, voids, the provider's fees, processing recoveries, a delayed net
+becoming available) move no money in or out of the party's hands and are not shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from ulid import ULID
+
+from escrowd.errors import InvalidRequestError
+from escrowd.ids import Prefix
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TxnType(StrEnum):
+    payment = "payment"
+    earning = "earning"
+    fee = "fee"
+    refund = "refund"
+    reversal = "reversal"
+    payout = "payout"
+
+
+class View(StrEnum):
+    payer = "payer"
+    payee = "payee"
+    platform = "platform"
+
+
+#: (view, category) → (type, sign from the party's point of view).
+TYPES: Final[dict[tuple[View, str], tuple[TxnType, int]]] = {
+    (View.payer, "payment"): (TxnType.payment, -1),
+    (View.payer, "capture"): (TxnType.payment, -1),
+    (View.payer, "refund"): (TxnType.refund, +1),
+    (View.payee, "release"): (TxnType.earning, +1),
+    (View.payee, "reversal"): (TxnType.reversal, -1),
+    (View.platform, "platform_fee"): (TxnType.fee, +1),
+}
+PAYER_CATEGORIES: Final = ("payment", "capture", "refund")
+PAYEE_CATEGORIES: Final = ("release", "reversal")
+FEE_CATEGORIES: Final = ("platform_fee",)
+
+
+def type_of(view: View, category: str) -> tuple[TxnType, int]:
+    return TYPES[(view, category)]
+
+
+def txn_id(transfer_id: str, created: datetime) -> str:
+    """A transfer's stable ``txn_…`` id: a ULID whose time is the transfer's (so ids sort by
+    creation, to the millisecond) and whose other 80 bits come from the transfer id's hash."""
+    ms = (created - EPOCH) // timedelta(milliseconds=1)  # integers: no float rounding
+    digest = hashlib.sha256(transfer_id.encode()).digest()[:10]
+    return f"{Prefix.transaction.value}_{ULID.from_bytes(ms.to_bytes(6, 'big') + digest)}"
+
+
+def txn_time(txn: str, *, param: str) -> datetime:
+    """The millisecond a ``txn_…`` id was made in (for cursors); 400 if it is not one."""
+    prefix, _, rest = txn.partition("_")
+    try:
+        if prefix != Prefix.transaction.value:
+            raise ValueError(prefix)
+        return ULID.from_str(rest).datetime
+    except ValueError:
+        raise InvalidRequestError(
+            f"'{txn}' is not a transaction id (txn_…).", code="parameter_invalid", param=param
+        ) from None
+
+
+def allocation_of(transfer_id: str) -> str | None:
+    """The allocation a release's or reversal's transfer belongs to (its operation key names
+    it: ``esc_…:release:alloc_…:<n>:net``)."""
+    for part in transfer_id.split(":"):
+        if part.startswith(f"{Prefix.allocation.value}_"):
+            return part
+    return None
+
+
+class Period(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+def period_start(at: datetime, period: Period) -> datetime:
+    """The UTC start of the day, ISO week (from Monday) or month ``at`` falls in."""
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is Period.week:
+        return day - timedelta(days=day.weekday())
+    if period is Period.month:
+        return day.replace(day=1)
+    return day
