@@ -30,6 +30,7 @@ from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
+from escrowd.payouts.routes import router as payout_router
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import SANDBOX_PREFIX, deliver_pending
 from escrowd.transactions.routes import reports as reports_router
@@ -113,6 +114,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *escrow_routers,
         fee_policy_router,
         balance_router,
+        payout_router,
         transactions_router,
         reports_router,
         ledger_router,

@@ -84,12 +84,15 @@ def registries() -> Registries:
     from escrowd.escrows import settlement, sweeps, tasks
     from escrowd.jobs import builtin
     from escrowd.jobs.registry import Registry as JobRegistry
+    from escrowd.payouts import handlers as payout_handlers
+    from escrowd.payouts import tasks as payout_tasks
     from escrowd.reconcile import sweep as reconcile_sweep
     from escrowd.webhooks.handlers import HandlerRegistry
 
     webhooks = HandlerRegistry()
     escrow_handlers.register(webhooks)
     account_handlers.register(webhooks)
+    payout_handlers.register(webhooks)
 
     jobs = JobRegistry()
     builtin.register(jobs)
@@ -97,6 +100,7 @@ def registries() -> Registries:
     sweeps.register(jobs)
     reconcile_sweep.register(jobs)
     balance_tasks.register(jobs)
+    payout_tasks.register(jobs)
 
     return Registries(
         webhooks=webhooks,

@@ -76,14 +76,20 @@ async def balance(session: AsyncSession, *, party: str) -> Balance:
     codes = account_codes(party)
     a = LedgerAccount
     rows = await session.execute(
-        select(a.code, a.currency, a.credits_posted, a.debits_posted, a.debits_pending).where(
-            a.code.in_(tuple(codes))
-        )
-    )
+        select(
+            a.code, a.currency, a.credits_posted, a.debits_posted, a.debits_pending,
+            a.credits_pending,
+        ).where(a.code.in_(tuple(codes)))
+    )  # fmt: skip
     parts = []
-    for code, currency, credits, debits, held in rows:
+    for code, currency, credits, debits, held, incoming in rows:
         figure = codes[str(code)]
-        # Pending debits are on their way out (a hold): not available any more.
-        amount = int(credits) - int(debits) - (int(held) if figure is Figure.available else 0)
+        amount = int(credits) - int(debits)
+        if figure is Figure.available:
+            # Pending debits are on their way out (a payout's hold): not available any more.
+            amount -= int(held)
+        elif figure is Figure.in_transit:
+            # A requested payout's hold is on its way (payouts.domain), posted only when paid.
+            amount += int(incoming)
         parts.append(AccountFigure(figure, str(currency), amount))
     return balance_of(party, parts)

@@ -20,6 +20,7 @@ class ObjectType(StrEnum):
     escrow = "escrow"
     allocation = "allocation"
     account = "account"
+    payout = "payout"
 
 
 class EventType(StrEnum):
@@ -41,6 +42,11 @@ class EventType(StrEnum):
     escrow_disputed = "escrow.disputed"
     payment_failed = "payment.failed"
     account_updated = "account.updated"
+    payout_requested = "payout.requested"
+    payout_approved = "payout.approved"
+    payout_paid = "payout.paid"
+    payout_failed = "payout.failed"
+    payout_rejected = "payout.rejected"
 
     @property
     def spec(self) -> EventSpec:
@@ -70,6 +76,8 @@ _ESCROWS = "the escrows service"
 
 
 _E, _A, _ACCT = ObjectType.escrow, ObjectType.allocation, ObjectType.account
+_PO = ObjectType.payout
+_PAYOUTS = "the payouts service"
 
 CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
     {
@@ -182,6 +190,36 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 _ACCT,
                 "A payee's connected account changed: status, requirements or capabilities.",
                 "the accounts service, on onboarding and on the provider's account updates",
+            ),
+            EventSpec(
+                EventType.payout_requested,
+                _PO,
+                "A payee asked for a payout; the amount is held from their available balance.",
+                f"{_PAYOUTS}, on request",
+            ),
+            EventSpec(
+                EventType.payout_approved,
+                _PO,
+                "An admin approved the payout; it is being sent to the payment provider.",
+                f"{_PAYOUTS}, on approve",
+            ),
+            EventSpec(
+                EventType.payout_paid,
+                _PO,
+                "The provider paid the payout out to the payee's bank; the money left.",
+                f"{_PAYOUTS}, on the provider's payout.paid (verified) or the sync sweep",
+            ),
+            EventSpec(
+                EventType.payout_failed,
+                _PO,
+                "The payout failed (`failure_code` says why); the money is available again.",
+                f"{_PAYOUTS}, on a refusal by the provider, its payout.failed or the sync sweep",
+            ),
+            EventSpec(
+                EventType.payout_rejected,
+                _PO,
+                "An admin rejected the payout (`reason`); the money is available again.",
+                f"{_PAYOUTS}, on reject",
             ),
         )
     }

@@ -149,7 +149,7 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
 
 
 async def _fetch(container: Container, request: VerificationRequired) -> object:
-    return await fetch(container.provider, request.object_type, request.object_id)
+    return await fetch(container.provider, request.object_type, request.object_id, request.account)
 
 
 def _due(now: datetime, row_id: int | None) -> Select[InboundWebhookEvent]:

@@ -42,14 +42,19 @@ MISMATCH_INCIDENT = "webhook.mismatch"
 
 T = TypeVar("T")
 
+#: Objects that live on a connected account rather than the platform's.
+ON_CONNECTED_ACCOUNT = frozenset({"payout"})
+
 
 class VerificationRequired(Exception):  # noqa: N818  (a request to the processor, not an error)
     """The handler needs the provider's own object before it may act."""
 
-    def __init__(self, object_type: str, object_id: str) -> None:
+    def __init__(self, object_type: str, object_id: str, account: str | None = None) -> None:
         super().__init__(f"verify {object_type} {object_id} with the provider")
         self.object_type = object_type
         self.object_id = object_id
+        #: The connected account the object lives on (payouts), or None for the platform's.
+        self.account = account
 
 
 class EventMismatch(Exception):  # noqa: N818  (the event's verdict, raised to the processor)
@@ -100,12 +105,16 @@ def truth(event: ProviderEvent, object_type: str, object_id: str, cls: type[T]) 
     Raises :class:`EventMismatch` when the provider has no such object.
     """
     found = event.verified.get((object_type, object_id))
+    # A payout lives on the connected account it paid out from: ask that account for it
+    # (the handler has checked the event's account is the one escrowd recorded).
+    account = event.account if object_type in ON_CONNECTED_ACCOUNT else None
     if found is None:
-        raise VerificationRequired(object_type, object_id)
+        raise VerificationRequired(object_type, object_id, account)
     if found is MISSING:
+        where = f"account {account}" if account else "the platform's account"
         raise EventMismatch(
             f"The event names {object_type} {object_id}, which the provider does not have "
-            "on the platform's account.",
+            f"on {where}.",
             claimed={"object_type": object_type, "id": object_id},
             provider=None,
         )
@@ -114,8 +123,12 @@ def truth(event: ProviderEvent, object_type: str, object_id: str, cls: type[T]) 
     return found
 
 
-async def fetch(provider: PaymentProvider, object_type: str, object_id: str) -> object:
+async def fetch(
+    provider: PaymentProvider, object_type: str, object_id: str, account: str | None = None
+) -> object:
     """The provider's object (a neutral type), or :data:`MISSING` when it has none.
+
+    ``account``: the connected account a payout lives on.
 
     Other provider errors propagate: the event is retried later, as for any handler failure.
     """
@@ -128,6 +141,8 @@ async def fetch(provider: PaymentProvider, object_type: str, object_id: str) -> 
             return await provider.retrieve_transfer(object_id)
         if object_type == "account":
             return await provider.retrieve_account(object_id)
+        if object_type == "payout":
+            return await provider.retrieve_payout(object_id, account_id=account)
     except ProviderError as exc:
         if _is_missing(exc):
             return MISSING

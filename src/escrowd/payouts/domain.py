@@ -1,0 +1,107 @@
+"""Payout statuses, their moves, and the ledger transfers of each step (pure).
+
+A payout's life::
+
+    requested ──approve──▶ approved ──provider accepted──▶ in_transit ──▶ paid
+        │                     │                               │
+        └──reject──▶ rejected └──provider refused──▶ failed ◀─┘ (the bank returned it)
+
+``approved`` is the short step between recording the approval and the provider's answer; a
+payout stays there only when that answer is unknown (a timeout), until the sync sweep asks
+again with the same idempotency key.
+
+The ledger (per currency; ``<po>`` is the payout id):
+
+- request: ``<po>:requested``, a *pending* transfer ``payee:<party>:available`` →
+  ``payouts:in_transit:<party>``: the money is held, no longer available;
+- paid: ``<po>:paid`` posts that hold, and ``<po>:sent`` moves it from
+  ``payouts:in_transit:<party>`` to ``provider:<name>:clearing`` (it left the platform), one
+  linked chain;
+- rejected or failed: ``<po>:voided`` voids the hold; the money is available again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+from escrowd.errors import ConflictError
+
+
+class PayoutStatus(StrEnum):
+    requested = "requested"
+    approved = "approved"
+    in_transit = "in_transit"
+    paid = "paid"
+    failed = "failed"
+    rejected = "rejected"
+
+
+STATUSES: Final = tuple(s.value for s in PayoutStatus)
+#: The statuses whose money is still held in the ledger (the hold is neither posted nor voided).
+OPEN: Final = frozenset({PayoutStatus.requested, PayoutStatus.approved, PayoutStatus.in_transit})
+#: The statuses the provider's answer may still move.
+AT_PROVIDER: Final = frozenset({PayoutStatus.approved, PayoutStatus.in_transit})
+
+
+def hold_id(payout_id: str) -> str:
+    return f"{payout_id}:requested"
+
+
+def post_id(payout_id: str) -> str:
+    return f"{payout_id}:paid"
+
+
+def sent_id(payout_id: str) -> str:
+    return f"{payout_id}:sent"
+
+
+def void_id(payout_id: str) -> str:
+    return f"{payout_id}:voided"
+
+
+def idempotency_key(payout_id: str) -> str:
+    """What the provider call is keyed by: the payout's own, so a retry never pays twice."""
+    return f"{payout_id}:payout"
+
+
+class PayoutStateError(ConflictError):
+    """The payout is not in a status this action applies to (409 ``payout_state``)."""
+
+    def __init__(self, payout_id: str, status: str, action: str, allowed: str) -> None:
+        super().__init__(
+            f"Payout {payout_id} is {status}: only a {allowed} payout can be {action}.",
+            code="payout_state",
+        )
+
+
+def check_can_approve(payout_id: str, status: PayoutStatus) -> None:
+    # ``approved`` again: the first approval's provider call had no answer; repeat it.
+    if status not in (PayoutStatus.requested, PayoutStatus.approved):
+        raise PayoutStateError(payout_id, status.value, "approved", "requested")
+
+
+def check_can_reject(payout_id: str, status: PayoutStatus) -> None:
+    if status is not PayoutStatus.requested:
+        raise PayoutStateError(payout_id, status.value, "rejected", "requested")
+
+
+#: What the provider's payout status means for ours (Stripe's statuses).
+PROVIDER_STATUS: Final[dict[str, PayoutStatus]] = {
+    "pending": PayoutStatus.in_transit,
+    "in_transit": PayoutStatus.in_transit,
+    "paid": PayoutStatus.paid,
+    "failed": PayoutStatus.failed,
+    "canceled": PayoutStatus.failed,
+}
+
+
+def next_status(current: PayoutStatus, provider_status: str) -> PayoutStatus | None:
+    """Where the provider's answer takes the payout, or None when it moves nothing (already
+    settled, or an answer that would move it backwards)."""
+    if current not in AT_PROVIDER:
+        return None
+    target = PROVIDER_STATUS.get(provider_status)
+    if target is None or target is current:
+        return None
+    return target

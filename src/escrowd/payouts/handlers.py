@@ -1,0 +1,101 @@
+"""``payout.paid`` / ``payout.failed`` from the provider (``register`` adds them).
+
+An event is a hint, not the truth (docs/webhooks.md): the handler finds escrowd's payout by
+the provider's id, checks the event came from the payee's own connected account (a payout
+happens on that account, so ``event.account`` must be the one escrowd paid out from), then
+asks the provider for the payout on that account (``truth``) and applies what the provider
+says, not what the event says. A wrong account, an amount or currency other than recorded, or
+a payout the provider does not have is an ``EventMismatch``: nothing moves, an incident opens.
+
+An event about a payout escrowd never made is ignored — unless it names one of escrowd's
+payouts in its metadata while escrowd recorded another provider id for it: that is a forgery
+(or a mix-up) an admin must see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.clock import FrozenClock
+from escrowd.payouts import domain
+from escrowd.payouts.domain import PayoutStatus
+from escrowd.payouts.models import Payout
+from escrowd.payouts.service import apply_answer
+from escrowd.providers.stripe import events as stripe_events
+from escrowd.providers.types import EventKind, ProviderEvent
+from escrowd.providers.types import Payout as ProviderPayout
+from escrowd.webhooks.handlers import HandlerRegistry
+from escrowd.webhooks.verification import EventMismatch, truth
+
+
+def _recorded(row: Payout) -> dict[str, Any]:
+    return {
+        "payout": row.id,
+        "provider_payout": row.provider_payout_id,
+        "account": row.provider_account_id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "status": row.status,
+    }
+
+
+async def on_payout(session: AsyncSession, event: ProviderEvent) -> None:
+    if (
+        event.provider != stripe_events.PROVIDER
+        or event.object_type != "payout"
+        or event.object_id is None
+    ):
+        return
+    claimed = {
+        "id": event.object_id,
+        "account": event.account,
+        "amount": event.data.get("amount"),
+        "currency": event.data.get("currency"),
+        "status": event.data.get("status"),
+    }
+    row = (
+        await session.scalars(
+            select(Payout).where(Payout.provider_payout_id == event.object_id).with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        metadata = event.data.get("metadata")
+        named = metadata.get("payout_id") if isinstance(metadata, dict) else None
+        ours = await session.get(Payout, named) if isinstance(named, str) else None
+        if ours is not None and ours.provider_payout_id is not None:
+            raise EventMismatch(
+                f"The event names payout {ours.id}, which escrowd paid out as "
+                f"{ours.provider_payout_id}, not {event.object_id}.",
+                claimed=claimed,
+                recorded=_recorded(ours),
+            )
+        # Not escrowd's, or escrowd's before it recorded the provider's answer: the sync
+        # sweep repeats the call with the payout's key and learns the id that way.
+        return
+    if PayoutStatus(row.status) not in domain.AT_PROVIDER:
+        return  # settled already: repeated or late
+    if event.account != row.provider_account_id:
+        raise EventMismatch(
+            f"The event about payout {row.id} comes from account {event.account}, not the "
+            f"payee's account {row.provider_account_id}.",
+            claimed=claimed,
+            recorded=_recorded(row),
+        )
+    payout = truth(event, "payout", event.object_id, ProviderPayout)
+    if (payout.amount, payout.currency) != (row.amount, row.currency):
+        raise EventMismatch(
+            f"The provider's payout {payout.id} is {payout.amount} {payout.currency}; escrowd "
+            f"recorded {row.amount} {row.currency}.",
+            claimed=claimed,
+            provider={"id": payout.id, "amount": payout.amount, "currency": payout.currency},
+            recorded=_recorded(row),
+        )
+    await apply_answer(session, clock=FrozenClock(event.created), row=row, answer=payout)
+
+
+def register(registry: HandlerRegistry) -> None:
+    registry.register(EventKind.payout_paid, on_payout)
+    registry.register(EventKind.payout_failed, on_payout)

@@ -1,0 +1,125 @@
+"""``/v1/payouts``: a payee requests, an admin approves or rejects, everyone lists their own.
+
+Request, approve and reject move money (or hold it), so each demands an ``Idempotency-Key``.
+Approving calls the provider, so it resolves its caller in a short transaction of its own
+(``Caller``) and holds none across the call.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
+from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.idempotency_required import RequireIdempotencyKey
+from escrowd.api.listing import page_of
+from escrowd.api.pagination import PageDep
+from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.strict_json import APIRouter
+from escrowd.errors import PermissionDeniedError
+from escrowd.payouts import service
+from escrowd.payouts.domain import PayoutStatus
+from escrowd.payouts.models import Payout
+from escrowd.payouts.schemas import PARTY_PATTERN, PayoutCreate, PayoutObject, PayoutReject
+
+PayoutIdPath = Annotated[
+    str, Path(pattern=r"^po_[0-9A-HJKMNP-TV-Z]{26}$", description="The payout's id (po_…).")
+]
+
+router = APIRouter(prefix="/payouts", tags=["payouts"])
+
+
+@router.post(
+    "",
+    summary="Request a payout of available money (held until an admin reviews it)",
+    response_model=PayoutObject,
+    responses=error_responses(400, 401, 403, 404, 409),
+    dependencies=[RequireIdempotencyKey],
+)
+async def create_payout(
+    body: PayoutCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
+) -> PayoutObject:
+    row = await service.request(
+        session,
+        clock=container.clock,
+        actor=principal,
+        amount=body.amount,
+        currency=body.currency,
+        party=body.party,
+    )
+    return PayoutObject.of(row)
+
+
+@router.get(
+    "",
+    summary="List payouts: your own and your organizations' (admins: all)",
+    response_model=ListResponse[PayoutObject],
+    responses=error_responses(400, 401),
+)
+async def list_payouts(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    status: Annotated[
+        PayoutStatus | None, Query(description="Only payouts in this status.")
+    ] = None,
+    party: Annotated[
+        str | None, Query(pattern=PARTY_PATTERN, description="Only this party's payouts.")
+    ] = None,
+) -> ListResponse[PayoutObject]:
+    stmt = await service.visible(session, actor=principal, status=status, party=party)
+    return await page_of(session, stmt, Payout.id, page, url="/v1/payouts", of=PayoutObject.of)
+
+
+@router.get(
+    "/{payout_id}",
+    summary="Retrieve a payout",
+    response_model=PayoutObject,
+    responses=error_responses(401, 404),
+)
+async def get_payout(
+    payout_id: PayoutIdPath, session: SessionDep, principal: CurrentPrincipal
+) -> PayoutObject:
+    return PayoutObject.of(await service.get_visible(session, actor=principal, payout_id=payout_id))
+
+
+@router.post(
+    "/{payout_id}/approve",
+    summary="Approve a requested payout: escrowd sends it to the payment provider (admins)",
+    response_model=PayoutObject,
+    responses=error_responses(401, 403, 404, 409, 429, 502),
+    dependencies=[RequireIdempotencyKey],
+)
+async def approve_payout(
+    payout_id: PayoutIdPath, container: ContainerDep, caller: Caller
+) -> PayoutObject:
+    """In transit (or paid) when the provider takes it; failed, with the provider's code,
+    when it refuses (the money is available again)."""
+    if not caller.is_admin:
+        raise PermissionDeniedError(
+            "This needs an admin: log in as an admin or use a platform API key.",
+            code="admin_required",
+        )
+    return await service.approve(container, actor=caller, payout_id=payout_id)
+
+
+@router.post(
+    "/{payout_id}/reject",
+    summary="Reject a requested payout: the money is available again (admins)",
+    response_model=PayoutObject,
+    responses=error_responses(400, 401, 403, 404, 409),
+    dependencies=[RequireIdempotencyKey],
+)
+async def reject_payout(
+    payout_id: PayoutIdPath,
+    body: PayoutReject,
+    session: SessionDep,
+    container: ContainerDep,
+    principal: AdminPrincipal,
+) -> PayoutObject:
+    row = await service.reject(
+        session, clock=container.clock, actor=principal, payout_id=payout_id, reason=body.reason
+    )
+    return PayoutObject.of(row)

@@ -1,0 +1,439 @@
+"""The payout use cases (docs/payouts.md).
+
+- :func:`request` (the payee, on the request's unit of work): checks who may pay out whose
+  money and the payee's account (the KYC gate, payouts enabled), then holds the amount with a
+  *pending* ledger transfer out of ``payee:<party>:available``. That account may not go below
+  zero (pending debits count), so concurrent requests can never overdraw it: the ledger refuses
+  the one too many, whatever the check before it read.
+- :func:`reject` (an admin, one unit of work): voids the hold.
+- :func:`approve` (an admin, its own short transactions): record → provider call → apply, as
+  an escrow release does. The approval is committed first (status ``approved``, the payout's
+  idempotency key written at the request); the provider call is made outside any
+  transaction; its answer is applied in a second one. A crash or timeout in between leaves
+  the payout ``approved``; the sync sweep (``payouts.tasks``) repeats the call with the same
+  key, so the provider makes one payout however often it is asked.
+- :func:`apply_answer`: the provider's payout (from the call, a verified webhook or the sync
+  sweep) moves ours forward, never back: paid posts the hold and moves the money out to the
+  provider's clearing account; failed voids it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.accounts.domain import PayeeNotReadyError
+from escrowd.accounts.service import require_verified_payee
+from escrowd.api.principal import Principal
+from escrowd.balances import service as balances
+from escrowd.balances.domain import Figure, check_party
+from escrowd.bootstrap import Container
+from escrowd.clock import Clock
+from escrowd.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from escrowd.escrows import ledgering
+from escrowd.escrows.ledgering import Move
+from escrowd.events.domain import EventType
+from escrowd.events.service import record
+from escrowd.ids import Prefix, has_prefix, new_id
+from escrowd.ledger import TransferKind
+from escrowd.ledger.domain import LedgerError, Refusal
+from escrowd.money import exponent, normalize_currency
+from escrowd.payouts import domain
+from escrowd.payouts.domain import PayoutStatus
+from escrowd.payouts.models import Payout
+from escrowd.payouts.schemas import PayoutObject
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.types import Payout as ProviderPayout
+from escrowd.providers.types import PayoutRequest
+from escrowd.users.organizations import service as organizations
+from escrowd.users.organizations.models import Organization
+
+
+def missing(payout_id: str) -> NotFoundError:
+    return NotFoundError(f"No such payout: '{payout_id}'.", param="id")
+
+
+# --- who pays out whose money ------------------------------------------------------------------
+
+
+async def payee_party(session: AsyncSession, *, actor: Principal, party: str | None) -> str:
+    """The party whose money ``actor`` may pay out: their own, or an organization's they are
+    an admin of. Someone else's is a 404 (as if it did not exist, as balances do)."""
+    if actor.user_id is None:
+        raise PermissionDeniedError(
+            "A payout is requested by the payee: use the payee's user access token.",
+            code="payee_required",
+        )
+    if party is None or party == actor.user_id:
+        return actor.user_id
+    party = check_party(party)
+    if has_prefix(party, Prefix.organization):
+        mine = await organizations.membership_of(session, org_id=party, user_id=actor.user_id)
+        if mine is not None and await session.get(Organization, party) is not None:
+            if mine.role != "admin":
+                raise PermissionDeniedError(
+                    f"Only an admin of organization {party} can pay out its money.",
+                    code="org_admin_required",
+                )
+            return party
+    raise balances.party_missing(party)
+
+
+async def _available(session: AsyncSession, party: str, currency: str) -> int:
+    figures = (await balances.balance(session, party=party)).figures[Figure.available]
+    return next((amount for c, amount in figures if c == currency), 0)
+
+
+def _shown(amount: int, currency: str) -> str:
+    """``1234 usd`` → ``12.34 usd``: integer arithmetic, for messages."""
+    places = exponent(currency)
+    if places == 0:
+        return f"{amount} {currency}"
+    whole, part = divmod(amount, 10**places)
+    return f"{whole}.{part:0{places}d} {currency}"
+
+
+def _too_large(amount: int, available: int, currency: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"The payout of {_shown(amount, currency)} is more than the available balance, "
+        f"{_shown(available, currency)} ({available} in minor units).",
+        code="amount_too_large",
+        param="amount",
+    )
+
+
+# --- request -------------------------------------------------------------------------------------
+
+
+async def request(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Principal,
+    amount: int,
+    currency: str,
+    party: str | None,
+) -> Payout:
+    who = await payee_party(session, actor=actor, party=party)
+    currency = normalize_currency(currency)
+    account = await require_verified_payee(session, party_id=who)
+    if not account.payouts_enabled or account.capabilities.get("transfers") != "active":
+        raise PayeeNotReadyError(
+            f"payee {who}'s account {account.id} cannot receive payouts yet (payouts "
+            f"{'enabled' if account.payouts_enabled else 'disabled'}, transfers capability "
+            f"{account.capabilities.get('transfers', 'missing')}); the payee completes "
+            f"onboarding through POST /v1/accounts/{account.id}/onboarding_link",
+            code="payee_payouts_inactive",
+            party_id=who,
+            account_id=account.id,
+        )
+    assert account.provider_account_id is not None  # the KYC gate checked it
+    available = await _available(session, who, currency)
+    if amount > available:
+        raise _too_large(amount, available, currency)
+    now = clock.now()
+    payout_id = new_id(Prefix.payout)
+    try:
+        # The guard that holds under concurrency: the available account never goes negative.
+        await ledgering.apply(
+            session,
+            clock=clock,
+            currency=currency,
+            reference=payout_id,
+            moves=[
+                Move(
+                    domain.hold_id(payout_id),
+                    "payout",
+                    ledgering.payee_available(who),
+                    ledgering.payouts_in_transit(who),
+                    amount,
+                    TransferKind.pending,
+                )
+            ],
+        )
+    except LedgerError as exc:
+        if exc.refusal is not Refusal.exceeds_credits:
+            raise
+        raise _too_large(amount, await _available(session, who, currency), currency) from exc
+    row = Payout(
+        id=payout_id,
+        party_id=who,
+        amount=amount,
+        currency=currency,
+        status=PayoutStatus.requested.value,
+        account_id=account.id,
+        provider=account.provider,
+        provider_account_id=account.provider_account_id,
+        idempotency_key=domain.idempotency_key(payout_id),
+        provider_payout_id=None,
+        requested_by=actor.id,
+        reviewed_by=None,
+        reason=None,
+        failure_code=None,
+        failure_message=None,
+        arrival_date=None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await _event(session, clock, EventType.payout_requested, row)
+    return row
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+async def _parties_of(session: AsyncSession, user_id: str) -> list[str]:
+    from escrowd.users.organizations.models import Membership
+
+    orgs = await session.scalars(
+        select(Membership.organization_id).where(Membership.user_id == user_id)
+    )
+    return [user_id, *orgs]
+
+
+async def visible(
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    status: PayoutStatus | None = None,
+    party: str | None = None,
+) -> Select[Payout]:
+    """The payouts ``actor`` may see (admins: all; others: their own and their
+    organizations'), filtered."""
+    stmt = select(Payout)
+    if not actor.is_admin:
+        stmt = stmt.where(Payout.party_id.in_(await _parties_of(session, actor.id)))
+    if status is not None:
+        stmt = stmt.where(Payout.status == status.value)
+    if party is not None:
+        stmt = stmt.where(Payout.party_id == party)
+    return stmt
+
+
+async def get_visible(session: AsyncSession, *, actor: Principal, payout_id: str) -> Payout:
+    row = await session.get(Payout, payout_id)
+    if row is None:
+        raise missing(payout_id)
+    if not actor.is_admin and row.party_id not in await _parties_of(session, actor.id):
+        raise missing(payout_id)
+    return row
+
+
+async def _locked(session: AsyncSession, payout_id: str) -> Payout:
+    row = (
+        await session.scalars(select(Payout).where(Payout.id == payout_id).with_for_update())
+    ).one_or_none()
+    if row is None:
+        raise missing(payout_id)
+    return row
+
+
+# --- review --------------------------------------------------------------------------------------
+
+
+async def reject(
+    session: AsyncSession, *, clock: Clock, actor: Principal, payout_id: str, reason: str
+) -> Payout:
+    row = await _locked(session, payout_id)
+    domain.check_can_reject(row.id, PayoutStatus(row.status))
+    await _void(session, clock, row)
+    row.status = PayoutStatus.rejected.value
+    row.reviewed_by = actor.id
+    row.reason = reason
+    row.updated_at = clock.now()
+    await _event(session, clock, EventType.payout_rejected, row)
+    return row
+
+
+async def approve(container: Container, *, actor: Principal, payout_id: str) -> PayoutObject:
+    """Record the approval, call the provider outside any transaction, apply its answer.
+
+    A provider that refuses the payout (an invalid request: payouts disabled, not enough money
+    on the connected account) fails it and returns the money; one that cannot be reached (or
+    does not answer) leaves it ``approved`` and raises: the sync sweep asks again.
+    """
+    clock = container.clock
+    async with container.db.transaction() as s:
+        row = await _locked(s, payout_id)
+        domain.check_can_approve(row.id, PayoutStatus(row.status))
+        if row.status == PayoutStatus.requested.value:
+            row.status = PayoutStatus.approved.value
+            row.reviewed_by = actor.id
+            row.updated_at = clock.now()
+            await _event(s, clock, EventType.payout_approved, row)
+        call = _payout_request(row)
+    return await _call_and_apply(container, payout_id, call)
+
+
+def _payout_request(row: Payout) -> PayoutRequest:
+    return PayoutRequest(
+        idempotency_key=row.idempotency_key,
+        amount=row.amount,
+        currency=row.currency,
+        account_id=row.provider_account_id,
+        description=f"escrowd payout {row.id}",
+        metadata={"payout_id": row.id, "party": row.party_id},
+    )
+
+
+async def _call_and_apply(
+    container: Container, payout_id: str, call: PayoutRequest
+) -> PayoutObject:
+    clock = container.clock
+    try:
+        answer = await container.provider.create_payout(call)
+    except ProviderError as exc:
+        if exc.kind is not ProviderErrorKind.invalid_request:
+            raise exc.to_api_error() from exc
+        async with container.db.transaction() as s:
+            row = await _locked(s, payout_id)
+            if row.status == PayoutStatus.approved.value:
+                await _fail(
+                    s,
+                    clock,
+                    row,
+                    code=exc.code or "provider_invalid_request",
+                    message=exc.message,
+                )
+            return PayoutObject.of(row)
+    async with container.db.transaction() as s:
+        row = await _locked(s, payout_id)
+        await apply_answer(s, clock=clock, row=row, answer=answer)
+        return PayoutObject.of(row)
+
+
+# --- the provider's answer ---------------------------------------------------------------------
+
+
+async def apply_answer(
+    session: AsyncSession, *, clock: Clock, row: Payout, answer: ProviderPayout
+) -> None:
+    """Move ``row`` (locked) as far as the provider's payout says, never backwards."""
+    if row.provider_payout_id is None and PayoutStatus(row.status) in domain.AT_PROVIDER:
+        row.provider_payout_id = answer.id
+    if answer.arrival_date is not None and row.status in domain.AT_PROVIDER:
+        row.arrival_date = answer.arrival_date
+    target = domain.next_status(PayoutStatus(row.status), answer.status)
+    if target is None:
+        return
+    if target is PayoutStatus.in_transit:
+        row.status = target.value
+        row.updated_at = clock.now()
+    elif target is PayoutStatus.paid:
+        await _pay(session, clock, row)
+    else:
+        await _fail(
+            session,
+            clock,
+            row,
+            code=answer.failure_code or f"payout_{answer.status}",
+            message=answer.failure_message or f"The provider's payout is {answer.status}.",
+        )
+
+
+async def _pay(session: AsyncSession, clock: Clock, row: Payout) -> None:
+    await ledgering.apply(
+        session,
+        clock=clock,
+        currency=row.currency,
+        reference=row.id,
+        moves=[
+            Move(
+                domain.post_id(row.id),
+                "payout",
+                kind=TransferKind.post_pending,
+                pending_id=domain.hold_id(row.id),
+            ),
+            Move(
+                domain.sent_id(row.id),
+                "payout_sent",
+                ledgering.payouts_in_transit(row.party_id),
+                ledgering.clearing(row.provider),
+                row.amount,
+            ),
+        ],
+    )
+    row.status = PayoutStatus.paid.value
+    row.updated_at = clock.now()
+    await _event(session, clock, EventType.payout_paid, row)
+
+
+async def _void(session: AsyncSession, clock: Clock, row: Payout) -> None:
+    await ledgering.apply(
+        session,
+        clock=clock,
+        currency=row.currency,
+        reference=row.id,
+        moves=[
+            Move(
+                domain.void_id(row.id),
+                "payout_returned",
+                kind=TransferKind.void_pending,
+                pending_id=domain.hold_id(row.id),
+            )
+        ],
+    )
+
+
+async def _fail(
+    session: AsyncSession, clock: Clock, row: Payout, *, code: str, message: str
+) -> None:
+    await _void(session, clock, row)
+    row.status = PayoutStatus.failed.value
+    row.failure_code = code[:64]
+    row.failure_message = message[:500]
+    row.updated_at = clock.now()
+    await _event(session, clock, EventType.payout_failed, row)
+
+
+async def _event(session: AsyncSession, clock: Clock, type: EventType, row: Payout) -> None:
+    await session.flush()
+    await record(
+        session,
+        clock=clock,
+        type=type,
+        object_id=row.id,
+        data=PayoutObject.of(row).model_dump(mode="json"),
+        audience=[row.party_id, row.requested_by if row.requested_by.startswith("usr_") else None],
+    )
+
+
+# --- the sync sweep ------------------------------------------------------------------------------
+
+
+async def due_for_sync(container: Container, *, older_than: datetime, limit: int) -> Sequence[str]:
+    """Payouts at the provider whose last change is older than ``older_than``."""
+    async with container.db.transaction() as s:
+        rows = await s.scalars(
+            select(Payout.id)
+            .where(
+                or_(*(Payout.status == st.value for st in domain.AT_PROVIDER)),
+                Payout.updated_at < older_than,
+            )
+            .order_by(Payout.updated_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+
+async def sync(container: Container, payout_id: str) -> PayoutObject:
+    """Ask the provider about one payout: repeat the call (same key) while we have no answer,
+    else retrieve it; apply what it says."""
+    async with container.db.transaction() as s:
+        row = await _locked(s, payout_id)
+        status = PayoutStatus(row.status)
+        if status not in domain.AT_PROVIDER:
+            return PayoutObject.of(row)
+        provider_id, account = row.provider_payout_id, row.provider_account_id
+        call = _payout_request(row)
+    if provider_id is None:
+        return await _call_and_apply(container, payout_id, call)
+    answer = await container.provider.retrieve_payout(provider_id, account_id=account)
+    async with container.db.transaction() as s:
+        row = await _locked(s, payout_id)
+        await apply_answer(s, clock=container.clock, row=row, answer=answer)
+        return PayoutObject.of(row)
