@@ -171,3 +171,21 @@ async def test_money_routes_demand_an_idempotency_key(ctx: Ctx) -> None:
     )
     assert r.status_code == 400, r.text
     assert await balance_of(ctx, worker) == figures(500, 0)
+
+
+async def test_the_sync_sweep_settles_a_payout_whose_webhook_never_came(ctx: Ctx) -> None:
+    from escrowd.payouts.tasks import QUIET, sync_payouts
+    from escrowd.sandbox.stripe.due import run_due
+    from tests.escrows.conftest import sweep
+
+    worker = await earned(ctx, 800)
+    payout = await request_payout(ctx, worker, 800)
+    await days_pass(ctx, 2)
+    await review(ctx, payout["id"], "approve")
+    # Arrival at the sandbox, but its payout.paid is never delivered.
+    ctx.container.clock.advance(2 * QUIET + (QUIET * 60 * 24 * 2))  # type: ignore[attr-defined]
+    await run_due(ctx.container)
+    assert await sweep(ctx.container, sync_payouts)
+    r = await ctx.client.get(f"/v1/payouts/{payout['id']}", headers=worker.headers)
+    assert r.json()["status"] == "paid"
+    assert await balance_of(ctx, worker) == figures(0, 0)
