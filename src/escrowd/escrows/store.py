@@ -22,7 +22,7 @@ from escrowd.escrows.schemas import allocation_json, escrow_json
 from escrowd.escrows.states import RULES, Action, EscrowStateError, State
 from escrowd.events import EventType
 from escrowd.events import service as events
-from escrowd.users.organizations.models import Membership
+from escrowd.users.organizations import service as organizations
 
 
 def not_found(escrow_id: str) -> NotFoundError:
@@ -56,13 +56,6 @@ async def book_of(session: AsyncSession, escrow_id: str, *, lock: bool = False) 
 # --- who may do what ---------------------------------------------------------------------------
 
 
-async def _parties_of(session: AsyncSession, user_id: str) -> set[str]:
-    orgs = await session.scalars(
-        select(Membership.organization_id).where(Membership.user_id == user_id)
-    )
-    return {user_id, *orgs.all()}
-
-
 async def role_of(session: AsyncSession, actor: Principal | None, escrow: Escrow) -> str:
     """``admin`` (admins, API keys, the scheduler), ``payer``, ``payee`` or ``none``."""
     if actor is None or actor.is_admin:
@@ -70,7 +63,7 @@ async def role_of(session: AsyncSession, actor: Principal | None, escrow: Escrow
     if actor.user_id == escrow.payer_id:
         return "payer"
     payees = {a.payee_id for a in escrow.allocations if a.payee_id}
-    if payees and payees & await _parties_of(session, actor.user_id or ""):
+    if payees and payees & await organizations.parties_of(session, actor.user_id or ""):
         return "payee"
     return "none"
 

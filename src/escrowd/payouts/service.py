@@ -186,15 +186,6 @@ async def request(
 # --- reading -------------------------------------------------------------------------------------
 
 
-async def _parties_of(session: AsyncSession, user_id: str) -> list[str]:
-    from escrowd.users.organizations.models import Membership
-
-    orgs = await session.scalars(
-        select(Membership.organization_id).where(Membership.user_id == user_id)
-    )
-    return [user_id, *orgs]
-
-
 async def visible(
     session: AsyncSession,
     *,
@@ -206,7 +197,7 @@ async def visible(
     organizations'), filtered."""
     stmt = select(Payout)
     if not actor.is_admin:
-        stmt = stmt.where(Payout.party_id.in_(await _parties_of(session, actor.id)))
+        stmt = stmt.where(Payout.party_id.in_(await organizations.parties_of(session, actor.id)))
     if status is not None:
         stmt = stmt.where(Payout.status == status.value)
     if party is not None:
@@ -218,7 +209,7 @@ async def get_visible(session: AsyncSession, *, actor: Principal, payout_id: str
     row = await session.get(Payout, payout_id)
     if row is None:
         raise missing(payout_id)
-    if not actor.is_admin and row.party_id not in await _parties_of(session, actor.id):
+    if not actor.is_admin and row.party_id not in await organizations.parties_of(session, actor.id):
         raise missing(payout_id)
     return row
 

@@ -59,6 +59,14 @@ async def create(
     return org
 
 
+async def parties_of(session: AsyncSession, user_id: str) -> set[str]:
+    """The parties whose money ``user_id`` may see as its own: itself and its organizations."""
+    orgs = await session.scalars(
+        select(Membership.organization_id).where(Membership.user_id == user_id)
+    )
+    return {user_id, *orgs.all()}
+
+
 async def membership_of(
     session: AsyncSession, *, org_id: str, user_id: str | None
 ) -> Membership | None:
