@@ -105,22 +105,19 @@ async def _held(unit: Unit, book: Book, *, captured: bool) -> None:
         e.inspection_ends_at = now + timedelta(seconds=e.inspection_period_seconds)
 
 
-def pending_change(book: Book, payment: Payment, *, event_created: datetime | None) -> bool:
-    """Whether :func:`apply_payment` would change anything for this payment.
+def _decide(
+    book: Book, payment: Payment, *, event_created: datetime | None
+) -> tuple[Action, State | None] | None:
+    """The action the payment's status asks for and the state it leads to (None: stays);
+    None when there is no outcome yet or the report is older than one already applied.
 
-    Webhook handlers ask this of the event's *claim* first: a repeated or stale event changes
-    nothing and needs no call to the provider; anything else is checked against the provider's
-    own object before it is applied. Mirrors ``apply_payment``'s decisions, so keep them
-    together.
+    Within the payment phase (requires_payment ⇄ requires_action) the states alone cannot
+    order two reports, so a webhook's ``event_created`` does.
     """
     e = book.escrow
-    if e.payment_id is not None and e.payment_id != payment.id:
-        return False
-    if e.payment_id is None or (payment.latest_charge or e.charge_id) != e.charge_id:
-        return True
     outcome = outcome_of(payment)
     if outcome is None:
-        return False
+        return None
     action = payment_action(outcome, e.status)
     if (
         action in (Action.require_action, Action.payment_failed)
@@ -128,8 +125,26 @@ def pending_change(book: Book, payment: Payment, *, event_created: datetime | No
         and e.last_payment_event_at is not None
         and event_created < e.last_payment_event_at
     ):
+        return None
+    return action, apply_event(e.status, action, context=book.context())
+
+
+def pending_change(book: Book, payment: Payment, *, event_created: datetime | None) -> bool:
+    """Whether :func:`apply_payment` would change anything for this payment.
+
+    Webhook handlers ask this of the event's *claim* first: a repeated or stale event changes
+    nothing and needs no call to the provider; anything else is checked against the provider's
+    own object before it is applied.
+    """
+    e = book.escrow
+    if e.payment_id is not None and e.payment_id != payment.id:
         return False
-    if apply_event(e.status, action, context=book.context()) is not None:
+    if e.payment_id is None or (payment.latest_charge or e.charge_id) != e.charge_id:
+        return True
+    decided = _decide(book, payment, event_created=event_created)
+    if decided is None:
+        return False
+    if decided[1] is not None:
         return True
     return (
         e.status == State.authorized
@@ -159,19 +174,10 @@ async def apply_payment(
         return False  # an abandoned earlier attempt
     e.payment_id = payment.id
     e.charge_id = payment.latest_charge or e.charge_id
-    outcome = outcome_of(payment)
-    if outcome is None:
+    decided = _decide(book, payment, event_created=event_created)
+    if decided is None:
         return False
-    action = payment_action(outcome, e.status)
-    phase = action in (Action.require_action, Action.payment_failed)
-    if (
-        phase
-        and event_created is not None
-        and e.last_payment_event_at is not None
-        and event_created < e.last_payment_event_at
-    ):
-        return False
-    new = apply_event(e.status, action, context=book.context())
+    action, new = decided
     if new is None:
         if e.status == State.authorized and payment.capture_before is not None:
             e.capture_before = payment.capture_before
