@@ -22,7 +22,6 @@ from escrowd.accounts.service import apply_provider_state, load_visible, missing
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import (
-    ApiError,
     ConflictError,
     InvalidRequestError,
     NotFoundError,
@@ -55,10 +54,6 @@ T = TypeVar("T")
 def provider_of(container: Container, capability: Capability) -> PaymentProvider:
     """The configured provider, if it can do ``capability``."""
     provider = container.provider
-    if provider is None:
-        raise ApiError(
-            "No payment provider is configured on this server.", code="provider_not_configured"
-        )
     if capability not in provider.capabilities:
         raise InvalidRequestError(
             f"The payment provider '{provider.name}' does not support {capability.value}.",

@@ -47,7 +47,7 @@ payment_methods_router = APIRouter(prefix="/payment_methods", tags=["payment met
     responses=error_responses(401, 403, 404),
 )
 async def get_me(session: SessionDep, container: ContainerDep, user: CurrentUser) -> Customer:
-    name = container.provider.name if container.provider is not None else "stripe"
+    name = container.provider.name
     row = await service.find_customer(session, user_id=user.id, provider=name)
     missing = NotFoundError(
         "You have no customer yet: it is made when you first save a card "
@@ -115,7 +115,7 @@ async def attach(
 async def list_payment_methods(
     session: SessionDep, container: ContainerDep, user: CurrentUser, page: PageDep
 ) -> ListResponse[PaymentMethod]:
-    name = container.provider.name if container.provider is not None else "stripe"
+    name = container.provider.name
     default_id = await service.default_payment_method(session, user_id=user.id, provider=name)
     return await page_of(
         session,

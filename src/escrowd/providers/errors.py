@@ -69,6 +69,13 @@ class ProviderError(Exception):
     def outcome_unknown(self) -> bool:
         return self.kind is ProviderErrorKind.unknown_outcome
 
+    @property
+    def missing(self) -> bool:
+        """The provider has no such object (Stripe: 404 ``resource_missing``)."""
+        return self.kind is ProviderErrorKind.invalid_request and (
+            self.http_status == 404 or "resource_missing" in (self.code, self.raw_code)
+        )
+
     def to_api_error(self) -> EscrowdError:
         """The error escrowd's own API returns for this failure."""
         code = self.decline_code or self.code

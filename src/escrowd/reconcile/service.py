@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
-from escrowd.errors import ApiError, NotFoundError
+from escrowd.errors import NotFoundError
 from escrowd.escrows.models import Escrow, Operation
 from escrowd.providers.base import PaymentProvider
-from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Refund, TimeRange
 from escrowd.reconcile.domain import (
     Difference,
@@ -106,21 +106,6 @@ class Report:
                 for (day, currency), measures in sorted(self.totals.items())
             ],
         }
-
-
-def _provider(container: Container) -> PaymentProvider:
-    if container.provider is None:
-        raise ApiError(
-            "No payment provider is configured: reconciliation needs one.",
-            code="provider_not_configured",
-        )
-    return container.provider
-
-
-def _missing(exc: ProviderError) -> bool:
-    return exc.kind is ProviderErrorKind.invalid_request and (
-        exc.http_status == 404 or exc.raw_code == "resource_missing"
-    )
 
 
 def _their_refund(refund: Refund, ours: Ours) -> TheirRefund:
@@ -211,7 +196,7 @@ async def _pair_up(
             try:
                 other = await fetch(mine, key)
             except ProviderError as exc:
-                if not _missing(exc):
+                if not exc.missing:
                     raise
         out += compare(mine, other)
     for other in unmatched.values():
@@ -256,7 +241,7 @@ async def reconcile(
 
     ``until`` is held at least ``GRACE`` before now: younger objects may still be settling.
     """
-    provider = _provider(container)
+    provider = container.provider
     until = min(until, container.clock.now() - GRACE)
     report = Report(since=since, until=until, escrow_id=None)
     windows = days(since, until)
@@ -288,7 +273,7 @@ async def reconcile(
 
 async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
     """Compare one escrow's whole life: its payment, every refund and every transfer."""
-    provider = _provider(container)
+    provider = container.provider
     async with container.db.transaction() as s:
         escrow = await s.get(Escrow, escrow_id)
         if escrow is None:
@@ -302,7 +287,7 @@ async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
             mine = their_payment(await provider.retrieve_payment_record(payment_id))
             theirs.payments[mine.id] = mine
         except ProviderError as exc:
-            if not _missing(exc):
+            if not exc.missing:
                 raise
         async for refund in provider.list_refunds(payment_id=payment_id):
             theirs.refunds[refund.id] = refund

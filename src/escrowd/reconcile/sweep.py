@@ -33,8 +33,6 @@ def dedupe_key(difference_key: str) -> str:
 
 async def daily(ctx: SweepContext) -> int:
     """Reconcile the last two days; returns how many new differences became incidents."""
-    if ctx.container.provider is None:
-        return 0  # no provider configured: nothing escrowd did can be at one
     report = await reconcile(ctx.container, since=ctx.started_at - LOOK_BACK, until=ctx.started_at)
     made = 0
     async with ctx.container.db.transaction() as s:

@@ -128,8 +128,8 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
             row_id, request = need.row_id, need.request
             claimed.clear()
             try:
-                verified[(request.object_type, request.object_id)] = await _fetch(
-                    container, request
+                verified[(request.object_type, request.object_id)] = await fetch(
+                    container.provider, request.object_type, request.object_id, request.account
                 )
             except Exception as exc:
                 await _record_failure(container, row_id, exc)
@@ -146,10 +146,6 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
         container, row_id, RuntimeError(f"more than {MAX_VERIFICATIONS} objects to verify")
     )
     return True
-
-
-async def _fetch(container: Container, request: VerificationRequired) -> object:
-    return await fetch(container.provider, request.object_type, request.object_id, request.account)
 
 
 def _due(now: datetime, row_id: int | None) -> Select[InboundWebhookEvent]:

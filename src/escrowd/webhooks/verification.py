@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from escrowd.providers.base import PaymentProvider
-from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import ProviderEvent
 
 __all__ = [
@@ -144,13 +144,7 @@ async def fetch(
         if object_type == "payout":
             return await provider.retrieve_payout(object_id, account_id=account)
     except ProviderError as exc:
-        if _is_missing(exc):
+        if exc.missing:
             return MISSING
         raise
     raise ValueError(f"no way to verify a {object_type!r} with the provider")
-
-
-def _is_missing(exc: ProviderError) -> bool:
-    return exc.kind is ProviderErrorKind.invalid_request and (
-        exc.http_status == 404 or exc.code == "resource_missing"
-    )

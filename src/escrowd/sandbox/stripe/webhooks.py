@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import bindparam, select, update
+from starlette.types import ASGIApp
 
 from escrowd.bootstrap import Core
 from escrowd.clock import unix
@@ -51,7 +52,7 @@ def sign(body: bytes, timestamp: int, secret: str = SANDBOX_WEBHOOK_SECRET) -> s
 class _AsgiSender:
     """Posts to escrowd's own app in process; one client per batch (a client is costly)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://escrowd.internal"
         )
@@ -64,7 +65,7 @@ class _AsgiSender:
         await self.client.aclose()
 
 
-async def deliver(container: Core, *, to: Any = None, send: Sender | None = None) -> int:
+async def deliver(container: Core, *, to: ASGIApp | None = None, send: Sender | None = None) -> int:
     """Send one batch of due events, with ``send`` or else by posting in process to the ASGI
     app ``to``; returns how many were attempted."""
     if send is None and to is None:
@@ -88,7 +89,7 @@ async def deliver(container: Core, *, to: Any = None, send: Sender | None = None
             .where(c.id.in_([r.id for r in rows]))
             .values(next_attempt_at=real_now + LEASE_SECONDS)
         )
-    own = _AsgiSender(to) if send is None else None
+    own = _AsgiSender(to) if send is None and to is not None else None
     try:
         outcomes = [await _send(container, send or own, row, real_now) for row in rows]
     finally:
