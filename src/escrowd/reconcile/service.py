@@ -119,13 +119,40 @@ def _their_refund(refund: Refund, ours: Ours) -> TheirRefund:
     )
 
 
+class RecentPayments:
+    """The provider's payments a run has already seen (listed on one day, or fetched), so a
+    payment that later days reach again through a refund or a release is not fetched again.
+    Bounded: a long range keeps the most recent ``size`` only."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._seen: dict[str, TheirPayment] = {}
+
+    def get(self, payment_id: str) -> TheirPayment | None:
+        return self._seen.get(payment_id)
+
+    def add(self, payment: TheirPayment) -> None:
+        self._seen.pop(payment.id, None)
+        self._seen[payment.id] = payment
+        if len(self._seen) > self.size:
+            del self._seen[next(iter(self._seen))]
+
+
 async def compare(
-    provider: PaymentProvider, ours: Ours, theirs: Theirs, counts: dict[str, int]
+    provider: PaymentProvider,
+    ours: Ours,
+    theirs: Theirs,
+    counts: dict[str, int],
+    recent: RecentPayments | None = None,
 ) -> list[Difference]:
-    """Every difference between the two sides; fetches what one side lacks by id.
+    """Every difference between the two sides; fetches what one side lacks by id (a payment
+    in ``recent`` is not fetched again).
 
     ``counts`` gains how many payments, refunds and transfers were compared.
     """
+    recent = recent or RecentPayments()
+    for listed in theirs.payments.values():
+        recent.add(listed)
     out: list[Difference] = []
     counts["payments"] += len(ours.payments) + len(
         set(theirs.payments) - set(ours.escrow_of_payment)
@@ -142,7 +169,11 @@ async def compare(
         # is not worth a call.
         if mine.funded <= 0:
             return None
-        return their_payment(await provider.retrieve_payment_record(pid))
+        seen = recent.get(pid)
+        if seen is None:
+            seen = their_payment(await provider.retrieve_payment_record(pid))
+            recent.add(seen)
+        return seen
 
     async def fetch_refund(_: OurRefund, rid: str) -> TheirRefund:
         return _their_refund(await provider.retrieve_refund(rid), ours)
@@ -244,6 +275,7 @@ async def reconcile(
     provider = container.provider
     until = min(until, container.clock.now() - GRACE)
     report = Report(since=since, until=until, escrow_id=None)
+    recent = RecentPayments()
     windows = days(since, until)
     for done, window in enumerate(windows):
         if progress is not None:
@@ -264,7 +296,7 @@ async def reconcile(
                 release_keys=touched.release_keys,
                 transfer_ids=theirs.transfers,
             )
-        _record(report, ours, await compare(provider, ours, theirs, report.compared))
+        _record(report, ours, await compare(provider, ours, theirs, report.compared, recent))
         report.merge_totals(touched.totals, theirs.totals)
     if progress is not None:
         progress(len(windows), len(windows), "done")
