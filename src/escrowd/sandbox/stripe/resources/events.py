@@ -9,9 +9,9 @@ from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import no_such
 from escrowd.sandbox.stripe.params import Bool, List, Range, Str
 from escrowd.sandbox.stripe.routes import api, list_body
+from escrowd.sandbox.stripe.store import RANGE_OPS
 
 _SELECT = "SELECT seq, data, state FROM sandbox_stripe_events"
-_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "="}
 
 
 def _body(row: Any) -> dict[str, Any]:
@@ -48,7 +48,7 @@ async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any
     if "delivery_success" in p:
         where.append("state = 'delivered'" if p["delivery_success"] else "state <> 'delivered'")
     for op, value in (p.get("created") or {}).items():
-        where.append(f"created {_OPS[op]} ?")
+        where.append(f"created {RANGE_OPS[op]} ?")
         args.append(value)
     after, before = p.get("starting_after"), p.get("ending_before")
     cursor = after or before
