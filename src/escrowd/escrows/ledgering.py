@@ -201,6 +201,15 @@ def release(
     ]
 
 
+def release_key_of(transfer_id: str) -> str | None:
+    """The release operation's key behind its net transfer (``<key>:net``) or a reversal of
+    it (``<key>:reversed:<total>``); None for any other transfer."""
+    if transfer_id.endswith(":net"):
+        return transfer_id.removesuffix(":net")
+    key, sep, _ = transfer_id.partition(":reversed:")
+    return key if sep else None
+
+
 def refund(op_key: str, escrow_id: str, provider: str, amount: int) -> Move:
     return Move(op_key, "refund", escrow_account(escrow_id), clearing(provider), amount)
 

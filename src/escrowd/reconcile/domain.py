@@ -256,6 +256,15 @@ class OurRefund:
     amount: int
 
 
+#: A provider refund in one of these moved no money.
+REFUND_UNMOVED = frozenset({"failed", "canceled"})
+
+
+def refund_moved(status: str, amount: int) -> int:
+    """What a provider refund in ``status`` took off the platform."""
+    return 0 if status in REFUND_UNMOVED else amount
+
+
 @dataclass(frozen=True, slots=True)
 class TheirRefund:
     id: str
@@ -269,7 +278,7 @@ class TheirRefund:
     @property
     def moved(self) -> int:
         """What left the platform: nothing for a refund that failed or was canceled."""
-        return 0 if self.status in ("failed", "canceled") else self.amount
+        return refund_moved(self.status, self.amount)
 
 
 def compare_refund(ours: OurRefund | None, theirs: TheirRefund | None) -> list[Difference]:

@@ -21,11 +21,19 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.escrows.ledgering import release_key_of
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
 from escrowd.ledger.models import LedgerTransfer
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.types import PaymentRecord, Refund, TimeRange, Transfer
-from escrowd.reconcile.domain import OurPayment, OurRefund, OurTransfer, TheirPayment, TheirTransfer
+from escrowd.reconcile.domain import (
+    OurPayment,
+    OurRefund,
+    OurTransfer,
+    TheirPayment,
+    TheirTransfer,
+    refund_moved,
+)
 
 #: The day's totals, by what moved.
 MEASURES = ("charges", "fees", "refunds", "transfers", "reversals")
@@ -92,8 +100,8 @@ async def their_window(provider: PaymentProvider, window: TimeRange) -> Theirs:
             _add(out.totals, day, mine.currency, "fees", mine.fee or 0)
     async for refund in provider.list_refunds(created=window):
         out.refunds[refund.id] = refund
-        if refund.status not in ("failed", "canceled"):
-            _add(out.totals, day, refund.currency, "refunds", refund.amount)
+        if moved := refund_moved(refund.status, refund.amount):
+            _add(out.totals, day, refund.currency, "refunds", moved)
     async for transfer in provider.list_transfers(created=window):
         out.transfers[transfer.id] = their_transfer(transfer)
         _add(out.totals, day, transfer.currency, "transfers", transfer.amount)
@@ -129,10 +137,8 @@ async def ledger_window(session: AsyncSession, window: TimeRange) -> Touched:
             out.escrows.add(row.reference)
         elif row.category == "refund":
             out.refund_keys.add(row.id)
-        elif row.category == "release" and row.id.endswith(":net"):
-            out.release_keys.add(row.id.removesuffix(":net"))
-        elif row.category == "reversal":
-            out.release_keys.add(row.id.split(":reversed:")[0])
+        elif row.category in ("release", "reversal") and (key := release_key_of(row.id)):
+            out.release_keys.add(key)
     return out
 
 
@@ -273,7 +279,7 @@ async def _reversals(session: AsyncSession, escrow_ids: Iterable[str]) -> dict[s
             select(t.id, t.amount).where(t.reference.in_(chunk), t.category == "reversal")
         )
         for tid, amount in rows:
-            out[tid.split(":reversed:")[0]] += int(amount)
+            out[release_key_of(tid) or tid] += int(amount)
     return out
 
 
