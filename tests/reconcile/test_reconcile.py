@@ -15,7 +15,7 @@ from escrowd.clock import FrozenClock
 from escrowd.escrows.models import Escrow
 from escrowd.jobs.models import Incident, Job
 from escrowd.jobs.worker import Worker
-from escrowd.reconcile.domain import Kind
+from escrowd.reconcile.differences import Kind
 from escrowd.reconcile.service import reconcile, reconcile_escrow
 from escrowd.reconcile.sweep import DIFFERENCE_JOB, daily
 from tests.escrows.conftest import Ctx, payees, payer, settle, sweep

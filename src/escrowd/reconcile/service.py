@@ -25,8 +25,8 @@ from escrowd.escrows.models import Escrow, Operation
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Refund, TimeRange
+from escrowd.reconcile.differences import Difference
 from escrowd.reconcile.domain import (
-    Difference,
     OurPayment,
     OurRefund,
     OurTransfer,

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from escrowd.jobs import JobContext, PermanentJobError, Registry, SweepContext, enqueue
-from escrowd.reconcile.domain import Kind
+from escrowd.reconcile.differences import Kind
 from escrowd.reconcile.service import reconcile, reconcile_escrow
 
 SWEEP = "reconcile.daily"
