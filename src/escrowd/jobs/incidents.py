@@ -59,16 +59,14 @@ async def replay(
     session: AsyncSession, *, incident_id: str, actor_id: str, now: datetime
 ) -> Incident:
     """Queue the incident's job again (due now, attempts reset) and resolve the incident."""
-    found = await get(session, incident_id)
-    if found.job_id is None:
+    incident = await get(session, incident_id, for_update=True)
+    if incident.job_id is None:
         raise ConflictError(
-            f"Incident {incident_id} records evidence ({found.kind}), not a failed job, so there "
-            "is nothing to replay. Look into it, then dismiss it.",
+            f"Incident {incident_id} records evidence ({incident.kind}), not a failed job, so "
+            "there is nothing to replay. Look into it, then dismiss it.",
             code="nothing_to_replay",
         )
-    incident = await _resolve(
-        session, incident_id=incident_id, actor_id=actor_id, now=now, how=Resolution.replayed
-    )
+    await _resolve(session, incident, actor_id=actor_id, now=now, how=Resolution.replayed)
     requeued = await session.execute(
         update(Job)
         .where(Job.id == incident.job_id, Job.status == JobStatus.failed.value)
@@ -120,15 +118,15 @@ async def dismiss(
     session: AsyncSession, *, incident_id: str, actor_id: str, now: datetime
 ) -> Incident:
     """Close the incident without running its job again (the job stays failed)."""
-    return await _resolve(
-        session, incident_id=incident_id, actor_id=actor_id, now=now, how=Resolution.dismissed
-    )
+    incident = await get(session, incident_id, for_update=True)
+    return await _resolve(session, incident, actor_id=actor_id, now=now, how=Resolution.dismissed)
 
 
 async def _resolve(
-    session: AsyncSession, *, incident_id: str, actor_id: str, now: datetime, how: Resolution
+    session: AsyncSession, incident: Incident, *, actor_id: str, now: datetime, how: Resolution
 ) -> Incident:
-    incident = await get(session, incident_id, for_update=True)
+    """Resolve ``incident`` (read with its row lock by the caller)."""
+    incident_id = incident.id
     if incident.resolved_at is not None:
         raise ConflictError(
             f"Incident {incident_id} was already {incident.resolution} at "

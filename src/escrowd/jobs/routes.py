@@ -22,6 +22,7 @@ from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.jobs import incidents
 from escrowd.jobs.models import Incident as IncidentRow
+from escrowd.jobs.models import Job as JobRow
 from escrowd.jobs.schemas import Incident
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -44,8 +45,9 @@ def _with_jobs(
 async def _one(session: SessionDep, incident: IncidentRow) -> Incident:
     if incident.job_id is None:
         return Incident.of(incident, None)
-    job = (await incidents.jobs_of(session, [incident]))[incident.job_id]
-    await session.refresh(job)
+    # Fresh: a replay just requeued it with an UPDATE the session's copy did not see.
+    job = await session.get(JobRow, incident.job_id, populate_existing=True)
+    assert job is not None, incident.job_id  # an incident's job is never deleted
     return Incident.of(incident, job)
 
 
