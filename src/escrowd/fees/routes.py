@@ -66,6 +66,5 @@ async def get_payee_fee_policy(
 async def delete_payee_fee_policy(
     party_id: PartyPath, session: SessionDep, _: AdminPrincipal
 ) -> DeletedObject:
-    await fee_policies.get(session, party_id=party_id)
     await fee_policies.remove(session, party_id=party_id)
     return DeletedObject(id=party_id, object="payee_fee_policy")

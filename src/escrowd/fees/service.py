@@ -45,13 +45,17 @@ async def overrides_for(session: AsyncSession, party_ids: Iterable[str]) -> dict
     return {r.party_id: FeeOverride.from_dict(r.policy) for r in rows}
 
 
+def no_policy(party_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"{party_id} has no fee policy of its own: the marketplace default applies.",
+        param="party_id",
+    )
+
+
 async def get(session: AsyncSession, *, party_id: str) -> PayeeFeePolicy:
     row = await session.get(PayeeFeePolicy, party_id)
     if row is None:
-        raise NotFoundError(
-            f"{party_id} has no fee policy of its own: the marketplace default applies.",
-            param="party_id",
-        )
+        raise no_policy(party_id)
     return row
 
 
@@ -70,8 +74,10 @@ async def put(
     return row
 
 
-async def remove(session: AsyncSession, *, party_id: str) -> bool:
+async def remove(session: AsyncSession, *, party_id: str) -> None:
+    """Delete ``party_id``'s own policy; 404 when it has none."""
     result = await session.execute(
         delete(PayeeFeePolicy).where(PayeeFeePolicy.party_id == party_id)
     )
-    return bool(getattr(result, "rowcount", 0))
+    if not getattr(result, "rowcount", 0):
+        raise no_policy(party_id)
