@@ -16,7 +16,6 @@ from escrowd.api import docs_pages, errors, openapi
 from escrowd.api.auth import principal_scope
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
-from escrowd.api.idempotency_required import document_idempotency_keys
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
@@ -102,7 +101,6 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     app.state.container = container
     errors.install(app)
     openapi.install(app)
-    document_idempotency_keys(app)
     docs_pages.install(app)
     app.include_router(home_router)
     app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API

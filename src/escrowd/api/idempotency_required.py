@@ -4,16 +4,16 @@ A route opts in with one word, ``dependencies=[RequireIdempotencyKey]``: route d
 before the route's own (``Caller`` included), so a request without the header is refused
 before anything is read, written or sent to the payment provider. ``IdempotencyMiddleware``
 (``escrowd.api.idempotency``) does the replaying; this module only says where a key is
-mandatory, and ``document_idempotency_keys`` makes /openapi.json say so too: the header is
-required on those operations and optional on every other POST.
+mandatory, and ``mark_idempotency_keys`` (called when ``api.openapi`` builds the document)
+makes /openapi.json say so too: the header is required on those operations and optional on
+every other POST.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, Header
 from fastapi.params import Depends as DependsParam
 
 from escrowd.api.idempotency import MAX_KEY_LENGTH
@@ -76,19 +76,3 @@ def mark_idempotency_keys(schema: dict[str, Any]) -> None:
         header["required"] = must
         header["description"] = REQUIRED_DESCRIPTION if must else OPTIONAL_DESCRIPTION
         header["schema"] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
-
-
-def document_idempotency_keys(app: FastAPI) -> None:
-    """Make ``app.openapi()`` mark the header on every POST, as the routes declare it."""
-    build: Callable[[], dict[str, Any]] = app.openapi
-    marked: list[dict[str, Any]] = []
-
-    def openapi() -> dict[str, Any]:
-        schema = build()  # cached by FastAPI until the routes change
-        if not any(m is schema for m in marked):
-            mark_idempotency_keys(schema)
-            marked[:] = [schema]
-        return schema
-
-    # FastAPI's documented way to extend the schema is replacing this method.
-    app.openapi = openapi  # type: ignore[method-assign]

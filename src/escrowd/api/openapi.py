@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from escrowd.api.idempotency_required import mark_idempotency_keys
 from escrowd.api.schemas import COMPONENT_KEY, COMPONENTS, ErrorEnvelope
 
 API_PREFIX = "/v1/"
@@ -139,11 +140,12 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
-    """Serve the document with the shared error responses (built once, on first request)."""
+    """Serve the document with the shared error responses and each POST's
+    ``Idempotency-Key`` (built once, on first request)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(
+            schema = document_errors(
                 get_openapi(
                     title=app.title,
                     version=app.version,
@@ -151,6 +153,8 @@ def install(app: FastAPI) -> None:
                     routes=app.routes,
                 )
             )
+            mark_idempotency_keys(schema)
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
