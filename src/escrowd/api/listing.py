@@ -26,6 +26,24 @@ Row = TypeVar("Row")
 Shown = TypeVar("Shown")
 
 
+async def _shown(
+    session: AsyncSession,
+    stmt: Select[Row],
+    id_column: InstrumentedAttribute[str],
+    page: PageParams,
+    of: Callable[[Row], Shown] | None,
+    render: Callable[[Sequence[Row]], Awaitable[list[Shown]]] | None,
+) -> tuple[list[Shown], bool]:
+    """One page of ``stmt``, each row shown with ``of`` or the page with ``render``, and
+    whether there are more."""
+    result = await paginate(session, stmt, id_column, page)
+    if render is not None:
+        return await render(result.items), result.has_more
+    if of is not None:
+        return [of(row) for row in result.items], result.has_more
+    raise TypeError("a list needs `of` (one row) or `render` (the whole page)")
+
+
 async def page_of(
     session: AsyncSession,
     stmt: Select[Row],
@@ -37,14 +55,8 @@ async def page_of(
     render: Callable[[Sequence[Row]], Awaitable[list[Shown]]] | None = None,
 ) -> ListResponse[Shown]:
     """One page of ``stmt`` as a list: each row shown with ``of``, or the page with ``render``."""
-    result = await paginate(session, stmt, id_column, page)
-    if render is not None:
-        data = await render(result.items)
-    elif of is not None:
-        data = [of(row) for row in result.items]
-    else:
-        raise TypeError("page_of needs `of` (one row) or `render` (the whole page)")
-    return ListResponse[Shown](url=url, has_more=result.has_more, data=data)
+    data, has_more = await _shown(session, stmt, id_column, page, of, render)
+    return ListResponse[Shown](url=url, has_more=has_more, data=data)
 
 
 async def page_json(
@@ -59,14 +71,8 @@ async def page_json(
 ) -> JSONResponse:
     """``page_of`` for routes that build each object's JSON themselves (``to_json`` one row,
     or ``render`` the whole page)."""
-    result = await paginate(session, stmt, id_column, page)
-    if render is not None:
-        data = await render(result.items)
-    elif to_json is not None:
-        data = [to_json(row) for row in result.items]
-    else:
-        raise TypeError("page_json needs `to_json` (one row) or `render` (the whole page)")
-    return JSONResponse(list_response(url, data, result.has_more))
+    data, has_more = await _shown(session, stmt, id_column, page, to_json, render)
+    return JSONResponse(list_response(url, data, has_more))
 
 
 def found(row: Row | None, error: NotFoundError) -> Row:
