@@ -28,7 +28,20 @@ class Prefix(StrEnum):
     request = "req"
 
 
-_ID_RE = re.compile(r"^([a-z]+)_([0-9A-HJKMNP-TV-Z]{26})$")
+#: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.
+_ULID = "[0-9A-HJKMNP-TV-Z]{26}"
+_ID_RE = re.compile(rf"^([a-z]+)_({_ULID})$")
+
+
+def id_pattern(*prefixes: Prefix) -> str:
+    """The regular expression of an id of one of these types (for request schemas)."""
+    names = [p.value for p in prefixes]
+    head = names[0] if len(names) == 1 else f"({'|'.join(names)})"
+    return f"^{head}_{_ULID}$"
+
+
+#: A party: a user or an organization.
+PARTY_PATTERN = id_pattern(Prefix.user, Prefix.organization)
 
 
 def new_id(prefix: Prefix) -> str:

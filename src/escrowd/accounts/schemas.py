@@ -10,6 +10,7 @@ from escrowd.accounts import models
 from escrowd.accounts.domain import BusinessType, OwnerType, Status
 from escrowd.api.schemas import Metadata, RequestModel
 from escrowd.clock import unix
+from escrowd.ids import Prefix, id_pattern
 from escrowd.providers.types import Link
 
 #: An absolute http(s) address a browser is sent to, kept exactly as given.
@@ -28,7 +29,7 @@ OrgId = Annotated[
     Field(
         max_length=64,
         examples=["org_01J9Z3Q4K5M6N7P8R9S0T1V2W3"],
-        json_schema_extra={"pattern": r"^org_[0-9A-HJKMNP-TV-Z]{26}$"},
+        json_schema_extra={"pattern": id_pattern(Prefix.organization)},
     ),
 ]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")]

@@ -13,9 +13,9 @@ from escrowd.api.schemas import error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.balances import service
 from escrowd.balances.schemas import BalanceObject
+from escrowd.ids import PARTY_PATTERN
 
 #: A user or an organization id (the pattern is the schema's; the service checks it too).
-PARTY_PATTERN = r"^(usr|org)_[0-9A-HJKMNP-TV-Z]{26}$"
 
 PartyQuery = Annotated[
     str | None,

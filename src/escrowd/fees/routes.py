@@ -13,11 +13,12 @@ from escrowd.api.strict_json import APIRouter
 from escrowd.fees import service as fee_policies
 from escrowd.fees.domain import FeeOverride
 from escrowd.fees.schemas import FeePolicySet, PayeeFeePolicyObject
+from escrowd.ids import PARTY_PATTERN
 
 PartyPath = Annotated[
     str,
     Path(
-        pattern=r"^(usr|org)_[0-9A-HJKMNP-TV-Z]{26}$",
+        pattern=PARTY_PATTERN,
         description="The payee: a user (usr_…) or an organization (org_…).",
     ),
 ]

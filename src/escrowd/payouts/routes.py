@@ -19,10 +19,11 @@ from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import PermissionDeniedError
+from escrowd.ids import PARTY_PATTERN
 from escrowd.payouts import service
 from escrowd.payouts.domain import PayoutStatus
 from escrowd.payouts.models import Payout
-from escrowd.payouts.schemas import PARTY_PATTERN, PayoutCreate, PayoutObject, PayoutReject
+from escrowd.payouts.schemas import PayoutCreate, PayoutObject, PayoutReject
 
 PayoutIdPath = Annotated[
     str, Path(pattern=r"^po_[0-9A-HJKMNP-TV-Z]{26}$", description="The payout's id (po_…).")

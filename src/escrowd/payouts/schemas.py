@@ -8,11 +8,11 @@ from pydantic import Field
 
 from escrowd.api.schemas import ApiObject, Currency, PositiveAmountInt, RequestModel
 from escrowd.clock import unix
+from escrowd.ids import PARTY_PATTERN
 from escrowd.payouts.domain import PayoutStatus
 from escrowd.payouts.models import Payout
 
 #: A user or an organization id.
-PARTY_PATTERN = r"^(usr|org)_[0-9A-HJKMNP-TV-Z]{26}$"
 
 
 class PayoutCreate(RequestModel):

@@ -13,10 +13,10 @@ from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.balances.routes import PARTY_PATTERN
 from escrowd.balances.service import party_for
 from escrowd.clock import unix
 from escrowd.errors import InvalidRequestError
+from escrowd.ids import PARTY_PATTERN
 from escrowd.transactions import service
 from escrowd.transactions.domain import Period
 from escrowd.transactions.schemas import (
