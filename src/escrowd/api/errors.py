@@ -87,6 +87,7 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    headers = exc.headers
     if exc.status_code == 404:
         err: EscrowdError = NotFoundError(
             f"Unrecognized request URL ({request.method}: {request.url.path}).",
@@ -99,16 +100,12 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
             code="method_not_allowed",
             status=405,
         )
-        return JSONResponse(
-            err.to_dict(),
-            status_code=405,
-            headers={**(exc.headers or {}), "Allow": ", ".join(allowed)},
-        )
+        headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
     elif exc.status_code < 500:
         err = InvalidRequestError(str(exc.detail), code="request_invalid", status=exc.status_code)
     else:
         err = ApiError("Something went wrong on our side.", status=exc.status_code)
-    return JSONResponse(err.to_dict(), status_code=err.http_status, headers=exc.headers)
+    return JSONResponse(err.to_dict(), status_code=err.http_status, headers=headers)
 
 
 def allowed_methods(request: Request) -> list[str]:
