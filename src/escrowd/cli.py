@@ -11,10 +11,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escrowd import __version__
-from escrowd.cli_support import config_error, load_settings, redact
+from escrowd.cli_support import config_error, load_settings, progress_bar, redact
 from escrowd.demo_cli import demo as demo_command
 from escrowd.errors import EscrowdError
 from escrowd.jobs.cli import worker as worker_command
@@ -164,20 +163,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
     async def run() -> bool:
         db = Database(url)
         try:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-                disable=not console.is_terminal,
-            ) as progress:
-                task = progress.add_task("verifying", total=None)
-
-                def step(done: int, total: int, description: str) -> None:
-                    progress.update(task, completed=done, total=total, description=description)
-
+            with progress_bar(console, "verifying") as step:
                 console.print(f"Verifying the ledger in {redact(url)} …")
                 report = await verify(db, progress=step, extra=registries().checks)
         finally:

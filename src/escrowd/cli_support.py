@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
 from escrowd.config import Settings
@@ -38,3 +42,30 @@ def config_error(exc: Exception) -> typer.Exit:
 def redact(url: str) -> str:
     """A database URL fit to print: the password hidden."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+#: ``step(done, total, description)``: what long commands report their progress with.
+Step = Callable[[int, int, str], None]
+
+
+@contextmanager
+def progress_bar(
+    console: Console, what: str, *, unit: str = "", quiet: bool = False
+) -> Iterator[Step]:
+    """A progress bar on ``console`` while the block runs (not when quiet or not a terminal),
+    and the ``step`` callback that moves it; it disappears when the block ends."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}" + (f" {unit}" if unit else "")),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(what, total=None)
+
+        def step(done: int, total: int, description: str) -> None:
+            progress.update(task, completed=done, total=total, description=description)
+
+        yield step

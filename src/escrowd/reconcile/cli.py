@@ -9,10 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from escrowd.cli_support import load_settings, redact
+from escrowd.cli_support import load_settings, progress_bar, redact
 from escrowd.config import Settings
 from escrowd.errors import EscrowdError
 from escrowd.money import Money
@@ -130,20 +129,7 @@ async def _run(
     try:
         if escrow is not None:
             return await reconcile_escrow(container, escrow)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} days"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=quiet or not err.is_terminal,
-        ) as progress:
-            task = progress.add_task("reconciling", total=None)
-
-            def step(done: int, total: int, description: str) -> None:
-                progress.update(task, completed=done, total=total, description=description)
-
+        with progress_bar(err, "reconciling", unit="days", quiet=quiet) as step:
             return await reconcile(container, since=start, until=end, progress=step)
     finally:
         await container.close()
