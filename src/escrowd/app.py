@@ -19,6 +19,7 @@ from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
+from escrowd.config import SANDBOX_PREFIX
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
@@ -31,7 +32,7 @@ from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.payouts.routes import router as payout_router
 from escrowd.sandbox import clock_routes
-from escrowd.sandbox.stripe.app import SANDBOX_PREFIX, deliver_pending
+from escrowd.sandbox.stripe.app import deliver_pending
 from escrowd.transactions.routes import reports as reports_router
 from escrowd.transactions.routes import router as transactions_router
 from escrowd.users.routes import routers as user_routers

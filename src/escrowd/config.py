@@ -35,6 +35,8 @@ SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_dev_only_not_a_secret"  # noqa: S105  (s
 #: The one API key the sandbox answers, and the one escrowd's adapter sends it. Public on
 #: purpose, like Stripe's published test values: the sandbox never runs in production.
 SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105
+#: Where escrowd serves its Stripe sandbox (and where the adapter finds it in sandbox mode).
+SANDBOX_PREFIX = "/sandbox/stripe"
 
 
 class Environment(StrEnum):

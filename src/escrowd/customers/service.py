@@ -31,7 +31,7 @@ from ulid import ULID
 
 from escrowd.accounts.onboarding import call_provider, provider_of
 from escrowd.bootstrap import Container
-from escrowd.config import ProviderMode
+from escrowd.config import SANDBOX_PREFIX, ProviderMode
 from escrowd.customers.models import Customer, PaymentMethod
 from escrowd.errors import NotFoundError
 from escrowd.providers.base import Capability, PaymentProvider
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: The sandbox's hosted card form, under escrowd's public address (docs/sandbox.md).
-SANDBOX_CARD_FORM_PATH = "/sandbox/stripe/checkout/card-form"
+SANDBOX_CARD_FORM_PATH = f"{SANDBOX_PREFIX}/checkout/card-form"
 
 
 def customer_key(user_id: str) -> str:

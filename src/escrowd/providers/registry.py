@@ -19,7 +19,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from escrowd.clock import Clock
-from escrowd.config import ProviderMode, Settings
+from escrowd.config import SANDBOX_PREFIX, ProviderMode, Settings
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.stripe.adapter import StripeProvider
 from escrowd.providers.stripe.client import SANDBOX_API_KEY, SANDBOX_BASE_URL, make_stripe_client
@@ -74,7 +74,7 @@ def build_stripe_provider(
     timeout = httpx.Timeout(settings.stripe_timeout_seconds)
     if target.in_process:
         if sandbox is None:
-            raise ValueError("sandbox mode needs the ASGI app that serves /sandbox/stripe")
+            raise ValueError(f"sandbox mode needs the ASGI app that serves {SANDBOX_PREFIX}")
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), timeout=timeout)
     else:
         http = httpx.AsyncClient(timeout=timeout)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from stripe import APIConnectionError, HTTPXClient, StripeClient
 
-from escrowd.config import SANDBOX_SECRET_KEY
+from escrowd.config import SANDBOX_PREFIX, SANDBOX_SECRET_KEY
 
 if TYPE_CHECKING:
     from stripe._base_address import BaseAddresses
@@ -39,7 +39,7 @@ logging.getLogger("stripe").setLevel(logging.WARNING)
 #: The key the sandbox checks (escrowd.config.SANDBOX_SECRET_KEY).
 SANDBOX_API_KEY = SANDBOX_SECRET_KEY
 #: The host is never resolved: the ASGI transport hands the request to the app in process.
-SANDBOX_BASE_URL = "http://escrowd.internal/sandbox/stripe"
+SANDBOX_BASE_URL = f"http://escrowd.internal{SANDBOX_PREFIX}"
 
 # Raised before any byte of the request left this process: the provider cannot have acted on it.
 _NOT_SENT: tuple[type[Exception], ...] = (

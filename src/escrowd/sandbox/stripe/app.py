@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from escrowd.bootstrap import Container, Core
+from escrowd.config import SANDBOX_PREFIX
 from escrowd.sandbox.stripe import resources
 from escrowd.sandbox.stripe.dispatch import Dispatcher, Incoming
 from escrowd.sandbox.stripe.due import run_due
@@ -26,7 +27,6 @@ from escrowd.sandbox.stripe.hosted import install as install_hosted
 from escrowd.sandbox.stripe.webhooks import Sender, deliver
 
 __all__ = [
-    "SANDBOX_PREFIX",
     "SandboxApp",
     "create_sandbox_app",
     "deliver_pending",
@@ -34,8 +34,6 @@ __all__ = [
     "run_due",
 ]
 
-#: Where escrowd serves the sandbox, and where the provider's base URL points.
-SANDBOX_PREFIX = "/sandbox/stripe"
 
 resources.load()
 _METHODS = frozenset({"GET", "POST", "DELETE"})

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from escrowd.bootstrap import Core
+from escrowd.config import SANDBOX_PREFIX
 from escrowd.sandbox.stripe.ids import API_VERSION, PLATFORM, new_id
 from escrowd.sandbox.stripe.store import Obj, Store, dumps
 
@@ -22,7 +23,7 @@ class Ctx:
     @property
     def base_url(self) -> str:
         """Where a browser reaches the sandbox's hosted pages."""
-        return self.container.settings.public_url.rstrip("/") + "/sandbox/stripe"
+        return self.container.settings.public_url.rstrip("/") + SANDBOX_PREFIX
 
     @property
     def on_platform(self) -> bool:
