@@ -19,10 +19,57 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from ulid import ULID
 
 from escrowd.errors import ConflictError, NotFoundError
 from escrowd.jobs.models import Incident, Job, JobStatus, Resolution
-from escrowd.jobs.service import new_incident_id
+from escrowd.jobs.registry import IncidentInfo
+
+INCIDENT_PREFIX = "inc"
+
+
+def new_incident_id() -> str:
+    return f"{INCIDENT_PREFIX}_{ULID()}"
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    kind: str,
+    error: str,
+    now: datetime,
+    job_id: str | None = None,
+    attempts: int = 0,
+    subject: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Incident:
+    """Open an incident in the caller's transaction: a job's (``job_id``), or evidence."""
+    incident = Incident(
+        id=new_incident_id(),
+        job_id=job_id,
+        kind=kind,
+        error=error,
+        attempts=attempts,
+        created_at=now,
+        subject=subject,
+        details=dict(details) if details is not None else None,
+    )
+    session.add(incident)
+    await session.flush()
+    return incident
+
+
+def info(incident: Incident) -> IncidentInfo:
+    """A job's incident as hooks see it (those made by ``fail`` / ``claim`` have a job)."""
+    assert incident.job_id is not None, incident.id
+    return IncidentInfo(
+        id=incident.id,
+        job_id=incident.job_id,
+        kind=incident.kind,
+        error=incident.error,
+        attempts=incident.attempts,
+        created_at=incident.created_at,
+    )
 
 
 def list_query(*, status: str | None = None, kind: str | None = None) -> Select[Incident]:
@@ -99,19 +146,7 @@ async def open_incident(
     now: datetime,
 ) -> Incident:
     """Open an incident that is not about a job, in the caller's transaction."""
-    incident = Incident(
-        id=new_incident_id(),
-        job_id=None,
-        kind=kind,
-        error=error,
-        attempts=0,
-        created_at=now,
-        subject=subject,
-        details=dict(details),
-    )
-    session.add(incident)
-    await session.flush()
-    return incident
+    return await add(session, kind=kind, error=error, now=now, subject=subject, details=details)
 
 
 async def dismiss(

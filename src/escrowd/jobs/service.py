@@ -24,13 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
 from escrowd.clock import Clock
-from escrowd.jobs import backoff
-from escrowd.jobs.models import Incident, Job, JobStatus
+from escrowd.jobs import backoff, incidents
+from escrowd.jobs.models import Job, JobStatus
 from escrowd.jobs.registry import IncidentInfo, JobInfo, check_name
 
 #: Ids: ``job_<ULID>`` and ``inc_<ULID>`` (local prefixes until ids.Prefix has them).
 JOB_PREFIX = "job"
-INCIDENT_PREFIX = "inc"
 #: Attempts before a job fails for good: with the default backoff the waits add up to
 #: about half an hour on average and a little over an hour at most.
 DEFAULT_MAX_ATTEMPTS = 12
@@ -43,10 +42,6 @@ MAX_DEDUPE_KEY = 200
 
 def new_job_id() -> str:
     return f"{JOB_PREFIX}_{ULID()}"
-
-
-def new_incident_id() -> str:
-    return f"{INCIDENT_PREFIX}_{ULID()}"
 
 
 def describe(exc: BaseException) -> str:
@@ -378,27 +373,12 @@ async def _give_up(
     ).one_or_none()
     if row is None:
         return None
-    incident = Incident(
-        id=new_incident_id(),
-        job_id=row.id,
+    incident = await incidents.add(
+        session,
         kind=row.kind,
         error=error,
+        now=now,
+        job_id=row.id,
         attempts=row.attempts,
-        created_at=now,
     )
-    session.add(incident)
-    await session.flush()
-    return incident_info(incident)
-
-
-def incident_info(incident: Incident) -> IncidentInfo:
-    """A job's incident (those made by ``fail`` / ``claim`` always have one)."""
-    assert incident.job_id is not None, incident.id
-    return IncidentInfo(
-        id=incident.id,
-        job_id=incident.job_id,
-        kind=incident.kind,
-        error=incident.error,
-        attempts=incident.attempts,
-        created_at=incident.created_at,
-    )
+    return incidents.info(incident)
