@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from stripe import ListObject, StripeObject
 from stripe.params import (
@@ -39,16 +39,18 @@ from escrowd.providers.types import (
 PAGE = 100
 _PAYMENT_EXPAND = ["latest_charge.balance_transaction"]
 
-T = TypeVar("T")
-Fetch = Callable[[str | None], Awaitable[ListObject[Any]]]
+P = TypeVar("P", bound=Mapping[str, Any])
 
 
 class ListsMixin(StripeCore):
-    async def _pages(self, operation: str, fetch: Fetch) -> AsyncIterator[Mapping[str, Any]]:
-        """Every object of a list, page after page (newest first, as Stripe orders them)."""
-        cursor: str | None = None
+    async def _pages(
+        self, operation: str, list_async: Callable[[P], Awaitable[ListObject[Any]]], params: P
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        """Every object of a list, page after page (newest first, as Stripe orders them):
+        ``params`` for the first page, with ``starting_after`` for each one after."""
+        page_params = params
         while True:
-            page = await self._call(operation, "get", partial(fetch, cursor))
+            page = await self._call(operation, "get", partial(list_async, page_params))
             body = page.to_dict()
             data = body.get("data")
             items = [o for o in data if isinstance(o, Mapping)] if isinstance(data, list) else []
@@ -56,22 +58,18 @@ class ListsMixin(StripeCore):
                 yield item
             if not body.get("has_more") or not items:
                 return
-            cursor = str(items[-1]["id"])
+            page_params = cast(P, {**params, "starting_after": str(items[-1]["id"])})
 
-    def list_payments(self, created: TimeRange) -> AsyncIterator[PaymentRecord]:
+    async def list_payments(self, created: TimeRange) -> AsyncIterator[PaymentRecord]:
         """PaymentIntents created in the range, each with its charge and the charge's fee."""
-
-        async def fetch(after: str | None) -> ListObject[Any]:
-            params: PaymentIntentListParams = {
-                "created": {"gte": unix(created.gte), "lt": unix(created.lt)},
-                "limit": PAGE,
-                "expand": [f"data.{e}" for e in _PAYMENT_EXPAND],
-            }
-            if after:
-                params["starting_after"] = after
-            return await self._client.v1.payment_intents.list_async(params)
-
-        return self._mapped("payment_intents.list", fetch, mapping.payment_record)
+        params: PaymentIntentListParams = {
+            "created": {"gte": unix(created.gte), "lt": unix(created.lt)},
+            "limit": PAGE,
+            "expand": [f"data.{e}" for e in _PAYMENT_EXPAND],
+        }
+        list_async = self._client.v1.payment_intents.list_async
+        async for obj in self._pages("payment_intents.list", list_async, params):
+            yield mapping.payment_record(obj)
 
     async def retrieve_payment_record(self, payment_id: str) -> PaymentRecord:
         """One PaymentIntent with its charge and fee (what ``list_payments`` yields)."""
@@ -83,22 +81,17 @@ class ListsMixin(StripeCore):
         )
         return mapping.payment_record(obj.to_dict())
 
-    def list_refunds(
+    async def list_refunds(
         self, *, created: TimeRange | None = None, payment_id: str | None = None
     ) -> AsyncIterator[Refund]:
         """Refunds created in the range, or every refund of one payment."""
-
-        async def fetch(after: str | None) -> ListObject[Any]:
-            params: RefundListParams = {"limit": PAGE}
-            if created is not None:
-                params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
-            if payment_id is not None:
-                params["payment_intent"] = payment_id
-            if after:
-                params["starting_after"] = after
-            return await self._client.v1.refunds.list_async(params)
-
-        return self._mapped("refunds.list", fetch, mapping.refund)
+        params: RefundListParams = {"limit": PAGE}
+        if created is not None:
+            params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
+        if payment_id is not None:
+            params["payment_intent"] = payment_id
+        async for obj in self._pages("refunds.list", self._client.v1.refunds.list_async, params):
+            yield mapping.refund(obj)
 
     async def retrieve_refund(self, refund_id: str) -> Refund:
         obj: StripeObject = await self._call(
@@ -106,55 +99,34 @@ class ListsMixin(StripeCore):
         )
         return mapping.refund(obj.to_dict())
 
-    def list_transfers(
+    async def list_transfers(
         self, *, created: TimeRange | None = None, transfer_group: str | None = None
     ) -> AsyncIterator[Transfer]:
         """Transfers created in the range, or every transfer of one transfer group."""
+        params: TransferListParams = {"limit": PAGE}
+        if created is not None:
+            params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
+        if transfer_group is not None:
+            params["transfer_group"] = transfer_group
+        list_async = self._client.v1.transfers.list_async
+        async for obj in self._pages("transfers.list", list_async, params):
+            yield mapping.transfer(obj)
 
-        async def fetch(after: str | None) -> ListObject[Any]:
-            params: TransferListParams = {"limit": PAGE}
-            if created is not None:
-                params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
-            if transfer_group is not None:
-                params["transfer_group"] = transfer_group
-            if after:
-                params["starting_after"] = after
-            return await self._client.v1.transfers.list_async(params)
-
-        return self._mapped("transfers.list", fetch, mapping.transfer)
-
-    def list_transfer_reversals(self, created: TimeRange) -> AsyncIterator[TransferReversal]:
+    async def list_transfer_reversals(self, created: TimeRange) -> AsyncIterator[TransferReversal]:
         """Transfer reversals made in the range, each with its transfer.
 
         Stripe lists reversals only per transfer; across transfers they are found through
         the platform's balance transactions of type ``transfer_refund``, whose source is
         the reversal (expanded, with its transfer).
         """
-
-        async def fetch(after: str | None) -> ListObject[Any]:
-            params: BalanceTransactionListParams = {
-                "created": {"gte": unix(created.gte), "lt": unix(created.lt)},
-                "type": "transfer_refund",
-                "limit": PAGE,
-                "expand": ["data.source.transfer"],
-            }
-            if after:
-                params["starting_after"] = after
-            return await self._client.v1.balance_transactions.list_async(params)
-
-        async def reversals() -> AsyncIterator[TransferReversal]:
-            async for txn in self._pages("balance_transactions.list", fetch):
-                source = txn.get("source")
-                if isinstance(source, Mapping) and source.get("object") == "transfer_reversal":
-                    yield mapping.transfer_reversal(source)
-
-        return reversals()
-
-    def _mapped(
-        self, operation: str, fetch: Fetch, convert: Callable[[Mapping[str, Any]], T]
-    ) -> AsyncIterator[T]:
-        async def items() -> AsyncIterator[T]:
-            async for obj in self._pages(operation, fetch):
-                yield convert(obj)
-
-        return items()
+        params: BalanceTransactionListParams = {
+            "created": {"gte": unix(created.gte), "lt": unix(created.lt)},
+            "type": "transfer_refund",
+            "limit": PAGE,
+            "expand": ["data.source.transfer"],
+        }
+        list_async = self._client.v1.balance_transactions.list_async
+        async for txn in self._pages("balance_transactions.list", list_async, params):
+            source = txn.get("source")
+            if isinstance(source, Mapping) and source.get("object") == "transfer_reversal":
+                yield mapping.transfer_reversal(source)
