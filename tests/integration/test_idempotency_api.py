@@ -227,3 +227,15 @@ async def test_an_anonymous_sign_up_replays_instead_of_conflicting(
     assert second.headers["Idempotent-Replayed"] == "true"
     assert second.json() == first.json()
     assert await count_rows(container, "users") == users
+
+
+def test_a_number_spelled_another_way_is_the_same_request() -> None:
+    # The route reads 605.0 as the integer 605, so a retry spelling it so replays the first
+    # answer instead of failing as a reused key; another amount is still another request.
+    def fp(body: bytes) -> str:
+        return request_fingerprint("POST", "/v1/escrows", b"", body)
+
+    assert fp(b'{"amount": 605, "currency": "usd"}') == fp(b'{"currency":"usd","amount":605.0}')
+    assert fp(b'{"amount": 605}') == fp(b'{"amount": 6.05e2}')
+    assert fp(b'{"amount": 605}') != fp(b'{"amount": 606}')
+    assert fp(b'{"amount": 605}') != fp(b'{"amount": 605.5}')

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from escrowd.api import strict_json
 from escrowd.api.errors import error_response
 from escrowd.bootstrap import Container
 from escrowd.db.base import Base, UTCDateTime
@@ -67,11 +68,15 @@ def should_store(status: int) -> bool:
 
 def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        canonical = body
+        # Read as the route reads it (``605.0`` is the integer 605), so a retry that spells a
+        # number differently is the same request, not a reused key.
+        canonical = json.dumps(strict_json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:  # not JSON, or a key named twice (the route refuses it): the bytes
+        canonical_bytes = body
+    else:
+        canonical_bytes = canonical.encode()
     h = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query, canonical):
+    for part in (method.encode(), path.encode(), query, canonical_bytes):
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.hexdigest()
