@@ -155,6 +155,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
     once and within their holds; every entry chain consistent.
     """
     from escrowd.bootstrap import registries
+    from escrowd.db.migrate import behind
     from escrowd.db.session import Database
     from escrowd.ledger.verify import summary_lines, verify
 
@@ -163,6 +164,10 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
     async def run() -> bool:
         db = Database(url)
         try:
+            problem = await behind(db)
+            if problem is not None:
+                console.print(f"[red]Cannot verify {redact(url)}:[/red] {problem}")
+                raise typer.Exit(2)
             with progress_bar(console, "verifying") as step:
                 console.print(f"Verifying the ledger in {redact(url)} …")
                 report = await verify(db, progress=step, extra=registries().checks)

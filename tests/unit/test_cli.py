@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -90,3 +91,12 @@ def test_the_app_itself_raises_the_same_clean_message(monkeypatch: pytest.Monkey
     )
     assert refused.value.__cause__ is None
     assert refused.value.__suppress_context__
+
+
+def test_ledger_verify_on_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+    result = CliRunner().invoke(app, ["ledger", "verify", "--database-url", url])
+    assert result.exit_code == 2
+    assert "has no escrowd tables" in result.output
+    assert "escrowd migrate" in result.output
+    assert "Traceback" not in result.output
