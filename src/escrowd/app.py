@@ -24,7 +24,6 @@ from escrowd.customers.routes import routers as customer_routers
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
 from escrowd.fees.routes import router as fee_policy_router
-from escrowd.fees.service import marketplace_default
 from escrowd.home import router as home_router
 from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
@@ -76,7 +75,6 @@ class _SandboxShortcut:
 
 def create_app(container: Container | None = None, *, background: bool = True) -> FastAPI:
     container = container or build()
-    marketplace_default(container.settings)  # a bad ESCROWD_FEE_POLICY stops the start, not a sale
     steps: list[BackgroundStep] = [inbound.process_pending, run_due_jobs]
 
     @asynccontextmanager

@@ -103,6 +103,20 @@ class Settings(BaseSettings):
         word = value.strip().lower()
         return ALIASES.get(info.field_name, {}).get(word, word)
 
+    @field_validator("fee_policy")
+    @classmethod
+    def _fee_policy(cls, value: str) -> str:
+        # Checked with the other settings so a bad policy stops every command at start, not
+        # the first sale. The fees domain is the one reader of the policy's rules.
+        from escrowd.errors import InvalidRequestError
+        from escrowd.fees.domain import marketplace_policy
+
+        try:
+            marketplace_policy(value)
+        except InvalidRequestError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Self:
         problems: list[str] = []
@@ -192,9 +206,11 @@ def describe(exc: ValidationError) -> str:
             lines.append(str(error.get("ctx", {}).get("error", error["msg"])))
             continue
         name = str(error["loc"][0])
-        lines.append(
-            f"ESCROWD_{name.upper()} is {_shown(error['input'])}; allowed: {allowed(name)}."
-        )
+        given = f"ESCROWD_{name.upper()} is {_shown(error['input'])}"
+        if error["type"] == "value_error":  # a field's own rule (the fee policy) says why
+            lines.append(f"{given}: {error['ctx']['error']}")
+            continue
+        lines.append(f"{given}; allowed: {allowed(name)}.")
     return "\n".join(lines)
 
 

@@ -187,3 +187,24 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     s = Settings()
     assert s.port == 9123
     assert s.effective_database_url == "postgresql+asyncpg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ('{"rate_bps": 99999}', "rate_bps must be between 0 and 10000"),
+        ("{rate", "not JSON"),
+    ],
+)
+def test_a_bad_fee_policy_stops_the_settings_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch, value: str, reason: str
+) -> None:
+    monkeypatch.setenv("ESCROWD_FEE_POLICY", value)
+    with pytest.raises(ConfigError) as refused:
+        Settings()
+    assert str(refused.value).startswith(f"ESCROWD_FEE_POLICY is {value!r}: {reason}")
+
+
+def test_a_good_fee_policy_is_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESCROWD_FEE_POLICY", '{"rate_bps": 1500}')
+    assert Settings().fee_policy == '{"rate_bps": 1500}'

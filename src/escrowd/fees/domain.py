@@ -26,10 +26,12 @@ largest remainder, so the parts of any sequence sum exactly to the whole.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from functools import cache
 from typing import Any, Final, Literal, TypeVar, get_args
 
 from escrowd.errors import InvalidRequestError
@@ -439,3 +441,18 @@ def prorate(amount: int, remaining: Sequence[int], *, param: str = "amount") -> 
     if amount == 0:
         return [0] * len(remaining)
     return allocate(amount, list(remaining))
+
+
+@cache
+def marketplace_policy(raw: str) -> FeePolicy:
+    """``ESCROWD_FEE_POLICY``'s text read as a policy (no fee when empty); Settings call it
+    to refuse a bad one at start."""
+    if not raw.strip():
+        return FeePolicy()
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f'not JSON ({exc}); write it like {{"rate_bps": 1500}}.', param="ESCROWD_FEE_POLICY"
+        ) from None
+    return FeePolicy.from_dict(data, param="ESCROWD_FEE_POLICY")

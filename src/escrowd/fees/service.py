@@ -7,9 +7,7 @@ its price is fixed when the escrow is created, before anyone is assigned.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from functools import cache
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,24 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.clock import Clock
 from escrowd.config import Settings
 from escrowd.errors import NotFoundError
-from escrowd.fees.domain import FeeOverride, FeePolicy
+from escrowd.fees.domain import FeeOverride, FeePolicy, marketplace_policy
 from escrowd.fees.models import PayeeFeePolicy
-
-
-@cache
-def _parse_default(raw: str) -> FeePolicy:
-    if not raw.strip():
-        return FeePolicy()
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"ESCROWD_FEE_POLICY is not JSON: {exc}") from exc
-    return FeePolicy.from_dict(data, param="ESCROWD_FEE_POLICY")
 
 
 def marketplace_default(settings: Settings) -> FeePolicy:
     """The marketplace's fee policy from ``ESCROWD_FEE_POLICY`` (no fee when unset)."""
-    return _parse_default(settings.fee_policy)
+    return marketplace_policy(settings.fee_policy)
 
 
 async def overrides_for(session: AsyncSession, party_ids: Iterable[str]) -> dict[str, FeeOverride]:
