@@ -1,0 +1,775 @@
+"""Who may call what: one row per operation of the app, each caller kind's expected answer.
+
+``MATRIX`` below is the access table of escrowd. Each row is one operation (method + path
+template, as /openapi.json names it) and says, per kind of caller, what the answer must be:
+
+- ``anonymous``: no ``Authorization`` header. Every ``/v1`` operation answers 401
+  ``authentication_required`` except the ones declared with ``public(...)``.
+- ``stranger``: a signed-in client who has nothing to do with the objects in the path. An
+  object that is not theirs answers 404 ``resource_missing`` (its existence is not revealed);
+  an admin-only operation answers 403 ``admin_required``.
+- ``member``: a member (not an admin) of the organization in the path: 403
+  ``organization_admin_required`` on what only its admins may do.
+- ``payee``: the worker paid by the escrow and owner of the payout in the path: reads, but may
+  not act on the escrow (403 ``payee_read_only``) nor review their own payout.
+- ``api_key``: a platform API key: 403 ``user_token_required`` where a person must act
+  (``payer_required``, ``payee_required`` where the key must name, or cannot be, the party).
+- ``revoked_key``, ``disabled_user``: credentials that stopped working: 401 ``api_key_invalid``
+  and ``user_inactive`` wherever ``anonymous`` gets 401.
+
+A caller kind a row does not name is not checked for that row. No answer may show a caller
+an id of an object that is not theirs (unless they sent it), and every ``/v1`` error must be
+the envelope ``{"error": {"type", "code", "message", "param"}}``. The objects in the paths are
+real ones, made through the API once per database (``world``): someone else's escrow (funded,
+and one still open), payout, saved card, connected account, organization, member, API key.
+
+Adding an endpoint: the completeness test fails, naming it. Add one line to ``MATRIX`` with
+the helper that says who may call it (``public``, ``signed_in``, ``person_only``,
+``owner_only``, ``admin_only``, ``admin_users_only``), and name any new object its path
+takes in ``World.ids`` (built in ``world``).
+
+A refused call must change nothing: every refused case compares escrowd's row counts before
+and after, and rows with ``watch=`` also compare the watched objects (escrows, the payee's
+balance, the payout, …) as their owners or an admin see them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import text
+from starlette.routing import Mount
+from ulid import ULID
+
+from escrowd.app import create_app
+from escrowd.bootstrap import Container, build
+from escrowd.clock import FrozenClock
+from escrowd.config import Environment, Settings
+from tests.accounts.conftest import Browser, add_member, create_account, make_org
+from tests.escrows.conftest import Ctx, create_escrow, funded, payer
+from tests.integration.conftest import (
+    DEFAULT_PASSWORD,
+    USER_TABLES,
+    bearer,
+    make_user,
+    unique_email,
+)
+from tests.payouts.conftest import earned, request_payout
+
+Caller = Literal[
+    "anonymous", "revoked_key", "disabled_user", "stranger", "member", "payee", "api_key"
+]
+CALLERS: tuple[Caller, ...] = get_args(Caller)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The answer a caller must get: a status and, for errors, the envelope's ``code``."""
+
+    status: int
+    code: str | None = None
+    #: A known access bug: the case is ``xfail(strict=True)`` with this reason until fixed.
+    bug: str | None = None
+
+
+OK = Expect(200)
+UNAUTHENTICATED = Expect(401, "authentication_required")
+MISSING = Expect(404, "resource_missing")
+ADMIN_REQUIRED = Expect(403, "admin_required")
+USER_TOKEN_REQUIRED = Expect(403, "user_token_required")
+ORG_ADMIN_REQUIRED = Expect(403, "organization_admin_required")
+PAYEE_READ_ONLY = Expect(403, "payee_read_only")
+
+#: Callers without a valid credential: refused on every /v1 operation that is not public.
+SIGNED_OUT: dict[str, Expect] = {
+    "anonymous": UNAUTHENTICATED,
+    "revoked_key": Expect(401, "api_key_invalid"),
+    "disabled_user": Expect(401, "user_inactive"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    expect: Mapping[Caller, Expect]
+    #: JSON body (POST); strings may name world ids as ``{name}``.
+    body: Any = None
+    #: Per caller, a body in place of ``body``.
+    bodies: Mapping[Caller, Any] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    #: Path placeholder → the ``World.ids`` name it takes, when they differ.
+    use: Mapping[str, str] = field(default_factory=dict)
+    #: Objects (``WATCHES``) that a refusal must leave exactly as they were.
+    watch: tuple[str, ...] = ()
+    public: bool = False
+
+    @property
+    def op(self) -> tuple[str, str]:
+        return self.method, self.path
+
+
+_OPTIONS = {"body", "bodies", "query", "use", "watch"}
+
+
+def _row(
+    operation: str, base: Mapping[str, Expect], kw: dict[str, Any], public: bool = False
+) -> Row:
+    method, path = operation.split(" ", 1)
+    options = {k: v for k, v in kw.items() if k in _OPTIONS}
+    callers = {k: v for k, v in kw.items() if k not in _OPTIONS}
+    unknown = set(callers) - set(CALLERS)
+    assert not unknown, f"{operation}: unknown option or caller kind {sorted(unknown)}"
+    expect = cast(dict[Caller, Expect], {**base, **callers})
+    return Row(method, path, expect, public=public, **options)
+
+
+# --- the common patterns: one helper each ------------------------------------------------------
+
+
+def public(operation: str, anonymous: Expect, **kw: Any) -> Row:
+    """No credentials needed; ``anonymous`` is the answer to a caller without any."""
+    return _row(operation, {"anonymous": anonymous}, kw, public=True)
+
+
+def signed_in(operation: str, **kw: Any) -> Row:
+    """Any credential (user token or API key); what each sees is their own."""
+    return _row(operation, SIGNED_OUT, kw)
+
+
+def person_only(operation: str, **kw: Any) -> Row:
+    """Acts for a person: a user token; an API key gets 403 ``user_token_required``."""
+    return _row(operation, {**SIGNED_OUT, "api_key": USER_TOKEN_REQUIRED}, kw)
+
+
+def owner_only(operation: str, **kw: Any) -> Row:
+    """The path names an object: someone else's answers 404, as if it did not exist."""
+    return _row(operation, {**SIGNED_OUT, "stranger": MISSING}, kw)
+
+
+def admin_only(operation: str, **kw: Any) -> Row:
+    """Admin users and platform API keys; any other user gets 403 ``admin_required``."""
+    return _row(operation, {**SIGNED_OUT, "stranger": ADMIN_REQUIRED}, kw)
+
+
+def admin_users_only(operation: str, **kw: Any) -> Row:
+    """Admin users only: other users get 403 ``admin_required``, API keys
+    ``user_token_required`` (managing keys is a person's act)."""
+    base = {**SIGNED_OUT, "stranger": ADMIN_REQUIRED, "api_key": USER_TOKEN_REQUIRED}
+    return _row(operation, base, kw)
+
+
+RETURN_URL = "https://market.test/payouts/done"
+
+ATTACH_BUG = (
+    "Attaching another payer's saved card is refused by the provider, but the refusal "
+    "(400 payment_method_unexpected_state) says the card exists and names the owner's "
+    "provider customer (cus_...), and a customer is created for the caller first: "
+    "docs/api.md wants 400 resource_missing for a payment_method that is not yours, and "
+    "a refused request that changes nothing."
+)
+NEW_ESCROW = {
+    "currency": "usd",
+    "amount": 1000,
+    "allocations": [{"payee": "{payee_id}", "amount": 1000}],
+}
+
+MATRIX: list[Row] = [
+    # pages, documents and health: no credentials
+    public("GET /", OK),
+    public("GET /healthz", OK),
+    public("GET /readyz", OK),
+    public("GET /openapi.json", OK),
+    public("GET /docs", OK),
+    public("GET /docs/oauth2-redirect", OK),
+    public("GET /redoc", OK),
+    public("GET /docs/assets/{path}", OK, use={"path": "docs_asset"}),
+    # the payee's browser lands here from an expired onboarding link: the signed token is the
+    # credential, and without it the page refuses (an HTML page, not the API's envelope)
+    public(
+        "GET /accounts/{account_id}/onboarding/refresh",
+        Expect(404),
+        use={"account_id": "org_account_id"},
+    ),
+    # signed by the provider, not by a caller
+    public(
+        "POST /v1/webhooks/stripe",
+        Expect(400, "webhook_signature_invalid"),
+        body={"id": "evt_matrix", "object": "event"},
+    ),
+    # auth and users
+    public(
+        "POST /v1/auth/tokens", OK, body={"email": "{stranger_email}", "password": "{password}"}
+    ),
+    public(
+        "POST /v1/users",
+        OK,
+        body={"email": "{fresh_email}", "password": "{password}", "name": "New"},
+        stranger=Expect(403, "role_not_allowed"),
+        bodies={
+            "stranger": {
+                "email": "{fresh_email}",
+                "password": "{password}",
+                "name": "Would-be admin",
+                "role": "admin",
+            }
+        },
+    ),
+    person_only("GET /v1/users/me", stranger=OK),
+    admin_only("GET /v1/users", member=ADMIN_REQUIRED, payee=ADMIN_REQUIRED),
+    owner_only("GET /v1/users/{user_id}", payee=MISSING),
+    owner_only("POST /v1/users/{user_id}", body={"name": "Not yours"}, watch=("user",)),
+    # platform API keys
+    admin_users_only("POST /v1/api_keys", body={"name": "matrix"}),
+    admin_users_only("GET /v1/api_keys"),
+    admin_users_only("GET /v1/api_keys/{key_id}"),
+    admin_users_only("POST /v1/api_keys/{key_id}/revoke", watch=("api_key",)),
+    # organizations
+    person_only("POST /v1/organizations", body={"name": "Matrix Org"}),
+    signed_in("GET /v1/organizations", stranger=OK),
+    owner_only("GET /v1/organizations/{org_id}", member=OK),
+    owner_only("GET /v1/organizations/{org_id}/members", member=OK),
+    owner_only(
+        "POST /v1/organizations/{org_id}/members",
+        body={"user": "{stranger_id}", "role": "admin"},
+        member=ORG_ADMIN_REQUIRED,
+        watch=("org",),
+    ),
+    owner_only("GET /v1/organizations/{org_id}/members/{member_id}", member=OK),
+    owner_only(
+        "POST /v1/organizations/{org_id}/members/{member_id}",
+        body={"role": "member"},
+        member=ORG_ADMIN_REQUIRED,
+        watch=("org",),
+    ),
+    owner_only(
+        "DELETE /v1/organizations/{org_id}/members/{member_id}",
+        member=ORG_ADMIN_REQUIRED,
+        watch=("org",),
+    ),
+    # connected accounts (the organization's)
+    person_only(
+        "POST /v1/accounts",
+        body={"organization": "{org_id}"},
+        stranger=MISSING,
+        member=ORG_ADMIN_REQUIRED,
+    ),
+    signed_in("GET /v1/accounts", stranger=OK),
+    owner_only("GET /v1/accounts/{account_id}", member=OK, use={"account_id": "org_account_id"}),
+    owner_only(
+        "POST /v1/accounts/{account_id}/onboarding_link",
+        body={"return_url": RETURN_URL},
+        member=ORG_ADMIN_REQUIRED,
+        use={"account_id": "org_account_id"},
+        watch=("org_account",),
+    ),
+    owner_only(
+        "POST /v1/accounts/{account_id}/dashboard_link",
+        member=ORG_ADMIN_REQUIRED,
+        use={"account_id": "org_account_id"},
+    ),
+    owner_only(
+        "POST /v1/accounts/{account_id}/refresh",
+        use={"account_id": "org_account_id"},
+        watch=("org_account",),
+    ),
+    # the payer's customer and saved cards: "me" only, so another's card comes in the body
+    person_only("GET /v1/customers/me", stranger=Expect(404, "customer_missing")),
+    person_only(
+        "POST /v1/customers/me",
+        body={"default_payment_method": "{pm_id}"},
+        stranger=MISSING,
+        watch=("cards",),
+    ),
+    person_only("POST /v1/customers/me/setup", body={"return_url": RETURN_URL}),
+    person_only(
+        "POST /v1/payment_methods/attach",
+        body={"payment_method": "{pm_id}"},
+        payee=Expect(400, "resource_missing", bug=ATTACH_BUG),
+        watch=("cards",),
+    ),
+    person_only("GET /v1/payment_methods", stranger=OK),
+    # escrows: {escrow_id} is funded (money held for the payee), {open_escrow_id} not yet
+    signed_in(
+        "POST /v1/escrows",
+        body=NEW_ESCROW,
+        payee=Expect(403, "role_required"),
+        api_key=Expect(403, "payer_required"),
+    ),
+    signed_in("GET /v1/escrows", stranger=OK),
+    owner_only("GET /v1/escrows/{escrow_id}", member=MISSING),
+    owner_only(
+        "POST /v1/escrows/{escrow_id}/fund",
+        body={"payment_method": "pm_card_visa"},
+        payee=PAYEE_READ_ONLY,
+        use={"escrow_id": "open_escrow_id"},
+        watch=("open_escrow",),
+    ),
+    owner_only("POST /v1/escrows/{escrow_id}/capture", payee=PAYEE_READ_ONLY, watch=("escrow",)),
+    owner_only("POST /v1/escrows/{escrow_id}/release", payee=PAYEE_READ_ONLY, watch=("escrow",)),
+    owner_only("POST /v1/escrows/{escrow_id}/refund", payee=PAYEE_READ_ONLY, watch=("escrow",)),
+    owner_only(
+        "POST /v1/escrows/{escrow_id}/cancel",
+        payee=PAYEE_READ_ONLY,
+        use={"escrow_id": "open_escrow_id"},
+        watch=("open_escrow",),
+    ),
+    owner_only(
+        "POST /v1/escrows/{escrow_id}/allocations/{allocation_id}/assign",
+        body={"payee": "{stranger_id}"},
+        payee=PAYEE_READ_ONLY,
+        use={"escrow_id": "open_escrow_id"},
+        watch=("open_escrow",),
+    ),
+    # payee fee policies
+    admin_only(
+        "POST /v1/fee_policies/{party_id}",
+        body={"fee_policy": {"rate_bps": 0}},
+        payee=ADMIN_REQUIRED,
+        watch=("fee_policy",),
+    ),
+    admin_only("GET /v1/fee_policies/{party_id}"),
+    admin_only("DELETE /v1/fee_policies/{party_id}", payee=ADMIN_REQUIRED, watch=("fee_policy",)),
+    # money views: ?party= names someone else's
+    signed_in("GET /v1/balance", query={"party": "{payee_id}"}, stranger=MISSING, member=MISSING),
+    signed_in("GET /v1/transactions", query={"party": "{payee_id}"}, stranger=MISSING),
+    signed_in("GET /v1/transactions/summary", query={"party": "{payee_id}"}, stranger=MISSING),
+    admin_only("GET /v1/reports/revenue", query={"period": "day"}, payee=ADMIN_REQUIRED),
+    # payouts
+    signed_in(
+        "POST /v1/payouts",
+        body={"amount": 100, "currency": "usd", "party": "{payee_id}"},
+        bodies={"member": {"amount": 100, "currency": "usd", "party": "{org_id}"}},
+        stranger=MISSING,
+        member=Expect(403, "org_admin_required"),
+        api_key=Expect(403, "payee_required"),
+        watch=("payout",),
+    ),
+    signed_in("GET /v1/payouts", stranger=OK),
+    owner_only("GET /v1/payouts/{payout_id}", member=MISSING),
+    admin_only(
+        "POST /v1/payouts/{payout_id}/approve",
+        payee=ADMIN_REQUIRED,
+        member=ADMIN_REQUIRED,
+        watch=("payout",),
+    ),
+    admin_only(
+        "POST /v1/payouts/{payout_id}/reject",
+        body={"reason": "not yours to reject"},
+        payee=ADMIN_REQUIRED,
+        watch=("payout",),
+    ),
+    # the ledger
+    admin_only("POST /v1/ledger/accounts", body={"code": "matrix:refused", "currency": "usd"}),
+    admin_only("GET /v1/ledger/accounts"),
+    admin_only("GET /v1/ledger/accounts/{account_id}", use={"account_id": "ledger_account_id"}),
+    admin_only(
+        "POST /v1/ledger/transfers",
+        body={
+            "id": "matrix_refused",
+            "debit_account": "{ledger_account_id}",
+            "credit_account": "{ledger_account_id}",
+            "amount": 1,
+            "currency": "usd",
+        },
+    ),
+    admin_only("GET /v1/ledger/transfers/{transfer_id}"),
+    # events
+    signed_in("GET /v1/events", stranger=OK),
+    owner_only("GET /v1/events/{event_id}", member=MISSING),
+    # the sandbox's clock
+    admin_only("GET /v1/sandbox/clock"),
+    admin_only("POST /v1/sandbox/clock/advance", body={"seconds": 1}),
+    # incidents (failed jobs)
+    admin_only("GET /v1/incidents"),
+    admin_only("GET /v1/incidents/{incident_id}"),
+    admin_only("POST /v1/incidents/{incident_id}/replay"),
+    admin_only("POST /v1/incidents/{incident_id}/dismiss"),
+]
+
+#: What a refusal must leave unchanged: (who reads it, path) per watched object.
+WATCHES: dict[str, list[tuple[str, str]]] = {
+    "escrow": [
+        ("admin", "/v1/escrows/{escrow_id}"),
+        ("admin", "/v1/balance?party={payee_id}"),
+        ("admin", "/v1/events?object_id={escrow_id}&limit=100"),
+    ],
+    "open_escrow": [
+        ("admin", "/v1/escrows/{open_escrow_id}"),
+        ("admin", "/v1/events?object_id={open_escrow_id}&limit=100"),
+    ],
+    "payout": [
+        ("admin", "/v1/payouts/{payout_id}"),
+        ("admin", "/v1/balance?party={payee_id}"),
+        ("admin", "/v1/payouts?party={payee_id}&limit=100"),
+    ],
+    "user": [("admin", "/v1/users/{user_id}")],
+    "fee_policy": [("admin", "/v1/fee_policies/{party_id}")],
+    "api_key": [("admin", "/v1/api_keys/{key_id}")],
+    "org": [("admin", "/v1/organizations/{org_id}/members?limit=100")],
+    "org_account": [("admin", "/v1/accounts/{org_account_id}")],
+    "cards": [("owner", "/v1/customers/me"), ("owner", "/v1/payment_methods?limit=100")],
+}
+
+#: escrowd's tables: a refused call adds or removes no row in any of them.
+TABLES = (
+    *USER_TABLES,
+    "customers",
+    "payment_methods",
+    "connected_accounts",
+    "escrows",
+    "escrow_allocations",
+    "escrow_operations",
+    "payouts",
+    "payee_fee_policies",
+    "ledger_accounts",
+    "ledger_transfers",
+    "ledger_entries",
+    "events",
+    "jobs",
+    "incidents",
+)
+
+_COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
+
+
+async def row_counts(container: Container) -> dict[str, int]:
+    """Rows per table of ``TABLES``, read in one statement."""
+    async with container.db.engine.connect() as conn:
+        counts = (await conn.execute(_COUNT_ROWS)).one()
+    return dict(zip(TABLES, (int(c) for c in counts), strict=True))
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+# --- the world: real objects, made once per database -----------------------------------------
+
+
+@dataclass
+class World:
+    app: FastAPI
+    container: Container
+    client: httpx.AsyncClient
+    ids: dict[str, str]
+    #: The headers of each caller kind (``anonymous``: none), and of ``admin`` / ``owner``.
+    headers: dict[str, dict[str, str]]
+    #: Per caller kind, the ids it must never be shown (unless it sent them itself).
+    private: dict[str, set[str]]
+
+    def fill(self, value: Any) -> Any:
+        """``value`` with each ``{name}`` replaced by that world id (``fresh_email``: a new
+        one each time)."""
+        if isinstance(value, str):
+            return _PLACEHOLDER.sub(lambda m: self._id(m.group(1)), value)
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.fill(v) for v in value]
+        return value
+
+    def _id(self, name: str) -> str:
+        if name == "fresh_email":
+            return unique_email("matrix")
+        return self.ids[name]
+
+    def path(self, row: Row) -> str:
+        return _PLACEHOLDER.sub(lambda m: self._id(row.use.get(m.group(1), m.group(1))), row.path)
+
+    def request_headers(self, caller: str, method: str) -> dict[str, str]:
+        headers = dict(self.headers[caller])
+        if method != "GET":  # fund, capture, release, refund and payouts require one
+            headers["Idempotency-Key"] = f"matrix-{ULID()}"
+        return headers
+
+    async def snapshot(self, name: str) -> list[Any]:
+        seen = []
+        for who, path in WATCHES[name]:
+            r = await self.client.get(self.fill(path), headers=self.headers[who])
+            assert r.status_code == 200, r.text
+            seen.append(r.json())
+        return seen
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def matrix_db_url(request: pytest.FixtureRequest, shared_db_urls: dict[str, str]) -> str:
+    backend: str = request.param
+    if backend not in shared_db_urls:
+        pytest.skip(f"{backend} not in ESCROWD_TEST_BACKENDS")
+    return shared_db_urls[backend]
+
+
+async def _ok(r: httpx.Response) -> Any:
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(matrix_db_url: str) -> AsyncIterator[World]:
+    settings = Settings(
+        env=Environment.test,
+        database_url=matrix_db_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+    )
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    container = build(settings, clock=clock)
+    app = create_app(container, background=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as client:
+        ctx = Ctx(client, container, Browser(client))
+        admin = await make_user(container, role="admin")
+        stranger = await make_user(container, role="client")
+        # The platform's key the api_key caller uses, and another one, made by an admin.
+        key = await _ok(
+            await client.post("/v1/api_keys", json={"name": "matrix"}, headers=admin.headers)
+        )
+        target = await _ok(
+            await client.post("/v1/api_keys", json={"name": "target"}, headers=admin.headers)
+        )
+        # A payee (a worker with a verified account) with money available, and their payout.
+        payee = await earned(ctx, 5000)
+        payout = await request_payout(ctx, payee, 1000)
+        # The payer, her escrows (one funded, one open with an unassigned slot), her card.
+        alice = await payer(ctx)
+        escrow = await funded(ctx, alice, [(payee.id, 2000)])
+        open_escrow = await create_escrow(ctx, alice, [(payee.id, 1000), (None, 500)])
+        slot = next(a for a in open_escrow["allocations"] if a["payee"] is None)
+        card = await _ok(
+            await client.post(
+                "/v1/payment_methods/attach",
+                json={"payment_method": "pm_card_visa"},
+                headers=alice.headers,
+            )
+        )
+        customer = await _ok(await client.get("/v1/customers/me", headers=alice.headers))
+        # An organization, its admin, a plain member, and its connected account.
+        org_admin = await make_user(container, role="worker")
+        member = await make_user(container, role="worker")
+        org_id = await make_org(client, org_admin, name="Matrix Studio")
+        await add_member(client, org_id, org_admin, member)
+        members = await _ok(
+            await client.get(f"/v1/organizations/{org_id}/members", headers=org_admin.headers)
+        )
+        admin_membership = next(m for m in members["data"] if m["role"] == "admin")
+        org_account = await create_account(client, org_admin, organization=org_id)
+        await _ok(
+            await client.post(
+                f"/v1/fee_policies/{payee.id}",
+                json={"fee_policy": {"rate_bps": 250}},
+                headers=admin.headers,
+            )
+        )
+        payee_accounts = await _ok(await client.get("/v1/accounts", headers=payee.headers))
+        events = await _ok(
+            await client.get(
+                "/v1/events", params={"object_id": escrow["id"]}, headers=alice.headers
+            )
+        )
+        ledger_accounts = await _ok(
+            await client.get("/v1/ledger/accounts", params={"limit": 1}, headers=admin.headers)
+        )
+        ids = {
+            "password": DEFAULT_PASSWORD,
+            "stranger_id": stranger.id,
+            "stranger_email": stranger.email,
+            "user_id": alice.id,
+            "payee_id": payee.id,
+            "party_id": payee.id,
+            "key_id": target["id"],
+            "payout_id": payout["id"],
+            "escrow_id": escrow["id"],
+            "open_escrow_id": open_escrow["id"],
+            "allocation_id": slot["id"],
+            "pm_id": card["id"],
+            "customer_id": customer["id"],
+            "org_id": org_id,
+            "member_id": admin_membership["id"],
+            "org_account_id": org_account["id"],
+            "payee_account_id": payee_accounts["data"][0]["id"],
+            "event_id": events["data"][0]["id"],
+            "ledger_account_id": ledger_accounts["data"][0]["id"],
+            # Admin-only routes refuse before reading the id: well-formed ones suffice.
+            "transfer_id": f"matrix_{ULID()}",
+            "incident_id": f"inc_{ULID()}",
+            "docs_asset": "swagger-ui.css",
+        }
+        payers = {ids[k] for k in ("user_id", "pm_id", "customer_id")}
+        escrows = {ids[k] for k in ("escrow_id", "open_escrow_id", "allocation_id", "event_id")}
+        payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
+        orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id")}
+        everything = payers | escrows | payees | orgs | {ids["key_id"]}
+        private = {
+            "anonymous": everything,
+            "revoked_key": everything,
+            "disabled_user": everything,
+            "stranger": everything,
+            "member": everything - orgs,
+            "payee": everything - escrows - payees - {ids["user_id"]},  # the payer is shown
+        }
+        # Callers whose credential no longer works: a revoked key, a disabled user's token.
+        revoked = await _ok(
+            await client.post("/v1/api_keys", json={"name": "revoked"}, headers=admin.headers)
+        )
+        await _ok(await client.post(f"/v1/api_keys/{revoked['id']}/revoke", headers=admin.headers))
+        disabled = await make_user(container, role="client")
+        await _ok(
+            await client.post(
+                f"/v1/users/{disabled.id}", json={"disabled": True}, headers=admin.headers
+            )
+        )
+        headers: dict[str, dict[str, str]] = {
+            "anonymous": {},
+            "stranger": stranger.headers,
+            "member": member.headers,
+            "payee": payee.headers,
+            "api_key": bearer(key["secret"]),
+            "revoked_key": bearer(revoked["secret"]),
+            "disabled_user": disabled.headers,
+            "admin": admin.headers,
+            "owner": alice.headers,
+        }
+        yield World(app, container, client, ids, headers, private)
+    await container.close()
+
+
+# --- the checks -----------------------------------------------------------------------------------
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for row in MATRIX:
+        for caller, expect in row.expect.items():
+            marks = [pytest.mark.xfail(strict=True, reason=expect.bug)] if expect.bug else []
+            cases.append(
+                pytest.param(row, caller, id=f"{row.method} {row.path} [{caller}]", marks=marks)
+            )
+    return cases
+
+
+def _assert_envelope(r: httpx.Response, expect: Expect, what: str) -> None:
+    body = r.json()
+    assert set(body) == {"error"}, f"{what}: not the error envelope: {body}"
+    err = body["error"]
+    assert set(err) == {"type", "code", "message", "param"}, f"{what}: {err}"
+    for key in ("type", "code", "message"):
+        assert isinstance(err[key], str), f"{what}: {err}"
+        assert err[key], f"{what}: {err}"
+    if expect.code is not None:
+        assert err["code"] == expect.code, f"{what}: expected code {expect.code!r}: {err}"
+
+
+@pytest.mark.parametrize(("row", "caller"), _cases())
+@pytest.mark.asyncio(loop_scope="module")
+async def test_access(world: World, row: Row, caller: Caller) -> None:
+    expect = row.expect[caller]
+    path = world.path(row)
+    body = world.fill(row.bodies.get(caller, row.body))
+    query = world.fill(dict(row.query))
+    refused = expect.status >= 400
+    counts = await row_counts(world.container) if refused else {}
+    before = {name: await world.snapshot(name) for name in row.watch} if refused else {}
+
+    r = await world.client.request(
+        row.method,
+        path,
+        params=query,
+        json=body,
+        headers=world.request_headers(caller, row.method),
+    )
+
+    what = f"{row.method} {row.path} as {caller}"
+    assert r.status_code == expect.status, (
+        f"{what}: expected {expect.status} {expect.code or ''}, got {r.status_code}: {r.text}"
+    )
+    if refused and path.startswith("/v1/"):
+        _assert_envelope(r, expect, what)
+    sent = f"{path} {query} {body}"
+    leaked = {i for i in world.private.get(caller, set()) if i in r.text and i not in sent}
+    assert not leaked, f"{what}: shows another party's objects {sorted(leaked)}: {r.text}"
+    if refused:
+        assert await row_counts(world.container) == counts, (
+            f"{what} was refused, yet rows were added or removed"
+        )
+        for name, seen in before.items():
+            assert await world.snapshot(name) == seen, f"{what} was refused, yet {name} changed"
+
+
+#: What each owner reads of their own objects: the 404s above hide objects that do exist.
+OWN_READS = [
+    ("owner", "/v1/escrows/{escrow_id}"),
+    ("owner", "/v1/escrows/{open_escrow_id}"),
+    ("owner", "/v1/users/{user_id}"),
+    ("owner", "/v1/events/{event_id}"),
+    ("payee", "/v1/payouts/{payout_id}"),
+    ("payee", "/v1/accounts/{payee_account_id}"),
+    ("payee", "/v1/balance"),
+    ("member", "/v1/organizations/{org_id}/members/{member_id}"),
+    ("member", "/v1/accounts/{org_account_id}"),
+    ("admin", "/v1/api_keys/{key_id}"),
+    ("admin", "/v1/fee_policies/{party_id}"),
+]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_hidden_objects_exist_and_their_owners_see_them(world: World) -> None:
+    for who, path in OWN_READS:
+        r = await world.client.get(world.fill(path), headers=world.headers[who])
+        assert r.status_code == 200, f"{who} GET {path}: {r.text}"
+    cards = await world.client.get("/v1/payment_methods", headers=world.headers["owner"])
+    assert world.ids["pm_id"] in cards.text
+
+
+def app_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every operation in /openapi.json and every route the app serves."""
+    ops = {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, Mount):
+            ops.add(("GET", f"{route.path}/{{path}}"))
+            continue
+        for method in route.methods or ():
+            if method != "HEAD":
+                ops.add((method, str(route.path)))
+    return ops
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_operation_of_the_app_has_a_row(world: World) -> None:
+    served = app_operations(world.app)
+    declared = {row.op for row in MATRIX}
+    missing = sorted(served - declared)
+    assert not missing, (
+        "These operations have no row in the access matrix "
+        "(tests/integration/test_access_matrix.py, MATRIX): add one line each, with the "
+        "helper that says who may call it (public, signed_in, person_only, owner_only, "
+        "admin_only, admin_users_only):\n"
+        + "\n".join(f"  {method} {path}" for method, path in missing)
+    )
+    gone = sorted(declared - served)
+    assert not gone, "MATRIX has rows for operations the app no longer serves: " + ", ".join(
+        f"{method} {path}" for method, path in gone
+    )
+
+
+def test_the_matrix_is_well_formed() -> None:
+    ops = [row.op for row in MATRIX]
+    twice = sorted({op for op in ops if ops.count(op) > 1})
+    assert not twice, f"operations with more than one row: {twice}"
+    for row in MATRIX:
+        if row.path.startswith("/v1/") and not row.public:
+            assert row.expect.get("anonymous") == UNAUTHENTICATED, row.op
+        for name in row.watch:
+            assert name in WATCHES, (row.op, name)
