@@ -90,10 +90,12 @@ async def test_another_customers_card_cannot_be_attached(
     r = await client.post(
         "/v1/payment_methods/attach", json={"payment_method": pm}, headers=thief.headers
     )
-    assert_error(r, 400, "invalid_request_error", "payment_method_unexpected_state")
-    # The thief's first use made their customer; nothing else was written.
-    after = await count_all(container, *TABLES)
-    assert after == {**before, "customers": before["customers"] + 1}
+    # Someone else's card is, to the caller, no card at all: no owner named, nothing written
+    # (not even the caller's own customer).
+    err = assert_error(r, 400, "invalid_request_error", "resource_missing")
+    assert err["param"] == "payment_method"
+    assert "cus_" not in err["message"]
+    assert await count_all(container, *TABLES) == before
     r = await client.post(
         "/v1/customers/me", json={"default_payment_method": pm}, headers=thief.headers
     )

@@ -170,13 +170,6 @@ def admin_users_only(operation: str, **kw: Any) -> Row:
 
 RETURN_URL = "https://market.test/payouts/done"
 
-ATTACH_BUG = (
-    "Attaching another payer's saved card is refused by the provider, but the refusal "
-    "(400 payment_method_unexpected_state) says the card exists and names the owner's "
-    "provider customer (cus_...), and a customer is created for the caller first: "
-    "docs/api.md wants 400 resource_missing for a payment_method that is not yours, and "
-    "a refused request that changes nothing."
-)
 NEW_ESCROW = {
     "currency": "usd",
     "amount": 1000,
@@ -294,7 +287,7 @@ MATRIX: list[Row] = [
     person_only(
         "POST /v1/payment_methods/attach",
         body={"payment_method": "{pm_id}"},
-        payee=Expect(400, "resource_missing", bug=ATTACH_BUG),
+        payee=Expect(400, "resource_missing"),
         watch=("cards",),
     ),
     person_only("GET /v1/payment_methods", stranger=OK),

@@ -33,7 +33,7 @@ from escrowd.accounts.onboarding import call_provider, provider_of
 from escrowd.bootstrap import Container
 from escrowd.config import SANDBOX_PREFIX, ProviderMode
 from escrowd.customers.models import Customer, PaymentMethod
-from escrowd.errors import NotFoundError
+from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Customer as ProviderCustomer
@@ -207,12 +207,20 @@ async def attach_payment_method(
     (400); nothing is stored then. Attaching the same card again is harmless.
     """
     provider = provider_of(container, Capability.payments)
+    async with container.db.transaction() as s:
+        known = await s.get(PaymentMethod, payment_method)
+    if known is not None and known.user_id != user.id:
+        raise _not_yours(payment_method)  # before anything is written, for the caller too
     customer = await ensure_customer(container, user=user)
-    attached = await call_provider(
-        provider.attach_payment_method(
+    try:
+        attached = await provider.attach_payment_method(
             payment_method=payment_method, customer=customer.provider_customer_id
         )
-    )
+    except ProviderError as exc:
+        if exc.code == "payment_method_unexpected_state" and "customer" in str(exc):
+            # Stripe names the other customer; a card saved elsewhere is just not yours.
+            raise _not_yours(payment_method) from exc
+        raise exc.to_api_error() from exc
     becomes_default = make_default or customer.default_payment_method is None
     if becomes_default:
         await call_provider(
@@ -240,6 +248,15 @@ async def attach_payment_method(
             stored.updated_at = now
         await s.flush()
         return row, stored
+
+
+def _not_yours(payment_method: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"No such payment method: '{payment_method}'. Save a card of your own with "
+        "POST /v1/customers/me/setup first.",
+        code="resource_missing",
+        param="payment_method",
+    )
 
 
 async def set_default_payment_method(
