@@ -47,3 +47,17 @@ def test_no_domain_names_a_module_after_a_layout_file_with_a_prefix() -> None:
         )
     )
     assert not odd, f"modules that should be a subpackage's layout files: {odd}"
+
+
+def test_the_sandbox_never_imports_the_composition_root() -> None:
+    # bootstrap builds the sandbox from a Host (settings, db, clock); the reverse would be a
+    # cycle. clock_routes.py is escrowd's own API about the sandbox, served by the app.
+    sandbox = [p for p in (SRC / "sandbox").rglob("*.py") if p.name != "clock_routes.py"]
+    reaching = sorted(
+        str(p.relative_to(SRC))
+        for p in sandbox
+        for name in _imports(p)
+        if name in ("escrowd.bootstrap", "escrowd.app") or name.startswith("escrowd.api")
+    )
+    assert sandbox
+    assert not reaching, f"sandbox modules importing the app or its wiring: {reaching}"
