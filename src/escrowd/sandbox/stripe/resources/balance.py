@@ -17,7 +17,7 @@ from escrowd.sandbox.stripe.ids import new_id
 from escrowd.sandbox.stripe.params import Any_, Enum, Range, Str
 from escrowd.sandbox.stripe.render import HOOKS, paged
 from escrowd.sandbox.stripe.resources.common import DAY
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 #: Stripe's standard US card pricing.
@@ -125,9 +125,7 @@ async def balance(ctx: Ctx, _: dict[str, Any], __: dict[str, str]) -> dict[str, 
     return await balance_of(ctx, ctx.account)
 
 
-@api("GET", "/v1/balance_transactions/{id}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["id"], "balance_transaction", account=ctx.account)
+retrievable("/v1/balance_transactions/{id}", "balance_transaction")
 
 
 @api(

@@ -9,7 +9,7 @@ from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.ids import new_id
 from escrowd.sandbox.stripe.params import Any_, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 #: Manual-capture card authorizations stay valid 7 days online (provider-facts).
@@ -145,9 +145,7 @@ def refundable(ch: Doc) -> int:
     return int(ch.data["amount_captured"]) - (int(ch.data["amount_refunded"]) - released)
 
 
-@api("GET", "/v1/charges/{charge}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["charge"], "charge", account=ctx.account)
+retrievable("/v1/charges/{charge}", "charge")
 
 
 @api(

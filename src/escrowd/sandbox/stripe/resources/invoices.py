@@ -13,7 +13,7 @@ from escrowd.sandbox.stripe.errors import InvalidRequestError, StripeError
 from escrowd.sandbox.stripe.ids import client_secret, new_id
 from escrowd.sandbox.stripe.params import Any_, Bool, Enum, Range, Str
 from escrowd.sandbox.stripe.render import INCLUDABLE, paged
-from escrowd.sandbox.stripe.routes import api, list_body
+from escrowd.sandbox.stripe.routes import api, list_body, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 KIND = "invoice"
@@ -317,9 +317,7 @@ async def _confirmation_secret(ctx: Ctx, invoice: dict[str, Any]) -> dict[str, A
 INCLUDABLE[("invoice", "confirmation_secret")] = _confirmation_secret
 
 
-@api("GET", "/v1/invoices/{invoice}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["invoice"], KIND, account=ctx.account)
+retrievable("/v1/invoices/{invoice}", KIND)
 
 
 @api(

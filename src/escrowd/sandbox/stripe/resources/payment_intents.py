@@ -23,7 +23,7 @@ from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import payments
 from escrowd.sandbox.stripe.resources.common import charge_amount, currency, positive
 from escrowd.sandbox.stripe.resources.payment_methods import check_usable, resolve
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 KIND = "payment_intent"
@@ -184,9 +184,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return pi
 
 
-@api("GET", "/v1/payment_intents/{intent}", {"client_secret": Str()})
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["intent"], KIND, account=ctx.account)
+retrievable("/v1/payment_intents/{intent}", KIND, {"client_secret": Str()})
 
 
 @api(

@@ -21,7 +21,7 @@ from escrowd.sandbox.stripe.params import (
 )
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources.common import currency
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 _INTERVAL = Enum("day", "month", "week", "year", required=True)
@@ -142,9 +142,7 @@ async def create_product(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return product
 
 
-@api("GET", "/v1/products/{id}")
-async def retrieve_product(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["id"], "product", account=ctx.account)
+retrievable("/v1/products/{id}", "product")
 
 
 @api(
@@ -223,9 +221,7 @@ async def create_price(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return price
 
 
-@api("GET", "/v1/prices/{price}")
-async def retrieve_price(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["price"], "price", account=ctx.account)
+retrievable("/v1/prices/{price}", "price")
 
 
 @api(
