@@ -142,13 +142,6 @@ retrievable("/v1/balance_transactions/{id}", "balance_transaction")
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    kind, cur = p.get("type"), p.get("currency")
-    keep = None
-    if kind or cur:
-
-        def keep(o: Doc) -> bool:
-            return (not kind or o.data["type"] == kind) and (not cur or o.data["currency"] == cur)
-
-    return await paged(
-        ctx, p, "balance_transaction", "/v1/balance_transactions", parent=p.get("source"), keep=keep
-    )
+    url, parent = "/v1/balance_transactions", p.get("source")
+    match = ("type", "currency")
+    return await paged(ctx, p, "balance_transaction", url, parent=parent, match=match)

@@ -182,13 +182,5 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    customer, group = p.get("customer"), p.get("transfer_group")
-    keep = None
-    if customer or group:
-
-        def keep(o: Doc) -> bool:
-            return (not customer or o.data["customer"] == customer) and (
-                not group or o.data["transfer_group"] == group
-            )
-
-    return await paged(ctx, p, "charge", "/v1/charges", parent=p.get("payment_intent"), keep=keep)
+    parent, match = p.get("payment_intent"), ("customer", "transfer_group")
+    return await paged(ctx, p, "charge", "/v1/charges", parent=parent, match=match)

@@ -153,6 +153,4 @@ async def delete(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> dict[str, An
 
 @api("GET", "/v1/customers", {"email": Str(), "created": Range(), "test_clock": Any_()}, paged=True)
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    email = p.get("email")
-    keep = (lambda o: o.data.get("email") == email) if email else None
-    return await paged(ctx, p, "customer", "/v1/customers", keep=keep)
+    return await paged(ctx, p, "customer", "/v1/customers", match=("email",))

@@ -184,6 +184,5 @@ async def close(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    pi = p.get("payment_intent")
-    keep = (lambda o: o.data["payment_intent"] == pi) if pi else None
-    return await paged(ctx, p, "dispute", "/v1/disputes", parent=p.get("charge"), keep=keep)
+    parent, match = p.get("charge"), ("payment_intent",)
+    return await paged(ctx, p, "dispute", "/v1/disputes", parent=parent, match=match)

@@ -370,18 +370,5 @@ async def pay(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    customer, status = p.get("customer"), p.get("status")
-
-    def keep(o: Doc) -> bool:
-        return (not customer or o.data["customer"] == customer) and (
-            not status or o.data["status"] == status
-        )
-
-    return await paged(
-        ctx,
-        p,
-        KIND,
-        "/v1/invoices",
-        parent=p.get("subscription"),
-        keep=keep if customer or status else None,
-    )
+    parent, match = p.get("subscription"), ("customer", "status")
+    return await paged(ctx, p, KIND, "/v1/invoices", parent=parent, match=match)

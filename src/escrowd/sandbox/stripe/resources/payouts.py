@@ -188,7 +188,5 @@ async def cancel(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    status = p.get("status")
-    keep = (lambda o: o.data["status"] == status) if status else None
     account = ctx.account if not ctx.on_platform else PLATFORM
-    return await paged(ctx, p, "payout", "/v1/payouts", account=account, keep=keep)
+    return await paged(ctx, p, "payout", "/v1/payouts", account=account, match=("status",))

@@ -172,9 +172,7 @@ async def update_product(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
 
 @api("GET", "/v1/products", {"active": Bool(), "created": Range(), "ids": Any_()}, paged=True)
 async def list_products(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    active = p.get("active")
-    keep = (lambda o: o.data["active"] == active) if active is not None else None
-    return await paged(ctx, p, "product", "/v1/products", keep=keep)
+    return await paged(ctx, p, "product", "/v1/products", match=("active",))
 
 
 @api(
@@ -256,17 +254,7 @@ async def update_price(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_prices(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    active, kind, keys = p.get("active"), p.get("type"), p.get("lookup_keys")
-
-    def keep(o: Doc) -> bool:
-        d = o.data
-        return (
-            (active is None or d["active"] == active)
-            and (not kind or d["type"] == kind)
-            and (not keys or d["lookup_key"] in keys)
-        )
-
-    filtered = active is not None or kind or keys
-    return await paged(
-        ctx, p, "price", "/v1/prices", parent=p.get("product"), keep=keep if filtered else None
-    )
+    keys = p.get("lookup_keys")
+    keep = (lambda o: o.data["lookup_key"] in keys) if keys else None
+    parent, match = p.get("product"), ("active", "type")
+    return await paged(ctx, p, "price", "/v1/prices", parent=parent, keep=keep, match=match)

@@ -177,6 +177,5 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    pi = p.get("payment_intent")
-    keep = (lambda o: o.data["payment_intent"] == pi) if pi else None
-    return await paged(ctx, p, "refund", "/v1/refunds", parent=p.get("charge"), keep=keep)
+    parent, match = p.get("charge"), ("payment_intent",)
+    return await paged(ctx, p, "refund", "/v1/refunds", parent=parent, match=match)

@@ -244,14 +244,7 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    group = p.get("transfer_group")
-    keep = (lambda o: o.data["transfer_group"] == group) if group else None
+    parent, match = p.get("destination"), ("transfer_group",)
     return await paged(
-        ctx,
-        p,
-        "transfer",
-        "/v1/transfers",
-        parent=p.get("destination"),
-        account=PLATFORM,
-        keep=keep,
+        ctx, p, "transfer", "/v1/transfers", parent=parent, account=PLATFORM, match=match
     )
