@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from escrowd import __version__
-from escrowd.cli_support import config_error, load_settings, progress_bar, redact
+from escrowd.cli_support import DatabaseUrlOpt, config_error, load_settings, progress_bar, redact
 from escrowd.demo_cli import demo as demo_command
 from escrowd.errors import EscrowdError
 from escrowd.jobs.cli import worker as worker_command
@@ -41,17 +41,6 @@ app.command("reconcile", help=RECONCILE_HELP)(reconcile_command)
 
 console = Console(stderr=True)
 out = Console()
-
-DatabaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database to use, e.g. postgresql+asyncpg://user@host/db or "
-        "sqlite+aiosqlite:///data/escrowd.sqlite3. Default: $ESCROWD_DATABASE_URL, else the "
-        "SQLite file in $ESCROWD_DATA_DIR.",
-        show_default=False,
-    ),
-]
 
 
 def _version(value: bool) -> None:

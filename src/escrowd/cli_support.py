@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +16,18 @@ from escrowd.config import Settings
 
 #: Progress and errors go to stderr, so a command's stdout stays its result.
 err_console = Console(stderr=True)
+
+#: ``--database-url``, the same on every command that opens the database.
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Database to use, e.g. postgresql+asyncpg://user@host/db or "
+        "sqlite+aiosqlite:///data/escrowd.sqlite3. Default: $ESCROWD_DATABASE_URL, else the "
+        "SQLite file in $ESCROWD_DATA_DIR.",
+        show_default=False,
+    ),
+]
 
 
 def load_settings(database_url: str | None = None) -> Settings:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from escrowd.bootstrap import Container
-from escrowd.cli_support import load_settings
+from escrowd.cli_support import DatabaseUrlOpt, load_settings
 from escrowd.demo import DEMO_USERS, DemoError, DemoResult, Say, run_demo
 from escrowd.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from escrowd.ledger.verify import summary_lines, verify
@@ -33,15 +33,7 @@ out = Console()
 
 
 def demo(
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="Database to use. Default: $ESCROWD_DATABASE_URL, else the SQLite file in "
-            "$ESCROWD_DATA_DIR (the one `escrowd serve` uses).",
-            show_default=False,
-        ),
-    ] = None,
+    database_url: DatabaseUrlOpt = None,
     no_migrate: Annotated[
         bool, typer.Option("--no-migrate", help="Skip applying migrations first.")
     ] = False,

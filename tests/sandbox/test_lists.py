@@ -109,3 +109,34 @@ async def test_lists_filter_by_a_created_range(
     bad = await api.get("/v1/payment_intents", {"created[after]": "1"})
     assert error_of(bad)["param"] == "created[after]"
     spec.expect("unknown parameter 'created[after]'")
+
+
+async def test_lists_keep_only_objects_whose_fields_equal_the_filters(api: Api) -> None:
+    a = await api.customer(email="a@example.com")
+    b = await api.customer(email="b@example.com")
+
+    async def ids(path: str, **query: str) -> set[str]:
+        return {o["id"] for o in (await api.ok("GET", path, {"limit": "100", **query}))["data"]}
+
+    assert await ids("/v1/customers", email="a@example.com") == {a["id"]}
+    assert {a["id"], b["id"]} <= await ids("/v1/customers")
+
+    kept = await api.ok("POST", "/v1/products", {"name": "Kept"})
+    gone = await api.ok("POST", "/v1/products", {"name": "Gone"})
+    await api.ok("POST", f"/v1/products/{gone['id']}", {"active": "false"})
+    assert kept["id"] in await ids("/v1/products", active="true")
+    assert gone["id"] not in await ids("/v1/products", active="true")
+    assert await ids("/v1/products", active="false") >= {gone["id"]}
+    assert kept["id"] not in await ids("/v1/products", active="false")
+
+    price = {"product": kept["id"], "unit_amount": "500", "currency": "usd"}
+    once = await api.ok("POST", "/v1/prices", price)
+    monthly = await api.ok(
+        "POST", "/v1/prices", {**price, "recurring[interval]": "month", "lookup_key": "m"}
+    )
+    of_kept = {"product": kept["id"]}
+    assert await ids("/v1/prices", **of_kept) == {once["id"], monthly["id"]}
+    assert await ids("/v1/prices", **of_kept, type="recurring") == {monthly["id"]}
+    assert await ids("/v1/prices", **of_kept, type="one_time") == {once["id"]}
+    assert await ids("/v1/prices", **of_kept, **{"lookup_keys[]": "m"}) == {monthly["id"]}
+    assert await ids("/v1/prices", **of_kept, type="one_time", **{"lookup_keys[]": "m"}) == set()

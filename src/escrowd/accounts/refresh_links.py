@@ -21,7 +21,7 @@ import jwt
 from fastapi import Path, Query
 from fastapi.responses import HTMLResponse
 
-from escrowd.accounts import onboarding
+from escrowd.accounts import service
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
@@ -73,7 +73,7 @@ async def create_link(
     refresh: str | None,
 ) -> Link:
     """An onboarding link; with no ``refresh`` URL of the caller's, escrowd's own page."""
-    return await onboarding.create_onboarding_link(
+    return await service.create_onboarding_link(
         container,
         account_id=account_id,
         actor=actor,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from escrowd.accounts import onboarding, refresh_links, service
+from escrowd.accounts import refresh_links, service
 from escrowd.accounts.domain import Status
 from escrowd.accounts.models import ConnectedAccount
 from escrowd.accounts.schemas import (
@@ -45,7 +45,7 @@ async def create_account(body: AccountCreate, container: ContainerDep, caller: C
     the payee through onboarding (`POST /v1/accounts/{id}/onboarding_link`); its `status`
     becomes `verified` when the provider has what it needs. One account per user or
     organization."""
-    row = await onboarding.create_account(
+    row = await service.create_account(
         container,
         actor=caller,
         organization=body.organization,
@@ -116,7 +116,7 @@ async def onboarding_link(
 async def dashboard_link(
     account_id: AccountIdPath, container: ContainerDep, caller: Caller
 ) -> LoginLink:
-    link = await onboarding.create_dashboard_link(container, account_id=account_id, actor=caller)
+    link = await service.create_dashboard_link(container, account_id=account_id, actor=caller)
     return LoginLink.of(account_id, link)
 
 
@@ -131,7 +131,7 @@ async def refresh_account(
 ) -> Account:
     """Status normally follows the provider's events; this reads it directly, for example
     right after the payee returns from onboarding."""
-    row = await onboarding.refresh_account(container, account_id=account_id, actor=caller)
+    row = await service.refresh_account(container, account_id=account_id, actor=caller)
     return Account.of(row)
 
 

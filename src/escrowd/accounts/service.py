@@ -1,27 +1,38 @@
-"""Connected accounts: visibility, the KYC gate, and storing the provider's state.
+"""Connected accounts: visibility, the KYC gate, storing the provider's state, and the use
+cases that call the provider (create, onboarding and dashboard links, refresh).
 
-Everything here works on the caller's session and never calls the provider, so the escrows
-service can use it inside its own unit of work. The use cases that call the provider (create,
-links, refresh) are in ``escrowd.accounts.onboarding``.
+The first part works on the caller's session and never calls the provider, so the escrows
+service can use it inside its own unit of work. For the escrows service:
+``require_verified_payee(session, *, party_id, provider="stripe")`` returns the payee's
+verified account or raises ``PayeeNotReadyError`` (409) naming what is missing;
+``account_for`` returns the account (or None) without judging it.
 
-For the escrows service: ``require_verified_payee(session, *, party_id, provider="stripe")``
-returns the payee's verified account or raises ``PayeeNotReadyError`` (409) naming what is
-missing; ``account_for`` returns the account (or None) without judging it.
+The use cases that call the provider take the ``container`` and run their own short
+transactions around the provider call, never one across it: a provider call may take seconds,
+and on SQLite the in-process sandbox could not even write while escrowd held the database.
+Creation is made crash-safe by committing escrowd's row first and deriving the provider's
+idempotency key from it (``acct_…:create``): a retry finds the row and repeats the call with
+the same key. ``provider_of`` and ``call_provider`` serve the customers service too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts.domain import (
     TRACKED_FIELDS,
     AccountView,
+    OwnerType,
     PayeeNotReadyError,
     Status,
+    business_type_for,
+    empty_requirements,
     owner_type_of,
     payee_problem,
     requirements_json,
@@ -29,27 +40,47 @@ from escrowd.accounts.domain import (
 from escrowd.accounts.models import ConnectedAccount
 from escrowd.accounts.schemas import account_json
 from escrowd.api.principal import Principal
+from escrowd.bootstrap import Container
 from escrowd.clock import Clock
-from escrowd.errors import NotFoundError, PermissionDeniedError
+from escrowd.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from escrowd.events.domain import EventType
 from escrowd.events.service import changes, record
+from escrowd.ids import Prefix, has_prefix, new_id
+from escrowd.logging import get_logger
+from escrowd.providers.base import Capability, PaymentProvider
+from escrowd.providers.errors import ProviderError
+from escrowd.providers.types import AccountLinkRequest, AccountRequest, Link
 from escrowd.providers.types import ConnectedAccount as ProviderAccount
 from escrowd.users.organizations import service as organizations
-from escrowd.users.organizations.models import Membership
+from escrowd.users.organizations.models import Membership, Organization
 
 __all__ = [
     "PayeeNotReadyError",
     "account_for",
     "apply_capability",
     "apply_provider_state",
+    "call_provider",
+    "create_account",
+    "create_dashboard_link",
+    "create_onboarding_link",
     "find_by_provider_id",
     "get_account",
     "list_query",
     "load_visible",
     "missing",
+    "provider_of",
+    "refresh_account",
     "require_verified_payee",
     "set_state",
 ]
+
+log = get_logger(__name__)
+T = TypeVar("T")
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -244,3 +275,249 @@ async def apply_capability(
         return False
     await _record_change(session, account, previous, clock)
     return True
+
+
+# ---- the provider ---------------------------------------------------------------------------
+
+
+def provider_of(container: Container, capability: Capability) -> PaymentProvider:
+    """The configured provider, if it can do ``capability``."""
+    provider = container.provider
+    if capability not in provider.capabilities:
+        raise InvalidRequestError(
+            f"The payment provider '{provider.name}' does not support {capability.value}.",
+            code="provider_capability_missing",
+        )
+    return provider
+
+
+async def call_provider(call: Awaitable[T]) -> T:
+    """Await a provider call; its failure comes out as escrowd's own API error."""
+    try:
+        return await call
+    except ProviderError as exc:
+        raise exc.to_api_error() from exc
+
+
+# ---- use cases that call the provider -------------------------------------------------------
+
+
+async def _owner_for_create(
+    session: AsyncSession, *, actor: Principal, organization: str | None
+) -> tuple[OwnerType, str, str | None]:
+    """(owner type, owner id, email to prefill) for a new account, after permission checks."""
+    user = actor.user
+    if user is None:
+        raise PermissionDeniedError(
+            "A connected account is created by the person it pays (or an admin of the "
+            "organization it pays): use a user access token, not an API key.",
+            code="user_token_required",
+        )
+    if organization is None:
+        return "user", user.id, user.email
+    if not has_prefix(organization, Prefix.organization):
+        raise InvalidRequestError(
+            f"'{organization}' is not an organization id (org_…).", param="organization"
+        )
+    org = await session.get(Organization, organization)
+    mine = await organizations.membership_of(session, org_id=organization, user_id=user.id)
+    if org is None or (mine is None and not actor.is_admin):
+        raise NotFoundError(f"No such organization: '{organization}'.", param="organization")
+    if not actor.is_admin and (mine is None or mine.role != "admin"):
+        raise PermissionDeniedError(
+            f"Only an admin of organization {organization} can create its connected account.",
+            code="organization_admin_required",
+        )
+    return "organization", org.id, None
+
+
+async def _prepare(
+    container: Container,
+    *,
+    provider: str,
+    actor: Principal,
+    organization: str | None,
+    country: str,
+    metadata: dict[str, str],
+) -> tuple[ConnectedAccount, str | None]:
+    """Commit the account's row (or find the unfinished one) before the provider call."""
+    for attempt in range(2):
+        try:
+            async with container.db.transaction() as s:
+                owner_type, owner_id, email = await _owner_for_create(
+                    s, actor=actor, organization=organization
+                )
+                stmt = select(ConnectedAccount).where(
+                    ConnectedAccount.provider == provider,
+                    ConnectedAccount.owner_type == owner_type,
+                    ConnectedAccount.owner_id == owner_id,
+                )
+                row = (await s.scalars(stmt)).one_or_none()
+                if row is not None and row.provider_account_id is not None:
+                    raise ConflictError(
+                        f"{owner_id} already has a connected account at {provider}: {row.id}. "
+                        f"Retrieve it with GET /v1/accounts/{row.id}; onboarding continues "
+                        f"with POST /v1/accounts/{row.id}/onboarding_link.",
+                        code="account_exists",
+                    )
+                if row is None:
+                    now = container.clock.now()
+                    row = ConnectedAccount(
+                        id=new_id(Prefix.account),
+                        provider=provider,
+                        provider_account_id=None,
+                        owner_type=owner_type,
+                        owner_id=owner_id,
+                        business_type=business_type_for(owner_type),
+                        country=country,
+                        status="pending_verification",
+                        requirements=empty_requirements(),
+                        capabilities={},
+                        charges_enabled=False,
+                        payouts_enabled=False,
+                        details_submitted=False,
+                        meta=dict(metadata),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    s.add(row)
+                    await s.flush()
+                return row, email
+        except IntegrityError:
+            # A concurrent request for the same owner inserted first: look again.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def create_account(
+    container: Container,
+    *,
+    actor: Principal,
+    organization: str | None = None,
+    country: str = "US",
+    metadata: dict[str, str] | None = None,
+) -> ConnectedAccount:
+    """A connected account for the actor (an individual) or an organization it administers.
+
+    One per owner and provider: a second one is a 409 naming the first. If an earlier attempt
+    stopped after committing escrowd's row but before storing the provider's answer, this
+    finishes it with the same idempotency key (so the provider makes no second account).
+    """
+    provider = provider_of(container, Capability.connected_accounts)
+    row, email = await _prepare(
+        container,
+        provider=provider.name,
+        actor=actor,
+        organization=organization,
+        country=country,
+        metadata=metadata or {},
+    )
+    request = AccountRequest(
+        idempotency_key=f"{row.id}:create",
+        business_type="individual" if row.business_type == "individual" else "company",
+        country=row.country,
+        email=email,
+        metadata={"escrowd_account": row.id, "escrowd_owner": row.owner_id},
+    )
+    try:
+        state = await provider.create_account(request)
+    except ProviderError as exc:
+        if not (exc.retryable or exc.outcome_unknown):
+            # Refused outright (a bad country, say): nothing exists at the provider, so the
+            # owner's slot is freed for a corrected request.
+            async with container.db.transaction() as s:
+                stale = await s.get(ConnectedAccount, row.id)
+                if stale is not None and stale.provider_account_id is None:
+                    await s.delete(stale)
+        raise exc.to_api_error() from exc
+    async with container.db.transaction() as s:
+        stored = await s.get(ConnectedAccount, row.id, with_for_update=True)
+        if stored is None:  # pragma: no cover - rows are never deleted once created
+            raise missing(row.id)
+        if stored.provider_account_id is None:
+            stored.provider_account_id = state.id
+            set_state(stored, state, as_of=container.clock.now())
+        return stored
+
+
+def _provider_id(row: ConnectedAccount, provider: PaymentProvider) -> str:
+    if row.provider != provider.name:
+        raise ConflictError(
+            f"Account {row.id} is at {row.provider}, but this server uses {provider.name}.",
+            code="provider_mismatch",
+        )
+    if row.provider_account_id is None:
+        raise ConflictError(
+            f"Account {row.id} is not set up at the payment provider yet: repeat "
+            "POST /v1/accounts to finish creating it.",
+            code="account_incomplete",
+        )
+    return row.provider_account_id
+
+
+async def create_onboarding_link(
+    container: Container,
+    *,
+    account_id: str,
+    actor: Principal,
+    refresh_url: str,
+    return_url: str,
+) -> Link:
+    """A fresh single-use onboarding link (they expire within minutes: make one per visit)."""
+    provider = provider_of(container, Capability.connected_accounts)
+    async with container.db.transaction() as s:
+        row = await load_visible(s, account_id=account_id, actor=actor, manage=True)
+    request = AccountLinkRequest(
+        account_id=_provider_id(row, provider),
+        refresh_url=refresh_url,
+        return_url=return_url,
+        type="account_onboarding",
+    )
+    return await call_provider(provider.create_account_link(request))
+
+
+async def create_dashboard_link(container: Container, *, account_id: str, actor: Principal) -> Link:
+    """A single-use link to the payee's dashboard at the provider (after onboarding)."""
+    provider = provider_of(container, Capability.connected_accounts)
+    async with container.db.transaction() as s:
+        row = await load_visible(s, account_id=account_id, actor=actor, manage=True)
+    provider_account_id = _provider_id(row, provider)
+    if not row.details_submitted:
+        raise ConflictError(
+            f"Account {row.id} has not finished onboarding, so it has no dashboard yet: "
+            f"continue with POST /v1/accounts/{row.id}/onboarding_link (or refresh it with "
+            f"POST /v1/accounts/{row.id}/refresh if onboarding just ended).",
+            code="account_onboarding_unfinished",
+        )
+    return await call_provider(provider.create_login_link(provider_account_id))
+
+
+async def refresh_account(
+    container: Container, *, account_id: str, actor: Principal
+) -> ConnectedAccount:
+    """Pull the account's status from the provider (for a missed or delayed event).
+
+    If a provider event updated the account while the provider was being asked, the event's
+    state is kept: which of the two is newer cannot be told, and the event's is never older.
+    """
+    provider = provider_of(container, Capability.connected_accounts)
+    async with container.db.transaction() as s:
+        row = await load_visible(s, account_id=account_id, actor=actor, manage=False)
+        seen = row.updated_at
+    state = await call_provider(provider.retrieve_account(_provider_id(row, provider)))
+    async with container.db.transaction() as s:
+        stored = await s.get(ConnectedAccount, account_id, with_for_update=True)
+        if stored is None:  # pragma: no cover - rows are never deleted once created
+            raise missing(account_id)
+        if stored.updated_at == seen:
+            await apply_provider_state(
+                s,
+                account=stored,
+                state=state,
+                as_of=max(seen, container.clock.now()),
+                clock=container.clock,
+            )
+        else:
+            log.info("account_refresh_superseded", account=account_id)
+        return stored

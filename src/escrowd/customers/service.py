@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
-from escrowd.accounts.onboarding import call_provider, provider_of
+from escrowd.accounts.service import call_provider, provider_of
 from escrowd.bootstrap import Container
 from escrowd.config import SANDBOX_PREFIX, ProviderMode
 from escrowd.customers.models import Customer, PaymentMethod

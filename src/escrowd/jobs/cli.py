@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from escrowd.cli_support import load_settings, redact
+from escrowd.cli_support import DatabaseUrlOpt, load_settings, redact
 from escrowd.config import Settings
 from escrowd.jobs.worker import Worker, WorkerStats
 
@@ -66,15 +66,7 @@ def worker(
             "them back to the queue.",
         ),
     ] = 30.0,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="Database to use, e.g. postgresql+asyncpg://user@host/db. Default: "
-            "$ESCROWD_DATABASE_URL, else the SQLite file in $ESCROWD_DATA_DIR.",
-            show_default=False,
-        ),
-    ] = None,
+    database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Run outbox jobs and periodic sweeps until Ctrl-C (or once, with --once).
 

@@ -278,15 +278,16 @@ async def renew(
 
 async def complete(session: AsyncSession, job: ClaimedJob, *, now: datetime) -> bool:
     """Mark the job succeeded; False when the claim lost it (the outcome is then ignored)."""
+    return await _let_go(session, job, status=JobStatus.succeeded.value, finished_at=now)
+
+
+async def _let_go(session: AsyncSession, job: ClaimedJob, **values: Any) -> bool:
+    """Set ``values`` on the job and end the claim (no worker, no lease), if the claim still
+    holds it; whether it did."""
     result = await session.execute(
         update(Job)
         .where(_held(job))
-        .values(
-            status=JobStatus.succeeded.value,
-            finished_at=now,
-            locked_by=None,
-            locked_until=None,
-        )
+        .values(**values, locked_by=None, locked_until=None)
         .returning(Job.id)
     )
     return result.scalar_one_or_none() is not None
@@ -319,38 +320,17 @@ async def fail(
             return Failure("lease_lost")
         return Failure("failed", incident=incident)
     retry_at = now + backoff.retry_delay(job.attempts, uniform=uniform)
-    result = await session.execute(
-        update(Job)
-        .where(_held(job))
-        .values(
-            status=JobStatus.queued.value,
-            run_at=retry_at,
-            last_error=error,
-            locked_by=None,
-            locked_until=None,
-        )
-        .returning(Job.id)
-    )
-    if result.scalar_one_or_none() is None:
+    queued = JobStatus.queued.value
+    if not await _let_go(session, job, status=queued, run_at=retry_at, last_error=error):
         return Failure("lease_lost")
     return Failure("retry", retry_at=retry_at)
 
 
 async def release(session: AsyncSession, job: ClaimedJob, *, now: datetime) -> bool:
     """Hand a job back unrun (the worker is stopping): queued, due now, attempt not counted."""
-    result = await session.execute(
-        update(Job)
-        .where(_held(job))
-        .values(
-            status=JobStatus.queued.value,
-            attempts=Job.attempts - 1,
-            run_at=now,
-            locked_by=None,
-            locked_until=None,
-        )
-        .returning(Job.id)
+    return await _let_go(
+        session, job, status=JobStatus.queued.value, attempts=Job.attempts - 1, run_at=now
     )
-    return result.scalar_one_or_none() is not None
 
 
 async def _give_up(

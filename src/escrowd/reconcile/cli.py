@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from escrowd.cli_support import load_settings, progress_bar, redact
+from escrowd.cli_support import DatabaseUrlOpt, load_settings, progress_bar, redact
 from escrowd.config import Settings
 from escrowd.errors import EscrowdError
 from escrowd.money import Money
@@ -90,15 +90,7 @@ def reconcile_command(
         bool,
         typer.Option("--json", help="Print the report as JSON on stdout (for scripts)."),
     ] = False,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="Database to use. Default: $ESCROWD_DATABASE_URL, else the SQLite file in "
-            "$ESCROWD_DATA_DIR.",
-            show_default=False,
-        ),
-    ] = None,
+    database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Compare the ledger with the payment provider and report every difference."""
     settings = load_settings(database_url)

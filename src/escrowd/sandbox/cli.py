@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from escrowd.bootstrap import build
 from escrowd.cli_support import load_settings
 from escrowd.sandbox.stripe.clock import MAX_ADVANCE, ClockState
+from escrowd.sandbox.stripe.host import standalone
 
 app = typer.Typer(help="The built-in Stripe sandbox.", no_args_is_help=True)
 sandbox_cli = app
@@ -56,7 +56,7 @@ def show() -> None:
     from escrowd.sandbox.stripe import clock
 
     async def run() -> ClockState:
-        container = build(load_settings())
+        container = standalone(load_settings())
         try:
             return await clock.state(container)
         finally:
@@ -76,7 +76,7 @@ def advance(
     seconds = parse_duration(by)
 
     async def run() -> tuple[ClockState, int]:
-        container = build(load_settings())
+        container = standalone(load_settings())
         try:
             state = await clock.shift(container, seconds)
             return state, await run_due(container)

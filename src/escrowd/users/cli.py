@@ -15,7 +15,7 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
 from escrowd.bootstrap import build
-from escrowd.cli_support import load_settings
+from escrowd.cli_support import DatabaseUrlOpt, load_settings
 from escrowd.errors import EscrowdError
 from escrowd.users import passwords, service
 from escrowd.users.domain import check_password, normalize_email
@@ -58,15 +58,7 @@ def create(
             "--password-stdin", help="Read the password from the first line of stdin (scripts)."
         ),
     ] = False,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="Database to use. [default: $ESCROWD_DATABASE_URL, else the SQLite file in "
-            "$ESCROWD_DATA_DIR]",
-            show_default=False,
-        ),
-    ] = None,
+    database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Create a user with any role, admins included. Prompts for the password twice."""
     try:

@@ -18,11 +18,11 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from escrowd.bootstrap import Container, Core
 from escrowd.config import SANDBOX_PREFIX
 from escrowd.sandbox.stripe import resources
 from escrowd.sandbox.stripe.dispatch import Dispatcher, Incoming
 from escrowd.sandbox.stripe.due import run_due
+from escrowd.sandbox.stripe.host import DeliveringHost, Host
 from escrowd.sandbox.stripe.hosted import install as install_hosted
 from escrowd.sandbox.stripe.webhooks import Sender, deliver
 
@@ -42,7 +42,7 @@ _METHODS = frozenset({"GET", "POST", "DELETE"})
 class SandboxApp(FastAPI):
     """FastAPI for the hosted pages, a direct path for ``/v1/…`` API calls."""
 
-    def __init__(self, container: Core, **kwargs: Any) -> None:
+    def __init__(self, container: Host, **kwargs: Any) -> None:
         super().__init__(docs_url=None, redoc_url=None, openapi_url=None, **kwargs)
         self.dispatcher = Dispatcher(container)
 
@@ -93,7 +93,7 @@ class SandboxApp(FastAPI):
         await send({"type": "http.response.body", "body": payload})
 
 
-def create_sandbox_app(container: Core) -> FastAPI:
+def create_sandbox_app(container: Host) -> FastAPI:
     app = SandboxApp(container)
     install_hosted(app, container)
     return app
@@ -114,12 +114,12 @@ class _Mounted:
         await self.app(scope, receive, send)
 
 
-def mounted_sandbox(container: Core) -> ASGIApp:
+def mounted_sandbox(container: Host) -> ASGIApp:
     """The sandbox app, for requests whose path starts with :data:`SANDBOX_PREFIX`."""
     return _Mounted(create_sandbox_app(container), SANDBOX_PREFIX)
 
 
-async def deliver_pending(container: Container, *, send: Sender | None = None) -> int:
+async def deliver_pending(container: DeliveringHost, *, send: Sender | None = None) -> int:
     """Run what came due on the sandbox clock, then deliver pending webhooks (bounded batch)
     to escrowd's webhook endpoint in process (or with ``send``)."""
     handled = await run_due(container)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escrowd.bootstrap import Core
 from escrowd.clock import unix
 from escrowd.sandbox.stripe import models as m
 from escrowd.sandbox.stripe.db import Sql
+from escrowd.sandbox.stripe.host import Host
 
 #: How far one call may move the clock: about ten years.
 MAX_ADVANCE = 10 * 366 * 86400
@@ -36,11 +36,11 @@ async def offset(conn: AsyncConnection) -> int:
     return int(value or 0)
 
 
-async def now(conn: AsyncConnection, container: Core) -> int:
+async def now(conn: AsyncConnection, container: Host) -> int:
     return unix(container.clock.now()) + await offset(conn)
 
 
-async def state(container: Core, *, conn: AsyncConnection | None = None) -> ClockState:
+async def state(container: Host, *, conn: AsyncConnection | None = None) -> ClockState:
     if conn is not None:
         off = await offset(conn)
     else:
@@ -51,7 +51,7 @@ async def state(container: Core, *, conn: AsyncConnection | None = None) -> Cloc
 
 
 async def shift(
-    container: Core, seconds: int, *, conn: AsyncConnection | None = None
+    container: Host, seconds: int, *, conn: AsyncConnection | None = None
 ) -> ClockState:
     """Move the clock forward by ``seconds`` (what comes due is not run here)."""
     if seconds < 0 or seconds > MAX_ADVANCE:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from escrowd.bootstrap import Core
 from escrowd.config import SANDBOX_PREFIX
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.ids import API_VERSION, PLATFORM, new_id
 from escrowd.sandbox.stripe.store import Obj, Store, dumps
 
 
 @dataclass(slots=True, eq=False)
 class Ctx:
-    container: Core
+    container: Host
     store: Store
     now: int
     account: str = PLATFORM

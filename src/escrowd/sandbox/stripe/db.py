@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escrowd.bootstrap import Core
+from escrowd.sandbox.stripe.host import Host
 
 T = TypeVar("T")
 Row = Sequence[Any]
@@ -145,7 +145,7 @@ async def _on_driver(
 
 
 async def run_unit(
-    container: Core,
+    container: Host,
     work: Work[T],
     *,
     conn: AsyncConnection | None = None,

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from escrowd.bootstrap import Core
 from escrowd.clock import unix
 from escrowd.config import SANDBOX_SECRET_KEY
 from escrowd.logging import get_logger
@@ -33,6 +32,7 @@ from escrowd.sandbox.stripe.errors import (
     NotFoundError,
     StripeError,
 )
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.ids import PLATFORM, token
 from escrowd.sandbox.stripe.params import validate
 from escrowd.sandbox.stripe.render import expand, render
@@ -68,7 +68,7 @@ class Incoming:
 
 
 class Dispatcher:
-    def __init__(self, container: Core) -> None:
+    def __init__(self, container: Host) -> None:
         self.container = container
         self.spec = SpecHook()
         #: Keys being processed by this process: a second request with one gets a 409 at once.

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escrowd.bootstrap import Core
 from escrowd.logging import get_logger
 from escrowd.sandbox.stripe.context import Ctx
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.store import Obj
 from escrowd.sandbox.stripe.unit import run
 
@@ -56,7 +56,7 @@ HANDLERS: dict[str, Callable[[Ctx, Obj], Awaitable[None]]] = {
 }
 
 
-async def run_due(container: Core, *, conn: AsyncConnection | None = None) -> int:
+async def run_due(container: Host, *, conn: AsyncConnection | None = None) -> int:
     """Handle what is due on the sandbox clock now; returns how many objects were handled."""
 
     async def due(ctx: Ctx) -> list[str]:
@@ -73,7 +73,7 @@ async def run_due(container: Core, *, conn: AsyncConnection | None = None) -> in
     return handled
 
 
-async def _one(container: Core, obj_id: str, conn: AsyncConnection | None) -> int:
+async def _one(container: Host, obj_id: str, conn: AsyncConnection | None) -> int:
     joined = conn is not None
 
     async def work(ctx: Ctx) -> int:

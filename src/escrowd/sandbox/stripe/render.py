@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from escrowd.sandbox.stripe.context import Ctx
@@ -57,7 +57,17 @@ async def paged(
     parent: str | None = None,
     account: str | None = None,
     keep: Callable[[Obj], bool] | None = None,
+    match: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """A page of ``type`` objects as a list body. ``match`` names list parameters that keep
+    only the objects whose field of the same name equals the value sent (an omitted one keeps
+    all); ``keep`` is any other filter."""
+    wanted = {name: p[name] for name in match if p.get(name) is not None}
+
+    def matching(o: Obj) -> bool:
+        same = all(o.data.get(name) == value for name, value in wanted.items())
+        return same and (keep is None or keep(o))
+
     rows, more = await ctx.store.page(
         type,
         account=account or ctx.account,
@@ -65,7 +75,7 @@ async def paged(
         limit=p.get("limit") or 10,
         starting_after=p.get("starting_after"),
         ending_before=p.get("ending_before"),
-        keep=keep,
+        keep=matching if wanted else keep,
         # A ``Range()`` parameter validates to a dict of operators; ``Any_()`` ones stay raw.
         created=created if isinstance(created := p.get("created"), dict) else None,
     )

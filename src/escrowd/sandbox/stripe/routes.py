@@ -1,4 +1,5 @@
-"""The route table: ``@api("POST", "/v1/payment_intents/{intent}/capture", {...})``.
+"""The route table: ``@api("POST", "/v1/payment_intents/{intent}/capture", {...})``, and
+``retrievable("/v1/charges/{charge}", "charge")`` for a resource's plain retrieve.
 
 Resource modules register their handlers at import. A handler gets the context, the
 validated parameters and the path arguments, and returns an ``Obj`` (rendered and expanded
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from escrowd.sandbox.stripe.context import Ctx
+from escrowd.sandbox.stripe.ids import PLATFORM
 from escrowd.sandbox.stripe.params import EXPAND, LIST_PARAMS, P
 from escrowd.sandbox.stripe.store import Obj
 
@@ -54,6 +56,20 @@ def api(
         return handler
 
     return register
+
+
+def retrievable(
+    template: str, type: str, schema: Mapping[str, P] | None = None, *, platform: bool = False
+) -> Handler:
+    """Registers ``GET template``, the plain retrieve: the ``type`` object named by the
+    template's last path argument, as the acting account sees it (or, with ``platform``, as
+    the platform does: transfers and application fees live there). A 404 otherwise."""
+    name = re.findall(r"\{(\w+)\}", template)[-1]
+
+    async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Result:
+        return await ctx.store.require(a[name], type, account=PLATFORM if platform else ctx.account)
+
+    return api("GET", template, schema)(retrieve)
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escrowd.bootstrap import Core
 from escrowd.clock import unix
 from escrowd.sandbox.stripe.clock import offset_of
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.db import Sql, run_unit
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.ids import PLATFORM
 from escrowd.sandbox.stripe.store import Store
 
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 async def run(
-    container: Core,
+    container: Host,
     fn: Callable[[Ctx], Coroutine[Any, Any, T]],
     *,
     conn: AsyncConnection | None = None,

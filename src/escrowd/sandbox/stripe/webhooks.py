@@ -19,11 +19,11 @@ import httpx
 from sqlalchemy import bindparam, select, update
 from starlette.types import ASGIApp
 
-from escrowd.bootstrap import Core
 from escrowd.clock import unix
 from escrowd.config import SANDBOX_WEBHOOK_SECRET
 from escrowd.logging import get_logger
 from escrowd.sandbox.stripe import models as m
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.speccheck import SpecHook
 
 log = get_logger(__name__)
@@ -65,7 +65,7 @@ class _AsgiSender:
         await self.client.aclose()
 
 
-async def deliver(container: Core, *, to: ASGIApp | None = None, send: Sender | None = None) -> int:
+async def deliver(container: Host, *, to: ASGIApp | None = None, send: Sender | None = None) -> int:
     """Send one batch of due events, with ``send`` or else by posting in process to the ASGI
     app ``to``; returns how many were attempted."""
     if send is None and to is None:
@@ -110,7 +110,7 @@ async def deliver(container: Core, *, to: ASGIApp | None = None, send: Sender | 
     return len(rows)
 
 
-async def _send(container: Core, sender: Sender | None, row: Any, real_now: int) -> dict[str, Any]:
+async def _send(container: Host, sender: Sender | None, row: Any, real_now: int) -> dict[str, Any]:
     assert sender is not None
     body = row.data.encode()
     if _spec().checker is not None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from escrowd.bootstrap import Core
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.hosted import checkout, connect, three_ds
 
 
-def install(app: FastAPI, container: Core) -> None:
+def install(app: FastAPI, container: Host) -> None:
     for module in (checkout, three_ds, connect):
         for path, endpoint, methods in module.routes(container):
             app.add_route(path, endpoint, methods=methods, include_in_schema=False)

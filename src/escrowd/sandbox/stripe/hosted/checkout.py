@@ -9,9 +9,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from escrowd.bootstrap import Core
 from escrowd.sandbox.stripe.cards import CARDS, luhn_ok
 from escrowd.sandbox.stripe.context import Ctx
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.hosted.html import escape, form_fields, page, redirect, safe_url
 from escrowd.sandbox.stripe.resources.payment_methods import build
 from escrowd.sandbox.stripe.unit import run
@@ -60,7 +60,7 @@ def _expiry(text: str) -> tuple[int, int] | None:
 
 
 def routes(
-    container: Core,
+    container: Host,
 ) -> list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]]:
     async def show(request: Request) -> Response:
         return _form(dict(request.query_params))

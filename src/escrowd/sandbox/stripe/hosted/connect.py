@@ -14,8 +14,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from escrowd.bootstrap import Core
 from escrowd.sandbox.stripe.context import Ctx
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.hosted.html import escape, form_fields, page, redirect, safe_url
 from escrowd.sandbox.stripe.ids import token
 from escrowd.sandbox.stripe.resources.accounts import onboard
@@ -42,7 +42,7 @@ def _bank_options() -> str:
 
 
 def routes(
-    container: Core,
+    container: Host,
 ) -> list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]]:
     async def show(request: Request) -> Response:
         secret = request.path_params["secret"]

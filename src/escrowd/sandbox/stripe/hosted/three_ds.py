@@ -11,9 +11,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from escrowd.bootstrap import Core
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import CardError
+from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.hosted.html import escape, form_fields, page, redirect, safe_url
 from escrowd.sandbox.stripe.resources.payment_methods import card_of
 from escrowd.sandbox.stripe.store import Obj
@@ -93,7 +93,7 @@ async def _decide(ctx: Ctx, intent: Obj, pm: Obj, complete: bool) -> bool:
 
 
 def routes(
-    container: Core,
+    container: Host,
 ) -> list[tuple[str, Callable[[Request], Awaitable[Any]], list[str]]]:
     async def show(request: Request) -> Response:
         intent_id = request.path_params["intent"]

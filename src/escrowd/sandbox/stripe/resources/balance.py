@@ -17,7 +17,7 @@ from escrowd.sandbox.stripe.ids import new_id
 from escrowd.sandbox.stripe.params import Any_, Enum, Range, Str
 from escrowd.sandbox.stripe.render import HOOKS, paged
 from escrowd.sandbox.stripe.resources.common import DAY
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 #: Stripe's standard US card pricing.
@@ -125,9 +125,7 @@ async def balance(ctx: Ctx, _: dict[str, Any], __: dict[str, str]) -> dict[str, 
     return await balance_of(ctx, ctx.account)
 
 
-@api("GET", "/v1/balance_transactions/{id}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["id"], "balance_transaction", account=ctx.account)
+retrievable("/v1/balance_transactions/{id}", "balance_transaction")
 
 
 @api(
@@ -144,13 +142,6 @@ async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    kind, cur = p.get("type"), p.get("currency")
-    keep = None
-    if kind or cur:
-
-        def keep(o: Doc) -> bool:
-            return (not kind or o.data["type"] == kind) and (not cur or o.data["currency"] == cur)
-
-    return await paged(
-        ctx, p, "balance_transaction", "/v1/balance_transactions", parent=p.get("source"), keep=keep
-    )
+    url, parent = "/v1/balance_transactions", p.get("source")
+    match = ("type", "currency")
+    return await paged(ctx, p, "balance_transaction", url, parent=parent, match=match)

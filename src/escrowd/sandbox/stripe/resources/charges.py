@@ -9,7 +9,7 @@ from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.ids import new_id
 from escrowd.sandbox.stripe.params import Any_, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 #: Manual-capture card authorizations stay valid 7 days online (provider-facts).
@@ -145,9 +145,7 @@ def refundable(ch: Doc) -> int:
     return int(ch.data["amount_captured"]) - (int(ch.data["amount_refunded"]) - released)
 
 
-@api("GET", "/v1/charges/{charge}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["charge"], "charge", account=ctx.account)
+retrievable("/v1/charges/{charge}", "charge")
 
 
 @api(
@@ -184,13 +182,5 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    customer, group = p.get("customer"), p.get("transfer_group")
-    keep = None
-    if customer or group:
-
-        def keep(o: Doc) -> bool:
-            return (not customer or o.data["customer"] == customer) and (
-                not group or o.data["transfer_group"] == group
-            )
-
-    return await paged(ctx, p, "charge", "/v1/charges", parent=p.get("payment_intent"), keep=keep)
+    parent, match = p.get("payment_intent"), ("customer", "transfer_group")
+    return await paged(ctx, p, "charge", "/v1/charges", parent=parent, match=match)

@@ -9,7 +9,7 @@ from escrowd.sandbox.stripe.errors import InvalidRequestError
 from escrowd.sandbox.stripe.ids import new_id, token
 from escrowd.sandbox.stripe.params import Any_, Enum, Meta, Obj, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 _ADDRESS = Obj(
@@ -127,9 +127,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return cus
 
 
-@api("GET", "/v1/customers/{customer}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["customer"], "customer", account=ctx.account)
+retrievable("/v1/customers/{customer}", "customer")
 
 
 @api("POST", "/v1/customers/{customer}", _FIELDS)
@@ -155,6 +153,4 @@ async def delete(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> dict[str, An
 
 @api("GET", "/v1/customers", {"email": Str(), "created": Range(), "test_clock": Any_()}, paged=True)
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    email = p.get("email")
-    keep = (lambda o: o.data.get("email") == email) if email else None
-    return await paged(ctx, p, "customer", "/v1/customers", keep=keep)
+    return await paged(ctx, p, "customer", "/v1/customers", match=("email",))

@@ -6,7 +6,6 @@ Refunds reverse the transfer and refund the fee in proportion when asked (Stripe
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from escrowd.money import round_minor
 from escrowd.sandbox.stripe.context import Ctx
@@ -14,7 +13,7 @@ from escrowd.sandbox.stripe.ids import PLATFORM, new_id
 from escrowd.sandbox.stripe.resources import balance
 from escrowd.sandbox.stripe.resources.reversals import reverse
 from escrowd.sandbox.stripe.resources.transfers import check_destination, make_transfer
-from escrowd.sandbox.stripe.routes import api, list_body
+from escrowd.sandbox.stripe.routes import list_body, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 
@@ -126,6 +125,4 @@ async def refund_application_fee(ctx: Ctx, ch: Doc, refund_amount: int) -> None:
     ctx.emit("application_fee.refunded", fee)
 
 
-@api("GET", "/v1/application_fees/{id}")
-async def retrieve_fee(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["id"], "application_fee", account=PLATFORM)
+retrievable("/v1/application_fees/{id}", "application_fee", platform=True)

@@ -15,7 +15,7 @@ from escrowd.sandbox.stripe.params import Bool, Meta, Obj, Range, Str, merge_met
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import balance
 from escrowd.sandbox.stripe.resources.common import DAY
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 DISPUTE_FEE = 1500
@@ -130,9 +130,7 @@ async def _clear_charge(ctx: Ctx, dispute: Doc) -> None:
         ctx.store.save(ch)
 
 
-@api("GET", "/v1/disputes/{dispute}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["dispute"], "dispute", account=ctx.account)
+retrievable("/v1/disputes/{dispute}", "dispute")
 
 
 @api(
@@ -186,6 +184,5 @@ async def close(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    pi = p.get("payment_intent")
-    keep = (lambda o: o.data["payment_intent"] == pi) if pi else None
-    return await paged(ctx, p, "dispute", "/v1/disputes", parent=p.get("charge"), keep=keep)
+    parent, match = p.get("charge"), ("payment_intent",)
+    return await paged(ctx, p, "dispute", "/v1/disputes", parent=parent, match=match)

@@ -10,10 +10,11 @@ from typing import Any
 
 from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.errors import InvalidRequestError, StripeError
-from escrowd.sandbox.stripe.ids import client_secret, new_id
+from escrowd.sandbox.stripe.ids import new_id
 from escrowd.sandbox.stripe.params import Any_, Bool, Enum, Range, Str
 from escrowd.sandbox.stripe.render import INCLUDABLE, paged
-from escrowd.sandbox.stripe.routes import api, list_body
+from escrowd.sandbox.stripe.resources import payment_intents
+from escrowd.sandbox.stripe.routes import api, list_body, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 KIND = "invoice"
@@ -190,57 +191,18 @@ def _payment_intent(ctx: Ctx, inv: Doc, sub: Doc) -> Doc:
     d = inv.data
     pi_id = new_id("pi")
     save = sub.private.get("save_default") == "on_subscription"
-    data = {
-        "id": pi_id,
-        "object": "payment_intent",
-        "amount": d["amount_due"],
-        "amount_capturable": 0,
-        "amount_details": {"tip": {}},
-        "amount_received": 0,
-        "application": None,
-        "application_fee_amount": None,
-        "automatic_payment_methods": None,
-        "canceled_at": None,
-        "cancellation_reason": None,
-        "capture_method": "automatic",
-        "client_secret": client_secret(pi_id),
-        "confirmation_method": "automatic",
-        "created": ctx.now,
-        "currency": d["currency"],
-        "customer": d["customer"],
-        "description": "Subscription creation"
+    data = payment_intents.new_object(
+        ctx,
+        pi_id,
+        amount=d["amount_due"],
+        currency=d["currency"],
+        customer=d["customer"],
+        description="Subscription creation"
         if d["billing_reason"] == "subscription_create"
         else "Subscription update",
-        "invoice": inv.id,
-        "last_payment_error": None,
-        "latest_charge": None,
-        "livemode": False,
-        "metadata": {},
-        "next_action": None,
-        "on_behalf_of": None,
-        "payment_method": None,
-        "payment_method_configuration_details": None,
-        "payment_method_options": {
-            "card": {
-                "installments": None,
-                "mandate_options": None,
-                "network": None,
-                "request_three_d_secure": "automatic",
-            }
-        },
-        "payment_method_types": ["card"],
-        "processing": None,
-        "receipt_email": None,
-        "review": None,
-        "setup_future_usage": "off_session" if save else None,
-        "shipping": None,
-        "source": None,
-        "statement_descriptor": None,
-        "statement_descriptor_suffix": None,
-        "status": "requires_payment_method",
-        "transfer_data": None,
-        "transfer_group": None,
-    }
+        invoice=inv.id,
+        setup_future_usage="off_session" if save else None,
+    )
     pi = ctx.store.create("payment_intent", data, account=inv.account, parent=d["customer"])
     d["payment_intent"] = pi.id
     ctx.store.save(inv)
@@ -317,9 +279,7 @@ async def _confirmation_secret(ctx: Ctx, invoice: dict[str, Any]) -> dict[str, A
 INCLUDABLE[("invoice", "confirmation_secret")] = _confirmation_secret
 
 
-@api("GET", "/v1/invoices/{invoice}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["invoice"], KIND, account=ctx.account)
+retrievable("/v1/invoices/{invoice}", KIND)
 
 
 @api(
@@ -372,18 +332,5 @@ async def pay(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    customer, status = p.get("customer"), p.get("status")
-
-    def keep(o: Doc) -> bool:
-        return (not customer or o.data["customer"] == customer) and (
-            not status or o.data["status"] == status
-        )
-
-    return await paged(
-        ctx,
-        p,
-        KIND,
-        "/v1/invoices",
-        parent=p.get("subscription"),
-        keep=keep if customer or status else None,
-    )
+    parent, match = p.get("subscription"), ("customer", "status")
+    return await paged(ctx, p, KIND, "/v1/invoices", parent=parent, match=match)

@@ -23,7 +23,7 @@ from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import payments
 from escrowd.sandbox.stripe.resources.common import charge_amount, currency, positive
 from escrowd.sandbox.stripe.resources.payment_methods import check_usable, resolve
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 KIND = "payment_intent"
@@ -66,6 +66,60 @@ async def _destination(ctx: Ctx, transfer_data: dict[str, Any] | None) -> None:
         await check_destination(
             ctx, transfer_data["destination"], param="transfer_data[destination]"
         )
+
+
+def new_object(ctx: Ctx, pi_id: str, **fields: Any) -> dict[str, Any]:
+    """A new PaymentIntent as Stripe shows it, every field in Stripe's order: what a fresh
+    one holds, with ``fields`` in place of the defaults (an API create, an invoice's)."""
+    return {
+        "id": pi_id,
+        "object": KIND,
+        "amount": 0,
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},
+        "amount_received": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": "automatic",
+        "client_secret": client_secret(pi_id),
+        "confirmation_method": "automatic",
+        "created": ctx.now,
+        "currency": None,
+        "customer": None,
+        "description": None,
+        "invoice": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": False,
+        "metadata": {},
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {
+            "card": {
+                "installments": None,
+                "mandate_options": None,
+                "network": None,
+                "request_three_d_secure": "automatic",
+            }
+        },
+        "payment_method_types": ["card"],
+        "processing": None,
+        "receipt_email": None,
+        "review": None,
+        "setup_future_usage": None,
+        "shipping": None,
+        "source": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "requires_payment_method",
+        "transfer_data": None,
+        "transfer_group": None,
+    } | fields
 
 
 @api(
@@ -118,59 +172,34 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     pm = await resolve(ctx, p["payment_method"]) if p.get("payment_method") else None
     pi_id = new_id("pi")
     apm = p.get("automatic_payment_methods")
-    data = {
-        "id": pi_id,
-        "object": "payment_intent",
-        "amount": amount,
-        "amount_capturable": 0,
-        "amount_details": {"tip": {}},
-        "amount_received": 0,
-        "application": None,
-        "application_fee_amount": fee,
-        "automatic_payment_methods": (
+    data = new_object(
+        ctx,
+        pi_id,
+        amount=amount,
+        application_fee_amount=fee,
+        automatic_payment_methods=(
             {"allow_redirects": apm.get("allow_redirects", "always"), "enabled": apm["enabled"]}
             if apm
             else None
         ),
-        "canceled_at": None,
-        "cancellation_reason": None,
-        "capture_method": "manual" if p.get("capture_method") == "manual" else "automatic",
-        "client_secret": client_secret(pi_id),
-        "confirmation_method": p.get("confirmation_method", "automatic"),
-        "created": ctx.now,
-        "currency": cur,
-        "customer": p.get("customer"),
-        "description": p.get("description"),
-        "invoice": None,
-        "last_payment_error": None,
-        "latest_charge": None,
-        "livemode": False,
-        "metadata": merge_metadata({}, p.get("metadata")),
-        "next_action": None,
-        "on_behalf_of": p.get("on_behalf_of"),
-        "payment_method": pm.id if pm else None,
-        "payment_method_configuration_details": None,
-        "payment_method_options": {
-            "card": {
-                "installments": None,
-                "mandate_options": None,
-                "network": None,
-                "request_three_d_secure": "automatic",
-            }
-        },
-        "payment_method_types": p.get("payment_method_types") or ["card"],
-        "processing": None,
-        "receipt_email": p.get("receipt_email"),
-        "review": None,
-        "setup_future_usage": p.get("setup_future_usage"),
-        "shipping": p.get("shipping"),
-        "source": None,
-        "statement_descriptor": p.get("statement_descriptor"),
-        "statement_descriptor_suffix": p.get("statement_descriptor_suffix"),
-        "status": "requires_confirmation" if pm else "requires_payment_method",
-        "transfer_data": p.get("transfer_data"),
-        "transfer_group": p.get("transfer_group"),
-    }
+        capture_method="manual" if p.get("capture_method") == "manual" else "automatic",
+        confirmation_method=p.get("confirmation_method", "automatic"),
+        currency=cur,
+        customer=p.get("customer"),
+        description=p.get("description"),
+        metadata=merge_metadata({}, p.get("metadata")),
+        on_behalf_of=p.get("on_behalf_of"),
+        payment_method=pm.id if pm else None,
+        payment_method_types=p.get("payment_method_types") or ["card"],
+        receipt_email=p.get("receipt_email"),
+        setup_future_usage=p.get("setup_future_usage"),
+        shipping=p.get("shipping"),
+        statement_descriptor=p.get("statement_descriptor"),
+        statement_descriptor_suffix=p.get("statement_descriptor_suffix"),
+        status="requires_confirmation" if pm else "requires_payment_method",
+        transfer_data=p.get("transfer_data"),
+        transfer_group=p.get("transfer_group"),
+    )
     pi = ctx.store.create(KIND, data, account=ctx.account, parent=p.get("customer"))
     if p.get("return_url"):
         pi.private["return_url"] = p["return_url"]
@@ -184,9 +213,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return pi
 
 
-@api("GET", "/v1/payment_intents/{intent}", {"client_secret": Str()})
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["intent"], KIND, account=ctx.account)
+retrievable("/v1/payment_intents/{intent}", KIND, {"client_secret": Str()})
 
 
 @api(

@@ -16,7 +16,7 @@ from escrowd.sandbox.stripe.ids import new_id
 from escrowd.sandbox.stripe.params import Enum, Int, Meta, Obj, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources.common import billing_details
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 RAW_CARD_REFUSED = (
@@ -182,9 +182,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return pm
 
 
-@api("GET", "/v1/payment_methods/{payment_method}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["payment_method"], "payment_method", account=ctx.account)
+retrievable("/v1/payment_methods/{payment_method}", "payment_method")
 
 
 @api(

@@ -17,7 +17,7 @@ from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import balance
 from escrowd.sandbox.stripe.resources.bank_accounts import FAILURES, default_for
 from escrowd.sandbox.stripe.resources.common import DAY, currency, major, positive
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 STANDARD_SECONDS = 2 * DAY
@@ -148,9 +148,7 @@ def settle(ctx: Ctx, po: Doc) -> None:
     ctx.emit("payout.failed", po, previous=previous)
 
 
-@api("GET", "/v1/payouts/{payout}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["payout"], "payout", account=ctx.account)
+retrievable("/v1/payouts/{payout}", "payout")
 
 
 @api("POST", "/v1/payouts/{payout}", {"metadata": Meta()})
@@ -190,7 +188,5 @@ async def cancel(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    status = p.get("status")
-    keep = (lambda o: o.data["status"] == status) if status else None
     account = ctx.account if not ctx.on_platform else PLATFORM
-    return await paged(ctx, p, "payout", "/v1/payouts", account=account, keep=keep)
+    return await paged(ctx, p, "payout", "/v1/payouts", account=account, match=("status",))

@@ -21,7 +21,7 @@ from escrowd.sandbox.stripe.params import (
 )
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources.common import currency
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 _INTERVAL = Enum("day", "month", "week", "year", required=True)
@@ -142,9 +142,7 @@ async def create_product(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return product
 
 
-@api("GET", "/v1/products/{id}")
-async def retrieve_product(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["id"], "product", account=ctx.account)
+retrievable("/v1/products/{id}", "product")
 
 
 @api(
@@ -174,9 +172,7 @@ async def update_product(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
 
 @api("GET", "/v1/products", {"active": Bool(), "created": Range(), "ids": Any_()}, paged=True)
 async def list_products(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    active = p.get("active")
-    keep = (lambda o: o.data["active"] == active) if active is not None else None
-    return await paged(ctx, p, "product", "/v1/products", keep=keep)
+    return await paged(ctx, p, "product", "/v1/products", match=("active",))
 
 
 @api(
@@ -223,9 +219,7 @@ async def create_price(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return price
 
 
-@api("GET", "/v1/prices/{price}")
-async def retrieve_price(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["price"], "price", account=ctx.account)
+retrievable("/v1/prices/{price}", "price")
 
 
 @api(
@@ -260,17 +254,7 @@ async def update_price(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_prices(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    active, kind, keys = p.get("active"), p.get("type"), p.get("lookup_keys")
-
-    def keep(o: Doc) -> bool:
-        d = o.data
-        return (
-            (active is None or d["active"] == active)
-            and (not kind or d["type"] == kind)
-            and (not keys or d["lookup_key"] in keys)
-        )
-
-    filtered = active is not None or kind or keys
-    return await paged(
-        ctx, p, "price", "/v1/prices", parent=p.get("product"), keep=keep if filtered else None
-    )
+    keys = p.get("lookup_keys")
+    keep = (lambda o: o.data["lookup_key"] in keys) if keys else None
+    parent, match = p.get("product"), ("active", "type")
+    return await paged(ctx, p, "price", "/v1/prices", parent=parent, keep=keep, match=match)

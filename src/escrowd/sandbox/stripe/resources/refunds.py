@@ -16,7 +16,7 @@ from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import balance, destination
 from escrowd.sandbox.stripe.resources.charges import refundable
 from escrowd.sandbox.stripe.resources.common import major, positive
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 
@@ -158,9 +158,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return refund
 
 
-@api("GET", "/v1/refunds/{refund}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["refund"], "refund", account=ctx.account)
+retrievable("/v1/refunds/{refund}", "refund")
 
 
 @api("POST", "/v1/refunds/{refund}", {"metadata": Meta()})
@@ -179,6 +177,5 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    pi = p.get("payment_intent")
-    keep = (lambda o: o.data["payment_intent"] == pi) if pi else None
-    return await paged(ctx, p, "refund", "/v1/refunds", parent=p.get("charge"), keep=keep)
+    parent, match = p.get("charge"), ("payment_intent",)
+    return await paged(ctx, p, "refund", "/v1/refunds", parent=parent, match=match)

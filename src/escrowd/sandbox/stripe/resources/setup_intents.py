@@ -15,7 +15,7 @@ from escrowd.sandbox.stripe.ids import client_secret, new_id, token
 from escrowd.sandbox.stripe.params import Any_, Bool, Enum, List, Meta, Range, Str, merge_metadata
 from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources.payment_methods import card_of, check_usable, resolve
-from escrowd.sandbox.stripe.routes import api
+from escrowd.sandbox.stripe.routes import api, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 KIND = "setup_intent"
@@ -93,9 +93,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return si
 
 
-@api("GET", "/v1/setup_intents/{intent}", {"client_secret": Str()})
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["intent"], KIND, account=ctx.account)
+retrievable("/v1/setup_intents/{intent}", KIND, {"client_secret": Str()})
 
 
 @api(

@@ -31,7 +31,7 @@ from escrowd.sandbox.stripe.resources.billing_cycle import (
 )
 from escrowd.sandbox.stripe.resources.common import DAY
 from escrowd.sandbox.stripe.resources.invoices import plan_of
-from escrowd.sandbox.stripe.routes import api, list_body
+from escrowd.sandbox.stripe.routes import api, list_body, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 _BEHAVIOR = Enum(
@@ -234,9 +234,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     return sub
 
 
-@api("GET", "/v1/subscriptions/{subscription}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["subscription"], KIND, account=ctx.account)
+retrievable("/v1/subscriptions/{subscription}", KIND)
 
 
 @api(

@@ -18,7 +18,7 @@ from escrowd.sandbox.stripe.render import paged
 from escrowd.sandbox.stripe.resources import balance
 from escrowd.sandbox.stripe.resources.accounts import can_receive_transfers
 from escrowd.sandbox.stripe.resources.common import currency, major, positive
-from escrowd.sandbox.stripe.routes import api, list_body
+from escrowd.sandbox.stripe.routes import api, list_body, retrievable
 from escrowd.sandbox.stripe.store import Obj as Doc
 
 INSUFFICIENT = (
@@ -222,9 +222,7 @@ async def create(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> Doc:
     )
 
 
-@api("GET", "/v1/transfers/{transfer}")
-async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["transfer"], "transfer", account=PLATFORM)
+retrievable("/v1/transfers/{transfer}", "transfer", platform=True)
 
 
 @api("POST", "/v1/transfers/{transfer}", {"metadata": Meta(), "description": Str()})
@@ -246,14 +244,7 @@ async def update(ctx: Ctx, p: dict[str, Any], a: dict[str, str]) -> Doc:
     paged=True,
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
-    group = p.get("transfer_group")
-    keep = (lambda o: o.data["transfer_group"] == group) if group else None
+    parent, match = p.get("destination"), ("transfer_group",)
     return await paged(
-        ctx,
-        p,
-        "transfer",
-        "/v1/transfers",
-        parent=p.get("destination"),
-        account=PLATFORM,
-        keep=keep,
+        ctx, p, "transfer", "/v1/transfers", parent=parent, account=PLATFORM, match=match
     )
