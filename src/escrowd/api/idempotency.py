@@ -70,13 +70,12 @@ def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> st
     try:
         # Read as the route reads it (``605.0`` is the integer 605), so a retry that spells a
         # number differently is the same request, not a reused key.
-        canonical = json.dumps(strict_json.loads(body), sort_keys=True, separators=(",", ":"))
+        value = strict_json.loads(body)
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     except ValueError:  # not JSON, or a key named twice (the route refuses it): the bytes
-        canonical_bytes = body
-    else:
-        canonical_bytes = canonical.encode()
+        canonical = body
     h = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query, canonical_bytes):
+    for part in (method.encode(), path.encode(), query, canonical):
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.hexdigest()
