@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
 from escrowd.bootstrap import Container
-from escrowd.clock import unix
+from escrowd.clock import Clock, unix
 from escrowd.config import Environment, Settings
 from escrowd.providers.stripe.signature import sign
 from escrowd.providers.types import ProviderEvent
@@ -60,7 +60,7 @@ class Recorder:
     seen: list[ProviderEvent] = field(default_factory=list)
     fail_ids: set[str] = field(default_factory=set)
 
-    async def __call__(self, session: AsyncSession, event: ProviderEvent) -> None:
+    async def __call__(self, session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
         if event.id in self.fail_ids:
             raise RuntimeError(f"handler refused {event.id}")
         self.seen.append(event)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.app import create_app
 from escrowd.bootstrap import Container, build
-from escrowd.clock import FrozenClock, unix
+from escrowd.clock import Clock, FrozenClock, unix
 from escrowd.config import SANDBOX_WEBHOOK_SECRET, Environment, ProviderMode, Settings
 from escrowd.providers.stripe.signature import compute, sign
 from escrowd.providers.types import EventKind, ProviderEvent
@@ -254,8 +254,8 @@ async def test_out_of_order_deliveries_are_both_stored_and_processed_with_their_
     status: dict[str, tuple[int, str]] = {}
     recorder = Recorder()
 
-    async def track(session: AsyncSession, ev: ProviderEvent) -> None:
-        await recorder(session, ev)
+    async def track(session: AsyncSession, ev: ProviderEvent, clock: Clock) -> None:
+        await recorder(session, ev, clock)
         created = unix(ev.created)
         if ev.object_id and status.get(ev.object_id, (-1, ""))[0] <= created:
             status[ev.object_id] = (created, ev.kind.value)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from escrowd.bootstrap import Container
-from escrowd.clock import FrozenClock
+from escrowd.clock import Clock, FrozenClock
 from escrowd.providers.types import EventKind, ProviderEvent
 from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.models import InboundWebhookEvent
@@ -102,7 +102,7 @@ async def test_a_failing_handlers_writes_are_rolled_back_and_a_successful_ones_c
 ) -> None:
     written: dict[str, str] = {}
 
-    async def write_then_maybe_fail(session: AsyncSession, ev: ProviderEvent) -> None:
+    async def write_then_maybe_fail(session: AsyncSession, ev: ProviderEvent, clock: Clock) -> None:
         marker = new_event_id()
         written[ev.id] = marker
         session.add(_marker_row(container, marker, ev))
@@ -126,7 +126,7 @@ async def test_a_failing_handlers_writes_are_rolled_back_and_a_successful_ones_c
 async def test_a_handler_write_that_breaks_a_constraint_fails_only_its_event(
     client: httpx.AsyncClient, container: Container, registry: HandlerRegistry
 ) -> None:
-    async def duplicate_key(session: AsyncSession, ev: ProviderEvent) -> None:
+    async def duplicate_key(session: AsyncSession, ev: ProviderEvent, clock: Clock) -> None:
         # Not flushed by the handler: the pipeline must still catch it inside the savepoint.
         session.add(_marker_row(container, ev.id, ev))
 
@@ -147,7 +147,7 @@ async def test_a_transaction_that_fails_at_commit_still_counts_the_attempt(
     def refuse_commit(_session: Session) -> None:
         raise RuntimeError("commit refused")
 
-    async def handler(session: AsyncSession, ev: ProviderEvent) -> None:
+    async def handler(session: AsyncSession, ev: ProviderEvent, clock: Clock) -> None:
         sa_event.listen(session.sync_session, "before_commit", refuse_commit, once=True)
 
     registry.register(EventKind.dispute_closed, handler)
@@ -207,7 +207,7 @@ async def test_concurrent_workers_run_each_event_exactly_once(
 ) -> None:
     calls: list[str] = []
 
-    async def slow(session: AsyncSession, ev: ProviderEvent) -> None:
+    async def slow(session: AsyncSession, ev: ProviderEvent, clock: Clock) -> None:
         calls.append(ev.id)
         await asyncio.sleep(0.01)  # hold the row while the other workers look for work
 

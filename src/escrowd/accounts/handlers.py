@@ -7,9 +7,9 @@ Order does not matter: an event older than the state escrowd holds (``updated_at
 seconds) is ignored, so a late or re-delivered event never moves an account backwards. Events
 for accounts escrowd does not know (made elsewhere, or whose creation is not stored yet) are
 ignored too. The state applied is the provider's own account, fetched when an event arrives
-(``webhooks.verification``): a forged ``account.updated`` cannot open the KYC gate. Handlers
-get no clock: the escrowd event they write is dated by the provider's
-event time, which is also the time of the state it describes.
+(``webhooks.verification``): a forged ``account.updated`` cannot open the KYC gate. The
+account's state is as of the provider's event time (``as_of``); the escrowd event a handler
+writes is dated by escrowd's clock.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service
 from escrowd.accounts.domain import is_stale
-from escrowd.clock import FrozenClock
+from escrowd.clock import Clock
 from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import ConnectedAccount, EventKind, ProviderEvent
@@ -30,7 +30,7 @@ __all__ = ["on_account_updated", "on_capability_updated", "register"]
 log = get_logger(__name__)
 
 
-async def on_account_updated(session: AsyncSession, event: ProviderEvent) -> None:
+async def on_account_updated(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
     if event.provider != stripe_events.PROVIDER or event.object_type != "account":
         return
     if event.object_id is None:
@@ -51,11 +51,11 @@ async def on_account_updated(session: AsyncSession, event: ProviderEvent) -> Non
         account=row,
         state=state,
         as_of=event.created,
-        clock=FrozenClock(event.created),
+        clock=clock,
     )
 
 
-async def on_capability_updated(session: AsyncSession, event: ProviderEvent) -> None:
+async def on_capability_updated(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
     if event.provider != stripe_events.PROVIDER or event.object_type != "capability":
         return
     name, status = event.object_id, event.data.get("status")
@@ -78,7 +78,7 @@ async def on_capability_updated(session: AsyncSession, event: ProviderEvent) -> 
         name=name,
         status=state.capabilities.get(name, "inactive"),
         as_of=event.created,
-        clock=FrozenClock(event.created),
+        clock=clock,
     )
 
 

@@ -11,8 +11,8 @@ the transaction that marks the stored event processed, under the escrow's row lo
 - ``transfer.reversed``: money of a release came back from the payee (its net); idempotent
   by the transfer's cumulative ``amount_reversed``.
 
-Handlers get no clock: what they write is dated by the provider's event time. Events about
-objects escrowd did not make are ignored.
+What a handler writes is dated by escrowd's clock; the provider's event time only decides
+whether an event is stale. Events about objects escrowd did not make are ignored.
 
 An event is a hint: a handler that would move money or state acts on the provider's own object
 (``webhooks.verification.truth``), after ``event_checks`` found it to be the platform's and to
@@ -24,7 +24,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from escrowd.clock import FrozenClock
+from escrowd.clock import Clock
 from escrowd.escrows import event_checks as checks
 from escrowd.escrows import ledgering, parts, store
 from escrowd.escrows.book import Book
@@ -57,7 +57,7 @@ def _ours(event: ProviderEvent, object_type: str) -> bool:
     )
 
 
-async def on_payment(session: AsyncSession, event: ProviderEvent) -> None:
+async def on_payment(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
     if not _ours(event, "payment_intent"):
         return
     claim = stripe_mapping.payment(event.data)
@@ -84,11 +84,11 @@ async def on_payment(session: AsyncSession, event: ProviderEvent) -> None:
     checks.platform_event(event, expected)
     payment = truth(event, "payment_intent", claim.id, Payment)
     checks.payment_matches(claim, payment, expected)
-    unit = Unit(session, FrozenClock(event.created))
+    unit = Unit(session, clock)
     await apply_payment(unit, book, payment, event_created=event.created)
 
 
-async def on_authorization_gone(session: AsyncSession, event: ProviderEvent) -> None:
+async def on_authorization_gone(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
     """``payment.canceled`` / ``charge.expired``: an escrow not yet holding its money expires."""
     if _ours(event, "payment_intent"):
         payment_id = event.object_id
@@ -111,10 +111,10 @@ async def on_authorization_gone(session: AsyncSession, event: ProviderEvent) -> 
     checks.platform_event(event, expected)
     payment = truth(event, "payment_intent", payment_id, Payment)
     checks.authorization_gone(payment, expected)
-    await close(Unit(session, FrozenClock(event.created)), book, Action.expire, via_event=True)
+    await close(Unit(session, clock), book, Action.expire, via_event=True)
 
 
-async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> None:
+async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
     if not _ours(event, "transfer"):
         return
     claim = stripe_mapping.transfer(event.data)
@@ -142,7 +142,6 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent) -> N
     slot = book.slot(op.allocation_id or "")
     assert slot is not None, op.key
     new = apply_event(e.status, Action.reverse, context=book.context(reverse=delta))
-    clock = FrozenClock(event.created)
     slot.allocation.released = parts.dump(parts.with_net_moved(slot.released, delta))
     slot.allocation.updated_at = max(slot.allocation.updated_at, event.created)
     e.amount_released -= delta

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from escrowd.clock import FrozenClock
+from escrowd.clock import Clock
 from escrowd.payouts import domain
 from escrowd.payouts.domain import PayoutStatus
 from escrowd.payouts.models import Payout
@@ -42,7 +42,7 @@ def _recorded(row: Payout) -> dict[str, Any]:
     }
 
 
-async def on_payout(session: AsyncSession, event: ProviderEvent) -> None:
+async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
     if (
         event.provider != stripe_events.PROVIDER
         or event.object_type != "payout"
@@ -93,7 +93,7 @@ async def on_payout(session: AsyncSession, event: ProviderEvent) -> None:
             provider={"id": payout.id, "amount": payout.amount, "currency": payout.currency},
             recorded=_recorded(row),
         )
-    await apply_answer(session, clock=FrozenClock(event.created), row=row, answer=payout)
+    await apply_answer(session, clock=clock, row=row, answer=payout)
 
 
 def register(registry: HandlerRegistry) -> None:

@@ -3,10 +3,13 @@
 A domain module exposes a ``register`` function that the composition root
 (``escrowd.bootstrap.registries``) calls with the process's registry::
 
+    from escrowd.clock import Clock
     from escrowd.providers.types import EventKind, ProviderEvent
     from escrowd.webhooks.handlers import HandlerRegistry
 
-    async def on_payment_succeeded(session: AsyncSession, event: ProviderEvent) -> None: ...
+    async def on_payment_succeeded(
+        session: AsyncSession, event: ProviderEvent, clock: Clock
+    ) -> None: ...
 
     def register(registry: HandlerRegistry) -> None:
         registry.register(EventKind.payment_succeeded, on_payment_succeeded)
@@ -15,6 +18,10 @@ A handler runs inside the transaction that marks the stored event processed: wha
 commits together with that mark, or not at all. Events arrive late, twice (after a failed
 attempt) and out of order, so a handler must be idempotent and must never move state
 backwards — compare ``event.created`` or the object's own status before changing anything.
+
+A handler gets escrowd's clock: the escrowd events and ledger entries it writes are dated when
+escrowd learned of the change (the test clock in tests), while ``event.created`` — the
+provider's time — decides only whether the event is stale.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.clock import Clock
 from escrowd.providers.types import EventKind, ProviderEvent
 
-Handler = Callable[[AsyncSession, ProviderEvent], Awaitable[None]]
+Handler = Callable[[AsyncSession, ProviderEvent, Clock], Awaitable[None]]
 
 
 class HandlerRegistry:

@@ -202,7 +202,7 @@ async def _claim_and_dispatch(
             # A savepoint: a failing handler's writes are undone, the failure mark is kept.
             async with s.begin_nested():
                 for handler in handlers:
-                    await handler(s, event)
+                    await handler(s, event, container.clock)
                 await s.flush()  # surface the handlers' constraint errors here, not at commit
         except VerificationRequired as request:
             raise _NeedsTruth(row_id, request) from None
