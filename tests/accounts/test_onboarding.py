@@ -209,6 +209,28 @@ async def test_refresh_pulls_the_status_when_the_webhook_has_not_arrived(
     assert [e["data"]["object"]["id"] for e in r.json()["data"]].count(acct["id"]) == 1
 
 
+async def test_the_event_a_webhook_causes_is_dated_by_escrowds_clock_not_the_providers(
+    client: httpx.AsyncClient, browser: Browser, container: Container, clock: FrozenClock
+) -> None:
+    worker = await make_user(container, role="worker")
+    acct = await create_account(client, worker)
+    url = await onboarding_url(client, worker, acct["id"])
+    assert (await browser.onboard(url, outcome="verified")).status_code == 303
+    provider_time = unix(clock.now())
+    # The webhook is processed ten minutes after the provider made it: escrowd learned of
+    # the change then, and its event says so; the provider's time only orders the events.
+    clock.advance(timedelta(minutes=10))
+    assert await settle(container) >= 1
+    r = await client.get(
+        "/v1/events", params={"type": "account.updated", "limit": 100}, headers=worker.headers
+    )
+    assert r.status_code == 200, r.text
+    ours = [e for e in r.json()["data"] if e["data"]["object"]["id"] == acct["id"]]
+    assert len(ours) == 1
+    assert ours[0]["data"]["object"]["status"] == "verified"
+    assert ours[0]["created"] == provider_time + 600
+
+
 async def test_a_dashboard_link_waits_for_onboarding(
     client: httpx.AsyncClient, container: Container
 ) -> None:
