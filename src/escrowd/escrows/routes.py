@@ -244,6 +244,10 @@ async def assign_payee(
     container: ContainerDep,
     caller: Caller,
 ) -> JSONResponse:
+    """The slot is priced again with the payee's own fee policy (the escrow's `fee_policy`
+    still wins); nothing moves in the ledger until release. A fee larger than the slot is 400
+    `fee_exceeds_amount`; a change of what the payer is charged after the payment started is
+    409 `allocation_price_locked`."""
     return _ok(
         await service.assign(
             container,
