@@ -8,8 +8,11 @@ allocation is refused the way Stripe refuses one (an ``invalid_request_error``).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from escrowd.clock import FrozenClock
+from escrowd.escrows import sweeps
 from escrowd.escrows.ledgering import escrow_account
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
@@ -26,21 +29,27 @@ from tests.escrows.conftest import (
     payees,
     payer,
     provider_switch,
+    run_jobs,
+    sweep,
 )
 
 
 class RefusesTransfer:
-    """The real adapter, but transfers for ``allocation_id`` are refused while ``refusing``."""
+    """The real adapter, but transfers for ``allocation_id`` are refused while ``refusing``
+    (after ``time_outs`` calls that time out before reaching the provider)."""
 
-    def __init__(self, real: PaymentProvider, allocation_id: str) -> None:
+    def __init__(self, real: PaymentProvider, allocation_id: str, time_outs: int = 0) -> None:
         self.real, self.allocation_id, self.refusing = real, allocation_id, True
-        self.refused = 0
+        self.time_outs, self.refused = time_outs, 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
     async def create_transfer(self, request: TransferRequest) -> Any:
         if self.refusing and request.metadata.get("allocation_id") == self.allocation_id:
+            if self.time_outs:
+                self.time_outs -= 1
+                raise ProviderError(ProviderErrorKind.unknown_outcome, "read timed out")
             self.refused += 1
             raise ProviderError(
                 ProviderErrorKind.invalid_request,
@@ -154,3 +163,34 @@ async def test_a_retry_of_partial_amounts_never_pays_an_allocation_twice(
     more = await ctx.client.post(path, json=wanted, headers=keyed(client_.headers))
     assert more.status_code == 200, more.text
     assert [x["amount_released"] for x in more.json()["allocations"]] == [1000, 800]
+
+
+async def test_an_unknown_outcome_the_janitor_learns_was_a_refusal_stays_retryable(
+    ctx: Ctx, clock: FrozenClock, sandbox: Sandbox
+) -> None:
+    client_ = await payer(ctx)
+    first, second = await payees(ctx, 2)
+    escrow = await funded(ctx, client_, [(first, 700), (second, 900)])
+    a, b = (x["id"] for x in escrow["allocations"])
+    switch = provider_switch(ctx)
+    real = switch.target
+    fault = RefusesTransfer(real, b, time_outs=1)
+    switch.target = fault
+    path, headers = f"/v1/escrows/{escrow['id']}/release", keyed(client_.headers)
+    try:
+        r = await ctx.client.post(path, json={}, headers=headers)
+        err = assert_release_incomplete(r, 502, "api_error", "provider_outcome_unknown")
+        assert _by_allocation(err["results"]) == {a: ("paid", 700), b: ("pending", 900)}
+        # The janitor asks again with the same key; this time the provider refuses it.
+        clock.advance(sweeps.JANITOR_GRACE + timedelta(seconds=1))
+        assert await sweep(ctx.container, sweeps.janitor)
+        await run_jobs(ctx.container)
+        assert fault.refused == 1
+    finally:
+        fault.refusing = False
+    assert "allocation.release_failed" in await event_types(ctx, client_, b)
+    assert (await get(ctx, client_, escrow["id"]))["pending_operations"] == []
+    again = await ctx.client.post(path, json={}, headers=headers)
+    assert again.status_code == 200, again.text
+    assert _by_allocation(again.json()["results"]) == {a: ("paid", 700), b: ("paid", 900)}
+    assert sorted(t["amount"] for t in await sandbox.transfers(escrow["id"])) == [700, 900]
