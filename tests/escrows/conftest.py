@@ -277,6 +277,22 @@ async def funded(
     )
 
 
+def assert_release_incomplete(
+    response: httpx.Response, status: int, type_: str, code: str
+) -> dict[str, Any]:
+    """A release that did not pay everything: the error envelope plus the escrow and the
+    per-allocation ``results``, not stored for replay (``Escrowd-Should-Retry: true``)."""
+    assert response.status_code == status, response.text
+    assert response.headers.get("Escrowd-Should-Retry") == "true", response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    err: dict[str, Any] = body["error"]
+    assert set(err) == {"type", "code", "message", "param", "escrow", "results"}, err
+    assert (err["type"], err["code"]) == (type_, code), err
+    assert err["escrow"]["object"] == "escrow"
+    return err
+
+
 async def get(ctx: Ctx, who: Account, escrow_id: str) -> dict[str, Any]:
     r = await ctx.client.get(f"/v1/escrows/{escrow_id}", headers=who.headers)
     assert r.status_code == 200, r.text

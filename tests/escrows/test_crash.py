@@ -23,6 +23,7 @@ from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from tests.escrows.conftest import (
     Ctx,
     Sandbox,
+    assert_release_incomplete,
     create_escrow,
     funded,
     get,
@@ -155,12 +156,21 @@ async def test_a_timeout_is_recorded_as_unknown_and_the_janitor_settles_it(
     switch = provider_switch(ctx)
     real = switch.target
     switch.target = Faulty(real, "create_transfer", "after", timeout)
-    r = await ctx.client.post(f"/v1/escrows/{escrow['id']}/release", headers=keyed(client_.headers))
+    path, headers = f"/v1/escrows/{escrow['id']}/release", keyed(client_.headers)
+    r = await ctx.client.post(path, headers=headers)
     switch.target = real
-    assert_error(r, 502, "api_error", "provider_outcome_unknown")
+    err = assert_release_incomplete(r, 502, "api_error", "provider_outcome_unknown")
+    assert [x["status"] for x in err["results"]] == ["pending"]
     unknown = await get(ctx, client_, escrow["id"])
     assert [op["status"] for op in unknown["pending_operations"]] == ["unknown"]
+    # The same key meanwhile: nothing new is sent, the answer says it is still pending.
+    still = await ctx.client.post(path, headers=headers)
+    assert_release_incomplete(still, 502, "api_error", "provider_outcome_unknown")
     await recover(ctx, clock)
     after = await get(ctx, client_, escrow["id"])
     assert (after["status"], after["pending_operations"]) == ("released", [])
+    # And once settled, the same key answers with the escrow and what it paid.
+    done = await ctx.client.post(path, headers=headers)
+    assert done.status_code == 200, done.text
+    assert [x["status"] for x in done.json()["results"]] == ["paid"]
     assert [t["amount"] for t in await sandbox.transfers(escrow["id"])] == [900]

@@ -12,8 +12,24 @@ from escrowd.bootstrap import build
 from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
 from escrowd.fees.service import marketplace_default
-from tests.escrows.conftest import Ctx, Sandbox, create_escrow, payer, post, verified_payee
-from tests.integration.conftest import assert_error, bearer, count_all, count_rows, make_user
+from tests.escrows.conftest import (
+    Ctx,
+    Sandbox,
+    create_escrow,
+    get,
+    ledger_balance,
+    payer,
+    post,
+    verified_payee,
+)
+from tests.integration.conftest import (
+    Account,
+    assert_error,
+    bearer,
+    count_all,
+    count_rows,
+    make_user,
+)
 
 #: This module's marketplace charges 10 % by default.
 MARKETPLACE = '{"rate_bps": 1000}'
@@ -192,3 +208,104 @@ async def test_a_fee_equal_to_the_allocation_leaves_the_payee_nothing_and_moves_
     released = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/release")
     assert released["status"] == "released"
     assert await sandbox.transfers(escrow["id"]) == []
+
+
+async def _own_policy(ctx: Ctx, admin: Account, party: str, policy: dict[str, Any]) -> None:
+    r = await ctx.client.post(
+        f"/v1/fee_policies/{party}", json={"fee_policy": policy}, headers=bearer(admin.token)
+    )
+    assert r.status_code == 200, r.text
+
+
+def _slot(escrow: dict[str, Any], i: int) -> dict[str, Any]:
+    allocation: dict[str, Any] = escrow["allocations"][i]
+    return allocation
+
+
+async def test_assigning_a_slot_prices_it_with_the_payees_own_policy_and_moves_no_money(
+    ctx: Ctx, sandbox: Sandbox
+) -> None:
+    admin = await make_user(ctx.container, role="admin")
+    client_ = await payer(ctx)
+    named, discounted, regular = [await verified_payee(ctx) for _ in range(3)]
+    await _own_policy(ctx, admin, discounted.id, {"rate_bps": 500, "fixed": 7})
+    escrow = await create_escrow(ctx, client_, [(named.id, 4_000), (None, 10_000), (None, 6_000)])
+    assert _fees(escrow) == [400, 1000, 600]  # open slots: the marketplace's 10 %
+    funded_ = await post(
+        ctx, client_, f"/v1/escrows/{escrow['id']}/fund", {"payment_method": "pm_card_visa"}
+    )
+    fees_before = await ledger_balance(ctx, "platform:fees")
+    transfers_before = await count_rows(ctx.container, "ledger_transfers")
+
+    path = f"/v1/escrows/{escrow['id']}/allocations"
+    slot = _slot(funded_, 1)["id"]
+    assigned = await post(ctx, client_, f"{path}/{slot}/assign", {"payee": discounted.id})
+    priced = _slot(assigned, 1)
+    assert (priced["payee"], priced["platform_fee"], priced["net"]) == (discounted.id, 507, 9_493)
+    assert priced["fee_policy"]["rate_bps"] == "500"
+    assert priced["breakdown"]["gross"] == 10_000
+    # A payee without a policy of their own keeps the slot's price; the rest is untouched.
+    other = _slot(funded_, 2)["id"]
+    kept = await post(ctx, client_, f"{path}/{other}/assign", {"payee": regular.id})
+    assert _fees(kept) == [400, 507, 600]
+    assert sum(a["amount"] for a in kept["allocations"]) == kept["amount"]
+    for a in kept["allocations"]:
+        b = a["breakdown"]
+        assert b["platform_fee"] + b["payee_processing"] + b["net"] == a["amount"]
+    assert kept["amount_charged"] == funded_["amount_charged"]
+    # Nothing moved in the ledger: fees are taken at release.
+    assert await ledger_balance(ctx, "platform:fees") == fees_before
+    assert await count_rows(ctx.container, "ledger_transfers") == transfers_before
+
+    released = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/release")
+    assert released["status"] == "released"
+    assert await ledger_balance(ctx, "platform:fees") == fees_before + 400 + 507 + 600
+    transfers = {t["amount"] for t in await sandbox.transfers(escrow["id"])}
+    assert transfers == {3_600, 9_493, 5_400}
+
+
+async def test_a_payees_policy_that_does_not_fit_the_slot_is_refused_and_assigns_nothing(
+    ctx: Ctx,
+) -> None:
+    admin = await make_user(ctx.container, role="admin")
+    client_ = await payer(ctx)
+    pricey, surcharging = await verified_payee(ctx), await verified_payee(ctx)
+    await _own_policy(ctx, admin, pricey.id, {"fixed": 2_000})
+    payer_bears = {
+        "processing_bearer": "payer",
+        "processing_mode": "flat_rate",
+        "processing_rate_bps": 290,
+        "processing_fixed": 30,
+    }
+    await _own_policy(ctx, admin, surcharging.id, payer_bears)
+    escrow = await create_escrow(ctx, client_, [(None, 1_500)])
+    path = f"/v1/escrows/{escrow['id']}/allocations/{_slot(escrow, 0)['id']}/assign"
+    too_much = await ctx.client.post(path, json={"payee": pricey.id}, headers=client_.headers)
+    err = assert_error(too_much, 400, "invalid_request_error", "fee_exceeds_amount", param="payee")
+    assert "the fixed 2000 of the payee's own fee policy" in err["message"]
+    assert _slot(await get(ctx, client_, escrow["id"]), 0)["payee"] is None
+
+    # Before the payment, a payee whose policy adds a surcharge changes what the payer pays.
+    before_payment = await create_escrow(ctx, client_, [(None, 1_000)])
+    assert before_payment["amount_charged"] == 1_000
+    slot = _slot(before_payment, 0)["id"]
+    assigned = await post(
+        ctx,
+        client_,
+        f"/v1/escrows/{before_payment['id']}/allocations/{slot}/assign",
+        {"payee": surcharging.id},
+    )
+    assert assigned["amount_charged"] == 1_000 + 59  # 2.9 % of 1000 + 30
+    assert _slot(assigned, 0)["breakdown"]["surcharge"] == 59
+
+    # Once the payer was charged, it cannot change: refused, nothing assigned.
+    paid = await create_escrow(ctx, client_, [(None, 1_000)])
+    await post(ctx, client_, f"/v1/escrows/{paid['id']}/fund", {"payment_method": "pm_card_visa"})
+    locked = await ctx.client.post(
+        f"/v1/escrows/{paid['id']}/allocations/{_slot(paid, 0)['id']}/assign",
+        json={"payee": surcharging.id},
+        headers=client_.headers,
+    )
+    assert_error(locked, 409, "invalid_request_error", "allocation_price_locked", param="payee")
+    after = await get(ctx, client_, paid["id"])
+    assert (_slot(after, 0)["payee"], after["amount_charged"]) == (None, 1_000)

@@ -10,15 +10,18 @@
 What is stored: successful responses (2xx), declines (402) and server errors (5xx), whose
 outcome a blind retry must not change. Refusals that did nothing — invalid parameters, missing
 auth, permission, state conflicts, rate limits — are not stored, so a corrected retry with the
-same key goes through (Stripe does the same). A request that dies mid-flight keeps its key
-locked for ``LOCK_SECONDS``; after that a retry takes the key over.
+same key goes through (Stripe does the same). Nor is a response that says
+``Escrowd-Should-Retry: true``: a route that did part of its work (a release that paid some
+allocations) sends it so that a retry with the same key runs again and finishes the rest.
+A request that dies mid-flight keeps its key locked for ``LOCK_SECONDS``; after that a retry
+takes the key over.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +39,8 @@ from escrowd.errors import EscrowdError, IdempotencyError, InvalidRequestError
 
 HEADER = b"idempotency-key"
 REPLAYED = b"idempotent-replayed"
+#: A response with this header set to ``true`` is not stored: the same key may run again.
+SHOULD_RETRY_HEADER = "Escrowd-Should-Retry"
 LOCK_SECONDS = 300
 MAX_KEY_LENGTH = 255
 _NOT_REPLAYED_HEADERS = {b"request-id", b"content-length", REPLAYED}
@@ -62,7 +67,10 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def should_store(status: int) -> bool:
+def should_store(status: int, headers: Sequence[tuple[bytes, bytes]] = ()) -> bool:
+    retry = SHOULD_RETRY_HEADER.lower().encode()
+    if any(k.lower() == retry and v.lower() == b"true" for k, v in headers):
+        return False
     return 200 <= status < 300 or status == 402 or status >= 500
 
 
@@ -232,7 +240,7 @@ class IdempotencyMiddleware:
 
     async def _finish(self, row_id: int, status: int, start: Message, body: bytes) -> None:
         async with self.container.db.transaction() as s:
-            if not should_store(status):
+            if not should_store(status, start.get("headers", [])):
                 await s.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
                 return
             kept = [

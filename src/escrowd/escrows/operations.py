@@ -194,10 +194,39 @@ async def recording(
 
 
 @dataclass(frozen=True, slots=True)
+class OpResult:
+    """Where one operation of a batch stands once the batch is settled."""
+
+    key: str
+    allocation_id: str | None
+    amount: int
+    provider_amount: int
+    #: ``succeeded``, ``failed``, or still open (``pending``, ``unknown``).
+    status: str
+    provider_object_id: str | None
+    #: The API error of a call that failed or whose outcome is unknown.
+    error: EscrowdError | None = None
+
+    @classmethod
+    def of(cls, op: Operation, error: EscrowdError | None = None) -> OpResult:
+        return cls(
+            op.key,
+            op.allocation_id,
+            op.amount,
+            op.provider_amount,
+            op.status,
+            op.provider_object_id,
+            error,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settled:
     book: Book
     #: The API error of the first call that failed or is unknown, to answer with.
     error: EscrowdError | None
+    #: Each operation of the batch, in the order given (releases answer per allocation).
+    results: tuple[OpResult, ...] = ()
 
     def answer(self) -> dict[str, Any]:
         """The escrow as the API shows it, or the first provider error (the rest settled)."""
@@ -212,12 +241,16 @@ async def settle(
     """Apply the outcomes of ``verb``'s calls for ``escrow_id``, in one transaction."""
     clock = container.clock
     first_error: EscrowdError | None = None
+    results: list[OpResult] = []
     async with container.db.transaction() as session:
         book = await store.book_of(session, escrow_id, lock=True)
         ctx = Settling(session, clock, container, book)
         for key, outcome in outcomes:
             op = await session.get(Operation, key)
-            if op is None or op.status not in OPEN_OPS:
+            if op is None:
+                continue
+            if op.status not in OPEN_OPS:
+                results.append(OpResult.of(op))
                 continue  # settled meanwhile (the janitor, or a concurrent retry)
             now = clock.now()
             op.updated_at = now
@@ -231,12 +264,15 @@ async def settle(
                     op.settled_at = now
                     if verb.fail is not None:
                         await verb.fail(ctx, op, outcome.error)
-                first_error = first_error or outcome.error.to_api_error()
+                api_error = outcome.error.to_api_error()
+                first_error = first_error or api_error
+                results.append(OpResult.of(op, api_error))
                 continue
             op.status = OpStatus.succeeded.value
             op.settled_at = now
             ctx.refresh()
             await verb.settle(ctx, op, outcome)
+            results.append(OpResult.of(op))
         if ctx.moves:
             await ledgering.apply(
                 session,
@@ -249,7 +285,7 @@ async def settle(
         for event in [*ctx.events, *_money_events(book, ctx.moved)]:
             await store.emit(session, clock=clock, type=event, book=book)
         store.touch(book.escrow, clock)
-    return Settled(book, first_error)
+    return Settled(book, first_error, tuple(results))
 
 
 def _money_events(book: Book, moved: set[str]) -> list[EventType]:

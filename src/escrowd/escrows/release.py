@@ -4,7 +4,13 @@ The caller (or the inspection-period job) wants to know the money reached the pa
 checks that can refuse it (state, amounts, the payee's verified account) all run before any
 call. Each allocation released is its own operation and its own transfer
 (``esc_…:release:alloc_…:<n>``), so a release of three allocations is three transfers that
-succeed or fail on their own; the response reports the first failure after settling the rest.
+succeed or fail on their own. The answer says, per allocation, what was paid and what was not
+(``results``); when one was not, the answer is an error that carries the escrow and the
+results, and tells the idempotency layer not to store it (``Escrowd-Should-Retry: true``):
+a retry with the same ``Idempotency-Key`` runs again and, because every operation remembers
+the request that made it (``params["request"]``), pays only the allocations that request has
+not paid yet — never one twice. A failed transfer is retried under a new operation key (the
+provider would answer the old key with the old failure).
 
 A release takes a part of what the allocation has free (``AllocationBreakdown.take``): the
 payee gets the part's net (pending first when ``ESCROWD_PAYOUT_DELAY_SECONDS`` > 0), the
@@ -14,23 +20,30 @@ reversal (webhook) puts the payee's net back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service as accounts
+from escrowd.api.idempotency import SHOULD_RETRY_HEADER
 from escrowd.api.principal import Principal
 from escrowd.balances import tasks as balance_tasks
 from escrowd.bootstrap import Container
-from escrowd.errors import ConflictError, InvalidRequestError
+from escrowd.errors import ConflictError, EscrowdError, InvalidRequestError
 from escrowd.escrows import ledgering, operations, parts, store
 from escrowd.escrows.book import Book, Slot
-from escrowd.escrows.models import Operation, OpKind
-from escrowd.escrows.operations import Outcome, Settling
+from escrowd.escrows.models import OPEN_OPS, Operation, OpKind, OpStatus
+from escrowd.escrows.operations import OpResult, Outcome, Settling
+from escrowd.escrows.schemas import allocation_json, escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.events import EventType
+from escrowd.events import service as events
 from escrowd.providers.base import PaymentProvider
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import Transfer, TransferRequest
 
 #: ``(allocation id, amount or None for all of it)``.
@@ -49,11 +62,18 @@ def nothing_free(book: Book, what: str) -> ConflictError | InvalidRequestError:
     )
 
 
-def choose(book: Book, items: Sequence[Item] | None, *, what: str) -> list[tuple[Slot, int]]:
-    """The allocations and amounts named (all that is free when ``items`` is None)."""
+def choose(
+    book: Book, items: Sequence[Item] | None, *, what: str, skip: Collection[str] = ()
+) -> list[tuple[Slot, int]]:
+    """The allocations and amounts named (all that is free when ``items`` is None), but for
+    those in ``skip`` (handled already by an earlier attempt of the same request)."""
     if items is None:
-        chosen = [(s, s.free.gross) for s in book.slots if s.free.gross > 0]
-        if not chosen:
+        chosen = [
+            (s, s.free.gross)
+            for s in book.slots
+            if s.free.gross > 0 and s.allocation.id not in skip
+        ]
+        if not chosen and not skip:
             raise nothing_free(book, what)
         return chosen
     seen: set[str] = set()
@@ -68,6 +88,8 @@ def choose(book: Book, items: Sequence[Item] | None, *, what: str) -> list[tuple
                 param=f"allocations[{i}][id]",
             )
         seen.add(allocation_id)
+        if allocation_id in skip:
+            continue
         free = slot.free.gross
         wanted = free if amount is None else amount
         if wanted > free or wanted == 0:
@@ -103,16 +125,77 @@ async def _payees(
     return accounts_of
 
 
+def request_of(actor: Principal | None, idempotency_key: str | None) -> str | None:
+    """Who asked, with which ``Idempotency-Key``: what an operation remembers so that a retry
+    of the same request finds what it already paid (keys are scoped per caller, as the
+    idempotency layer scopes them). None without a key: every call is a new request."""
+    if idempotency_key is None:
+        return None
+    who = f"{actor.kind}:{actor.id}" if actor is not None else "escrowd"
+    return hashlib.sha256(f"{who}\n{idempotency_key}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    #: The operations recorded now, one per allocation, in the order asked.
+    ops: list[Operation]
+    #: What earlier attempts of the same request paid or still have in flight.
+    earlier: list[OpResult]
+
+
+async def _history(session: AsyncSession, escrow_id: str) -> list[Operation]:
+    """Every release operation of the escrow: one read for the keys' numbers and a retry's
+    earlier attempts."""
+    return list(
+        (
+            await session.scalars(
+                select(Operation).where(
+                    Operation.escrow_id == escrow_id, Operation.kind == OpKind.release.value
+                )
+            )
+        ).all()
+    )
+
+
+def _next_key(escrow_id: str, allocation_id: str, history: Sequence[Operation]) -> str:
+    """``esc_…:release:alloc_…:<n>``, as ``operations.next_key`` counts them."""
+    n = sum(1 for op in history if op.allocation_id == allocation_id)
+    return f"{escrow_id}:{OpKind.release.value}:{allocation_id}:{n + 1}"
+
+
 async def record(
     session: AsyncSession,
     container: Container,
     book: Book,
     items: Sequence[Item] | None,
-) -> list[Operation]:
-    """Step 1 of a release, under the escrow's lock: check everything, claim the money."""
+    *,
+    request: str | None = None,
+) -> Recorded:
+    """Step 1 of a release, under the escrow's lock: check everything, claim the money.
+
+    With ``request``, the allocations an earlier attempt of the same request paid (or is still
+    paying) are left out and reported as they stand."""
     e = book.escrow
-    store.check_allows(book, Action.release)
-    chosen = choose(book, items, what="release")
+    history = await _history(session, e.id)
+    done = {
+        op.allocation_id: op
+        for op in history
+        if request is not None
+        and op.params.get("request") == request
+        and op.allocation_id
+        and op.status != OpStatus.failed.value
+    }
+    earlier = [OpResult.of(op) for op in done.values()]
+    try:
+        store.check_allows(book, Action.release)
+    except EscrowStateError:
+        # A retry after every allocation it named was handled: only report what it did.
+        if done and (items is None or all(a in done for a, _ in items)):
+            return Recorded([], earlier)
+        raise
+    chosen = choose(book, items, what="release", skip=done.keys())
+    if not chosen:
+        return Recorded([], earlier)
     transition(e.status, Action.release, context=book.context(release=sum(a for _, a in chosen)))
     provider = e.provider or container.provider.name
     destinations = await _payees(session, book, chosen, provider)
@@ -121,26 +204,107 @@ async def record(
         part, _ = slot.free.take(amount)
         payee = slot.allocation.payee_id
         assert payee is not None
+        params: dict[str, Any] = {
+            "part": parts.dump(part),
+            "payee": payee,
+            "destination": destinations[payee],
+            "currency": e.currency,
+            "source_transaction": e.charge_id,
+        }
+        if request is not None:
+            params["request"] = request
         ops.append(
             operations.new_op(
                 session,
                 escrow=e,
                 kind=OpKind.release,
-                key=await operations.next_key(session, e.id, OpKind.release, slot.allocation.id),
+                key=_next_key(e.id, slot.allocation.id, history),
                 amount=part.gross,
                 provider_amount=part.net,
-                params={
-                    "part": parts.dump(part),
-                    "payee": payee,
-                    "destination": destinations[payee],
-                    "currency": e.currency,
-                    "source_transaction": e.charge_id,
-                },
+                params=params,
                 now=container.clock.now(),
                 allocation_id=slot.allocation.id,
             )
         )
-    return ops
+    return Recorded(ops, earlier)
+
+
+#: What ``results`` says of an operation, by its status.
+_RESULT_STATUS = {OpStatus.succeeded.value: "paid", OpStatus.failed.value: "failed"}
+
+
+def result_json(r: OpResult) -> dict[str, Any]:
+    status = _RESULT_STATUS.get(r.status, "pending")
+    return {
+        "allocation": r.allocation_id,
+        "amount": r.amount,
+        "net": r.provider_amount,
+        "status": status,
+        "transfer": r.provider_object_id,
+        "error": r.error.to_dict()["error"] if r.error is not None and status != "paid" else None,
+    }
+
+
+class ReleaseIncompleteError(EscrowdError):
+    """Some allocations were not paid (or not yet): the first one's error, with the escrow
+    and every allocation's result, and the advice to retry with the same key."""
+
+    def __init__(
+        self,
+        cause: EscrowdError,
+        *,
+        status: int,
+        message: str,
+        escrow: dict[str, Any],
+        results: list[dict[str, Any]],
+    ) -> None:
+        super().__init__(
+            message,
+            code=cause.code,
+            param=cause.param,
+            status=status,
+            headers={**cause.headers, SHOULD_RETRY_HEADER: "true"},
+        )
+        self.cause = cause
+        self.escrow = escrow
+        self.results = results
+
+    def to_dict(self) -> dict[str, Any]:
+        body = self.cause.to_dict()
+        body["error"].update(message=self.message, escrow=self.escrow, results=self.results)
+        return body
+
+
+def answer(book: Book, results: Sequence[OpResult]) -> dict[str, Any]:
+    """The escrow with ``results``; raises :class:`ReleaseIncompleteError` unless all were paid."""
+    order = {s.allocation.id: i for i, s in enumerate(book.slots)}
+    ordered = sorted(results, key=lambda r: order.get(r.allocation_id or "", len(order)))
+    shown = [result_json(r) for r in ordered]
+    escrow = escrow_json(book, book.open_ops)
+    failed = [r for r in ordered if r.status == OpStatus.failed.value]
+    waiting = [r for r in ordered if r.status in OPEN_OPS]
+    if not failed and not waiting:
+        return {**escrow, "results": shown}
+    paid = sum(1 for r in ordered if r.status == OpStatus.succeeded.value)
+    if failed:
+        first = failed[0]
+        cause = first.error or ProviderError(ProviderErrorKind.api, "").to_api_error()
+        raise ReleaseIncompleteError(
+            cause,
+            status=402,
+            message=(
+                f"{paid} of {len(ordered)} allocations paid; allocation {first.allocation_id} "
+                f"was not: {cause.message} Retry with the same Idempotency-Key to pay only "
+                "what was not paid (see results)."
+            ),
+            escrow=escrow,
+            results=shown,
+        )
+    unknown = next((r.error for r in waiting if r.error is not None), None)
+    cause = unknown or ProviderError(ProviderErrorKind.unknown_outcome, "").to_api_error()
+    raise ReleaseIncompleteError(
+        cause, status=cause.http_status, message=cause.message, escrow=escrow, results=shown
+    )
 
 
 async def release(
@@ -149,14 +313,18 @@ async def release(
     escrow_id: str,
     actor: Principal | None,
     items: Sequence[Item] | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Release the named allocations (all that is free when ``items`` is None)."""
+    """Release the named allocations (all that is free when ``items`` is None).
+
+    ``idempotency_key``: the API request's; its retry pays only what it has not paid yet."""
+    request = request_of(actor, idempotency_key)
     # 1. Record, under the escrow's lock: check everything, claim the money.
     async with operations.recording(container, escrow_id, actor) as (session, book):
-        ops = await record(session, container, book, items)
+        recorded = await record(session, container, book, items, request=request)
     # 2. One transfer per allocation (``transfer``), then 3. settle them (``settle``).
-    settled = await operations.run(container, escrow_id, RELEASE, ops)
-    return settled.answer()
+    settled = await operations.run(container, escrow_id, RELEASE, recorded.ops)
+    return answer(settled.book, [*recorded.earlier, *settled.results])
 
 
 async def transfer(provider: PaymentProvider, op: Operation) -> Outcome:
@@ -214,5 +382,28 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     ctx.moved.add("release")
 
 
-#: Releasing: a transfer per allocation, settled as above (no failure needs more than marking).
-RELEASE = operations.Verb(call=transfer, settle=settle)
+async def fail(ctx: Settling, op: Operation, exc: ProviderError) -> None:
+    """A transfer refused: its money is free again (the operation is ``failed``); the
+    allocation's ``allocation.release_failed`` says what was not paid and why."""
+    book = ctx.refresh()
+    slot = book.slot(op.allocation_id or "")
+    assert slot is not None, op.key
+    await events.record(
+        ctx.session,
+        clock=ctx.clock,
+        type=EventType.allocation_release_failed,
+        object_id=slot.allocation.id,
+        data={
+            **allocation_json(book.escrow, slot),
+            "release_failure": {
+                "amount": op.amount,
+                "net": op.provider_amount,
+                "error": exc.to_api_error().to_dict()["error"],
+            },
+        },
+        audience=store.audience(book),
+    )
+
+
+#: Releasing: a transfer per allocation, settled as above; a refused one says so in an event.
+RELEASE = operations.Verb(call=transfer, settle=settle, fail=fail)

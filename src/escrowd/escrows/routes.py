@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Path, Query
+from fastapi import Body, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from escrowd.api.auth import Caller, CurrentPrincipal
@@ -32,6 +32,7 @@ from escrowd.escrows.schemas import (
     EscrowObject,
     FundRequest,
     RefundRequest,
+    ReleaseObject,
     ReleaseRequest,
 )
 from escrowd.escrows.states import State
@@ -154,22 +155,36 @@ async def capture_escrow(
 @router.post(
     "/{escrow_id}/release",
     summary="Release allocations to their payees (all, some, or parts)",
-    response_model=EscrowObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
+    response_model=ReleaseObject,
+    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
     dependencies=[RequireIdempotencyKey],
 )
 async def release_escrow(
     escrow_id: EscrowIdPath,
     container: ContainerDep,
     caller: Caller,
+    request: Request,
     body: Annotated[ReleaseRequest | None, Body()] = None,
 ) -> JSONResponse:
+    """One transfer per allocation; the answer is the escrow plus `results`, one per
+    allocation (`paid`, `failed` or `pending`). When one is not paid the answer is a 402 (502
+    when an outcome is unknown) whose `error` carries `escrow` and `results`, with
+    `Escrowd-Should-Retry: true`: a retry with the same Idempotency-Key pays only the
+    allocations not paid yet, never one twice."""
     items = (
         [(a.id, a.amount) for a in body.allocations]
         if body is not None and body.allocations is not None
         else None
     )
-    return _ok(await release.release(container, escrow_id=escrow_id, actor=caller, items=items))
+    return _ok(
+        await release.release(
+            container,
+            escrow_id=escrow_id,
+            actor=caller,
+            items=items,
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+    )
 
 
 @router.post(
@@ -229,6 +244,10 @@ async def assign_payee(
     container: ContainerDep,
     caller: Caller,
 ) -> JSONResponse:
+    """The slot is priced again with the payee's own fee policy (the escrow's `fee_policy`
+    still wins); nothing moves in the ledger until release. A fee larger than the slot is 400
+    `fee_exceeds_amount`; a change of what the payer is charged after the payment started is
+    409 `allocation_price_locked`."""
     return _ok(
         await service.assign(
             container,

@@ -280,3 +280,26 @@ class EscrowObject(BaseModel):
     allocations: list[AllocationObject]
     description: str | None
     metadata: dict[str, str]
+
+
+class ReleaseResult(BaseModel):
+    allocation: str
+    #: Gross taken from the allocation; ``net`` is what the transfer moves.
+    amount: int
+    net: int
+    status: Literal["paid", "failed", "pending"] = Field(
+        description="`paid`: transferred. `failed`: the provider refused it; the money stays "
+        "in escrow and a retry with the same Idempotency-Key tries again. `pending`: the "
+        "outcome is not known yet; escrowd settles it."
+    )
+    transfer: str | None
+    error: dict[str, Any] | None = Field(
+        description="The error envelope's `error` for an allocation not paid."
+    )
+
+
+class ReleaseObject(EscrowObject):
+    results: list[ReleaseResult] = Field(
+        description="Per allocation released by this request (earlier attempts with the same "
+        "Idempotency-Key included): what was paid and what was not."
+    )

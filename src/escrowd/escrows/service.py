@@ -24,7 +24,7 @@ from escrowd.errors import (
     PermissionDeniedError,
 )
 from escrowd.escrows import parts, store
-from escrowd.escrows.book import Book
+from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import OPEN_OPS, Allocation, Escrow, Operation
 from escrowd.escrows.schemas import EscrowCreate, escrow_json
 from escrowd.escrows.states import State, is_terminal
@@ -255,10 +255,67 @@ def list_query(*, actor: Principal, filters: ListFilters) -> Select[Escrow]:
     return stmt
 
 
+def _price_locked(allocation_id: str, why: str) -> ConflictError:
+    return ConflictError(
+        f"allocation {allocation_id} cannot take this payee's fee policy: {why}. Assign a payee "
+        "whose policy keeps the price, or change the payee's policy first.",
+        code="allocation_price_locked",
+        param="payee",
+    )
+
+
+async def _reprice(s: AsyncSession, book: Book, slot: Slot, payee: str) -> None:
+    """Price ``slot`` with ``payee``'s own fee policy, as if it had been named at creation:
+    the slot's policy (marketplace default and escrow override, resolved when the escrow was
+    created) under the payee's override, under the escrow's override again (it wins).
+
+    Nothing moves in the ledger: fees are taken at release. What the payer is charged may not
+    change once a payment has started, nor may the new price be less than what was already
+    taken from the slot (a partial refund)."""
+    own = (await fee_policies.overrides_for(s, [payee])).get(payee)
+    if own is None:
+        return
+    e, a = book.escrow, slot.allocation
+    escrow_override = FeeOverride.from_dict(e.fee_policy) if e.fee_policy else None
+    try:
+        policy = resolve_policy(slot.policy, payee=own, escrow=escrow_override)
+        if policy == slot.policy:
+            return
+        check_fee_fits(
+            a.amount,
+            policy,
+            allocation=f"allocation {a.id}",
+            source=fixed_source(payee=own, escrow=escrow_override),
+        )
+    except InvalidRequestError as exc:
+        exc.param = "payee"
+        raise
+    policies = [policy if s_.allocation.id == a.id else s_.policy for s_ in book.slots]
+    fulls = parts.full_breakdowns(
+        [s_.allocation.amount for s_ in book.slots], policies, e.processing_cost_total
+    )
+    full = fulls[[s_.allocation.id for s_ in book.slots].index(a.id)]
+    if full.surcharge != slot.full.surcharge:
+        if e.status != State.requires_payment.value or book.open_ops:
+            raise _price_locked(
+                a.id,
+                f"the payer's surcharge would change from {slot.full.surcharge} to "
+                f"{full.surcharge}, and the escrow's payment has started ({e.status})",
+            )
+        e.surcharge += full.surcharge - slot.full.surcharge
+    try:
+        full.minus(slot.released).minus(slot.refunded).minus(slot.pending)
+    except ValueError:
+        raise _price_locked(
+            a.id, "part of the slot was already refunded at its old price"
+        ) from None
+    a.fee_policy = policy.to_dict()
+
+
 async def assign(
     container: Container, *, escrow_id: str, allocation_id: str, actor: Principal, payee: str
 ) -> dict[str, Any]:
-    """Give an open allocation (a slot) its payee."""
+    """Give an open allocation (a slot) its payee, priced with the payee's fee policy."""
     clock = container.clock
     async with container.db.transaction() as s:
         book = await store.book_of(s, escrow_id, lock=True)
@@ -281,6 +338,7 @@ async def assign(
                 code="allocation_closed",
             )
         await _check_payee(s, payee, e.payer_id, "payee")
+        await _reprice(s, book, slot, payee)
         slot.allocation.payee_id = payee
         slot.allocation.updated_at = clock.now()
         store.touch(e, clock)

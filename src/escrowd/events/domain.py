@@ -47,6 +47,7 @@ class EventType(StrEnum):
     payout_paid = "payout.paid"
     payout_failed = "payout.failed"
     payout_rejected = "payout.rejected"
+    allocation_release_failed = "allocation.release_failed"
 
     @property
     def spec(self) -> EventSpec:
@@ -220,6 +221,13 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 _PO,
                 "An admin rejected the payout (`reason`); the money is available again.",
                 f"{_PAYOUTS}, on reject",
+            ),
+            EventSpec(
+                EventType.allocation_release_failed,
+                _A,
+                "The provider refused an allocation's release transfer (`release_failure`: "
+                "amount, net, error); its money stays in escrow, free to release again.",
+                f"{_ESCROWS}, when a release's transfer fails, once per allocation not paid",
             ),
         )
     }

@@ -1,8 +1,9 @@
 """Where fee policies come from: the marketplace default and per-payee overrides.
 
 Resolution, field by field: the escrow's own ``fee_policy`` over the payee's override over the
-marketplace default (``ESCROWD_FEE_POLICY``). An open slot is priced without a payee override:
-its price is fixed when the escrow is created, before anyone is assigned.
+marketplace default (``ESCROWD_FEE_POLICY``). An open slot is priced without a payee override
+when the escrow is created, and priced again with its payee's override when one is assigned
+(``escrows.service.assign``).
 """
 
 from __future__ import annotations
