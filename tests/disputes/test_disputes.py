@@ -15,9 +15,8 @@ from tests.disputes.conftest import (
     dispute,
     escrow_of,
     payee_person,
-    payer,
 )
-from tests.escrows.conftest import Ctx, event_types, ledger_balance, post
+from tests.escrows.conftest import Ctx, event_types, ledger_balance, payer, post
 
 
 async def test_a_disputed_escrow_is_frozen_until_resolved(ctx: Ctx) -> None:
