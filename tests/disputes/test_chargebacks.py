@@ -153,7 +153,7 @@ async def test_repeated_and_out_of_order_dispute_events_are_booked_once(ctx: Ctx
 
 
 def _forged(body: Body, n: int, **changes: Any) -> Body:
-    forged = json.loads(json.dumps(body))
+    forged: Body = json.loads(json.dumps(body))
     forged["id"] = f"{body['id']}_forged{n}"
     forged["data"]["object"].update(changes)
     return forged
