@@ -198,3 +198,32 @@ async def test_a_forged_dispute_event_moves_nothing(ctx: Ctx) -> None:
     seen = json.dumps(r.json()["data"])
     assert f"{real['id']}_forged1" in seen
     assert f"{real['id']}_forged2" in seen
+
+
+async def test_a_chargeback_after_the_release_opens_an_incident_and_a_loss_is_booked(
+    ctx: Ctx,
+) -> None:
+    costs_before = await ledger_balance(ctx, DISPUTE_COSTS)
+    disputes_before = await ledger_balance(ctx, DISPUTES)
+    who, (payee,), escrow = await deal(ctx, [10_000], card="pm_card_createDispute")
+    paid_before = await ledger_balance(ctx, payee_available(payee))
+    # Released before escrowd hears of the dispute: the money is the payee's already.
+    released = await post(ctx, who, f"/v1/escrows/{escrow['id']}/release")
+    assert released["status"] == "released"
+    await settle(ctx.container)
+    key = await admin(ctx)
+    (chargeback,) = await chargebacks_of(ctx, key, escrow["id"])
+    assert (await escrow_of(ctx, who, escrow["id"]))["status"] == "disputed"
+    r = await ctx.client.get(
+        "/v1/incidents",
+        params={"kind": "dispute.chargeback_after_release", "limit": 100},
+        headers=key.headers,
+    )
+    assert escrow["id"] in json.dumps(r.json()["data"])
+    await settle_dispute_at_provider(ctx, chargeback["provider_dispute"], won=False)
+    after = await escrow_of(ctx, who, escrow["id"])
+    assert (after["status"], after["amount_released"]) == ("released", 10_000)
+    assert await ledger_balance(ctx, payee_available(payee)) - paid_before == 10_000
+    assert await ledger_balance(ctx, DISPUTES) == disputes_before
+    assert await ledger_balance(ctx, DISPUTE_COSTS) - costs_before == -(10_000 + DISPUTE_FEE)
+    await _verified(ctx)
