@@ -220,3 +220,22 @@ async def test_an_unpaid_escrow_cannot_be_disputed(ctx: Ctx) -> None:
     assert refused["error"]["code"] == "escrow_state_conflict"
     bad = await dispute(ctx, who, created["id"], reason="because", status=400)
     assert bad["error"]["param"] == "reason"
+
+
+async def test_resolving_needs_a_key_and_a_replay_moves_no_money_twice(ctx: Ctx) -> None:
+    who, (_payee,), escrow = await deal(ctx, [10_000])
+    key = await admin(ctx)
+    opened = await dispute(ctx, who, escrow["id"])
+    path = f"/v1/disputes/{opened['id']}/resolve"
+    body = {"outcome": "partial_refund", "refund_amount": 4_000}
+    unkeyed = await ctx.client.post(path, json=body, headers=key.headers)
+    assert unkeyed.status_code == 400, unkeyed.text
+    assert unkeyed.json()["error"]["code"] == "idempotency_key_required"
+    headers = {**key.headers, "Idempotency-Key": "resolve-once"}
+    first = await ctx.client.post(path, json=body, headers=headers)
+    again = await ctx.client.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert first.json() == again.json()
+    after = await escrow_of(ctx, who, escrow["id"])
+    assert (after["amount_refunded"], after["status"]) == (4_000, "partially_refunded")
+    assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 6_000
