@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.clock import Clock
 from escrowd.disputes import chargebacks, service
+from escrowd.escrows.event_checks import platform_event
 from escrowd.escrows.models import Escrow
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.stripe import mapping as stripe_mapping
@@ -109,6 +110,8 @@ async def on_dispute(session: AsyncSession, event: ProviderEvent, clock: Clock) 
             and claim.fee <= row.provider_fee
         ):
             return  # seen already: nothing would move, so nothing to verify
+    # A dispute on a connected account's own charge never touches an escrow's money.
+    platform_event(event, {"escrow": escrow.id, "payment_intent": escrow.payment_id})
     found = truth(event, "dispute", claim.id, ProviderDispute)
     _check(claim, found, escrow)
     await chargebacks.follow(session, clock, escrow, row, found, provider=event.provider)
