@@ -32,14 +32,16 @@ class DisputeCreate(RequestModel):
         "duplicate",
         "other",
     ] = Field(description="Why the money is disputed.")
-    description: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    description: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="What went wrong, in the opener's words (up to 2000)."
+    )
     evidence: Annotated[list[Note], Field(max_length=20)] = Field(
         default_factory=list, description="Evidence notes, oldest first (up to 20)."
     )
 
 
 class EvidenceAdd(RequestModel):
-    note: Note
+    note: Note = Field(description="One evidence note (up to 2000 characters).")
 
 
 class DisputeResolve(RequestModel):
@@ -56,7 +58,9 @@ class DisputeResolve(RequestModel):
 
 
 class DisputeClose(RequestModel):
-    notes: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    notes: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="Why it is withdrawn or closed; the parties see it."
+    )
 
 
 class EvidenceNote(ApiObject):
