@@ -227,3 +227,24 @@ async def test_a_chargeback_after_the_release_opens_an_incident_and_a_loss_is_bo
     assert await ledger_balance(ctx, DISPUTES) == disputes_before
     assert await ledger_balance(ctx, DISPUTE_COSTS) - costs_before == -(10_000 + DISPUTE_FEE)
     await _verified(ctx)
+
+
+async def test_a_chargeback_decides_before_an_internal_dispute_of_the_same_escrow(
+    ctx: Ctx,
+) -> None:
+    who, _, escrow = await deal(ctx, [10_000], card="pm_card_createDispute")
+    key = await admin(ctx)
+    internal = await post(ctx, who, "/v1/disputes", {"escrow": escrow["id"], "reason": "quality"})
+    await settle(ctx.container)
+    (chargeback,) = await chargebacks_of(ctx, key, escrow["id"])
+    waiting = await post(
+        ctx, key, f"/v1/disputes/{internal['id']}/resolve", {"outcome": "release"}, status=409
+    )
+    assert waiting["error"]["code"] == "chargeback_open"
+    await settle_dispute_at_provider(ctx, chargeback["provider_dispute"], won=False)
+    r = await ctx.client.get(f"/v1/disputes/{internal['id']}", headers=who.headers)
+    assert r.json()["status"] == "closed"
+    assert chargeback["id"] in r.json()["resolution_notes"]
+    after = await escrow_of(ctx, who, escrow["id"])
+    assert (after["status"], after["amount_refunded"]) == ("refunded", 10_000)
+    await _verified(ctx)
