@@ -21,6 +21,7 @@ from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
 from escrowd.config import SANDBOX_PREFIX
 from escrowd.customers.routes import routers as customer_routers
+from escrowd.disputes.routes import routers as dispute_routers
 from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
 from escrowd.fees.routes import router as fee_policy_router
@@ -119,6 +120,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         inbound.router,
         clock_routes.router,
         incidents_router,
+        *dispute_routers,
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

@@ -79,6 +79,7 @@ def registries() -> Registries:
     # Imported here, not at the top: these modules use the Container type themselves.
     from escrowd.accounts import handlers as account_handlers
     from escrowd.balances import tasks as balance_tasks
+    from escrowd.disputes import handlers as dispute_handlers
     from escrowd.escrows import checks as escrow_checks
     from escrowd.escrows import handlers as escrow_handlers
     from escrowd.escrows import settlement, sweeps, tasks
@@ -93,6 +94,7 @@ def registries() -> Registries:
     escrow_handlers.register(webhooks)
     account_handlers.register(webhooks)
     payout_handlers.register(webhooks)
+    dispute_handlers.register(webhooks)
 
     jobs = JobRegistry()
     builtin.register(jobs)

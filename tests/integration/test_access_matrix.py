@@ -387,6 +387,41 @@ MATRIX: list[Row] = [
     admin_only("GET /v1/incidents/{incident_id}"),
     admin_only("POST /v1/incidents/{incident_id}/replay"),
     admin_only("POST /v1/incidents/{incident_id}/dismiss"),
+    # disputes: {dispute_id} is open on the owner's {disputed_escrow_id}, paid to the payee
+    owner_only(
+        "POST /v1/disputes",
+        body={"escrow": "{disputed_escrow_id}", "reason": "quality"},
+        member=MISSING,
+        payee=Expect(409, "dispute_already_open"),
+        watch=("dispute",),
+    ),
+    signed_in("GET /v1/disputes", stranger=OK),
+    owner_only("GET /v1/disputes/{dispute_id}", member=MISSING),
+    owner_only(
+        "POST /v1/disputes/{dispute_id}/evidence",
+        body={"note": "not yours"},
+        member=MISSING,
+        watch=("dispute",),
+    ),
+    admin_only(
+        "POST /v1/disputes/{dispute_id}/review",
+        payee=ADMIN_REQUIRED,
+        member=ADMIN_REQUIRED,
+        watch=("dispute",),
+    ),
+    admin_only(
+        "POST /v1/disputes/{dispute_id}/resolve",
+        body={"outcome": "refund"},
+        payee=ADMIN_REQUIRED,
+        member=ADMIN_REQUIRED,
+        watch=("dispute",),
+    ),
+    owner_only(
+        "POST /v1/disputes/{dispute_id}/close",
+        member=MISSING,
+        payee=Expect(403, "not_dispute_opener"),
+        watch=("dispute",),
+    ),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -411,6 +446,11 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
     "org": [("admin", "/v1/organizations/{org_id}/members?limit=100")],
     "org_account": [("admin", "/v1/accounts/{org_account_id}")],
     "cards": [("owner", "/v1/customers/me"), ("owner", "/v1/payment_methods?limit=100")],
+    "dispute": [
+        ("admin", "/v1/disputes/{dispute_id}"),
+        ("admin", "/v1/escrows/{disputed_escrow_id}"),
+        ("admin", "/v1/events?object_id={dispute_id}&limit=100"),
+    ],
 }
 
 #: escrowd's tables: a refused call adds or removes no row in any of them.
@@ -430,6 +470,7 @@ TABLES = (
     "events",
     "jobs",
     "incidents",
+    "disputes",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -544,6 +585,14 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             )
         )
         customer = await _ok(await client.get("/v1/customers/me", headers=alice.headers))
+        disputed = await funded(ctx, alice, [(payee.id, 1000)])
+        dispute = await _ok(
+            await client.post(
+                "/v1/disputes",
+                json={"escrow": disputed["id"], "reason": "quality"},
+                headers={**alice.headers, "Idempotency-Key": f"matrix-{ULID()}"},
+            )
+        )
         # An organization, its admin, a plain member, and its connected account.
         org_admin = await make_user(container, role="worker")
         member = await make_user(container, role="worker")
@@ -594,9 +643,21 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "transfer_id": f"matrix_{ULID()}",
             "incident_id": f"inc_{ULID()}",
             "docs_asset": "swagger-ui.css",
+            "disputed_escrow_id": disputed["id"],
+            "dispute_id": dispute["id"],
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id")}
-        escrows = {ids[k] for k in ("escrow_id", "open_escrow_id", "allocation_id", "event_id")}
+        escrows = {
+            ids[k]
+            for k in (
+                "escrow_id",
+                "open_escrow_id",
+                "allocation_id",
+                "event_id",
+                "disputed_escrow_id",
+                "dispute_id",
+            )
+        }
         payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
         orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id")}
         everything = payers | escrows | payees | orgs | {ids["key_id"]}
@@ -702,6 +763,8 @@ OWN_READS = [
     ("owner", "/v1/escrows/{open_escrow_id}"),
     ("owner", "/v1/users/{user_id}"),
     ("owner", "/v1/events/{event_id}"),
+    ("owner", "/v1/disputes/{dispute_id}"),
+    ("payee", "/v1/disputes/{dispute_id}"),
     ("payee", "/v1/payouts/{payout_id}"),
     ("payee", "/v1/accounts/{payee_account_id}"),
     ("payee", "/v1/balance"),

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import InvalidRequestError
@@ -52,6 +54,41 @@ def _spread(book: Book, amount: int | None, prorated: bool | None) -> list[tuple
     return [(s, share) for s, share in zip(free, shares, strict=True) if share > 0]
 
 
+async def record(
+    s: AsyncSession,
+    container: Container,
+    book: Book,
+    *,
+    amount: int | None = None,
+    prorated: bool | None = None,
+    items: Sequence[Item] | None = None,
+    reason: str | None = None,
+) -> Operation:
+    """Step 1 of a refund, under the escrow's lock: check everything, claim the money."""
+    e = book.escrow
+    store.check_allows(book, Action.refund)
+    chosen = (
+        choose(book, items, what="refund") if items is not None else _spread(book, amount, prorated)
+    )
+    total = sum(a for _, a in chosen)
+    transition(e.status, Action.refund, context=book.context(refund=total))
+    taken = {slot.allocation.id: slot.free.take(share)[0] for slot, share in chosen}
+    return operations.new_op(
+        s,
+        escrow=e,
+        kind=OpKind.refund,
+        key=await operations.next_key(s, e.id, OpKind.refund),
+        amount=total,
+        provider_amount=sum(parts.charged_of(p) for p in taken.values()),
+        params={
+            "parts": {k: parts.dump(p) for k, p in taken.items()},
+            "payment_id": e.payment_id,
+            "reason": reason,
+        },
+        now=container.clock.now(),
+    )
+
+
 async def refund(
     container: Container,
     *,
@@ -70,29 +107,8 @@ async def refund(
         )
     # 1. Record, under the escrow's lock: check everything, claim the money.
     async with operations.recording(container, escrow_id, actor) as (s, book):
-        e = book.escrow
-        store.check_allows(book, Action.refund)
-        chosen = (
-            choose(book, items, what="refund")
-            if items is not None
-            else _spread(book, amount, prorated)
-        )
-        total = sum(a for _, a in chosen)
-        transition(e.status, Action.refund, context=book.context(refund=total))
-        taken = {slot.allocation.id: slot.free.take(share)[0] for slot, share in chosen}
-        op = operations.new_op(
-            s,
-            escrow=e,
-            kind=OpKind.refund,
-            key=await operations.next_key(s, e.id, OpKind.refund),
-            amount=total,
-            provider_amount=sum(parts.charged_of(p) for p in taken.values()),
-            params={
-                "parts": {k: parts.dump(p) for k, p in taken.items()},
-                "payment_id": e.payment_id,
-                "reason": reason,
-            },
-            now=container.clock.now(),
+        op = await record(
+            s, container, book, amount=amount, prorated=prorated, items=items, reason=reason
         )
     # 2. One refund at the provider (``call_refund``), then 3. settle it (``settle``).
     settled = await operations.run(container, escrow_id, REFUND, [op])

@@ -21,6 +21,7 @@ class ObjectType(StrEnum):
     allocation = "allocation"
     account = "account"
     payout = "payout"
+    dispute = "dispute"
 
 
 class EventType(StrEnum):
@@ -48,6 +49,13 @@ class EventType(StrEnum):
     payout_failed = "payout.failed"
     payout_rejected = "payout.rejected"
     allocation_release_failed = "allocation.release_failed"
+    dispute_opened = "dispute.opened"
+    dispute_under_review = "dispute.under_review"
+    dispute_evidence_added = "dispute.evidence_added"
+    dispute_resolved = "dispute.resolved"
+    dispute_closed = "dispute.closed"
+    dispute_funds_withdrawn = "dispute.funds_withdrawn"
+    dispute_funds_reinstated = "dispute.funds_reinstated"
 
     @property
     def spec(self) -> EventSpec:
@@ -79,6 +87,7 @@ _ESCROWS = "the escrows service"
 _E, _A, _ACCT = ObjectType.escrow, ObjectType.allocation, ObjectType.account
 _PO = ObjectType.payout
 _PAYOUTS = "the payouts service"
+_DP = ObjectType.dispute
 
 CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
     {
@@ -228,6 +237,50 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 "The provider refused an allocation's release transfer (`release_failure`: "
                 "amount, net, error); its money stays in escrow, free to release again.",
                 f"{_ESCROWS}, when a release's transfer fails, once per allocation not paid",
+            ),
+            EventSpec(
+                EventType.dispute_opened,
+                _DP,
+                "A dispute was opened on an escrow or an allocation (by a party, an admin, or a "
+                "chargeback); the disputed money is frozen.",
+                "the disputes service, on open and on an inbound provider dispute",
+            ),
+            EventSpec(
+                EventType.dispute_under_review,
+                _DP,
+                "An admin started reviewing the dispute.",
+                "the disputes service, on review",
+            ),
+            EventSpec(
+                EventType.dispute_evidence_added,
+                _DP,
+                "A party or an admin added an evidence note to the dispute.",
+                "the disputes service, on evidence",
+            ),
+            EventSpec(
+                EventType.dispute_resolved,
+                _DP,
+                "The dispute was decided (`outcome`): its release and refund are made and the "
+                "escrow is unfrozen.",
+                "the disputes service, on resolve and when the provider closes a chargeback",
+            ),
+            EventSpec(
+                EventType.dispute_closed,
+                _DP,
+                "The dispute was withdrawn or closed without moving money; the escrow is unfrozen.",
+                "the disputes service, on close (by the opener or an admin)",
+            ),
+            EventSpec(
+                EventType.dispute_funds_withdrawn,
+                _DP,
+                "The provider took a chargeback's amount and fee from the platform's balance.",
+                "the disputes service, on the provider's dispute (verified)",
+            ),
+            EventSpec(
+                EventType.dispute_funds_reinstated,
+                _DP,
+                "The provider gave a won chargeback's amount back to the platform.",
+                "the disputes service, when the provider closes a chargeback as won (verified)",
             ),
         )
     }

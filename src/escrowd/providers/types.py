@@ -183,6 +183,33 @@ class Refund:
     metadata: Metadata = field(default_factory=dict)
 
 
+# --- disputes (chargebacks) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    """A card holder's dispute of a charge, as the provider keeps it."""
+
+    id: str
+    amount: int
+    currency: str
+    #: needs_response, under_review, warning_*, won or lost.
+    status: str
+    reason: str
+    charge_id: str | None
+    payment_id: str | None
+    #: From the dispute's balance transactions: what the provider took from the platform's
+    #: balance, what it gave back, and its dispute fees.
+    withdrawn: int = 0
+    reinstated: int = 0
+    fee: int = 0
+    created: datetime | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in ("won", "lost")
+
+
 # --- connected accounts --------------------------------------------------------------------
 
 

@@ -143,6 +143,8 @@ async def fetch(
             return await provider.retrieve_account(object_id)
         if object_type == "payout":
             return await provider.retrieve_payout(object_id, account_id=account)
+        if object_type == "dispute":
+            return await provider.retrieve_dispute(object_id)
     except ProviderError as exc:
         if exc.missing:
             return MISSING

@@ -19,6 +19,7 @@ from escrowd.providers.types import (
     Charge,
     ConnectedAccount,
     Customer,
+    Dispute,
     Link,
     Payment,
     PaymentError,
@@ -204,6 +205,32 @@ def refund(obj: Obj) -> Refund:
         charge_id=ref(obj.get("charge")),
         created=ts(obj.get("created")),
         metadata=_metadata(obj),
+    )
+
+
+def dispute(obj: Obj) -> Dispute:
+    withdrawn = reinstated = fee = 0
+    for txn in obj.get("balance_transactions") or ():
+        if not isinstance(txn, Mapping):
+            continue
+        amount = _int(txn.get("amount"))
+        if amount < 0:
+            withdrawn -= amount
+        else:
+            reinstated += amount
+        fee += _int(txn.get("fee"))
+    return Dispute(
+        id=obj["id"],
+        amount=_int(obj.get("amount")),
+        currency=str(obj.get("currency")),
+        status=str(obj.get("status")),
+        reason=str(obj.get("reason") or "general"),
+        charge_id=ref(obj.get("charge")),
+        payment_id=ref(obj.get("payment_intent")),
+        withdrawn=withdrawn,
+        reinstated=reinstated,
+        fee=fee,
+        created=ts(obj.get("created")),
     )
 
 

@@ -25,6 +25,7 @@ from escrowd.providers.types import (
     Charge,
     Customer,
     CustomerRequest,
+    Dispute,
     Payment,
     PaymentMethod,
     PaymentRequest,
@@ -211,6 +212,14 @@ class PaymentsMixin(StripeCore):
             lambda: self._client.v1.charges.retrieve_async(charge_id, params),
         )
         return mapping.charge(obj.to_dict())
+
+    async def retrieve_dispute(self, dispute_id: str) -> Dispute:
+        obj = await self._call(
+            "disputes.retrieve",
+            "get",
+            lambda: self._client.v1.disputes.retrieve_async(dispute_id),
+        )
+        return mapping.dispute(obj.to_dict())
 
     # --- refunds -------------------------------------------------------------------------
 
