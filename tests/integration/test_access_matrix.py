@@ -343,7 +343,7 @@ MATRIX: list[Row] = [
         body={"amount": 100, "currency": "usd", "party": "{payee_id}"},
         bodies={"member": {"amount": 100, "currency": "usd", "party": "{org_id}"}},
         stranger=MISSING,
-        member=Expect(403, "org_admin_required"),
+        member=Expect(403, "organization_admin_required"),
         api_key=Expect(403, "payee_required"),
         watch=("payout",),
     ),

@@ -76,7 +76,7 @@ async def payee_party(session: AsyncSession, *, actor: Principal, party: str | N
             if mine.role != "admin":
                 raise PermissionDeniedError(
                     f"Only an admin of organization {party} can pay out its money.",
-                    code="org_admin_required",
+                    code="organization_admin_required",
                 )
             return party
     raise balances.party_missing(party)
