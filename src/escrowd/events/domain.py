@@ -47,6 +47,7 @@ class EventType(StrEnum):
     payout_paid = "payout.paid"
     payout_failed = "payout.failed"
     payout_rejected = "payout.rejected"
+    payout_needs_attention = "payout.needs_attention"
 
     @property
     def spec(self) -> EventSpec:
@@ -220,6 +221,14 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 _PO,
                 "An admin rejected the payout (`reason`); the money is available again.",
                 f"{_PAYOUTS}, on reject",
+            ),
+            EventSpec(
+                EventType.payout_needs_attention,
+                _PO,
+                "The provider could not be reached for an approved payout, retries included "
+                "(`reason`: `retries_exhausted`); the money stays held until an admin replays "
+                "the incident or rejects the payout.",
+                f"{_PAYOUTS}, the payouts.send job's last failed attempt",
             ),
         )
     }

@@ -10,6 +10,10 @@ transfer's ``category``):
 | payee | ``release`` (its net) | the payee's credit | ``earning`` | + |
 | payee | ``reversal`` | the payee's debit | ``reversal`` | − |
 | platform | ``platform_fee`` | ``platform:fees``' credit | ``fee`` | + |
+| payee | ``payout`` (the hold's post) | the payee's available debit | ``payout`` | − |
+
+A payout is listed once, when it is paid (its hold posted): a hold that is voided (a rejected
+or failed payout) gave the money back, so nothing left the party's hands.
 
 Other transfers (holds, voids, the provider's fees, processing recoveries, a delayed net
 becoming available) move no money in or out of the party's hands and are not shown.
@@ -53,10 +57,12 @@ TYPES: Final[dict[tuple[View, str], tuple[TxnType, int]]] = {
     (View.payee, "release"): (TxnType.earning, +1),
     (View.payee, "reversal"): (TxnType.reversal, -1),
     (View.platform, "platform_fee"): (TxnType.fee, +1),
+    (View.payee, "payout"): (TxnType.payout, -1),
 }
 PAYER_CATEGORIES: Final = ("payment", "capture", "refund")
 PAYEE_CATEGORIES: Final = ("release", "reversal")
 FEE_CATEGORIES: Final = ("platform_fee",)
+PAYOUT_CATEGORIES: Final = ("payout",)
 
 
 def type_of(view: View, category: str) -> tuple[TxnType, int]:

@@ -40,6 +40,7 @@ class Transaction(ApiObject):
             party=t.party,
             escrow=t.escrow,
             allocation=t.allocation,
+            payout=t.payout,
         )
 
 

@@ -28,6 +28,7 @@ from escrowd.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from escrowd.transactions.domain import (
     FEE_CATEGORIES,
     PAYEE_CATEGORIES,
+    PAYOUT_CATEGORIES,
     Period,
     TxnType,
     View,
@@ -43,6 +44,7 @@ _VIEW = {
     **dict.fromkeys(("payment", "capture", "refund"), View.payer),
     **dict.fromkeys(PAYEE_CATEGORIES, View.payee),
     **dict.fromkeys(FEE_CATEGORIES, View.platform),
+    **dict.fromkeys(PAYOUT_CATEGORIES, View.payee),
 }
 
 
@@ -57,6 +59,7 @@ class Txn:
     party: str
     escrow: str | None
     allocation: str | None
+    payout: str | None = None
 
 
 async def _account_ids(session: AsyncSession, codes: Sequence[str]) -> list[str]:
@@ -79,7 +82,18 @@ async def _seen(session: AsyncSession, party: str) -> ColumnElement[bool]:
         return and_(E.account_id.in_(fees), T.category.in_(FEE_CATEGORIES))
     own = await _account_ids(session, [payee_available(party), payee_pending(party)])
     as_payee = and_(E.account_id.in_(own), T.category.in_(PAYEE_CATEGORIES)) if own else false()
-    return or_(as_payee, _as_payer(party))
+    # A payout when its hold is posted (paid); the hold itself and its void move nothing out.
+    paid_out = (
+        and_(
+            E.account_id.in_(own),
+            T.category.in_(PAYOUT_CATEGORIES),
+            T.kind == "post_pending",
+            E.side == "debit",
+        )
+        if own
+        else false()
+    )
+    return or_(as_payee, paid_out, _as_payer(party))
 
 
 _COLUMNS = (E.id, T.id, T.category, T.amount, T.currency, T.reference, T.created_at)
@@ -88,6 +102,7 @@ _COLUMNS = (E.id, T.id, T.category, T.amount, T.currency, T.reference, T.created
 def _txn(party: str, row: Any) -> Txn:
     _, transfer_id, category, amount, currency, reference, created = row
     kind, sign = type_of(_VIEW[category], category)
+    is_payout = kind is TxnType.payout
     return Txn(
         id=txn_id(transfer_id, created),
         type=kind,
@@ -95,8 +110,11 @@ def _txn(party: str, row: Any) -> Txn:
         currency=str(currency),
         created=created,
         party=party,
-        escrow=reference,
-        allocation=allocation_of(transfer_id) if kind is not TxnType.fee else None,
+        escrow=None if is_payout else reference,
+        allocation=allocation_of(transfer_id)
+        if kind not in (TxnType.fee, TxnType.payout)
+        else None,
+        payout=reference if is_payout else None,
     )
 
 
