@@ -113,3 +113,17 @@ def period_start(at: datetime, period: Period) -> datetime:
     if period is Period.month:
         return day.replace(day=1)
     return day
+
+
+def rate_bps(part: int, whole: int) -> int | None:
+    """``part / whole`` in basis points, rounded half up, in integers; None when ``whole`` is 0.
+
+    The failure rate is 10 000 less the success rate, so the two always add up."""
+    if whole <= 0:
+        return None
+    return (part * 20_000 + whole) // (2 * whole)
+
+
+def mean_seconds(total: int, count: int) -> int | None:
+    """The average of ``count`` durations summing to ``total`` seconds, whole seconds down."""
+    return None if count <= 0 else total // count

@@ -8,8 +8,15 @@ from pydantic import BaseModel, Field
 
 from escrowd.api.schemas import ApiObject, Currency
 from escrowd.clock import unix
-from escrowd.transactions.domain import Period, TxnType
-from escrowd.transactions.service import PayeeFigures, PayerFigures, RevenueLine, Summary, Txn
+from escrowd.transactions.domain import Period, TxnType, mean_seconds, rate_bps
+from escrowd.transactions.service import (
+    Metrics,
+    PayeeFigures,
+    PayerFigures,
+    RevenueLine,
+    Summary,
+    Txn,
+)
 
 
 class Transaction(ApiObject):
@@ -110,3 +117,82 @@ class RevenueReport(ApiObject):
     since: int = Field(description="Unix seconds, inclusive.")
     until: int = Field(description="Unix seconds, exclusive.")
     data: list[RevenuePeriod] = Field(description="Per period and currency, oldest first.")
+
+
+class PaymentMetrics(BaseModel):
+    attempts: int = Field(description="Payment attempts in the window: succeeded + failed.")
+    succeeded: int = Field(description="Charged (`escrow.funded`) or authorized.")
+    failed: int = Field(description="Declined or failed authentication (`payment.failed`).")
+    success_rate_bps: int | None = Field(
+        description="succeeded / attempts in basis points (10000 = 100%), rounded half up; "
+        "null without attempts."
+    )
+    failure_rate_bps: int | None = Field(
+        description="10000 − success_rate_bps; null without attempts."
+    )
+
+
+class PayoutMetrics(BaseModel):
+    paid: int = Field(description="Payouts that reached the bank in the window.")
+    failed: int = Field(description="Payouts that failed in the window (the money returned).")
+    average_processing_seconds: int | None = Field(
+        description="Requested → paid, averaged over the payouts paid in the window (whole "
+        "seconds, rounded down); null when none was paid."
+    )
+
+
+class DisputeMetrics(BaseModel):
+    resolved: int | None = Field(
+        description="Disputes resolved in the window; null while escrowd has no disputes."
+    )
+    average_resolution_seconds: int | None = Field(
+        description="Opened → resolved, averaged (whole seconds, rounded down); null when "
+        "none was resolved or escrowd has no disputes."
+    )
+
+
+class RevenueTotal(BaseModel):
+    currency: Currency
+    fees: int = Field(description="Platform fees booked in the window, minor units.")
+    count: int = Field(description="How many fee transfers.")
+
+
+class MetricsReport(ApiObject):
+    object: Literal["metrics_report"] = "metrics_report"
+    start: int = Field(description="Unix seconds, inclusive.")
+    end: int = Field(description="Unix seconds, exclusive.")
+    payments: PaymentMetrics
+    payouts: PayoutMetrics
+    disputes: DisputeMetrics
+    revenue: list[RevenueTotal] = Field(
+        description="Per currency; per day, week or month: GET /v1/reports/revenue."
+    )
+
+    @classmethod
+    def of(cls, m: Metrics, *, start: int, end: int) -> MetricsReport:
+        attempts = m.payments_succeeded + m.payments_failed
+        success = rate_bps(m.payments_succeeded, attempts)
+        disputes = m.disputes
+        return cls(
+            start=start,
+            end=end,
+            payments=PaymentMetrics(
+                attempts=attempts,
+                succeeded=m.payments_succeeded,
+                failed=m.payments_failed,
+                success_rate_bps=success,
+                failure_rate_bps=None if success is None else 10_000 - success,
+            ),
+            payouts=PayoutMetrics(
+                paid=m.payouts_paid,
+                failed=m.payouts_failed,
+                average_processing_seconds=mean_seconds(m.payout_seconds, m.payouts_paid),
+            ),
+            disputes=DisputeMetrics(
+                resolved=None if disputes is None else disputes.resolved,
+                average_resolution_seconds=None
+                if disputes is None
+                else mean_seconds(disputes.seconds, disputes.resolved),
+            ),
+            revenue=[RevenueTotal(currency=c, fees=f, count=n) for c, f, n in m.revenue],
+        )

@@ -24,7 +24,9 @@ from escrowd.balances.domain import PLATFORM, Figure
 from escrowd.errors import InvalidRequestError
 from escrowd.escrows.ledgering import PLATFORM_FEES, payee_available, payee_pending
 from escrowd.escrows.models import Escrow
+from escrowd.events.models import Event
 from escrowd.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
+from escrowd.payouts.models import Payout
 from escrowd.transactions.domain import (
     FEE_CATEGORIES,
     PAYEE_CATEGORIES,
@@ -270,3 +272,94 @@ async def revenue(
         line[0] += int(amount)
         line[1] += 1
     return [RevenueLine(start, c, total, n) for (start, c), (total, n) in sorted(sums.items())]
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    payments_succeeded: int
+    payments_failed: int
+    payouts_paid: int
+    payouts_failed: int
+    #: Requested → paid, summed over the payouts paid in the window (whole seconds).
+    payout_seconds: int
+    disputes: DisputeFigures | None
+    revenue: list[tuple[str, int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeFigures:
+    resolved: int
+    #: Opened → resolved, summed over the disputes resolved in the window (whole seconds).
+    seconds: int
+
+
+async def dispute_figures(
+    session: AsyncSession, *, since: datetime, until: datetime
+) -> DisputeFigures | None:
+    """MERGE HOOK: the disputes resolved in the window and their total time to resolution.
+
+    Disputes are not part of escrowd yet; until they are, this answers None and the report's
+    dispute figures are null (docs/reports.md). Wire the disputes service in here — this is the
+    only place the report reads them."""
+    del session, since, until
+    return None
+
+
+async def _counted(
+    session: AsyncSession, types: Sequence[str], *, since: datetime, until: datetime
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(Event.type, func.count())
+        .where(Event.type.in_(tuple(types)), Event.created_at >= since, Event.created_at < until)
+        .group_by(Event.type)
+    )
+    return {str(t): int(n) for t, n in rows}
+
+
+async def metrics(session: AsyncSession, *, since: datetime, until: datetime) -> Metrics:
+    """Payment success and failure, payout processing time, dispute resolution time and the
+    platform's fees, for ``since`` ≤ t < ``until``.
+
+    A payment attempt that succeeded wrote ``escrow.funded`` (a charge) or
+    ``escrow.authorized`` (an authorization: its capture writes ``escrow.funded`` and
+    ``escrow.captured`` together, and is no new attempt); one that failed, ``payment.failed``.
+    """
+    n = await _counted(
+        session,
+        ("escrow.funded", "escrow.authorized", "escrow.captured", "payment.failed"),
+        since=since,
+        until=until,
+    )
+    succeeded = max(
+        0, n.get("escrow.funded", 0) + n.get("escrow.authorized", 0) - n.get("escrow.captured", 0)
+    )
+    paid = list(
+        await session.execute(
+            select(Payout.created_at, Payout.updated_at).where(
+                Payout.status == "paid", Payout.updated_at >= since, Payout.updated_at < until
+            )
+        )
+    )
+    failed_payouts = await session.scalar(
+        select(func.count()).where(
+            Payout.status == "failed", Payout.updated_at >= since, Payout.updated_at < until
+        )
+    )
+    seconds = sum((done - asked) // timedelta(seconds=1) for asked, done in paid)
+    fees: dict[str, list[int]] = {}
+    for line in await revenue(session, period=Period.month, since=since, until=until):
+        total = fees.setdefault(line.currency, [0, 0])
+        total[0] += line.fees
+        total[1] += line.count
+    return Metrics(
+        payments_succeeded=succeeded,
+        payments_failed=n.get("payment.failed", 0),
+        payouts_paid=len(paid),
+        payouts_failed=int(failed_payouts or 0),
+        payout_seconds=seconds,
+        disputes=await dispute_figures(session, since=since, until=until),
+        revenue=[(c, total, count) for c, (total, count) in sorted(fees.items())],
+    )
