@@ -21,7 +21,7 @@ from escrowd.api.strict_json import APIRouter
 from escrowd.errors import PermissionDeniedError
 from escrowd.ids import PARTY_PATTERN
 from escrowd.payouts import service
-from escrowd.payouts.domain import PayoutStatus
+from escrowd.payouts.domain import Interval, PayoutStatus, Weekday
 from escrowd.payouts.models import Payout
 from escrowd.payouts.schemas import (
     PayoutCreate,
@@ -172,8 +172,8 @@ async def set_payout_schedule(
         clock=container.clock,
         actor=principal,
         party=body.party,
-        interval=body.interval,
-        weekly_anchor=body.weekly_anchor,
+        interval=Interval(body.interval),
+        weekly_anchor=None if body.weekly_anchor is None else Weekday(body.weekly_anchor),
         monthly_anchor=body.monthly_anchor,
         minimum_amount=body.minimum_amount,
     )

@@ -79,11 +79,15 @@ _PARTY = Field(
 )
 
 
+IntervalName = Literal["daily", "weekly", "monthly", "manual"]
+WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
 class PayoutScheduleUpdate(RequestModel):
-    interval: Interval = Field(
+    interval: IntervalName = Field(
         description="`daily`, `weekly`, `monthly`, or `manual` (only payouts you request)."
     )
-    weekly_anchor: Weekday | None = Field(
+    weekly_anchor: WeekdayName | None = Field(
         default=None, description="For `weekly`: the day of the week (UTC). Default `monday`."
     )
     monthly_anchor: Annotated[int, Field(ge=1, le=31)] | None = Field(
