@@ -387,6 +387,23 @@ MATRIX: list[Row] = [
     admin_only("GET /v1/incidents/{incident_id}"),
     admin_only("POST /v1/incidents/{incident_id}/replay"),
     admin_only("POST /v1/incidents/{incident_id}/dismiss"),
+    # payout schedules (the payee's own, or an organization's by its admins) and metrics
+    signed_in(
+        "GET /v1/payout_schedule",
+        query={"party": "{payee_id}"},
+        stranger=MISSING,
+        member=MISSING,
+        api_key=Expect(403, "payee_required"),
+    ),
+    signed_in(
+        "POST /v1/payout_schedule",
+        body={"interval": "daily", "party": "{payee_id}"},
+        bodies={"member": {"interval": "daily", "party": "{org_id}"}},
+        stranger=MISSING,
+        member=ORG_ADMIN_REQUIRED,
+        api_key=Expect(403, "payee_required"),
+    ),
+    admin_only("GET /v1/reports/metrics", payee=ADMIN_REQUIRED),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -430,6 +447,7 @@ TABLES = (
     "events",
     "jobs",
     "incidents",
+    "payout_schedules",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
