@@ -30,10 +30,12 @@ from tests.payouts.conftest import days_pass, earned, request_payout, review
 
 
 class Unreachable:
-    """The provider, except that creating a payout fails like a dropped connection."""
+    """The provider, except that creating a payout fails like a dropped connection: before the
+    request reaches it, or (``answer_lost``) after it made the payout."""
 
-    def __init__(self, target: PaymentProvider) -> None:
+    def __init__(self, target: PaymentProvider, *, answer_lost: bool = False) -> None:
         self.target = target
+        self.answer_lost = answer_lost
         self.calls: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -41,6 +43,8 @@ class Unreachable:
 
     async def create_payout(self, request: PayoutRequest) -> Payout:
         self.calls.append(request.idempotency_key)
+        if self.answer_lost:
+            await self.target.create_payout(request)
         raise ProviderError(ProviderErrorKind.api, "connection reset by peer", provider="stripe")
 
 
@@ -50,13 +54,15 @@ async def run_send_jobs(ctx: Ctx) -> int:
     return await Worker(ctx.container, kinds={SEND_JOB}, run_sweeps=False).tick()
 
 
-async def stuck_payout(ctx: Ctx, amount: int) -> tuple[Any, dict[str, Any], Unreachable]:
+async def stuck_payout(
+    ctx: Ctx, amount: int, *, answer_lost: bool = False
+) -> tuple[Any, dict[str, Any], Unreachable]:
     """A payout approved while the provider is unreachable, its retries spent."""
     worker = await earned(ctx, amount)
     payout = await request_payout(ctx, worker, amount)
     await days_pass(ctx, 2)
     switch = provider_switch(ctx)
-    down = Unreachable(switch.target)
+    down = Unreachable(switch.target, answer_lost=answer_lost)
     switch.target = down
     err = await review(ctx, payout["id"], "approve", status=502)
     assert err["error"]["code"] == "provider_error"
@@ -133,6 +139,31 @@ async def test_a_stuck_payout_can_be_rejected_and_its_money_returns(ctx: Ctx) ->
         "pending": {"usd": 0},
         "in_transit": {"usd": 0},
     }
+
+
+async def test_a_rejected_payout_the_provider_made_after_all_opens_an_incident(ctx: Ctx) -> None:
+    worker, payout, down = await stuck_payout(ctx, 1100, answer_lost=True)
+    provider_switch(ctx).target = down.target
+    await review(ctx, payout["id"], "reject", {"reason": "Never answered"})
+    assert (await balance_of(ctx, worker))["available"] == {"usd": 1100}
+    before = {i["id"] for i in await _mismatches(ctx)}
+    await days_pass(ctx, 2)  # the provider's payout arrives: payout.paid
+    found = [i for i in await _mismatches(ctx) if i["id"] not in before]
+    assert len(found) == 1
+    assert payout["id"] in found[0]["error"]
+    r = await ctx.client.get(f"/v1/payouts/{payout['id']}", headers=worker.headers)
+    assert r.json()["status"] == "rejected"  # nothing moved: an admin decides
+
+
+async def _mismatches(ctx: Ctx) -> list[dict[str, Any]]:
+    r = await ctx.client.get(
+        "/v1/incidents",
+        params={"kind": "webhook.mismatch", "limit": 100},
+        headers=await api_key_headers(ctx),
+    )
+    assert r.status_code == 200, r.text
+    data: list[dict[str, Any]] = r.json()["data"]
+    return data
 
 
 async def test_an_approved_payout_still_retrying_cannot_be_rejected(ctx: Ctx) -> None:
