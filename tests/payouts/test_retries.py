@@ -49,9 +49,17 @@ class Unreachable:
 
 
 async def run_send_jobs(ctx: Ctx) -> int:
-    """An hour on (past any backoff), then the due send jobs once."""
+    """An hour on (past any backoff), then the due send jobs until none is due (a failed
+    attempt's retry is due later: the clock does not move meanwhile)."""
     ctx.container.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
-    return await Worker(ctx.container, kinds={SEND_JOB}, run_sweeps=False).tick()
+    worker = Worker(ctx.container, kinds={SEND_JOB}, run_sweeps=False)
+    ran = 0
+    for _ in range(20):
+        n = await worker.tick()
+        if not n:
+            break
+        ran += n
+    return ran
 
 
 async def stuck_payout(
@@ -67,8 +75,10 @@ async def stuck_payout(
     err = await review(ctx, payout["id"], "approve", status=502)
     assert err["error"]["code"] == "provider_error"
     for _ in range(SEND_RETRIES):
-        assert await run_send_jobs(ctx) == 1
-    assert await run_send_jobs(ctx) == 0  # spent: nothing more is tried
+        await run_send_jobs(ctx)
+    assert len(down.calls) == 1 + SEND_RETRIES
+    await run_send_jobs(ctx)
+    assert len(down.calls) == 1 + SEND_RETRIES  # spent: nothing more is tried
     return worker, payout, down
 
 
@@ -109,7 +119,7 @@ async def test_three_retries_then_an_incident_and_the_money_stays_held(ctx: Ctx)
     # The sync sweep does not start the retries over.
     ctx.container.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
     await sweep(ctx.container, sync_payouts)
-    assert await run_send_jobs(ctx) == 0
+    await run_send_jobs(ctx)
     assert len(down.calls) == 1 + SEND_RETRIES
 
 
@@ -121,7 +131,7 @@ async def test_a_replayed_incident_sends_the_payout_once(ctx: Ctx) -> None:
         f"/v1/incidents/{incident['id']}/replay", headers=await api_key_headers(ctx)
     )
     assert r.status_code == 200, r.text
-    assert await run_send_jobs(ctx) == 1
+    await run_send_jobs(ctx)
     r = await ctx.client.get(f"/v1/payouts/{payout['id']}", headers=worker.headers)
     assert r.json()["status"] == "in_transit"
     await days_pass(ctx, 2)
@@ -177,7 +187,9 @@ async def test_an_approved_payout_still_retrying_cannot_be_rejected(ctx: Ctx) ->
     err = await review(ctx, payout["id"], "reject", {"reason": "impatient"}, status=409)
     assert err["error"]["code"] == "payout_state"
     switch.target = real
-    assert await run_send_jobs(ctx) == 1  # its retry goes out; nothing is left queued
+    await run_send_jobs(ctx)  # its retry goes out; nothing is left queued
+    r = await ctx.client.get(f"/v1/payouts/{payout['id']}", headers=worker.headers)
+    assert r.json()["status"] == "in_transit"
 
 
 async def test_a_retry_that_reaches_the_provider_sends_it(ctx: Ctx) -> None:
@@ -189,7 +201,7 @@ async def test_a_retry_that_reaches_the_provider_sends_it(ctx: Ctx) -> None:
     switch.target = Unreachable(real)
     await review(ctx, payout["id"], "approve", status=502)
     switch.target = real
-    assert await run_send_jobs(ctx) == 1
+    await run_send_jobs(ctx)
     r = await ctx.client.get(f"/v1/payouts/{payout['id']}", headers=worker.headers)
     assert r.json()["status"] == "in_transit"
     assert "payout.needs_attention" not in await event_types(ctx, worker, payout["id"])

@@ -34,8 +34,11 @@ async def payouts_of(ctx: Ctx, who: Person) -> list[Body]:
     return data
 
 
-async def send_jobs(ctx: Ctx) -> int:
-    return await Worker(ctx.container, kinds={SEND_JOB}, run_sweeps=False).tick()
+async def send_jobs(ctx: Ctx) -> None:
+    worker = Worker(ctx.container, kinds={SEND_JOB}, run_sweeps=False)
+    for _ in range(20):
+        if not await worker.tick():
+            return
 
 
 async def test_a_daily_schedule_pays_out_once_a_day_to_the_bank(ctx: Ctx) -> None:
@@ -62,7 +65,7 @@ async def test_a_daily_schedule_pays_out_once_a_day_to_the_bank(ctx: Ctx) -> Non
         "pending": {"usd": 0},
         "in_transit": {"usd": 3000},
     }
-    assert await send_jobs(ctx) >= 1
+    await send_jobs(ctx)
     r = await ctx.client.get(f"/v1/payouts/{payout['id']}", headers=worker.headers)
     assert r.json()["status"] == "in_transit"
     await days_pass(ctx, 2)
