@@ -84,6 +84,18 @@ async def test_a_daily_schedule_pays_out_once_a_day_to_the_bank(ctx: Ctx) -> Non
         ("earning", 3000, None),
     ]
     assert txns[0]["escrow"] is None
+    r = await ctx.client.get("/v1/transactions/summary", headers=worker.headers)
+    assert r.json()["payee"] == [
+        {
+            "currency": "usd",
+            "earned": 3000,
+            "reversed": 0,
+            "pending": 0,
+            "available": 0,
+            "in_transit": 0,
+            "paid_out": 3000,
+        }
+    ]
     # Nothing left: the next day's run pays nothing and says why.
     await sweep(ctx.container, pay_out_schedules)
     r = await ctx.client.get("/v1/payout_schedule", headers=worker.headers)

@@ -12,6 +12,12 @@
   transaction; its answer is applied in a second one. A crash or timeout in between leaves
   the payout ``approved``; the sync sweep (``payouts.tasks``) repeats the call with the same
   key, so the provider makes one payout however often it is asked.
+- :func:`send` (the ``payouts.send`` job): the provider call again, with the same key, after
+  the approval's own call got no answer; its last failed attempt writes
+  ``payout.needs_attention``. :func:`reject` also takes an approved payout whose send job
+  gave up (the admin's decision; the money returns).
+- :func:`set_schedule`, :func:`pay_out_on_schedule` (the ``payouts.auto`` sweep): automatic
+  payouts, once per party, period and currency (``schedule_key``, unique).
 - :func:`apply_answer`: the provider's payout (from the call, a verified webhook or the sync
   sweep) moves ours forward, never back: paid posts the hold and moves the money out to the
   provider's clearing account; failed voids it.

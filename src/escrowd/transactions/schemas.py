@@ -68,6 +68,8 @@ class PayeeSummary(BaseModel):
     reversed: int = Field(description="Taken back by transfer reversals.")
     pending: int = Field(description="Released but not available yet.")
     available: int = Field(description="Available to pay out.")
+    in_transit: int = Field(description="Payouts requested and not yet at the bank.")
+    paid_out: int = Field(description="Paid out to the bank (payouts paid).")
 
     @classmethod
     def of(cls, f: PayeeFigures) -> PayeeSummary:
@@ -77,6 +79,8 @@ class PayeeSummary(BaseModel):
             reversed=f.reversed,
             pending=f.pending,
             available=f.available,
+            in_transit=f.in_transit,
+            paid_out=f.paid_out,
         )
 
 

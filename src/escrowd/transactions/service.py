@@ -176,6 +176,8 @@ class PayeeFigures:
     reversed: int = 0
     pending: int = 0
     available: int = 0
+    in_transit: int = 0
+    paid_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +224,21 @@ async def _payee(session: AsyncSession, party: str) -> list[PayeeFigures]:
         for currency, category, total in rows:
             key = "earned" if category == "release" else "reversed"
             figures.setdefault(str(currency), {})[key] = int(total)
+        paid = await session.execute(
+            select(T.currency, func.sum(T.amount))
+            .join(E, E.transfer_id == T.id)
+            .where(
+                E.account_id.in_(own),
+                E.side == "debit",
+                T.category.in_(PAYOUT_CATEGORIES),
+                T.kind == "post_pending",
+            )
+            .group_by(T.currency)
+        )
+        for currency, total in paid:
+            figures.setdefault(str(currency), {})["paid_out"] = int(total)
     balance = await balances.balance(session, party=party)
-    for figure in (Figure.pending, Figure.available):
+    for figure in (Figure.pending, Figure.available, Figure.in_transit):
         for currency, amount in balance.figures[figure]:
             figures.setdefault(currency, {})[figure.value] = amount
     return [PayeeFigures(c, **figures[c]) for c in sorted(figures)]
