@@ -7,8 +7,9 @@ A payout's life::
         └──reject──▶ rejected └──provider refused──▶ failed ◀─┘ (the bank returned it)
 
 ``approved`` is the short step between recording the approval and the provider's answer; a
-payout stays there only when that answer is unknown (a timeout), until the sync sweep asks
-again with the same idempotency key.
+payout stays there while that answer is unknown (a timeout, the provider unreachable): the
+``payouts.send`` job asks again with the same idempotency key, three times with backoff, then
+an admin decides (replay, or reject).
 
 The ledger (per currency; ``<po>`` is the payout id):
 

@@ -88,8 +88,8 @@ async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -
                     provider={"id": made.id, "amount": made.amount, "status": made.status},
                     recorded=_recorded(ours),
                 )
-        # Not escrowd's, or escrowd's before it recorded the provider's answer: the sync
-        # sweep repeats the call with the payout's key and learns the id that way.
+        # Not escrowd's, or escrowd's before it recorded the provider's answer: the send job
+        # repeats the call with the payout's key and learns the id that way.
         return
     if PayoutStatus(row.status) not in domain.AT_PROVIDER:
         return  # settled already: repeated or late

@@ -10,8 +10,9 @@
   an escrow release does. The approval is committed first (status ``approved``, the payout's
   idempotency key written at the request); the provider call is made outside any
   transaction; its answer is applied in a second one. A crash or timeout in between leaves
-  the payout ``approved``; the sync sweep (``payouts.tasks``) repeats the call with the same
-  key, so the provider makes one payout however often it is asked.
+  the payout ``approved``; the send job (enqueued by the failed call, or by the sync sweep
+  after a crash) repeats the call with the same key, so the provider makes one payout
+  however often it is asked.
 - :func:`send` (the ``payouts.send`` job): the provider call again, with the same key, after
   the approval's own call got no answer; its last failed attempt writes
   ``payout.needs_attention``. :func:`reject` also takes an approved payout whose send job
@@ -291,7 +292,7 @@ async def approve(container: Container, *, actor: Principal, payout_id: str) -> 
 
     A provider that refuses the payout (an invalid request: payouts disabled, not enough money
     on the connected account) fails it and returns the money; one that cannot be reached (or
-    does not answer) leaves it ``approved`` and raises: the sync sweep asks again.
+    does not answer) leaves it ``approved``, enqueues the send job and raises.
     """
     clock = container.clock
     async with container.db.transaction() as s:
@@ -535,22 +536,20 @@ async def due_for_sync(container: Container, *, older_than: datetime, limit: int
 
 
 async def sync(container: Container, payout_id: str) -> PayoutObject:
-    """Ask the provider about one payout: repeat the call (same key) while we have no answer,
-    else retrieve it; apply what it says."""
+    """Ask the provider about one payout: without its answer yet, enqueue the send job (which
+    repeats the call with the same key); else retrieve it and apply what it says."""
     async with container.db.transaction() as s:
         row = await _locked(s, payout_id)
         status = PayoutStatus(row.status)
         if status not in domain.AT_PROVIDER:
             return PayoutObject.of(row)
         provider_id, account = row.provider_payout_id, row.provider_account_id
-        call = _payout_request(row)
     if provider_id is None:
         # No answer yet (a crash after the approval, or a failed call): the send job asks,
         # with its retries; once they are spent an admin decides, not this sweep.
         async with container.db.transaction() as s:
             await schedule_send(s, clock=container.clock, payout_id=payout_id, retry=False)
             return PayoutObject.of(await _locked(s, payout_id))
-    del call
     answer = await container.provider.retrieve_payout(provider_id, account_id=account)
     async with container.db.transaction() as s:
         row = await _locked(s, payout_id)
