@@ -31,6 +31,7 @@ from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.payouts.routes import router as payout_router
+from escrowd.payouts.routes import schedule_router as payout_schedule_router
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import deliver_pending
 from escrowd.transactions.routes import reports as reports_router
@@ -121,6 +122,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         clock_routes.router,
         incidents_router,
         *dispute_routers,
+        payout_schedule_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

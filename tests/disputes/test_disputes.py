@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from escrowd.clock import FrozenClock
+from escrowd.clock import FrozenClock, unix
 from escrowd.disputes import service
 from escrowd.escrows.ledgering import PLATFORM_FEES, escrow_account, payee_available
 from tests.disputes.conftest import (
@@ -69,6 +69,13 @@ async def test_an_admin_resolves_with_a_release_and_the_payee_is_paid(
         )
     assert average is not None
     assert average >= 7200
+    # The admins' metrics report counts it (the window is shared with other tests' disputes).
+    window = {"start": unix(now) - 60, "end": unix(now) + 60}
+    r = await ctx.client.get("/v1/reports/metrics", params=window, headers=key.headers)
+    assert r.status_code == 200, r.text
+    figures = r.json()["disputes"]
+    assert figures["resolved"] >= 1
+    assert figures["average_resolution_seconds"] is not None
 
 
 async def test_a_full_refund_gives_the_payer_everything_back(ctx: Ctx) -> None:

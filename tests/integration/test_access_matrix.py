@@ -343,7 +343,7 @@ MATRIX: list[Row] = [
         body={"amount": 100, "currency": "usd", "party": "{payee_id}"},
         bodies={"member": {"amount": 100, "currency": "usd", "party": "{org_id}"}},
         stranger=MISSING,
-        member=Expect(403, "org_admin_required"),
+        member=Expect(403, "organization_admin_required"),
         api_key=Expect(403, "payee_required"),
         watch=("payout",),
     ),
@@ -422,6 +422,23 @@ MATRIX: list[Row] = [
         payee=Expect(403, "not_dispute_opener"),
         watch=("dispute",),
     ),
+    # payout schedules (the payee's own, or an organization's by its admins) and metrics
+    signed_in(
+        "GET /v1/payout_schedule",
+        query={"party": "{payee_id}"},
+        stranger=MISSING,
+        member=MISSING,
+        api_key=Expect(403, "payee_required"),
+    ),
+    signed_in(
+        "POST /v1/payout_schedule",
+        body={"interval": "daily", "party": "{payee_id}"},
+        bodies={"member": {"interval": "daily", "party": "{org_id}"}},
+        stranger=MISSING,
+        member=ORG_ADMIN_REQUIRED,
+        api_key=Expect(403, "payee_required"),
+    ),
+    admin_only("GET /v1/reports/metrics", payee=ADMIN_REQUIRED),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -471,6 +488,7 @@ TABLES = (
     "jobs",
     "incidents",
     "disputes",
+    "payout_schedules",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))

@@ -27,6 +27,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     api_key_headers,
     browser,
     client,
+    container,
     funded,
     payer,
     person,

@@ -110,7 +110,15 @@ async def test_summaries_to_the_cent(ctx: Ctx, clock: FrozenClock, sandbox: Sand
     r = await ctx.client.get("/v1/transactions/summary", headers=worker.headers)
     assert r.json()["payer"] == []
     assert r.json()["payee"] == [
-        {"currency": "usd", "earned": 1800, "reversed": 500, "pending": 0, "available": 1300}
+        {
+            "currency": "usd",
+            "earned": 1800,
+            "reversed": 500,
+            "pending": 0,
+            "available": 1300,
+            "in_transit": 0,
+            "paid_out": 0,
+        }
     ]
 
 

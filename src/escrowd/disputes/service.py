@@ -402,24 +402,31 @@ async def resolve(
 # --- resolution time ----------------------------------------------------------------------------
 
 
-async def average_resolution_seconds(
+async def resolution_totals(
     session: AsyncSession, *, start: datetime, end: datetime
-) -> float | None:
-    """Mean seconds from opening to resolution (or closing) of the disputes decided in
-    ``[start, end)``; None when none was."""
+) -> tuple[int, int]:
+    """How many disputes were decided (resolved or closed) in ``[start, end)`` and their
+    opened → decided times summed, in whole seconds: one aggregate for the metrics report."""
     stmt = select(Dispute.opened_at, Dispute.resolved_at).where(
         Dispute.resolved_at.is_not(None),
         Dispute.resolved_at >= start,
         Dispute.resolved_at < end,
     )
     rows = (await session.execute(stmt)).all()
-    if not rows:
-        return None
-    total = 0.0
+    total = 0
     for opened, resolved in rows:
         assert resolved is not None
-        total += (resolved - opened).total_seconds()
-    return total / len(rows)
+        total += int((resolved - opened).total_seconds())
+    return len(rows), total
+
+
+async def average_resolution_seconds(
+    session: AsyncSession, *, start: datetime, end: datetime
+) -> float | None:
+    """Mean seconds from opening to resolution (or closing) of the disputes decided in
+    ``[start, end)``; None when none was."""
+    count, total = await resolution_totals(session, start=start, end=end)
+    return None if count == 0 else total / count
 
 
 async def count_open(session: AsyncSession) -> int:

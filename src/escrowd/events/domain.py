@@ -56,6 +56,7 @@ class EventType(StrEnum):
     dispute_closed = "dispute.closed"
     dispute_funds_withdrawn = "dispute.funds_withdrawn"
     dispute_funds_reinstated = "dispute.funds_reinstated"
+    payout_needs_attention = "payout.needs_attention"
 
     @property
     def spec(self) -> EventSpec:
@@ -281,6 +282,14 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 _DP,
                 "The provider gave a won chargeback's amount back to the platform.",
                 "the disputes service, when the provider closes a chargeback as won (verified)",
+            ),
+            EventSpec(
+                EventType.payout_needs_attention,
+                _PO,
+                "The provider could not be reached for an approved payout, retries included "
+                "(`reason`: `retries_exhausted`); the money stays held until an admin replays "
+                "the incident or rejects the payout.",
+                f"{_PAYOUTS}, the payouts.send job's last failed attempt",
             ),
         )
     }

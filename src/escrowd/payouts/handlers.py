@@ -72,8 +72,24 @@ async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -
                 claimed=claimed,
                 recorded=_recorded(ours),
             )
-        # Not escrowd's, or escrowd's before it recorded the provider's answer: the sync
-        # sweep repeats the call with the payout's key and learns the id that way.
+        if (
+            ours is not None
+            and PayoutStatus(ours.status) in (PayoutStatus.rejected, PayoutStatus.failed)
+            and event.account == ours.provider_account_id
+        ):
+            # Its send retries were spent and an admin rejected it, yet the provider made it
+            # after all: the money was returned to the balance and also left. An admin decides.
+            made = truth(event, "payout", event.object_id, ProviderPayout)
+            if made.status != "failed" and made.status != "canceled":
+                raise EventMismatch(
+                    f"The provider made payout {made.id} ({made.status}) for escrowd's payout "
+                    f"{ours.id}, which escrowd {ours.status} and returned to the balance.",
+                    claimed=claimed,
+                    provider={"id": made.id, "amount": made.amount, "status": made.status},
+                    recorded=_recorded(ours),
+                )
+        # Not escrowd's, or escrowd's before it recorded the provider's answer: the send job
+        # repeats the call with the payout's key and learns the id that way.
         return
     if PayoutStatus(row.status) not in domain.AT_PROVIDER:
         return  # settled already: repeated or late

@@ -21,9 +21,15 @@ from escrowd.api.strict_json import APIRouter
 from escrowd.errors import PermissionDeniedError
 from escrowd.ids import PARTY_PATTERN
 from escrowd.payouts import service
-from escrowd.payouts.domain import PayoutStatus
+from escrowd.payouts.domain import Interval, PayoutStatus, Weekday
 from escrowd.payouts.models import Payout
-from escrowd.payouts.schemas import PayoutCreate, PayoutObject, PayoutReject
+from escrowd.payouts.schemas import (
+    PayoutCreate,
+    PayoutObject,
+    PayoutReject,
+    PayoutScheduleObject,
+    PayoutScheduleUpdate,
+)
 
 PayoutIdPath = Annotated[
     str, Path(pattern=r"^po_[0-9A-HJKMNP-TV-Z]{26}$", description="The payout's id (po_…).")
@@ -124,3 +130,51 @@ async def reject_payout(
         session, clock=container.clock, actor=principal, payout_id=payout_id, reason=body.reason
     )
     return PayoutObject.of(row)
+
+
+schedule_router = APIRouter(prefix="/payout_schedule", tags=["payouts"])
+
+
+@schedule_router.get(
+    "",
+    summary="Your payout schedule (or an organization's you are an admin of)",
+    response_model=PayoutScheduleObject,
+    responses=error_responses(400, 401, 403, 404),
+)
+async def get_payout_schedule(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    party: Annotated[
+        str | None,
+        Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
+    ] = None,
+) -> PayoutScheduleObject:
+    """`manual` until one is set: only payouts the payee requests."""
+    return PayoutScheduleObject.of(await service.schedule_of(session, actor=principal, party=party))
+
+
+@schedule_router.post(
+    "",
+    summary="Set your payout schedule: daily, weekly, monthly or manual",
+    response_model=PayoutScheduleObject,
+    responses=error_responses(400, 401, 403, 404),
+)
+async def set_payout_schedule(
+    body: PayoutScheduleUpdate,
+    session: SessionDep,
+    container: ContainerDep,
+    principal: CurrentPrincipal,
+) -> PayoutScheduleObject:
+    """From the next period on, the `payouts.auto` sweep pays the whole available balance out
+    once per period (docs/payouts.md, "Schedules")."""
+    schedule = await service.set_schedule(
+        session,
+        clock=container.clock,
+        actor=principal,
+        party=body.party,
+        interval=Interval(body.interval),
+        weekly_anchor=None if body.weekly_anchor is None else Weekday(body.weekly_anchor),
+        monthly_anchor=body.monthly_anchor,
+        minimum_amount=body.minimum_amount,
+    )
+    return PayoutScheduleObject.of(schedule)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -9,8 +10,8 @@ from pydantic import Field
 from escrowd.api.schemas import ApiObject, Currency, PositiveAmountInt, RequestModel
 from escrowd.clock import unix
 from escrowd.ids import PARTY_PATTERN
-from escrowd.payouts.domain import PayoutStatus
-from escrowd.payouts.models import Payout
+from escrowd.payouts.domain import Interval, PayoutStatus, Weekday
+from escrowd.payouts.models import Payout, PayoutSchedule
 
 #: A user or an organization id.
 
@@ -68,5 +69,92 @@ class PayoutObject(ApiObject):
             failure_code=row.failure_code,
             failure_message=row.failure_message,
             created=unix(row.created_at),
+            updated=unix(row.updated_at),
+        )
+
+
+_PARTY = Field(
+    default=None,
+    description="Whose schedule: an organization you are an admin of (org_…). Default: your own.",
+)
+
+
+IntervalName = Literal["daily", "weekly", "monthly", "manual"]
+WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class PayoutScheduleUpdate(RequestModel):
+    interval: IntervalName = Field(
+        description="`daily`, `weekly`, `monthly`, or `manual` (only payouts you request)."
+    )
+    weekly_anchor: WeekdayName | None = Field(
+        default=None, description="For `weekly`: the day of the week (UTC). Default `monday`."
+    )
+    monthly_anchor: Annotated[int, Field(ge=1, le=31)] | None = Field(
+        default=None,
+        description="For `monthly`: the day of the month (UTC); 29–31 mean the month's last "
+        "day in shorter months. Default 1.",
+    )
+    minimum_amount: Annotated[int, Field(ge=0, le=10**15)] = Field(
+        default=0,
+        description="Pay nothing out for a period whose available balance is below this "
+        "(minor units, in each currency).",
+    )
+    party: Annotated[str, Field(pattern=PARTY_PATTERN)] | None = _PARTY
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A party's schedule row, or None: it never set one (manual)."""
+
+    party: str
+    row: PayoutSchedule | None
+
+
+class PayoutScheduleObject(ApiObject):
+    object: Literal["payout_schedule"] = "payout_schedule"
+    party: str = Field(description="Whose money: usr_… or org_….")
+    interval: Interval
+    weekly_anchor: Weekday | None
+    monthly_anchor: int | None
+    minimum_amount: int
+    last_period: str | None = Field(
+        description="The first day (YYYY-MM-DD, UTC) of the last period handled: at most one "
+        "automatic payout per period and currency."
+    )
+    skip_code: str | None = Field(
+        description="Why the last run paid nothing out: the KYC gate's code (e.g. "
+        "`payee_account_pending`, `payee_payouts_inactive`) or `below_minimum`."
+    )
+    skip_message: str | None
+    skipped: int | None = Field(description="When that was (Unix seconds).")
+    updated: int | None
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> PayoutScheduleObject:
+        row = schedule.row
+        if row is None:
+            return cls(
+                party=schedule.party,
+                interval=Interval.manual,
+                weekly_anchor=None,
+                monthly_anchor=None,
+                minimum_amount=0,
+                last_period=None,
+                skip_code=None,
+                skip_message=None,
+                skipped=None,
+                updated=None,
+            )
+        return cls(
+            party=schedule.party,
+            interval=Interval(row.interval),
+            weekly_anchor=None if row.weekly_anchor is None else Weekday(row.weekly_anchor),
+            monthly_anchor=row.monthly_anchor,
+            minimum_amount=row.minimum_amount,
+            last_period=row.last_period,
+            skip_code=row.skip_code,
+            skip_message=row.skip_message,
+            skipped=None if row.skipped_at is None else unix(row.skipped_at),
             updated=unix(row.updated_at),
         )

@@ -10,8 +10,15 @@
   an escrow release does. The approval is committed first (status ``approved``, the payout's
   idempotency key written at the request); the provider call is made outside any
   transaction; its answer is applied in a second one. A crash or timeout in between leaves
-  the payout ``approved``; the sync sweep (``payouts.tasks``) repeats the call with the same
-  key, so the provider makes one payout however often it is asked.
+  the payout ``approved``; the send job (enqueued by the failed call, or by the sync sweep
+  after a crash) repeats the call with the same key, so the provider makes one payout
+  however often it is asked.
+- :func:`send` (the ``payouts.send`` job): the provider call again, with the same key, after
+  the approval's own call got no answer; its last failed attempt writes
+  ``payout.needs_attention``. :func:`reject` also takes an approved payout whose send job
+  gave up (the admin's decision; the money returns).
+- :func:`set_schedule`, :func:`pay_out_on_schedule` (the ``payouts.auto`` sweep): automatic
+  payouts, once per party, period and currency (``schedule_key``, unique).
 - :func:`apply_answer`: the provider's payout (from the call, a verified webhook or the sync
   sweep) moves ours forward, never back: paid posts the hold and moves the money out to the
   provider's clearing account; failed voids it.
@@ -20,12 +27,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts.domain import PayeeNotReadyError
+from escrowd.accounts.models import ConnectedAccount
 from escrowd.accounts.service import require_verified_payee
 from escrowd.api.principal import Principal
 from escrowd.balances import service as balances
@@ -38,13 +47,15 @@ from escrowd.escrows.ledgering import Move
 from escrowd.events.domain import EventType
 from escrowd.events.service import record
 from escrowd.ids import Prefix, has_prefix, new_id
+from escrowd.jobs import backoff, enqueue
+from escrowd.jobs.models import Job, JobStatus
 from escrowd.ledger import TransferKind
 from escrowd.ledger.domain import LedgerError, Refusal
 from escrowd.money import exponent, normalize_currency
 from escrowd.payouts import domain
-from escrowd.payouts.domain import PayoutStatus
-from escrowd.payouts.models import Payout
-from escrowd.payouts.schemas import PayoutObject
+from escrowd.payouts.domain import Interval, PayoutStatus, Weekday
+from escrowd.payouts.models import Payout, PayoutSchedule
+from escrowd.payouts.schemas import PayoutObject, Schedule
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import Payout as ProviderPayout
 from escrowd.providers.types import PayoutRequest
@@ -76,7 +87,7 @@ async def payee_party(session: AsyncSession, *, actor: Principal, party: str | N
             if mine.role != "admin":
                 raise PermissionDeniedError(
                     f"Only an admin of organization {party} can pay out its money.",
-                    code="org_admin_required",
+                    code="organization_admin_required",
                 )
             return party
     raise balances.party_missing(party)
@@ -119,6 +130,24 @@ async def request(
 ) -> Payout:
     who = await payee_party(session, actor=actor, party=party)
     currency = normalize_currency(currency)
+    account = await payable_account(session, who)
+    available = await _available(session, who, currency)
+    if amount > available:
+        raise _too_large(amount, available, currency)
+    return await _hold(
+        session,
+        clock=clock,
+        who=who,
+        account=account,
+        amount=amount,
+        currency=currency,
+        requested_by=actor.id,
+    )
+
+
+async def payable_account(session: AsyncSession, who: str) -> ConnectedAccount:
+    """The party's connected account if it can receive a payout now; else the KYC gate's 409,
+    or ``payee_payouts_inactive``."""
     account = await require_verified_payee(session, party_id=who)
     if not account.payouts_enabled or account.capabilities.get("transfers") != "active":
         raise PayeeNotReadyError(
@@ -131,9 +160,22 @@ async def request(
             account_id=account.id,
         )
     assert account.provider_account_id is not None  # the KYC gate checked it
-    available = await _available(session, who, currency)
-    if amount > available:
-        raise _too_large(amount, available, currency)
+    return account
+
+
+async def _hold(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    who: str,
+    account: ConnectedAccount,
+    amount: int,
+    currency: str,
+    requested_by: str,
+    schedule_key: str | None = None,
+) -> Payout:
+    """Write the payout and hold its money (a pending transfer out of available)."""
+    assert account.provider_account_id is not None
     now = clock.now()
     payout_id = new_id(Prefix.payout)
     try:
@@ -169,7 +211,7 @@ async def request(
         provider_account_id=account.provider_account_id,
         idempotency_key=domain.idempotency_key(payout_id),
         provider_payout_id=None,
-        requested_by=actor.id,
+        requested_by=requested_by,
         reviewed_by=None,
         reason=None,
         failure_code=None,
@@ -177,6 +219,7 @@ async def request(
         arrival_date=None,
         created_at=now,
         updated_at=now,
+        schedule_key=schedule_key,
     )
     session.add(row)
     await _event(session, clock, EventType.payout_requested, row)
@@ -230,7 +273,11 @@ async def reject(
     session: AsyncSession, *, clock: Clock, actor: Principal, payout_id: str, reason: str
 ) -> Payout:
     row = await _locked(session, payout_id)
-    domain.check_can_reject(row.id, PayoutStatus(row.status))
+    domain.check_can_reject_stuck(
+        row.id,
+        PayoutStatus(row.status),
+        sending_gave_up=row.provider_payout_id is None and await _send_gave_up(session, row.id),
+    )
     await _void(session, clock, row)
     row.status = PayoutStatus.rejected.value
     row.reviewed_by = actor.id
@@ -245,7 +292,7 @@ async def approve(container: Container, *, actor: Principal, payout_id: str) -> 
 
     A provider that refuses the payout (an invalid request: payouts disabled, not enough money
     on the connected account) fails it and returns the money; one that cannot be reached (or
-    does not answer) leaves it ``approved`` and raises: the sync sweep asks again.
+    does not answer) leaves it ``approved``, enqueues the send job and raises.
     """
     clock = container.clock
     async with container.db.transaction() as s:
@@ -274,12 +321,80 @@ def _payout_request(row: Payout) -> PayoutRequest:
 async def _call_and_apply(
     container: Container, payout_id: str, call: PayoutRequest
 ) -> PayoutObject:
+    """The approval's own call: when the provider cannot be reached, the send job takes over
+    (its retries back off), and the caller gets the provider's error."""
+    try:
+        return await _send(container, payout_id, call)
+    except ProviderError as exc:
+        async with container.db.transaction() as s:
+            await schedule_send(s, clock=container.clock, payout_id=payout_id, retry=True)
+        raise exc.to_api_error() from exc
+
+
+async def schedule_send(
+    session: AsyncSession, *, clock: Clock, payout_id: str, retry: bool
+) -> None:
+    """Enqueue the payout's send job (at most one per payout): ``retry`` after the approval's
+    own call failed (first retry after the first backoff), else the first call, due now."""
+    await enqueue(
+        session,
+        clock=clock,
+        kind=domain.SEND_JOB,
+        payload={"payout": payout_id},
+        run_at=clock.now() + (backoff.retry_delay(1) if retry else timedelta(0)),
+        dedupe_key=domain.send_dedupe_key(payout_id),
+        max_attempts=domain.SEND_RETRIES if retry else domain.SEND_RETRIES + 1,
+    )
+
+
+async def _send_gave_up(session: AsyncSession, payout_id: str) -> bool:
+    status = await session.scalar(
+        select(Job.status).where(Job.dedupe_key == domain.send_dedupe_key(payout_id))
+    )
+    return status == JobStatus.failed.value
+
+
+async def send(container: Container, payout_id: str, *, last_attempt: bool) -> None:
+    """The send job: make the provider's payout for an ``approved`` payout still without one.
+
+    Raises the provider's error for the job to retry; on the last attempt it first records
+    ``payout.needs_attention`` (the jobs service then opens the incident). The money stays held.
+    """
+    async with container.db.transaction() as s:
+        row = await _locked(s, payout_id)
+        if row.status != PayoutStatus.approved.value or row.provider_payout_id is not None:
+            return  # sent already (the approval's call, the sweep), or settled
+        call = _payout_request(row)
+    try:
+        await _send(container, payout_id, call)
+    except ProviderError as exc:
+        if last_attempt:
+            async with container.db.transaction() as s:
+                row = await _locked(s, payout_id)
+                if row.status == PayoutStatus.approved.value:
+                    await _event(
+                        s,
+                        container.clock,
+                        EventType.payout_needs_attention,
+                        row,
+                        extra={
+                            "reason": "retries_exhausted",
+                            "error": {"code": exc.code, "message": exc.message},
+                        },
+                        admins_only=True,
+                    )
+        raise
+
+
+async def _send(container: Container, payout_id: str, call: PayoutRequest) -> PayoutObject:
+    """Call the provider (outside any transaction) and apply its answer; a refusal fails the
+    payout, an unreachable provider raises ``ProviderError``."""
     clock = container.clock
     try:
         answer = await container.provider.create_payout(call)
     except ProviderError as exc:
         if exc.kind is not ProviderErrorKind.invalid_request:
-            raise exc.to_api_error() from exc
+            raise
         async with container.db.transaction() as s:
             row = await _locked(s, payout_id)
             if row.status == PayoutStatus.approved.value:
@@ -381,15 +496,24 @@ async def _fail(
     await _event(session, clock, EventType.payout_failed, row)
 
 
-async def _event(session: AsyncSession, clock: Clock, type: EventType, row: Payout) -> None:
+async def _event(
+    session: AsyncSession,
+    clock: Clock,
+    type: EventType,
+    row: Payout,
+    *,
+    extra: dict[str, Any] | None = None,
+    admins_only: bool = False,
+) -> None:
     await session.flush()
+    payee = [row.party_id, row.requested_by if row.requested_by.startswith("usr_") else None]
     await record(
         session,
         clock=clock,
         type=type,
         object_id=row.id,
-        data=PayoutObject.of(row).model_dump(mode="json"),
-        audience=[row.party_id, row.requested_by if row.requested_by.startswith("usr_") else None],
+        data={**PayoutObject.of(row).model_dump(mode="json"), **(extra or {})},
+        audience=[] if admins_only else payee,
     )
 
 
@@ -412,19 +536,191 @@ async def due_for_sync(container: Container, *, older_than: datetime, limit: int
 
 
 async def sync(container: Container, payout_id: str) -> PayoutObject:
-    """Ask the provider about one payout: repeat the call (same key) while we have no answer,
-    else retrieve it; apply what it says."""
+    """Ask the provider about one payout: without its answer yet, enqueue the send job (which
+    repeats the call with the same key); else retrieve it and apply what it says."""
     async with container.db.transaction() as s:
         row = await _locked(s, payout_id)
         status = PayoutStatus(row.status)
         if status not in domain.AT_PROVIDER:
             return PayoutObject.of(row)
         provider_id, account = row.provider_payout_id, row.provider_account_id
-        call = _payout_request(row)
     if provider_id is None:
-        return await _call_and_apply(container, payout_id, call)
+        # No answer yet (a crash after the approval, or a failed call): the send job asks,
+        # with its retries; once they are spent an admin decides, not this sweep.
+        async with container.db.transaction() as s:
+            await schedule_send(s, clock=container.clock, payout_id=payout_id, retry=False)
+            return PayoutObject.of(await _locked(s, payout_id))
     answer = await container.provider.retrieve_payout(provider_id, account_id=account)
     async with container.db.transaction() as s:
         row = await _locked(s, payout_id)
         await apply_answer(s, clock=container.clock, row=row, answer=answer)
         return PayoutObject.of(row)
+
+
+# --- schedules: automatic payouts ----------------------------------------------------------------
+
+
+async def schedule_of(session: AsyncSession, *, actor: Principal, party: str | None) -> Schedule:
+    """The party's schedule (``manual`` when it never set one)."""
+    who = await payee_party(session, actor=actor, party=party)
+    row = await session.get(PayoutSchedule, who)
+    return Schedule(who, row)
+
+
+async def set_schedule(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Principal,
+    party: str | None,
+    interval: Interval,
+    weekly_anchor: Weekday | None,
+    monthly_anchor: int | None,
+    minimum_amount: int,
+) -> Schedule:
+    """Set the party's schedule. The period it is set in counts as handled: the first
+    automatic payout comes at the next period's start (as Stripe's schedules do)."""
+    who = await payee_party(session, actor=actor, party=party)
+    now = clock.now()
+    if interval is not Interval.weekly and weekly_anchor is not None:
+        raise _anchor_refused("weekly_anchor", interval)
+    if interval is not Interval.monthly and monthly_anchor is not None:
+        raise _anchor_refused("monthly_anchor", interval)
+    if interval is Interval.weekly:
+        weekly_anchor = weekly_anchor or Weekday.monday
+    if interval is Interval.monthly:
+        monthly_anchor = monthly_anchor or 1
+    period = domain.period_of(
+        interval, now.date(), weekly_anchor=weekly_anchor, monthly_anchor=monthly_anchor
+    )
+    row = (
+        await session.scalars(
+            select(PayoutSchedule).where(PayoutSchedule.party_id == who).with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        row = PayoutSchedule(party_id=who, created_at=now)
+        session.add(row)
+    row.interval = interval.value
+    row.weekly_anchor = None if weekly_anchor is None else weekly_anchor.value
+    row.monthly_anchor = monthly_anchor
+    row.minimum_amount = minimum_amount
+    row.last_period = None if period is None else period.isoformat()
+    row.skip_code = row.skip_message = None
+    row.skipped_at = None
+    row.updated_by = actor.id
+    row.updated_at = now
+    await session.flush()
+    return Schedule(who, row)
+
+
+def _anchor_refused(param: str, interval: Interval) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"'{param}' applies to a {param.split('_')[0]} schedule, not a {interval.value} one.",
+        code="parameter_invalid",
+        param=param,
+    )
+
+
+async def due_schedules(container: Container, *, limit: int) -> Sequence[str]:
+    """Parties whose automatic schedule has a period not handled yet."""
+    today = container.clock.now().date()
+    async with container.db.transaction() as s:
+        rows = await s.execute(
+            select(
+                PayoutSchedule.party_id,
+                PayoutSchedule.interval,
+                PayoutSchedule.weekly_anchor,
+                PayoutSchedule.monthly_anchor,
+                PayoutSchedule.last_period,
+            ).where(PayoutSchedule.interval != Interval.manual.value)
+        )
+        due: list[str] = []
+        for party, interval, weekly, monthly, last in rows:
+            period = domain.period_of(
+                Interval(interval),
+                today,
+                weekly_anchor=None if weekly is None else Weekday(weekly),
+                monthly_anchor=monthly,
+            )
+            if period is not None and period.isoformat() != last:
+                due.append(party)
+            if len(due) >= limit:
+                break
+        return due
+
+
+async def pay_out_on_schedule(container: Container, party: str) -> list[str]:
+    """One due party's automatic payout: for each currency, its whole available balance (at
+    least the schedule's minimum), requested and approved at once, and sent by the send job.
+
+    One transaction under the schedule's row lock; ``schedule_key`` (unique) makes it once
+    per period and currency even if two sweeps raced. A payee that cannot receive a payout
+    is skipped with the reason recorded, and tried again at the next run of the sweep.
+    """
+    clock = container.clock
+    now = clock.now()
+    async with container.db.transaction() as s:
+        row = (
+            await s.scalars(
+                select(PayoutSchedule).where(PayoutSchedule.party_id == party).with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            return []
+        period = domain.period_of(
+            Interval(row.interval),
+            now.date(),
+            weekly_anchor=None if row.weekly_anchor is None else Weekday(row.weekly_anchor),
+            monthly_anchor=row.monthly_anchor,
+        )
+        if period is None or period.isoformat() == row.last_period:
+            return []
+        try:
+            account = await payable_account(s, party)
+        except PayeeNotReadyError as exc:
+            _skipped(row, now, exc.code, exc.message)
+            return []
+        made: list[str] = []
+        balance = (await balances.balance(s, party=party)).figures[Figure.available]
+        for currency, amount in balance:
+            if amount <= 0 or amount < row.minimum_amount:
+                continue
+            key = domain.schedule_key(party, period, currency)
+            if await s.scalar(select(Payout.id).where(Payout.schedule_key == key)) is not None:
+                continue
+            payout = await _hold(
+                s,
+                clock=clock,
+                who=party,
+                account=account,
+                amount=amount,
+                currency=currency,
+                requested_by=row.updated_by,
+                schedule_key=key,
+            )
+            payout.status = PayoutStatus.approved.value
+            payout.updated_at = now
+            await _event(s, clock, EventType.payout_approved, payout)
+            await schedule_send(s, clock=clock, payout_id=payout.id, retry=False)
+            made.append(payout.id)
+        if made:
+            row.skip_code = row.skip_message = None
+            row.skipped_at = None
+        else:
+            _skipped(
+                row,
+                now,
+                "below_minimum",
+                f"The available balance was below the schedule's minimum "
+                f"({row.minimum_amount}) in every currency; nothing was paid out for the "
+                f"period from {period.isoformat()}.",
+            )
+        row.last_period = period.isoformat()
+        return made
+
+
+def _skipped(row: PayoutSchedule, now: datetime, code: str, message: str) -> None:
+    row.skip_code = code[:64]
+    row.skip_message = message[:500]
+    row.skipped_at = now

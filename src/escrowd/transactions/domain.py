@@ -10,6 +10,10 @@ transfer's ``category``):
 | payee | ``release`` (its net) | the payee's credit | ``earning`` | + |
 | payee | ``reversal`` | the payee's debit | ``reversal`` | − |
 | platform | ``platform_fee`` | ``platform:fees``' credit | ``fee`` | + |
+| payee | ``payout`` (the hold's post) | the payee's available debit | ``payout`` | − |
+
+A payout is listed once, when it is paid (its hold posted): a hold that is voided (a rejected
+or failed payout) gave the money back, so nothing left the party's hands.
 
 Other transfers (holds, voids, the provider's fees, processing recoveries, a delayed net
 becoming available) move no money in or out of the party's hands and are not shown.
@@ -53,10 +57,12 @@ TYPES: Final[dict[tuple[View, str], tuple[TxnType, int]]] = {
     (View.payee, "release"): (TxnType.earning, +1),
     (View.payee, "reversal"): (TxnType.reversal, -1),
     (View.platform, "platform_fee"): (TxnType.fee, +1),
+    (View.payee, "payout"): (TxnType.payout, -1),
 }
 PAYER_CATEGORIES: Final = ("payment", "capture", "refund")
 PAYEE_CATEGORIES: Final = ("release", "reversal")
 FEE_CATEGORIES: Final = ("platform_fee",)
+PAYOUT_CATEGORIES: Final = ("payout",)
 
 
 def type_of(view: View, category: str) -> tuple[TxnType, int]:
@@ -107,3 +113,17 @@ def period_start(at: datetime, period: Period) -> datetime:
     if period is Period.month:
         return day.replace(day=1)
     return day
+
+
+def rate_bps(part: int, whole: int) -> int | None:
+    """``part / whole`` in basis points, rounded half up, in integers; None when ``whole`` is 0.
+
+    The failure rate is 10 000 less the success rate, so the two always add up."""
+    if whole <= 0:
+        return None
+    return (part * 20_000 + whole) // (2 * whole)
+
+
+def mean_seconds(total: int, count: int) -> int | None:
+    """The average of ``count`` durations summing to ``total`` seconds, whole seconds down."""
+    return None if count <= 0 else total // count

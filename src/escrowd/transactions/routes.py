@@ -20,6 +20,7 @@ from escrowd.ids import PARTY_PATTERN
 from escrowd.transactions import service
 from escrowd.transactions.domain import Period
 from escrowd.transactions.schemas import (
+    MetricsReport,
     RevenuePeriod,
     RevenueReport,
     Transaction,
@@ -108,3 +109,29 @@ async def revenue_report(
         until=unix(end),
         data=[RevenuePeriod.of(line) for line in lines],
     )
+
+
+@reports.get(
+    "/metrics",
+    summary="Payment success and failure rates, payout and dispute times, fees (admins)",
+    response_model=MetricsReport,
+    responses=error_responses(400, 401, 403),
+)
+async def metrics_report(
+    session: SessionDep,
+    container: ContainerDep,
+    _: AdminPrincipal,
+    start: Annotated[
+        _Time, Query(description="Unix seconds, inclusive. Default: 30 days before `end`.")
+    ] = None,
+    end: Annotated[_Time, Query(description="Unix seconds, exclusive. Default: now.")] = None,
+) -> MetricsReport:
+    """docs/reports.md: what each figure counts, in integers."""
+    until = datetime.fromtimestamp(end, UTC) if end is not None else container.clock.now()
+    since = datetime.fromtimestamp(start, UTC) if start is not None else until - DEFAULT_WINDOW
+    if since >= until:
+        raise InvalidRequestError(
+            "'start' must be before 'end'.", code="parameter_invalid", param="start"
+        )
+    figures = await service.metrics(session, since=since, until=until)
+    return MetricsReport.of(figures, start=unix(since), end=unix(until))

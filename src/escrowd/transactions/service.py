@@ -21,13 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.api.pagination import PageParams
 from escrowd.balances import service as balances
 from escrowd.balances.domain import PLATFORM, Figure
+from escrowd.disputes.service import resolution_totals
 from escrowd.errors import InvalidRequestError
 from escrowd.escrows.ledgering import PLATFORM_FEES, payee_available, payee_pending
 from escrowd.escrows.models import Escrow
+from escrowd.events.models import Event
 from escrowd.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
+from escrowd.payouts.models import Payout
 from escrowd.transactions.domain import (
     FEE_CATEGORIES,
     PAYEE_CATEGORIES,
+    PAYOUT_CATEGORIES,
     Period,
     TxnType,
     View,
@@ -43,6 +47,7 @@ _VIEW = {
     **dict.fromkeys(("payment", "capture", "refund"), View.payer),
     **dict.fromkeys(PAYEE_CATEGORIES, View.payee),
     **dict.fromkeys(FEE_CATEGORIES, View.platform),
+    **dict.fromkeys(PAYOUT_CATEGORIES, View.payee),
 }
 
 
@@ -57,6 +62,7 @@ class Txn:
     party: str
     escrow: str | None
     allocation: str | None
+    payout: str | None = None
 
 
 async def _account_ids(session: AsyncSession, codes: Sequence[str]) -> list[str]:
@@ -79,7 +85,18 @@ async def _seen(session: AsyncSession, party: str) -> ColumnElement[bool]:
         return and_(E.account_id.in_(fees), T.category.in_(FEE_CATEGORIES))
     own = await _account_ids(session, [payee_available(party), payee_pending(party)])
     as_payee = and_(E.account_id.in_(own), T.category.in_(PAYEE_CATEGORIES)) if own else false()
-    return or_(as_payee, _as_payer(party))
+    # A payout when its hold is posted (paid); the hold itself and its void move nothing out.
+    paid_out = (
+        and_(
+            E.account_id.in_(own),
+            T.category.in_(PAYOUT_CATEGORIES),
+            T.kind == "post_pending",
+            E.side == "debit",
+        )
+        if own
+        else false()
+    )
+    return or_(as_payee, paid_out, _as_payer(party))
 
 
 _COLUMNS = (E.id, T.id, T.category, T.amount, T.currency, T.reference, T.created_at)
@@ -88,6 +105,7 @@ _COLUMNS = (E.id, T.id, T.category, T.amount, T.currency, T.reference, T.created
 def _txn(party: str, row: Any) -> Txn:
     _, transfer_id, category, amount, currency, reference, created = row
     kind, sign = type_of(_VIEW[category], category)
+    is_payout = kind is TxnType.payout
     return Txn(
         id=txn_id(transfer_id, created),
         type=kind,
@@ -95,8 +113,11 @@ def _txn(party: str, row: Any) -> Txn:
         currency=str(currency),
         created=created,
         party=party,
-        escrow=reference,
-        allocation=allocation_of(transfer_id) if kind is not TxnType.fee else None,
+        escrow=None if is_payout else reference,
+        allocation=allocation_of(transfer_id)
+        if kind not in (TxnType.fee, TxnType.payout)
+        else None,
+        payout=reference if is_payout else None,
     )
 
 
@@ -156,6 +177,8 @@ class PayeeFigures:
     reversed: int = 0
     pending: int = 0
     available: int = 0
+    in_transit: int = 0
+    paid_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +225,21 @@ async def _payee(session: AsyncSession, party: str) -> list[PayeeFigures]:
         for currency, category, total in rows:
             key = "earned" if category == "release" else "reversed"
             figures.setdefault(str(currency), {})[key] = int(total)
+        paid = await session.execute(
+            select(T.currency, func.sum(T.amount))
+            .join(E, E.transfer_id == T.id)
+            .where(
+                E.account_id.in_(own),
+                E.side == "debit",
+                T.category.in_(PAYOUT_CATEGORIES),
+                T.kind == "post_pending",
+            )
+            .group_by(T.currency)
+        )
+        for currency, total in paid:
+            figures.setdefault(str(currency), {})["paid_out"] = int(total)
     balance = await balances.balance(session, party=party)
-    for figure in (Figure.pending, Figure.available):
+    for figure in (Figure.pending, Figure.available, Figure.in_transit):
         for currency, amount in balance.figures[figure]:
             figures.setdefault(currency, {})[figure.value] = amount
     return [PayeeFigures(c, **figures[c]) for c in sorted(figures)]
@@ -252,3 +288,90 @@ async def revenue(
         line[0] += int(amount)
         line[1] += 1
     return [RevenueLine(start, c, total, n) for (start, c), (total, n) in sorted(sums.items())]
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    payments_succeeded: int
+    payments_failed: int
+    payouts_paid: int
+    payouts_failed: int
+    #: Requested → paid, summed over the payouts paid in the window (whole seconds).
+    payout_seconds: int
+    disputes: DisputeFigures
+    revenue: list[tuple[str, int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeFigures:
+    resolved: int
+    #: Opened → resolved, summed over the disputes resolved in the window (whole seconds).
+    seconds: int
+
+
+async def dispute_figures(
+    session: AsyncSession, *, since: datetime, until: datetime
+) -> DisputeFigures:
+    """The disputes decided in the window and their total time to resolution."""
+    resolved, seconds = await resolution_totals(session, start=since, end=until)
+    return DisputeFigures(resolved=resolved, seconds=seconds)
+
+
+async def _counted(
+    session: AsyncSession, types: Sequence[str], *, since: datetime, until: datetime
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(Event.type, func.count())
+        .where(Event.type.in_(tuple(types)), Event.created_at >= since, Event.created_at < until)
+        .group_by(Event.type)
+    )
+    return {str(t): int(n) for t, n in rows}
+
+
+async def metrics(session: AsyncSession, *, since: datetime, until: datetime) -> Metrics:
+    """Payment success and failure, payout processing time, dispute resolution time and the
+    platform's fees, for ``since`` ≤ t < ``until``.
+
+    A payment attempt that succeeded wrote ``escrow.funded`` (a charge) or
+    ``escrow.authorized`` (an authorization: its capture writes ``escrow.funded`` and
+    ``escrow.captured`` together, and is no new attempt); one that failed, ``payment.failed``.
+    """
+    n = await _counted(
+        session,
+        ("escrow.funded", "escrow.authorized", "escrow.captured", "payment.failed"),
+        since=since,
+        until=until,
+    )
+    succeeded = max(
+        0, n.get("escrow.funded", 0) + n.get("escrow.authorized", 0) - n.get("escrow.captured", 0)
+    )
+    paid = list(
+        await session.execute(
+            select(Payout.created_at, Payout.updated_at).where(
+                Payout.status == "paid", Payout.updated_at >= since, Payout.updated_at < until
+            )
+        )
+    )
+    failed_payouts = await session.scalar(
+        select(func.count()).where(
+            Payout.status == "failed", Payout.updated_at >= since, Payout.updated_at < until
+        )
+    )
+    seconds = sum((done - asked) // timedelta(seconds=1) for asked, done in paid)
+    fees: dict[str, list[int]] = {}
+    for line in await revenue(session, period=Period.month, since=since, until=until):
+        total = fees.setdefault(line.currency, [0, 0])
+        total[0] += line.fees
+        total[1] += line.count
+    return Metrics(
+        payments_succeeded=succeeded,
+        payments_failed=n.get("payment.failed", 0),
+        payouts_paid=len(paid),
+        payouts_failed=int(failed_payouts or 0),
+        payout_seconds=seconds,
+        disputes=await dispute_figures(session, since=since, until=until),
+        revenue=[(c, total, count) for c, (total, count) in sorted(fees.items())],
+    )
