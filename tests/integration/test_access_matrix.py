@@ -54,6 +54,7 @@ from escrowd.app import create_app
 from escrowd.bootstrap import Container, build
 from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
+from escrowd.notifications.sweep import notify_batch
 from tests.accounts.conftest import Browser, add_member, create_account, make_org
 from tests.escrows.conftest import Ctx, create_escrow, funded, payer
 from tests.integration.conftest import (
@@ -387,6 +388,24 @@ MATRIX: list[Row] = [
     admin_only("GET /v1/incidents/{incident_id}"),
     admin_only("POST /v1/incidents/{incident_id}/replay"),
     admin_only("POST /v1/incidents/{incident_id}/dismiss"),
+    # notifications: a person's own
+    person_only("GET /v1/notifications", stranger=OK),
+    person_only("GET /v1/notifications/unread_count", stranger=OK),
+    person_only(
+        "POST /v1/notifications/{notification_id}/read",
+        stranger=MISSING,
+        payee=MISSING,
+        member=MISSING,
+        watch=("notifications",),
+    ),
+    person_only("POST /v1/notifications/read_all", stranger=OK, watch=("notifications",)),
+    person_only("GET /v1/notification_preferences", stranger=OK),
+    person_only(
+        "POST /v1/notification_preferences",
+        body={"email": {"payment_received": False}},
+        stranger=OK,
+        watch=("notification_preferences",),
+    ),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -411,6 +430,8 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
     "org": [("admin", "/v1/organizations/{org_id}/members?limit=100")],
     "org_account": [("admin", "/v1/accounts/{org_account_id}")],
     "cards": [("owner", "/v1/customers/me"), ("owner", "/v1/payment_methods?limit=100")],
+    "notifications": [("owner", "/v1/notifications?limit=100")],
+    "notification_preferences": [("owner", "/v1/notification_preferences")],
 }
 
 #: escrowd's tables: a refused call adds or removes no row in any of them.
@@ -430,6 +451,8 @@ TABLES = (
     "events",
     "jobs",
     "incidents",
+    "notifications",
+    "notification_preferences",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -570,6 +593,10 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         ledger_accounts = await _ok(
             await client.get("/v1/ledger/accounts", params={"limit": 1}, headers=admin.headers)
         )
+        # The payer's notifications, made from the events so far (emails are not sent here).
+        async with container.db.transaction() as session:
+            await notify_batch(session, clock=container.clock, email=False)
+        notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
         ids = {
             "password": DEFAULT_PASSWORD,
             "stranger_id": stranger.id,
@@ -594,8 +621,9 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "transfer_id": f"matrix_{ULID()}",
             "incident_id": f"inc_{ULID()}",
             "docs_asset": "swagger-ui.css",
+            "notification_id": notes["data"][0]["id"],
         }
-        payers = {ids[k] for k in ("user_id", "pm_id", "customer_id")}
+        payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {ids[k] for k in ("escrow_id", "open_escrow_id", "allocation_id", "event_id")}
         payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
         orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id")}
