@@ -102,3 +102,34 @@ async def test_a_rule_waits_for_an_event_type_not_in_the_catalog_yet(
         async with ctx.container.db.transaction() as s:
             await s.execute(delete(Notification).where(Notification.event_id == event_id))
             await s.execute(delete(Event).where(Event.id == event_id))
+
+
+async def test_an_event_a_rule_cannot_read_does_not_hold_up_the_next(
+    ctx: Ctx, smtp: SmtpServer
+) -> None:
+    worker = person(ctx, await make_user(ctx.container, role="worker"))
+    broken, fine = new_id(Prefix.payout), new_id(Prefix.payout)
+    async with ctx.container.db.transaction() as s:
+        # A payout without its party: no rule can say whom it concerns.
+        await events.record(
+            s,
+            clock=ctx.container.clock,
+            type=EventType.payout_paid,
+            object_id=broken,
+            data={"id": broken, "object": "payout", "amount": 100, "currency": "usd"},
+        )
+        await events.record(
+            s,
+            clock=ctx.container.clock,
+            type=EventType.payout_paid,
+            object_id=fine,
+            data={
+                "id": fine,
+                "object": "payout",
+                "amount": 100,
+                "currency": "usd",
+                "party": worker.id,
+            },
+        )
+    await notify(ctx.container)
+    assert [n["related_object"]["id"] for n in await notifications_of(ctx, worker)] == [fine]

@@ -15,11 +15,11 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-import structlog
 
 from escrowd.config import Settings
+from escrowd.logging import get_logger
 
-log = structlog.get_logger("escrowd.notifications")
+log = get_logger(__name__)
 
 
 class MailError(Exception):

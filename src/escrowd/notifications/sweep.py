@@ -29,6 +29,7 @@ from escrowd.events.models import Event
 from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.jobs import service as jobs
 from escrowd.jobs.registry import Registry, SweepContext
+from escrowd.logging import get_logger
 from escrowd.notifications import emails
 from escrowd.notifications.domain import RULES, Draft, drafts_for
 from escrowd.notifications.models import (
@@ -38,6 +39,8 @@ from escrowd.notifications.models import (
 )
 from escrowd.users.models import User
 from escrowd.users.organizations.models import Membership
+
+log = get_logger(__name__)
 
 NAME = "notifications.events"
 EVERY = timedelta(seconds=5)
@@ -160,8 +163,14 @@ async def notify_batch(
         return 0, 0, False
     wanted: list[tuple[Event, list[Draft]]] = []
     for event in events:
-        previous = json.loads(event.previous_attributes) if event.previous_attributes else None
-        drafts = drafts_for(event.type, json.loads(event.data), previous)
+        try:
+            previous = json.loads(event.previous_attributes) if event.previous_attributes else None
+            drafts = drafts_for(event.type, json.loads(event.data), previous)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # An event a rule cannot read (a shape written by a newer or older escrowd) must
+            # not hold up every notification after it: it is logged and passed over.
+            log.exception("notification_rule_failed", event_id=event.id, event_type=event.type)
+            continue
         if drafts:
             wanted.append((event, drafts))
     parties = {p for _, drafts in wanted for d in drafts for p in d.parties}
