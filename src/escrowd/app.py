@@ -30,6 +30,7 @@ from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
+from escrowd.notifications.routes import routers as notification_routers
 from escrowd.payouts.routes import router as payout_router
 from escrowd.payouts.routes import schedule_router as payout_schedule_router
 from escrowd.sandbox import clock_routes
@@ -123,6 +124,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         incidents_router,
         *dispute_routers,
         payout_schedule_router,
+        *notification_routers,
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

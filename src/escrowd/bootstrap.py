@@ -85,6 +85,7 @@ def registries() -> Registries:
     from escrowd.escrows import settlement, sweeps, tasks
     from escrowd.jobs import builtin
     from escrowd.jobs.registry import Registry as JobRegistry
+    from escrowd.notifications import sweep as notification_sweep
     from escrowd.payouts import handlers as payout_handlers
     from escrowd.payouts import tasks as payout_tasks
     from escrowd.reconcile import sweep as reconcile_sweep
@@ -103,6 +104,7 @@ def registries() -> Registries:
     reconcile_sweep.register(jobs)
     balance_tasks.register(jobs)
     payout_tasks.register(jobs)
+    notification_sweep.register(jobs)
 
     return Registries(
         webhooks=webhooks,

@@ -86,6 +86,17 @@ class Settings(BaseSettings):
     stripe_webhook_secrets: str = ""
     stripe_api_base: str = ""
     stripe_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
+    #: Outgoing mail server for notification emails: smtp://user:password@host:587, or
+    #: smtps://… for TLS from the first byte. Empty: no SMTP (see ``email_folder``).
+    smtp_url: str = ""
+    #: STARTTLS on smtp://: ``auto`` when the server offers it, ``require``, or ``off``.
+    smtp_starttls: Literal["auto", "require", "off"] = "auto"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    #: The From of notification emails.
+    email_from: str = "escrowd <no-reply@localhost>"
+    #: Write emails as .eml files here instead of sending them (development default:
+    #: ``<data dir>/mail`` when no SMTP server is configured).
+    email_dir: Path | None = None
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -115,6 +126,27 @@ class Settings(BaseSettings):
             marketplace_policy(value)
         except InvalidRequestError as exc:
             raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        # Checked at start, not by the first email job: a typo should stop the service.
+        from urllib.parse import urlsplit
+
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+            usable = (
+                parts.scheme in ("smtp", "smtps")
+                and bool(parts.hostname)
+                and (parts.port is None or parts.port > 0)  # .port raises on a bad one
+            )
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ValueError("use smtp://user:password@host:port (or smtps:// for implicit TLS)")
         return value
 
     @model_validator(mode="after")
@@ -192,6 +224,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'escrowd.sqlite3').as_posix()}"
+
+    @property
+    def email_folder(self) -> Path | None:
+        """Where emails are written instead of sent: ``email_dir``, or in development with no
+        SMTP server ``<data dir>/mail``; None when they go out over SMTP (or nowhere)."""
+        if self.email_dir is not None:
+            return self.email_dir
+        if not self.smtp_url and self.is_dev:
+            return self.data_dir / "mail"
+        return None
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_url) or self.email_folder is not None
 
     @property
     def is_dev(self) -> bool:

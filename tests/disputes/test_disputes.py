@@ -246,3 +246,23 @@ async def test_resolving_needs_a_key_and_a_replay_moves_no_money_twice(ctx: Ctx)
     after = await escrow_of(ctx, who, escrow["id"])
     assert (after["amount_refunded"], after["status"]) == (4_000, "partially_refunded")
     assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 6_000
+
+
+async def test_both_sides_of_a_dispute_are_notified_not_only_its_opener(ctx: Ctx) -> None:
+    from sqlalchemy import select
+
+    from escrowd.notifications.models import Notification
+    from tests.notifications.conftest import notify
+
+    who, (payee,), escrow = await deal(ctx, [10_000])
+    opened = await dispute(ctx, who, escrow["id"])
+    await notify(ctx.container)
+    async with ctx.container.db.transaction() as s:
+        rows = (
+            await s.execute(
+                select(Notification.user_id).where(
+                    Notification.type == "dispute_opened", Notification.object_id == opened["id"]
+                )
+            )
+        ).all()
+    assert sorted(r.user_id for r in rows) == sorted([who.id, payee])

@@ -54,6 +54,7 @@ from escrowd.app import create_app
 from escrowd.bootstrap import Container, build
 from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
+from escrowd.notifications.sweep import notify_batch
 from tests.accounts.conftest import Browser, add_member, create_account, make_org
 from tests.escrows.conftest import Ctx, create_escrow, funded, payer
 from tests.integration.conftest import (
@@ -439,6 +440,24 @@ MATRIX: list[Row] = [
         api_key=Expect(403, "payee_required"),
     ),
     admin_only("GET /v1/reports/metrics", payee=ADMIN_REQUIRED),
+    # notifications: a person's own
+    person_only("GET /v1/notifications", stranger=OK),
+    person_only("GET /v1/notifications/unread_count", stranger=OK),
+    person_only(
+        "POST /v1/notifications/{notification_id}/read",
+        stranger=MISSING,
+        payee=MISSING,
+        member=MISSING,
+        watch=("notifications",),
+    ),
+    person_only("POST /v1/notifications/read_all", stranger=OK, watch=("notifications",)),
+    person_only("GET /v1/notification_preferences", stranger=OK),
+    person_only(
+        "POST /v1/notification_preferences",
+        body={"email": {"payment_received": False}},
+        stranger=OK,
+        watch=("notification_preferences",),
+    ),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -468,6 +487,8 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
         ("admin", "/v1/escrows/{disputed_escrow_id}"),
         ("admin", "/v1/events?object_id={dispute_id}&limit=100"),
     ],
+    "notifications": [("owner", "/v1/notifications?limit=100")],
+    "notification_preferences": [("owner", "/v1/notification_preferences")],
 }
 
 #: escrowd's tables: a refused call adds or removes no row in any of them.
@@ -489,6 +510,8 @@ TABLES = (
     "incidents",
     "disputes",
     "payout_schedules",
+    "notifications",
+    "notification_preferences",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -637,6 +660,10 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         ledger_accounts = await _ok(
             await client.get("/v1/ledger/accounts", params={"limit": 1}, headers=admin.headers)
         )
+        # The payer's notifications, made from the events so far (emails are not sent here).
+        async with container.db.transaction() as session:
+            await notify_batch(session, clock=container.clock, email=False)
+        notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
         ids = {
             "password": DEFAULT_PASSWORD,
             "stranger_id": stranger.id,
@@ -663,8 +690,9 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "docs_asset": "swagger-ui.css",
             "disputed_escrow_id": disputed["id"],
             "dispute_id": dispute["id"],
+            "notification_id": notes["data"][0]["id"],
         }
-        payers = {ids[k] for k in ("user_id", "pm_id", "customer_id")}
+        payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {
             ids[k]
             for k in (

@@ -1,0 +1,261 @@
+"""The ``notifications.events`` sweep: new events → notifications → email jobs.
+
+Nothing on the request path: the sweep reads the events table past its cursor, asks the rules
+(``domain.RULES``) who is concerned, and writes each notification with ``ON CONFLICT DO
+NOTHING`` on (event, user, type) — so running twice, or concurrently, makes each once. Only
+rows this run inserted get an email job, in the same transaction, so an email is enqueued
+exactly once too.
+
+The cursor never passes an event younger than ``SETTLE``: event ids are taken when an event
+is recorded, and a transaction that commits later can add an id *below* ones already read.
+Events inside that window are read again next time (the unique constraint makes that free of
+duplicates) until they are old enough to leave behind for good.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrowd.clock import Clock
+from escrowd.escrows.models import Allocation, Escrow
+from escrowd.events.models import Event
+from escrowd.ids import Prefix, has_prefix, new_id
+from escrowd.jobs import service as jobs
+from escrowd.jobs.registry import Registry, SweepContext
+from escrowd.logging import get_logger
+from escrowd.notifications import emails
+from escrowd.notifications.domain import RULES, Draft, drafts_for
+from escrowd.notifications.models import (
+    Notification,
+    NotificationCursor,
+    NotificationPreference,
+)
+from escrowd.users.models import User
+from escrowd.users.organizations.models import Membership
+
+log = get_logger(__name__)
+
+NAME = "notifications.events"
+EVERY = timedelta(seconds=5)
+#: How long a transaction may take between recording an event and committing it.
+SETTLE = timedelta(minutes=2)
+#: Events read per transaction.
+BATCH = 500
+#: Batches per run: a backlog is worked off over several runs, each of them short.
+MAX_BATCHES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    id: str
+    user_id: str
+    type: str
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+async def _cursor(session: AsyncSession) -> str:
+    found = await session.scalar(
+        select(NotificationCursor.event_id).where(NotificationCursor.name == NAME)
+    )
+    return found or ""
+
+
+async def _advance(session: AsyncSession, event_id: str, now: datetime) -> None:
+    await session.execute(
+        _insert(session)(NotificationCursor)
+        .values(name=NAME, event_id="", updated_at=now)
+        .on_conflict_do_nothing(index_elements=[NotificationCursor.name])
+    )
+    # Only forwards: a slower concurrent run must not move the cursor back.
+    await session.execute(
+        update(NotificationCursor)
+        .where(NotificationCursor.name == NAME, NotificationCursor.event_id < event_id)
+        .values(event_id=event_id, updated_at=now)
+    )
+
+
+async def _users_of(session: AsyncSession, parties: set[str]) -> dict[str, list[str]]:
+    """Each party's users: a user is themself (if they exist), an organization its admins."""
+    users = [p for p in parties if has_prefix(p, Prefix.user)]
+    orgs = [p for p in parties if has_prefix(p, Prefix.organization)]
+    out: dict[str, list[str]] = {p: [] for p in parties}
+    if users:
+        for user_id in await session.scalars(select(User.id).where(User.id.in_(users))):
+            out[user_id].append(user_id)
+    if orgs:
+        admins = await session.execute(
+            select(Membership.organization_id, Membership.user_id)
+            .where(Membership.organization_id.in_(orgs), Membership.role == "admin")
+            .order_by(Membership.user_id)
+        )
+        for org_id, user_id in admins.all():
+            out[org_id].append(user_id)
+    return out
+
+
+def _rows(
+    event: Event, drafts: Sequence[Draft], users: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for draft in drafts:
+        for party in draft.parties:
+            for user_id in users.get(party, ()):
+                # A user who is both payer and payee (or admin of two payees) gets one.
+                if (user_id, draft.type) in seen:
+                    continue
+                seen.add((user_id, draft.type))
+                rows.append(
+                    {
+                        "id": new_id(Prefix.notification),
+                        "user_id": user_id,
+                        "type": draft.type.value,
+                        "event_id": event.id,
+                        "object_type": event.object_type,
+                        "object_id": event.object_id,
+                        "title": draft.title,
+                        "body": draft.body,
+                        "read_at": None,
+                        "created_at": event.created_at,
+                    }
+                )
+    return rows
+
+
+async def _opted_out(session: AsyncSession, made: Sequence[Made]) -> set[tuple[str, str]]:
+    users = {m.user_id for m in made}
+    rows = await session.execute(
+        select(NotificationPreference.user_id, NotificationPreference.type).where(
+            NotificationPreference.user_id.in_(users), NotificationPreference.email.is_(False)
+        )
+    )
+    return {(r.user_id, r.type) for r in rows.all()}
+
+
+async def _with_parties(session: AsyncSession, objects: list[Any]) -> list[Any]:
+    """Dispute objects name their escrow, not its parties: add the escrow's payer and payees
+    (one query per batch) so both sides hear of a dispute, not only its opener."""
+    wanted = {
+        o["escrow"]
+        for o in objects
+        if isinstance(o, dict) and o.get("object") == "dispute" and isinstance(o.get("escrow"), str)
+    }
+    if not wanted:
+        return objects
+    rows = await session.execute(
+        select(Escrow.id, Escrow.payer_id, Allocation.payee_id)
+        .outerjoin(Allocation, Allocation.escrow_id == Escrow.id)
+        .where(Escrow.id.in_(sorted(wanted)))
+    )
+    parties: dict[str, tuple[str, list[str]]] = {}
+    for escrow_id, payer, payee in rows:
+        _, payees = parties.setdefault(escrow_id, (payer, []))
+        if payee and payee not in payees:
+            payees.append(payee)
+    out = []
+    for o in objects:
+        found = parties.get(str(o.get("escrow"))) if isinstance(o, dict) else None
+        if found is not None and o.get("object") == "dispute":
+            o = {**o, "payer": found[0], "payees": found[1]}
+        out.append(o)
+    return out
+
+
+async def notify_batch(
+    session: AsyncSession, *, clock: Clock, email: bool, limit: int = BATCH
+) -> tuple[int, int, bool]:
+    """One batch in the caller's transaction: (events read, notifications made, more left)."""
+    now = clock.now()
+    cursor = await _cursor(session)
+    events = list(
+        (
+            await session.scalars(
+                select(Event)
+                .where(Event.id > cursor, Event.type.in_(sorted(RULES)))
+                .order_by(Event.id)
+                .limit(limit)
+            )
+        ).all()
+    )
+    if not events:
+        return 0, 0, False
+    wanted: list[tuple[Event, list[Draft]]] = []
+    objects = await _with_parties(session, [json.loads(e.data) for e in events])
+    for event, obj in zip(events, objects, strict=True):
+        try:
+            previous = json.loads(event.previous_attributes) if event.previous_attributes else None
+            drafts = drafts_for(event.type, obj, previous)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # An event a rule cannot read (a shape written by a newer or older escrowd) must
+            # not hold up every notification after it: it is logged and passed over.
+            log.exception("notification_rule_failed", event_id=event.id, event_type=event.type)
+            continue
+        if drafts:
+            wanted.append((event, drafts))
+    parties = {p for _, drafts in wanted for d in drafts for p in d.parties}
+    users = await _users_of(session, parties) if parties else {}
+    rows = [row for event, drafts in wanted for row in _rows(event, drafts, users)]
+    made: list[Made] = []
+    if rows:
+        inserted = await session.execute(
+            _insert(session)(Notification)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=[Notification.event_id, Notification.user_id, Notification.type]
+            )
+            .returning(Notification.id, Notification.user_id, Notification.type)
+        )
+        made = [Made(r.id, r.user_id, r.type) for r in inserted.all()]
+    if email and made:
+        out = await _opted_out(session, made)
+        for m in made:
+            if (m.user_id, m.type) not in out:
+                await jobs.enqueue(
+                    session,
+                    clock=clock,
+                    kind=emails.KIND,
+                    payload={"notification": m.id},
+                    dedupe_key=emails.dedupe_key(m.id),
+                    max_attempts=emails.MAX_ATTEMPTS,
+                )
+    # The cursor moves over the settled prefix only (events are in id order).
+    last = None
+    for event in events:
+        if event.created_at > now - SETTLE:
+            break
+        last = event.id
+    if last is not None:
+        await _advance(session, last, now)
+    more = len(events) == limit and last == events[-1].id
+    return len(events), len(made), more
+
+
+async def notify(ctx: SweepContext) -> int:
+    """Notifications for the events since the cursor; how many were made."""
+    container = ctx.container
+    email = container.settings.email_enabled
+    total = 0
+    for _ in range(MAX_BATCHES):
+        async with container.db.transaction() as session:
+            _, made, more = await notify_batch(session, clock=container.clock, email=email)
+        total += made
+        if not more:
+            break
+    return total
+
+
+def register(jobs_registry: Registry) -> None:
+    jobs_registry.add_sweep(NAME, every=EVERY, fn=notify)
+    emails.register(jobs_registry)
