@@ -11,6 +11,7 @@ value given and the values allowed: it is what an operator sees, so nothing else
 
 from __future__ import annotations
 
+import re
 import types
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -261,7 +262,14 @@ def describe(exc: ValidationError) -> str:
 
 
 def _shown(value: object) -> str:
-    return repr(value if isinstance(value, str | int | float) else str(value))
+    text = value if isinstance(value, str | int | float) else str(value)
+    if isinstance(text, str):
+        # A URL's password (SMTP, the database) must not reach the log with the error.
+        text = _URL_PASSWORD.sub(r"\1***@", text)
+    return repr(text)
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
 
 
 def allowed(name: str) -> str:

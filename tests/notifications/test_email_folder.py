@@ -104,3 +104,11 @@ def test_production_without_smtp_sends_no_email() -> None:
 def test_an_unusable_smtp_url_stops_the_start(url: str) -> None:
     with pytest.raises(ConfigError, match="ESCROWD_SMTP_URL"):
         _settings(smtp_url=url)
+
+
+def test_the_start_error_for_an_smtp_url_does_not_show_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _settings(smtp_url="smtp://mailer:hunter2@mail.test:notaport")
+    message = str(caught.value)
+    assert "ESCROWD_SMTP_URL is 'smtp://mailer:***@mail.test:notaport'" in message
+    assert "hunter2" not in message
