@@ -29,6 +29,7 @@ from escrowd.jobs.routes import router as incidents_router
 from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
+from escrowd.outbound.routes import router as webhook_endpoints_router
 from escrowd.payouts.routes import router as payout_router
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import deliver_pending
@@ -119,6 +120,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         inbound.router,
         clock_routes.router,
         incidents_router,
+        webhook_endpoints_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

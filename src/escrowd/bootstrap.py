@@ -84,6 +84,7 @@ def registries() -> Registries:
     from escrowd.escrows import settlement, sweeps, tasks
     from escrowd.jobs import builtin
     from escrowd.jobs.registry import Registry as JobRegistry
+    from escrowd.outbound import tasks as outbound_tasks
     from escrowd.payouts import handlers as payout_handlers
     from escrowd.payouts import tasks as payout_tasks
     from escrowd.reconcile import sweep as reconcile_sweep
@@ -101,6 +102,7 @@ def registries() -> Registries:
     reconcile_sweep.register(jobs)
     balance_tasks.register(jobs)
     payout_tasks.register(jobs)
+    outbound_tasks.register(jobs)
 
     return Registries(
         webhooks=webhooks,

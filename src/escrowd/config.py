@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     stripe_webhook_secrets: str = ""
     stripe_api_base: str = ""
     stripe_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
+    #: Deliver outbound webhooks to loopback, private and link-local addresses too (tests, a
+    #: receiver on the same network); off, such addresses are refused when connecting.
+    webhooks_allow_private: bool = False
 
     def __init__(self, **values: Any) -> None:
         try:

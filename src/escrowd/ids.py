@@ -26,6 +26,8 @@ class Prefix(StrEnum):
     ledger_account = "lacct"
     ledger_transfer = "ltr"
     request = "req"
+    webhook_endpoint = "we"
+    webhook_delivery = "dlv"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.
