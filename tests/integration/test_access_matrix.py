@@ -387,6 +387,18 @@ MATRIX: list[Row] = [
     admin_only("GET /v1/incidents/{incident_id}"),
     admin_only("POST /v1/incidents/{incident_id}/replay"),
     admin_only("POST /v1/incidents/{incident_id}/dismiss"),
+    # outbound webhook endpoints (the marketplace operator's)
+    admin_only(
+        "POST /v1/webhook_endpoints",
+        body={"url": "https://market.test/hooks", "enabled_events": ["*"]},
+        payee=ADMIN_REQUIRED,
+    ),
+    admin_only("GET /v1/webhook_endpoints"),
+    admin_only("GET /v1/webhook_endpoints/{endpoint_id}"),
+    admin_only("POST /v1/webhook_endpoints/{endpoint_id}", body={"disabled": True}),
+    admin_only("POST /v1/webhook_endpoints/{endpoint_id}/rotate_secret"),
+    admin_only("GET /v1/webhook_endpoints/{endpoint_id}/deliveries"),
+    admin_only("POST /v1/webhook_endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -594,6 +606,8 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "transfer_id": f"matrix_{ULID()}",
             "incident_id": f"inc_{ULID()}",
             "docs_asset": "swagger-ui.css",
+            "endpoint_id": f"we_{ULID()}",
+            "delivery_id": f"dlv_{ULID()}",
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id")}
         escrows = {ids[k] for k in ("escrow_id", "open_escrow_id", "allocation_id", "event_id")}

@@ -33,7 +33,9 @@ class WebhookEndpointCreate(RequestModel):
         description="The events to send: `*` for all, a type (`escrow.funded`) or a prefix "
         "ending in `*` (`payout.*`)."
     )
-    description: Description | None = None
+    description: Description | None = Field(
+        default=None, description="A note for the marketplace's own people (what receives it)."
+    )
 
 
 class WebhookEndpointUpdate(RequestModel):
