@@ -129,8 +129,20 @@ async def container(settings: Settings, clock: FrozenClock) -> AsyncIterator[Con
     c = build(settings, clock=clock)
     try:
         yield c
+        await _forget_endpoints(c)
     finally:
         await c.close()
+
+
+async def _forget_endpoints(container: Container) -> None:
+    """The databases are shared by the whole run: a test's endpoints must not receive the
+    events of the tests after it, and each test's clock starts at the real now, behind where
+    the last one may have left the fan-out's read position."""
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(WebhookEndpoint).values(enabled=False, disabled_reason="manual")
+        )
+        await session.execute(delete(WebhookFanout))
 
 
 @pytest.fixture
@@ -139,20 +151,6 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
         yield c
-
-
-@pytest.fixture(autouse=True)
-async def _endpoints_disabled_after(container: Container) -> AsyncIterator[None]:
-    """The databases are shared by the whole run: a test's endpoints must not receive the
-    events of the tests after it."""
-    yield
-    async with container.db.transaction() as session:
-        await session.execute(
-            update(WebhookEndpoint).values(enabled=False, disabled_reason="manual")
-        )
-        # Each test's clock starts at the real now, behind where the last one may have left
-        # the fan-out's read position.
-        await session.execute(delete(WebhookFanout))
 
 
 @pytest.fixture
