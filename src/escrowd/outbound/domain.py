@@ -26,9 +26,9 @@ SECRET_PREFIX: Final = "whsec_"  # noqa: S105  (a prefix, not a secret)
 #: 32 random bytes: inside the 24–64 the scheme asks for.
 SECRET_BYTES: Final = 32
 
-#: The wait before each attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
-#: (Svix's schedule; the last attempt is about 28 hours after the first, and a receiver that is
-#: down over a long weekend can still be caught up by an admin's redelivery).
+#: The wait before each attempt: Svix's proven schedule (immediately, 5 s, 5 min, 30 min, 2 h,
+#: 5 h, 10 h, 10 h), then every 10 hours until about three days have passed (the last attempt is
+#: 77 h 35 min after the first): a receiver down over a long weekend still gets its events.
 SCHEDULE: Final[tuple[timedelta, ...]] = (
     timedelta(0),
     timedelta(seconds=5),
@@ -36,8 +36,7 @@ SCHEDULE: Final[tuple[timedelta, ...]] = (
     timedelta(minutes=30),
     timedelta(hours=2),
     timedelta(hours=5),
-    timedelta(hours=10),
-    timedelta(hours=10),
+    *(timedelta(hours=10),) * 7,
 )
 MAX_ATTEMPTS: Final = len(SCHEDULE)
 #: How long one attempt may take, connecting included.

@@ -90,7 +90,10 @@ async def post(
     ) -> Answer:
         return Answer(status, error, text, int((time.monotonic() - started) * 1000))
 
-    target = httpx.URL(url)
+    try:
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        return done(error=f"invalid_url: {exc}")
     try:
         address = await asyncio.wait_for(
             _address(target, allow_private=allow_private, resolver=resolver), seconds
