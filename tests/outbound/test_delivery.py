@@ -298,3 +298,31 @@ async def test_a_redelivery_during_the_schedule_keeps_the_schedule(
     [log] = await deliveries(client, admin_headers, endpoint["id"])
     assert [a["trigger"] for a in log["attempts"]] == ["schedule", "admin", "schedule"]
     assert log["status"] == "pending"
+
+
+async def test_an_event_committed_after_the_sweep_read_past_it_is_still_sent(
+    client: httpx.AsyncClient,
+    container: Container,
+    admin_headers: dict[str, str],
+    receiver: Receiver,
+) -> None:
+    """An event is dated when written, but committed with its transaction: one dated before
+    the sweep's read position can appear after the sweep ran."""
+    first = await create_endpoint(client, admin_headers, receiver.url)
+    second = await create_endpoint(client, admin_headers, receiver.url + "/second")
+    await deliver(container)
+    later(container, timedelta(minutes=2))
+    await deliver(container)  # the read position is now two minutes on
+
+    later(container, -timedelta(minutes=1))
+    late = await emit(container, EventType.escrow_created, escrow_id())  # dated a minute ago
+    later(container, timedelta(minutes=1))
+    await deliver(container)
+    await deliver(container)
+
+    assert sorted(g.path for g in receiver.got) == ["/hooks", "/hooks/second"]
+    assert {g.headers["webhook-id"] for g in receiver.got} == {late.id}
+    for endpoint in (first, second):
+        [one] = await deliveries(client, admin_headers, endpoint["id"])
+        assert one["event"] == late.id
+        assert one["status"] == "delivered"
