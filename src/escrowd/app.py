@@ -31,6 +31,7 @@ from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.notifications.routes import routers as notification_routers
+from escrowd.outbound.routes import router as webhook_endpoints_router
 from escrowd.payouts.routes import router as payout_router
 from escrowd.payouts.routes import schedule_router as payout_schedule_router
 from escrowd.sandbox import clock_routes
@@ -125,6 +126,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *dispute_routers,
         payout_schedule_router,
         *notification_routers,
+        webhook_endpoints_router,
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

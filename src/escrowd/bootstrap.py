@@ -86,6 +86,7 @@ def registries() -> Registries:
     from escrowd.jobs import builtin
     from escrowd.jobs.registry import Registry as JobRegistry
     from escrowd.notifications import sweep as notification_sweep
+    from escrowd.outbound import tasks as outbound_tasks
     from escrowd.payouts import handlers as payout_handlers
     from escrowd.payouts import tasks as payout_tasks
     from escrowd.reconcile import sweep as reconcile_sweep
@@ -105,6 +106,7 @@ def registries() -> Registries:
     balance_tasks.register(jobs)
     payout_tasks.register(jobs)
     notification_sweep.register(jobs)
+    outbound_tasks.register(jobs)
 
     return Registries(
         webhooks=webhooks,

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     #: Write emails as .eml files here instead of sending them (development default:
     #: ``<data dir>/mail`` when no SMTP server is configured).
     email_dir: Path | None = None
+    #: Deliver outbound webhooks to loopback, private and link-local addresses too (tests, a
+    #: receiver on the same network); off, such addresses are refused when connecting.
+    webhooks_allow_private: bool = False
 
     def __init__(self, **values: Any) -> None:
         try:

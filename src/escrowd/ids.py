@@ -27,6 +27,8 @@ class Prefix(StrEnum):
     ledger_transfer = "ltr"
     request = "req"
     notification = "ntf"
+    webhook_endpoint = "we"
+    webhook_delivery = "dlv"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

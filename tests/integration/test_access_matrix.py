@@ -458,6 +458,18 @@ MATRIX: list[Row] = [
         stranger=OK,
         watch=("notification_preferences",),
     ),
+    # outbound webhook endpoints (the marketplace operator's)
+    admin_only(
+        "POST /v1/webhook_endpoints",
+        body={"url": "https://market.test/hooks", "enabled_events": ["*"]},
+        payee=ADMIN_REQUIRED,
+    ),
+    admin_only("GET /v1/webhook_endpoints"),
+    admin_only("GET /v1/webhook_endpoints/{endpoint_id}"),
+    admin_only("POST /v1/webhook_endpoints/{endpoint_id}", body={"disabled": True}),
+    admin_only("POST /v1/webhook_endpoints/{endpoint_id}/rotate_secret"),
+    admin_only("GET /v1/webhook_endpoints/{endpoint_id}/deliveries"),
+    admin_only("POST /v1/webhook_endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -691,6 +703,8 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "disputed_escrow_id": disputed["id"],
             "dispute_id": dispute["id"],
             "notification_id": notes["data"][0]["id"],
+            "endpoint_id": f"we_{ULID()}",
+            "delivery_id": f"dlv_{ULID()}",
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {
