@@ -32,6 +32,7 @@ from escrowd.logging import get_logger
 from escrowd.payouts.routes import router as payout_router
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import deliver_pending
+from escrowd.subscriptions.routes import routers as subscription_routers
 from escrowd.transactions.routes import reports as reports_router
 from escrowd.transactions.routes import router as transactions_router
 from escrowd.users.routes import routers as user_routers
@@ -119,6 +120,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         inbound.router,
         clock_routes.router,
         incidents_router,
+        *subscription_routers,
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

@@ -26,6 +26,8 @@ class Prefix(StrEnum):
     ledger_account = "lacct"
     ledger_transfer = "ltr"
     request = "req"
+    subscription = "subs"
+    usage = "use"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

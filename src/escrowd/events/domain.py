@@ -21,6 +21,7 @@ class ObjectType(StrEnum):
     allocation = "allocation"
     account = "account"
     payout = "payout"
+    subscription = "subscription"
 
 
 class EventType(StrEnum):
@@ -47,6 +48,12 @@ class EventType(StrEnum):
     payout_paid = "payout.paid"
     payout_failed = "payout.failed"
     payout_rejected = "payout.rejected"
+    subscription_created = "subscription.created"
+    subscription_activated = "subscription.activated"
+    subscription_updated = "subscription.updated"
+    subscription_renewed = "subscription.renewed"
+    subscription_past_due = "subscription.past_due"
+    subscription_canceled = "subscription.canceled"
 
     @property
     def spec(self) -> EventSpec:
@@ -78,6 +85,47 @@ _ESCROWS = "the escrows service"
 _E, _A, _ACCT = ObjectType.escrow, ObjectType.allocation, ObjectType.account
 _PO = ObjectType.payout
 _PAYOUTS = "the payouts service"
+
+_SUBS = "the subscriptions service"
+_SUB = ObjectType.subscription
+_SUBSCRIPTION_SPECS = (
+    EventSpec(
+        EventType.subscription_created,
+        _SUB,
+        "A subscription to a paid plan was created; it is incomplete until the first payment.",
+        f"{_SUBS}, on subscribe",
+    ),
+    EventSpec(
+        EventType.subscription_activated,
+        _SUB,
+        "The subscription is paid for: its plan's limits apply.",
+        f"{_SUBS}, on the provider's invoice.paid or subscription update (verified)",
+    ),
+    EventSpec(
+        EventType.subscription_updated,
+        _SUB,
+        "The subscription changed plan or will cancel at the period's end.",
+        f"{_SUBS}, on change_plan and cancel",
+    ),
+    EventSpec(
+        EventType.subscription_renewed,
+        _SUB,
+        "A renewal invoice was paid; the amount is booked as platform revenue.",
+        f"{_SUBS}, on the provider's invoice.paid for a new period (verified)",
+    ),
+    EventSpec(
+        EventType.subscription_past_due,
+        _SUB,
+        "A renewal payment failed; the provider retries, the plan still applies meanwhile.",
+        f"{_SUBS}, on the provider's invoice.payment_failed (verified)",
+    ),
+    EventSpec(
+        EventType.subscription_canceled,
+        _SUB,
+        "The subscription ended (canceled, or never paid); its owner is on Starter again.",
+        f"{_SUBS}, on the provider's subscription.deleted or update (verified)",
+    ),
+)
 
 CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
     {
@@ -221,6 +269,7 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 "An admin rejected the payout (`reason`); the money is available again.",
                 f"{_PAYOUTS}, on reject",
             ),
+            *_SUBSCRIPTION_SPECS,
         )
     }
 )

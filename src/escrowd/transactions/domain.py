@@ -10,6 +10,7 @@ transfer's ``category``):
 | payee | ``release`` (its net) | the payee's credit | ``earning`` | + |
 | payee | ``reversal`` | the payee's debit | ``reversal`` | − |
 | platform | ``platform_fee`` | ``platform:fees``' credit | ``fee`` | + |
+| platform | ``subscription`` | ``platform:fees``' credit | ``fee`` | + |
 
 Other transfers (holds, voids, the provider's fees, processing recoveries, a delayed net
 becoming available) move no money in or out of the party's hands and are not shown.
@@ -53,10 +54,11 @@ TYPES: Final[dict[tuple[View, str], tuple[TxnType, int]]] = {
     (View.payee, "release"): (TxnType.earning, +1),
     (View.payee, "reversal"): (TxnType.reversal, -1),
     (View.platform, "platform_fee"): (TxnType.fee, +1),
+    (View.platform, "subscription"): (TxnType.fee, +1),
 }
 PAYER_CATEGORIES: Final = ("payment", "capture", "refund")
 PAYEE_CATEGORIES: Final = ("release", "reversal")
-FEE_CATEGORIES: Final = ("platform_fee",)
+FEE_CATEGORIES: Final = ("platform_fee", "subscription")
 
 
 def type_of(view: View, category: str) -> tuple[TxnType, int]:

@@ -143,6 +143,10 @@ async def fetch(
             return await provider.retrieve_account(object_id)
         if object_type == "payout":
             return await provider.retrieve_payout(object_id, account_id=account)
+        if object_type == "invoice":
+            return await provider.retrieve_invoice(object_id)
+        if object_type == "subscription":
+            return await provider.retrieve_subscription(object_id)
     except ProviderError as exc:
         if exc.missing:
             return MISSING

@@ -1,0 +1,10 @@
+"""Membership plans, subscriptions billed by the provider, and the plan limits the marketplace
+checks before it publishes (docs/subscriptions.md).
+
+- ``domain``: plans' limits, the subscription state machine, calendar-month usage periods (pure).
+- ``models``: ``plans``, ``subscriptions``, ``usage_counters``, ``usage_records``.
+- ``service``: plans, subscribe / change plan / cancel (record → provider call → apply),
+  limit checks and recorded uses, and ``apply_provider`` for what the provider says.
+- ``handlers``: the provider's invoice and subscription events (verified).
+- ``routes``: ``/v1/plans``, ``/v1/subscriptions``, ``/v1/limits/check``, ``/v1/usage``.
+"""
