@@ -387,6 +387,48 @@ MATRIX: list[Row] = [
     admin_only("GET /v1/incidents/{incident_id}"),
     admin_only("POST /v1/incidents/{incident_id}/replay"),
     admin_only("POST /v1/incidents/{incident_id}/dismiss"),
+    # plans, subscriptions ({subscription_id}: the organization's Team plan) and plan limits
+    public("GET /v1/plans", OK),
+    admin_only(
+        "POST /v1/plans",
+        body={"code": "matrix", "name": "Matrix", "amount": 100, "currency": "usd"},
+        member=ADMIN_REQUIRED,
+        payee=ADMIN_REQUIRED,
+    ),
+    person_only(
+        "POST /v1/subscriptions",
+        body={"plan": "team", "organization": "{org_id}", "payment_method": "pm_card_visa"},
+        stranger=MISSING,
+        member=ORG_ADMIN_REQUIRED,
+        watch=("subscription",),
+    ),
+    signed_in("GET /v1/subscriptions", stranger=OK),
+    owner_only("GET /v1/subscriptions/{subscription_id}", member=OK, payee=MISSING),
+    owner_only(
+        "POST /v1/subscriptions/{subscription_id}/change_plan",
+        body={"plan": "pro"},
+        member=ORG_ADMIN_REQUIRED,
+        payee=MISSING,
+        watch=("subscription",),
+    ),
+    owner_only(
+        "POST /v1/subscriptions/{subscription_id}/cancel",
+        member=ORG_ADMIN_REQUIRED,
+        payee=MISSING,
+        watch=("subscription",),
+    ),
+    signed_in(
+        "POST /v1/limits/check",
+        body={"limit": "published_jobs_per_month", "owner": "{org_id}"},
+        stranger=MISSING,
+        member=OK,
+    ),
+    signed_in(
+        "POST /v1/usage",
+        body={"limit": "published_jobs_per_month", "owner": "{org_id}", "key": "matrix"},
+        stranger=MISSING,
+        payee=MISSING,
+    ),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -411,6 +453,10 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
     "org": [("admin", "/v1/organizations/{org_id}/members?limit=100")],
     "org_account": [("admin", "/v1/accounts/{org_account_id}")],
     "cards": [("owner", "/v1/customers/me"), ("owner", "/v1/payment_methods?limit=100")],
+    "subscription": [
+        ("admin", "/v1/subscriptions/{subscription_id}"),
+        ("admin", "/v1/events?object_id={subscription_id}&limit=100"),
+    ],
 }
 
 #: escrowd's tables: a refused call adds or removes no row in any of them.
@@ -430,6 +476,10 @@ TABLES = (
     "events",
     "jobs",
     "incidents",
+    "plans",
+    "subscriptions",
+    "usage_counters",
+    "usage_records",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -554,6 +604,13 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         )
         admin_membership = next(m for m in members["data"] if m["role"] == "admin")
         org_account = await create_account(client, org_admin, organization=org_id)
+        team = await _ok(
+            await client.post(
+                "/v1/subscriptions",
+                json={"plan": "team", "organization": org_id, "payment_method": "pm_card_visa"},
+                headers={**org_admin.headers, "Idempotency-Key": f"matrix-{ULID()}"},
+            )
+        )
         await _ok(
             await client.post(
                 f"/v1/fee_policies/{payee.id}",
@@ -587,6 +644,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "org_id": org_id,
             "member_id": admin_membership["id"],
             "org_account_id": org_account["id"],
+            "subscription_id": team["id"],
             "payee_account_id": payee_accounts["data"][0]["id"],
             "event_id": events["data"][0]["id"],
             "ledger_account_id": ledger_accounts["data"][0]["id"],
@@ -598,7 +656,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id")}
         escrows = {ids[k] for k in ("escrow_id", "open_escrow_id", "allocation_id", "event_id")}
         payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
-        orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id")}
+        orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id", "subscription_id")}
         everything = payers | escrows | payees | orgs | {ids["key_id"]}
         private = {
             "anonymous": everything,

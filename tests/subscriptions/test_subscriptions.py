@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from escrowd.escrows.ledgering import PLATFORM_FEES
 from escrowd.ledger import Ledger
-from tests.escrows.conftest import event_types
+from tests.escrows.conftest import Ctx, api_key_headers, event_types, payer
 from tests.subscriptions.conftest import (
-    Ctx,
     active,
-    api_key_headers,
     check,
     confirm_first_payment,
     days_pass,
     fresh_code,
-    payer,
     revenue_transfers,
     stripe,
     sub_of,
@@ -49,7 +46,8 @@ async def test_starter_refuses_the_sixth_job_of_the_month(ctx: Ctx) -> None:
         assert used["limit"]["remaining"] == 5 - n
     refused = await use(ctx, who, "job-6", status=409)
     assert refused["error"]["code"] == "plan_limit_reached"
-    assert "Starter" in refused["error"]["message"] and "Pro" in refused["error"]["message"]
+    assert "Starter" in refused["error"]["message"]
+    assert "Pro" in refused["error"]["message"]
     # A retried publish of a job already counted is not a new use.
     again = await use(ctx, who, "job-5")
     assert again["limit"]["used"] == 5
@@ -76,7 +74,8 @@ async def test_subscribing_is_incomplete_until_the_invoice_is_paid(ctx: Ctx) -> 
     created = await subscribe(ctx, who, "pro")
     assert created["status"] == "incomplete"
     assert created["client_secret"]
-    assert created["plan"] == "pro" and created["owner"] == who.id
+    assert created["plan"] == "pro"
+    assert created["owner"] == who.id
     # Not paid yet: still Starter.
     assert (await use(ctx, who, "pre-5", status=409))["error"]["code"] == "plan_limit_reached"
     fees_before = await _fees(ctx)
