@@ -142,10 +142,10 @@ async def test_bad_input_gets_the_envelope_and_writes_nothing(ctx: Ctx) -> None:
         ("/v1/subscriptions", {"plan": "starter"}, keyed(who.headers), 400, "plan_free"),
         ("/v1/subscriptions", {"plan": "Pro!"}, keyed(who.headers), 400, "parameter_invalid"),
         ("/v1/subscriptions", {"plan": "pro", "x": 1}, keyed(who.headers), 400, ""),
-        ("/v1/subscriptions", {"plan": "pro"}, who.headers, 400, ""),  # no Idempotency-Key
+        ("/v1/subscriptions", {"plan": "pro"}, who.headers, 400, "idempotency_key_required"),
         ("/v1/subscriptions", {"plan": "pro"}, keyed(admin), 403, "user_token_required"),
         ("/v1/limits/check", {"limit": "seats"}, who.headers, 400, "parameter_invalid"),
-        ("/v1/usage", {"limit": "published_jobs_per_month"}, who.headers, 400, ""),
+        ("/v1/usage", {"limit": "published_jobs_per_month"}, who.headers, 400, "parameter_missing"),
         ("/v1/usage", {"limit": "published_jobs_per_month", "key": "k"}, admin, 400, ""),
         (
             "/v1/limits/check",
