@@ -55,7 +55,10 @@ def next_status(current: SubscriptionStatus, provider_status: str) -> Subscripti
     """The status the provider's subscription puts ours in; unknown names change nothing."""
     if current in FINAL:
         return current
-    return FROM_PROVIDER.get(provider_status, current)
+    after = FROM_PROVIDER.get(provider_status, current)
+    if after is SubscriptionStatus.incomplete:
+        return current  # nothing goes back to waiting for its first payment
+    return after
 
 
 # --- plans and limits -----------------------------------------------------------------------
