@@ -3,6 +3,7 @@ changes, cancellation at the period's end, renewals paid and failed, and the led
 
 from __future__ import annotations
 
+from escrowd.clock import unix
 from escrowd.escrows.ledgering import PLATFORM_FEES
 from escrowd.ledger import Ledger
 from tests.escrows.conftest import Ctx, api_key_headers, event_types, payer
@@ -24,6 +25,19 @@ async def _fees(ctx: Ctx) -> int:
     async with ctx.container.db.transaction() as s:
         account = await Ledger(s).find_account(code=PLATFORM_FEES, currency="usd")
     return 0 if account is None else account.balances.net_posted
+
+
+async def _revenue(ctx: Ctx) -> int:
+    """The platform's usd revenue booked in the last 30 days up to now (escrowd's clock, which
+    the test holds still: ``until`` is exclusive, so one second on)."""
+    now = unix(ctx.container.clock.now())
+    r = await ctx.client.get(
+        "/v1/reports/revenue",
+        params={"period": "month", "since": now - 30 * 86400, "until": now + 1},
+        headers=await api_key_headers(ctx),
+    )
+    assert r.status_code == 200, r.text
+    return sum(line["fees"] for line in r.json()["data"] if line["currency"] == "usd")
 
 
 async def test_the_seed_plans_are_listed_without_credentials(ctx: Ctx) -> None:
@@ -78,7 +92,7 @@ async def test_subscribing_is_incomplete_until_the_invoice_is_paid(ctx: Ctx) -> 
     assert created["owner"] == who.id
     # Not paid yet: still Starter.
     assert (await use(ctx, who, "pre-5", status=409))["error"]["code"] == "plan_limit_reached"
-    fees_before = await _fees(ctx)
+    fees_before, revenue_before = await _fees(ctx), await _revenue(ctx)
     await confirm_first_payment(ctx, created)
     after = await sub_of(ctx, who, created["id"])
     assert after["status"] == "active"
@@ -87,6 +101,7 @@ async def test_subscribing_is_incomplete_until_the_invoice_is_paid(ctx: Ctx) -> 
     assert list(booked.values()) == [4900]
     assert all(t.endswith(":subscription") and t.startswith("in_") for t in booked)
     assert await _fees(ctx) - fees_before == 4900
+    assert await _revenue(ctx) - revenue_before == 4900  # the revenue report sees it
     sixth = await use(ctx, who, "pre-5")
     assert (sixth["limit"]["plan"], sixth["limit"]["maximum"]) == ("pro", None)
     assert await event_types(ctx, who, created["id"]) == [
