@@ -13,14 +13,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from ulid import ULID
 
 from escrowd.ledger.models import LedgerTransfer
 from escrowd.providers.stripe.client import SANDBOX_API_KEY
+from escrowd.subscriptions.models import Subscription
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
     Person,
@@ -40,6 +43,31 @@ from tests.escrows.conftest import ctx as ctx
 from tests.payouts.conftest import days_pass as days_pass
 
 JOBS = "published_jobs_per_month"
+
+
+@pytest.fixture(autouse=True)
+async def _end_subscriptions_after_the_test(ctx: Ctx) -> AsyncIterator[None]:
+    """The databases are shared: a subscription left running would renew (and book revenue)
+    whenever a later test moves its clock years ahead. End them at the provider now."""
+    yield
+    async with ctx.container.db.transaction() as s:
+        live = (
+            await s.scalars(
+                select(Subscription.provider_subscription_id).where(
+                    Subscription.live_owner.is_not(None),
+                    Subscription.provider_subscription_id.is_not(None),
+                )
+            )
+        ).all()
+    for provider_id in live:
+        r = await ctx.client.delete(
+            f"/sandbox/stripe/v1/subscriptions/{provider_id}",
+            headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"},
+        )
+        assert r.status_code in (200, 404), r.text
+    await settle(ctx.container)
+
+
 RETURN_URL = "https://market.test/billing/done"
 
 
