@@ -1,4 +1,4 @@
-"""``/v1/plans``, ``/v1/subscriptions``, ``/v1/limits/check`` and ``/v1/usage``.
+"""``/v1/plans`` and ``/v1/subscriptions`` (and the routers of ``limits/``).
 
 Subscribing, changing plan and cancelling call the provider (and move money, or set it to
 move), so each demands an ``Idempotency-Key`` and resolves its caller in a short transaction of
@@ -20,18 +20,15 @@ from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.subscriptions import service
 from escrowd.subscriptions.domain import SubscriptionStatus
+from escrowd.subscriptions.limits.routes import router as limits_router
 from escrowd.subscriptions.models import Subscription
 from escrowd.subscriptions.schemas import (
-    LimitCheck,
-    LimitObject,
     PlanChange,
     PlanCreate,
     PlanObject,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionObject,
-    UsageCreate,
-    UsageObject,
 )
 
 SubscriptionIdPath = Annotated[
@@ -41,7 +38,6 @@ SubscriptionIdPath = Annotated[
 
 plans = APIRouter(prefix="/plans", tags=["subscriptions"])
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
-limits = APIRouter(tags=["subscriptions"])
 
 
 @plans.get(
@@ -166,41 +162,4 @@ async def cancel_subscription(
     return SubscriptionObject.of(row)
 
 
-@limits.post(
-    "/limits/check",
-    summary="How much of a plan limit is used this month, and whether one more use fits",
-    response_model=LimitObject,
-    responses=error_responses(400, 401, 404),
-)
-async def check_limit(
-    body: LimitCheck, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
-) -> LimitObject:
-    owner, _, usage = await service.check(
-        session, clock=container.clock, actor=principal, limit=body.limit, owner=body.owner
-    )
-    return LimitObject.of(owner, usage)
-
-
-@limits.post(
-    "/usage",
-    summary="Record one use of a plan limit, refused (409 plan_limit_reached) when it is used up",
-    response_model=UsageObject,
-    responses=error_responses(400, 401, 404, 409),
-)
-async def record_usage(
-    body: UsageCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
-) -> UsageObject:
-    """The marketplace calls this before it publishes a job, with the job's id as `key`:
-    the check and the count happen together, and a retried publish counts once."""
-    row, usage = await service.record_use(
-        session,
-        clock=container.clock,
-        actor=principal,
-        limit=body.limit,
-        owner=body.owner,
-        key=body.key,
-    )
-    return UsageObject.of(row, usage)
-
-
-routers = (plans, router, limits)
+routers = (plans, router, limits_router)
