@@ -36,6 +36,7 @@ from escrowd.payouts.routes import router as payout_router
 from escrowd.payouts.routes import schedule_router as payout_schedule_router
 from escrowd.sandbox import clock_routes
 from escrowd.sandbox.stripe.app import deliver_pending
+from escrowd.subscriptions.routes import routers as subscription_routers
 from escrowd.transactions.routes import reports as reports_router
 from escrowd.transactions.routes import router as transactions_router
 from escrowd.users.routes import routers as user_routers
@@ -127,6 +128,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         payout_schedule_router,
         *notification_routers,
         webhook_endpoints_router,
+        *subscription_routers,
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

@@ -90,6 +90,7 @@ def registries() -> Registries:
     from escrowd.payouts import handlers as payout_handlers
     from escrowd.payouts import tasks as payout_tasks
     from escrowd.reconcile import sweep as reconcile_sweep
+    from escrowd.subscriptions import handlers as subscription_handlers
     from escrowd.webhooks.handlers import HandlerRegistry
 
     webhooks = HandlerRegistry()
@@ -97,6 +98,7 @@ def registries() -> Registries:
     account_handlers.register(webhooks)
     payout_handlers.register(webhooks)
     dispute_handlers.register(webhooks)
+    subscription_handlers.register(webhooks)
 
     jobs = JobRegistry()
     builtin.register(jobs)

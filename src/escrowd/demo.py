@@ -4,7 +4,8 @@
   HTTP API (the app in process, the Stripe sandbox in process): demo users log in, two workers
   onboard their payout accounts on the sandbox's hosted page, the client saves the 4242 test
   card, creates a $100.00 escrow for the two workers, funds it, releases all of worker 1's
-  share and part of worker 2's, and refunds the rest. It returns the escrow and the users
+  share and part of worker 2's, and refunds the rest; then it lists the membership plans
+  (Starter, Pro, Team: migration 0018 seeds them). It returns the escrow and the users
   (``escrowd.demo_cli`` reads the money trail it left). Run it again and it makes a new
   escrow; users and verified accounts are reused.
 - ``seed_demo(settings)``: what ``escrowd serve`` does in an empty development database: the
@@ -344,6 +345,16 @@ async def run_demo(container: Container, *, say: Say = _noop, login: bool = True
         say(f"  refunded 15.00 to the client: {escrow['status']}")
         await run_background(container)  # the sandbox's webhooks about it all, processed
         escrow = await api.call("GET", path, bearer["admin"], what="reading the escrow")
+        say("5. Membership plans (docs/subscriptions.md)")
+        plans = await api.call("GET", "/v1/plans", what="listing the plans")
+        for plan in plans["data"]:
+            jobs = plan["limits"].get("published_jobs_per_month")
+            say(
+                f"  {plan['id']:<8} {plan['amount'] // 100}.{plan['amount'] % 100:02d} "
+                f"{plan['currency'].upper()} a {plan['interval']}, "
+                f"{'unlimited' if jobs is None else jobs} published jobs a month"
+                f" (for {'an organization' if plan['audience'] == 'organization' else 'a person'})"
+            )
     return DemoResult(escrow=escrow, users=users, created_users=made)
 
 

@@ -29,6 +29,8 @@ class Prefix(StrEnum):
     notification = "ntf"
     webhook_endpoint = "we"
     webhook_delivery = "dlv"
+    subscription = "subs"
+    usage = "use"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

@@ -470,6 +470,48 @@ MATRIX: list[Row] = [
     admin_only("POST /v1/webhook_endpoints/{endpoint_id}/rotate_secret"),
     admin_only("GET /v1/webhook_endpoints/{endpoint_id}/deliveries"),
     admin_only("POST /v1/webhook_endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
+    # plans, subscriptions ({subscription_id}: the organization's Team plan) and plan limits
+    public("GET /v1/plans", OK),
+    admin_only(
+        "POST /v1/plans",
+        body={"code": "matrix", "name": "Matrix", "amount": 100, "currency": "usd"},
+        member=ADMIN_REQUIRED,
+        payee=ADMIN_REQUIRED,
+    ),
+    person_only(
+        "POST /v1/subscriptions",
+        body={"plan": "team", "organization": "{org_id}", "payment_method": "pm_card_visa"},
+        stranger=MISSING,
+        member=ORG_ADMIN_REQUIRED,
+        watch=("subscription",),
+    ),
+    signed_in("GET /v1/subscriptions", stranger=OK),
+    owner_only("GET /v1/subscriptions/{subscription_id}", member=OK, payee=MISSING),
+    owner_only(
+        "POST /v1/subscriptions/{subscription_id}/change_plan",
+        body={"plan": "pro"},
+        member=ORG_ADMIN_REQUIRED,
+        payee=MISSING,
+        watch=("subscription",),
+    ),
+    owner_only(
+        "POST /v1/subscriptions/{subscription_id}/cancel",
+        member=ORG_ADMIN_REQUIRED,
+        payee=MISSING,
+        watch=("subscription",),
+    ),
+    signed_in(
+        "POST /v1/limits/check",
+        body={"limit": "published_jobs_per_month", "owner": "{org_id}"},
+        stranger=MISSING,
+        member=OK,
+    ),
+    signed_in(
+        "POST /v1/usage",
+        body={"limit": "published_jobs_per_month", "owner": "{org_id}", "key": "matrix"},
+        stranger=MISSING,
+        payee=MISSING,
+    ),
 ]
 
 #: What a refusal must leave unchanged: (who reads it, path) per watched object.
@@ -501,6 +543,10 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
     ],
     "notifications": [("owner", "/v1/notifications?limit=100")],
     "notification_preferences": [("owner", "/v1/notification_preferences")],
+    "subscription": [
+        ("admin", "/v1/subscriptions/{subscription_id}"),
+        ("admin", "/v1/events?object_id={subscription_id}&limit=100"),
+    ],
 }
 
 #: escrowd's tables: a refused call adds or removes no row in any of them.
@@ -524,6 +570,10 @@ TABLES = (
     "payout_schedules",
     "notifications",
     "notification_preferences",
+    "plans",
+    "subscriptions",
+    "usage_counters",
+    "usage_records",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -656,6 +706,13 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         )
         admin_membership = next(m for m in members["data"] if m["role"] == "admin")
         org_account = await create_account(client, org_admin, organization=org_id)
+        team = await _ok(
+            await client.post(
+                "/v1/subscriptions",
+                json={"plan": "team", "organization": org_id, "payment_method": "pm_card_visa"},
+                headers={**org_admin.headers, "Idempotency-Key": f"matrix-{ULID()}"},
+            )
+        )
         await _ok(
             await client.post(
                 f"/v1/fee_policies/{payee.id}",
@@ -693,6 +750,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "org_id": org_id,
             "member_id": admin_membership["id"],
             "org_account_id": org_account["id"],
+            "subscription_id": team["id"],
             "payee_account_id": payee_accounts["data"][0]["id"],
             "event_id": events["data"][0]["id"],
             "ledger_account_id": ledger_accounts["data"][0]["id"],
@@ -719,7 +777,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             )
         }
         payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
-        orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id")}
+        orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id", "subscription_id")}
         everything = payers | escrows | payees | orgs | {ids["key_id"]}
         private = {
             "anonymous": everything,

@@ -22,6 +22,7 @@ class ObjectType(StrEnum):
     account = "account"
     payout = "payout"
     dispute = "dispute"
+    subscription = "subscription"
 
 
 class EventType(StrEnum):
@@ -57,6 +58,12 @@ class EventType(StrEnum):
     dispute_funds_withdrawn = "dispute.funds_withdrawn"
     dispute_funds_reinstated = "dispute.funds_reinstated"
     payout_needs_attention = "payout.needs_attention"
+    subscription_created = "subscription.created"
+    subscription_activated = "subscription.activated"
+    subscription_updated = "subscription.updated"
+    subscription_renewed = "subscription.renewed"
+    subscription_past_due = "subscription.past_due"
+    subscription_canceled = "subscription.canceled"
 
     @property
     def spec(self) -> EventSpec:
@@ -89,6 +96,47 @@ _E, _A, _ACCT = ObjectType.escrow, ObjectType.allocation, ObjectType.account
 _PO = ObjectType.payout
 _PAYOUTS = "the payouts service"
 _DP = ObjectType.dispute
+
+_SUBS = "the subscriptions service"
+_SUB = ObjectType.subscription
+_SUBSCRIPTION_SPECS = (
+    EventSpec(
+        EventType.subscription_created,
+        _SUB,
+        "A subscription to a paid plan was created; it is incomplete until the first payment.",
+        f"{_SUBS}, on subscribe",
+    ),
+    EventSpec(
+        EventType.subscription_activated,
+        _SUB,
+        "The subscription is paid for: its plan's limits apply.",
+        f"{_SUBS}, on the provider's invoice.paid or subscription update (verified)",
+    ),
+    EventSpec(
+        EventType.subscription_updated,
+        _SUB,
+        "The subscription changed plan or will cancel at the period's end.",
+        f"{_SUBS}, on change_plan and cancel",
+    ),
+    EventSpec(
+        EventType.subscription_renewed,
+        _SUB,
+        "A renewal invoice was paid; the amount is booked as platform revenue.",
+        f"{_SUBS}, on the provider's invoice.paid for a new period (verified)",
+    ),
+    EventSpec(
+        EventType.subscription_past_due,
+        _SUB,
+        "A renewal payment failed; the provider retries, the plan still applies meanwhile.",
+        f"{_SUBS}, on the provider's invoice.payment_failed (verified)",
+    ),
+    EventSpec(
+        EventType.subscription_canceled,
+        _SUB,
+        "The subscription ended (canceled, or never paid); its owner is on Starter again.",
+        f"{_SUBS}, on the provider's subscription.deleted or update (verified)",
+    ),
+)
 
 CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
     {
@@ -291,6 +339,7 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 "the incident or rejects the payout.",
                 f"{_PAYOUTS}, the payouts.send job's last failed attempt",
             ),
+            *_SUBSCRIPTION_SPECS,
         )
     }
 )

@@ -22,6 +22,7 @@ from escrowd.providers.types import (
     Customer,
     CustomerRequest,
     Dispute,
+    Invoice,
     Link,
     Payment,
     PaymentMethod,
@@ -112,6 +113,10 @@ class PaymentProvider(Protocol):
         self, *, subscription_id: str, idempotency_key: str
     ) -> Subscription: ...
     async def retrieve_subscription(self, subscription_id: str) -> Subscription: ...
+    async def change_subscription_price(
+        self, *, subscription_id: str, item_id: str, price_id: str, idempotency_key: str
+    ) -> Subscription: ...
+    async def retrieve_invoice(self, invoice_id: str) -> Invoice: ...
 
     # listing, for reconciliation: streamed page by page (the provider's own paging)
     def list_payments(self, created: TimeRange) -> AsyncIterator[PaymentRecord]: ...

@@ -398,6 +398,27 @@ class Subscription:
     #: With ``default_incomplete`` the first invoice's payment must be confirmed by the payer.
     client_secret: str | None = None
     latest_invoice: str | None = None
+    #: The subscription item whose price a plan change swaps (one item per subscription).
+    item_id: str | None = None
+    #: When the subscription was created at the provider (a period's start on renewals).
+    current_period_start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A subscription's bill for one period, as the provider keeps it."""
+
+    id: str
+    status: str
+    subscription: str | None
+    customer: str | None
+    amount_due: int
+    amount_paid: int
+    currency: str
+    #: ``subscription_create`` for the first, ``subscription_cycle`` for a renewal.
+    billing_reason: str | None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
 
 
 # --- inbound events ------------------------------------------------------------------------

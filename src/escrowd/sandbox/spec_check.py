@@ -63,6 +63,10 @@ NEWER_EXPANSIONS: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/subscriptions/{subscription_exposed_id}"): frozenset(
         {"latest_invoice.confirmation_secret"}
     ),
+    # StripeProvider.change_subscription_price: the same expansion on update.
+    ("POST", "/v1/subscriptions/{subscription_exposed_id}"): frozenset(
+        {"latest_invoice.confirmation_secret"}
+    ),
 }
 
 _NONE: frozenset[str] = frozenset()

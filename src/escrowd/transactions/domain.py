@@ -11,6 +11,7 @@ transfer's ``category``):
 | payee | ``reversal`` | the payee's debit | ``reversal`` | − |
 | platform | ``platform_fee`` | ``platform:fees``' credit | ``fee`` | + |
 | payee | ``payout`` (the hold's post) | the payee's available debit | ``payout`` | − |
+| platform | ``subscription`` | ``platform:fees``' credit | ``fee`` | + |
 
 A payout is listed once, when it is paid (its hold posted): a hold that is voided (a rejected
 or failed payout) gave the money back, so nothing left the party's hands.
@@ -58,10 +59,11 @@ TYPES: Final[dict[tuple[View, str], tuple[TxnType, int]]] = {
     (View.payee, "reversal"): (TxnType.reversal, -1),
     (View.platform, "platform_fee"): (TxnType.fee, +1),
     (View.payee, "payout"): (TxnType.payout, -1),
+    (View.platform, "subscription"): (TxnType.fee, +1),
 }
 PAYER_CATEGORIES: Final = ("payment", "capture", "refund")
 PAYEE_CATEGORIES: Final = ("release", "reversal")
-FEE_CATEGORIES: Final = ("platform_fee",)
+FEE_CATEGORIES: Final = ("platform_fee", "subscription")
 PAYOUT_CATEGORIES: Final = ("payout",)
 
 

@@ -145,6 +145,10 @@ async def fetch(
             return await provider.retrieve_payout(object_id, account_id=account)
         if object_type == "dispute":
             return await provider.retrieve_dispute(object_id)
+        if object_type == "invoice":
+            return await provider.retrieve_invoice(object_id)
+        if object_type == "subscription":
+            return await provider.retrieve_subscription(object_id)
     except ProviderError as exc:
         if exc.missing:
             return MISSING

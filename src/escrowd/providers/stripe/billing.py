@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stripe.params import (
+    InvoiceRetrieveParams,
     PriceCreateParams,
     ProductCreateParams,
     SubscriptionCreateParams,
@@ -14,6 +15,7 @@ from escrowd.providers.stripe import mapping
 from escrowd.providers.stripe.core import StripeCore, options
 from escrowd.providers.types import (
     CatalogItem,
+    Invoice,
     PriceRequest,
     ProductRequest,
     Subscription,
@@ -100,3 +102,31 @@ class BillingMixin(StripeCore):
             lambda: self._client.v1.subscriptions.retrieve_async(subscription_id, params),
         )
         return mapping.subscription(obj.to_dict())
+
+    async def change_subscription_price(
+        self, *, subscription_id: str, item_id: str, price_id: str, idempotency_key: str
+    ) -> Subscription:
+        # The new price bills from the next period: no proration, so an upgrade charges
+        # nothing now and a downgrade refunds nothing (docs/subscriptions.md).
+        params: SubscriptionUpdateParams = {
+            "items": [{"id": item_id, "price": price_id}],
+            "proration_behavior": "none",
+            "expand": _EXPAND_INVOICE,
+        }
+        obj = await self._call(
+            "subscriptions.update",
+            "post",
+            lambda: self._client.v1.subscriptions.update_async(
+                subscription_id, params, options(idempotency_key)
+            ),
+        )
+        return mapping.subscription(obj.to_dict())
+
+    async def retrieve_invoice(self, invoice_id: str) -> Invoice:
+        params: InvoiceRetrieveParams = {}
+        obj = await self._call(
+            "invoices.retrieve",
+            "get",
+            lambda: self._client.v1.invoices.retrieve_async(invoice_id, params),
+        )
+        return mapping.invoice(obj.to_dict())

@@ -20,6 +20,7 @@ from escrowd.providers.types import (
     ConnectedAccount,
     Customer,
     Dispute,
+    Invoice,
     Link,
     Payment,
     PaymentError,
@@ -374,6 +375,28 @@ def subscription(obj: Obj) -> Subscription:
         or ts(obj.get("current_period_end")),
         client_secret=invoice_client_secret(invoice),
         latest_invoice=ref(invoice),
+        item_id=_str(dig(first, "id")),
+        current_period_start=ts(dig(first, "current_period_start"))
+        or ts(obj.get("current_period_start")),
+    )
+
+
+def invoice(obj: Obj) -> Invoice:
+    # API versions from 2025-03-31 name the subscription under ``parent``.
+    sub = ref(obj.get("subscription")) or ref(
+        dig(obj, "parent", "subscription_details", "subscription")
+    )
+    return Invoice(
+        id=obj["id"],
+        status=str(obj.get("status")),
+        subscription=sub,
+        customer=ref(obj.get("customer")),
+        amount_due=int(obj.get("amount_due") or 0),
+        amount_paid=int(obj.get("amount_paid") or 0),
+        currency=str(obj.get("currency")),
+        billing_reason=_str(obj.get("billing_reason")),
+        period_start=ts(obj.get("period_start")),
+        period_end=ts(obj.get("period_end")),
     )
 
 
