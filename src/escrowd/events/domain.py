@@ -47,6 +47,7 @@ class EventType(StrEnum):
     payout_paid = "payout.paid"
     payout_failed = "payout.failed"
     payout_rejected = "payout.rejected"
+    allocation_clawed_back = "allocation.clawed_back"
 
     @property
     def spec(self) -> EventSpec:
@@ -220,6 +221,12 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 _PO,
                 "An admin rejected the payout (`reason`); the money is available again.",
                 f"{_PAYOUTS}, on reject",
+            ),
+            EventSpec(
+                EventType.allocation_clawed_back,
+                _A,
+                "Money released to a payee was taken back from them and refunded to the payer.",
+                f"{_ESCROWS}, on a refund with `clawback: true`, once per allocation clawed back",
             ),
         )
     }
