@@ -267,11 +267,14 @@ async def spendable(session: AsyncSession, currency: str, codes: Sequence[str]) 
     if not codes:
         return {}
     a = LedgerAccount
-    rows = await session.execute(
-        select(
-            a.code, a.debits_posted, a.debits_pending, a.credits_posted, a.credits_pending
-        ).where(a.currency == currency, a.code.in_(sorted(set(codes))))
-    )
+    # Ledger rows are written through Core, never the ORM: flushing the caller's pending
+    # changes first would only split their UPDATEs into more statements.
+    with session.no_autoflush:
+        rows = await session.execute(
+            select(
+                a.code, a.debits_posted, a.debits_pending, a.credits_posted, a.credits_pending
+            ).where(a.currency == currency, a.code.in_(sorted(set(codes))))
+        )
     out: dict[str, int] = {}
     for code, d_posted, d_pending, c_posted, c_pending in rows:
         if str(code).endswith(":debt"):
