@@ -73,7 +73,12 @@ def test_docs_list_every_type_with_its_description() -> None:
         ("escrow.funded", {"escrow.funded"}),
         (
             "allocation.*",
-            {"allocation.released", "allocation.reversed", "allocation.payee_assigned"},
+            {
+                "allocation.released",
+                "allocation.reversed",
+                "allocation.payee_assigned",
+                "allocation.clawed_back",
+            },
         ),
         ("escrow.partially_*", {"escrow.partially_released", "escrow.partially_refunded"}),
         ("*", set(ALL_TYPES)),
