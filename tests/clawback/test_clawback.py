@@ -225,3 +225,23 @@ async def test_a_shortfall_becomes_debt_repaid_by_the_next_release(
     after = await accounts(ctx, debt, payee_available(worker.id))
     assert after[debt] == -1_000
     assert after[payee_available(worker.id)] == 4_000  # still only the payout's held money
+
+
+async def test_a_clawback_over_two_transfers_reverses_the_newest_first(
+    ctx: Ctx, sandbox: Sandbox
+) -> None:
+    who = await payer(ctx)
+    (payee,) = await payees(ctx, 1)
+    escrow = await funded(ctx, who, [(payee, 10_000)])
+    allocation = escrow["allocations"][0]["id"]
+    path = f"/v1/escrows/{escrow['id']}/release"
+    await post(ctx, who, path, {"allocations": [{"id": allocation, "amount": 4_000}]})
+    await post(ctx, who, path, {"allocations": [{"id": allocation, "amount": 6_000}]})
+
+    done = await clawback(ctx, who, escrow["id"], amount=7_000)
+
+    assert (done["amount_released"], done["amount_refunded"]) == (3_000, 7_000)
+    reversed_by_amount = {
+        t["amount"]: t["amount_reversed"] for t in await sandbox.transfers(escrow["id"])
+    }
+    assert reversed_by_amount == {6_000: 6_000, 4_000: 1_000}
