@@ -26,7 +26,8 @@ from tests.escrows.conftest import (
     post,
     settle,
 )
-from tests.integration.conftest import make_user
+from tests.balances.conftest import fresh_payee
+from tests.integration.conftest import assert_error, make_user
 
 FEE = {"rate_bps": 1000}
 
@@ -165,16 +166,15 @@ async def test_two_clawbacks_at_once_move_the_money_once(ctx: Ctx, sandbox: Sand
 
 async def test_payees_and_strangers_cannot_claw_back(ctx: Ctx, sandbox: Sandbox) -> None:
     who = await payer(ctx)
-    (payee,) = await payees(ctx, 1)
-    escrow = await funded(ctx, who, [(payee, 3_000)])
+    worker = await fresh_payee(ctx)
+    escrow = await funded(ctx, who, [(worker.id, 3_000)])
     await post(ctx, who, f"/v1/escrows/{escrow['id']}/release")
     path = f"/v1/escrows/{escrow['id']}/refund"
     stranger = await make_user(ctx.container, role="client")
-    payee_user = await make_user(ctx.container, role="worker")
     r = await ctx.client.post(path, json={"clawback": True}, headers=keyed(stranger.headers))
-    assert r.status_code == 404, r.text
-    assert r.json()["error"]["type"] == "invalid_request_error"
-    del payee_user
+    assert_error(r, 404, "invalid_request_error", "resource_missing")
+    r = await ctx.client.post(path, json={"clawback": True}, headers=keyed(worker.headers))
+    assert_error(r, 403, "permission_error", "payee_read_only")
     assert await sandbox.refunds(escrow["payment"]["id"]) == []
     assert (await get(ctx, who, escrow["id"]))["status"] == "released"
 
