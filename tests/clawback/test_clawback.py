@@ -13,6 +13,7 @@ from escrowd.escrows.ledgering import (
     payee_available,
     payee_debt,
 )
+from tests.balances.conftest import fresh_payee
 from tests.clawback.conftest import accounts, clawback, drained_payee
 from tests.escrows.conftest import (
     Ctx,
@@ -26,7 +27,6 @@ from tests.escrows.conftest import (
     post,
     settle,
 )
-from tests.balances.conftest import fresh_payee
 from tests.integration.conftest import assert_error, make_user
 
 FEE = {"rate_bps": 1000}
