@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     fee_policy: str = ""
     #: Seconds a payee's released money stays pending before it is available (0: at once).
     payout_delay_seconds: int = Field(default=0, ge=0, le=90 * 86400)
+    #: A clawback the payee's balance cannot cover (already paid out): ``recover`` books the
+    #: rest as the payee's debt, repaid from their next earnings; ``absorb`` books it as the
+    #: platform's loss. See docs/refunds.md.
+    clawback_shortfall: Literal["recover", "absorb"] = "recover"
     public_url: str = "http://127.0.0.1:8000"
     provider: ProviderMode = ProviderMode.sandbox
     stripe_secret_key: str = ""

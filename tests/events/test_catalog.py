@@ -78,6 +78,7 @@ def test_docs_list_every_type_with_its_description() -> None:
                 "allocation.reversed",
                 "allocation.payee_assigned",
                 "allocation.release_failed",
+                "allocation.clawed_back",
             },
         ),
         ("escrow.partially_*", {"escrow.partially_released", "escrow.partially_refunded"}),

@@ -9,7 +9,8 @@ and enqueues this job in its settling transaction (:func:`schedule`), due when t
 passed and dedupe-keyed by the operation, so it exists once however often the settlement runs.
 The job locks the escrow, as a transfer reversal (webhook) does: a reversal that came first
 took its part from pending, so the job moves only ``net − reversed``; one that comes after
-finds the money available (``ledgering.net_is_pending``).
+finds the money available (``ledgering.net_is_pending``). A payee who owes money after a
+clawback (``payee:<party>:debt``) repays it from the net in the same transaction.
 """
 
 from __future__ import annotations
@@ -55,12 +56,15 @@ async def make_available(ctx: JobContext, payload: dict[str, Any]) -> None:
         if op.status != OpStatus.succeeded.value or not await ledgering.net_is_pending(s, key):
             return  # made available already (a repeated job), or never pending
         left = op.provider_amount - op.reversed  # the net, less what reversals took
+        payee = op.params["payee"]
+        moves = [ledgering.make_available(key, payee, left)]
+        # A debt from a clawback is repaid first, as soon as the money is the payee's.
+        debt = ledgering.payee_debt(payee)
+        owed = (await ledgering.spendable(s, escrow.currency, [debt])).get(debt, 0)
+        if min(owed, left) > 0:
+            moves.append(ledgering.repay(key, payee, min(owed, left)))
         await ledgering.apply(
-            s,
-            clock=container.clock,
-            currency=escrow.currency,
-            reference=escrow.id,
-            moves=[ledgering.make_available(key, op.params["payee"], left)],
+            s, clock=container.clock, currency=escrow.currency, reference=escrow.id, moves=moves
         )
 
 

@@ -17,15 +17,22 @@ from escrowd.escrows.models import Allocation, Escrow, Operation, OpKind
 from escrowd.escrows.states import Amounts, Context, allocation_status
 from escrowd.fees.domain import AllocationBreakdown, FeePolicy
 
-__all__ = ["Book", "Slot", "op_parts"]
+__all__ = ["Book", "Slot", "op_clawed", "op_parts"]
 
 
 def op_parts(op: Operation) -> dict[str, dict[str, int]]:
     """The breakdown parts an operation takes, per allocation id."""
     if op.kind == OpKind.release.value and op.allocation_id:
         return {op.allocation_id: dict(op.params.get("part") or {})}
-    if op.kind == OpKind.refund.value:
+    if op.kind in (OpKind.refund.value, OpKind.clawback.value):
         return {k: dict(v) for k, v in (op.params.get("parts") or {}).items()}
+    return {}
+
+
+def op_clawed(op: Operation) -> dict[str, dict[str, int]]:
+    """The released parts a clawback in flight takes back, per allocation id."""
+    if op.kind == OpKind.clawback.value:
+        return {k: dict(v) for k, v in (op.params.get("clawed") or {}).items()}
     return {}
 
 
@@ -38,6 +45,8 @@ class Slot:
     refunded: AllocationBreakdown
     #: Claimed by operations in flight.
     pending: AllocationBreakdown
+    #: Released money claimed by clawbacks in flight.
+    clawing: AllocationBreakdown
 
     @property
     def remaining(self) -> AllocationBreakdown:
@@ -47,6 +56,11 @@ class Slot:
     def free(self) -> AllocationBreakdown:
         """What is left that no operation in flight has claimed."""
         return self.remaining.minus(self.pending)
+
+    @property
+    def claimable(self) -> AllocationBreakdown:
+        """Released money (net of reversals) that no clawback in flight has claimed."""
+        return self.released.minus(self.clawing)
 
     @property
     def status(self) -> str:
@@ -68,11 +82,13 @@ class Book:
         )
         bearers = {a.id: p.processing_bearer for a, p in zip(allocations, policies, strict=True)}
         pending: dict[str, AllocationBreakdown] = {}
+        clawing: dict[str, AllocationBreakdown] = {}
         for op in self.open_ops:
-            for allocation_id, figures in op_parts(op).items():
-                part = parts.load(figures, bearers.get(allocation_id, "platform"))
-                before = pending.get(allocation_id)
-                pending[allocation_id] = part if before is None else parts.plus(before, part)
+            for claims, figures_of in ((pending, op_parts(op)), (clawing, op_clawed(op))):
+                for allocation_id, figures in figures_of.items():
+                    part = parts.load(figures, bearers.get(allocation_id, "platform"))
+                    before = claims.get(allocation_id)
+                    claims[allocation_id] = part if before is None else parts.plus(before, part)
         return tuple(
             Slot(
                 a,
@@ -81,6 +97,7 @@ class Book:
                 parts.load(a.released, p.processing_bearer),
                 parts.load(a.refunded, p.processing_bearer),
                 pending.get(a.id) or parts.zero(p.processing_bearer),
+                clawing.get(a.id) or parts.zero(p.processing_bearer),
             )
             for a, p, f in zip(allocations, policies, full, strict=True)
         )

@@ -132,6 +132,13 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent, cloc
     await session.refresh(op)
     if claim.amount_reversed - op.reversed <= 0:
         return  # seen already (events repeat and arrive out of order)
+    if any(
+        o.kind == OpKind.clawback.value
+        and any(r["release"] == op.key for r in o.params.get("reversals", []))
+        for o in book.open_ops
+    ):
+        # Likely our own clawback's reversal: its settlement books it; then this is seen.
+        raise RuntimeError(f"a clawback of {op.key} is in flight; retry the event")
     checks.platform_event(event, checks.recorded_transfer(op, book.escrow))
     transfer = truth(event, "transfer", claim.id, Transfer)
     checks.transfer_matches(claim, transfer, op, book.escrow)
@@ -146,6 +153,7 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent, cloc
     slot.allocation.updated_at = max(slot.allocation.updated_at, event.created)
     e.amount_released -= delta
     e.ledger_released -= delta
+    e.net_returned += delta
     op.reversed = transfer.amount_reversed
     if new is not None:
         e.status = new.value

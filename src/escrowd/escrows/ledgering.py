@@ -12,14 +12,22 @@ Accounts, per currency:
   balances; written by payouts);
 - ``platform:fees`` — the platform's fees;
 - ``platform:processing_costs`` — the provider's fees (debited) and what payees and payers pay
-  towards them (credited); it may go below zero: that is the platform's cost.
+  towards them (credited); it may go below zero: that is the platform's cost;
+- ``payee:<party>:debt`` — debit-normal: what a payee owes after a clawback their balance
+  could not cover (``ESCROWD_CLAWBACK_SHORTFALL=recover``); their next earnings repay it, and
+  it can never be repaid beyond zero;
+- ``platform:losses`` — debit-normal: clawed-back money the platform paid itself
+  (``ESCROWD_CLAWBACK_SHORTFALL=absorb``).
 
 Transfer ids are derived from escrowd's records, so every step is exactly-once whoever makes
 it (the API, a job, a webhook) and however often: ``esc_…:authorization`` (a hold),
 ``esc_…:captured`` (posting it), ``esc_…:authorization:void``, ``esc_…:funded`` (charged at
 once), ``esc_…:processing_fee``, ``<operation key>:net|fee|processing`` for a release,
 ``<operation key>:available`` for a delayed release's net becoming available,
-``<operation key>`` for a refund, ``<operation key>:reversed:<total reversed>`` for a reversal.
+``<operation key>`` for a refund, ``<operation key>:reversed:<total reversed>`` for a reversal
+(``…:debt`` for its part the payee's balance could not cover), ``<clawback key>:fee|processing|
+absorbed:<alloc_…>`` for what a clawback takes back from the platform, ``<release key>:repaid``
+for a debt repaid from a release.
 """
 
 from __future__ import annotations
@@ -37,7 +45,10 @@ from escrowd.ledger.models import LedgerAccount, LedgerTransfer
 
 PLATFORM_FEES = "platform:fees"
 PROCESSING_COSTS = "platform:processing_costs"
+PLATFORM_LOSSES = "platform:losses"
 NON_NEGATIVE = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+#: A debit-normal account that can never be credited past zero (a debt never over-repaid).
+NON_POSITIVE = AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
 
 
 def clearing(provider: str) -> str:
@@ -60,7 +71,13 @@ def payouts_in_transit(party_id: str) -> str:
     return f"payouts:in_transit:{party_id}"
 
 
+def payee_debt(party_id: str) -> str:
+    return f"payee:{party_id}:debt"
+
+
 def flags_for(code: str) -> AccountFlags:
+    if code.startswith("payee:") and code.endswith(":debt"):
+        return NON_POSITIVE
     if code.startswith(("escrow:", "payee:", "payouts:")):
         return NON_NEGATIVE
     return AccountFlags.NONE
@@ -237,4 +254,80 @@ def reversal(
         payee_pending(payee) if from_pending else payee_available(payee),
         escrow_account(escrow_id),
         amount,
+    )
+
+
+# --- clawbacks and debts -------------------------------------------------------------------------
+
+
+async def spendable(session: AsyncSession, currency: str, codes: Sequence[str]) -> dict[str, int]:
+    """What each credit-normal account can still give (posted credits less every debit,
+    pending ones included); for a ``…:debt`` account, what is still owed. One read; an
+    account that does not exist is absent."""
+    if not codes:
+        return {}
+    a = LedgerAccount
+    # Ledger rows are written through Core, never the ORM: flushing the caller's pending
+    # changes first would only split their UPDATEs into more statements.
+    with session.no_autoflush:
+        rows = await session.execute(
+            select(
+                a.code, a.debits_posted, a.debits_pending, a.credits_posted, a.credits_pending
+            ).where(a.currency == currency, a.code.in_(sorted(set(codes))))
+        )
+    out: dict[str, int] = {}
+    for code, d_posted, d_pending, c_posted, c_pending in rows:
+        if str(code).endswith(":debt"):
+            out[str(code)] = int(d_posted) - int(c_posted) - int(c_pending)
+        else:
+            out[str(code)] = int(c_posted) - int(d_posted) - int(d_pending)
+    return out
+
+
+def taken_back(
+    release_key: str,
+    escrow_id: str,
+    payee: str,
+    total_reversed: int,
+    covered: int,
+    owed: int,
+    *,
+    from_pending: bool = False,
+) -> list[Move]:
+    """A reversal made by a clawback: ``covered`` from the payee's balance, ``owed`` (what the
+    balance could not cover, already paid out) booked as their debt. Both carry the reversal's
+    id, so reconciliation counts them as the provider's one reversal."""
+    head = f"{release_key}:reversed:{total_reversed}"
+    source = payee_pending(payee) if from_pending else payee_available(payee)
+    return [
+        Move(head, "reversal", source, escrow_account(escrow_id), covered),
+        Move(f"{head}:debt", "reversal", payee_debt(payee), escrow_account(escrow_id), owed),
+    ]
+
+
+def platform_returns(
+    op_key: str, escrow_id: str, allocation_id: str, fee: int, processing: int, absorbed: int
+) -> list[Move]:
+    """What a clawback takes back from the platform for one allocation: its fee on the part,
+    the processing recovery it kept, and the net it pays itself when the payee cannot."""
+    target = escrow_account(escrow_id)
+    return [
+        Move(f"{op_key}:fee:{allocation_id}", "fee_returned", PLATFORM_FEES, target, fee),
+        Move(
+            f"{op_key}:processing:{allocation_id}",
+            "processing_returned",
+            PROCESSING_COSTS,
+            target,
+            processing,
+        ),
+        Move(
+            f"{op_key}:absorbed:{allocation_id}", "clawback_loss", PLATFORM_LOSSES, target, absorbed
+        ),
+    ]
+
+
+def repay(release_key: str, payee: str, amount: int) -> Move:
+    """A release's net repaying its payee's debt first (what their provider balance did)."""
+    return Move(
+        f"{release_key}:repaid", "debt_repaid", payee_available(payee), payee_debt(payee), amount
     )

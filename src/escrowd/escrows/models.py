@@ -62,6 +62,8 @@ class OpKind(StrEnum):
     capture = "capture"
     release = "release"
     refund = "refund"
+    #: A refund of released money: the payees' transfers reversed, then the payer refunded.
+    clawback = "clawback"
 
 
 class OpStatus(StrEnum):
@@ -145,6 +147,10 @@ class Escrow(Base):
     ledger_funded: Mapped[int] = mapped_column(BigInteger, default=0)
     ledger_released: Mapped[int] = mapped_column(BigInteger, default=0)
     ledger_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Payees' net taken back after release (reversals, clawbacks). The provider still
+    #: counts it as transferred from the charge, so a re-release may not name the charge as
+    #: its source (migration 0019).
+    net_returned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

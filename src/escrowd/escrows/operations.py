@@ -18,10 +18,10 @@ settling is idempotent (a settled row is never settled again; the ledger refuses
 seen, it replays it). So no money moves twice.
 
 Each kind is a :class:`Verb` defined beside its use case (``funding.FUND``, ``funding.CAPTURE``,
-``release.RELEASE``, ``refund.REFUND``): its provider call, how it settles, how a known failure
-settles. A use case records, then hands its own verb to :func:`run`; the janitor, which finds
-operations of any kind, looks the verb up in the container's ``registries.verbs``
-(``settlement.VERBS``). No registry is filled at import.
+``release.RELEASE``, ``refund.REFUND``, ``clawback.CLAWBACK``): its provider call, how it
+settles, how a known failure settles. A use case records, then hands its own verb to
+:func:`run`; the janitor, which finds operations of any kind, looks the verb up in the
+container's ``registries.verbs`` (``settlement.VERBS``). No registry is filled at import.
 """
 
 from __future__ import annotations
@@ -144,6 +144,9 @@ class Settling:
     #: one call locks all their accounts in one sorted order, so two settlements whose
     #: payees cross cannot deadlock (per-operation calls each sorted only their own).
     moves: list[ledgering.Move] = field(default_factory=list)
+    #: What the escrow's payees owe (``payee:<party>:debt``), read once per batch by the
+    #: first release settled in it: their net repays it first.
+    debts: dict[str, int] | None = None
 
     def post(self, moves: Sequence[ledgering.Move]) -> None:
         self.moves.extend(moves)

@@ -10,7 +10,8 @@ What is refunded is said one of three ways:
 Each allocation gives a part of its free breakdown (``take``); the platform's fee on a refunded
 part is never charged. The payer gets the parts' gross back plus the surcharge they paid on it,
 in one refund (``esc_…:refund:<n>``); the ledger moves the same from ``escrow:<id>`` to the
-provider's clearing account.
+provider's clearing account. Released money is refunded only with ``clawback``
+(``escrows.clawback``: the payees' transfers are reversed first).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import InvalidRequestError
+from escrowd.escrows import clawback as clawbacks
 from escrowd.escrows import ledgering, operations, parts, store
 from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import Operation, OpKind
@@ -98,7 +100,18 @@ async def refund(
     prorated: bool | None = None,
     items: Sequence[Item] | None = None,
     reason: str | None = None,
+    clawback: bool = False,
 ) -> dict[str, Any]:
+    if clawback:
+        return await clawbacks.clawback(
+            container,
+            escrow_id=escrow_id,
+            actor=actor,
+            amount=amount,
+            prorated=prorated,
+            items=items,
+            reason=reason,
+        )
     if items is not None and (amount is not None or prorated is not None):
         raise InvalidRequestError(
             "pass allocations, or amount (and prorated), not both.",

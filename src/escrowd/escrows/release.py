@@ -15,7 +15,13 @@ provider would answer the old key with the old failure).
 A release takes a part of what the allocation has free (``AllocationBreakdown.take``): the
 payee gets the part's net (pending first when ``ESCROWD_PAYOUT_DELAY_SECONDS`` > 0), the
 platform its fee, the processing recovery goes to ``platform:processing_costs``. A transfer
-reversal (webhook) puts the payee's net back.
+reversal (webhook) puts the payee's net back. A payee who owes money after a clawback
+(``payee:<party>:debt``) repays it first from the net.
+
+A transfer names the charge as its source (``source_transaction``) while the charge still
+has that much left at the provider; money released again after a reversal is no longer on
+the charge (the provider counts the reversed transfer as made), so it goes from the
+platform's balance, where the reversal put it.
 """
 
 from __future__ import annotations
@@ -163,6 +169,15 @@ def _next_key(escrow_id: str, allocation_id: str, history: Sequence[Operation]) 
     return f"{escrow_id}:{OpKind.release.value}:{allocation_id}:{n + 1}"
 
 
+def _left_on_charge(book: Book) -> int:
+    """A lower bound of what the provider lets transfers still take from the charge: what
+    was captured, less refunds, less every transfer made from it (reversed ones included:
+    ``net_returned``), less what operations in flight will take."""
+    e = book.escrow
+    in_flight = sum(op.provider_amount for op in book.open_ops)
+    return e.ledger_funded - e.ledger_refunded - e.ledger_released - e.net_returned - in_flight
+
+
 async def record(
     session: AsyncSession,
     container: Container,
@@ -199,9 +214,12 @@ async def record(
     transition(e.status, Action.release, context=book.context(release=sum(a for _, a in chosen)))
     provider = e.provider or container.provider.name
     destinations = await _payees(session, book, chosen, provider)
+    on_charge = _left_on_charge(book)
     ops: list[Operation] = []
     for slot, amount in chosen:
         part, _ = slot.free.take(amount)
+        source = e.charge_id if part.net <= on_charge else None
+        on_charge -= part.net if source else 0
         payee = slot.allocation.payee_id
         assert payee is not None
         params: dict[str, Any] = {
@@ -209,7 +227,7 @@ async def record(
             "payee": payee,
             "destination": destinations[payee],
             "currency": e.currency,
-            "source_transaction": e.charge_id,
+            "source_transaction": source,
         }
         if request is not None:
             params["request"] = request
@@ -366,7 +384,10 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         op.provider_object_id = outcome.result.id
     # A payout delay keeps the net pending until a job makes it available (balances.tasks).
     delay = ctx.container.settings.payout_delay_seconds
-    ctx.post(ledgering.release(op.key, e.id, op.params["payee"], part, pending=delay > 0))
+    payee = op.params["payee"]
+    ctx.post(ledgering.release(op.key, e.id, payee, part, pending=delay > 0))
+    if delay == 0 and part.net > 0:
+        ctx.post(await _repayment(ctx, op.key, payee, part.net))
     if delay > 0 and part.net > 0:
         await balance_tasks.schedule(ctx.session, clock=ctx.clock, op_key=op.key, delay=delay)
     fresh = ctx.refresh()
@@ -403,6 +424,20 @@ async def fail(ctx: Settling, op: Operation, exc: ProviderError) -> None:
         },
         audience=store.audience(book),
     )
+
+
+async def _repayment(ctx: Settling, op_key: str, payee: str, net: int) -> list[ledgering.Move]:
+    """The part of ``net`` that repays what ``payee`` owes (one read per settling batch)."""
+    if ctx.debts is None:
+        payees = {s.allocation.payee_id for s in ctx.book.slots if s.allocation.payee_id}
+        codes = [ledgering.payee_debt(p) for p in sorted(payees)]
+        ctx.debts = await ledgering.spendable(ctx.session, ctx.book.escrow.currency, codes)
+    code = ledgering.payee_debt(payee)
+    repaid = min(net, ctx.debts.get(code, 0))
+    if repaid <= 0:
+        return []
+    ctx.debts[code] -= repaid
+    return [ledgering.repay(op_key, payee, repaid)]
 
 
 #: Releasing: a transfer per allocation, settled as above; a refused one says so in an event.

@@ -189,7 +189,7 @@ async def release_escrow(
 
 @router.post(
     "/{escrow_id}/refund",
-    summary="Refund money not yet released (all, an amount pro rata, or named allocations)",
+    summary="Refund money (all, pro rata, or named allocations); released money with clawback",
     response_model=EscrowObject,
     responses=error_responses(400, 401, 403, 404, 409, 502),
     dependencies=[RequireIdempotencyKey],
@@ -211,6 +211,7 @@ async def refund_escrow(
             prorated=body.prorated,
             items=items,
             reason=body.reason,
+            clawback=body.clawback,
         )
     )
 

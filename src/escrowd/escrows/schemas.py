@@ -106,6 +106,12 @@ class RefundRequest(RequestModel):
         default=None, min_length=1, max_length=MAX_ALLOCATIONS
     )
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"] | None = None
+    clawback: bool = Field(
+        default=False,
+        description="Also refund money already released: the payees' transfers are reversed "
+        "and the platform's fee on it returned (docs/refunds.md). Without it, released money "
+        "is never refunded.",
+    )
 
 
 class CancelRequest(RequestModel):

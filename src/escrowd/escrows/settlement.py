@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from escrowd.escrows import funding, refund, release
+from escrowd.escrows import clawback, funding, refund, release
 from escrowd.escrows.models import OpKind
 from escrowd.escrows.operations import Verb
 
@@ -22,5 +22,6 @@ VERBS: Mapping[str, Verb] = MappingProxyType(
         OpKind.capture.value: funding.CAPTURE,
         OpKind.release.value: release.RELEASE,
         OpKind.refund.value: refund.REFUND,
+        OpKind.clawback.value: clawback.CLAWBACK,
     }
 )

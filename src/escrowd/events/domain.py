@@ -64,6 +64,7 @@ class EventType(StrEnum):
     subscription_renewed = "subscription.renewed"
     subscription_past_due = "subscription.past_due"
     subscription_canceled = "subscription.canceled"
+    allocation_clawed_back = "allocation.clawed_back"
 
     @property
     def spec(self) -> EventSpec:
@@ -340,6 +341,12 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 f"{_PAYOUTS}, the payouts.send job's last failed attempt",
             ),
             *_SUBSCRIPTION_SPECS,
+            EventSpec(
+                EventType.allocation_clawed_back,
+                _A,
+                "Money released to a payee was taken back from them and refunded to the payer.",
+                f"{_ESCROWS}, on a refund with `clawback: true`, once per allocation clawed back",
+            ),
         )
     }
 )

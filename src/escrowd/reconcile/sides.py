@@ -209,7 +209,12 @@ async def load_ours(
     transfer_ids: Iterable[str] = (),
 ) -> Ours:
     """escrowd's side of the escrows, refunds and releases named (by our ids or theirs)."""
-    refund_ops = await _ops(session, OpKind.refund, refund_keys, refund_ids)
+    refund_keys, refund_ids = list(refund_keys), list(refund_ids)
+    # A clawback refunds the payer too: its operation's key is its refund's ledger transfer.
+    refund_ops = [
+        *await _ops(session, OpKind.refund, refund_keys, refund_ids),
+        *await _ops(session, OpKind.clawback, refund_keys, refund_ids),
+    ]
     release_ops = await _ops(session, OpKind.release, release_keys, transfer_ids)
     wanted = set(escrow_ids) | {op.escrow_id for op in (*refund_ops, *release_ops)}
     escrows: dict[str, tuple[str, str | None]] = {}
