@@ -380,6 +380,7 @@ MATRIX: list[Row] = [
     # events
     signed_in("GET /v1/events", stranger=OK),
     owner_only("GET /v1/events/{event_id}", member=MISSING),
+    signed_in("GET /v1/events/stream", stranger=OK, query={"seconds": "1"}),
     # the sandbox's clock
     admin_only("GET /v1/sandbox/clock"),
     admin_only("POST /v1/sandbox/clock/advance", body={"seconds": 1}),

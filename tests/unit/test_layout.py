@@ -70,6 +70,7 @@ ROUTES_MAY_CALL = {
     "jobs": {"incidents"},  # the shared incidents module
     "accounts": {"refresh_links"},  # the onboarding refresh page and its links
     "escrows": {"funding", "refund", "release", "states"},  # money verbs; the state machine
+    "events": {"stream"},  # Server-Sent Events for GET /v1/events/stream
 }
 ROUTES = sorted(p for p in SRC.rglob("routes.py") if "sandbox" not in p.parts)
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from escrowd.api.auth import CurrentPrincipal
-from escrowd.api.deps import SessionDep
+from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.listing import page_json
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, component, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.events import service
+from escrowd.errors import NotFoundError
+from escrowd.events import service, stream
 from escrowd.events.domain import ALL_PREFIXES
 from escrowd.events.models import Event as EventRow
 from escrowd.events.schemas import Event
@@ -116,6 +117,60 @@ async def list_events(
     stmt = service.list_query(actor=principal, **asdict(filters))
     return await page_json(
         session, stmt, EventRow.id, page, url="/v1/events", to_json=lambda e: Event.of(e).to_json()
+    )
+
+
+@router.get(
+    "/stream",
+    summary="Stream the events you may see as they are recorded (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **error_responses(401, 404),
+    },
+)
+async def stream_events(
+    request: Request,
+    container: ContainerDep,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    object_id: Annotated[
+        str | None,
+        Query(
+            max_length=service.MAX_OBJECT_ID,
+            description="Watch one object; 404 unless you may see an event about it.",
+        ),
+    ] = None,
+    seconds: Annotated[
+        int,
+        Query(ge=1, le=3600, description="End the stream after this many seconds; reconnect."),
+    ] = 300,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", max_length=64, description="Resume after this event."),
+    ] = None,
+) -> StreamingResponse:
+    """Each event is an SSE frame (`id`, `event` = its type, `data` = the event object), with
+    the same visibility as `GET /v1/events`; `: heartbeat` comments keep idle connections open
+    (docs/live.md). The request's session ends with this function; each poll of the stream
+    opens its own short transaction, so no connection is held while the stream is idle."""
+    if object_id is not None and not await stream.may_watch(
+        session, actor=principal, object_id=object_id
+    ):
+        raise NotFoundError(f"No such object: '{object_id}'.", param="object_id")
+    last = last_event_id or await stream.latest_id(session, actor=principal, object_id=object_id)
+    body = stream.frames(
+        container,
+        actor=principal,
+        object_id=object_id,
+        last_id=last,
+        seconds=seconds,
+        disconnected=request.is_disconnected,
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
