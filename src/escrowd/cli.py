@@ -86,7 +86,7 @@ def serve(
         bool,
         typer.Option(
             "--no-demo",
-            help="Do not create the demo logins and demo escrow in an empty database.",
+            help="Do not create the demo logins and demo data in an empty database.",
         ),
     ] = False,
 ) -> None:
@@ -125,7 +125,8 @@ def serve(
             if seeded.escrow_id is not None:
                 console.print(
                     f"  demo escrow {seeded.escrow_id}: funded, released to both workers, part "
-                    "refunded (`escrowd demo` makes another and prints its money trail)"
+                    "refunded; worker1 paid out, a second escrow disputed and split "
+                    "(`escrowd demo` tells it again and prints the money trail)"
                 )
             else:
                 console.print(f"  [yellow]No demo escrow:[/yellow] {seeded.error}")

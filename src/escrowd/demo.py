@@ -1,15 +1,20 @@
-"""Demo data for a development install: logins and a funded escrow with its money trail.
+"""Demo data for a development install: logins, escrows, a payout and a dispute with their
+money trail.
 
 - ``run_demo(container, say=...)``: the story ``escrowd demo`` tells, through escrowd's own
   HTTP API (the app in process, the Stripe sandbox in process): demo users log in, two workers
-  onboard their payout accounts on the sandbox's hosted page, the client saves the 4242 test
-  card, creates a $100.00 escrow for the two workers, funds it, releases all of worker 1's
-  share and part of worker 2's, and refunds the rest; then it lists the membership plans
-  (Starter, Pro, Team: migration 0018 seeds them). It returns the escrow and the users
-  (``escrowd.demo_cli`` reads the money trail it left). Run it again and it makes a new
-  escrow; users and verified accounts are reused.
+  onboard their payout accounts on the sandbox's hosted page, the client saves the 0077 test
+  card (a Visa whose funds are available at once), creates a $100.00 escrow for the two
+  workers, funds it, releases all of worker 1's share and part of worker 2's, and refunds the
+  rest. Worker 1 then pays their earnings out: a payout request, the admin's approval, the
+  sandbox clock moved to its arrival, ``paid``. Then a second escrow, $30.00 for worker 2, is
+  funded and disputed by the client; the admin reviews and splits it ($20.00 released,
+  $10.00 refunded). Last it lists the membership plans (Starter, Pro, Team: migration 0018
+  seeds them). It returns the escrows, the payout, the dispute and the users
+  (``escrowd.demo_cli`` reads the money trail they left). Run it again and it tells the story
+  again with new escrows and a new payout; users, verified accounts and the card are reused.
 - ``seed_demo(settings)``: what ``escrowd serve`` does in an empty development database: the
-  demo logins, then one run of the demo so there is an escrow to look at.
+  demo logins, then one run of the demo so there is something to look at.
 
 Never in production (a known password would be an open door), and only on the sandbox.
 """
@@ -28,6 +33,7 @@ import structlog
 from escrowd.bootstrap import Container, build
 from escrowd.config import ProviderMode, Settings
 from escrowd.logging import get_logger
+from escrowd.money import Money
 from escrowd.users import passwords, service, tokens
 from escrowd.users.domain import Role
 
@@ -55,7 +61,15 @@ FEE_POLICY: dict[str, Any] = {
     "processing_rate_bps": 300,
     "processing_base": "after_platform_fee",
 }
-CARD = "pm_card_visa"  # the 4242 test card
+#: Stripe's 4000 0000 0000 0077: its funds are available at once (not two days after the
+#: charge), so the transfers it pays for can be paid out straight away.
+CARD = "pm_card_bypassPending"
+CARD_LAST4 = "0077"
+
+#: The second escrow: $30.00 for worker 2, disputed by the client; the admin splits it.
+DISPUTED_AMOUNT = 3_000
+DISPUTE_RELEASE = 2_000
+DISPUTE_REFUND = 1_000
 
 Say = Callable[[str], None]
 
@@ -70,6 +84,12 @@ class DemoResult:
     #: role → (user id, email); ``worker1`` / ``worker2`` for the workers.
     users: dict[str, tuple[str, str]]
     created_users: list[str] = field(default_factory=list)
+    #: Worker 1's payout, ``paid``; None when their earnings were not available yet (a payout
+    #: delay, ``ESCROWD_PAYOUT_DELAY_SECONDS``).
+    payout: dict[str, Any] | None = None
+    #: The second escrow and its dispute, resolved by a split.
+    disputed: dict[str, Any] | None = None
+    dispute: dict[str, Any] | None = None
 
 
 def _noop(_: str) -> None:
@@ -218,21 +238,24 @@ async def onboard(
     return str(account["id"])
 
 
-async def saved_card(api: Api, token: str, say: Say = _noop) -> str:
-    """The user's default card, the 4242 test card saved first if there is none."""
+async def saved_card(
+    api: Api, token: str, say: Say = _noop, *, card: str = CARD, last4: str = CARD_LAST4
+) -> str:
+    """The user's saved test card ending in ``last4``; ``card`` is saved (as the default) first
+    if there is none (a database from an older demo has the 4242 card only)."""
     cards = await api.call("GET", "/v1/payment_methods", token, what="listing saved cards")
-    saved = next((c for c in cards["data"] if c.get("default")), None)
+    saved = next((c for c in cards["data"] if (c.get("card") or {}).get("last4") == last4), None)
     if saved is None:
         saved = await api.call(
             "POST",
             "/v1/payment_methods/attach",
             token,
-            {"payment_method": CARD, "default": True},
-            what="saving the 4242 card",
+            {"payment_method": card, "default": True},
+            what=f"saving the {last4} card",
         )
-        say(f"  saved the test card {CARD} as {saved['id']}")
-    card = saved.get("card") or {}
-    say(f"  paying with {card.get('brand', 'card')} •••• {card.get('last4', '????')}")
+        say(f"  saved the test card {card} as {saved['id']}")
+    shown = saved.get("card") or {}
+    say(f"  paying with {shown.get('brand', 'card')} •••• {shown.get('last4', '????')}")
     return str(saved["id"])
 
 
@@ -278,6 +301,10 @@ async def run_demo(container: Container, *, say: Say = _noop, login: bool = True
             )
             users[label] = (user_id, email)
             say(f"  {label:<7} {email} ({'created' if email in made else 'exists'}), logged in")
+
+        async def settle() -> None:
+            await run_background(container)
+
         say("2. Workers' payout accounts (sandbox onboarding)")
         for label in ("worker1", "worker2"):
             await onboard(
@@ -285,77 +312,276 @@ async def run_demo(container: Container, *, say: Say = _noop, login: bool = True
                 bearer[label],
                 users[label][1],
                 public_url=container.settings.public_url,
-                settle=lambda: run_background(container),
+                settle=settle,
                 say=say,
             )
         say("3. The client's card")
         card = await saved_card(api, bearer["client"], say)
-        client = bearer["client"]
-        say("4. Escrow")
-        escrow = await api.call(
-            "POST",
-            "/v1/escrows",
-            client,
-            {
-                "currency": "usd",
-                "amount": AMOUNT,
-                "allocations": [
-                    {"payee": users["worker1"][0], "amount": SHARES[0]},
-                    {"payee": users["worker2"][0], "amount": SHARES[1]},
-                ],
-                "fee_policy": FEE_POLICY,
-                "description": "Demo: a website redesign, built by two workers",
-                "metadata": {"demo": "true"},
-            },
-            what="creating the escrow",
+        say(
+            "  (Stripe's test card 4000 0000 0000 0077: its money is available at once, so "
+            "worker1 can be paid out without the usual two days' wait)"
         )
-        eid = escrow["id"]
-        path = f"/v1/escrows/{eid}"
-        say(f"  created {eid}: 100.00 USD for worker1 (60.00) and worker2 (40.00)")
+        say("4. Escrow: funded, released to both workers, the rest refunded")
+        escrow = await _first_escrow(api, bearer["client"], card, users, say)
+        await settle()  # the sandbox's webhooks about it all, processed
         escrow = await api.call(
-            "POST",
-            f"{path}/fund",
-            client,
-            {"payment_method": card},
-            key=f"{eid}:fund",
-            what="funding",
+            "GET", f"/v1/escrows/{escrow['id']}", bearer["admin"], what="reading the escrow"
         )
-        _expect(escrow, "held", "funding")
-        say(f"  funded with the 4242 card: {escrow['status']}")
-        first, second = (a["id"] for a in escrow["allocations"])
-        escrow = await api.call(
-            "POST",
-            f"{path}/release",
-            client,
-            {"allocations": [{"id": first}, {"id": second, "amount": SECOND_RELEASE}]},
-            key=f"{eid}:release",
-            what="releasing",
+        say("5. Payout: worker1's earnings from the escrow, out to their bank")
+        payout = await pay_out(
+            api,
+            worker=bearer["worker1"],
+            admin=bearer["admin"],
+            amount=int(escrow["allocations"][0]["net_released"]),
+            key=str(escrow["id"]),
+            settle=settle,
+            say=say,
         )
-        _expect(escrow, "partially_released", "the release")
-        say(f"  released 60.00 to worker1 and 25.00 to worker2: {escrow['status']}")
-        escrow = await api.call(
-            "POST",
-            f"{path}/refund",
-            client,
-            {"amount": REFUND, "reason": "requested_by_customer"},
-            key=f"{eid}:refund",
-            what="refunding",
-        )
-        _expect(escrow, "released", "the refund")
-        say(f"  refunded 15.00 to the client: {escrow['status']}")
-        await run_background(container)  # the sandbox's webhooks about it all, processed
-        escrow = await api.call("GET", path, bearer["admin"], what="reading the escrow")
-        say("5. Membership plans (docs/subscriptions.md)")
+        say("6. Dispute: a second escrow, disputed by the client, split by the admin")
+        disputed, dispute = await disputed_escrow(api, bearer, users, card, settle=settle, say=say)
+        say("7. Membership plans (docs/subscriptions.md)")
         plans = await api.call("GET", "/v1/plans", what="listing the plans")
         for plan in plans["data"]:
             jobs = plan["limits"].get("published_jobs_per_month")
             say(
                 f"  {plan['id']:<8} {plan['amount'] // 100}.{plan['amount'] % 100:02d} "
-                f"{plan['currency'].upper()} a {plan['interval']}, "
+                f"{plan['currency'].upper()}/{plan['interval']}: "
                 f"{'unlimited' if jobs is None else jobs} published jobs a month"
                 f" (for {'an organization' if plan['audience'] == 'organization' else 'a person'})"
             )
-    return DemoResult(escrow=escrow, users=users, created_users=made)
+    return DemoResult(
+        escrow=escrow,
+        users=users,
+        created_users=made,
+        payout=payout,
+        disputed=disputed,
+        dispute=dispute,
+    )
+
+
+def _usd(amount: int) -> str:
+    return Money(amount, "usd").format()
+
+
+async def _first_escrow(
+    api: Api, client: str, card: str, users: dict[str, tuple[str, str]], say: Say
+) -> dict[str, Any]:
+    escrow = await api.call(
+        "POST",
+        "/v1/escrows",
+        client,
+        {
+            "currency": "usd",
+            "amount": AMOUNT,
+            "allocations": [
+                {"payee": users["worker1"][0], "amount": SHARES[0]},
+                {"payee": users["worker2"][0], "amount": SHARES[1]},
+            ],
+            "fee_policy": FEE_POLICY,
+            "description": "Demo: a website redesign, built by two workers",
+            "metadata": {"demo": "true"},
+        },
+        what="creating the escrow",
+    )
+    eid = escrow["id"]
+    path = f"/v1/escrows/{eid}"
+    say(f"  created {eid}: 100.00 USD for worker1 (60.00) and worker2 (40.00)")
+    escrow = await api.call(
+        "POST", f"{path}/fund", client, {"payment_method": card}, key=f"{eid}:fund", what="funding"
+    )
+    _expect(escrow, "held", "funding")
+    say(f"  funded with the card: {escrow['status']}")
+    first, second = (a["id"] for a in escrow["allocations"])
+    escrow = await api.call(
+        "POST",
+        f"{path}/release",
+        client,
+        {"allocations": [{"id": first}, {"id": second, "amount": SECOND_RELEASE}]},
+        key=f"{eid}:release",
+        what="releasing",
+    )
+    _expect(escrow, "partially_released", "the release")
+    say(f"  released 60.00 to worker1 and 25.00 to worker2: {escrow['status']}")
+    escrow = await api.call(
+        "POST",
+        f"{path}/refund",
+        client,
+        {"amount": REFUND, "reason": "requested_by_customer"},
+        key=f"{eid}:refund",
+        what="refunding",
+    )
+    _expect(escrow, "released", "the refund")
+    say(f"  refunded 15.00 to the client: {escrow['status']}")
+    return escrow
+
+
+def _span(seconds: int) -> str:
+    """``2 days``, ``30 minutes``: how far the sandbox clock moves, as a person says it."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size, 1)
+            shown = f"{n:g}"
+            return f"{shown} {unit}{'' if shown == '1' else 's'}"
+    return f"{seconds} seconds"
+
+
+def _figure(figures: list[dict[str, Any]], currency: str = "usd") -> int:
+    return next((int(f["amount"]) for f in figures if f["currency"] == currency), 0)
+
+
+async def pay_out(
+    api: Api,
+    *,
+    worker: str,
+    admin: str,
+    amount: int,
+    key: str,
+    settle: Callable[[], Awaitable[object]],
+    say: Say = _noop,
+) -> dict[str, Any] | None:
+    """``amount`` of the worker's available money paid out: requested by the worker, approved
+    by the admin, the sandbox clock moved to the payout's arrival; returns it ``paid``.
+
+    None, having said why, when the money is not available yet (a payout delay).
+    """
+    balance = await api.call("GET", "/v1/balance", worker, what="reading worker1's balance")
+    available, pending = _figure(balance["available"]), _figure(balance["pending"])
+    say(f"  worker1's balance: {_usd(available)} available, {_usd(pending)} pending")
+    if available < amount:
+        say(
+            f"  no payout this time: the {_usd(amount)} released is pending until the payout "
+            "delay (ESCROWD_PAYOUT_DELAY_SECONDS) has passed; a payout takes available money "
+            "only"
+        )
+        return None
+    payout = await api.call(
+        "POST",
+        "/v1/payouts",
+        worker,
+        {"amount": amount, "currency": "usd"},
+        key=f"{key}:payout",
+        what="requesting the payout",
+    )
+    po = payout["id"]
+    say(f"  worker1 requested {_usd(amount)} ({po}): {payout['status']}, the money held")
+    payout = await api.call(
+        "POST", f"/v1/payouts/{po}/approve", admin, {}, key=f"{po}:approve", what="approving"
+    )
+    if payout["status"] != "in_transit":
+        raise DemoError(
+            f"the approved payout {po} is {payout['status']}"
+            + (f": {payout['failure_message']}" if payout.get("failure_message") else "")
+        )
+    clock = await api.call("GET", "/v1/sandbox/clock", admin, what="reading the sandbox clock")
+    wait = max(1, int(payout["arrival_date"]) - int(clock["now"]))
+    say(
+        f"  the admin approved it: {payout['status']} at the provider as "
+        f"{payout['provider_payout']}, arriving in {_span(wait)}"
+    )
+    await api.call(
+        "POST",
+        "/v1/sandbox/clock/advance",
+        admin,
+        {"seconds": wait},
+        what="moving the sandbox clock",
+    )
+    await settle()  # the sandbox's payout.paid, checked against the provider's payout
+    payout = await api.call("GET", f"/v1/payouts/{po}", worker, what="reading the payout")
+    if payout["status"] != "paid":
+        raise DemoError(f"after its arrival date the payout {po} is {payout['status']}")
+    say(
+        f"  the sandbox clock moved {_span(wait)} to the arrival date "
+        f"(`escrowd sandbox clock show`): {payout['status']}, worker1's bank has it"
+    )
+    return payout
+
+
+async def disputed_escrow(
+    api: Api,
+    bearer: dict[str, str],
+    users: dict[str, tuple[str, str]],
+    card: str,
+    *,
+    settle: Callable[[], Awaitable[object]],
+    say: Say = _noop,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A $30.00 escrow for worker2, funded, disputed by the client, reviewed by the admin and
+    split: $20.00 released, $10.00 refunded. Returns the escrow and the dispute."""
+    client, admin = bearer["client"], bearer["admin"]
+    escrow = await api.call(
+        "POST",
+        "/v1/escrows",
+        client,
+        {
+            "currency": "usd",
+            "amount": DISPUTED_AMOUNT,
+            "allocations": [{"payee": users["worker2"][0], "amount": DISPUTED_AMOUNT}],
+            "fee_policy": FEE_POLICY,
+            "description": "Demo: a logo in three variants, disputed",
+            "metadata": {"demo": "true"},
+        },
+        what="creating the second escrow",
+    )
+    eid = escrow["id"]
+    escrow = await api.call(
+        "POST",
+        f"/v1/escrows/{eid}/fund",
+        client,
+        {"payment_method": card},
+        key=f"{eid}:fund",
+        what="funding the second escrow",
+    )
+    _expect(escrow, "held", "funding the second escrow")
+    say(f"  created and funded {eid}: {_usd(DISPUTED_AMOUNT)} for worker2, {escrow['status']}")
+    dispute = await api.call(
+        "POST",
+        "/v1/disputes",
+        client,
+        {
+            "escrow": eid,
+            "reason": "incomplete",
+            "description": "Two of the three logo variants were delivered.",
+            "evidence": ["The delivery has two files; the brief asked for three."],
+        },
+        key=f"{eid}:dispute",
+        what="opening the dispute",
+    )
+    dsp = dispute["id"]
+    path = f"/v1/disputes/{dsp}"
+    say(f"  the client opened {dsp} ({dispute['reason']}): {dispute['status']}, the escrow frozen")
+    await api.call(
+        "POST",
+        f"{path}/evidence",
+        bearer["worker2"],
+        {"note": "The third variant was dropped by agreement in the project chat."},
+        what="adding evidence",
+    )
+    dispute = await api.call("POST", f"{path}/review", admin, {}, what="reviewing the dispute")
+    say(f"  worker2 added evidence; the admin reviews it: {dispute['status']}")
+    dispute = await api.call(
+        "POST",
+        f"{path}/resolve",
+        admin,
+        {
+            "outcome": "split",
+            "release_amount": DISPUTE_RELEASE,
+            "refund_amount": DISPUTE_REFUND,
+            "notes": "Two of three variants delivered: two thirds paid, the rest refunded.",
+        },
+        key=f"{dsp}:resolve",
+        what="resolving the dispute",
+    )
+    await settle()
+    dispute = await api.call("GET", path, admin, what="reading the dispute")
+    escrow = await api.call("GET", f"/v1/escrows/{eid}", admin, what="reading the second escrow")
+    if dispute["status"] != "resolved":
+        raise DemoError(f"after its resolution the dispute {dsp} is {dispute['status']}")
+    say(
+        f"  the admin split it: {_usd(DISPUTE_RELEASE)} released to worker2, "
+        f"{_usd(DISPUTE_REFUND)} refunded to the client: dispute {dispute['status']}, "
+        f"escrow {escrow['status']}"
+    )
+    return escrow, dispute
 
 
 # --- escrowd serve -------------------------------------------------------------------------------
@@ -370,10 +596,11 @@ class Seeded:
 
 
 async def seed_demo(settings: Settings) -> Seeded | None:
-    """In an empty development database: the demo logins and one demo escrow.
+    """In an empty development database: the demo logins and one run of the demo (its escrow,
+    payout and disputed escrow; the sandbox clock moves to the payout's arrival).
 
-    None when there is nothing to do (production, or the database has users). Making the
-    escrow may fail (a provider other than the sandbox, a bug): the logins stay and ``error``
+    None when there is nothing to do (production, or the database has users). The demo may
+    fail (a provider other than the sandbox, a bug): the logins stay and ``error``
     says why, so ``serve`` still starts.
     """
     if not settings.is_dev:

@@ -1,4 +1,4 @@
-"""``escrowd demo``: one escrow's whole story on the sandbox, and the money trail it leaves.
+"""``escrowd demo``: an escrow, a payout and a dispute on the sandbox, and the money trail.
 
 The main CLI mounts it with ``app.command("demo")(demo)``. The story itself is
 ``escrowd.demo.run_demo``; this module reads the trail it left in the ledger
@@ -41,8 +41,8 @@ def demo(
         bool, typer.Option("--verbose", "-v", help="Also print escrowd's own request log.")
     ] = False,
 ) -> None:
-    """Walk one escrow through its life on the built-in Stripe sandbox, then print where
-    every cent went.
+    """Walk an escrow, a payout and a dispute through their lives on the built-in Stripe
+    sandbox, then print where every cent went.
 
     The steps, each an ordinary call to escrowd's HTTP API (served in process, no port opened):
 
@@ -53,22 +53,35 @@ def demo(
     2. Each worker gets a payout account (a Stripe Connect account), onboarded on the sandbox's
     hosted page as "verified": money only goes to verified payees.
 
-    3. The client saves the 4242 test card (pm_card_visa) and creates a 100.00 USD escrow:
-    60.00 for worker1, 40.00 for worker2, a 15 % platform fee, and 3 % processing paid by the
-    workers on what the fee leaves.
+    3. The client saves Stripe's test card 4000 0000 0000 0077 (pm_card_bypassPending: a Visa
+    whose money is available at once, so a worker can be paid out without two days' wait).
 
-    4. The client funds it (the card is charged: `held`), releases all of worker1's share and
-    25.00 of worker2's (`partially_released`), and refunds the last 15.00 (`released`: nothing
-    is left in the escrow).
+    4. The escrow: 100.00 USD, 60.00 for worker1, 40.00 for worker2, a 15 % platform fee, and
+    3 % processing paid by the workers on what the fee leaves. The client funds it (the card is
+    charged: `held`), releases all of worker1's share and 25.00 of worker2's
+    (`partially_released`), and refunds the last 15.00 (`released`: nothing is left in it).
 
-    Printed at the end: the ledger transfers the escrow made (debit → credit, by account code),
-    the balance of every ledger account it touched (credits − debits; the provider's clearing
-    account goes negative: that is money that came from outside), the escrow's final state
-    and each allocation's gross, platform fee, processing cost and net, and `ledger verify`.
+    5. The payout: worker1 asks for their 49.47 (`requested`: the money is held), the admin
+    approves it (`in_transit` at the provider), the sandbox clock moves two days to its arrival
+    date (the sandbox's clock only: `escrowd sandbox clock show`), the sandbox's payout.paid
+    webhook is checked against the provider: `paid`. With ESCROWD_PAYOUT_DELAY_SECONDS set the
+    earnings are still pending and this step says so and is skipped.
 
-    Run it again for another escrow. Development and test databases only (it refuses
-    ESCROWD_ENV=production) and the sandbox only (it refuses ESCROWD_PROVIDER=stripe).
-    Afterwards: `escrowd serve`, log in as the client, and look at GET /v1/escrows.
+    6. The dispute: a second escrow, 30.00 USD for worker2, funded; the client disputes it
+    ("incomplete"), worker2 adds evidence, the admin reviews it and splits it: 20.00 released
+    to worker2, 10.00 refunded to the client.
+
+    Printed at the end: the ledger transfers, chapter by chapter (A. the escrow, B. the payout,
+    C. the disputed escrow; debit → credit, by account code, with what each one means), the
+    balance of every ledger account they touched (credits − debits) per chapter and now (the
+    provider's clearing account goes negative: that is money that came from outside), the
+    escrow's final state and each allocation's gross, platform fee, processing cost and net,
+    the payout, the dispute, and `ledger verify`.
+
+    Run it again for another story (new escrows, a new payout). Development and test databases
+    only (it refuses ESCROWD_ENV=production) and the sandbox only (it refuses
+    ESCROWD_PROVIDER=stripe). Afterwards: `escrowd serve`, log in as the client, and look at
+    GET /v1/escrows.
 
     Examples: `escrowd demo` (the SQLite file in ./data, as `escrowd serve` uses it);
     `escrowd demo --database-url postgresql+asyncpg://postgres@127.0.0.1/escrowd`.
@@ -121,6 +134,17 @@ demo.__doc__ = _paragraphs(demo.__doc__ or "")
 
 
 @dataclass(frozen=True)
+class Chapter:
+    """One part of the story and the ledger transfers it made (those with its reference)."""
+
+    #: ``escrow``, ``payout`` or ``dispute``: the balances table's column.
+    key: str
+    #: The transfers' ``reference``: an escrow's id (``esc_…``) or a payout's (``po_…``).
+    reference: str
+    title: str
+
+
+@dataclass(frozen=True)
 class TrailTransfer:
     id: str
     kind: str
@@ -129,16 +153,19 @@ class TrailTransfer:
     credit: str
     amount: int
     currency: str
+    reference: str = ""
 
 
 @dataclass(frozen=True)
 class TrailBalance:
     code: str
     currency: str
-    #: What this escrow's transfers moved on the account (credits − debits, posted).
+    #: What the demo's transfers moved on the account (credits − debits, posted).
     change: int
-    #: The account's posted balance now, all escrows included (credits − debits).
+    #: The account's posted balance now, everything included (credits − debits).
     balance: int
+    #: ``change`` per chapter, by its reference (chapters that did not touch it are absent).
+    by_reference: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +174,16 @@ class Trail:
     balances: list[TrailBalance]
     verify_ok: bool = True
     verify_lines: list[str] = field(default_factory=list)
+    chapters: list[Chapter] = field(default_factory=list)
+
+    def changes(self, reference: str) -> dict[str, int]:
+        """What one chapter moved: account code → credits − debits (posted)."""
+        return {
+            b.code: b.by_reference[reference] for b in self.balances if reference in b.by_reference
+        }
+
+    def of(self, reference: str) -> list[TrailTransfer]:
+        return [t for t in self.transfers if t.reference == reference]
 
 
 @dataclass
@@ -159,18 +196,49 @@ def _quiet(_: str) -> None:
     return None
 
 
+def chapters(result: DemoResult) -> list[Chapter]:
+    """The demo's chapters in the order they happened: the escrow, the payout (if there was
+    one), the disputed escrow (if it got that far)."""
+    out = [
+        Chapter(
+            "escrow",
+            str(result.escrow["id"]),
+            "the escrow: funded, released to both workers, the rest refunded",
+        )
+    ]
+    if result.payout is not None:
+        out.append(
+            Chapter(
+                "payout",
+                str(result.payout["id"]),
+                "worker1's payout: requested (held), approved, paid",
+            )
+        )
+    if result.disputed is not None:
+        out.append(
+            Chapter(
+                "dispute",
+                str(result.disputed["id"]),
+                "the disputed escrow: funded, disputed, split by the admin",
+            )
+        )
+    return out
+
+
 async def traced_demo(container: Container, *, say: Say = _quiet) -> Traced:
     """Run the demo, read its money trail, verify the whole ledger."""
     result = await run_demo(container, say=say)
-    say("5. Money trail and ledger verify")
-    trail = await money_trail(container, str(result.escrow["id"]))
+    say("8. Money trail and ledger verify")
+    trail = await money_trail(container, chapters(result))
     report = await verify(container.db)
     trail.verify_ok, trail.verify_lines = report.ok, summary_lines(report)
     return Traced(result, trail)
 
 
-async def money_trail(container: Container, escrow_id: str) -> Trail:
-    """The escrow's ledger transfers in the order they were made, and the accounts they touched."""
+async def money_trail(container: Container, parts: list[Chapter]) -> Trail:
+    """The chapters' ledger transfers in the order they were made, and the accounts they
+    touched: what each chapter moved on each, and its balance now."""
+    refs = [c.reference for c in parts]
     debit, credit = aliased(LedgerAccount), aliased(LedgerAccount)
     first_entry = (
         select(func.min(LedgerEntry.id))
@@ -181,23 +249,25 @@ async def money_trail(container: Container, escrow_id: str) -> Trail:
         select(LedgerTransfer, debit.code, credit.code)
         .join(debit, debit.id == LedgerTransfer.debit_account_id)
         .join(credit, credit.id == LedgerTransfer.credit_account_id)
-        .where(LedgerTransfer.reference == escrow_id)
+        .where(LedgerTransfer.reference.in_(refs))
         .order_by(first_entry, LedgerTransfer.id)
     )
     balances_q = (
         select(
             LedgerAccount.code,
             LedgerAccount.currency,
+            LedgerTransfer.reference,
             func.sum(LedgerEntry.posted_after - LedgerEntry.posted_before),
             LedgerAccount.credits_posted - LedgerAccount.debits_posted,
         )
         .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
         .join(LedgerTransfer, LedgerTransfer.id == LedgerEntry.transfer_id)
-        .where(LedgerTransfer.reference == escrow_id)
+        .where(LedgerTransfer.reference.in_(refs))
         .group_by(
             LedgerAccount.id,
             LedgerAccount.code,
             LedgerAccount.currency,
+            LedgerTransfer.reference,
             LedgerAccount.credits_posted,
             LedgerAccount.debits_posted,
         )
@@ -206,15 +276,24 @@ async def money_trail(container: Container, escrow_id: str) -> Trail:
     async with container.db.transaction() as session:
         rows = (await session.execute(transfers_q)).all()
         sums = (await session.execute(balances_q)).all()
+    balances: dict[tuple[str, str], TrailBalance] = {}
+    for code, currency, reference, change, balance in sums:
+        row = balances.setdefault((code, currency), TrailBalance(code, currency, 0, int(balance)))
+        row.by_reference[str(reference)] = int(change)
     return Trail(
         transfers=[
-            TrailTransfer(t.id, t.kind, t.category or "", d, c, t.amount, t.currency)
+            TrailTransfer(
+                t.id, t.kind, t.category or "", d, c, t.amount, t.currency, t.reference or ""
+            )
             for t, d, c in rows
         ],
         balances=[
-            TrailBalance(code, currency, int(change), int(balance))
-            for code, currency, change, balance in sums
+            TrailBalance(
+                b.code, b.currency, sum(b.by_reference.values()), b.balance, b.by_reference
+            )
+            for b in balances.values()
         ],
+        chapters=list(parts),
     )
 
 
@@ -237,65 +316,113 @@ def _major(amount: int, currency: str) -> str:
     return Money(amount, currency).format().rpartition(" ")[0]
 
 
-def _holder(code: str, escrow_id: str, names: dict[str, str]) -> str:
+#: What a transfer means, by its category (and kind, for a payout's hold).
+_WHAT = {
+    "payment": "the card charged, into the escrow",
+    "processing_fee": "Stripe's card fee (2.9 % + 30¢)",
+    "release": "released: the worker's net",
+    "platform_fee": "the platform's fee",
+    "processing_recovery": "the worker's share of the card fee",
+    "refund": "refunded to the client's card",
+    "available": "pending → available (payout delay)",
+    "payout:pending": "payout requested: the money held",
+    "payout:post_pending": "paid: the hold taken",
+    "payout_sent": "out to the worker's bank",
+}
+
+
+def what(t: TrailTransfer) -> str:
+    return _WHAT.get(f"{t.category}:{t.kind}") or _WHAT.get(t.category) or t.category
+
+
+def _holder(code: str, labels: dict[str, str], names: dict[str, str]) -> str:
     kind, _, rest = code.partition(":")
+    party, _, tail = rest.partition(":")
     if kind == "escrow":
-        return "this escrow" if rest == escrow_id else "another escrow"
+        return labels.get(rest, "another escrow")
     if kind == "payee":
-        party = rest.partition(":")[0]
-        return f"paid to {names.get(party, party)}"
+        return f"{names.get(party, party)}'s {tail or 'money'}"
+    if kind == "payouts":  # payouts:in_transit:<party>
+        return f"{names.get(tail, tail)}'s payouts on their way"
     if kind == "provider":
-        return "money from / back to cards"
+        return "money from / back to cards and banks"
     return {"platform:fees": "platform's fees", "platform:processing_costs": "card fees"}.get(
         code, ""
     )
 
 
 def render(traced: Traced, console: Console) -> None:
-    """The money trail, the balances, the escrow and its allocations, as tables."""
+    """The money trail chapter by chapter, the balances, the escrow, the payout and the
+    dispute, as tables."""
     result, trail = traced.demo, traced.trail
     e: dict[str, Any] = result.escrow
     cur = e["currency"]
     names = {user_id: label for label, (user_id, _) in result.users.items()}
-    console.print(f"\nEscrow {e['id']} (below: {short(e['id'])})", highlight=False)
+    labels = {e["id"]: "the escrow (A)"}
+    if result.disputed is not None:
+        labels[result.disputed["id"]] = "the disputed escrow (C)"
+    console.print("\nWhat the demo made (ids shortened below to their last 6 characters):")
+    console.print(f"  escrow          {e['id']}", highlight=False)
+    if result.payout is not None:
+        console.print(f"  payout          {result.payout['id']}", highlight=False)
+    if result.disputed is not None and result.dispute is not None:
+        console.print(f"  disputed escrow {result.disputed['id']}", highlight=False)
+        console.print(f"  dispute         {result.dispute['id']}", highlight=False)
     for label, (user_id, email) in result.users.items():
-        console.print(f"  {label:<7} {user_id}  {email}", highlight=False)
+        console.print(f"  {label:<15} {user_id}  {email}", highlight=False)
 
-    transfers = Table(title="Ledger transfers, in order", title_justify="left")
-    transfers.add_column("#", justify="right")
-    transfers.add_column("transfer id", overflow="fold")
-    transfers.add_column("debit → credit", overflow="fold")
-    transfers.add_column("amount", justify="right", no_wrap=True)
-    for i, t in enumerate(trail.transfers, 1):
-        kind = "" if t.kind == "posted" else f" ({t.kind})"
-        transfers.add_row(
-            str(i),
-            short(t.id) + kind,
-            f"{short(t.debit)} → {short(t.credit)}",
-            _money(t.amount, t.currency),
+    console.print("\nLedger transfers, in order: every cent the demo moved", highlight=False)
+    n = 0
+    for letter, chapter in zip("ABC", trail.chapters, strict=False):
+        table = Table(
+            title=f"{letter}. {chapter.title} ({short(chapter.reference)})", title_justify="left"
         )
-    console.print(transfers)
+        table.add_column("#", justify="right")
+        table.add_column("what [dim](transfer id)[/dim]", overflow="fold")
+        table.add_column("debit → credit", overflow="fold")
+        table.add_column("amount", justify="right", no_wrap=True)
+        for t in trail.of(chapter.reference):
+            n += 1
+            kind = "" if t.kind == "posted" else f" ({t.kind})"
+            transfer_id = t.id.removeprefix(chapter.reference)
+            shown_id = ("…" if transfer_id != t.id else "") + short(transfer_id) + kind
+            table.add_row(
+                str(n),
+                f"{what(t)}\n[dim]{shown_id}[/dim]",
+                f"{short(t.debit)}\n→ {short(t.credit)}",
+                _money(t.amount, t.currency),
+            )
+        console.print(table)
 
     balances = Table(
-        title="Ledger accounts it touched: credits − debits",
+        title=f"Ledger accounts the demo touched ({cur.upper()}): credits − debits",
         title_justify="left",
+        caption="A, B, C: what each chapter moved; balance now: the whole database's",
+        caption_justify="left",
         show_footer=True,
     )
     balances.add_column("account", "sum", overflow="fold")
-    balances.add_column("holder", overflow="fold")
-    total = sum(b.change for b in trail.balances)
-    balances.add_column("this escrow", _money(total, cur), justify="right", no_wrap=True)
-    balances.add_column("balance now", justify="right", no_wrap=True)
+    for letter, chapter in zip("ABC", trail.chapters, strict=False):
+        total = sum(b.by_reference.get(chapter.reference, 0) for b in trail.balances)
+        balances.add_column(
+            f"{letter}\n{chapter.key}", _major(total, cur), justify="right", no_wrap=True
+        )
+    balances.add_column("balance\nnow", justify="right", no_wrap=True)
     for b in trail.balances:
+        holder = _holder(b.code, labels, names)
         balances.add_row(
-            short(b.code),
-            _holder(b.code, e["id"], names),
-            _money(b.change, b.currency),
-            _money(b.balance, b.currency),
+            short(b.code) + (f"\n[dim]{holder}[/dim]" if holder else ""),
+            *(
+                _major(b.by_reference[c.reference], b.currency)
+                if c.reference in b.by_reference
+                else ""
+                for c in trail.chapters
+            ),
+            _major(b.balance, b.currency),
         )
     console.print(balances)
 
-    escrow = Table(title=f"Escrow {short(e['id'])}", title_justify="left", show_header=False)
+    escrow = Table(title=f"A. Escrow {short(e['id'])}", title_justify="left", show_header=False)
     escrow.add_column("field")
     escrow.add_column("value", justify="right")
     rows = [
@@ -311,7 +438,7 @@ def render(traced: Traced, console: Console) -> None:
         escrow.add_row(name, value)
     console.print(escrow)
 
-    allocations = Table(title=f"Allocations ({cur.upper()})", title_justify="left")
+    allocations = Table(title=f"A. Allocations ({cur.upper()})", title_justify="left")
     allocations.add_column("payee", no_wrap=True)
     allocations.add_column("status", no_wrap=True)
     for header in ("gross", "fee", "processing", "net", "net paid", "refunded"):
@@ -333,6 +460,8 @@ def render(traced: Traced, console: Console) -> None:
             ),
         )
     console.print(allocations)
+    _render_payout(result, console, names)
+    _render_dispute(result, console)
 
     for line in trail.verify_lines:
         console.print(line, highlight=False)
@@ -341,4 +470,55 @@ def render(traced: Traced, console: Console) -> None:
         f"Next: `escrowd serve`, log in as {client[0]} / {client[1]} "
         f"(POST /v1/auth/tokens), then GET /v1/escrows/{e['id']}.",
         highlight=False,
+    )
+
+
+def _fields(title: str, rows: list[tuple[str, str]], console: Console) -> None:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+def _render_payout(result: DemoResult, console: Console, names: dict[str, str]) -> None:
+    p = result.payout
+    if p is None:
+        console.print(
+            "B. No payout: worker1's earnings were still pending (ESCROWD_PAYOUT_DELAY_SECONDS).",
+            highlight=False,
+        )
+        return
+    _fields(
+        f"B. Payout {short(p['id'])}",
+        [
+            ("to", f"{names.get(p['party'], p['party'])}'s bank"),
+            ("status", p["status"]),
+            ("amount", _money(p["amount"], p["currency"])),
+            ("at the provider", str(p["provider_payout"])),
+        ],
+        console,
+    )
+
+
+def _render_dispute(result: DemoResult, console: Console) -> None:
+    d, esc = result.dispute, result.disputed
+    if d is None or esc is None:
+        return
+    cur = d["currency"]
+    net = sum(int(a["net_released"]) for a in esc["allocations"])
+    _fields(
+        f"C. Dispute {short(d['id'])} on escrow {short(esc['id'])}",
+        [
+            ("reason", d["reason"]),
+            ("status", d["status"]),
+            ("outcome", str(d["outcome"])),
+            ("disputed", _money(d["amount"], cur)),
+            ("released to worker2 (gross)", _money(d["amount_released"], cur)),
+            ("  of which worker2's net", _money(net, cur)),
+            ("refunded to the client", _money(d["amount_refunded"], cur)),
+            ("the escrow now", esc["status"]),
+        ],
+        console,
     )

@@ -1,8 +1,9 @@
 """``escrowd demo`` and the demo data of ``escrowd serve``, on a fresh database of each backend.
 
 The demo drives escrowd's HTTP API in process against the sandbox (a client, two verified
-workers, an admin; a $100 escrow funded with 4242, released to both workers, $15 refunded);
-these tests check that the money trail it prints adds up to the cent.
+workers, an admin; a $100 escrow funded with the 0077 card, released to both workers, $15
+refunded; worker 1's $49.47 paid out; a $30 escrow disputed and split $20 / $10); these tests
+check that the money trail it prints adds up to the cent, chapter by chapter.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from escrowd.config import Environment, ProviderMode, Settings
 from escrowd.demo import DEMO_USERS, seed_demo
 from escrowd.demo_cli import Traced, demo, traced_demo
 from escrowd.escrows.ledgering import PLATFORM_FEES, PROCESSING_COSTS, clearing
+from escrowd.payouts.models import Payout
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -42,7 +44,8 @@ async def _count(container: Container, table: str) -> int:
 
 
 def _changes(traced: Traced) -> dict[str, int]:
-    return {b.code: b.change for b in traced.trail.balances}
+    """What the first chapter, the $100 escrow, moved on each account."""
+    return traced.trail.changes(str(traced.demo.escrow["id"]))
 
 
 async def test_the_demo_escrow_ends_released_and_its_money_trail_adds_up_to_the_cent(
@@ -74,6 +77,7 @@ async def test_the_demo_escrow_ends_released_and_its_money_trail_adds_up_to_the_
     trail = traced.trail
     assert trail.verify_ok, trail.verify_lines
     assert sum(b.change for b in trail.balances) == 0
+    assert sum(_changes(traced).values()) == 0
     assert _changes(traced) == {
         clearing("stripe"): -10_000 + 320 + 1_500,
         f"escrow:{escrow['id']}": 0,
@@ -84,15 +88,137 @@ async def test_the_demo_escrow_ends_released_and_its_money_trail_adds_up_to_the_
     }
     # A fresh database: the balances now are this escrow's alone.
     assert all(b.balance == b.change for b in trail.balances)
-    categories = [t.category for t in trail.transfers]
+    categories = [t.category for t in trail.of(escrow["id"])]
     assert categories[0] == "payment"
     assert categories[-1] == "refund"
     assert sorted(categories) == sorted(
         ["payment", "processing_fee", "refund"]
         + ["release", "platform_fee", "processing_recovery"] * 2
     )
-    assert all(t.kind == "posted" and t.currency == "usd" for t in trail.transfers)
+    assert all(t.kind == "posted" and t.currency == "usd" for t in trail.of(escrow["id"]))
     assert any("onboarded on the sandbox's hosted page" in line for line in lines)
+
+
+async def test_the_demo_pays_worker1_out_and_the_payout_ends_paid_in_the_ledger(
+    fresh: Container,
+) -> None:
+    lines: list[str] = []
+    traced = await traced_demo(fresh, say=lines.append)
+    worker1 = traced.demo.users["worker1"][0]
+    payout = traced.demo.payout
+    assert payout is not None
+
+    assert (payout["status"], payout["amount"], payout["currency"]) == ("paid", 4_947, "usd")
+    assert payout["party"] == worker1
+    # The provider agrees: its payout, on worker1's connected account, arrived.
+    async with fresh.db.transaction() as session:
+        row = await session.get(Payout, payout["id"])
+    assert row is not None
+    at_provider = await fresh.provider.retrieve_payout(
+        payout["provider_payout"], account_id=row.provider_account_id
+    )
+    assert (at_provider.status, at_provider.amount) == ("paid", 4_947)
+
+    trail = traced.trail
+    po = payout["id"]
+    assert [(t.id, t.kind, t.category, t.amount) for t in trail.of(po)] == [
+        (f"{po}:requested", "pending", "payout", 4_947),
+        (f"{po}:paid", "post_pending", "payout", 4_947),
+        (f"{po}:sent", "posted", "payout_sent", 4_947),
+    ]
+    assert trail.changes(po) == {
+        f"payee:{worker1}:available": -4_947,
+        f"payouts:in_transit:{worker1}": 0,
+        clearing("stripe"): 4_947,
+    }
+    now = {b.code: b.balance for b in trail.balances}
+    assert now[f"payee:{worker1}:available"] == 0  # earned 49.47, all of it paid out
+    assert now[f"payouts:in_transit:{worker1}"] == 0
+    assert trail.verify_ok, trail.verify_lines
+    assert any("paid, worker1's bank has it" in line for line in lines)
+
+
+async def test_the_demo_disputes_a_second_escrow_and_the_admin_splits_it(
+    fresh: Container,
+) -> None:
+    lines: list[str] = []
+    traced = await traced_demo(fresh, say=lines.append)
+    worker2 = traced.demo.users["worker2"][0]
+    escrow, dispute = traced.demo.disputed, traced.demo.dispute
+    assert escrow is not None
+    assert dispute is not None
+
+    assert dispute["escrow"] == escrow["id"]
+    assert (dispute["kind"], dispute["status"], dispute["outcome"]) == (
+        "internal",
+        "resolved",
+        "split",
+    )
+    assert (dispute["amount"], dispute["amount_released"], dispute["amount_refunded"]) == (
+        3_000,
+        2_000,
+        1_000,
+    )
+    assert dispute["opened_by"] == traced.demo.users["client"][0]
+    assert dispute["resolved_by"] == traced.demo.users["admin"][0]
+    assert [e["author"] for e in dispute["evidence"]] == [
+        traced.demo.users["client"][0],
+        worker2,
+    ]
+    assert escrow["status"] == "released"
+    assert (escrow["amount_released"], escrow["amount_refunded"], escrow["amount_held"]) == (
+        2_000,
+        1_000,
+        0,
+    )
+    assert escrow["payment"]["processing_fee"] == 117  # 2.9 % + 30¢ on $30
+    # Seed 000's fees on the $20.00 released: 15 %, then 3 % of the $17.00 left.
+    (allocation,) = escrow["allocations"]
+    assert (allocation["platform_fee"], allocation["processing_cost"]) == (450, 77)
+    assert allocation["net_released"] == 1_649
+
+    trail = traced.trail
+    eid = escrow["id"]
+    assert trail.changes(eid) == {
+        clearing("stripe"): -3_000 + 117 + 1_000,
+        f"escrow:{eid}": 0,
+        f"payee:{worker2}:available": 1_649,
+        PLATFORM_FEES: 300,
+        PROCESSING_COSTS: 51 - 117,
+    }
+    assert sorted(t.category for t in trail.of(eid)) == sorted(
+        ["payment", "processing_fee", "release", "platform_fee", "processing_recovery", "refund"]
+    )
+    assert [t.amount for t in trail.of(eid) if t.category in ("release", "refund")] == [
+        1_649,
+        1_000,
+    ]
+    assert trail.verify_ok, trail.verify_lines
+    assert [c.key for c in trail.chapters] == ["escrow", "payout", "dispute"]
+    assert any("the admin split it" in line for line in lines)
+
+
+async def test_with_a_payout_delay_the_demo_says_the_earnings_are_pending_and_skips_the_payout(
+    fresh_db_url: str,
+) -> None:
+    settings = _settings(fresh_db_url).model_copy(update={"payout_delay_seconds": 3_600})
+    container = build(settings)
+    try:
+        lines: list[str] = []
+        traced = await traced_demo(container, say=lines.append)
+    finally:
+        await container.close()
+    worker1 = traced.demo.users["worker1"][0]
+
+    assert traced.demo.payout is None
+    assert any("ESCROWD_PAYOUT_DELAY_SECONDS" in line for line in lines)
+    assert [c.key for c in traced.trail.chapters] == ["escrow", "dispute"]
+    changes = _changes(traced)
+    assert changes[f"payee:{worker1}:pending"] == 4_947
+    assert f"payee:{worker1}:available" not in changes
+    assert traced.demo.dispute is not None
+    assert traced.demo.dispute["status"] == "resolved"
+    assert traced.trail.verify_ok, traced.trail.verify_lines
 
 
 async def test_a_second_run_makes_a_new_escrow_and_reuses_users_and_verified_accounts(
@@ -111,12 +237,23 @@ async def test_a_second_run_makes_a_new_escrow_and_reuses_users_and_verified_acc
     assert await _count(fresh, "connected_accounts") == 2
     assert await _count(fresh, "payment_methods") == 1
     assert second.demo.escrow["status"] == "released"
-    assert _changes(second) == {
-        code.replace(first.demo.escrow["id"], second.demo.escrow["id"]): change
-        for code, change in _changes(first).items()
-    }
+    # Each chapter of the second run moved exactly what the first run's did.
+    assert [c.key for c in second.trail.chapters] == ["escrow", "payout", "dispute"]
+    for was, now in zip(first.trail.chapters, second.trail.chapters, strict=True):
+        assert now.key == was.key
+        assert now.reference != was.reference
+        assert second.trail.changes(now.reference) == {
+            code.replace(was.reference, now.reference): change
+            for code, change in first.trail.changes(was.reference).items()
+        }
+    assert second.demo.payout is not None
+    assert second.demo.payout["status"] == "paid"
+    assert second.demo.dispute is not None
+    assert second.demo.dispute["status"] == "resolved"
+    assert await _count(fresh, "payouts") == 2
+    assert await _count(fresh, "disputes") == 2
     fees = {b.code: b.balance for b in second.trail.balances}
-    assert fees[PLATFORM_FEES] == 2 * 1_275
+    assert fees[PLATFORM_FEES] == 2 * (1_275 + 300)
     assert second.trail.verify_ok, second.trail.verify_lines
 
 
@@ -129,19 +266,37 @@ def test_the_demo_command_prints_the_money_trail_and_can_run_again(fresh_db_url:
     assert first.exit_code == 0, first.output
     for heading in (
         "Ledger transfers, in order",
-        "Ledger accounts it touched",
+        "A. the escrow: funded, released to both workers, the rest refunded",
+        "B. worker1's payout: requested (held), approved, paid",
+        "C. the disputed escrow: funded, disputed, split by the admin",
+        "Ledger accounts the demo touched (USD)",
         "Allocations (USD)",
         "ledger verify: OK",
     ):
         assert heading in first.stdout
     assert "100.00 USD" in first.stdout
-    assert "provider:stripe:clearing" in first.stdout
-    assert "-81.80 USD" in first.stdout  # the clearing account after $100 in, $15 and $3.20 out
-    assert "released" in first.stdout
+    assert "payout requested:" in first.stdout
+    assert "out to the worker's bank" in first.stdout
+    # The clearing account's row: −81.80 for the escrow ($100 in, $15 and $3.20 out), +49.47
+    # for the payout, −18.83 for the disputed escrow ($30 in, $10 and $1.17 out); −51.16 now.
+    assert _row(first.stdout, "provider:stripe:clearing") == [
+        "-81.80",
+        "49.47",
+        "-18.83",
+        "-51.16",
+    ]
+    assert "resolved" in first.stdout
+    assert "split" in first.stdout
 
     again = runner.invoke(app, ["--database-url", fresh_db_url, "--no-migrate"])
     assert again.exit_code == 0, again.output
-    assert "-163.60 USD" in again.stdout  # two escrows' worth
+    assert _row(again.stdout, "provider:stripe:clearing")[-1] == "-102.32"  # two runs' worth
+
+
+def _row(table: str, account: str) -> list[str]:
+    """The figures on the balances table's line for ``account``."""
+    line = next(line for line in table.splitlines() if line.startswith(f"│ {account} "))
+    return [cell.strip() for cell in line.split("│")[2:-1]]
 
 
 def test_the_demo_command_refuses_production(fresh_db_url: str) -> None:
@@ -156,7 +311,7 @@ def test_the_demo_command_refuses_production(fresh_db_url: str) -> None:
     assert "production" in result.output
 
 
-async def test_serve_seeds_an_empty_database_with_logins_and_a_demo_escrow_once(
+async def test_serve_seeds_an_empty_database_with_logins_and_the_demo_once(
     fresh_db_url: str,
 ) -> None:
     settings = _settings(fresh_db_url)
@@ -170,7 +325,10 @@ async def test_serve_seeds_an_empty_database_with_logins_and_a_demo_escrow_once(
     assert await seed_demo(settings) is None  # not empty any more: nothing is added
     container = build(settings)
     try:
-        assert await _count(container, "escrows") == 1
+        # The demo's story, once: its escrow and the disputed one, the payout, the dispute.
+        assert await _count(container, "escrows") == 2
+        assert await _count(container, "payouts") == 1
+        assert await _count(container, "disputes") == 1
         assert await _count(container, "users") == len(DEMO_USERS)
     finally:
         await container.close()
