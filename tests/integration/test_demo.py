@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import typer
 from sqlalchemy import text
@@ -255,6 +256,30 @@ async def test_a_second_run_makes_a_new_escrow_and_reuses_users_and_verified_acc
     fees = {b.code: b.balance for b in second.trail.balances}
     assert fees[PLATFORM_FEES] == 2 * (1_275 + 300)
     assert second.trail.verify_ok, second.trail.verify_lines
+
+
+async def test_on_a_database_whose_client_has_only_the_4242_card_the_demo_saves_0077(
+    fresh: Container,
+) -> None:
+    # An older demo saved the 4242 card, whose money reaches a connected account two days
+    # after the charge: the payout would fail. The demo saves the 0077 card and pays with it.
+    from escrowd.app import create_app
+    from escrowd.demo import Api, ensure_users, saved_card
+
+    await ensure_users(fresh)
+    transport = httpx.ASGITransport(app=create_app(fresh, background=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.demo") as http:
+        email, password = DEMO_USERS[1][0], DEMO_USERS[1][1]
+        login = await http.post("/v1/auth/tokens", json={"email": email, "password": password})
+        await saved_card(Api(http), login.json()["access_token"], card="pm_card_visa", last4="4242")
+    assert await _count(fresh, "payment_methods") == 1
+
+    traced = await traced_demo(fresh)
+
+    assert await _count(fresh, "payment_methods") == 2
+    assert traced.demo.payout is not None
+    assert traced.demo.payout["status"] == "paid"
+    assert traced.trail.verify_ok, traced.trail.verify_lines
 
 
 def test_the_demo_command_prints_the_money_trail_and_can_run_again(fresh_db_url: str) -> None:
