@@ -422,8 +422,9 @@ class Invoice:
     billing_reason: str | None
     period_start: datetime | None = None
     period_end: datetime | None = None
-    #: The payment that paid it and that payment's charge (None while unpaid, or paid
-    #: without a card payment: a free invoice, one marked paid out of band).
+    #: The PaymentIntent collecting it and its charge: API versions before 2025-03-31 name
+    #: them from finalization on, later ones once paid. None for an invoice paid without a
+    #: payment (free, or marked paid out of band).
     payment_id: str | None = None
     charge_id: str | None = None
     created: datetime | None = None
