@@ -7,14 +7,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from escrowd.clock import FrozenClock
 from escrowd.escrows.ledgering import PROCESSING_COSTS
+from escrowd.jobs import PermanentJobError
+from escrowd.jobs.registry import JobContext, JobInfo
 from escrowd.ledger.models import LedgerAccount, LedgerTransfer
 from escrowd.ledger.verify import verify
 from escrowd.reconcile.differences import Difference, Kind
-from escrowd.reconcile.service import day_start, reconcile
+from escrowd.reconcile.service import day_start, reconcile, reconcile_invoice
+from escrowd.reconcile.sweep import DIFFERENCE_JOB, difference
 from tests.escrows.conftest import Ctx, payer, settle
 from tests.reconcile.conftest import edit_sandbox_object, own_day
 from tests.subscriptions.conftest import active, days_pass, stripe
@@ -107,6 +111,21 @@ async def test_first_payment_renewal_and_failed_renewal_book_fees_and_reconcile_
     assert (await verify(ctx.container.db)).ok
 
 
+async def _replay(ctx: Ctx, found: Difference) -> None:
+    """Run the difference's incident job again, as replaying the incident does."""
+    now = ctx.container.clock.now()
+    info = JobInfo(
+        id="job_replay",
+        kind=DIFFERENCE_JOB,
+        attempt=1,
+        max_attempts=1,
+        dedupe_key=None,
+        run_at=now,
+        created_at=now,
+    )
+    await difference(JobContext(ctx.container, info, "test"), found.as_dict())
+
+
 def _by_kind(differences: list[Difference]) -> dict[Kind, Difference]:
     out = {d.kind: d for d in differences}
     assert len(out) == len(differences), differences
@@ -175,6 +194,20 @@ async def test_a_changed_payment_a_missing_payment_and_an_unbooked_invoice_are_r
         # Every difference is about an invoice: no invoice payment is taken for an escrow's.
         assert all(d.kind is not Kind.payment_unrecorded for d in report.differences)
         assert all(d.advice for d in report.differences)
+        assert {d.as_dict()["invoice"] for d in report.differences} == {
+            tampered_invoice["id"],
+            vanished_invoice["id"],
+            outside_invoice["id"],
+        }
+
+        # Put right at the provider, the fee difference is gone when its invoice is checked
+        # again (as the sweep does when the incident is replayed); the amount's stays.
+        await edit_sandbox_object(ctx, charge["balance_transaction"], fee=PRO_FEE)
+        again = await reconcile_invoice(ctx.container, tampered_invoice["id"])
+        assert [d.key for d in again.differences] == [amount.key]
+        await _replay(ctx, fee)  # quietly: nothing to report
+        with pytest.raises(PermanentJobError, match="invoice_amount"):
+            await _replay(ctx, amount)
         assert (await verify(ctx.container.db)).ok
     finally:
         # Left running, it would renew on whatever day a later test moves the clock to.

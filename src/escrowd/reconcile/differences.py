@@ -123,6 +123,9 @@ class Difference:
     ours: int | None
     theirs: int | None
     detail: str
+    #: The subscription invoice it concerns, when it is about one (the sweep checks it again
+    #: by this id when its incident is replayed).
+    invoice_id: str | None = None
 
     @property
     def advice(self) -> str:
@@ -137,6 +140,7 @@ class Difference:
         return {
             "kind": self.kind.value,
             "escrow": self.escrow_id,
+            "invoice": self.invoice_id,
             "object": self.object_id,
             "currency": self.currency,
             "ours": self.ours,

@@ -348,6 +348,7 @@ def compare_invoice(ours: OurInvoice | None, theirs: TheirInvoice | None) -> lis
                 f"invoice {theirs.id} was paid by payment {theirs.payment_id} "
                 f"({_m(theirs.payment.received, theirs.payment.currency)}) at the provider; "
                 f"the ledger has no {theirs.id}:subscription{booked}",
+                invoice_id=theirs.id,
             )
         ]
     where = f"invoice {ours.invoice_id} of {ours.subscription_id or 'an unknown subscription'}"
@@ -367,6 +368,7 @@ def compare_invoice(ours: OurInvoice | None, theirs: TheirInvoice | None) -> lis
                 ours.amount,
                 None if theirs is None or theirs.payment is None else theirs.payment.received,
                 f"{where} is booked as {_m(ours.amount, ours.currency)} of revenue but {state}",
+                invoice_id=ours.invoice_id,
             )
         ]
     paid = theirs.payment
@@ -383,6 +385,7 @@ def compare_invoice(ours: OurInvoice | None, theirs: TheirInvoice | None) -> lis
                 paid.received,
                 f"{where} is booked as {_m(ours.amount, ours.currency)}; payment {paid.id} "
                 f"took {_m(paid.received, paid.currency)}",
+                invoice_id=ours.invoice_id,
             )
         )
     if paid.fee is not None and paid.fee != ours.fee:
@@ -396,6 +399,7 @@ def compare_invoice(ours: OurInvoice | None, theirs: TheirInvoice | None) -> lis
                 paid.fee,
                 f"the ledger booked {_m(ours.fee, ours.currency)} as the fee on payment "
                 f"{paid.id} of {where}; the provider charged {_m(paid.fee, paid.currency)}",
+                invoice_id=ours.invoice_id,
             )
         )
     return out

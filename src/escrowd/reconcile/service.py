@@ -6,7 +6,8 @@ side touched, compared whole. Only a day's objects are held at once, however lon
 A record one side has in the day and the other dated just outside it (a payment created
 before midnight and captured after) is fetched by id: one call, only for those.
 
-``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life.
+``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life;
+``reconcile_invoice(container, invoice_id)`` one subscription invoice.
 
 A payment that paid a subscription invoice is compared with the invoice's booking, not with
 the escrows: the provider's invoices of the day name their payments (older API versions also
@@ -50,6 +51,7 @@ from escrowd.reconcile.sides import (
     Theirs,
     Totals,
     ledger_window,
+    load_invoices,
     load_ours,
     their_payment,
     their_transfer,
@@ -416,3 +418,19 @@ async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
 async def _keys(session: AsyncSession, escrow_id: str) -> list[str]:
     stmt = select(Operation.key).where(Operation.escrow_id == escrow_id)
     return list((await session.scalars(stmt)).all())
+
+
+async def reconcile_invoice(container: Container, invoice_id: str) -> Report:
+    """Compare one subscription invoice: its booking against its payment at the provider."""
+    provider = container.provider
+    async with container.db.transaction() as s:
+        ours = Ours(invoices=await load_invoices(s, [invoice_id]))
+    theirs = Theirs()
+    try:
+        theirs.invoices[invoice_id] = await provider.retrieve_invoice(invoice_id)
+    except ProviderError as exc:
+        if not exc.missing:
+            raise
+    report = Report(since=None, until=None, escrow_id=None)
+    _record(report, ours, await compare(provider, ours, theirs, report.compared))
+    return report
