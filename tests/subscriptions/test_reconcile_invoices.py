@@ -19,9 +19,10 @@ from escrowd.ledger.verify import verify
 from escrowd.reconcile.differences import Difference, Kind
 from escrowd.reconcile.service import day_start, reconcile, reconcile_invoice
 from escrowd.reconcile.sweep import DIFFERENCE_JOB, difference
+from escrowd.webhooks.models import InboundWebhookEvent
 from tests.escrows.conftest import Ctx, payer, settle
 from tests.reconcile.conftest import edit_sandbox_object, own_day
-from tests.subscriptions.conftest import active, days_pass, stripe
+from tests.subscriptions.conftest import RETURN_URL, active, days_pass, stripe, subscribe
 
 PRO = 4900
 #: The sandbox's card fee on $49.00: 2.9 % (142.1, rounded to 142) + 30.
@@ -212,3 +213,35 @@ async def test_a_changed_payment_a_missing_payment_and_an_unbooked_invoice_are_r
     finally:
         # Left running, it would renew on whatever day a later test moves the clock to.
         await stripe(ctx, "DELETE", f"subscriptions/{outside['id']}")
+
+
+async def test_an_invoice_paid_by_a_charge_of_another_amount_is_rejected_and_books_nothing(
+    ctx: Ctx,
+) -> None:
+    who = await payer(ctx)
+    created = await subscribe(ctx, who, "pro")
+    secret = created["client_secret"]
+    pi = await stripe(
+        ctx,
+        "POST",
+        f"payment_intents/{secret.split('_secret_')[0]}/confirm",
+        client_secret=secret,
+        return_url=RETURN_URL,
+    )
+    assert pi["status"] == "succeeded"
+    # Before escrowd hears of it, the charge the invoice names is not for the invoice's amount.
+    await edit_sandbox_object(ctx, pi["latest_charge"], amount_captured=PRO - 1)
+    await settle(ctx.container)
+    assert await _booked(ctx, created["id"]) == {}
+    async with ctx.container.db.transaction() as s:
+        paid = (
+            await s.scalars(
+                select(InboundWebhookEvent).where(
+                    InboundWebhookEvent.type == "invoice.paid",
+                    InboundWebhookEvent.object_id == pi["invoice"],
+                )
+            )
+        ).one()
+    assert paid.status == "rejected"
+    assert paid.last_error is not None
+    assert pi["latest_charge"] in paid.last_error
