@@ -178,9 +178,9 @@ async def compare(
     for listed in theirs.payments.values():
         recent.add(listed)
     invoices = await _their_invoices(provider, ours, theirs, recent)
-    paid_invoices = {i.payment_id for i in invoices.values() if i.payment_id}
+    invoice_payments = {i.payment_id for i in invoices.values() if i.payment_id}
     # A payment that paid an invoice is compared with the invoice's booking, below.
-    payments = {k: v for k, v in theirs.payments.items() if k not in paid_invoices}
+    payments = {k: v for k, v in theirs.payments.items() if k not in invoice_payments}
     out: list[Difference] = []
     counts["payments"] += len(ours.payments) + len(set(payments) - set(ours.escrow_of_payment))
     counts["refunds"] += len(ours.refunds) + len(
