@@ -209,3 +209,50 @@ def test_a_subscription_reads_its_first_invoice_secret_in_either_api_shape(
         "price_1",
     )
     assert sub.current_period_end == datetime.fromtimestamp(1_900_000_000, UTC)
+
+
+_PAID = {
+    "id": "in_1",
+    "status": "paid",
+    "amount_due": 4900,
+    "amount_paid": 4900,
+    "currency": "usd",
+    "customer": "cus_1",
+}
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {
+            "payments": {
+                "object": "list",
+                "data": [
+                    {"status": "canceled", "payment": {"payment_intent": "pi_old"}},
+                    {
+                        "status": "paid",
+                        "payment": {"type": "payment_intent", "payment_intent": {"id": "pi_9"}},
+                    },
+                ],
+            }
+        },
+        {"payment_intent": "pi_9", "charge": None},
+    ],
+    ids=["current-api", "before-2025-03-31"],
+)
+def test_an_invoice_names_the_payment_that_paid_it_in_either_api_shape(
+    shape: dict[str, Any],
+) -> None:
+    assert mapping.invoice({**_PAID, **shape}).payment_id == "pi_9"
+
+
+def test_an_invoice_not_paid_yet_names_no_payment() -> None:
+    open_ = {**_PAID, "status": "open", "amount_paid": 0}
+    listed = {"payments": {"data": [{"status": "open", "payment": {"payment_intent": "pi_9"}}]}}
+    assert mapping.invoice({**open_, **listed}).payment_id is None
+
+
+def test_a_payment_names_its_invoice_where_the_api_version_does() -> None:
+    pi = {"id": "pi_9", "status": "succeeded", "amount": 4900, "currency": "usd"}
+    assert mapping.payment_record({**pi, "invoice": "in_1"}).invoice_id == "in_1"
+    assert mapping.payment_record(pi).invoice_id is None

@@ -348,6 +348,9 @@ class PaymentRecord:
     payment: Payment
     #: The latest charge; None before the payment was confirmed.
     charge: Charge | None
+    #: The invoice it pays, where the provider's API version names it on the payment
+    #: (Stripe before 2025-03-31); None for other payments, and on later versions.
+    invoice_id: str | None = None
 
 
 # --- subscriptions -------------------------------------------------------------------------
@@ -419,6 +422,12 @@ class Invoice:
     billing_reason: str | None
     period_start: datetime | None = None
     period_end: datetime | None = None
+    #: The PaymentIntent collecting it and its charge: API versions before 2025-03-31 name
+    #: them from finalization on, later ones once paid. None for an invoice paid without a
+    #: payment (free, or marked paid out of band).
+    payment_id: str | None = None
+    charge_id: str | None = None
+    created: datetime | None = None
 
 
 # --- inbound events ------------------------------------------------------------------------

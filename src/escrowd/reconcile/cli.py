@@ -46,7 +46,8 @@ HELP = "\n\n".join(
         "Compare the ledger with the payment provider and report every difference.",
         "`escrowd ledger verify` checks the ledger against itself; this checks it against the "
         "world: each escrow's payment (amount and fee), refunds, transfers to payees and their "
-        "reversals, as escrowd booked them and as the provider has them. Each difference "
+        "reversals, and each subscription invoice's payment (amount and fee), as escrowd "
+        "booked them and as the provider has them. Each difference "
         "comes with what to do about it; each day's totals are shown side by side.",
         "Exit status: 0 no differences, 1 differences found, 2 could not run (configuration, "
         "database, or provider unreachable).",

@@ -25,6 +25,9 @@ class Kind(StrEnum):
     transfer_amount = "transfer_amount"
     reversal_unrecorded = "reversal_unrecorded"
     reversal_amount = "reversal_amount"
+    invoice_unrecorded = "invoice_unrecorded"
+    invoice_missing = "invoice_missing"
+    invoice_amount = "invoice_amount"
 
 
 ADVICE: dict[Kind, str] = {
@@ -87,6 +90,23 @@ ADVICE: dict[Kind, str] = {
         "escrowd booked more reversed than the provider reversed: the payee still has the "
         "money. Reverse the rest at the provider, or correct the ledger."
     ),
+    Kind.invoice_unrecorded: (
+        "A subscription invoice was paid at the provider and escrowd did not book it (its "
+        "invoice.paid webhook was lost or failed, or the subscription is not escrowd's). If "
+        "the subscription is escrowd's, replay the invoice.paid event from the provider's "
+        "dashboard or replay its failed webhook job; otherwise account for it outside escrowd."
+    ),
+    Kind.invoice_missing: (
+        "escrowd booked a subscription invoice as paid that the provider has no successful "
+        "payment for (the invoice is unknown there, not paid, or its payment failed). Reverse "
+        "the booking with an adjusting transfer from platform:fees to the provider's clearing "
+        "account, and check the subscription's status at the provider."
+    ),
+    Kind.invoice_amount: (
+        "The payment that paid a subscription invoice differs from what escrowd booked for it "
+        "(amount or currency). Book the difference between the provider's clearing account "
+        "and platform:fees."
+    ),
 }
 
 
@@ -103,6 +123,9 @@ class Difference:
     ours: int | None
     theirs: int | None
     detail: str
+    #: The subscription invoice it concerns, when it is about one (the sweep checks it again
+    #: by this id when its incident is replayed).
+    invoice_id: str | None = None
 
     @property
     def advice(self) -> str:
@@ -117,6 +140,7 @@ class Difference:
         return {
             "kind": self.kind.value,
             "escrow": self.escrow_id,
+            "invoice": self.invoice_id,
             "object": self.object_id,
             "currency": self.currency,
             "ours": self.ours,

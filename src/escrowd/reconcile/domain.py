@@ -1,12 +1,14 @@
 """Reconciliation's rules: what escrowd booked against what the provider holds (pure).
 
-Three kinds of money object are compared, each whole (not just a day's part of it):
+Four kinds of money object are compared, each whole (not just a day's part of it):
 
 - a **payment**: an escrow's funding in the ledger (``payment`` + ``capture`` transfers) and
   its ``processing_fee``, against the PaymentIntent's captured charge and the charge's fee;
 - a **refund**: a refund operation's ledger transfer against the provider's refund;
 - a **transfer**: a release operation's net to the payee and the reversals booked since,
-  against the provider's transfer and its ``amount_reversed``.
+  against the provider's transfer and its ``amount_reversed``;
+- a **subscription invoice**: its booked revenue (``<in_…>:subscription``) and processing fee
+  (``<in_…>:processing_fee``), against the payment that paid the invoice and its charge's fee.
 
 Either side may be missing (None). Each rule returns the differences it finds
 (``differences``: the kinds, their advice and the ``Difference`` type). Payouts and
@@ -44,6 +46,8 @@ class TheirPayment:
     fee: int | None
     #: The escrow its metadata names, if any.
     escrow_id: str | None
+    #: The invoice it pays, where the provider names it on the payment (older API versions).
+    invoice_id: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -287,6 +291,115 @@ def compare_transfer(ours: OurTransfer | None, theirs: TheirTransfer | None) -> 
                 theirs.reversed,
                 f"transfer {theirs.id} has {_m(theirs.reversed, theirs.currency)} reversed at "
                 f"the provider; the ledger booked {_m(ours.reversed, ours.currency)}",
+            )
+        )
+    return out
+
+
+# --- subscription invoices --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OurInvoice:
+    invoice_id: str
+    #: The subscription it was booked for (the transfers' reference).
+    subscription_id: str | None
+    currency: str
+    #: The revenue booked (``<in_…>:subscription``); 0 when only a fee was booked.
+    amount: int
+    #: The processing fee booked (``<in_…>:processing_fee``); None when none was.
+    fee: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TheirInvoice:
+    id: str
+    status: str
+    currency: str
+    amount_paid: int
+    payment_id: str | None
+    #: The payment that paid it, with its charge's fee (None: no payment, or unknown there).
+    payment: TheirPayment | None
+
+    @property
+    def paid(self) -> bool:
+        """Paid by a payment that succeeded (an invoice paid out of band moved no money)."""
+        return self.status == "paid" and self.payment is not None and self.payment.succeeded
+
+    @property
+    def object_id(self) -> str:
+        return self.payment_id or self.id
+
+
+def compare_invoice(ours: OurInvoice | None, theirs: TheirInvoice | None) -> list[Difference]:
+    if ours is None or ours.amount == 0:
+        if theirs is None or not theirs.paid:
+            return []
+        assert theirs.payment is not None
+        booked = "" if ours is None else f" (only a fee of {_m(ours.fee, ours.currency)})"
+        return [
+            Difference(
+                Kind.invoice_unrecorded,
+                None,
+                theirs.object_id,
+                theirs.currency,
+                None,
+                theirs.payment.received,
+                f"invoice {theirs.id} was paid by payment {theirs.payment_id} "
+                f"({_m(theirs.payment.received, theirs.payment.currency)}) at the provider; "
+                f"the ledger has no {theirs.id}:subscription{booked}",
+                invoice_id=theirs.id,
+            )
+        ]
+    where = f"invoice {ours.invoice_id} of {ours.subscription_id or 'an unknown subscription'}"
+    if theirs is None or not theirs.paid:
+        if theirs is None:
+            state = "the provider does not know it"
+        elif theirs.payment is None:
+            state = f"the provider has it {theirs.status} with no payment found"
+        else:
+            state = f"its payment {theirs.payment.id} is {theirs.payment.status}"
+        return [
+            Difference(
+                Kind.invoice_missing,
+                None,
+                ours.invoice_id if theirs is None else theirs.object_id,
+                ours.currency,
+                ours.amount,
+                None if theirs is None or theirs.payment is None else theirs.payment.received,
+                f"{where} is booked as {_m(ours.amount, ours.currency)} of revenue but {state}",
+                invoice_id=ours.invoice_id,
+            )
+        ]
+    paid = theirs.payment
+    assert paid is not None
+    out: list[Difference] = []
+    if paid.currency != ours.currency or paid.received != ours.amount:
+        out.append(
+            Difference(
+                Kind.invoice_amount,
+                None,
+                paid.id,
+                ours.currency,
+                ours.amount,
+                paid.received,
+                f"{where} is booked as {_m(ours.amount, ours.currency)}; payment {paid.id} "
+                f"took {_m(paid.received, paid.currency)}",
+                invoice_id=ours.invoice_id,
+            )
+        )
+    if paid.fee is not None and paid.fee != ours.fee:
+        out.append(
+            Difference(
+                Kind.fee_amount,
+                None,
+                paid.id,
+                ours.currency,
+                ours.fee,
+                paid.fee,
+                f"the ledger booked {_m(ours.fee, ours.currency)} as the fee on payment "
+                f"{paid.id} of {where}; the provider charged {_m(paid.fee, paid.currency)}",
+                invoice_id=ours.invoice_id,
             )
         )
     return out

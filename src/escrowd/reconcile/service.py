@@ -6,7 +6,13 @@ side touched, compared whole. Only a day's objects are held at once, however lon
 A record one side has in the day and the other dated just outside it (a payment created
 before midnight and captured after) is fetched by id: one call, only for those.
 
-``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life.
+``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life;
+``reconcile_invoice(container, invoice_id)`` one subscription invoice.
+
+A payment that paid a subscription invoice is compared with the invoice's booking, not with
+the escrows: the provider's invoices of the day name their payments (older API versions also
+name the invoice on the payment), and an invoice escrowd booked but the day's list lacks is
+fetched by id.
 """
 
 from __future__ import annotations
@@ -24,15 +30,17 @@ from escrowd.errors import NotFoundError
 from escrowd.escrows.models import Escrow, Operation
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError
-from escrowd.providers.types import Refund, TimeRange
+from escrowd.providers.types import Invoice, Refund, TimeRange
 from escrowd.reconcile.differences import Difference
 from escrowd.reconcile.domain import (
     OurPayment,
     OurRefund,
     OurTransfer,
+    TheirInvoice,
     TheirPayment,
     TheirRefund,
     TheirTransfer,
+    compare_invoice,
     compare_payment,
     compare_refund,
     compare_transfer,
@@ -43,6 +51,7 @@ from escrowd.reconcile.sides import (
     Theirs,
     Totals,
     ledger_window,
+    load_invoices,
     load_ours,
     their_payment,
     their_transfer,
@@ -127,6 +136,21 @@ class RecentPayments:
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
         self._seen: dict[str, TheirPayment] = {}
+        #: Payment id → the invoice it paid, for invoices seen: a renewal's payment may be
+        #: created the day after its invoice, and current API versions name the invoice only
+        #: from the invoice's side.
+        self._invoice_of: dict[str, str] = {}
+
+    def invoice_of(self, payment_id: str) -> str | None:
+        return self._invoice_of.get(payment_id)
+
+    def add_invoice(self, invoice: Invoice) -> None:
+        if invoice.payment_id is None:
+            return
+        self._invoice_of.pop(invoice.payment_id, None)
+        self._invoice_of[invoice.payment_id] = invoice.id
+        if len(self._invoice_of) > self.size:
+            del self._invoice_of[next(iter(self._invoice_of))]
 
     def get(self, payment_id: str) -> TheirPayment | None:
         return self._seen.get(payment_id)
@@ -153,10 +177,12 @@ async def compare(
     recent = recent or RecentPayments()
     for listed in theirs.payments.values():
         recent.add(listed)
+    invoices = await _their_invoices(provider, ours, theirs, recent)
+    invoice_payments = {i.payment_id for i in invoices.values() if i.payment_id}
+    # A payment that paid an invoice is compared with the invoice's booking, below.
+    payments = {k: v for k, v in theirs.payments.items() if k not in invoice_payments}
     out: list[Difference] = []
-    counts["payments"] += len(ours.payments) + len(
-        set(theirs.payments) - set(ours.escrow_of_payment)
-    )
+    counts["payments"] += len(ours.payments) + len(set(payments) - set(ours.escrow_of_payment))
     counts["refunds"] += len(ours.refunds) + len(
         set(theirs.refunds) - {r.refund_id for r in ours.refunds.values()}
     )
@@ -183,7 +209,7 @@ async def compare(
 
     out += await _pair_up(
         ours.payments.values(),
-        theirs.payments,
+        payments,
         lambda mine: mine.payment_id,
         fetch_payment,
         compare_payment,
@@ -202,6 +228,59 @@ async def compare(
         fetch_transfer,
         compare_transfer,
     )
+    for invoice_id in sorted(set(ours.invoices) | set(invoices)):
+        mine, theirs_ = ours.invoices.get(invoice_id), invoices.get(invoice_id)
+        if mine is not None or (theirs_ is not None and theirs_.paid):
+            counts["payments"] += 1
+        out += compare_invoice(mine, theirs_)
+    return out
+
+
+async def _their_invoices(
+    provider: PaymentProvider, ours: Ours, theirs: Theirs, recent: RecentPayments
+) -> dict[str, TheirInvoice]:
+    """The provider's side of every invoice in play: those it listed, those its listed
+    payments paid, and those escrowd booked (fetched by id), each with its payment."""
+    found: dict[str, Invoice] = dict(theirs.invoices)
+    for invoice in found.values():
+        recent.add_invoice(invoice)
+    wanted = set(ours.invoices) | {
+        i
+        for p in theirs.payments.values()
+        if (i := p.invoice_id or recent.invoice_of(p.id)) is not None
+    }
+    for invoice_id in sorted(wanted - set(found)):
+        try:
+            invoice = await provider.retrieve_invoice(invoice_id)
+        except ProviderError as exc:
+            if not exc.missing:
+                raise
+            continue
+        found[invoice.id] = invoice
+        recent.add_invoice(invoice)
+    out: dict[str, TheirInvoice] = {}
+    for invoice in found.values():
+        payment: TheirPayment | None = None
+        pid = invoice.payment_id
+        # An open or void invoice escrowd did not book needs no look at its payment.
+        if pid is not None and (invoice.status == "paid" or invoice.id in ours.invoices):
+            payment = theirs.payments.get(pid) or recent.get(pid)
+            if payment is None:
+                try:
+                    payment = their_payment(await provider.retrieve_payment_record(pid))
+                except ProviderError as exc:
+                    if not exc.missing:
+                        raise
+                else:
+                    recent.add(payment)
+        out[invoice.id] = TheirInvoice(
+            id=invoice.id,
+            status=invoice.status,
+            currency=invoice.currency,
+            amount_paid=invoice.amount_paid,
+            payment_id=pid,
+            payment=payment,
+        )
     return out
 
 
@@ -295,6 +374,12 @@ async def reconcile(
                 refund_ids=theirs.refunds,
                 release_keys=touched.release_keys,
                 transfer_ids=theirs.transfers,
+                invoice_ids=[
+                    *touched.invoices,
+                    *theirs.invoices,
+                    *(p.invoice_id for p in theirs.payments.values() if p.invoice_id),
+                    *(i for p in theirs.payments if (i := recent.invoice_of(p))),
+                ],
             )
         _record(report, ours, await compare(provider, ours, theirs, report.compared, recent))
         report.merge_totals(touched.totals, theirs.totals)
@@ -333,3 +418,19 @@ async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
 async def _keys(session: AsyncSession, escrow_id: str) -> list[str]:
     stmt = select(Operation.key).where(Operation.escrow_id == escrow_id)
     return list((await session.scalars(stmt)).all())
+
+
+async def reconcile_invoice(container: Container, invoice_id: str) -> Report:
+    """Compare one subscription invoice: its booking against its payment at the provider."""
+    provider = container.provider
+    async with container.db.transaction() as s:
+        ours = Ours(invoices=await load_invoices(s, [invoice_id]))
+    theirs = Theirs()
+    try:
+        theirs.invoices[invoice_id] = await provider.retrieve_invoice(invoice_id)
+    except ProviderError as exc:
+        if not exc.missing:
+            raise
+    report = Report(since=None, until=None, escrow_id=None)
+    _record(report, ours, await compare(provider, ours, theirs, report.compared))
+    return report

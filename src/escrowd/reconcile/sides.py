@@ -1,11 +1,12 @@
 """Both sides of a reconciliation, read into domain.py's terms.
 
 - ``their_window``: the provider's objects created in a time window, from its lists (a page
-  of 100 per call): payments with their charge and fee, refunds, transfers, and the
-  transfers whose reversals fall in the window.
-- ``ledger_window``: what the ledger booked in the window (its escrow transfers), as the
-  escrows, refund and release operations it touched, plus the day's totals.
-- ``load_ours``: escrowd's records of those escrows and operations, whole.
+  of 100 per call): payments with their charge and fee, invoices with the payment that paid
+  them, refunds, transfers, and the transfers whose reversals fall in the window.
+- ``ledger_window``: what the ledger booked in the window (its escrow and subscription
+  invoice transfers), as the escrows, invoices, refund and release operations it touched,
+  plus the day's totals.
+- ``load_ours``: escrowd's records of those escrows, invoices and operations, whole.
 
 Database reads and provider calls never overlap: on SQLite every transaction holds the write
 lock, which the in-process sandbox needs to answer.
@@ -25,8 +26,9 @@ from escrowd.escrows.ledgering import release_key_of
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
 from escrowd.ledger.models import LedgerTransfer
 from escrowd.providers.base import PaymentProvider
-from escrowd.providers.types import PaymentRecord, Refund, TimeRange, Transfer
+from escrowd.providers.types import Invoice, PaymentRecord, Refund, TimeRange, Transfer
 from escrowd.reconcile.domain import (
+    OurInvoice,
     OurPayment,
     OurRefund,
     OurTransfer,
@@ -34,6 +36,7 @@ from escrowd.reconcile.domain import (
     TheirTransfer,
     refund_moved,
 )
+from escrowd.subscriptions.domain import fee_transfer_id, invoice_of_transfer, revenue_transfer_id
 
 #: The day's totals, by what moved.
 MEASURES = ("charges", "fees", "refunds", "transfers", "reversals")
@@ -45,8 +48,8 @@ CATEGORY_MEASURE = {
     "release": "transfers",
     "refund": "refunds",
     "reversal": "reversals",
-    # Subscription invoices are charged by the provider like escrow payments; leaving them out
-    # made the day's charges disagree with the provider's (subscriptions/service.py books them).
+    # Subscription invoices are charged by the provider like escrow payments, their fees
+    # booked as ``processing_fee`` (subscriptions/service.py books both).
     "subscription": "charges",
 }
 _FUNDING = ("payment", "capture", "processing_fee")
@@ -66,6 +69,7 @@ def their_payment(record: PaymentRecord) -> TheirPayment:
         received=ch.amount_captured if ch is not None else p.amount_received,
         fee=ch.fee if ch is not None else None,
         escrow_id=p.metadata.get("escrow_id") or None,
+        invoice_id=record.invoice_id,
     )
 
 
@@ -87,6 +91,7 @@ def _add(totals: Totals, day: date, currency: str, measure: str, amount: int) ->
 @dataclass
 class Theirs:
     payments: dict[str, TheirPayment] = field(default_factory=dict)
+    invoices: dict[str, Invoice] = field(default_factory=dict)
     refunds: dict[str, Refund] = field(default_factory=dict)
     transfers: dict[str, TheirTransfer] = field(default_factory=dict)
     totals: Totals = field(default_factory=dict)
@@ -101,6 +106,8 @@ async def their_window(provider: PaymentProvider, window: TimeRange) -> Theirs:
         if mine.succeeded:
             _add(out.totals, day, mine.currency, "charges", mine.received)
             _add(out.totals, day, mine.currency, "fees", mine.fee or 0)
+    async for invoice in provider.list_invoices(window):
+        out.invoices[invoice.id] = invoice
     async for refund in provider.list_refunds(created=window):
         out.refunds[refund.id] = refund
         if moved := refund_moved(refund.status, refund.amount):
@@ -120,6 +127,7 @@ class Touched:
     """What the ledger booked in a window: the records to compare, and the day's totals."""
 
     escrows: set[str] = field(default_factory=set)
+    invoices: set[str] = field(default_factory=set)
     refund_keys: set[str] = field(default_factory=set)
     release_keys: set[str] = field(default_factory=set)
     totals: Totals = field(default_factory=dict)
@@ -136,7 +144,9 @@ async def ledger_window(session: AsyncSession, window: TimeRange) -> Touched:
     day = window.gte.date()
     async for row in await session.stream(stmt):
         _add(out.totals, day, row.currency, CATEGORY_MEASURE[row.category], row.amount)
-        if row.category in _FUNDING and row.reference:
+        if invoice := invoice_of_transfer(row.id, row.category):
+            out.invoices.add(invoice)
+        elif row.category in _FUNDING and row.reference:
             out.escrows.add(row.reference)
         elif row.category == "refund":
             out.refund_keys.add(row.id)
@@ -148,6 +158,8 @@ async def ledger_window(session: AsyncSession, window: TimeRange) -> Touched:
 @dataclass
 class Ours:
     payments: dict[str, OurPayment] = field(default_factory=dict)
+    #: Subscription invoices booked, by invoice id.
+    invoices: dict[str, OurInvoice] = field(default_factory=dict)
     refunds: dict[str, OurRefund] = field(default_factory=dict)
     transfers: dict[str, OurTransfer] = field(default_factory=dict)
     #: Payment id → escrow id, for every escrow read.
@@ -210,8 +222,10 @@ async def load_ours(
     refund_ids: Iterable[str] = (),
     release_keys: Iterable[str] = (),
     transfer_ids: Iterable[str] = (),
+    invoice_ids: Iterable[str] = (),
 ) -> Ours:
-    """escrowd's side of the escrows, refunds and releases named (by our ids or theirs)."""
+    """escrowd's side of the escrows, invoices, refunds and releases named (by our ids or
+    theirs)."""
     refund_keys, refund_ids = list(refund_keys), list(refund_ids)
     # A clawback refunds the payer too: its operation's key is its refund's ledger transfer.
     refund_ops = [
@@ -230,7 +244,7 @@ async def load_ours(
             select(*cols).where(Escrow.payment_id.in_(chunk))
         ):
             escrows[eid] = (cur, pid)
-    out = Ours()
+    out = Ours(invoices=await load_invoices(session, invoice_ids))
     funding = await _ledger_sums(session, escrows, _FUNDING)
     for eid, (cur, pid) in escrows.items():
         if pid:
@@ -274,6 +288,30 @@ async def load_ours(
     return out
 
 
+async def load_invoices(session: AsyncSession, invoice_ids: Iterable[str]) -> dict[str, OurInvoice]:
+    """The subscription invoices booked among ``invoice_ids``: revenue and fee, by invoice."""
+    t = LedgerTransfer
+    wanted = {tid for i in invoice_ids for tid in (revenue_transfer_id(i), fee_transfer_id(i))}
+    rows: dict[str, tuple[str | None, str, int]] = {}
+    for chunk in _chunks(wanted):
+        stmt = select(t.id, t.reference, t.currency, t.amount).where(t.id.in_(chunk))
+        for tid, reference, currency, amount in await session.execute(stmt):
+            rows[tid] = (reference, currency, int(amount))
+    out: dict[str, OurInvoice] = {}
+    for invoice_id in {tid.rpartition(":")[0] for tid in rows}:
+        revenue = rows.get(revenue_transfer_id(invoice_id))
+        fee = rows.get(fee_transfer_id(invoice_id))
+        reference, currency, _ = revenue or fee or (None, "", 0)
+        out[invoice_id] = OurInvoice(
+            invoice_id=invoice_id,
+            subscription_id=reference,
+            currency=currency,
+            amount=revenue[2] if revenue else 0,
+            fee=fee[2] if fee else None,
+        )
+    return out
+
+
 def _done(op: Operation) -> bool:
     return op.status == OpStatus.succeeded.value
 
@@ -298,6 +336,7 @@ __all__ = [
     "Totals",
     "Touched",
     "ledger_window",
+    "load_invoices",
     "load_ours",
     "their_payment",
     "their_transfer",

@@ -28,6 +28,34 @@ class SubscriptionStatus(StrEnum):
 
 STATUSES: Final = tuple(s.value for s in SubscriptionStatus)
 
+# --- the ledger transfers of a paid invoice (ids derived from it: booked once) -------------
+
+#: The invoice's revenue: clearing → ``platform:fees``.
+REVENUE_CATEGORY: Final = "subscription"
+#: The provider's processing fee on the invoice's payment: ``platform:processing_costs`` →
+#: clearing, in the same category as an escrow payment's fee.
+FEE_CATEGORY: Final = "processing_fee"
+_INVOICE_PREFIX: Final = "in_"
+
+
+def revenue_transfer_id(invoice_id: str) -> str:
+    return f"{invoice_id}:{REVENUE_CATEGORY}"
+
+
+def fee_transfer_id(invoice_id: str) -> str:
+    return f"{invoice_id}:processing_fee"
+
+
+def invoice_of_transfer(transfer_id: str, category: str | None) -> str | None:
+    """The invoice a ledger transfer books (revenue or fee), or None for any other."""
+    head, _, tail = transfer_id.rpartition(":")
+    if not head.startswith(_INVOICE_PREFIX):
+        return None
+    if (category, tail) in ((REVENUE_CATEGORY, "subscription"), (FEE_CATEGORY, "processing_fee")):
+        return head
+    return None
+
+
 #: Statuses in which a subscription still belongs to its owner (one at a time per owner).
 LIVE: Final = frozenset(
     {SubscriptionStatus.incomplete, SubscriptionStatus.active, SubscriptionStatus.past_due}

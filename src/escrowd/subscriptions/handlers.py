@@ -20,12 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.clock import Clock
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.stripe.mapping import dig, ref
-from escrowd.providers.types import EventKind, Invoice, ProviderEvent
+from escrowd.providers.types import Charge, EventKind, Invoice, Payment, ProviderEvent
 from escrowd.providers.types import Subscription as ProviderSubscription
 from escrowd.subscriptions import domain
 from escrowd.subscriptions.domain import SubscriptionStatus
 from escrowd.subscriptions.models import Subscription
-from escrowd.subscriptions.service import apply_provider, book_invoice, by_provider_id
+from escrowd.subscriptions.service import (
+    apply_provider,
+    book_invoice,
+    by_provider_id,
+    invoice_booked,
+)
 from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.verification import EventMismatch, truth
 
@@ -109,8 +114,54 @@ async def on_invoice(session: AsyncSession, event: ProviderEvent, clock: Clock) 
             )
         # Booked whatever the subscription's status: money the payer paid is revenue even
         # if the subscription has ended since.
-        await book_invoice(session, clock=clock, row=row, invoice=invoice)
+        has_revenue, has_fee = await invoice_booked(session, invoice.id)
+        if not (has_revenue and has_fee):
+            fee = None if has_fee else _payment_fee(event, invoice, claimed, seen, row)
+            await book_invoice(session, clock=clock, row=row, invoice=invoice, fee=fee)
     await _sync(session, event, clock, row)
+
+
+def _payment_fee(
+    event: ProviderEvent,
+    invoice: Invoice,
+    claimed: dict[str, Any],
+    seen: dict[str, Any],
+    row: Subscription,
+) -> int | None:
+    """The provider's processing fee on the payment that paid ``invoice``, from its charge's
+    balance transaction (None: paid without a card payment, or the fee not known yet).
+
+    The charge must be the invoice's payment, for the amount and currency the invoice was
+    paid: otherwise the event is a mismatch and nothing is booked.
+    """
+    charge_id = invoice.charge_id
+    if charge_id is None and invoice.payment_id is not None:
+        # Current API versions name the PaymentIntent only: its latest charge paid.
+        charge_id = truth(event, "payment_intent", invoice.payment_id, Payment).latest_charge
+    if charge_id is None:
+        return None
+    charge = truth(event, "charge", charge_id, Charge)
+    if (
+        invoice.payment_id not in (None, charge.payment_intent)
+        or not charge.paid
+        or charge.currency != invoice.currency
+        or charge.amount_captured != invoice.amount_paid
+    ):
+        raise EventMismatch(
+            f"The provider's charge {charge.id} ({charge.amount_captured} {charge.currency}, "
+            f"payment {charge.payment_intent}) is not the payment of invoice {invoice.id} "
+            f"({invoice.amount_paid} {invoice.currency}, payment {invoice.payment_id}).",
+            claimed=claimed,
+            provider={
+                **seen,
+                "charge": charge.id,
+                "charge_payment": charge.payment_intent,
+                "charge_amount_captured": charge.amount_captured,
+                "charge_currency": charge.currency,
+            },
+            recorded=_recorded(row),
+        )
+    return charge.fee
 
 
 async def on_subscription(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:

@@ -30,7 +30,7 @@ from escrowd.errors import (
     PermissionDeniedError,
 )
 from escrowd.escrows import ledgering
-from escrowd.escrows.ledgering import PLATFORM_FEES, Move
+from escrowd.escrows.ledgering import PLATFORM_FEES, PROCESSING_COSTS, Move
 from escrowd.events.domain import EventType
 from escrowd.events.service import record
 from escrowd.ids import Prefix, has_prefix, new_id
@@ -48,7 +48,7 @@ from escrowd.users.organizations import service as organizations
 from escrowd.users.organizations.models import Organization
 
 #: The ledger category of subscription revenue (``transactions`` counts it as the platform's).
-CATEGORY = "subscription"
+CATEGORY = domain.REVENUE_CATEGORY
 
 
 def missing(subscription_id: str) -> NotFoundError:
@@ -535,33 +535,62 @@ async def apply_provider(
 
 
 async def book_invoice(
-    session: AsyncSession, *, clock: Clock, row: Subscription, invoice: Invoice
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    row: Subscription,
+    invoice: Invoice,
+    fee: int | None,
 ) -> bool:
-    """Book a paid invoice as platform revenue: the provider's clearing account (the payer's
-    money, collected) → ``platform:fees``. Once per invoice; True when booked now."""
+    """Book a paid invoice: its revenue, the provider's clearing account (the payer's money,
+    collected) → ``platform:fees``; and ``fee``, the provider's processing fee on its payment
+    (from the charge's balance transaction), ``platform:processing_costs`` → clearing, as an
+    escrow payment's fee is booked. Each once per invoice, in the caller's unit of work; a fee
+    not known yet (None) is booked by a later report of the same invoice. True when the
+    revenue was booked now."""
     if invoice.amount_paid <= 0:
         return False
-    transfer_id = f"{invoice.id}:{CATEGORY}"
-    if await session.get(LedgerTransfer, transfer_id) is not None:
-        return False
-    await ledgering.apply(
-        session,
-        clock=clock,
-        currency=invoice.currency,
-        reference=row.id,
-        moves=[
+    has_revenue, has_fee = await invoice_booked(session, invoice.id)
+    moves: list[Move] = []
+    if not has_revenue:
+        moves.append(
             Move(
-                id=transfer_id,
+                id=domain.revenue_transfer_id(invoice.id),
                 category=CATEGORY,
                 debit=ledgering.clearing(row.provider),
                 credit=PLATFORM_FEES,
                 amount=invoice.amount_paid,
             )
-        ],
+        )
+    if fee is not None and fee > 0 and not has_fee:
+        moves.append(
+            Move(
+                id=domain.fee_transfer_id(invoice.id),
+                category=domain.FEE_CATEGORY,
+                debit=PROCESSING_COSTS,
+                credit=ledgering.clearing(row.provider),
+                amount=fee,
+            )
+        )
+    if not moves:
+        return False
+    await ledgering.apply(
+        session, clock=clock, currency=invoice.currency, reference=row.id, moves=moves
     )
+    if has_revenue:
+        return False
     if invoice.billing_reason == "subscription_cycle":
         await _event(session, clock=clock, type=EventType.subscription_renewed, row=row)
     return True
+
+
+async def invoice_booked(session: AsyncSession, invoice_id: str) -> tuple[bool, bool]:
+    """Whether the invoice's revenue and its processing fee are in the ledger."""
+    ids = (domain.revenue_transfer_id(invoice_id), domain.fee_transfer_id(invoice_id))
+    found = set(
+        (await session.scalars(select(LedgerTransfer.id).where(LedgerTransfer.id.in_(ids)))).all()
+    )
+    return ids[0] in found, ids[1] in found
 
 
 async def by_provider_id(

@@ -26,6 +26,9 @@ from escrowd.providers.types import (
 # it. ``confirmation_secret`` is where current API versions (the SDK's, 2025-03-31 and later)
 # put it; they refuse the older ``latest_invoice.payment_intent``.
 _EXPAND_INVOICE = ["latest_invoice.confirmation_secret"]
+#: Current API versions name an invoice's PaymentIntent and charge only in its ``payments``,
+#: shown when expanded (older ones name them on the invoice itself).
+INVOICE_PAYMENTS = ["payments"]
 
 
 class BillingMixin(StripeCore):
@@ -123,7 +126,7 @@ class BillingMixin(StripeCore):
         return mapping.subscription(obj.to_dict())
 
     async def retrieve_invoice(self, invoice_id: str) -> Invoice:
-        params: InvoiceRetrieveParams = {}
+        params: InvoiceRetrieveParams = {"expand": INVOICE_PAYMENTS}
         obj = await self._call(
             "invoices.retrieve",
             "get",

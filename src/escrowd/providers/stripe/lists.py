@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 from stripe import ListObject, StripeObject
 from stripe.params import (
     BalanceTransactionListParams,
+    InvoiceListParams,
     PaymentIntentListParams,
     PaymentIntentRetrieveParams,
     RefundListParams,
@@ -26,8 +27,10 @@ from stripe.params import (
 
 from escrowd.clock import unix
 from escrowd.providers.stripe import mapping
+from escrowd.providers.stripe.billing import INVOICE_PAYMENTS
 from escrowd.providers.stripe.core import StripeCore
 from escrowd.providers.types import (
+    Invoice,
     PaymentRecord,
     Refund,
     TimeRange,
@@ -80,6 +83,17 @@ class ListsMixin(StripeCore):
             lambda: self._client.v1.payment_intents.retrieve_async(payment_id, params),
         )
         return mapping.payment_record(obj.to_dict())
+
+    async def list_invoices(self, created: TimeRange) -> AsyncIterator[Invoice]:
+        """Invoices created in the range, each naming the payment that paid it."""
+        params: InvoiceListParams = {
+            "created": {"gte": unix(created.gte), "lt": unix(created.lt)},
+            "limit": PAGE,
+            "expand": [f"data.{e}" for e in INVOICE_PAYMENTS],
+        }
+        list_async = self._client.v1.invoices.list_async
+        async for obj in self._pages("invoices.list", list_async, params):
+            yield mapping.invoice(obj)
 
     async def list_refunds(
         self, *, created: TimeRange | None = None, payment_id: str | None = None

@@ -327,7 +327,9 @@ def payment_record(obj: Obj) -> PaymentRecord:
     """A PaymentIntent listed with ``data.latest_charge.balance_transaction`` expanded."""
     latest = obj.get("latest_charge")
     return PaymentRecord(
-        payment=payment(obj), charge=charge(latest) if isinstance(latest, Mapping) else None
+        payment=payment(obj),
+        charge=charge(latest) if isinstance(latest, Mapping) else None,
+        invoice_id=ref(obj.get("invoice")),
     )
 
 
@@ -386,6 +388,7 @@ def invoice(obj: Obj) -> Invoice:
     sub = ref(obj.get("subscription")) or ref(
         dig(obj, "parent", "subscription_details", "subscription")
     )
+    pid, cid = _invoice_payment(obj)
     return Invoice(
         id=obj["id"],
         status=str(obj.get("status")),
@@ -397,7 +400,28 @@ def invoice(obj: Obj) -> Invoice:
         billing_reason=_str(obj.get("billing_reason")),
         period_start=ts(obj.get("period_start")),
         period_end=ts(obj.get("period_end")),
+        payment_id=pid,
+        charge_id=cid,
+        created=ts(obj.get("created")),
     )
+
+
+def _invoice_payment(obj: Obj) -> tuple[str | None, str | None]:
+    """The PaymentIntent and charge that paid an invoice.
+
+    API versions before 2025-03-31 name them on the invoice (``payment_intent``, ``charge``);
+    later ones list the invoice's ``payments`` (expanded on request), each naming its
+    PaymentIntent or charge: the one that is ``paid`` counts.
+    """
+    pid, cid = ref(obj.get("payment_intent")), ref(obj.get("charge"))
+    if pid or cid:
+        return pid, cid
+    payments = dig(obj, "payments", "data")
+    for item in payments if isinstance(payments, list) else []:
+        if isinstance(item, Mapping) and item.get("status") == "paid":
+            paid = item.get("payment")
+            return ref(dig(paid, "payment_intent")), ref(dig(paid, "charge"))
+    return None, None
 
 
 def invoice_client_secret(invoice: Any) -> str | None:

@@ -276,7 +276,37 @@ async def _confirmation_secret(ctx: Ctx, invoice: dict[str, Any]) -> dict[str, A
     return {"client_secret": pi.data["client_secret"], "type": "payment_intent"}
 
 
+async def _payments(ctx: Ctx, invoice: dict[str, Any]) -> dict[str, Any]:
+    """The invoice's payments as API versions from 2025-03-31 show them (the only place they
+    name its PaymentIntent): one per invoice here, ``paid`` once the invoice is."""
+    in_id, pi_id = invoice["id"], invoice.get("payment_intent")
+    rows = []
+    if pi_id:
+        paid = invoice.get("status") == "paid"
+        rows.append(
+            {
+                "id": f"inpay_{in_id.removeprefix('in_')}",
+                "object": "invoice_payment",
+                "amount_paid": invoice["amount_paid"] if paid else None,
+                "amount_requested": invoice["amount_due"],
+                "created": invoice["created"],
+                "currency": invoice["currency"],
+                "invoice": in_id,
+                "is_default": True,
+                "livemode": False,
+                "payment": {"type": "payment_intent", "payment_intent": pi_id},
+                "status": "paid" if paid else "open",
+                "status_transitions": {
+                    "canceled_at": None,
+                    "paid_at": invoice["status_transitions"]["paid_at"],
+                },
+            }
+        )
+    return list_body(f"/v1/invoice_payments?invoice={in_id}", rows, False)
+
+
 INCLUDABLE[("invoice", "confirmation_secret")] = _confirmation_secret
+INCLUDABLE[("invoice", "payments")] = _payments
 
 
 retrievable("/v1/invoices/{invoice}", KIND)
