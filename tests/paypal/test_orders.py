@@ -107,7 +107,7 @@ async def test_a_declined_funding_source_is_a_card_error_with_a_human_message(
     assert "another funding source" in err.message
     api = err.to_api_error()
     assert isinstance(api, CardError)
-    assert api.status == 402
+    assert api.http_status == 402
     # Nothing was authorized: the order waits for a new approval.
     assert (await paypal.get_order(order.id)).status == "APPROVED"
     again = await payer(raw, order)
