@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -190,3 +192,17 @@ async def test_the_order_shows_its_payments_as_they_are_now(
     payments = order.purchase_units[0].payments
     assert payments is not None
     assert [a.status for a in payments.authorizations] == ["VOIDED"]
+
+
+async def test_two_racing_retries_with_one_request_id_capture_once(
+    paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    auth = await authorization(paypal, raw, key="pay-race-1", amount=10000)
+    req = Cap(amount=money(1000, "usd"))
+    first, second = await asyncio.gather(
+        paypal.capture_authorization(auth.id, req, request_id="race-c1"),
+        paypal.capture_authorization(auth.id, req, request_id="race-c1"),
+    )
+    assert first.id == second.id
+    rest = await paypal.capture_authorization(auth.id, Cap(), request_id="race-c2")
+    assert from_money(rest.amount).amount == 9000

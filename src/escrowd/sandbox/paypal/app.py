@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -130,7 +131,8 @@ class PayPalSandbox:
                 return _error(exc)
             except Exception as exc:
                 # Two first requests with one PayPal-Request-Id raced: the loser replays.
-                if attempt == 2 or not is_unique_violation(exc):
+                raced = isinstance(exc, IntegrityError) or is_unique_violation(exc)
+                if attempt == 2 or not raced:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
