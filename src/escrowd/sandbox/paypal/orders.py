@@ -120,14 +120,17 @@ async def render_order(u: Unit, order: Obj) -> dict[str, Any]:
     """The order with its payments as they are now (refunds and expiry change them)."""
     data = dict(order.data)
     payments: dict[str, list[dict[str, Any]]] = {}
-    for key, type_ in (("authorizations", "authorization"), ("captures", "capture")):
-        found = []
-        for pid in order.private.get(key, []):
-            obj = await u.get(pid, type_)
-            if obj is not None:
-                found.append(await _current(u, obj))
-        if found:
-            payments[key] = found
+    capture_ids = list(order.private.get("captures", []))
+    for auth_id in order.private.get("authorizations", []):
+        auth = await u.get(auth_id, "authorization")
+        if auth is not None:
+            payments.setdefault("authorizations", []).append(await _current(u, auth))
+            # Captures made on the authorization show on the order too, as on PayPal.
+            capture_ids.extend(auth.private.get("captures", []))
+    for capture_id in capture_ids:
+        capture = await u.get(capture_id, "capture")
+        if capture is not None:
+            payments.setdefault("captures", []).append(capture.data)
     if payments:
         data["purchase_units"] = [{**data["purchase_units"][0], "payments": payments}]
     return data
