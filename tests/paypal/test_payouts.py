@@ -10,6 +10,7 @@ from escrowd.providers.errors import ProviderError
 from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import from_money, payout_currency
 from escrowd.providers.paypal.client import PayPalClient
+from escrowd.providers.paypal.mapping import payout_from_item
 from tests.paypal.conftest import Wire, body_of, shift
 
 
@@ -108,3 +109,24 @@ async def test_a_batch_mixing_currencies_is_refused(paypal: PayPalClient) -> Non
         await paypal.create_payout(req)
     assert info.value.raw_code == "CURRENCY_MISMATCH"
     assert info.value.http_status == 400
+
+
+async def test_payout_items_map_to_payouts_unclaimed_in_transit_then_failed(
+    paypal: PayPalClient, container: Container
+) -> None:
+    created = await paypal.create_payout(
+        batch("run-6", "ok@example.com", "x+unclaimed@example.com")
+    )
+    read = await paypal.get_payout_batch(created.batch_header.payout_batch_id)
+    paid, waiting = (payout_from_item(i) for i in read.items)
+    assert (paid.status, paid.amount, paid.currency) == ("paid", 1250, "usd")
+    assert paid.arrival_date is not None
+    assert paid.failure_code is None
+    assert waiting.status == "in_transit"
+    assert waiting.failure_code is None
+    await shift(container, days=31)
+    returned = payout_from_item(await paypal.get_payout_item(waiting.id))
+    assert returned.status == "failed"
+    assert returned.failure_code == "returned"
+    assert returned.failure_message is not None
+    assert "30 days" in returned.failure_message

@@ -171,6 +171,10 @@ class PayPalClient:
         path = f"/v1/payments/payouts/{_seg(payout_batch_id)}"
         return await self._call("GET", path, shapes.PayoutBatch)
 
+    async def get_payout_item(self, payout_item_id: str) -> shapes.PayoutItem:
+        path = f"/v1/payments/payouts-item/{_seg(payout_item_id)}"
+        return await self._call("GET", path, shapes.PayoutItem)
+
     # --- plumbing ------------------------------------------------------------------------
 
     async def _call(

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import from_money
-from escrowd.providers.types import Payment, PaymentError, PaymentStatus, Refund
+from escrowd.providers.types import Payment, PaymentError, PaymentStatus, Payout, Refund
 
 HONOR_PERIOD = timedelta(days=3)
 
@@ -127,4 +127,45 @@ def refund_from_paypal(refund: shapes.Refund, *, capture_id: str) -> Refund:
         payment_id=None,
         charge_id=capture_id,
         created=when(refund.create_time),
+    )
+
+
+#: A payout item's fate in Stripe's payout words. UNCLAIMED money has left the platform's
+#: balance but waits for the receiver (30 days, then PayPal returns it): in transit. RETURNED,
+#: like FAILED or BLOCKED, means the payee was not paid and the money is back: failed.
+_PAYOUT = {
+    "SUCCESS": "paid",
+    "PENDING": "pending",
+    "ONHOLD": "pending",
+    "UNCLAIMED": "in_transit",
+    "RETURNED": "failed",
+    "FAILED": "failed",
+    "BLOCKED": "failed",
+    "REFUNDED": "failed",
+    "REVERSED": "failed",
+}
+_PAYOUT_FAILURES = {
+    "RETURNED": "The payee did not claim the PayPal payout within 30 days; PayPal returned it.",
+    "BLOCKED": "PayPal blocked the payout.",
+    "REFUNDED": "The PayPal payout was refunded to the platform.",
+    "REVERSED": "PayPal reversed the payout.",
+}
+
+
+def payout_from_item(item: shapes.PayoutItem) -> Payout:
+    """One payout item (escrowd sends one per batch) as a ``Payout``; its id is the item's."""
+    money = from_money(item.payout_item.amount)
+    status = item.transaction_status
+    failed = _PAYOUT[status] == "failed"
+    message = _PAYOUT_FAILURES.get(status)
+    if failed and message is None:
+        message = item.errors.message if item.errors else "The PayPal payout failed."
+    return Payout(
+        id=item.payout_item_id,
+        amount=money.amount,
+        currency=money.currency,
+        status=_PAYOUT[status],
+        arrival_date=when(item.time_processed) if status == "SUCCESS" else None,
+        failure_code=status.lower() if failed else None,
+        failure_message=message if failed else None,
     )
