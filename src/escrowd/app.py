@@ -19,7 +19,7 @@ from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
-from escrowd.config import SANDBOX_PREFIX
+from escrowd.config import PAYPAL_SANDBOX_PREFIX, SANDBOX_PREFIX
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.disputes.routes import routers as dispute_routers
 from escrowd.escrows.routes import routers as escrow_routers
@@ -35,6 +35,7 @@ from escrowd.outbound.routes import router as webhook_endpoints_router
 from escrowd.payouts.routes import router as payout_router
 from escrowd.payouts.routes import schedule_router as payout_schedule_router
 from escrowd.sandbox import clock_routes
+from escrowd.sandbox.paypal.app import mounted_paypal_sandbox
 from escrowd.sandbox.stripe.app import deliver_pending
 from escrowd.subscriptions.routes import routers as subscription_routers
 from escrowd.transactions.routes import reports as reports_router
@@ -143,6 +144,12 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     app.add_middleware(RequestIdMiddleware)
     if container.sandbox is not None:
         app.add_middleware(_SandboxShortcut, prefix=SANDBOX_PREFIX, sandbox=container.sandbox)
+        # The PayPal sandbox rides with the Stripe one: same mode, same tables, same clock.
+        app.add_middleware(
+            _SandboxShortcut,
+            prefix=PAYPAL_SANDBOX_PREFIX,
+            sandbox=mounted_paypal_sandbox(container),
+        )
     return app
 
 

@@ -38,6 +38,11 @@ SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_dev_only_not_a_secret"  # noqa: S105  (s
 SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105
 #: Where escrowd serves its Stripe sandbox (and where the adapter finds it in sandbox mode).
 SANDBOX_PREFIX = "/sandbox/stripe"
+#: Where escrowd serves its PayPal sandbox, and the one client id / secret it answers (public on
+#: purpose, like the Stripe test key above).
+PAYPAL_SANDBOX_PREFIX = "/sandbox/paypal"
+PAYPAL_SANDBOX_CLIENT_ID = "sandbox-paypal-client"
+PAYPAL_SANDBOX_CLIENT_SECRET = "sandbox-paypal-secret"  # noqa: S105
 
 
 class Environment(StrEnum):

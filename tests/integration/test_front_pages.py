@@ -128,6 +128,15 @@ async def test_production_mounts_no_sandbox(production_client: httpx.AsyncClient
     assert page.status_code == 404
 
 
+async def test_production_mounts_no_paypal_sandbox(production_client: httpx.AsyncClient) -> None:
+    r = await production_client.get("/sandbox/paypal/v2/checkout/orders/5O190127TN364715T")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "url_invalid"
+    page = await production_client.get("/sandbox/paypal/checkoutnow", params={"token": "X1"})
+    assert page.status_code == 404
+    assert "PayPal checkout" not in page.text
+
+
 def test_an_app_for_production_with_the_sandbox_is_refused_even_past_the_settings() -> None:
     settings = Settings(env=Environment.test).model_copy(update={"env": Environment.production})
     with pytest.raises(ValueError, match="ESCROWD_PROVIDER=sandbox"):

@@ -1,0 +1,171 @@
+"""PayPal's objects as escrowd's neutral provider types (the part mapped so far).
+
+A PayPal order is escrowd's *payment*: its id is the payment id, its approval link the
+``next_action_url``. Status, from the order and its first purchase unit's payments:
+
+    order CREATED / SAVED / PAYER_ACTION_REQUIRED   -> requires_action (payer must approve)
+    order APPROVED                                  -> requires_confirmation (authorize/capture)
+    order VOIDED                                    -> canceled
+    COMPLETED, intent AUTHORIZE, authorization
+        CREATED / PARTIALLY_CAPTURED                -> requires_capture (what remains)
+        CAPTURED                                    -> succeeded
+        VOIDED / EXPIRED / DENIED                   -> canceled, or succeeded if part was taken
+        PENDING                                     -> processing
+    COMPLETED, intent CAPTURE, capture
+        COMPLETED / PARTIALLY_REFUNDED / REFUNDED   -> succeeded
+        PENDING                                     -> processing
+        DECLINED / FAILED                           -> requires_payment_method
+
+Unlike a Stripe PaymentIntent, a PayPal authorization can be captured several times: a partly
+captured one stays ``requires_capture`` until ``final_capture`` or the full amount.
+``capture_before`` is the authorization's ``expiration_time`` (29 days); PayPal guarantees the
+funds only for the first 3 (``honor_period_end``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.paypal import shapes
+from escrowd.providers.paypal.amounts import from_money
+from escrowd.providers.types import Payment, PaymentError, PaymentStatus, Payout, Refund
+
+HONOR_PERIOD = timedelta(days=3)
+
+_ORDER = {
+    "CREATED": PaymentStatus.requires_action,
+    "SAVED": PaymentStatus.requires_action,
+    "PAYER_ACTION_REQUIRED": PaymentStatus.requires_action,
+    "APPROVED": PaymentStatus.requires_confirmation,
+    "VOIDED": PaymentStatus.canceled,
+}
+_CAPTURE = {
+    "COMPLETED": PaymentStatus.succeeded,
+    "PARTIALLY_REFUNDED": PaymentStatus.succeeded,
+    "REFUNDED": PaymentStatus.succeeded,
+    "PENDING": PaymentStatus.processing,
+    "DECLINED": PaymentStatus.requires_payment_method,
+    "FAILED": PaymentStatus.requires_payment_method,
+}
+_REFUND = {"COMPLETED": "succeeded", "PENDING": "pending", "FAILED": "failed"}
+_TAKEN = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "PENDING")
+
+
+def when(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+def honor_period_end(auth: shapes.Authorization) -> datetime | None:
+    """Until when PayPal guarantees the authorized funds (3 days after the authorization)."""
+    created = when(auth.create_time)
+    return created + HONOR_PERIOD if created else None
+
+
+def payment_from_order(order: shapes.Order) -> Payment:
+    unit = order.purchase_units[0] if order.purchase_units else None
+    if unit is None or unit.amount is None:
+        raise ProviderError(
+            ProviderErrorKind.api,
+            f"PayPal order {order.id} came without its purchase unit's amount.",
+            provider="paypal",
+        )
+    total = from_money(unit.amount)
+    payments = unit.payments or shapes.Payments()
+    taken = [c for c in payments.captures if c.status in _TAKEN]
+    received = sum(from_money(c.amount).amount for c in taken)
+    auth = payments.authorizations[0] if payments.authorizations else None
+    status = _ORDER.get(order.status)
+    capturable, error = 0, None
+    if status is None and order.intent == "AUTHORIZE" and auth is not None:
+        status, capturable = _authorized(auth, received)
+    elif status is None and payments.captures:
+        status = _CAPTURE[payments.captures[-1].status]
+        if status is PaymentStatus.requires_payment_method:
+            error = PaymentError(
+                code="capture_declined", decline_code=None, message="PayPal declined the capture."
+            )
+    elif status is None:
+        status = PaymentStatus.processing
+    return Payment(
+        id=order.id,
+        status=status,
+        amount=total.amount,
+        currency=total.currency,
+        amount_capturable=capturable,
+        amount_received=received,
+        capture_method="manual" if order.intent == "AUTHORIZE" else "automatic",
+        client_secret=None,
+        customer=None,
+        payment_method=None,
+        latest_charge=payments.captures[-1].id if payments.captures else None,
+        next_action_url=order.approval_url if status is PaymentStatus.requires_action else None,
+        capture_before=when(auth.expiration_time) if auth is not None else None,
+        last_error=error,
+        created=when(order.create_time),
+    )
+
+
+def _authorized(auth: shapes.Authorization, received: int) -> tuple[PaymentStatus, int]:
+    if auth.status in ("CREATED", "PARTIALLY_CAPTURED"):
+        return PaymentStatus.requires_capture, max(from_money(auth.amount).amount - received, 0)
+    if auth.status == "CAPTURED":
+        return PaymentStatus.succeeded, 0
+    if auth.status == "PENDING":
+        return PaymentStatus.processing, 0
+    # VOIDED, EXPIRED, DENIED: what was captured before stays captured.
+    return (PaymentStatus.succeeded if received else PaymentStatus.canceled), 0
+
+
+def refund_from_paypal(refund: shapes.Refund, *, capture_id: str) -> Refund:
+    money = from_money(refund.amount)
+    return Refund(
+        id=refund.id,
+        amount=money.amount,
+        currency=money.currency,
+        status=_REFUND.get(refund.status, "canceled"),
+        payment_id=None,
+        charge_id=capture_id,
+        created=when(refund.create_time),
+    )
+
+
+#: A payout item's fate in Stripe's payout words. UNCLAIMED money has left the platform's
+#: balance but waits for the receiver (30 days, then PayPal returns it): in transit. RETURNED,
+#: like FAILED or BLOCKED, means the payee was not paid and the money is back: failed.
+_PAYOUT = {
+    "SUCCESS": "paid",
+    "PENDING": "pending",
+    "ONHOLD": "pending",
+    "UNCLAIMED": "in_transit",
+    "RETURNED": "failed",
+    "FAILED": "failed",
+    "BLOCKED": "failed",
+    "REFUNDED": "failed",
+    "REVERSED": "failed",
+}
+_PAYOUT_FAILURES = {
+    "RETURNED": "The payee did not claim the PayPal payout within 30 days; PayPal returned it.",
+    "BLOCKED": "PayPal blocked the payout.",
+    "REFUNDED": "The PayPal payout was refunded to the platform.",
+    "REVERSED": "PayPal reversed the payout.",
+}
+
+
+def payout_from_item(item: shapes.PayoutItem) -> Payout:
+    """One payout item (escrowd sends one per batch) as a ``Payout``; its id is the item's."""
+    money = from_money(item.payout_item.amount)
+    status = item.transaction_status
+    failed = _PAYOUT[status] == "failed"
+    message = _PAYOUT_FAILURES.get(status)
+    if failed and message is None:
+        message = item.errors.message if item.errors else "The PayPal payout failed."
+    return Payout(
+        id=item.payout_item_id,
+        amount=money.amount,
+        currency=money.currency,
+        status=_PAYOUT[status],
+        arrival_date=when(item.time_processed) if status == "SUCCESS" else None,
+        failure_code=status.lower() if failed else None,
+        failure_message=message if failed else None,
+    )

@@ -1,0 +1,362 @@
+"""The PayPal REST shapes escrowd relies on, as typed models.
+
+Written from PayPal's published reference (Orders v2, Payments v2, Payouts v1, OAuth2, the
+common error object, the webhook event envelope). Only the fields escrowd sends or reads are
+modelled; responses ignore the rest (PayPal adds fields without notice) but must carry what
+is required here, with the documented enum values. Requests forbid unknown fields so a typo
+cannot reach the wire.
+
+Amounts are PayPal's decimal strings (``"10.00"``, ``"1000"`` for JPY): convert them with
+``escrowd.providers.paypal.amounts``, never through a float.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# PayPal's value pattern: up to 32 characters, digits with an optional fraction; no sign,
+# no exponent (the Orders reference: ^((-?[0-9]+)|(-?([0-9]+)?[.][0-9]+))$, negative only in
+# adjustments escrowd never sends).
+_VALUE = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")
+
+
+def _decimal_string(v: str) -> str:
+    if len(v) > 32 or not _VALUE.match(v):
+        raise ValueError(f"{v!r} is not a PayPal decimal amount string")
+    return v
+
+
+DecimalString = Annotated[str, AfterValidator(_decimal_string)]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- common ----------------------------------------------------------------------------------
+
+
+class Money(Response):
+    """Orders / Payments v2 money: ``{"currency_code": "USD", "value": "10.00"}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    currency_code: CurrencyCode
+    value: DecimalString
+
+
+class PayoutCurrency(Response):
+    """Payouts v1 spells it differently: ``{"currency": "USD", "value": "10.00"}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    currency: CurrencyCode
+    value: DecimalString
+
+
+class Link(Response):
+    href: str
+    rel: str
+    method: str | None = None
+
+
+def link(links: list[Link], *rels: str) -> str | None:
+    """The first link whose ``rel`` is one of ``rels`` (PayPal's HATEOAS links)."""
+    for rel in rels:
+        for item in links:
+            if item.rel == rel:
+                return item.href
+    return None
+
+
+class ErrorDetail(Response):
+    issue: str
+    description: str | None = None
+    field: str | None = None
+    value: str | None = None
+    location: str | None = None
+
+
+class Error(Response):
+    """PayPal's error object (every API but OAuth)."""
+
+    name: str
+    message: str
+    debug_id: str
+    information_link: str | None = None
+    details: list[ErrorDetail] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+
+
+class OAuthError(Response):
+    """``/v1/oauth2/token`` errors: OAuth's own shape, not PayPal's error object."""
+
+    error: str
+    error_description: str | None = None
+
+
+# --- OAuth -----------------------------------------------------------------------------------
+
+
+class AccessToken(Response):
+    scope: str | None = None
+    access_token: str
+    token_type: Literal["Bearer"]
+    app_id: str | None = None
+    expires_in: int = Field(gt=0)
+    nonce: str | None = None
+
+
+# --- Orders v2 -------------------------------------------------------------------------------
+
+Intent = Literal["CAPTURE", "AUTHORIZE"]
+OrderStatus = Literal[
+    "CREATED", "SAVED", "APPROVED", "VOIDED", "COMPLETED", "PAYER_ACTION_REQUIRED"
+]
+
+
+class ExperienceContext(Request):
+    return_url: str
+    cancel_url: str
+    brand_name: str | None = None
+    user_action: Literal["CONTINUE", "PAY_NOW"] | None = None
+    shipping_preference: Literal["GET_FROM_FILE", "NO_SHIPPING", "SET_PROVIDED_ADDRESS"] | None = (
+        None
+    )
+
+
+class PayPalWallet(Request):
+    experience_context: ExperienceContext
+
+
+class PaymentSource(Request):
+    paypal: PayPalWallet
+
+
+class PurchaseUnitRequest(Request):
+    reference_id: str | None = Field(default=None, max_length=256)
+    amount: Money
+    custom_id: str | None = Field(default=None, max_length=255)
+    invoice_id: str | None = Field(default=None, max_length=127)
+    description: str | None = Field(default=None, max_length=127)
+
+
+class OrderRequest(Request):
+    intent: Intent
+    purchase_units: list[PurchaseUnitRequest] = Field(min_length=1, max_length=10)
+    payment_source: PaymentSource | None = None
+
+
+AuthorizationStatus = Literal[
+    "CREATED",
+    "CAPTURED",
+    "DENIED",
+    "EXPIRED",
+    "PARTIALLY_CAPTURED",
+    "PARTIALLY_CREATED",
+    "VOIDED",
+    "PENDING",
+]
+CaptureStatus = Literal[
+    "COMPLETED", "DECLINED", "PARTIALLY_REFUNDED", "PENDING", "REFUNDED", "FAILED"
+]
+RefundStatus = Literal["CANCELLED", "FAILED", "PENDING", "COMPLETED"]
+
+
+class RelatedIds(Response):
+    order_id: str | None = None
+    authorization_id: str | None = None
+    capture_id: str | None = None
+
+
+class SupplementaryData(Response):
+    related_ids: RelatedIds | None = None
+
+
+class Authorization(Response):
+    id: str
+    status: AuthorizationStatus
+    amount: Money
+    invoice_id: str | None = None
+    custom_id: str | None = None
+    expiration_time: str | None = None
+    create_time: str | None = None
+    update_time: str | None = None
+    links: list[Link] = Field(default_factory=list)
+    supplementary_data: SupplementaryData | None = None
+
+
+class Capture(Response):
+    id: str
+    status: CaptureStatus
+    amount: Money
+    final_capture: bool
+    invoice_id: str | None = None
+    custom_id: str | None = None
+    create_time: str | None = None
+    update_time: str | None = None
+    links: list[Link] = Field(default_factory=list)
+    supplementary_data: SupplementaryData | None = None
+
+
+class Refund(Response):
+    id: str
+    status: RefundStatus
+    amount: Money
+    invoice_id: str | None = None
+    note_to_payer: str | None = None
+    create_time: str | None = None
+    update_time: str | None = None
+    links: list[Link] = Field(default_factory=list)
+
+
+class Payments(Response):
+    authorizations: list[Authorization] = Field(default_factory=list)
+    captures: list[Capture] = Field(default_factory=list)
+    refunds: list[Refund] = Field(default_factory=list)
+
+
+class PurchaseUnit(Response):
+    reference_id: str | None = None
+    amount: Money | None = None
+    custom_id: str | None = None
+    invoice_id: str | None = None
+    payments: Payments | None = None
+
+
+class Order(Response):
+    """An order: the create, get, authorize and capture responses all have this shape."""
+
+    id: str
+    status: OrderStatus
+    intent: Intent | None = None
+    purchase_units: list[PurchaseUnit] = Field(default_factory=list)
+    create_time: str | None = None
+    update_time: str | None = None
+    links: list[Link] = Field(default_factory=list)
+
+    @property
+    def approval_url(self) -> str | None:
+        """Where to send the payer: ``payer-action`` (payment_source given) or ``approve``."""
+        return link(self.links, "payer-action", "approve")
+
+
+# --- Payments v2 -----------------------------------------------------------------------------
+
+
+class CaptureAuthorizationRequest(Request):
+    """Body of ``POST /v2/payments/authorizations/{id}/capture``; no amount = all remaining."""
+
+    amount: Money | None = None
+    final_capture: bool = False
+    invoice_id: str | None = Field(default=None, max_length=127)
+    note_to_payer: str | None = Field(default=None, max_length=255)
+
+
+class RefundRequest(Request):
+    """Body of ``POST /v2/payments/captures/{id}/refund``; no amount = all that remains."""
+
+    amount: Money | None = None
+    invoice_id: str | None = Field(default=None, max_length=127)
+    note_to_payer: str | None = Field(default=None, max_length=255)
+
+
+# --- Payouts v1 ------------------------------------------------------------------------------
+
+RecipientType = Literal["EMAIL", "PHONE", "PAYPAL_ID"]
+BatchStatus = Literal["DENIED", "PENDING", "PROCESSING", "SUCCESS", "CANCELED"]
+TransactionStatus = Literal[
+    "SUCCESS",
+    "FAILED",
+    "PENDING",
+    "UNCLAIMED",
+    "RETURNED",
+    "ONHOLD",
+    "BLOCKED",
+    "REFUNDED",
+    "REVERSED",
+]
+
+
+class SenderBatchHeader(Request):
+    sender_batch_id: str = Field(min_length=1, max_length=256)
+    email_subject: str | None = Field(default=None, max_length=255)
+    email_message: str | None = Field(default=None, max_length=1000)
+    recipient_type: RecipientType | None = None
+
+
+class PayoutItemRequest(Request):
+    recipient_type: RecipientType = "EMAIL"
+    amount: PayoutCurrency
+    receiver: str = Field(min_length=1, max_length=127)
+    sender_item_id: str | None = Field(default=None, max_length=63)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class PayoutRequest(Request):
+    sender_batch_header: SenderBatchHeader
+    items: list[PayoutItemRequest] = Field(min_length=1, max_length=15000)
+
+
+class SenderBatchHeaderEcho(Response):
+    sender_batch_id: str | None = None
+    email_subject: str | None = None
+
+
+class BatchHeader(Response):
+    payout_batch_id: str
+    batch_status: BatchStatus
+    sender_batch_header: SenderBatchHeaderEcho
+    time_created: str | None = None
+    time_completed: str | None = None
+    amount: PayoutCurrency | None = None
+
+
+class PayoutItemDetail(Response):
+    recipient_type: RecipientType | None = None
+    amount: PayoutCurrency
+    receiver: str
+    sender_item_id: str | None = None
+    note: str | None = None
+
+
+class PayoutItem(Response):
+    payout_item_id: str
+    transaction_id: str | None = None
+    transaction_status: TransactionStatus
+    payout_batch_id: str
+    payout_item: PayoutItemDetail
+    time_processed: str | None = None
+    errors: Error | None = None
+    links: list[Link] = Field(default_factory=list)
+
+
+class PayoutBatch(Response):
+    """The create response has no ``items``; ``GET /v1/payments/payouts/{id}`` lists them."""
+
+    batch_header: BatchHeader
+    items: list[PayoutItem] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+class WebhookEvent(Response):
+    """The event envelope PayPal posts; ``resource`` is the object named by ``resource_type``."""
+
+    id: str
+    create_time: str
+    resource_type: str
+    event_type: str
+    summary: str | None = None
+    event_version: str | None = None
+    resource_version: str | None = None
+    resource: dict[str, Any]
+    links: list[Link] = Field(default_factory=list)

@@ -1,0 +1,318 @@
+"""The PayPal sandbox as an ASGI app, mounted by escrowd at ``/sandbox/paypal`` in sandbox mode.
+
+``create_paypal_sandbox(host)`` serves PayPal's REST paths (``/v1/oauth2/token``,
+``/v2/checkout/orders…``, ``/v2/payments/…``, ``/v1/payments/payouts…``) and the hosted
+approval page (``/checkoutnow?token=<order id>``). It has no OpenAPI document and is not in
+escrowd's. Each API request is one database transaction: a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from escrowd.config import (
+    PAYPAL_SANDBOX_CLIENT_ID,
+    PAYPAL_SANDBOX_CLIENT_SECRET,
+    PAYPAL_SANDBOX_PREFIX,
+)
+from escrowd.providers.paypal import shapes
+from escrowd.sandbox.paypal import orders, payouts
+from escrowd.sandbox.paypal.faults import PayPalError
+from escrowd.sandbox.paypal.store import Unit, debug_id, new_id
+from escrowd.sandbox.stripe.db import is_unique_violation
+from escrowd.sandbox.stripe.host import Host
+from escrowd.sandbox.stripe.hosted.html import escape, form_fields, page, redirect, safe_url
+
+#: PayPal's access tokens live nine hours.
+TOKEN_SECONDS = 32400
+Handler = Callable[..., Awaitable[orders.Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    body: type[BaseModel] | None = None
+
+
+def _r(method: str, path: str, handler: Handler, body: type[BaseModel] | None = None) -> _Route:
+    regex = "^" + re.sub(r"\{id\}", r"(?P<id>[A-Za-z0-9-]{1,64})", path) + "$"
+    return _Route(method, re.compile(regex), handler, body)
+
+
+_ROUTES = (
+    _r("POST", "/v2/checkout/orders", orders.create_order, shapes.OrderRequest),
+    _r("GET", "/v2/checkout/orders/{id}", orders.get_order),
+    _r("POST", "/v2/checkout/orders/{id}/authorize", orders.authorize_order),
+    _r("POST", "/v2/checkout/orders/{id}/capture", orders.capture_order),
+    _r("GET", "/v2/payments/authorizations/{id}", orders.get_authorization),
+    _r(
+        "POST",
+        "/v2/payments/authorizations/{id}/capture",
+        orders.capture_authorization,
+        shapes.CaptureAuthorizationRequest,
+    ),
+    _r("POST", "/v2/payments/authorizations/{id}/void", orders.void_authorization),
+    _r("GET", "/v2/payments/captures/{id}", orders.get_capture),
+    _r("POST", "/v2/payments/captures/{id}/refund", orders.refund_capture, shapes.RefundRequest),
+    _r("GET", "/v2/payments/refunds/{id}", orders.get_refund),
+    _r("POST", "/v1/payments/payouts", payouts.create_batch, shapes.PayoutRequest),
+    _r("GET", "/v1/payments/payouts/{id}", payouts.get_batch),
+    _r("GET", "/v1/payments/payouts-item/{id}", payouts.get_item),
+)
+
+
+def _json(status: int, body: dict[str, Any] | None, **headers: str) -> Response:
+    content = b"" if body is None else json.dumps(body).encode()
+    media = None if body is None else "application/json"
+    return Response(content, status_code=status, media_type=media, headers=headers)
+
+
+def _error(exc: PayPalError) -> Response:
+    return _json(exc.status, exc.body, **{"Paypal-Debug-Id": str(exc.body.get("debug_id", ""))})
+
+
+def _oauth_error(status: int, error: str, description: str) -> PayPalError:
+    return PayPalError(status, body={"error": error, "error_description": description})
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    return "/" + "/".join(str(part) for part in loc)
+
+
+def _parse(model: type[BaseModel], raw: bytes) -> BaseModel:
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise PayPalError(
+            400, "MALFORMED_REQUEST_JSON", "The request JSON is not well formed."
+        ) from exc
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        kind = first["type"]
+        issue = {
+            "missing": "MISSING_REQUIRED_PARAMETER",
+            "extra_forbidden": "UNKNOWN_PARAMETER",
+        }.get(kind, "INVALID_PARAMETER_VALUE" if "literal" in kind else "INVALID_PARAMETER_SYNTAX")
+        raise PayPalError(400, issue, first["msg"], field=_pointer(first["loc"])) from exc
+
+
+class PayPalSandbox:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.base_url = host.settings.public_url.rstrip("/") + PAYPAL_SANDBOX_PREFIX
+
+    async def api(self, request: Request, path: str) -> Response:
+        raw = await request.body()
+        for attempt in (1, 2):
+            try:
+                return await self._once(request, path, raw)
+            except PayPalError as exc:
+                return _error(exc)
+            except Exception as exc:
+                # Two first requests with one PayPal-Request-Id raced: the loser replays.
+                raced = isinstance(exc, IntegrityError) or is_unique_violation(exc)
+                if attempt == 2 or not raced:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(self, request: Request, path: str, raw: bytes) -> Response:
+        method = request.method
+        if path == "/v1/oauth2/token" and method == "POST":
+            return await self._token(request, raw)
+        route, match = self._route(method, path)
+        body = _parse(route.body, raw) if route.body is not None else None
+        request_id = request.headers.get("paypal-request-id") if method == "POST" else None
+        fingerprint = hashlib.sha256(f"{method} {path} ".encode() + raw).hexdigest()
+        representation = "return=representation" in request.headers.get("prefer", "")
+        async with self.host.db.engine.begin() as conn:
+            u = await Unit.open(conn, self.host, self.base_url)
+            await self._authenticate(u, request.headers.get("authorization", ""))
+            if request_id:
+                stored = await u.replay(request_id)
+                if stored is not None:
+                    return self._replayed(stored, fingerprint)
+            args: list[Any] = [match["id"]] if "id" in match else []
+            if body is not None:
+                args.append(body)
+            status, reply = await route.handler(u, *args)
+            if route.handler is orders.void_authorization and not representation:
+                status, reply = 204, None
+            if request_id:
+                text = "" if reply is None else json.dumps(reply)
+                await u.remember(request_id, fingerprint, status, text)
+        return _json(status, reply, **{"Paypal-Debug-Id": debug_id()})
+
+    def _replayed(self, stored: tuple[str, int, str], fingerprint: str) -> Response:
+        seen, status, text = stored
+        if seen != fingerprint:
+            raise PayPalError(
+                422,
+                "DUPLICATE_REQUEST_ID",
+                "The PayPal-Request-Id was already used for a different request.",
+                field="PayPal-Request-Id",
+                location="header",
+            )
+        return _json(status, json.loads(text) if text else None, **{"Paypal-Debug-Id": debug_id()})
+
+    @staticmethod
+    def _route(method: str, path: str) -> tuple[_Route, dict[str, str]]:
+        known_path = False
+        for route in _ROUTES:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            known_path = True
+            if route.method == method:
+                return route, match.groupdict()
+        if known_path:
+            raise PayPalError(
+                405,
+                name="METHOD_NOT_SUPPORTED",
+                message="The server does not implement the requested HTTP method.",
+            )
+        raise PayPalError(
+            404, name="RESOURCE_NOT_FOUND", message="The specified resource does not exist."
+        )
+
+    async def _authenticate(self, u: Unit, header: str) -> None:
+        scheme, _, token = header.partition(" ")
+        found = await u.get(token, "token") if scheme.lower() == "bearer" and token else None
+        if found is None:
+            raise _oauth_error(401, "invalid_token", "Token signature verification failed")
+        if u.now >= found.created + TOKEN_SECONDS:
+            raise _oauth_error(401, "invalid_token", "Access Token not found in cache")
+
+    async def _token(self, request: Request, raw: bytes) -> Response:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        try:
+            user, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            user, secret = "", ""
+        known = hmac.compare_digest(user, PAYPAL_SANDBOX_CLIENT_ID) and hmac.compare_digest(
+            secret, PAYPAL_SANDBOX_CLIENT_SECRET
+        )
+        if scheme.lower() != "basic" or not known:
+            return _error(_oauth_error(401, "invalid_client", "Client Authentication failed"))
+        form = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        if form.get("grant_type") != "client_credentials":
+            return _error(_oauth_error(400, "unsupported_grant_type", "Grant Type is NULL"))
+        token = "A21AA" + secrets.token_urlsafe(45)
+        async with self.host.db.engine.begin() as conn:
+            u = await Unit.open(conn, self.host, self.base_url)
+            await u.save(u.create("token", token, {}))
+        return _json(
+            200,
+            {
+                "scope": "https://uri.paypal.com/services/payments/payment",
+                "access_token": token,
+                "token_type": "Bearer",
+                "app_id": "APP-SANDBOX",
+                "expires_in": TOKEN_SECONDS,
+                "nonce": debug_id(),
+            },
+        )
+
+    # --- the hosted approval page ------------------------------------------------------------
+
+    async def checkout_page(self, request: Request) -> Response:
+        order_id = request.query_params.get("token", "")
+        async with self.host.db.engine.connect() as conn:
+            u = await Unit.open(conn, self.host, self.base_url)
+            order = await u.get(order_id, "order") if order_id.isalnum() else None
+        if order is None:
+            return page("PayPal checkout", "<p class=err>No such order.</p>", status=404)
+        pu = order.data["purchase_units"][0]["amount"]
+        action = f"{PAYPAL_SANDBOX_PREFIX}/checkoutnow/{escape(order.id)}"
+        body = (
+            f"<p>Order <code>{escape(order.id)}</code>: {escape(pu['value'])} "
+            f"{escape(pu['currency_code'])} ({escape(order.data['intent'])}), status "
+            f"{escape(order.data['status'])}.</p>"
+            f"<form method=post action='{action}'><label for=funding>Pay with</label>"
+            "<select id=funding name=funding><option value=balance>PayPal balance</option>"
+            "<option value=declined>A card that will be declined</option></select>"
+            "<button name=action value=approve>Approve</button>"
+            "<button name=action value=cancel>Cancel and return</button></form>"
+        )
+        return page("PayPal checkout", body)
+
+    async def checkout_submit(self, request: Request, order_id: str) -> Response:
+        fields = await form_fields(request)
+        async with self.host.db.engine.begin() as conn:
+            u = await Unit.open(conn, self.host, self.base_url)
+            order = await u.get(order_id, "order") if order_id.isalnum() else None
+            if order is None:
+                return page("PayPal checkout", "<p class=err>No such order.</p>", status=404)
+            if fields.get("action") == "cancel":
+                target = safe_url(order.private.get("cancel_url"))
+                if target is None:
+                    return page("PayPal checkout", "<p>Cancelled.</p>")
+                return redirect(target, token=order.id)
+            funding = "declined" if fields.get("funding") == "declined" else "balance"
+            try:
+                payer = new_id(13)
+                await orders.approve(u, order, funding=funding, payer_id=payer)
+            except PayPalError as exc:
+                detail = exc.body.get("details", [{}])[0].get("description", "")
+                return page("PayPal checkout", f"<p class=err>{escape(detail)}</p>", status=422)
+        target = safe_url(order.private.get("return_url"))
+        if target is None:
+            return page("PayPal checkout", "<p>Approved. You may close this page.</p>")
+        return redirect(target, token=order.id, PayerID=payer)
+
+
+def create_paypal_sandbox(host: Host) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    sandbox = PayPalSandbox(host)
+
+    @app.get("/checkoutnow")
+    async def checkout_page(request: Request) -> Response:
+        return await sandbox.checkout_page(request)
+
+    @app.post("/checkoutnow/{order_id}")
+    async def checkout_submit(request: Request, order_id: str) -> Response:
+        return await sandbox.checkout_submit(request, order_id)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def api(request: Request, path: str) -> Response:
+        return await sandbox.api(request, "/" + path)
+
+    return app
+
+
+class _Mounted:
+    """The sandbox under ``/sandbox/paypal``, given the scope a ``Mount`` would give it."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            root = scope.get("root_path", "")
+            scope = {**scope, "root_path": root + self.prefix, "app_root_path": root}
+        await self.app(scope, receive, send)
+
+
+def mounted_paypal_sandbox(host: Host) -> ASGIApp:
+    return _Mounted(create_paypal_sandbox(host), PAYPAL_SANDBOX_PREFIX)

@@ -1,0 +1,127 @@
+"""The sandbox's wire as any PayPal client sees it: errors, auth, void's 204, the guard itself."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from escrowd.providers.paypal import shapes
+from escrowd.providers.paypal.client import PayPalClient
+from tests.paypal.conftest import Exchange, body_of, check_exchange
+from tests.paypal.helpers import authorization, order_request
+
+
+async def _bearer(paypal: PayPalClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await paypal.access_token()}"}
+
+
+async def test_a_request_that_violates_the_schema_is_an_invalid_request(
+    paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    body = order_request().model_dump(exclude_none=True)
+    del body["intent"]
+    r = await raw.post("/v2/checkout/orders", json=body, headers=await _bearer(paypal))
+    assert r.status_code == 400
+    error = body_of(r)
+    assert error.name == "INVALID_REQUEST"
+    assert error.details[0].issue == "MISSING_REQUIRED_PARAMETER"
+    assert error.details[0].field == "/intent"
+    assert r.headers["paypal-debug-id"] == error.debug_id
+
+
+async def test_too_many_decimals_for_the_currency_is_unprocessable(
+    paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    body = order_request(currency="jpy").model_dump(exclude_none=True)
+    body["purchase_units"][0]["amount"]["value"] = "10.50"
+    r = await raw.post("/v2/checkout/orders", json=body, headers=await _bearer(paypal))
+    assert r.status_code == 422
+    assert body_of(r).details[0].issue == "DECIMAL_PRECISION"
+
+
+async def test_malformed_json_and_unknown_paths(
+    paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    headers = await _bearer(paypal)
+    r = await raw.post("/v2/checkout/orders", content=b"{nope", headers=headers)
+    assert r.status_code == 400
+    assert body_of(r).details[0].issue == "MALFORMED_REQUEST_JSON"
+    missing = await raw.get("/v2/checkout/nothing-here", headers=headers)
+    assert missing.status_code == 404
+    assert body_of(missing).name == "RESOURCE_NOT_FOUND"
+
+
+async def test_a_refused_request_writes_nothing(
+    paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    auth = await authorization(paypal, raw, key="wire-nothing")
+    headers = {**await _bearer(paypal), "PayPal-Request-Id": "wire-nothing-c1"}
+    over = {"amount": {"currency_code": "USD", "value": "500.00"}}
+    path = f"/v2/payments/authorizations/{auth.id}/capture"
+    r = await raw.post(path, json=over, headers=headers)
+    assert r.status_code == 422
+    # The refusal was not stored under the request id: a corrected retry may reuse it.
+    fixed = {"amount": {"currency_code": "USD", "value": "5.00"}}
+    ok = await raw.post(path, json=fixed, headers=headers)
+    assert ok.status_code == 201, ok.text
+    assert (await paypal.get_authorization(auth.id)).status == "PARTIALLY_CAPTURED"
+
+
+async def test_void_without_prefer_answers_204(
+    paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    auth = await authorization(paypal, raw, key="wire-void")
+    r = await raw.post(
+        f"/v2/payments/authorizations/{auth.id}/void",
+        headers={**await _bearer(paypal), "PayPal-Request-Id": "wire-void-1"},
+    )
+    assert r.status_code == 204
+    assert r.content == b""
+    assert (await paypal.get_authorization(auth.id)).status == "VOIDED"
+
+
+async def test_no_or_unknown_token_is_refused_with_oauth_errors(raw: httpx.AsyncClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer A21AAnot-a-token"}):
+        r = await raw.get("/v2/checkout/orders/0ABCDEFGHIJKLMNOP", headers=headers)
+        assert r.status_code == 401
+        assert shapes.OAuthError.model_validate(r.json()).error == "invalid_token"
+    bad = await raw.post(
+        "/v1/oauth2/token", data={"grant_type": "password"}, auth=("sandbox-paypal-client", "x")
+    )
+    assert bad.status_code == 401
+    assert bad.json()["error"] == "invalid_client"
+
+
+async def test_the_approval_page_for_an_unknown_order_is_404(raw: httpx.AsyncClient) -> None:
+    r = await raw.get("/checkoutnow", params={"token": "0ABCDEFGHIJKLMNOP"})
+    assert r.status_code == 404
+
+
+def _exchange(path: str, response: object, *, status: int = 200, method: str = "GET") -> Exchange:
+    return Exchange(
+        method,
+        path,
+        httpx.Headers({"authorization": "Bearer t"}),
+        b"",
+        status,
+        json.dumps(response).encode(),
+    )
+
+
+def test_the_wire_guard_fails_on_a_shape_paypal_does_not_publish() -> None:
+    good = {"id": "X", "status": "COMPLETED", "amount": {"currency_code": "USD", "value": "1.00"}}
+    check_exchange(_exchange("/v2/payments/captures/ABC", {**good, "final_capture": True}))
+    with pytest.raises(ValidationError):  # final_capture missing
+        check_exchange(_exchange("/v2/payments/captures/ABC", good))
+    bad = {**good, "final_capture": True, "amount": {"currency_code": "USD", "value": 1.0}}
+    with pytest.raises(ValidationError):  # a float amount
+        check_exchange(_exchange("/v2/payments/captures/ABC", bad))
+    with pytest.raises(ValidationError):  # an error without PayPal's debug_id
+        check_exchange(
+            _exchange("/v2/payments/captures/ABC", {"name": "X", "message": "m"}, status=422)
+        )
+    with pytest.raises(AssertionError):  # a money-moving call without PayPal-Request-Id
+        check_exchange(_exchange("/v2/payments/captures/ABC/refund", {}, status=422, method="POST"))
