@@ -67,6 +67,10 @@ NEWER_EXPANSIONS: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/subscriptions/{subscription_exposed_id}"): frozenset(
         {"latest_invoice.confirmation_secret"}
     ),
+    # StripeProvider.retrieve_invoice / list_invoices: since 2025-03-31 (basil) an invoice no
+    # longer names its `payment_intent` / `charge`; its `payments` (expanded) do.
+    ("GET", "/v1/invoices/{invoice}"): frozenset({"payments"}),
+    ("GET", "/v1/invoices"): frozenset({"data.payments"}),
 }
 
 _NONE: frozenset[str] = frozenset()
