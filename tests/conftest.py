@@ -191,6 +191,7 @@ def settings(db_url: str) -> Settings:
         env=Environment.test,
         database_url=db_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
+        marketplaces="all",
     )
 
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from escrowd import __version__
+from escrowd import __version__, marketplace
 from escrowd.accounts.refresh_links import router as onboarding_refresh_router
 from escrowd.accounts.routes import routers as account_routers
 from escrowd.api import docs_pages, errors, openapi
@@ -130,6 +130,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         *notification_routers,
         webhook_endpoints_router,
         *subscription_routers,
+        *marketplace.routers(marketplace.choose(container.settings.marketplaces)),
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")

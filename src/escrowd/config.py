@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     #: Deliver outbound webhooks to loopback, private and link-local addresses too (tests, a
     #: receiver on the same network); off, such addresses are refused when connecting.
     webhooks_allow_private: bool = False
+    #: The marketplace flows to serve (docs/marketplaces.md): seed numbers or names, comma
+    #: separated (``000,auctions``), ``all``, or empty for none.
+    marketplaces: str = ""
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -139,6 +142,17 @@ class Settings(BaseSettings):
             marketplace_policy(value)
         except InvalidRequestError as exc:
             raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("marketplaces")
+    @classmethod
+    def _marketplaces(cls, value: str) -> str:
+        from escrowd.marketplace import UnknownFlowError, choose
+
+        try:
+            choose(value)
+        except UnknownFlowError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("smtp_url")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from escrowd import marketplace
 from escrowd.config import (
     DEV_SECRET_KEY,
     SANDBOX_WEBHOOK_SECRET,
@@ -208,3 +209,24 @@ def test_a_bad_fee_policy_stops_the_settings_with_its_reason(
 def test_a_good_fee_policy_is_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESCROWD_FEE_POLICY", '{"rate_bps": 1500}')
     assert Settings().fee_policy == '{"rate_bps": 1500}'
+
+
+def test_an_unknown_marketplace_flow_names_the_variable_and_the_flows_there_are() -> None:
+    with pytest.raises(ConfigError, match="ESCROWD_MARKETPLACES") as refused:
+        Settings(marketplaces="000,flea-market")
+    assert "'flea-market'" in str(refused.value)
+    assert "all" in str(refused.value)
+
+
+@pytest.mark.parametrize("spec", ["", "all", " ALL ", ",", "all,all"])
+def test_marketplace_flows_are_none_by_default_and_all_on_request(spec: str) -> None:
+    settings = Settings(marketplaces=spec)
+    expected = marketplace.FLOWS if "all" in spec.lower() else ()
+    assert marketplace.choose(settings.marketplaces) == expected
+
+
+def test_every_marketplace_flow_is_named_by_its_seed_and_its_name() -> None:
+    for flow in marketplace.FLOWS:
+        assert marketplace.choose(flow.seed) == (flow,)
+        assert marketplace.choose(flow.name.upper()) == (flow,)
+        assert marketplace.routers([flow]), f"{flow.routes} serves no routes"
