@@ -179,6 +179,13 @@ class Subscription:
             out.append(await self.next_event())
         return out
 
+    async def events_until_type(self, event_type: str) -> list[dict[str, Any]]:
+        """Every event frame up to and including the first of ``event_type``."""
+        out = [await self.next_event()]
+        while out[-1]["type"] != event_type:
+            out.append(await self.next_event())
+        return out
+
     @classmethod
     @asynccontextmanager
     async def open(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from escrowd.bootstrap import Container
-from tests.integration.conftest import Account, make_user
+from tests.integration.conftest import Account, make_api_key, make_user
 from tests.live.conftest import PATIENCE, ServerFactory, Subscription, real_container
 
 
@@ -94,6 +94,63 @@ async def test_a_subscriber_gets_events_as_they_happen_and_never_another_partys(
             )
             assert cancelled.status_code == 200, cancelled.text
             assert _objects([await watching.next_event()]) == [("escrow.cancelled", first["id"])]
+
+
+async def test_everyone_watching_an_escrow_sees_payment_required_failed_and_completed(
+    servers: ServerFactory, fresh_db_url: str, live_container: Container
+) -> None:
+    """Seed 004: "payment required / completed / failed" pushed to everyone watching the
+    object — here the payer, the payee and an admin (an API key), each on its own stream."""
+    (server,) = servers(fresh_db_url, 1)
+    payer = await make_user(live_container)
+    payee = await make_user(live_container, role="worker")
+    stranger = await make_user(live_container)
+    _, secret = await make_api_key(live_container)
+    admin = {"Authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(timeout=PATIENCE) as http:
+        escrow = await _create_escrow(http, server.base, payer, payee)
+        url = f"{server.base}/v1/escrows/{escrow['id']}/fund"
+        r = await http.get(
+            f"{server.base}/v1/events/stream",
+            params={"object_id": escrow["id"], "seconds": 1},
+            headers=stranger.headers,
+        )
+        assert r.status_code == 404, r.text
+        # `Last-Event-ID: evt_0`: a page opened after the escrow was made catches up first.
+        since = {"Last-Event-ID": "evt_0"}
+        async with (
+            Subscription.open(
+                http, server.base, {**payer.headers, **since}, object_id=escrow["id"]
+            ) as s1,
+            Subscription.open(
+                http, server.base, {**payee.headers, **since}, object_id=escrow["id"]
+            ) as s2,
+            Subscription.open(http, server.base, {**admin, **since}, object_id=escrow["id"]) as s3,
+        ):
+            for watcher in (s1, s2, s3):
+                assert (await watcher.next_event())["type"] == "escrow.created"  # required
+            declined = await http.post(
+                url,
+                json={"payment_method": "pm_card_chargeDeclined"},
+                headers={**payer.headers, "Idempotency-Key": f"decline-{escrow['id']}"},
+            )
+            assert declined.status_code == 402, declined.text
+            for watcher in (s1, s2, s3):
+                failed = await watcher.next_event()
+                assert (failed["type"], failed["data"]["object"]["id"]) == (
+                    "payment.failed",
+                    escrow["id"],
+                )
+            paid = await http.post(
+                url,
+                json={"payment_method": "pm_card_visa"},
+                headers={**payer.headers, "Idempotency-Key": f"pay-{escrow['id']}"},
+            )
+            assert paid.status_code == 200, paid.text
+            for watcher in (s1, s2, s3):
+                got = await watcher.events_until_type("escrow.funded")
+                assert got[-1]["data"]["object"]["status"] == "held"
+                assert {e["data"]["object"]["id"] for e in got} == {escrow["id"]}
 
 
 @pytest.fixture
