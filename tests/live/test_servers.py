@@ -162,6 +162,7 @@ async def pg_container(postgres_url: str) -> AsyncIterator[Container]:
         await c.close()
 
 
+@pytest.mark.postgres_only  # also implied by `postgres_url`: skipped unless PostgreSQL runs
 async def test_two_server_processes_push_each_others_events_to_their_subscribers(
     servers: ServerFactory, postgres_url: str, pg_container: Container
 ) -> None:
