@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     #: rest as the payee's debt, repaid from their next earnings; ``absorb`` books it as the
     #: platform's loss. See docs/refunds.md.
     clawback_shortfall: Literal["recover", "absorb"] = "recover"
+    #: Seconds before an unpaid escrow's ``expires_at`` that ``escrow.payment_window_expiring``
+    #: is written (once), for windows longer than this; 0 turns the reminder off.
+    payment_window_reminder_seconds: int = Field(default=120, ge=0, le=86400)
     public_url: str = "http://127.0.0.1:8000"
     provider: ProviderMode = ProviderMode.sandbox
     stripe_secret_key: str = ""

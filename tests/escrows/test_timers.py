@@ -7,16 +7,22 @@ database, which other tests move forward, and authorization deadlines are the sa
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ulid import ULID
 
 from escrowd.clock import FrozenClock
-from escrowd.escrows import sweeps
+from escrowd.escrows import sweeps, tasks
 from escrowd.escrows.ledgering import escrow_account
+from escrowd.jobs import JobContext, JobInfo
+from escrowd.notifications.sweep import notify
 from tests.conftest import (
     BACKENDS,
     create_pg_database,
@@ -25,6 +31,7 @@ from tests.conftest import (
 )
 from tests.escrows.conftest import (
     Ctx,
+    Person,
     Sandbox,
     create_escrow,
     event_types,
@@ -33,11 +40,13 @@ from tests.escrows.conftest import (
     ledger_balance,
     payees,
     payer,
+    person,
     post,
     run_jobs,
     settle,
     sweep,
 )
+from tests.integration.conftest import Account
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +193,109 @@ async def test_an_inspection_period_that_lapses_undisputed_releases_the_money(
     assert after["status"] == "released"
     assert [a["amount_released"] for a in after["allocations"]] == [1000, 1000]
     assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 0
+
+
+async def _events(ctx: Ctx, who: Person, escrow_id: str, last: str) -> list[dict[str, Any]]:
+    """What ``who``'s stream of the escrow sends after event ``last``."""
+    r = await ctx.client.get(
+        "/v1/events/stream",
+        params={"object_id": escrow_id, "seconds": 1},
+        headers={**who.headers, "Last-Event-ID": last},
+    )
+    assert r.status_code == 200, r.text
+    return [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
+
+
+async def test_an_unpaid_escrow_is_reminded_once_before_its_payment_window_ends(
+    ctx: Ctx, clock: FrozenClock
+) -> None:
+    """Default lead: 120 s. A 120 s window gets no reminder; a paid escrow none; an unpaid
+    600 s window exactly one, 120 s before it ends, whatever runs twice."""
+    client_ = await payer(ctx)
+    (tester,) = await payees(ctx, 1)
+    short = await create_escrow(ctx, client_, [(tester, 1000)], payment_window=120)
+    unpaid = await create_escrow(ctx, client_, [(tester, 1500)], payment_window=600)
+    paid = await funded(ctx, client_, [(tester, 1000)], payment_window=600)
+    remind = "escrow.payment_window_expiring"
+
+    clock.advance(timedelta(seconds=1))  # `short` is within 120 s of its end, but is too short
+    await sweep(ctx.container, sweeps.payment_window_reminders)
+    await run_jobs(ctx.container)
+    clock.advance(timedelta(seconds=478))  # 121 s before `unpaid` ends: not yet
+    await sweep(ctx.container, sweeps.payment_window_reminders)
+    await run_jobs(ctx.container)
+    assert await event_types(ctx, client_, unpaid["id"]) == ["escrow.created"]
+
+    clock.advance(timedelta(seconds=2))  # 119 s left
+    # Two sweeps (two workers, or one twice) find it: one job.
+    await sweep(ctx.container, sweeps.payment_window_reminders)
+    await sweep(ctx.container, sweeps.payment_window_reminders)
+    await run_jobs(ctx.container)
+    assert await event_types(ctx, client_, unpaid["id"]) == ["escrow.created", remind]
+    assert await event_types(ctx, client_, short["id"]) == ["escrow.created"]
+    assert remind not in await event_types(ctx, client_, paid["id"])
+
+    # The job itself run twice at once (a retry racing a second worker) writes nothing more,
+    # and the sweep no longer finds the escrow.
+    info = JobInfo("job_test", tasks.REMIND_JOB, 1, 5, None, clock.now(), clock.now())
+    job = JobContext(ctx.container, info, "test-worker")
+    payload = {"escrow_id": unpaid["id"]}
+    await asyncio.gather(
+        tasks.remind_payment_window(job, payload), tasks.remind_payment_window(job, payload)
+    )
+    assert await sweep(ctx.container, sweeps.payment_window_reminders) == 0
+    assert await event_types(ctx, client_, unpaid["id"]) == ["escrow.created", remind]
+
+    # It reaches the payer's and the payee's streams of the escrow, and the payer's
+    # notifications.
+    created = (await _events(ctx, client_, unpaid["id"], "evt_0"))[0]
+    assert created["type"] == "escrow.created"
+    payee = person(ctx, Account(tester, "", "", "worker", ""))
+    for watcher in (client_, payee):
+        [event] = await _events(ctx, watcher, unpaid["id"], created["id"])
+        assert event["type"] == remind
+        assert event["data"]["object"]["id"] == unpaid["id"]
+        assert event["data"]["object"]["expires_at"] == unpaid["expires_at"]
+    await sweep(ctx.container, notify)
+    r = await ctx.client.get("/v1/notifications", params={"limit": 100}, headers=client_.headers)
+    assert r.status_code == 200, r.text
+    [note] = [
+        n
+        for n in r.json()["data"]
+        if n["related_object"]["id"] == unpaid["id"] and n["type"] == "payment_window_expiring"
+    ]
+    assert note["title"] == "Your escrow's payment window ends soon"
+    assert "15.00 USD" in note["body"]
+
+    clock.advance(timedelta(seconds=120))  # the window ends: it still expires
+    await sweep(ctx.container, sweeps.payment_windows)
+    await run_jobs(ctx.container)
+    assert await event_types(ctx, client_, unpaid["id"]) == [
+        "escrow.created",
+        remind,
+        "escrow.expired",
+    ]
+
+
+async def test_the_reminder_lead_is_a_setting_and_zero_turns_it_off(
+    ctx: Ctx, clock: FrozenClock
+) -> None:
+    client_ = await payer(ctx)
+    (tester,) = await payees(ctx, 1)
+    escrow = await create_escrow(ctx, client_, [(tester, 1000)], payment_window=3600)
+    clock.advance(timedelta(seconds=3000))  # 600 s left
+    for lead, expected in ((0, ["escrow.created"]), (599, ["escrow.created"])):
+        settings = ctx.container.settings.model_copy(
+            update={"payment_window_reminder_seconds": lead}
+        )
+        with_lead = replace(ctx.container, settings=settings)
+        await sweep(with_lead, sweeps.payment_window_reminders)
+        await run_jobs(ctx.container)
+        assert await event_types(ctx, client_, escrow["id"]) == expected
+    settings = ctx.container.settings.model_copy(update={"payment_window_reminder_seconds": 900})
+    await sweep(replace(ctx.container, settings=settings), sweeps.payment_window_reminders)
+    await run_jobs(ctx.container)
+    assert await event_types(ctx, client_, escrow["id"]) == [
+        "escrow.created",
+        "escrow.payment_window_expiring",
+    ]

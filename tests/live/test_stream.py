@@ -1,7 +1,9 @@
 """``GET /v1/events/stream``: Server-Sent Events with the visibility of ``GET /v1/events``.
 
 The ASGI test transport hands back a streamed body once it ends, so each stream here is
-bounded by ``seconds``; ``Last-Event-ID`` anchors what it must contain, not the clock.
+bounded by ``seconds``; ``Last-Event-ID`` anchors what it must contain, not the clock. Streams
+read frame by frame while open, from real server processes (two on one PostgreSQL database
+among them), are in test_servers.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 check, and drivers for the fan-out sweep and the delivery jobs.
 
 - ``receiver``: a threaded HTTP server on 127.0.0.1 that answers each POST with the next status
-  of ``receiver.script`` (200 once the script is used up) and keeps every request it got.
+  of ``receiver.script`` (200 once the script is used up) and keeps every request it got (a
+  GET too, as a followed redirect could be); a 3xx carries ``Location: receiver.location``.
+  ``make_receiver()`` starts another one (stopped after the test).
 - ``verify(secret, request)``: checks ``webhook-signature`` with the ``standardwebhooks``
   package (PyPI), not escrowd's code; ``strict=True`` also checks the timestamp against the
   real time, as a receiver does.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +43,7 @@ from tests.integration.conftest import make_api_key
 
 @dataclass
 class Received:
+    method: str
     path: str
     headers: dict[str, str]
     body: bytes
@@ -54,6 +57,7 @@ class Received:
 class Receiver:
     port: int
     script: list[int] = field(default_factory=list)
+    location: str | None = None
     got: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,34 +71,54 @@ class Receiver:
             return self.script.pop(0) if self.script else 200
 
 
+ReceiverFactory = Callable[[], Receiver]
+
+
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state: list[Receiver] = []
+def make_receiver() -> Iterator[ReceiverFactory]:
+    servers: list[ThreadingHTTPServer] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length", "0"))
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status = state[0].answer(Received(self.path, headers, body))
-            payload = b'{"ok": true}' if status < 300 else b"not now"
-            self.send_response(status)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def make() -> Receiver:
+        state: list[Receiver] = []
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                got = Received(self.command, self.path, headers, body)
+                status = state[0].answer(got)
+                payload = b'{"ok": true}' if status < 300 else b"not now"
+                self.send_response(status)
+                if 300 <= status < 400 and state[0].location is not None:
+                    self.send_header("location", state[0].location)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.append(Receiver(server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+            do_POST = _answer  # noqa: N815  (http.server's hook names)
+            do_GET = _answer  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        servers.append(server)
+        state.append(Receiver(server.server_address[1]))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return state[0]
+
     try:
-        yield state[0]
+        yield make
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def receiver(make_receiver: ReceiverFactory) -> Receiver:
+    return make_receiver()
 
 
 def verify(secret: str, request: Received, *, strict: bool = False) -> None:

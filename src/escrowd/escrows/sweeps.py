@@ -5,6 +5,9 @@ escrow's work gets its own retries and, if it keeps failing, its own incident:
 
 - ``escrows.payment_windows`` (every 30 s): unpaid escrows past ``expires_at`` →
   ``escrow.expire``;
+- ``escrows.payment_window_reminders`` (30 s): unpaid escrows within
+  ``payment_window_reminder_seconds`` of ``expires_at``, not reminded yet →
+  ``escrow.payment_window_reminder``;
 - ``escrows.authorizations`` (5 min): authorizations within a day of ``capture_before`` →
   ``escrow.authorization_deadline``, or ``escrow.expire`` once it passed;
 - ``escrows.inspections`` (1 min): held escrows past ``inspection_ends_at`` →
@@ -17,14 +20,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.clock import Clock
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation
 from escrowd.escrows.payments import AUTHORIZATION_VALIDITY, authorization_deadline
 from escrowd.escrows.states import RULES, Action, State
-from escrowd.escrows.tasks import AUTO_RELEASE_JOB, DEADLINE_JOB, EXPIRE_JOB, SETTLE_JOB
+from escrowd.escrows.tasks import (
+    AUTO_RELEASE_JOB,
+    DEADLINE_JOB,
+    EXPIRE_JOB,
+    REMIND_JOB,
+    SETTLE_JOB,
+)
+from escrowd.events import EventType
+from escrowd.events.models import Event
 from escrowd.jobs import Registry, SweepContext, enqueue
 
 #: Act on an authorization this long before it ends.
@@ -60,6 +71,39 @@ async def payment_windows(ctx: SweepContext) -> int:
             ).all()
         )
         return await _enqueue_each(s, ctx.container.clock, EXPIRE_JOB, ids)
+
+
+async def payment_window_reminders(ctx: SweepContext) -> int:
+    """Escrows due a reminder: still unpaid, ``expires_at`` within the lead time and not past,
+    a window longer than the lead (a shorter one's ``escrow.created`` is its reminder), and no
+    reminder written yet. The job's dedupe key and its check under the escrow's lock make it
+    one reminder per escrow however many sweeps and workers find it."""
+    lead = ctx.container.settings.payment_window_reminder_seconds
+    if lead == 0:
+        return 0
+    now = ctx.started_at
+    waiting = (State.requires_payment.value, State.requires_action.value)
+    written = exists().where(
+        Event.object_id == Escrow.id,
+        Event.type == EventType.escrow_payment_window_expiring.value,
+    )
+    async with ctx.container.db.transaction() as s:
+        ids = list(
+            (
+                await s.scalars(
+                    select(Escrow.id)
+                    .where(
+                        Escrow.status.in_(waiting),
+                        Escrow.expires_at > now,
+                        Escrow.expires_at <= now + timedelta(seconds=lead),
+                        Escrow.payment_window_seconds > lead,
+                        ~written,
+                    )
+                    .limit(BATCH)
+                )
+            ).all()
+        )
+        return await _enqueue_each(s, ctx.container.clock, REMIND_JOB, ids)
 
 
 async def authorizations(ctx: SweepContext) -> int:
@@ -127,6 +171,7 @@ async def janitor(ctx: SweepContext) -> int:
 
 SWEEPS = (
     ("escrows.payment_windows", timedelta(seconds=30), payment_windows),
+    ("escrows.payment_window_reminders", timedelta(seconds=30), payment_window_reminders),
     ("escrows.authorizations", timedelta(minutes=5), authorizations),
     ("escrows.inspections", timedelta(minutes=1), inspections),
     ("escrows.janitor", timedelta(minutes=1), janitor),

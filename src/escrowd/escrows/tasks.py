@@ -2,6 +2,8 @@
 
 - ``escrow.expire`` (``escrow_id``): expires an escrow whose payment window or
   authorization ran out;
+- ``escrow.payment_window_reminder`` (``escrow_id``): writes ``escrow.payment_window_expiring``
+  for an escrow still unpaid shortly before ``expires_at``, once per escrow;
 - ``escrow.authorization_deadline`` (``escrow_id``): before ``capture_before``, captures, or
   writes ``escrow.authorization_expiring`` (per ``on_authorization_deadline``);
 - ``escrow.auto_release`` (``escrow_id``): releases what is left when the inspection period
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service as accounts
@@ -37,15 +40,17 @@ from escrowd.escrows.payments import (
 )
 from escrowd.escrows.states import RULES, Action, State
 from escrowd.events import EventType
+from escrowd.events.models import Event as EventRow
 from escrowd.jobs import JobContext, PermanentJobError, Registry
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import CancelRequest, PaymentStatus, RefundRequest
 
 EXPIRE_JOB = "escrow.expire"
+REMIND_JOB = "escrow.payment_window_reminder"
 DEADLINE_JOB = "escrow.authorization_deadline"
 AUTO_RELEASE_JOB = "escrow.auto_release"
 SETTLE_JOB = "escrow.settle_operation"
-KINDS = (EXPIRE_JOB, DEADLINE_JOB, AUTO_RELEASE_JOB, VOID_JOB, SYNC_JOB, SETTLE_JOB)
+KINDS = (EXPIRE_JOB, REMIND_JOB, DEADLINE_JOB, AUTO_RELEASE_JOB, VOID_JOB, SYNC_JOB, SETTLE_JOB)
 
 CancelReason = Literal["requested_by_customer", "abandoned", "duplicate", "fraudulent"]
 _WAITING = (State.requires_payment.value, State.requires_action.value)
@@ -75,6 +80,33 @@ async def expire(ctx: JobContext, payload: dict[str, Any]) -> None:
         if book.open_ops:
             raise RetryLaterError(f"escrow {e.id} has an operation in flight")
         await close(Unit(s, container.clock), book, Action.expire)
+
+
+async def reminded(session: AsyncSession, escrow_id: str) -> bool:
+    """Whether the escrow's payment-window reminder has been written (the events table is
+    the record: there is no column to keep in step with it)."""
+    stmt = select(EventRow.id).where(
+        EventRow.object_id == escrow_id,
+        EventRow.type == EventType.escrow_payment_window_expiring.value,
+    )
+    return (await session.scalars(stmt.limit(1))).first() is not None
+
+
+async def remind_payment_window(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Write ``escrow.payment_window_expiring`` once. The escrow's row lock (BEGIN IMMEDIATE on
+    SQLite) orders two runs for one escrow — a repeated job, a second worker — and the second
+    then finds the first's event: a job retried after its event committed writes nothing."""
+    container, now = ctx.container, ctx.now()
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, _escrow_id(payload), lock=True)
+        e = book.escrow
+        if e.status not in _WAITING or e.expires_at is None or e.expires_at <= now:
+            return  # paid, cancelled or expired meanwhile: no reminder
+        if await reminded(s, e.id):
+            return
+        await store.emit(
+            s, clock=container.clock, type=EventType.escrow_payment_window_expiring, book=book
+        )
 
 
 async def before_authorization_ends(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -203,6 +235,7 @@ __all__ = ["KINDS", "RetryLaterError"]
 
 def register(jobs: Registry) -> None:
     jobs.add_handler(EXPIRE_JOB, expire)
+    jobs.add_handler(REMIND_JOB, remind_payment_window)
     jobs.add_handler(DEADLINE_JOB, before_authorization_ends)
     jobs.add_handler(AUTO_RELEASE_JOB, auto_release)
     jobs.add_handler(VOID_JOB, void_payment)

@@ -39,6 +39,7 @@ class EventType(StrEnum):
     escrow_released = "escrow.released"
     escrow_partially_refunded = "escrow.partially_refunded"
     escrow_refunded = "escrow.refunded"
+    escrow_payment_window_expiring = "escrow.payment_window_expiring"
     escrow_expired = "escrow.expired"
     escrow_cancelled = "escrow.cancelled"
     escrow_disputed = "escrow.disputed"
@@ -220,6 +221,13 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 _E,
                 "Everything not released was refunded to the payer.",
                 f"{_ESCROWS}, on the refund that empties it",
+            ),
+            EventSpec(
+                EventType.escrow_payment_window_expiring,
+                _E,
+                "The escrow is still unpaid and its payment window ends soon (`expires_at`).",
+                "the payment-window reminder sweep (jobs), once per escrow, "
+                "ESCROWD_PAYMENT_WINDOW_REMINDER_SECONDS before `expires_at`",
             ),
             EventSpec(
                 EventType.escrow_expired,

@@ -1,9 +1,9 @@
 """Which events notify whom, and what the notification says (pure: no database, no I/O).
 
 A rule is keyed by an event type *string*, not an ``EventType`` member, so that rules for
-events other parts of escrowd have not written yet (disputes, the payment-window reminder)
-can exist before their types do: until such an event is recorded, its rule never fires.
-``PENDING_EVENT_TYPES`` lists them (docs/notifications.md).
+events other parts of escrowd have not written yet can exist before their types do: until
+such an event is recorded, its rule never fires. ``PENDING_EVENT_TYPES`` lists them (none
+now; docs/notifications.md).
 
 A rule reads the event's ``data`` (the object's API representation when it happened) and
 ``previous_attributes`` and returns drafts: a notification type, the *parties* concerned
@@ -332,11 +332,7 @@ def _account_updated(acct: Data, previous: Data | None) -> list[Draft]:
 
 #: Events written elsewhere, not (yet) in escrowd's catalog, whose rules wait for them.
 OPENED: Final = "dispute.opened"
-PENDING_EVENT_TYPES: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "escrow.payment_window_expiring": "the payment-window reminder sweep",
-    }
-)
+PENDING_EVENT_TYPES: Final[Mapping[str, str]] = MappingProxyType({})
 _KNOWN_TYPES: Final = frozenset(t.value for t in EventType)
 
 RULES: Final[Mapping[str, Rule]] = MappingProxyType(

@@ -87,7 +87,8 @@ class WebhookAttempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     #: The HTTP status, or null when there was no answer (see ``error``).
     status_code: Mapped[int | None] = mapped_column(Integer)
-    #: Why there was no answer (refused address, timeout, connection error), or null.
+    #: Why there was no answer (refused address, timeout, connection error), or that a 3xx
+    #: was not followed; else null.
     error: Mapped[str | None] = mapped_column(Text)
     #: The start of the receiver's answer, for the log.
     response_body: Mapped[str | None] = mapped_column(Text)

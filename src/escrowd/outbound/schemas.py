@@ -86,8 +86,9 @@ class WebhookAttemptObject(ApiObject):
     number: int = Field(description="1 for the first attempt.")
     status_code: int | None = Field(description="The receiver's HTTP status; null: no answer.")
     error: str | None = Field(
-        description="Why there was no answer: `address_not_allowed`, `dns_error`, `timeout`, "
-        "`connection_error`, with details."
+        description="Why the attempt failed without a usable answer: `address_not_allowed`, "
+        "`dns_error`, `timeout`, `connection_error`, or `redirect_not_followed` (a 3xx, with "
+        "its `Location`), with details."
     )
     response_body: str | None = Field(description="The start of the receiver's answer.")
     duration_ms: int

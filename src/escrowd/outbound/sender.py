@@ -4,8 +4,11 @@ The host name is resolved here, every address it gives is checked (``domain.addr
 and the request goes to the checked IP itself, with the name in ``Host`` and, for https, as the
 TLS server name (so the certificate is still verified against the name). A name that resolves
 to a public address when checked and to 127.0.0.1 a moment later (DNS rebinding) cannot get a
-connection to 127.0.0.1: there is no second lookup. Redirects are not followed, and proxies
-from the environment are not used.
+connection to 127.0.0.1: there is no second lookup. Proxies from the environment are not used.
+
+Redirects are not followed: the target of a ``Location`` is an address nobody checked (a
+public receiver could answer ``302 Location: http://169.254.169.254/…``). A 3xx is a failed
+attempt whose error says where it pointed.
 """
 
 from __future__ import annotations
@@ -117,11 +120,19 @@ async def post(
                 text = await _start_of(response)
             finally:
                 await response.aclose()
-            return done(status=response.status_code, text=text)
+            return done(status=response.status_code, error=_redirect(response), text=text)
     except httpx.TimeoutException:
         return done(error=f"timeout: no answer within {seconds:g} s")
     except httpx.HTTPError as exc:
         return done(error=f"connection_error: {type(exc).__name__}: {exc}"[:500])
+
+
+def _redirect(response: httpx.Response) -> str | None:
+    if not 300 <= response.status_code < 400:
+        return None
+    location = response.headers.get("location")
+    where = f" to {location[:300]}" if location else ""
+    return f"redirect_not_followed: HTTP {response.status_code}{where}"
 
 
 async def _start_of(response: httpx.Response) -> str:
