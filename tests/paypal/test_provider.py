@@ -7,6 +7,7 @@ what reached the sandbox is read back from its own tables.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -35,7 +36,7 @@ from escrowd.providers.types import (
     TransferRequest,
 )
 from escrowd.sandbox.stripe import models
-from tests.paypal.conftest import RETURN_URL, shift
+from tests.paypal.conftest import RETURN_URL, Wire, make_client, shift
 
 
 def key(label: str) -> str:
@@ -540,4 +541,60 @@ def test_a_bad_paypal_base_url_names_the_variable_and_hides_a_password() -> None
     assert Settings(paypal_base_url="live").paypal_base_url == "https://api-m.paypal.com"
     assert Settings(paypal_base_url="http://127.0.0.1:9000/").paypal_base_url == (
         "http://127.0.0.1:9000"
+    )
+
+
+# --- on the wire -----------------------------------------------------------------------------
+
+
+async def test_every_call_fits_paypals_shapes_and_moves_money_under_the_callers_key(
+    container: Container, raw: httpx.AsyncClient, wire: Wire
+) -> None:
+    """The provider over a recorded client: the ``wire`` fixture validates every exchange
+    against the shapes afterwards; here, each money-moving POST's PayPal-Request-Id."""
+    paypal = PayPalProvider(make_client(wire, container))
+    try:
+        payment, idem = await new_payment(paypal, label="wire")
+        await approve(raw, payment)
+        await paypal.confirm_payment(payment_id=payment.id, idempotency_key=idem + ":confirm")
+        await paypal.capture_payment(
+            CaptureRequest(idempotency_key=idem + ":capture", payment_id=payment.id, amount=5000)
+        )
+        await paypal.create_refund(
+            RefundRequest(idempotency_key=idem + ":refund", payment_id=payment.id, amount=100)
+        )
+        other, other_idem = await new_payment(paypal, label="wire-void")
+        await approve(raw, other)
+        await paypal.confirm_payment(payment_id=other.id, idempotency_key=other_idem + ":confirm")
+        await paypal.cancel_payment(
+            CancelRequest(idempotency_key=other_idem + ":void", payment_id=other.id)
+        )
+        await paypal.create_payout(
+            PayoutRequest(
+                idempotency_key=idem + ":payout",
+                amount=100,
+                currency="usd",
+                receiver_email="payee@example.com",
+            )
+        )
+    finally:
+        await paypal.aclose()
+    posts = [
+        (e.path.rsplit("/", 1)[-1], e.headers.get("paypal-request-id"))
+        for e in wire.seen
+        if e.method == "POST" and e.path != "/v1/oauth2/token"
+    ]
+    assert posts == [
+        ("orders", idem),
+        ("authorize", idem + ":confirm"),
+        ("capture", idem + ":capture"),
+        ("refund", idem + ":refund"),
+        ("orders", other_idem),
+        ("authorize", other_idem + ":confirm"),
+        ("void", other_idem + ":void"),
+        ("payouts", idem + ":payout"),
+    ]
+    payout_post = next(e for e in wire.seen if e.method == "POST" and e.path.endswith("payouts"))
+    assert json.loads(payout_post.body)["sender_batch_header"]["sender_batch_id"] == (
+        idem + ":payout"
     )
