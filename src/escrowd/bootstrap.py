@@ -15,7 +15,7 @@ worker, the CLI and the sandbox use the container alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
@@ -68,8 +68,32 @@ class Container(Core):
     #: The in-process Stripe sandbox (sandbox mode), answering under ``/sandbox/stripe``:
     #: ``create_app`` serves it there; the provider already talks to it.
     sandbox: ASGIApp | None = None
+    #: Every provider built, by name: ``provider`` under its own name (``stripe``) and PayPal
+    #: (``paypal``) when configured (always in sandbox mode). ``provider`` stays the default
+    #: every existing caller uses; a caller that knows which provider a record belongs to
+    #: (an escrow's ``provider`` column) picks it with :meth:`provider_named`.
+    providers: Mapping[str, PaymentProvider] = field(default_factory=dict)
+
+    @property
+    def paypal(self) -> PaymentProvider | None:
+        return self.providers.get("paypal")
+
+    def provider_named(self, name: str | None) -> PaymentProvider:
+        """The provider called ``name``; None is the default ``provider``."""
+        if name is None:
+            return self.provider
+        found = self.providers.get(name)
+        if found is None:
+            configured = ", ".join(sorted(self.providers)) or "none"
+            raise ConfigError(
+                f"The payment provider {name!r} is not configured (configured: {configured})."
+            )
+        return found
 
     async def close(self) -> None:
+        for provider in self.providers.values():
+            if provider is not self.provider:
+                await provider.aclose()
         await self.provider.aclose()
         await self.db.dispose()
 
@@ -130,7 +154,7 @@ def build(
     ``wrap_provider`` wraps the configured provider (tests inject faults or record calls at
     the network edge this way); ``with_registries`` replaces the default registries.
     """
-    from escrowd.providers.registry import build_provider
+    from escrowd.providers.registry import build_paypal_provider, build_provider
     from escrowd.webhooks.inbound import intake_app
 
     settings = settings or Settings()
@@ -144,15 +168,23 @@ def build(
         clock=clock or SystemClock(),
     )
     sandbox: ASGIApp | None = None
+    paypal_sandbox: ASGIApp | None = None
     if settings.provider is ProviderMode.sandbox:
         if not settings.is_dev:  # Settings refuse this; a copy made past them too
             raise ConfigError("ESCROWD_PROVIDER=sandbox is for development, not production.")
+        from escrowd.sandbox.paypal.app import mounted_paypal_sandbox
         from escrowd.sandbox.stripe.app import mounted_sandbox
 
         sandbox = mounted_sandbox(core)
+        paypal_sandbox = mounted_paypal_sandbox(core)
     provider = build_provider(settings, sandbox=sandbox, clock=core.clock)
+    name = provider.name
     if wrap_provider is not None:
         provider = wrap_provider(provider)
+    providers: dict[str, PaymentProvider] = {name: provider}
+    paypal = build_paypal_provider(settings, sandbox=paypal_sandbox, clock=core.clock)
+    if paypal is not None:
+        providers[paypal.name] = paypal
     intake = intake_app()
     container = Container(
         settings=core.settings,
@@ -162,6 +194,7 @@ def build(
         registries=with_registries or registries(),
         webhook_intake=intake,
         sandbox=sandbox,
+        providers=providers,
     )
     # The endpoint finds its container where every escrowd route does: on its app's state.
     intake.state.container = container

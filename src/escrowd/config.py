@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Self, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105  (refused outside dev)
@@ -116,6 +116,63 @@ class Settings(BaseSettings):
     #: The marketplace flows to serve (docs/marketplaces.md): seed numbers or names, comma
     #: separated (``000,auctions``), ``all``, or empty for none.
     marketplaces: str = ""
+
+    # --- PayPal (docs/configuration.md, "PayPal") ------------------------------------------
+    #: The REST app's credentials. Both set: escrowd builds the PayPal provider next to Stripe's;
+    #: both empty: no PayPal. Ignored in sandbox mode, where PayPal is escrowd's own in-process
+    #: PayPal sandbox with its public credentials.
+    paypal_client_id: str = ""
+    paypal_client_secret: SecretStr = SecretStr("")
+    #: ``live`` (https://api-m.paypal.com), ``sandbox`` (PayPal's own sandbox,
+    #: https://api-m.sandbox.paypal.com) or another PayPal-compatible server's URL.
+    paypal_base_url: str = "live"
+
+    @field_validator("paypal_base_url")
+    @classmethod
+    def _paypal_base_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        named = {"live": "https://api-m.paypal.com", "sandbox": "https://api-m.sandbox.paypal.com"}
+        word = value.strip()
+        if word.lower() in named:
+            return named[word.lower()]
+        try:
+            parts = urlsplit(word)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            usable = usable and not parts.username and not parts.query and not parts.fragment
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ValueError(
+                "use live, sandbox, or a server's base URL such as https://api-m.paypal.com "
+                "(no credentials in it: they go in ESCROWD_PAYPAL_CLIENT_ID and _SECRET)"
+            )
+        return word.rstrip("/")
+
+    @model_validator(mode="after")
+    def _paypal_credentials(self) -> Self:
+        # Checked at start: half a credential would otherwise fail the first PayPal payment.
+        # The values are never quoted, only which one is missing.
+        has_id, has_secret = bool(self.paypal_client_id), bool(self.paypal_client_secret)
+        if has_id != has_secret and self.provider is not ProviderMode.sandbox:
+            given, missing = (
+                ("ESCROWD_PAYPAL_CLIENT_ID", "ESCROWD_PAYPAL_CLIENT_SECRET")
+                if has_id
+                else ("ESCROWD_PAYPAL_CLIENT_SECRET", "ESCROWD_PAYPAL_CLIENT_ID")
+            )
+            raise ValueError(
+                f"{given} is set but {missing} is empty: set both (from the PayPal developer "
+                "dashboard's REST app) to use PayPal, or neither to run without it."
+            )
+        return self
+
+    @property
+    def paypal_enabled(self) -> bool:
+        """Whether escrowd builds a PayPal provider: always in sandbox mode, else with
+        credentials."""
+        if self.provider is ProviderMode.sandbox:
+            return True
+        return bool(self.paypal_client_id and self.paypal_client_secret)
 
     def __init__(self, **values: Any) -> None:
         try:

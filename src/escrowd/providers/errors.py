@@ -110,3 +110,15 @@ class ProviderError(Exception):
             code="provider_error",
             status=502,
         )
+
+
+def unsupported(provider: str, what: str, *, label: str | None = None) -> ProviderError:
+    """A call the provider has no counterpart for: a bug in the caller (it should have checked
+    ``capabilities``), so an invalid request that no retry can fix. ``label`` names the
+    provider for people ("PayPal")."""
+    return ProviderError(
+        ProviderErrorKind.invalid_request,
+        f"{label or provider} does not support {what}.",
+        code="unsupported_by_provider",
+        provider=provider,
+    )

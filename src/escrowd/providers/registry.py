@@ -6,6 +6,10 @@
     stripe + API base  ESCROWD_STRIPE_API_BASE (localstripe,          0
                        stripe-mock: they ignore Idempotency-Key)
 
+PayPal is built next to Stripe (``build_paypal_provider``), not instead of it: in sandbox mode
+always, against escrowd's PayPal sandbox in process under ``/sandbox/paypal``; otherwise when
+``ESCROWD_PAYPAL_CLIENT_ID`` and ``_SECRET`` are set, against ``ESCROWD_PAYPAL_BASE_URL``.
+
 Retries are the SDK's own (connection errors, 409, 5xx; backoff with jitter; Retry-After). They
 are safe towards Stripe because every POST carries an Idempotency-Key: a retried payment is the
 same payment. Towards an emulator that ignores the key, a retry could move money twice.
@@ -19,12 +23,25 @@ import httpx
 from starlette.types import ASGIApp
 
 from escrowd.clock import Clock
-from escrowd.config import SANDBOX_PREFIX, ProviderMode, Settings
+from escrowd.config import (
+    PAYPAL_SANDBOX_CLIENT_ID,
+    PAYPAL_SANDBOX_CLIENT_SECRET,
+    PAYPAL_SANDBOX_PREFIX,
+    SANDBOX_PREFIX,
+    ProviderMode,
+    Settings,
+)
 from escrowd.providers.base import PaymentProvider
+from escrowd.providers.paypal.client import PayPalClient
+from escrowd.providers.paypal.provider import PayPalProvider
 from escrowd.providers.stripe.adapter import StripeProvider
 from escrowd.providers.stripe.client import SANDBOX_API_KEY, SANDBOX_BASE_URL, make_stripe_client
 
 #: The SDK's retries towards the real Stripe API (its recommended setting).
+#: Where the PayPal adapter finds escrowd's PayPal sandbox in process (the host is never
+#: resolved: the ASGI transport answers).
+PAYPAL_SANDBOX_BASE_URL = f"http://escrowd.internal{PAYPAL_SANDBOX_PREFIX}"
+PAYPAL_TIMEOUT_SECONDS = 30.0
 STRIPE_MAX_NETWORK_RETRIES = 2
 
 
@@ -85,3 +102,62 @@ def build_stripe_provider(
         max_network_retries=target.max_network_retries,
     )
     return StripeProvider(client, webhook_secrets=settings.webhook_secrets, clock=clock, http=http)
+
+
+@dataclass(frozen=True, slots=True)
+class PayPalTarget:
+    """Where the PayPal adapter sends its calls, with which credentials."""
+
+    client_id: str
+    client_secret: str
+    base_url: str
+    #: Through the in-process PayPal sandbox rather than a socket.
+    in_process: bool
+
+    def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
+        return f"PayPalTarget(base_url={self.base_url!r}, in_process={self.in_process})"
+
+
+def paypal_target(settings: Settings) -> PayPalTarget | None:
+    """None when PayPal is not configured (outside sandbox mode, without credentials)."""
+    if settings.provider is ProviderMode.sandbox:
+        return PayPalTarget(
+            PAYPAL_SANDBOX_CLIENT_ID,
+            PAYPAL_SANDBOX_CLIENT_SECRET,
+            PAYPAL_SANDBOX_BASE_URL,
+            in_process=True,
+        )
+    if not settings.paypal_enabled:
+        return None
+    return PayPalTarget(
+        settings.paypal_client_id,
+        settings.paypal_client_secret.get_secret_value(),
+        settings.paypal_base_url,
+        in_process=False,
+    )
+
+
+def build_paypal_provider(
+    settings: Settings, *, sandbox: ASGIApp | None = None, clock: Clock
+) -> PayPalProvider | None:
+    """The PayPal provider for ``settings``, or None without PayPal; sandbox mode needs the
+    ASGI app that serves the PayPal sandbox under ``/sandbox/paypal``. ``clock`` times the
+    cached OAuth token."""
+    target = paypal_target(settings)
+    if target is None:
+        return None
+    timeout = httpx.Timeout(PAYPAL_TIMEOUT_SECONDS)
+    if target.in_process:
+        if sandbox is None:
+            raise ValueError(f"sandbox mode needs the ASGI app that serves {PAYPAL_SANDBOX_PREFIX}")
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), timeout=timeout)
+    else:
+        http = httpx.AsyncClient(timeout=timeout)
+    client = PayPalClient(
+        http,
+        client_id=target.client_id,
+        client_secret=target.client_secret,
+        clock=clock,
+        base_url=target.base_url,
+    )
+    return PayPalProvider(client)

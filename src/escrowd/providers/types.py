@@ -128,6 +128,9 @@ class CaptureRequest:
     #: None captures everything authorized; less captures part and releases the rest.
     amount: int | None = None
     application_fee_amount: int | None = None
+    #: False keeps the rest of the authorization capturable for later captures (PayPal's
+    #: ``final_capture``); providers with a single capture per payment refuse False.
+    final_capture: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +318,9 @@ class PayoutRequest:
     currency: str
     #: The connected account paid out (its balance to its bank); None for the platform's own.
     account_id: str | None = None
+    #: Providers that pay a person rather than a balance (PayPal Payouts): the receiver's
+    #: email there. Providers that pay out balances refuse it.
+    receiver_email: str | None = None
     description: str | None = None
     metadata: Metadata = field(default_factory=dict)
 

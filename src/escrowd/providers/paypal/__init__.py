@@ -1,4 +1,3 @@
-"""PayPal (REST v2 Orders and Payments, v1 Payouts) over httpx: typed shapes and a client.
-
-Not yet behind the generic ``PaymentProvider`` interface: see docs/providers.md.
+"""PayPal (REST v2 Orders and Payments, v1 Payouts) over httpx: typed shapes, a client, and
+``PayPalProvider`` behind the generic ``PaymentProvider`` interface (docs/providers.md).
 """

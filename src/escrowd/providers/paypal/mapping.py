@@ -1,4 +1,4 @@
-"""PayPal's objects as escrowd's neutral provider types (the part mapped so far).
+"""PayPal's objects as escrowd's neutral provider types.
 
 A PayPal order is escrowd's *payment*: its id is the payment id, its approval link the
 ``next_action_url``. Status, from the order and its first purchase unit's payments:

@@ -10,6 +10,7 @@ from stripe.params import (
     TransferReversalCreateParams,
 )
 
+from escrowd.providers.errors import unsupported
 from escrowd.providers.stripe import mapping
 from escrowd.providers.stripe.core import StripeCore, options
 from escrowd.providers.types import (
@@ -133,6 +134,9 @@ class ConnectMixin(StripeCore):
         return mapping.transfer_reversal(obj.to_dict())
 
     async def create_payout(self, req: PayoutRequest) -> Payout:
+        if req.receiver_email is not None:
+            # Stripe pays out a balance to its bank account, never to an email address.
+            raise unsupported("stripe", "payouts to an email address", label="Stripe")
         params: PayoutCreateParams = {"amount": req.amount, "currency": req.currency}
         if req.description:
             params["description"] = req.description

@@ -17,6 +17,7 @@ from stripe.params import (
     SetupIntentCreateParams,
 )
 
+from escrowd.providers.errors import unsupported
 from escrowd.providers.stripe import mapping
 from escrowd.providers.stripe.core import StripeCore, options
 from escrowd.providers.types import (
@@ -175,6 +176,10 @@ class PaymentsMixin(StripeCore):
         return mapping.payment(obj.to_dict())
 
     async def capture_payment(self, req: CaptureRequest) -> Payment:
+        if not req.final_capture:
+            # One capture per PaymentIntent here: a "non-final" capture would still release
+            # the rest, which is not what the caller asked for.
+            raise unsupported("stripe", "captures that keep the rest capturable", label="Stripe")
         params: PaymentIntentCaptureParams = {"expand": _EXPAND_CHARGE}
         if req.amount is not None:
             # Less than authorized captures that much and releases the rest of the hold.
