@@ -20,6 +20,7 @@ from escrowd.escrows.ledgering import (
 )
 from escrowd.ledger.verify import verify
 from escrowd.providers.stripe.client import SANDBOX_API_KEY
+from escrowd.reconcile.service import reconcile_escrow
 from escrowd.sandbox.stripe.resources.disputes import DISPUTE_FEE
 from tests.clawback.conftest import accounts
 from tests.disputes.conftest import (
@@ -183,6 +184,7 @@ async def test_a_won_chargeback_pays_the_reversed_money_again(ctx: Ctx, sandbox:
     await run_dispute_jobs(ctx)
     assert len(await sandbox.transfers(escrow["id"])) == 2
     assert (await get(ctx, who, escrow["id"]))["amount_released"] == 10_000
+    assert (await reconcile_escrow(ctx.container, escrow["id"])).differences == []
     await _verified(ctx)
 
 
@@ -233,6 +235,8 @@ async def test_a_lost_chargeback_is_paid_with_the_reversed_money(
     (transfer,) = await sandbox.transfers(escrow["id"])
     assert transfer["amount_reversed"] == 9_000
     assert (await event_types(ctx, who, escrow["id"]))[-1] == "escrow.refunded"
+    # The recovery refunds nothing at the provider, and escrowd's record says so.
+    assert (await reconcile_escrow(ctx.container, escrow["id"])).differences == []
     await _verified(ctx)
 
 

@@ -18,11 +18,16 @@ The ledger (docs/disputes.md has a worked example):
 - **lost**: the card holder keeps the money, so the escrow pays back what the provider took:
   ``escrow:<id>`` → ``platform:disputes`` (``dsp_…:lost``), booked as a refund to the payer
   (the allocations' refunded parts, ``amount_refunded``). What the escrow no longer holds
-  (money already released) is the platform's loss: ``platform:dispute_costs`` →
-  ``platform:disputes`` (``dsp_…:shortfall``).
+  (money that could not be taken back from the payees) is the platform's loss:
+  ``platform:dispute_costs`` → ``platform:disputes`` (``dsp_…:shortfall``).
 
-A chargeback on money already released opens an incident (``dispute.chargeback_after_release``):
-escrowd does not reverse payees' transfers by itself; an operator decides (docs/disputes.md).
+A chargeback on money already released enqueues ``dispute.chargeback_recover``
+(``disputes.tasks``): after this transaction, the payees' transfers are reversed for what the
+escrow misses (``escrows.recovery``: pro rata, the platform's fee returned too, the shortfall
+policy for payees paid out) and the money comes back into the frozen escrow. The decision waits
+for it (:func:`recovering`): lost, the recovered money pays the provider's withdrawal, so the
+shortfall is only what could not be recovered; won, ``dispute.chargeback_repay`` pays the
+payees again. What cannot be recovered opens ``dispute.chargeback_after_release``.
 """
 
 from __future__ import annotations
