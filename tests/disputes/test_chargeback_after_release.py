@@ -358,3 +358,52 @@ class TestAbsorb:
         assert (await accounts(ctx, PLATFORM_LOSSES))[PLATFORM_LOSSES] == losses_before
         assert len(await _incidents(ctx, escrow["id"])) == 1
         await _verified(ctx)
+
+
+async def test_only_what_the_escrow_misses_is_taken_back(ctx: Ctx, sandbox: Sandbox) -> None:
+    """$40.00 released to one payee, $60.00 still held for another: a chargeback of $100.00
+    takes back the $40.00 allocation only; the held one is not touched."""
+    who = await payer(ctx)
+    first, second = await payees(ctx, 2)
+    codes = (payee_available(first), payee_available(second), PLATFORM_FEES, DISPUTE_COSTS)
+    before = await accounts(ctx, *codes)
+    created = await create_escrow(ctx, who, [(first, 4_000), (second, 6_000)], fee_policy=FEE)
+    escrow = await post(
+        ctx, who, f"/v1/escrows/{created['id']}/fund", {"payment_method": "pm_card_createDispute"}
+    )
+    first_alloc, second_alloc = (a["id"] for a in escrow["allocations"])
+    await post(
+        ctx, who, f"/v1/escrows/{escrow['id']}/release", {"allocations": [{"id": first_alloc}]}
+    )
+    await settle(ctx.container)
+    await run_dispute_jobs(ctx)
+
+    (transfer,) = await sandbox.transfers(escrow["id"])
+    assert (transfer["amount"], transfer["amount_reversed"]) == (3_600, 3_600)
+    frozen = await get(ctx, who, escrow["id"])
+    assert (frozen["status"], frozen["amount_released"]) == ("disputed", 0)
+    assert await accounts(ctx, *codes) == {
+        **before,
+        DISPUTE_COSTS: before[DISPUTE_COSTS] - DISPUTE_FEE,
+    }
+    assert (await accounts(ctx, escrow_account(escrow["id"])))[
+        escrow_account(escrow["id"])
+    ] == 10_000
+    assert "allocation.reversed" in await event_types(ctx, who, first_alloc)
+    assert "allocation.reversed" not in await event_types(ctx, who, second_alloc)
+
+    key = await admin(ctx)
+    (chargeback,) = await chargebacks_of(ctx, key, escrow["id"])
+    await settle_dispute_at_provider(ctx, chargeback["provider_dispute"], won=False)
+    await run_dispute_jobs(ctx)
+    after = await get(ctx, who, escrow["id"])
+    assert (after["status"], after["amount_released"], after["amount_refunded"]) == (
+        "refunded",
+        0,
+        10_000,
+    )
+    assert await accounts(ctx, *codes) == {
+        **before,
+        DISPUTE_COSTS: before[DISPUTE_COSTS] - DISPUTE_FEE,
+    }
+    await _verified(ctx)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
+from escrowd.clock import Clock
 from escrowd.disputes import chargebacks, service
 from escrowd.disputes.domain import Outcome
 from escrowd.disputes.models import Dispute
@@ -62,7 +63,7 @@ async def _record(container: Container, payload: dict[str, Any]) -> str | None:
         return op.key
 
 
-async def _unrecovered(session: AsyncSession, row: Dispute, escrow: Escrow) -> None:
+async def _unrecovered(session: AsyncSession, clock: Clock, row: Dispute, escrow: Escrow) -> None:
     """An incident (once) for what the escrow still misses after the recovery."""
     missing = row.amount - chargebacks.held(escrow)
     if missing <= 0:
@@ -84,7 +85,7 @@ async def _unrecovered(session: AsyncSession, row: Dispute, escrow: Escrow) -> N
             f"{missing} could not be taken back (paid out, or ESCROWD_CLAWBACK_SHORTFALL="
             "absorb). If the dispute is lost, the platform bears it (docs/disputes.md)."
         ),
-        now=row.updated_at,
+        now=clock.now(),
         subject=escrow.id,
         details={
             "dispute": row.id,
@@ -117,7 +118,7 @@ async def recover(ctx: JobContext, payload: dict[str, Any]) -> None:
         if truth.id != provider_dispute:
             raise PermanentJobError(f"the provider answered {truth.id} for {provider_dispute}")
         if row.status in service.OPEN_STATUSES:
-            await _unrecovered(s, row, escrow)
+            await _unrecovered(s, container.clock, row, escrow)
             await chargebacks.follow(
                 s,
                 container.clock,
