@@ -27,6 +27,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     _stripe_spec,
     browser,
     client,
+    container,
     funded,
     payees,
     payer,
@@ -113,8 +114,8 @@ async def run_dispute_jobs(ctx: Ctx) -> int:
     )
     total = 0
     for _ in range(20):
-        ran = await worker.tick()
-        total += ran + await settle(ctx.container)
-        if not ran:
+        moved = await settle(ctx.container) + await worker.tick()
+        total += moved
+        if not moved:
             return total
     raise AssertionError("jobs kept coming")

@@ -6,9 +6,11 @@ events reverse nothing twice; a payee already paid out is handled by the shortfa
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
+from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
 from escrowd.disputes.chargebacks import AFTER_RELEASE_INCIDENT, DISPUTE_COSTS, DISPUTES
 from escrowd.escrows.ledgering import (
@@ -40,8 +42,10 @@ from tests.escrows.conftest import (
     payees,
     payer,
     post,
+    provider_switch,
     settle,
 )
+from tests.escrows.test_crash import CrashError, Faulty, recover
 from tests.escrows.test_webhooks import captured_events, deliver
 from tests.payouts.conftest import onboarded_payee, request_payout
 
@@ -406,4 +410,47 @@ async def test_only_what_the_escrow_misses_is_taken_back(ctx: Ctx, sandbox: Sand
         **before,
         DISPUTE_COSTS: before[DISPUTE_COSTS] - DISPUTE_FEE,
     }
+    await _verified(ctx)
+
+
+async def test_a_recovery_that_died_after_its_reversal_is_finished_once(
+    ctx: Ctx, clock: FrozenClock, sandbox: Sandbox
+) -> None:
+    who = await payer(ctx)
+    (payee,) = await payees(ctx, 1)
+    codes = (payee_available(payee), DISPUTE_COSTS)
+    before = await accounts(ctx, *codes)
+    escrow = await _paid_then_disputed(ctx, who, payee, 4_000, {"rate_bps": 0})
+    switch = provider_switch(ctx)
+    real = switch.target
+    switch.target = Faulty(real, "reverse_transfer", "after", CrashError())
+    await run_dispute_jobs(ctx)  # the chargeback opens; its recovery dies after the reversal
+    switch.target = real
+    (transfer,) = await sandbox.transfers(escrow["id"])
+    assert transfer["amount_reversed"] == 4_000
+    stuck = await get(ctx, who, escrow["id"])
+    assert [op["type"] for op in stuck["pending_operations"]] == ["clawback"]
+    # Lost meanwhile: the decision waits for the reversal to be booked.
+    key = await admin(ctx)
+    (chargeback,) = await chargebacks_of(ctx, key, escrow["id"])
+    await settle_dispute_at_provider(ctx, chargeback["provider_dispute"], won=False)
+    (waiting,) = await chargebacks_of(ctx, key, escrow["id"])
+    assert waiting["status"] == "open"
+
+    await recover(ctx, clock)  # the janitor settles the operation with the same keys
+    clock.advance(timedelta(hours=3))  # the recovery job's retry, the reversal's event's
+    await run_dispute_jobs(ctx)
+    (lost,) = await chargebacks_of(ctx, key, escrow["id"])
+    assert (lost["status"], lost["outcome"]) == ("resolved", "lost")
+    after = await get(ctx, who, escrow["id"])
+    assert (after["status"], after["amount_refunded"], after["pending_operations"]) == (
+        "refunded",
+        4_000,
+        [],
+    )
+    (transfer,) = await sandbox.transfers(escrow["id"])
+    assert (transfer["amount_reversed"], transfer["reversals"]["total_count"]) == (4_000, 1)
+    now = await accounts(ctx, *codes)
+    assert now[payee_available(payee)] == before[payee_available(payee)]
+    assert now[DISPUTE_COSTS] - before[DISPUTE_COSTS] == -DISPUTE_FEE
     await _verified(ctx)
