@@ -363,6 +363,21 @@ class TestAbsorb:
         assert len(await _incidents(ctx, escrow["id"])) == 1
         await _verified(ctx)
 
+    async def test_nothing_is_paid_again_when_won(self, ctx: Ctx, sandbox: Sandbox) -> None:
+        costs_before = await ledger_costs(ctx)
+        who, escrow, _ = await _drained_then_disputed(ctx, 2_500)
+        await run_dispute_jobs(ctx)
+        key = await admin(ctx)
+        (chargeback,) = await chargebacks_of(ctx, key, escrow["id"])
+        await settle_dispute_at_provider(ctx, chargeback["provider_dispute"], won=True)
+        await run_dispute_jobs(ctx)
+        after = await get(ctx, who, escrow["id"])
+        assert (after["status"], after["amount_released"]) == ("released", 2_500)
+        (transfer,) = await sandbox.transfers(escrow["id"])
+        assert transfer["amount_reversed"] == 0
+        assert await ledger_costs(ctx) - costs_before == -DISPUTE_FEE
+        await _verified(ctx)
+
 
 async def test_only_what_the_escrow_misses_is_taken_back(ctx: Ctx, sandbox: Sandbox) -> None:
     """$40.00 released to one payee, $60.00 still held for another: a chargeback of $100.00
@@ -453,4 +468,31 @@ async def test_a_recovery_that_died_after_its_reversal_is_finished_once(
     now = await accounts(ctx, *codes)
     assert now[payee_available(payee)] == before[payee_available(payee)]
     assert now[DISPUTE_COSTS] - before[DISPUTE_COSTS] == -DISPUTE_FEE
+    await _verified(ctx)
+
+
+async def test_a_won_chargeback_repays_a_paid_out_payees_debt_first(
+    ctx: Ctx, sandbox: Sandbox
+) -> None:
+    who, escrow, worker = await _drained_then_disputed(ctx, 2_500)
+    available = payee_available(worker.id)
+    paid = (await accounts(ctx, available))[available]
+    await run_dispute_jobs(ctx)
+    debt = payee_debt(worker.id)
+    assert (await accounts(ctx, debt))[debt] == -2_500
+    await _top_up(ctx, who, worker.id)
+    key = await admin(ctx)
+    (chargeback,) = await chargebacks_of(ctx, key, escrow["id"])
+    await settle_dispute_at_provider(ctx, chargeback["provider_dispute"], won=True)
+    await run_dispute_jobs(ctx)
+    after = await get(ctx, who, escrow["id"])
+    assert (after["status"], after["amount_released"]) == ("released", 2_500)
+    # The new transfer fills the connected account the reversal emptied; the ledger's net
+    # repays the debt instead of adding to the payee's balance a second time.
+    assert (await accounts(ctx, debt, available)) == {debt: 0, available: paid}
+    transfers = await sandbox.transfers(escrow["id"])
+    assert sorted((t["amount"], t["amount_reversed"]) for t in transfers) == [
+        (2_500, 0),
+        (2_500, 2_500),
+    ]
     await _verified(ctx)
