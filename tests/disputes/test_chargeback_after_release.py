@@ -21,6 +21,7 @@ from escrowd.escrows.ledgering import (
     payee_debt,
 )
 from escrowd.ledger.verify import verify
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.stripe.client import SANDBOX_API_KEY
 from escrowd.reconcile.service import reconcile_escrow
 from escrowd.sandbox.stripe.resources.disputes import DISPUTE_FEE
@@ -495,4 +496,36 @@ async def test_a_won_chargeback_repays_a_paid_out_payees_debt_first(
         (2_500, 0),
         (2_500, 2_500),
     ]
+    await _verified(ctx)
+
+
+async def test_a_refused_reversal_leaves_the_loss_to_the_platform_and_an_incident(
+    ctx: Ctx, sandbox: Sandbox
+) -> None:
+    costs_before = await ledger_costs(ctx)
+    who = await payer(ctx)
+    (payee,) = await payees(ctx, 1)
+    escrow = await _paid_then_disputed(ctx, who, payee, 4_000, {"rate_bps": 0})
+    switch = provider_switch(ctx)
+    real = switch.target
+    refused = ProviderError(ProviderErrorKind.invalid_request, "No such transfer.")
+    switch.target = Faulty(real, "reverse_transfer", "before", refused)
+    await run_dispute_jobs(ctx)
+    switch.target = real
+    (transfer,) = await sandbox.transfers(escrow["id"])
+    assert transfer["amount_reversed"] == 0
+    frozen = await get(ctx, who, escrow["id"])
+    assert (frozen["status"], frozen["amount_released"], frozen["pending_operations"]) == (
+        "disputed",
+        4_000,
+        [],
+    )
+    (incident,) = await _incidents(ctx, escrow["id"])
+    assert incident["details"]["missing"] == 4_000
+    key = await admin(ctx)
+    (chargeback,) = await chargebacks_of(ctx, key, escrow["id"])
+    await settle_dispute_at_provider(ctx, chargeback["provider_dispute"], won=False)
+    (lost,) = await chargebacks_of(ctx, key, escrow["id"])
+    assert (lost["status"], lost["outcome"]) == ("resolved", "lost")
+    assert await ledger_costs(ctx) - costs_before == -(4_000 + DISPUTE_FEE)
     await _verified(ctx)
