@@ -104,6 +104,7 @@ def registries() -> Registries:
     from escrowd.accounts import handlers as account_handlers
     from escrowd.balances import tasks as balance_tasks
     from escrowd.disputes import handlers as dispute_handlers
+    from escrowd.disputes import tasks as dispute_tasks
     from escrowd.escrows import checks as escrow_checks
     from escrowd.escrows import handlers as escrow_handlers
     from escrowd.escrows import settlement, sweeps, tasks
@@ -127,6 +128,7 @@ def registries() -> Registries:
     jobs = JobRegistry()
     builtin.register(jobs)
     tasks.register(jobs)
+    dispute_tasks.register(jobs)
     sweeps.register(jobs)
     reconcile_sweep.register(jobs)
     balance_tasks.register(jobs)

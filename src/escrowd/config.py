@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     payout_delay_seconds: int = Field(default=0, ge=0, le=90 * 86400)
     #: A clawback the payee's balance cannot cover (already paid out): ``recover`` books the
     #: rest as the payee's debt, repaid from their next earnings; ``absorb`` books it as the
-    #: platform's loss. See docs/refunds.md.
+    #: platform's loss. See docs/refunds.md. Also for a chargeback's recovery from payees
+    #: (docs/disputes.md), where ``absorb`` leaves the uncovered part with the payee.
     clawback_shortfall: Literal["recover", "absorb"] = "recover"
     #: Seconds before an unpaid escrow's ``expires_at`` that ``escrow.payment_window_expiring``
     #: is written (once), for windows longer than this; 0 turns the reminder off.

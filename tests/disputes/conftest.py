@@ -6,6 +6,8 @@
 - ``await dispute(ctx, who, escrow_id, status=200, **body)``, ``await act(ctx, who, id,
   verb, body, status)`` (``review``, ``resolve``, ``close``, ``evidence``).
 - ``await chargeback_of(ctx, admin, escrow_id)``: the escrow's chargeback as escrowd shows it.
+- ``await run_dispute_jobs(ctx)``: due escrow and dispute jobs (a chargeback's recovery and
+  repayment), and the webhooks they cause, until none is left.
 - ``await settle_dispute_at_provider(ctx, dp_id, won=True)``: evidence that wins (or loses)
   in the sandbox, as in Stripe's test mode; its events are delivered and processed.
 """
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from escrowd.disputes import tasks as dispute_tasks
+from escrowd.escrows import tasks as escrow_tasks
+from escrowd.jobs.worker import Worker
 from escrowd.providers.stripe.client import SANDBOX_API_KEY
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
@@ -22,6 +27,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     _stripe_spec,
     browser,
     client,
+    container,
     funded,
     payees,
     payer,
@@ -100,3 +106,16 @@ async def settle_dispute_at_provider(ctx: Ctx, provider_dispute_id: str, *, won:
     assert r.status_code == 200, r.text
     assert r.json()["status"] == ("won" if won else "lost")
     await settle(ctx.container)
+
+
+async def run_dispute_jobs(ctx: Ctx) -> int:
+    worker = Worker(
+        ctx.container, kinds=(*escrow_tasks.KINDS, *dispute_tasks.KINDS), run_sweeps=False
+    )
+    total = 0
+    for _ in range(20):
+        moved = await settle(ctx.container) + await worker.tick()
+        total += moved
+        if not moved:
+            return total
+    raise AssertionError("jobs kept coming")

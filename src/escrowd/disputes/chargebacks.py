@@ -18,11 +18,16 @@ The ledger (docs/disputes.md has a worked example):
 - **lost**: the card holder keeps the money, so the escrow pays back what the provider took:
   ``escrow:<id>`` → ``platform:disputes`` (``dsp_…:lost``), booked as a refund to the payer
   (the allocations' refunded parts, ``amount_refunded``). What the escrow no longer holds
-  (money already released) is the platform's loss: ``platform:dispute_costs`` →
-  ``platform:disputes`` (``dsp_…:shortfall``).
+  (money that could not be taken back from the payees) is the platform's loss:
+  ``platform:dispute_costs`` → ``platform:disputes`` (``dsp_…:shortfall``).
 
-A chargeback on money already released opens an incident (``dispute.chargeback_after_release``):
-escrowd does not reverse payees' transfers by itself; an operator decides (docs/disputes.md).
+A chargeback on money already released enqueues ``dispute.chargeback_recover``
+(``disputes.tasks``): after this transaction, the payees' transfers are reversed for what the
+escrow misses (``escrows.recovery``: pro rata, the platform's fee returned too, the shortfall
+policy for payees paid out) and the money comes back into the frozen escrow. The decision waits
+for it (:func:`recovering`): lost, the recovered money pays the provider's withdrawal, so the
+shortfall is only what could not be recovered; won, ``dispute.chargeback_repay`` pays the
+payees again. What cannot be recovered opens ``dispute.chargeback_after_release``.
 """
 
 from __future__ import annotations
@@ -30,13 +35,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd import jobs
 from escrowd.clock import Clock
 from escrowd.disputes import service
 from escrowd.disputes.domain import DisputeKind, DisputeStatus, Outcome
 from escrowd.disputes.models import Dispute
-from escrowd.escrows import ledgering, parts, store
+from escrowd.escrows import ledgering, parts, recovery, store
 from escrowd.escrows.book import Book
-from escrowd.escrows.models import Escrow
+from escrowd.escrows.models import OPEN_OPS, Escrow
 from escrowd.escrows.states import Action, EscrowStateError, State, apply_event, transition
 from escrowd.events import EventType
 from escrowd.fees.domain import AllocationBreakdown, prorate
@@ -47,6 +53,9 @@ from escrowd.providers.types import Dispute as ProviderDispute
 DISPUTES = "platform:disputes"
 DISPUTE_COSTS = "platform:dispute_costs"
 AFTER_RELEASE_INCIDENT = "dispute.chargeback_after_release"
+#: Outbox jobs (``disputes.tasks``): reverse the payees' transfers; pay them again when won.
+RECOVER_JOB = "dispute.chargeback_recover"
+REPAY_JOB = "dispute.chargeback_repay"
 UNEXPECTED_INCIDENT = "dispute.chargeback_unexpected"
 
 _PAYMENT_PHASE = (State.requires_payment, State.requires_action, State.authorized)
@@ -108,26 +117,26 @@ async def _opened(
         e.status = frozen.value
         store.touch(e, clock)
         await store.emit(session, clock=clock, type=EventType.escrow_disputed, book=book)
-    if truth.amount > held(e):
-        await incidents.add(
+    if truth.amount > held(e) and any(slot.claimable.gross for slot in book.slots):
+        # Paid out already: the payees' transfers are reversed after this commits (outbox).
+        await jobs.enqueue(
             session,
-            kind=AFTER_RELEASE_INCIDENT,
-            error=(
-                f"chargeback {truth.id} disputes {truth.amount} of escrow {e.id}, which holds "
-                f"{held(e)}: the rest was paid out. Reverse the payees' transfers to recover it "
-                "or accept the loss (docs/disputes.md)."
-            ),
-            now=now,
-            subject=e.id,
-            details={
-                "dispute": row.id,
-                "provider_dispute": truth.id,
-                "amount": truth.amount,
-                "held": held(e),
-            },
+            clock=clock,
+            kind=RECOVER_JOB,
+            payload={"dispute_id": row.id},
+            dedupe_key=f"{RECOVER_JOB}:{row.id}",
         )
     await service.emit(session, clock=clock, type=EventType.dispute_opened, dispute=row)
     return row
+
+
+async def recovering(session: AsyncSession, book: Book, row: Dispute) -> bool:
+    """Whether the payees' transfers are still being reversed for ``row``: the decision
+    waits for it (the recovery job decides once it is done)."""
+    ops = await recovery.ops_of(session, book.escrow.id, row.id)
+    if ops:
+        return any(op.status in OPEN_OPS for op in ops)
+    return row.amount > held(book.escrow) and any(s.claimable.gross for s in book.slots)
 
 
 def _take(book: Book, owed: int) -> tuple[int, int, dict[str, AllocationBreakdown]]:
@@ -250,7 +259,11 @@ async def follow(
         row.provider_reinstated = truth.reinstated
     now = clock.now()
     row.updated_at = now
-    decided = truth.closed and row.status in service.OPEN_STATUSES
+    decided = (
+        truth.closed
+        and row.status in service.OPEN_STATUSES
+        and not await recovering(session, book, row)
+    )
     if decided:
         row.status = DisputeStatus.resolved.value
         row.resolved_at = now
@@ -259,6 +272,14 @@ async def follow(
         if truth.status == "won":
             others = [d for d in await service.open_disputes(session, escrow.id) if d.id != row.id]
             service.unfreeze(book, others)
+            if recovery.recovered(await recovery.ops_of(session, escrow.id, row.id)):
+                await jobs.enqueue(
+                    session,
+                    clock=clock,
+                    kind=REPAY_JOB,
+                    payload={"dispute_id": row.id},
+                    dedupe_key=f"{REPAY_JOB}:{row.id}",
+                )
         else:
             owed = row.provider_withdrawn - row.provider_reinstated
             moves.extend(await _lost(session, clock, book, row, owed))

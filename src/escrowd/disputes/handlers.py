@@ -8,7 +8,8 @@ fetched (``webhooks.verification.truth``) and must name the escrow's payment, am
 currency as the event did; otherwise the event is rejected with an incident and nothing moves.
 What is booked follows the provider's dispute, not the event, so a repeated, late or
 out-of-order event changes nothing (``chargebacks.follow``). Events about payments escrowd
-did not make are ignored.
+did not make are ignored. No money moves at the provider here: a chargeback on money already
+released enqueues the reversal of the payees' transfers (``disputes.tasks``).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ One operation (``esc_…:clawback:<n>``) per request, in the usual three steps:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -158,7 +159,7 @@ async def _transfers_left(
     return out
 
 
-async def _plan(
+async def plan_reversals(
     session: AsyncSession,
     book: Book,
     clawed: dict[str, AllocationBreakdown],
@@ -239,7 +240,7 @@ async def clawback(
         total = sum(p.gross for p in everything)
         _target(book, sum(p.gross for p in clawed.values()), total)
         shortfall = container.settings.clawback_shortfall
-        reversals, absorbed = await _plan(s, book, clawed, shortfall)
+        reversals, absorbed = await plan_reversals(s, book, clawed, shortfall)
         op = operations.new_op(
             s,
             escrow=e,
@@ -304,21 +305,23 @@ async def call(provider: PaymentProvider, op: Operation) -> Outcome:
     return Outcome(result=refund)
 
 
-async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
-    """Step 3: the payees' money back (their debt where their balance is short), the
-    platform's share back, the payer refunded; then the allocations, state and events."""
-    book, session = ctx.book, ctx.session
-    e = book.escrow
-    p = op.params
-    now = ctx.clock.now()
-    payees = sorted({r["payee"] for r in p["reversals"]})
+async def taken_back(
+    session: AsyncSession,
+    escrow_id: str,
+    currency: str,
+    reversals: Sequence[dict[str, Any]],
+    now: datetime,
+) -> list[ledgering.Move]:
+    """The ledger moves of reversals made: each from the payee's balance, what it cannot
+    cover booked as their debt; each release operation's ``reversed`` brought up to date."""
+    payees = sorted({r["payee"] for r in reversals})
     balance = await ledgering.spendable(
-        session, e.currency, [ledgering.payee_available(x) for x in payees]
+        session, currency, [ledgering.payee_available(x) for x in payees]
     )
     moves: list[ledgering.Move] = []
-    for r in p["reversals"]:
+    for r in reversals:
         release_op = await session.get(Operation, r["release"])
-        assert release_op is not None, op.key
+        assert release_op is not None, r["release"]
         amount = int(r["amount"])
         release_op.reversed += amount
         release_op.updated_at = now
@@ -329,13 +332,24 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
             balance[code] = balance.get(code, 0) - covered
         moves += ledgering.taken_back(
             release_op.key,
-            e.id,
+            escrow_id,
             r["payee"],
             release_op.reversed,
             covered,
             amount - covered,
             from_pending=pending,
         )
+    return moves
+
+
+async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
+    """Step 3: the payees' money back (their debt where their balance is short), the
+    platform's share back, the payer refunded; then the allocations, state and events."""
+    book, session = ctx.book, ctx.session
+    e = book.escrow
+    p = op.params
+    now = ctx.clock.now()
+    moves = await taken_back(session, e.id, e.currency, p["reversals"], now)
     clawed_gross = clawed_charged = clawed_net = 0
     for allocation_id, figures in p["clawed"].items():
         slot = book.slot(allocation_id)

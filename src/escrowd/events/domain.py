@@ -196,7 +196,8 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
                 EventType.allocation_reversed,
                 _A,
                 "Money released to a payee was pulled back into the escrow (transfer reversal).",
-                f"{_ESCROWS}, when the provider reports a reversal of a release's transfer",
+                f"{_ESCROWS}, when the provider reports a reversal of a release's transfer, and "
+                "when a chargeback on released money reverses the payees' transfers",
             ),
             EventSpec(
                 EventType.escrow_partially_released,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.escrows.ledgering import release_key_of
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
+from escrowd.escrows.recovery import is_recovery
 from escrowd.ledger.models import LedgerTransfer
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.types import Invoice, PaymentRecord, Refund, TimeRange, Transfer
@@ -228,9 +229,14 @@ async def load_ours(
     theirs)."""
     refund_keys, refund_ids = list(refund_keys), list(refund_ids)
     # A clawback refunds the payer too: its operation's key is its refund's ledger transfer.
+    # A chargeback's recovery (the same kind) refunds nothing: the card holder's bank did.
     refund_ops = [
         *await _ops(session, OpKind.refund, refund_keys, refund_ids),
-        *await _ops(session, OpKind.clawback, refund_keys, refund_ids),
+        *(
+            op
+            for op in await _ops(session, OpKind.clawback, refund_keys, refund_ids)
+            if not is_recovery(op)
+        ),
     ]
     release_ops = await _ops(session, OpKind.release, release_keys, transfer_ids)
     wanted = set(escrow_ids) | {op.escrow_id for op in (*refund_ops, *release_ops)}
