@@ -317,3 +317,30 @@ def test_every_paypal_kind_is_reached_by_a_paypal_type_and_only_by_one() -> None
     assert paypal_events.kind_of("PAYMENT.PAYOUTS-ITEM.UNCLAIMED") is EventKind.paypal_payouts_item
     assert paypal_events.kind_of("PAYMENT.PAYOUTSBATCH.SUCCESS") is EventKind.paypal_payouts_batch
     assert paypal_events.kind_of("BILLING.PLAN.CREATED") is EventKind.unknown
+
+
+async def test_the_stripe_sandbox_neither_lists_nor_delivers_paypal_events(
+    container: Container, client: httpx.AsyncClient, paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    from escrowd.config import SANDBOX_SECRET_KEY
+    from escrowd.sandbox.stripe.webhooks import deliver as stripe_deliver
+
+    order = await approved_order(paypal, raw, key=f"hook-{uuid4()}")
+    sent: list[bytes] = []
+
+    async def capture(path: str, body: bytes, headers: dict[str, str]) -> int:
+        sent.append(body)
+        return 200
+
+    while await stripe_deliver(container, send=capture):
+        pass
+    assert not [b for b in sent if order.id.encode() in b]
+    listed = await client.get(
+        "/sandbox/stripe/v1/events",
+        params={"limit": 100},
+        headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"},
+    )
+    assert listed.status_code == 200, listed.text
+    assert not [e for e in listed.json()["data"] if e["id"].startswith("WH-")]
+    # …while the PayPal side still has the event to deliver
+    about(await sandbox_deliveries(container), "CHECKOUT.ORDER.APPROVED", order.id)
