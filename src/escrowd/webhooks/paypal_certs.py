@@ -36,7 +36,16 @@ def cache_for(container: Container) -> CertCache:
     # Keyed by the database: each container (and test) has its own sandbox certificate.
     cache = _caches.get(container.db)
     if cache is None:
-        cache = CertCache(lambda url: _fetch(container, url))
+        # Held weakly: the cache (a value of the weak map) must not keep its own key alive.
+        ref = weakref.ref(container)
+
+        async def fetch(url: str) -> bytes:
+            owner = ref()
+            if owner is None:  # pragma: no cover - the container closed mid-request
+                raise RuntimeError("escrowd is shutting down")
+            return await _fetch(owner, url)
+
+        cache = CertCache(fetch)
         _caches[container.db] = cache
     return cache
 
