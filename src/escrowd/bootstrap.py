@@ -116,6 +116,7 @@ def registries() -> Registries:
     from escrowd.payouts import tasks as payout_tasks
     from escrowd.reconcile import sweep as reconcile_sweep
     from escrowd.subscriptions import handlers as subscription_handlers
+    from escrowd.webhooks import paypal_handlers
     from escrowd.webhooks.handlers import HandlerRegistry
 
     webhooks = HandlerRegistry()
@@ -124,6 +125,7 @@ def registries() -> Registries:
     payout_handlers.register(webhooks)
     dispute_handlers.register(webhooks)
     subscription_handlers.register(webhooks)
+    paypal_handlers.register(webhooks)
 
     jobs = JobRegistry()
     builtin.register(jobs)

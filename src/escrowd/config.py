@@ -15,7 +15,7 @@ import re
 import types
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -43,6 +43,11 @@ SANDBOX_PREFIX = "/sandbox/stripe"
 PAYPAL_SANDBOX_PREFIX = "/sandbox/paypal"
 PAYPAL_SANDBOX_CLIENT_ID = "sandbox-paypal-client"
 PAYPAL_SANDBOX_CLIENT_SECRET = "sandbox-paypal-secret"  # noqa: S105
+#: The webhook id the PayPal sandbox signs its deliveries with; escrowd accepts it in sandbox
+#: mode only (like SANDBOX_WEBHOOK_SECRET), besides ESCROWD_PAYPAL_WEBHOOK_ID.
+PAYPAL_SANDBOX_WEBHOOK_ID = "WH-SANDBOX-0000000000000000"
+#: Where, under PAYPAL_SANDBOX_PREFIX, the sandbox serves the certificate it signs them with.
+PAYPAL_SANDBOX_CERT_PATH = "/v1/notifications/certs/CERT-sandbox-webhooks"
 
 
 class Environment(StrEnum):
@@ -98,6 +103,12 @@ class Settings(BaseSettings):
     provider: ProviderMode = ProviderMode.sandbox
     stripe_secret_key: str = ""
     stripe_webhook_secrets: str = ""
+    # --- PayPal inbound webhooks (docs/webhooks.md) ---
+    #: The id PayPal gave the webhook listener pointing at /v1/webhooks/paypal; it is part of
+    #: what PayPal signs. Empty: PayPal deliveries are refused (sandbox mode accepts its own).
+    paypal_webhook_id: str = ""
+    #: Largest distance, in seconds, between PAYPAL-TRANSMISSION-TIME and escrowd's clock.
+    paypal_webhook_tolerance: Annotated[int, Field(ge=30, le=3600)] = 300
     stripe_api_base: str = ""
     stripe_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
     #: Outgoing mail server for notification emails: smtp://user:password@host:587, or

@@ -200,6 +200,11 @@ MATRIX: list[Row] = [
         Expect(400, "webhook_signature_invalid"),
         body={"id": "evt_matrix", "object": "event"},
     ),
+    public(
+        "POST /v1/webhooks/paypal",
+        Expect(400, "webhook_signature_invalid"),
+        body={"id": "WH-MATRIX", "event_type": "CHECKOUT.ORDER.APPROVED"},
+    ),
     # auth and users
     public(
         "POST /v1/auth/tokens", OK, body={"email": "{stranger_email}", "password": "{password}"}

@@ -471,6 +471,19 @@ class EventKind(StrEnum):
     invoice_payment_failed = "invoice.payment_failed"
     subscription_updated = "subscription.updated"
     subscription_deleted = "subscription.deleted"
+    # PayPal's own: kept apart from the Stripe-shaped kinds above until escrows can be paid
+    # with PayPal, so no Stripe handler ever verifies a PayPal id against Stripe.
+    paypal_order_approved = "paypal.order.approved"
+    paypal_authorization_created = "paypal.authorization.created"
+    paypal_authorization_voided = "paypal.authorization.voided"
+    paypal_capture_completed = "paypal.capture.completed"
+    paypal_capture_denied = "paypal.capture.denied"
+    paypal_capture_refunded = "paypal.capture.refunded"
+    paypal_capture_reversed = "paypal.capture.reversed"
+    paypal_dispute_created = "paypal.dispute.created"
+    paypal_dispute_resolved = "paypal.dispute.resolved"
+    paypal_payouts_batch = "paypal.payouts_batch"
+    paypal_payouts_item = "paypal.payouts_item"
     unknown = "unknown"
 
 

@@ -1,6 +1,8 @@
-"""``POST /v1/webhooks/stripe``: verify, store once, acknowledge; ``process_pending`` acts later.
+"""``POST /v1/webhooks/stripe`` and ``/paypal``: verify, store once, acknowledge.
 
-There is no bearer auth on this route: the Stripe-Signature header is the authentication.
+``process_pending`` acts later.
+
+There is no bearer auth on these routes: the provider's signature is the authentication.
 Nothing is stored unless the signature verifies, and the answer never waits on handlers.
 """
 
@@ -14,11 +16,14 @@ from pydantic import BaseModel
 from escrowd.api import errors
 from escrowd.api.deps import ContainerDep
 from escrowd.clock import unix
+from escrowd.config import PAYPAL_SANDBOX_WEBHOOK_ID
 from escrowd.errors import ApiError, InvalidRequestError
 from escrowd.logging import get_logger
+from escrowd.providers.paypal import events as paypal_events
+from escrowd.providers.paypal import webhook_signature as paypal_signature
 from escrowd.providers.stripe import signature
 from escrowd.providers.stripe.events import EventParseError, parse_event
-from escrowd.webhooks import service
+from escrowd.webhooks import paypal_certs, service
 from escrowd.webhooks.service import process_pending, requeue
 
 __all__ = ["MAX_BODY_BYTES", "intake_app", "process_pending", "requeue", "router"]
@@ -106,6 +111,109 @@ async def receive_stripe(request: Request, container: ContainerDep) -> WebhookAc
     log.info(
         "webhook_received",
         provider="stripe",
+        event_id=event.id,
+        type=event.provider_type,
+        duplicate=not created,
+    )
+    return WebhookAck(received=True, duplicate=None if created else True)
+
+
+_PAYPAL_KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    *(h.lower() for h in paypal_signature.HEADERS),
+)
+
+
+def _paypal_header(name: str, description: str, example: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "examples": [example]},
+    }
+
+
+@router.post(
+    "/paypal",
+    summary="Receive a PayPal event (configure this URL as a PayPal webhook listener)",
+    response_model=WebhookAck,
+    response_model_exclude_none=True,
+    responses={
+        400: {"description": "Bad signature or certificate URL, stale timestamp, or not an event"},
+        413: {"description": "Body larger than 1 MiB"},
+        503: {"description": "No PayPal webhook id configured"},
+    },
+    # As for Stripe: the body is read raw, so the headers are declared for the document only;
+    # a missing one is refused like a bad one (400 `webhook_signature_invalid`).
+    openapi_extra={
+        "parameters": [
+            _paypal_header("PAYPAL-TRANSMISSION-ID", "The delivery's id.", "69cd13f0-d67a"),
+            _paypal_header(
+                "PAYPAL-TRANSMISSION-TIME",
+                "When PayPal sent it; at most ESCROWD_PAYPAL_WEBHOOK_TOLERANCE seconds from "
+                "escrowd's clock.",
+                "2026-12-05T10:00:00Z",
+            ),
+            _paypal_header(
+                "PAYPAL-TRANSMISSION-SIG",
+                'Base64 SHA256withRSA signature of "<transmission id>|<transmission time>|'
+                '<webhook id>|<CRC32 of the body>" (docs/webhooks.md).',
+                "lmsM0G…",
+            ),
+            _paypal_header(
+                "PAYPAL-CERT-URL",
+                "The signing certificate: https on PayPal's domain only.",
+                "https://api.paypal.com/v1/notifications/certs/CERT-360caa42",
+            ),
+            _paypal_header("PAYPAL-AUTH-ALGO", "Must be SHA256withRSA.", "SHA256withRSA"),
+        ],
+    },
+)
+async def receive_paypal(request: Request, container: ContainerDep) -> WebhookAck:
+    raw = await _read_body(request)
+    own_cert = paypal_certs.sandbox_cert_url(container)
+    webhook_ids = [i for i in (container.settings.paypal_webhook_id.strip(),) if i]
+    if own_cert is not None:
+        webhook_ids.append(PAYPAL_SANDBOX_WEBHOOK_ID)
+    if not webhook_ids:
+        log.error("webhook_secret_not_configured", provider="paypal")
+        raise ApiError(
+            "No PayPal webhook id is configured (ESCROWD_PAYPAL_WEBHOOK_ID).",
+            code="webhook_secret_not_configured",
+            status=503,
+        )
+    try:
+        await paypal_signature.verify(
+            raw,
+            request.headers,
+            webhook_ids=webhook_ids,
+            certs=paypal_certs.cache_for(container),
+            now=container.clock.now(),
+            tolerance=container.settings.paypal_webhook_tolerance,
+            own_sandbox_url=own_cert,
+        )
+    except paypal_signature.PayPalSignatureError as exc:
+        log.warning("webhook_signature_refused", provider="paypal", reason=exc.message)
+        code = (
+            "webhook_timestamp_out_of_tolerance"
+            if exc.is_timestamp
+            else "webhook_signature_invalid"
+        )
+        raise InvalidRequestError(exc.message, code=code, param=exc.param) from None
+    try:
+        event = paypal_events.parse_event(json.loads(raw))
+    except (ValueError, RecursionError) as exc:
+        detail = str(exc) if isinstance(exc, paypal_events.EventParseError) else "not JSON"
+        raise InvalidRequestError(
+            f"Signed, but not a PayPal event: {detail}.", code="webhook_payload_invalid"
+        ) from None
+    headers = {k: v for k in _PAYPAL_KEPT_HEADERS if (v := request.headers.get(k)) is not None}
+    created = await service.store(container, event, raw_body=raw, headers=headers)
+    log.info(
+        "webhook_received",
+        provider="paypal",
         event_id=event.id,
         type=event.provider_type,
         duplicate=not created,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 from escrowd.jobs import incidents
 from escrowd.logging import get_logger
+from escrowd.providers.paypal import events as paypal_events
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import EventKind, ProviderEvent
 from escrowd.webhooks.handlers import HandlerRegistry
@@ -52,6 +53,7 @@ _MAX_ERROR_CHARS = 2000
 #: How to rebuild the neutral event from a stored raw body, per provider.
 PARSERS: dict[str, Callable[[Any], ProviderEvent]] = {
     stripe_events.PROVIDER: stripe_events.parse_event,
+    paypal_events.PROVIDER: paypal_events.parse_event,
 }
 
 

@@ -28,12 +28,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from escrowd.config import (
+    PAYPAL_SANDBOX_CERT_PATH,
     PAYPAL_SANDBOX_CLIENT_ID,
     PAYPAL_SANDBOX_CLIENT_SECRET,
     PAYPAL_SANDBOX_PREFIX,
 )
 from escrowd.providers.paypal import shapes
-from escrowd.sandbox.paypal import orders, payouts
+from escrowd.sandbox.paypal import orders, payouts, webhooks
 from escrowd.sandbox.paypal.faults import PayPalError
 from escrowd.sandbox.paypal.store import Unit, debug_id, new_id
 from escrowd.sandbox.stripe.db import is_unique_violation
@@ -292,6 +293,11 @@ def create_paypal_sandbox(host: Host) -> FastAPI:
     @app.post("/checkoutnow/{order_id}")
     async def checkout_submit(request: Request, order_id: str) -> Response:
         return await sandbox.checkout_submit(request, order_id)
+
+    @app.get(PAYPAL_SANDBOX_CERT_PATH)
+    async def webhook_certificate() -> Response:
+        cert_pem, _ = await webhooks.credentials(host)
+        return Response(cert_pem, media_type="application/x-pem-file")
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def api(request: Request, path: str) -> Response:

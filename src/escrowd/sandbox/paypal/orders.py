@@ -19,6 +19,7 @@ from escrowd.errors import InvalidRequestError
 from escrowd.money import exponent, parse_major
 from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import to_value
+from escrowd.sandbox.paypal import webhooks
 from escrowd.sandbox.paypal.faults import PayPalError, not_found, unprocessable
 from escrowd.sandbox.paypal.store import Obj, Unit, new_id, stamp
 
@@ -144,6 +145,13 @@ async def approve(u: Unit, order: Obj, *, funding: str, payer_id: str) -> None:
     order.data["update_time"] = stamp(u.now)
     order.private["funding"] = funding
     await u.save(order)
+    await webhooks.emit(
+        u,
+        "CHECKOUT.ORDER.APPROVED",
+        "checkout-order",
+        await render_order(u, order),
+        f"An order {order.id} has been approved by buyer",
+    )
 
 
 def _ready(order: Obj, intent: str) -> None:
@@ -208,6 +216,13 @@ async def authorize_order(u: Unit, order_id: str) -> Reply:
     order.data["update_time"] = stamp(u.now)
     order.private["authorizations"] = [auth_id]
     await u.save(order)
+    await webhooks.emit(
+        u,
+        "PAYMENT.AUTHORIZATION.CREATED",
+        "authorization",
+        auth.data,
+        "A payment authorization was created",
+    )
     return 201, await render_order(u, order)
 
 
@@ -346,6 +361,13 @@ async def void_authorization(u: Unit, auth_id: str) -> Reply:
     auth.data["status"] = "VOIDED"
     auth.data["update_time"] = stamp(u.now)
     await u.save(auth)
+    await webhooks.emit(
+        u,
+        "PAYMENT.AUTHORIZATION.VOIDED",
+        "authorization",
+        auth.data,
+        "A payment authorization was voided",
+    )
     return 200, auth.data
 
 
@@ -382,6 +404,13 @@ async def _new_capture(
             data[key] = refs[key]
     capture = u.create("capture", capture_id, data, amount=amount, currency=currency, refunded=0)
     await u.save(capture, parent=related.get("authorization_id") or related.get("order_id"))
+    await webhooks.emit(
+        u,
+        "PAYMENT.CAPTURE.COMPLETED",
+        "capture",
+        data,
+        f"Payment completed for {data['amount']['value']} {data['amount']['currency_code']}",
+    )
     return capture
 
 
@@ -443,6 +472,13 @@ async def refund_capture(u: Unit, capture_id: str, req: shapes.RefundRequest) ->
     capture.data["status"] = "REFUNDED" if refunded + amount >= total else "PARTIALLY_REFUNDED"
     capture.data["update_time"] = stamp(u.now)
     await u.save(capture)
+    await webhooks.emit(
+        u,
+        "PAYMENT.CAPTURE.REFUNDED",
+        "refund",
+        data,
+        f"A capture payment of {data['amount']['value']} was refunded",
+    )
     return 201, data
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import to_value
+from escrowd.sandbox.paypal import webhooks
 from escrowd.sandbox.paypal.faults import PayPalError, invalid, not_found
 from escrowd.sandbox.paypal.orders import DAY, Reply, minor
 from escrowd.sandbox.paypal.store import Obj, Unit, new_id, stamp
@@ -79,6 +80,13 @@ async def create_batch(u: Unit, req: shapes.PayoutRequest) -> Reply:
             ],
         }
         await u.save(u.create("payout_item", item_id, data), parent=batch_id)
+        await webhooks.emit(
+            u,
+            f"PAYMENT.PAYOUTS-ITEM.{'UNCLAIMED' if unclaimed else 'SUCCEEDED'}",
+            "payouts_item",
+            data,
+            f"Payout item {item_id} is {'unclaimed' if unclaimed else 'successful'}",
+        )
     echo: dict[str, Any] = {"sender_batch_id": header.sender_batch_id}
     if header.email_subject is not None:
         echo["email_subject"] = header.email_subject
@@ -99,6 +107,13 @@ async def create_batch(u: Unit, req: shapes.PayoutRequest) -> Reply:
     )
     await u.save(batch)
     await u.save(u.create("sender_batch", key, {"payout_batch_id": batch_id}))
+    await webhooks.emit(
+        u,
+        "PAYMENT.PAYOUTSBATCH.PROCESSING",
+        "payouts",
+        {"batch_header": batch_header},
+        f"Payouts batch {batch_id} is being processed",
+    )
     link = u.link(f"/v1/payments/payouts/{batch_id}", "self")
     return 201, {"batch_header": batch_header, "links": [link]}
 
@@ -110,6 +125,13 @@ async def _item(u: Unit, item: Obj) -> dict[str, Any]:
     ):
         item.data["transaction_status"] = "RETURNED"
         await u.save(item)
+        await webhooks.emit(
+            u,
+            "PAYMENT.PAYOUTS-ITEM.RETURNED",
+            "payouts_item",
+            item.data,
+            f"Payout item {item.id} was returned to the sender",
+        )
     return item.data
 
 

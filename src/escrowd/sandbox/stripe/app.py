@@ -122,5 +122,10 @@ def mounted_sandbox(container: Host) -> ASGIApp:
 async def deliver_pending(container: DeliveringHost, *, send: Sender | None = None) -> int:
     """Run what came due on the sandbox clock, then deliver pending webhooks (bounded batch)
     to escrowd's webhook endpoint in process (or with ``send``)."""
+    from escrowd.sandbox.paypal import webhooks as paypal_webhooks  # it builds on this package
+
     handled = await run_due(container)
-    return handled + await deliver(container, to=container.webhook_intake, send=send)
+    handled += await deliver(container, to=container.webhook_intake, send=send)
+    if send is None:  # a custom sender is a Stripe test's: it sees Stripe's events only
+        handled += await paypal_webhooks.deliver(container, to=container.webhook_intake)
+    return handled

@@ -11,6 +11,8 @@ from escrowd.sandbox.stripe.params import Bool, List, Range, Str
 from escrowd.sandbox.stripe.routes import api, list_body
 from escrowd.sandbox.stripe.store import RANGE_OPS
 
+#: The PayPal sandbox queues its events in this table too (account 'paypal'): not Stripe's.
+_STRIPE_ONLY = "(account IS NULL OR account <> 'paypal')"
 _SELECT = "SELECT seq, data, state FROM sandbox_stripe_events"
 
 
@@ -22,7 +24,7 @@ def _body(row: Any) -> dict[str, Any]:
 
 @api("GET", "/v1/events/{id}")
 async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> dict[str, Any]:
-    row = await ctx.store.sql.row(f"{_SELECT} WHERE id = ?", a["id"])
+    row = await ctx.store.sql.row(f"{_SELECT} WHERE id = ? AND {_STRIPE_ONLY}", a["id"])
     if row is None:
         raise no_such("event", a["id"])
     return _body(row)
@@ -36,7 +38,7 @@ async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> dict[str, 
 )
 async def list_(ctx: Ctx, p: dict[str, Any], _: dict[str, str]) -> dict[str, Any]:
     limit = p.get("limit") or 10
-    where: list[str] = []
+    where: list[str] = [_STRIPE_ONLY]
     args: list[Any] = []
     kinds = p.get("types") or ([p["type"]] if p.get("type") else [])
     if kinds:
