@@ -246,6 +246,7 @@ async def test_seed_004_threshold_auction_end_to_end(ctx: Ctx, sandbox: Sandbox)
         assert transfer["amount"] == SELLER_GETS
         assert "payment_received" in await notifications(rec, bob, sale)
         assert "payment_received" in await notifications(rec, seller, sale)
+        assert "payment_released" in await notifications(rec, seller, alloc["id"])
         mine = await rec.ok(bob, "GET", f"{path}/bids")
         assert [b["status"] for b in mine["data"]] == ["won", "lapsed"]
         await rec.refused(
