@@ -60,7 +60,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
 from tests.escrows.conftest import client as client
 from tests.escrows.conftest import ctx as ctx
 from tests.escrows.conftest import sandbox as sandbox
-from tests.integration.conftest import Account, make_user
+from tests.integration.conftest import Account, bearer, make_api_key, make_user
 
 THRESHOLD = 10_000  # $100.00, the seed's secret_threshold
 WINNING_BID = 15_000  # $150.00, the seed's winning bid
@@ -304,6 +304,46 @@ async def test_seed_004_threshold_auction_end_to_end(ctx: Ctx, sandbox: Sandbox)
 
     report = await verify(container.db)
     assert report.ok, summary_lines(report)
+
+
+async def test_bids_that_cannot_be_taken_are_refused_and_write_nothing(ctx: Ctx) -> None:
+    seller = person(ctx, await verified_payee(ctx))
+    buyer = await payer(ctx)
+    r = await ctx.client.post(
+        "/v1/auctions/artworks",
+        json={"title": "Refusals", "currency": "usd", "threshold": THRESHOLD},
+        headers=seller.headers,
+    )
+    assert r.status_code == 200, r.text
+    path = f"/v1/auctions/artworks/{r.json()['id']}/bids"
+    _, api_key = await make_api_key(ctx.container)
+    cases: list[tuple[dict[str, str], Json, int, str]] = [
+        (seller.headers, {"amount": WINNING_BID, "currency": "usd"}, 403, "role_required"),
+        (bearer(api_key), {"amount": WINNING_BID, "currency": "usd"}, 403, "user_token_required"),
+        (buyer.headers, {"amount": WINNING_BID, "currency": "eur"}, 400, "currency_mismatch"),
+        (buyer.headers, {"amount": 0, "currency": "usd"}, 400, "parameter_invalid"),
+        (buyer.headers, {"amount": "150.00", "currency": "usd"}, 400, "parameter_invalid"),
+        (buyer.headers, {"amount": WINNING_BID}, 400, "parameter_missing"),
+        (
+            buyer.headers,
+            {"amount": WINNING_BID, "currency": "usd", "threshold": 1},
+            400,
+            "parameter_unknown",
+        ),
+    ]
+    for headers, body, status, code in cases:
+        r = await ctx.client.post(path, json=body, headers=headers)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), (body, r.text)
+    r = await ctx.client.post(
+        "/v1/auctions/artworks/art_01J00000000000000000000000/bids",
+        json={"amount": WINNING_BID, "currency": "usd"},
+        headers=buyer.headers,
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "resource_missing"), r.text
+    listed = await ctx.client.get(path, headers=seller.headers)
+    assert listed.json()["data"] == []
+    shown = await ctx.client.get(path.removesuffix("/bids"), headers=buyer.headers)
+    assert (shown.json()["status"], shown.json()["threshold"]) == ("active", None)
 
 
 # --- concurrent winning bids --------------------------------------------------------------------
