@@ -35,7 +35,9 @@ def openapi() -> Schema:
     from escrowd.bootstrap import build
     from escrowd.config import Environment, Settings
 
-    settings = Settings(env=Environment.test, database_url="sqlite+aiosqlite:///:memory:")
+    settings = Settings(
+        env=Environment.test, database_url="sqlite+aiosqlite:///:memory:", marketplaces="all"
+    )
     doc: Schema = create_app(build(settings), background=False).openapi()
     return doc
 

@@ -110,6 +110,7 @@ def registries() -> Registries:
     from escrowd.escrows import settlement, sweeps, tasks
     from escrowd.jobs import builtin
     from escrowd.jobs.registry import Registry as JobRegistry
+    from escrowd.marketplace.auctions import sweeps as auction_sweeps
     from escrowd.notifications import sweep as notification_sweep
     from escrowd.outbound import tasks as outbound_tasks
     from escrowd.payouts import handlers as payout_handlers
@@ -137,6 +138,7 @@ def registries() -> Registries:
     payout_tasks.register(jobs)
     notification_sweep.register(jobs)
     outbound_tasks.register(jobs)
+    auction_sweeps.register(jobs)
 
     return Registries(
         webhooks=webhooks,

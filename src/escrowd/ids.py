@@ -31,6 +31,8 @@ class Prefix(StrEnum):
     webhook_delivery = "dlv"
     subscription = "subs"
     usage = "use"
+    artwork = "art"
+    bid = "bid"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

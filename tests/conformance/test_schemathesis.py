@@ -56,6 +56,7 @@ def _settings(path: Path) -> Settings:
         env=Environment.test,
         database_url=create_sqlite_database(path),
         secret_key="schemathesis-secret-key-that-is-long-enough-0123",
+        marketplaces="all",
     )
 
 

@@ -56,7 +56,7 @@ from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
 from escrowd.notifications.sweep import notify_batch
 from tests.accounts.conftest import Browser, add_member, create_account, make_org
-from tests.escrows.conftest import Ctx, create_escrow, funded, payer
+from tests.escrows.conftest import Ctx, create_escrow, funded, payer, verified_payee
 from tests.integration.conftest import (
     DEFAULT_PASSWORD,
     USER_TABLES,
@@ -476,6 +476,22 @@ MATRIX: list[Row] = [
     admin_only("POST /v1/webhook_endpoints/{endpoint_id}/rotate_secret"),
     admin_only("GET /v1/webhook_endpoints/{endpoint_id}/deliveries"),
     admin_only("POST /v1/webhook_endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
+    # marketplace flows: seed 004's auction (a stranger's bid stays below the threshold)
+    person_only(
+        "POST /v1/auctions/artworks",
+        body={"title": "Matrix", "currency": "usd", "threshold": 1000},
+        stranger=Expect(409, "payee_account_missing"),
+    ),
+    signed_in("GET /v1/auctions/artworks", stranger=OK, payee=OK, api_key=OK),
+    signed_in("GET /v1/auctions/artworks/{artwork_id}", stranger=OK, payee=OK, api_key=OK),
+    person_only(
+        "POST /v1/auctions/artworks/{artwork_id}/bids",
+        body={"amount": 100, "currency": "usd"},
+        stranger=OK,
+        payee=Expect(403, "role_required"),
+        member=Expect(403, "role_required"),
+    ),
+    signed_in("GET /v1/auctions/artworks/{artwork_id}/bids", stranger=OK, payee=OK, api_key=OK),
     # plans, subscriptions ({subscription_id}: the organization's Team plan) and plan limits
     public("GET /v1/plans", OK),
     admin_only(
@@ -662,6 +678,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         env=Environment.test,
         database_url=matrix_db_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
+        marketplaces="all",
     )
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     container = build(settings, clock=clock)
@@ -735,6 +752,16 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         ledger_accounts = await _ok(
             await client.get("/v1/ledger/accounts", params={"limit": 1}, headers=admin.headers)
         )
+        # Seed 004: an artwork of a seller of its own (any signed-in caller may read the
+        # artwork, and with it its seller's id), its threshold out of any matrix bid's reach.
+        seller = await verified_payee(ctx)
+        artwork = await _ok(
+            await client.post(
+                "/v1/auctions/artworks",
+                json={"title": "Matrix", "currency": "usd", "threshold": 10**9},
+                headers=seller.headers,
+            )
+        )
         # The payer's notifications, made from the events so far (emails are not sent here).
         async with container.db.transaction() as session:
             await notify_batch(session, clock=container.clock, email=False)
@@ -769,6 +796,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "notification_id": notes["data"][0]["id"],
             "endpoint_id": f"we_{ULID()}",
             "delivery_id": f"dlv_{ULID()}",
+            "artwork_id": artwork["id"],
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {

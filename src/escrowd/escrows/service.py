@@ -99,6 +99,15 @@ async def _check_payee(session: AsyncSession, payee: str, payer: str, param: str
 
 
 async def create(container: Container, *, actor: Principal, body: EscrowCreate) -> dict[str, Any]:
+    async with container.db.transaction() as s:
+        return await create_in(s, container, actor=actor, body=body)
+
+
+async def create_in(
+    s: AsyncSession, container: Container, *, actor: Principal, body: EscrowCreate
+) -> dict[str, Any]:
+    """``create`` on the caller's session: a flow that must create its escrow in the same
+    transaction as its own change (an auction's winning bid, under the artwork's lock)."""
     clock = container.clock
     now = clock.now()
     currency = normalize_currency(body.currency)
@@ -109,76 +118,75 @@ async def create(container: Container, *, actor: Principal, body: EscrowCreate) 
     )
     default = fee_policies.marketplace_default(container.settings)
     grosses = [a.amount for a in body.allocations]
-    async with container.db.transaction() as s:
-        payer = await _payer_of(s, actor, body)
-        for i, a in enumerate(body.allocations):
-            if a.payee is not None:
-                await _check_payee(s, a.payee, payer, f"allocations[{i}][payee]")
-        by_payee = await fee_policies.overrides_for(s, (a.payee or "" for a in body.allocations))
-        policies = [
-            resolve_policy(default, payee=by_payee.get(a.payee or ""), escrow=override)
-            for a in body.allocations
-        ]
-        for i, (a, policy) in enumerate(zip(body.allocations, policies, strict=True)):
-            check_fee_fits(
-                a.amount,
-                policy,
-                allocation=f"allocations[{i}]",
-                source=fixed_source(payee=by_payee.get(a.payee or ""), escrow=override),
-            )
-        breakdown = compute_allocation_breakdown(body.amount, policies, None, allocations=grosses)
-        if breakdown.charged > MAX_AMOUNT:
-            raise InvalidRequestError(
-                f"the amount charged ({breakdown.charged}) would be over {MAX_AMOUNT}.",
-                code="amount_too_large",
-                param="amount",
-            )
-        escrow = Escrow(
-            id=new_id(Prefix.escrow),
-            payer_id=payer,
-            currency=currency,
-            amount=body.amount,
-            surcharge=breakdown.surcharge,
-            status=State.requires_payment.value,
-            capture_mode=body.capture_mode,
-            on_authorization_deadline=body.on_authorization_deadline,
-            fee_policy=override.to_dict() if override is not None else None,
-            description=body.description,
-            meta=dict(body.metadata),
-            payment_window_seconds=body.payment_window,
-            expires_at=now + timedelta(seconds=body.payment_window)
-            if body.payment_window is not None
-            else None,
-            inspection_period_seconds=body.inspection_period,
-            payment_attempts=0,
-            amount_released=0,
-            amount_refunded=0,
-            ledger_funded=0,
-            ledger_released=0,
-            ledger_refunded=0,
+    payer = await _payer_of(s, actor, body)
+    for i, a in enumerate(body.allocations):
+        if a.payee is not None:
+            await _check_payee(s, a.payee, payer, f"allocations[{i}][payee]")
+    by_payee = await fee_policies.overrides_for(s, (a.payee or "" for a in body.allocations))
+    policies = [
+        resolve_policy(default, payee=by_payee.get(a.payee or ""), escrow=override)
+        for a in body.allocations
+    ]
+    for i, (a, policy) in enumerate(zip(body.allocations, policies, strict=True)):
+        check_fee_fits(
+            a.amount,
+            policy,
+            allocation=f"allocations[{i}]",
+            source=fixed_source(payee=by_payee.get(a.payee or ""), escrow=override),
+        )
+    breakdown = compute_allocation_breakdown(body.amount, policies, None, allocations=grosses)
+    if breakdown.charged > MAX_AMOUNT:
+        raise InvalidRequestError(
+            f"the amount charged ({breakdown.charged}) would be over {MAX_AMOUNT}.",
+            code="amount_too_large",
+            param="amount",
+        )
+    escrow = Escrow(
+        id=new_id(Prefix.escrow),
+        payer_id=payer,
+        currency=currency,
+        amount=body.amount,
+        surcharge=breakdown.surcharge,
+        status=State.requires_payment.value,
+        capture_mode=body.capture_mode,
+        on_authorization_deadline=body.on_authorization_deadline,
+        fee_policy=override.to_dict() if override is not None else None,
+        description=body.description,
+        meta=dict(body.metadata),
+        payment_window_seconds=body.payment_window,
+        expires_at=now + timedelta(seconds=body.payment_window)
+        if body.payment_window is not None
+        else None,
+        inspection_period_seconds=body.inspection_period,
+        payment_attempts=0,
+        amount_released=0,
+        amount_refunded=0,
+        ledger_funded=0,
+        ledger_released=0,
+        ledger_refunded=0,
+        created_at=now,
+        updated_at=now,
+    )
+    escrow.allocations = [
+        Allocation(
+            id=new_id(Prefix.allocation),
+            escrow_id=escrow.id,
+            position=i,
+            payee_id=a.payee,
+            amount=a.amount,
+            fee_policy=policy.to_dict(),
+            released=parts.dump(parts.zero(policy.processing_bearer)),
+            refunded=parts.dump(parts.zero(policy.processing_bearer)),
+            meta=dict(a.metadata),
             created_at=now,
             updated_at=now,
         )
-        escrow.allocations = [
-            Allocation(
-                id=new_id(Prefix.allocation),
-                escrow_id=escrow.id,
-                position=i,
-                payee_id=a.payee,
-                amount=a.amount,
-                fee_policy=policy.to_dict(),
-                released=parts.dump(parts.zero(policy.processing_bearer)),
-                refunded=parts.dump(parts.zero(policy.processing_bearer)),
-                meta=dict(a.metadata),
-                created_at=now,
-                updated_at=now,
-            )
-            for i, (a, policy) in enumerate(zip(body.allocations, policies, strict=True))
-        ]
-        s.add(escrow)
-        book = Book(escrow)
-        await store.emit(s, clock=clock, type=EventType.escrow_created, book=book)
-        return escrow_json(book)
+        for i, (a, policy) in enumerate(zip(body.allocations, policies, strict=True))
+    ]
+    s.add(escrow)
+    book = Book(escrow)
+    await store.emit(s, clock=clock, type=EventType.escrow_created, book=book)
+    return escrow_json(book)
 
 
 async def page_json(session: AsyncSession, escrows: Sequence[Escrow]) -> list[dict[str, Any]]:

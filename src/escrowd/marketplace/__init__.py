@@ -25,7 +25,7 @@ class Flow:
 
 
 #: The flows built so far, in seed order.
-FLOWS: tuple[Flow, ...] = ()
+FLOWS: tuple[Flow, ...] = (Flow("004", "auctions", "escrowd.marketplace.auctions.routes"),)
 
 ALL = "all"
 
