@@ -342,6 +342,42 @@ async def taken_back(
     return moves
 
 
+def unrelease(
+    book: Book,
+    op: Operation,
+    clawed: dict[str, Any],
+    absorbed: dict[str, Any],
+    moves: list[ledgering.Move],
+    *,
+    now: datetime,
+    refunded: bool,
+) -> tuple[int, int, int]:
+    """Take the released ``clawed`` parts back from their allocations (to ``refunded`` too
+    when the payer gets them), appending the platform's share returned to ``moves``; gives
+    the gross, charged and net taken back."""
+    gross = charged = net = 0
+    for allocation_id, figures in clawed.items():
+        slot = book.slot(allocation_id)
+        assert slot is not None, op.key
+        part = parts.load(figures, slot.policy.processing_bearer)
+        gross += part.gross
+        charged += parts.charged_of(part)
+        net += part.net
+        moves += ledgering.platform_returns(
+            op.key,
+            book.escrow.id,
+            allocation_id,
+            part.platform_fee,
+            part.payee_processing + part.surcharge,
+            int(absorbed.get(allocation_id, 0)),
+        )
+        slot.allocation.released = parts.dump(slot.released.minus(part))
+        if refunded:
+            slot.allocation.refunded = parts.dump(parts.plus(slot.refunded, part))
+        slot.allocation.updated_at = now
+    return gross, charged, net
+
+
 async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     """Step 3: the payees' money back (their debt where their balance is short), the
     platform's share back, the payer refunded; then the allocations, state and events."""
@@ -350,25 +386,9 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     p = op.params
     now = ctx.clock.now()
     moves = await taken_back(session, e.id, e.currency, p["reversals"], now)
-    clawed_gross = clawed_charged = clawed_net = 0
-    for allocation_id, figures in p["clawed"].items():
-        slot = book.slot(allocation_id)
-        assert slot is not None, op.key
-        part = parts.load(figures, slot.policy.processing_bearer)
-        clawed_gross += part.gross
-        clawed_charged += parts.charged_of(part)
-        clawed_net += part.net
-        moves += ledgering.platform_returns(
-            op.key,
-            e.id,
-            allocation_id,
-            part.platform_fee,
-            part.payee_processing + part.surcharge,
-            int(p["absorbed"].get(allocation_id, 0)),
-        )
-        slot.allocation.released = parts.dump(slot.released.minus(part))
-        slot.allocation.refunded = parts.dump(parts.plus(slot.refunded, part))
-        slot.allocation.updated_at = now
+    clawed_gross, clawed_charged, clawed_net = unrelease(
+        book, op, p["clawed"], p["absorbed"], moves, now=now, refunded=True
+    )
     for allocation_id, figures in p["parts"].items():
         slot = book.slot(allocation_id)
         assert slot is not None, op.key

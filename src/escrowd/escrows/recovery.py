@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
-from escrowd.escrows import clawback, ledgering, operations, parts, store
+from escrowd.escrows import clawback, operations, parts, store
 from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.escrows.operations import Outcome, Settling
@@ -173,24 +173,9 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     p = op.params
     now = ctx.clock.now()
     moves = await clawback.taken_back(session, e.id, e.currency, p["reversals"], now)
-    gross = charged = net = 0
-    for allocation_id, figures in p["clawed"].items():
-        slot = book.slot(allocation_id)
-        assert slot is not None, op.key
-        part = parts.load(figures, slot.policy.processing_bearer)
-        gross += part.gross
-        charged += parts.charged_of(part)
-        net += part.net
-        moves += ledgering.platform_returns(
-            op.key,
-            e.id,
-            allocation_id,
-            part.platform_fee,
-            part.payee_processing + part.surcharge,
-            0,
-        )
-        slot.allocation.released = parts.dump(slot.released.minus(part))
-        slot.allocation.updated_at = now
+    gross, charged, net = clawback.unrelease(
+        book, op, p["clawed"], {}, moves, now=now, refunded=False
+    )
     # Frozen while its dispute waits (``reverse`` keeps ``disputed``); the amounts move anyway.
     with suppress(EscrowStateError):
         if gross:
