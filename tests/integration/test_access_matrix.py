@@ -54,7 +54,7 @@ from escrowd.app import create_app
 from escrowd.bootstrap import Container, build
 from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
-from escrowd.notifications.sweep import notify_batch
+from escrowd.notifications.sweep import notify_events
 from tests.accounts.conftest import Browser, add_member, create_account, make_org
 from tests.escrows.conftest import Ctx, create_escrow, funded, payer, verified_payee
 from tests.integration.conftest import (
@@ -763,8 +763,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             )
         )
         # The payer's notifications, made from the events so far (emails are not sent here).
-        async with container.db.transaction() as session:
-            await notify_batch(session, clock=container.clock, email=False)
+        await notify_events(container, email=False)
         notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
         ids = {
             "password": DEFAULT_PASSWORD,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from escrowd.events.models import Event
+from escrowd.ids import Prefix, new_id
 from escrowd.jobs.models import Job
 from escrowd.notifications import emails
 from escrowd.notifications.models import Notification
-from escrowd.notifications.sweep import SETTLE
+from escrowd.notifications.sweep import BATCH, SETTLE
 from tests.escrows.conftest import Ctx, create_escrow, funded, payer, person, settle, verified_payee
 from tests.integration.conftest import assert_error, make_user
 from tests.notifications.conftest import (
@@ -230,3 +233,35 @@ async def test_smtp_down_the_email_is_retried_and_delivered_when_it_is_back(
         job = await s.scalar(select(Job).where(Job.dedupe_key == emails.dedupe_key(ntf["id"])))
         assert job is not None
         assert (job.status, job.attempts) == ("succeeded", 2)
+
+
+async def test_a_burst_of_young_events_does_not_hide_the_ones_after_it(
+    ctx: Ctx, smtp: SmtpServer
+) -> None:
+    # More unsettled events than one batch reads, about nobody: the cursor cannot pass them
+    # yet, and the escrow's events come after them. A run must read on and notify anyway.
+    now = ctx.container.clock.now()
+    async with ctx.container.db.transaction() as s:
+        s.add_all(
+            Event(
+                id=new_id(Prefix.event),
+                type="escrow.funded",
+                object_type="escrow",
+                object_id=f"esc_burst{i}",
+                data=json.dumps({"object": "escrow", "id": f"esc_burst{i}", "payer": None}),
+                previous_attributes=None,
+                request_id=None,
+                created_at=now,
+            )
+            for i in range(BATCH + 5)
+        )
+    alice = await payer(ctx)
+    bob = person(ctx, await verified_payee(ctx))
+    escrow = await funded(ctx, alice, [(bob.id, 2000)])
+    await settle(ctx.container)
+
+    await notify(ctx.container)
+
+    assert [n["type"] for n in about(await notifications_of(ctx, bob), escrow["id"])] == [
+        "payment_received"
+    ]

@@ -9,7 +9,8 @@ exactly once too.
 The cursor never passes an event younger than ``SETTLE``: event ids are taken when an event
 is recorded, and a transaction that commits later can add an id *below* ones already read.
 Events inside that window are read again next time (the unique constraint makes that free of
-duplicates) until they are old enough to leave behind for good.
+duplicates) until they are old enough to leave behind for good. A run reads on past that
+window, so a burst of young events never hides the ones after it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from ulid import ULID
 
 from escrowd.clock import Clock
 from escrowd.escrows.models import Allocation, Escrow
@@ -40,6 +42,9 @@ from escrowd.notifications.models import (
 )
 from escrowd.users.models import User
 from escrowd.users.organizations.models import Membership
+
+if TYPE_CHECKING:
+    from escrowd.bootstrap import Container
 
 log = get_logger(__name__)
 
@@ -173,24 +178,55 @@ async def _with_parties(session: AsyncSession, objects: list[Any]) -> list[Any]:
     return out
 
 
+def _settled(event: Event, now: datetime, wall: datetime) -> bool:
+    """Old enough that no transaction still open can commit an event id below it.
+
+    Commit lag is real time, and an event id is taken from the real clock (a ULID): an id
+    older than ``SETTLE`` by the wall clock is settled. So is one whose ``created_at`` is
+    older than ``SETTLE`` by escrowd's clock, which is how a test says that time has passed.
+    """
+    taken = ULID.from_str(event.id.partition("_")[2]).datetime
+    return taken <= wall - SETTLE or event.created_at <= now - SETTLE
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    read: int
+    made: int
+    #: The last event id read when there may be more after it, else None.
+    after: str | None
+    #: Whether every event read was settled (the cursor moved over all of them).
+    settled: bool
+
+
 async def notify_batch(
-    session: AsyncSession, *, clock: Clock, email: bool, limit: int = BATCH
-) -> tuple[int, int, bool]:
-    """One batch in the caller's transaction: (events read, notifications made, more left)."""
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    email: bool,
+    limit: int = BATCH,
+    after: str | None = None,
+    move_cursor: bool = True,
+) -> Batch:
+    """One batch in the caller's transaction, from the cursor or from ``after``.
+
+    The stored cursor moves over the settled prefix of what was read, and only when
+    ``move_cursor`` says that nothing unsettled lies between it and this batch.
+    """
     now = clock.now()
-    cursor = await _cursor(session)
+    start = after if after is not None else await _cursor(session)
     events = list(
         (
             await session.scalars(
                 select(Event)
-                .where(Event.id > cursor, Event.type.in_(sorted(RULES)))
+                .where(Event.id > start, Event.type.in_(sorted(RULES)))
                 .order_by(Event.id)
                 .limit(limit)
             )
         ).all()
     )
     if not events:
-        return 0, 0, False
+        return Batch(0, 0, None, True)
     wanted: list[tuple[Event, list[Draft]]] = []
     objects = await _with_parties(session, [json.loads(e.data) for e in events])
     for event, obj in zip(events, objects, strict=True):
@@ -231,28 +267,38 @@ async def notify_batch(
                     max_attempts=emails.MAX_ATTEMPTS,
                 )
     # The cursor moves over the settled prefix only (events are in id order).
+    wall = datetime.now(UTC)
     last = None
     for event in events:
-        if event.created_at > now - SETTLE:
+        if not _settled(event, now, wall):
             break
         last = event.id
-    if last is not None:
+    if last is not None and move_cursor:
         await _advance(session, last, now)
-    more = len(events) == limit and last == events[-1].id
-    return len(events), len(made), more
+    more = events[-1].id if len(events) == limit else None
+    return Batch(len(events), len(made), more, last == events[-1].id)
 
 
 async def notify(ctx: SweepContext) -> int:
     """Notifications for the events since the cursor; how many were made."""
-    container = ctx.container
-    email = container.settings.email_enabled
+    return await notify_events(ctx.container, email=ctx.container.settings.email_enabled)
+
+
+async def notify_events(container: Container, *, email: bool) -> int:
+    """Batches from the cursor until none is left (or ``MAX_BATCHES``); how many were made."""
     total = 0
+    after: str | None = None
+    settled = True
     for _ in range(MAX_BATCHES):
         async with container.db.transaction() as session:
-            _, made, more = await notify_batch(session, clock=container.clock, email=email)
-        total += made
-        if not more:
+            batch = await notify_batch(
+                session, clock=container.clock, email=email, after=after, move_cursor=settled
+            )
+        total += batch.made
+        settled = settled and batch.settled
+        if batch.after is None:
             break
+        after = batch.after
     return total
 
 
