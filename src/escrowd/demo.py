@@ -264,7 +264,7 @@ def _expect(escrow: dict[str, Any], status: str, step: str) -> None:
         raise DemoError(f"after {step} the escrow is {escrow['status']}, expected {status}")
 
 
-async def _issued(container: Container, email: str) -> tuple[str, str]:
+async def issued_token(container: Container, email: str) -> tuple[str, str]:
     """A token issued directly: the user was just made (``serve`` saves the password checks)."""
     async with container.db.transaction() as session:
         user = await service.get_by_email(session, email=email)
@@ -297,7 +297,7 @@ async def run_demo(container: Container, *, say: Say = _noop, login: bool = True
         for email, password, _, _ in DEMO_USERS:
             label = email.partition("@")[0]  # admin, client, worker1, worker2
             user_id, bearer[label] = await (
-                _login(api, email, password) if login else _issued(container, email)
+                _login(api, email, password) if login else issued_token(container, email)
             )
             users[label] = (user_id, email)
             say(f"  {label:<7} {email} ({'created' if email in made else 'exists'}), logged in")

@@ -26,6 +26,8 @@ from escrowd.cli_support import DatabaseUrlOpt, load_settings
 from escrowd.demo import DEMO_USERS, DemoError, DemoResult, Say, run_demo
 from escrowd.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from escrowd.ledger.verify import summary_lines, verify
+from escrowd.marketplace import ALL, FLOWS, Flow, UnknownFlowError, choose
+from escrowd.marketplace.demo import Story, run_seed
 from escrowd.money import Money
 
 console = Console(stderr=True)
@@ -40,6 +42,14 @@ def demo(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also print escrowd's own request log.")
     ] = False,
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            "--seed",
+            help="Tell one marketplace flow's story instead: its seed number or name "
+            "(004 or auctions; docs/marketplaces.md). The flow is switched on for the demo.",
+        ),
+    ] = None,
 ) -> None:
     """Walk an escrow, a payout and a dispute through their lives on the built-in Stripe
     sandbox, then print where every cent went.
@@ -83,6 +93,10 @@ def demo(
     ESCROWD_PROVIDER=stripe). Afterwards: `escrowd serve`, log in as the client, and look at
     GET /v1/escrows.
 
+    With --seed NNN (or the flow's name) it tells one marketplace flow's story instead, through
+    that flow's routes (docs/marketplaces.md), and prints its money trail and figures the same
+    way: `escrowd demo --seed 004` sells an artwork above its secret threshold.
+
     Examples: `escrowd demo` (the SQLite file in ./data, as `escrowd serve` uses it);
     `escrowd demo --database-url postgresql+asyncpg://postgres@127.0.0.1/escrowd`.
     """
@@ -94,9 +108,22 @@ def demo(
     if not settings.is_dev:
         console.print("[red]escrowd demo refuses to run with ESCROWD_ENV=production.[/red]")
         raise typer.Exit(2)
+    flow = None
+    if seed is not None:
+        flow = _flow(seed)
+        settings = settings.model_copy(update={"marketplaces": flow.seed})
     url = settings.effective_database_url
     if not no_migrate:
         upgrade(url)
+
+    async def run_flow(flow: Flow) -> SeedTraced:
+        container = build(settings)
+        try:
+            return await traced_seed(
+                container, flow, say=lambda line: console.print(line, highlight=False)
+            )
+        finally:
+            await container.close()
 
     async def run() -> Traced:
         container = build(settings)
@@ -110,6 +137,18 @@ def demo(
     before = structlog.get_config()
     if not verbose:
         configure(fmt=settings.log_format, level="WARNING")
+    if flow is not None:
+        try:
+            told = asyncio.run(run_flow(flow))
+        except DemoError as exc:
+            console.print(f"[red]The demo stopped:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        finally:
+            structlog.configure(**before)
+        render_seed(told, out)
+        if not told.trail.verify_ok:
+            raise typer.Exit(1)
+        return
     try:
         result = asyncio.run(run())
     except DemoError as exc:
@@ -120,6 +159,24 @@ def demo(
     render(result, out)
     if not result.trail.verify_ok:
         raise typer.Exit(1)
+
+
+def _flow(seed: str) -> Flow:
+    try:
+        if seed.strip().lower() == ALL:
+            raise ValueError(seed)
+        (flow,) = choose(seed)
+    except (UnknownFlowError, ValueError) as exc:
+        told = exc if isinstance(exc, UnknownFlowError) else f"--seed names one flow, not {seed!r}"
+        console.print(f"[red]{told}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    if flow.demo is None:
+        told = ", ".join(f"{f.seed} ({f.name})" for f in FLOWS if f.demo is not None)
+        console.print(
+            f"[red]Seed {flow.seed} ({flow.name}) has no demo story yet; these do: {told}.[/red]"
+        )
+        raise typer.Exit(2)
+    return flow
 
 
 def _paragraphs(doc: str) -> str:
@@ -235,6 +292,26 @@ async def traced_demo(container: Container, *, say: Say = _quiet) -> Traced:
     return Traced(result, trail)
 
 
+@dataclass
+class SeedTraced:
+    flow: Flow
+    story: Story
+    trail: Trail
+
+
+async def traced_seed(container: Container, flow: Flow, *, say: Say = _quiet) -> SeedTraced:
+    """Tell a marketplace flow's story, read its money trail, verify the whole ledger."""
+    story = await run_seed(container, flow, say=say)
+    say("Money trail and ledger verify")
+    trail = await money_trail(
+        container,
+        [Chapter(p.reference.partition("_")[0], p.reference, p.title) for p in story.parts],
+    )
+    report = await verify(container.db)
+    trail.verify_ok, trail.verify_lines = report.ok, summary_lines(report)
+    return SeedTraced(flow, story, trail)
+
+
 async def money_trail(container: Container, parts: list[Chapter]) -> Trail:
     """The chapters' ledger transfers in the order they were made, and the accounts they
     touched: what each chapter moved on each, and its balance now."""
@@ -299,6 +376,8 @@ async def money_trail(container: Container, parts: list[Chapter]) -> Trail:
 
 # --- printing ----------------------------------------------------------------------------------
 
+LETTERS = "ABCDEFGHIJ"
+
 _ULID_ID = re.compile(r"\b([a-z]+)_[0-9A-HJKMNP-TV-Z]{20}([0-9A-HJKMNP-TV-Z]{6})\b")
 
 
@@ -351,29 +430,19 @@ def _holder(code: str, labels: dict[str, str], names: dict[str, str]) -> str:
     )
 
 
-def render(traced: Traced, console: Console) -> None:
-    """The money trail chapter by chapter, the balances, the escrow, the payout and the
-    dispute, as tables."""
-    result, trail = traced.demo, traced.trail
-    e: dict[str, Any] = result.escrow
-    cur = e["currency"]
-    names = {user_id: label for label, (user_id, _) in result.users.items()}
-    labels = {e["id"]: "the escrow (A)"}
-    if result.disputed is not None:
-        labels[result.disputed["id"]] = "the disputed escrow (C)"
-    console.print("\nWhat the demo made (ids shortened below to their last 6 characters):")
-    console.print(f"  escrow          {e['id']}", highlight=False)
-    if result.payout is not None:
-        console.print(f"  payout          {result.payout['id']}", highlight=False)
-    if result.disputed is not None and result.dispute is not None:
-        console.print(f"  disputed escrow {result.disputed['id']}", highlight=False)
-        console.print(f"  dispute         {result.dispute['id']}", highlight=False)
-    for label, (user_id, email) in result.users.items():
-        console.print(f"  {label:<15} {user_id}  {email}", highlight=False)
-
+def render_trail(
+    trail: Trail,
+    console: Console,
+    *,
+    cur: str,
+    labels: dict[str, str],
+    names: dict[str, str],
+) -> None:
+    """The chapters' ledger transfers (A, B, C, …) and the balances of the accounts they
+    touched, per chapter and now."""
     console.print("\nLedger transfers, in order: every cent the demo moved", highlight=False)
     n = 0
-    for letter, chapter in zip("ABC", trail.chapters, strict=False):
+    for letter, chapter in zip(LETTERS, trail.chapters, strict=False):
         table = Table(
             title=f"{letter}. {chapter.title} ({short(chapter.reference)})", title_justify="left"
         )
@@ -402,7 +471,7 @@ def render(traced: Traced, console: Console) -> None:
         show_footer=True,
     )
     balances.add_column("account", "sum", overflow="fold")
-    for letter, chapter in zip("ABC", trail.chapters, strict=False):
+    for letter, chapter in zip(LETTERS, trail.chapters, strict=False):
         total = sum(b.by_reference.get(chapter.reference, 0) for b in trail.balances)
         balances.add_column(
             f"{letter}\n{chapter.key}", _major(total, cur), justify="right", no_wrap=True
@@ -421,6 +490,29 @@ def render(traced: Traced, console: Console) -> None:
             _major(b.balance, b.currency),
         )
     console.print(balances)
+
+
+def render(traced: Traced, console: Console) -> None:
+    """The money trail chapter by chapter, the balances, the escrow, the payout and the
+    dispute, as tables."""
+    result, trail = traced.demo, traced.trail
+    e: dict[str, Any] = result.escrow
+    cur = e["currency"]
+    names = {user_id: label for label, (user_id, _) in result.users.items()}
+    labels = {e["id"]: "the escrow (A)"}
+    if result.disputed is not None:
+        labels[result.disputed["id"]] = "the disputed escrow (C)"
+    console.print("\nWhat the demo made (ids shortened below to their last 6 characters):")
+    console.print(f"  escrow          {e['id']}", highlight=False)
+    if result.payout is not None:
+        console.print(f"  payout          {result.payout['id']}", highlight=False)
+    if result.disputed is not None and result.dispute is not None:
+        console.print(f"  disputed escrow {result.disputed['id']}", highlight=False)
+        console.print(f"  dispute         {result.dispute['id']}", highlight=False)
+    for label, (user_id, email) in result.users.items():
+        console.print(f"  {label:<15} {user_id}  {email}", highlight=False)
+
+    render_trail(trail, console, cur=cur, labels=labels, names=names)
 
     escrow = Table(title=f"A. Escrow {short(e['id'])}", title_justify="left", show_header=False)
     escrow.add_column("field")
@@ -471,6 +563,27 @@ def render(traced: Traced, console: Console) -> None:
         f"(POST /v1/auth/tokens), then GET /v1/escrows/{e['id']}.",
         highlight=False,
     )
+
+
+def render_seed(told: SeedTraced, console: Console) -> None:
+    """A flow's money trail, its figures and ``ledger verify``."""
+    story, trail = told.story, told.trail
+    currencies = {t.currency for t in trail.transfers} or {"usd"}
+    cur = sorted(currencies)[0]
+    labels = {
+        p.reference: f"{p.title.split(':')[0]} ({letter})"
+        for letter, p in zip(LETTERS, story.parts, strict=False)
+    }
+    console.print(
+        f"\nSeed {told.flow.seed} ({told.flow.name}): what it made "
+        "(ids shortened below to their last 6 characters):"
+    )
+    for part in story.parts:
+        console.print(f"  {part.reference}  {part.title}", highlight=False)
+    render_trail(trail, console, cur=cur, labels=labels, names=story.names)
+    _fields(f"Seed {told.flow.seed}: the figures", story.facts, console)
+    for line in trail.verify_lines:
+        console.print(line, highlight=False)
 
 
 def _fields(title: str, rows: list[tuple[str, str]], console: Console) -> None:

@@ -22,10 +22,19 @@ class Flow:
     name: str
     #: The module whose ``routers`` list serves the flow.
     routes: str
+    #: The module whose ``scenario(stage)`` tells the flow's story (``escrowd demo --seed``).
+    demo: str | None = None
 
 
 #: The flows built so far, in seed order.
-FLOWS: tuple[Flow, ...] = (Flow("004", "auctions", "escrowd.marketplace.auctions.routes"),)
+FLOWS: tuple[Flow, ...] = (
+    Flow(
+        "004",
+        "auctions",
+        "escrowd.marketplace.auctions.routes",
+        demo="escrowd.marketplace.auctions.demo",
+    ),
+)
 
 ALL = "all"
 

@@ -1,0 +1,52 @@
+"""``escrowd demo --seed NNN``: a marketplace flow's story, told on a fresh database, and its
+money trail to the cent."""
+
+from __future__ import annotations
+
+import typer
+from typer.testing import CliRunner
+
+from escrowd.demo_cli import demo
+from escrowd.marketplace import FLOWS
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(demo)
+    return app
+
+
+def _row(table: str, account_start: str) -> list[str]:
+    line = next(line for line in table.splitlines() if line.startswith(f"│ {account_start}"))
+    return [cell.strip() for cell in line.split("│")[2:-1]]
+
+
+def test_seed_004_sells_the_artwork_and_pays_the_seller_the_bid_less_stripes_fee(
+    fresh_db_url: str,
+) -> None:
+    result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "auctions"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Seed 004 (auctions)" in out
+    assert "A. the winning bid's escrow: paid, released to the seller" in out
+    # $150.00 in from the card, Stripe's $4.65 back out: the clearing account moved −145.35,
+    # all of it now the seller's (no platform fee: a direct sale).
+    assert _row(out, "provider:stripe:clearing") == ["-145.35", "-145.35"]
+    assert _row(out, "payee:usr_")[0] == "145.35"
+    assert _row(out, "platform:processing_costs")[0] == "0.00"
+    assert "(sold)" in out
+    assert "ledger verify: OK" in out
+
+
+def test_an_unknown_seed_is_refused_naming_the_flows_there_are(fresh_db_url: str) -> None:
+    result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "042"])
+    assert result.exit_code == 2
+    assert "no marketplace flow '042'" in result.output
+    for flow in FLOWS:
+        assert flow.name in result.output
+
+
+def test_all_is_not_one_seed(fresh_db_url: str) -> None:
+    result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "all"])
+    assert result.exit_code == 2
+    assert "--seed names one flow" in result.output
