@@ -9,13 +9,12 @@ from pydantic import Field
 
 from escrowd.api.schemas import ApiObject, Currency, Metadata, PositiveAmountInt, RequestModel
 from escrowd.clock import unix
-from escrowd.escrows.schemas import FundRequest
 from escrowd.marketplace.gigs import domain
 from escrowd.marketplace.gigs.domain import GigStatus
 from escrowd.marketplace.gigs.models import Gig
 
 
-class GigCreate(FundRequest):
+class GigCreate(RequestModel):
     expert: str = Field(
         min_length=4,
         max_length=40,
@@ -26,6 +25,18 @@ class GigCreate(FundRequest):
     currency: Currency = Field(min_length=3, max_length=3)
     description: str | None = Field(default=None, max_length=500)
     metadata: Metadata = Field(default_factory=dict)
+    payment_method: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=255,
+        description="The card to authorize (`pm_…`); default: the client's saved card.",
+    )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Where 3-D Secure returns to; alone, the hosted card form (sandbox).",
+    )
 
 
 class GigCancel(RequestModel):
