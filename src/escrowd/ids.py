@@ -33,6 +33,7 @@ class Prefix(StrEnum):
     usage = "use"
     artwork = "art"
     bid = "bid"
+    gig = "gig"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

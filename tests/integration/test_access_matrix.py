@@ -492,6 +492,27 @@ MATRIX: list[Row] = [
         member=Expect(403, "role_required"),
     ),
     signed_in("GET /v1/auctions/artworks/{artwork_id}/bids", stranger=OK, payee=OK, api_key=OK),
+    # seed 002's gigs: {gig_id} is the payer's gig with the payee as its expert (authorized)
+    person_only(
+        "POST /v1/gigs",
+        body={
+            "expert": "{payee_id}",
+            "amount": 1000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+        },
+        payee=Expect(403, "role_required"),
+        member=Expect(403, "role_required"),
+    ),
+    signed_in("GET /v1/gigs", stranger=OK, payee=OK, api_key=OK),
+    owner_only("GET /v1/gigs/{gig_id}", payee=OK, member=MISSING),
+    owner_only("GET /v1/gigs/{gig_id}/status", payee=OK, member=MISSING),
+    owner_only(
+        "POST /v1/gigs/{gig_id}/complete", payee=PAYEE_READ_ONLY, member=MISSING, watch=("gig",)
+    ),
+    owner_only(
+        "POST /v1/gigs/{gig_id}/cancel", payee=PAYEE_READ_ONLY, member=MISSING, watch=("gig",)
+    ),
     # plans, subscriptions ({subscription_id}: the organization's Team plan) and plan limits
     public("GET /v1/plans", OK),
     admin_only(
@@ -563,6 +584,10 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
         ("admin", "/v1/escrows/{disputed_escrow_id}"),
         ("admin", "/v1/events?object_id={dispute_id}&limit=100"),
     ],
+    "gig": [
+        ("admin", "/v1/gigs/{gig_id}"),
+        ("admin", "/v1/balance?party={payee_id}"),
+    ],
     "notifications": [("owner", "/v1/notifications?limit=100")],
     "notification_preferences": [("owner", "/v1/notification_preferences")],
     "subscription": [
@@ -596,6 +621,7 @@ TABLES = (
     "subscriptions",
     "usage_counters",
     "usage_records",
+    "gigs",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -762,6 +788,19 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
                 headers=seller.headers,
             )
         )
+        # Seed 002: the payer's gig, the payee its expert, the card authorized.
+        gig = await _ok(
+            await client.post(
+                "/v1/gigs",
+                json={
+                    "expert": payee.id,
+                    "amount": 1500,
+                    "currency": "usd",
+                    "payment_method": "pm_card_visa",
+                },
+                headers={**alice.headers, "Idempotency-Key": f"matrix-{ULID()}"},
+            )
+        )
         # The payer's notifications, made from the events so far (emails are not sent here).
         await notify_events(container, email=False)
         notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
@@ -796,6 +835,8 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "endpoint_id": f"we_{ULID()}",
             "delivery_id": f"dlv_{ULID()}",
             "artwork_id": artwork["id"],
+            "gig_id": gig["id"],
+            "gig_escrow_id": gig["escrow"],
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {
@@ -807,6 +848,8 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
                 "event_id",
                 "disputed_escrow_id",
                 "dispute_id",
+                "gig_id",
+                "gig_escrow_id",
             )
         }
         payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
