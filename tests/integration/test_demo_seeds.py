@@ -50,3 +50,18 @@ def test_all_is_not_one_seed(fresh_db_url: str) -> None:
     result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "all"])
     assert result.exit_code == 2
     assert "--seed names one flow" in result.output
+
+
+def test_seed_002_pays_the_expert_180_of_200_and_voids_the_cancelled_gig(fresh_db_url: str) -> None:
+    result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "002"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "A. the completed gig: authorized, captured, released" in out
+    assert "B. the cancelled gig: authorized, voided" in out
+    # $200.00 in, Stripe's $6.10 out (borne by the platform); the voided gig moved nothing.
+    assert _row(out, "provider:stripe:clearing") == ["-193.90", "0.00", "-193.90"]
+    assert _row(out, "payee:usr_")[0] == "180.00"
+    assert _row(out, "platform:fees")[0] == "20.00"
+    assert _row(out, "platform:processing_costs")[0] == "-6.10"
+    assert "(voided)" in out
+    assert "ledger verify: OK" in out
