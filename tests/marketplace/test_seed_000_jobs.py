@@ -287,3 +287,119 @@ async def test_seed_000_job_marketplace_end_to_end(ctx: Ctx, sandbox: Sandbox) -
 
     report = await verify(ctx.container.db)
     assert report.ok, summary_lines(report)
+
+
+# --- the Starter plan: 5 published jobs a month -----------------------------------------------
+
+
+async def test_the_starter_plans_sixth_publish_of_the_month_is_refused(ctx: Ctx) -> None:
+    clock = ctx.container.clock
+    assert isinstance(clock, FrozenClock)
+    client = await payer(ctx)
+    for i in range(5):
+        job = await publish(ctx, client, await draft(ctx, client, f"Job {i + 1}", testers=1))
+        assert job["status"] == "open"
+        clock.advance(timedelta(seconds=13))  # stay under the publish rate limit
+    sixth = await draft(ctx, client, "Job 6", testers=1)
+    error = await refused(
+        ctx,
+        client,
+        "POST",
+        f"/v1/jobs/{sixth['id']}/publish",
+        {"payment_method": "pm_card_visa"},
+        409,
+        "plan_limit_reached",
+    )
+    assert error["param"] == "limit"
+    assert "Starter plan allows 5 published jobs per month" in error["message"], error
+    assert "Upgrade to the Pro plan" in error["message"], error
+    # Nothing was paid or created for it: still a draft, no escrow.
+    still = await ok(ctx, client, "GET", f"/v1/jobs/{sixth['id']}")
+    assert (still["status"], still["escrow"], still["slots"]) == ("draft", None, [])
+    usage = await ok(ctx, client, "POST", "/v1/limits/check", {"limit": "published_jobs_per_month"})
+    assert (usage["used"], usage["maximum"], usage["allowed"]) == (5, 5, False)
+
+
+async def test_a_declined_publish_retried_counts_once_against_the_plan(ctx: Ctx) -> None:
+    client = await payer(ctx)
+    job = await draft(ctx, client, "Declined first", testers=1)
+    await refused(
+        ctx,
+        client,
+        "POST",
+        f"/v1/jobs/{job['id']}/publish",
+        {"payment_method": "pm_card_chargeDeclined"},
+        402,
+        "generic_decline",
+    )
+    assert (await ok(ctx, client, "GET", f"/v1/jobs/{job['id']}"))["status"] == "draft"
+    assert (await publish(ctx, client, job))["status"] == "open"
+    usage = await ok(ctx, client, "POST", "/v1/limits/check", {"limit": "published_jobs_per_month"})
+    assert usage["used"] == 1
+
+
+# --- the publish rate limit: 5 attempts a minute per user -------------------------------------
+
+
+async def test_the_sixth_publish_attempt_in_a_minute_is_refused_until_the_window_passes(
+    ctx: Ctx,
+) -> None:
+    clock = ctx.container.clock
+    assert isinstance(clock, FrozenClock)
+    client = await payer(ctx)
+    job = await draft(ctx, client, "Rate limited", testers=1)
+    path = f"/v1/jobs/{job['id']}/publish"
+    # Five attempts with a declined card in 50 seconds: each is an attempt, each counts.
+    for _ in range(5):
+        await refused(
+            ctx,
+            client,
+            "POST",
+            path,
+            {"payment_method": "pm_card_chargeDeclined"},
+            402,
+            "generic_decline",
+        )
+        clock.advance(timedelta(seconds=10))
+    r = await call(ctx, client, "POST", path, {"payment_method": "pm_card_visa"}, key=True)
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["type"] == "rate_limit_error"
+    assert r.json()["error"]["code"] == "rate_limited"
+    # The first attempt leaves the window 60 s after it was made: 10 s from now.
+    assert r.headers["Retry-After"] == "10"
+    assert (await ok(ctx, client, "GET", f"/v1/jobs/{job['id']}"))["status"] == "draft"
+    # Another user is not limited by this one's attempts.
+    other = await payer(ctx)
+    assert (await publish(ctx, other, await draft(ctx, other, "Other", testers=1)))[
+        "status"
+    ] == "open"
+    clock.advance(timedelta(seconds=9))
+    r = await call(ctx, client, "POST", path, {"payment_method": "pm_card_visa"}, key=True)
+    assert (r.status_code, r.headers["Retry-After"]) == (429, "1"), r.text
+    clock.advance(timedelta(seconds=1))
+    assert (await publish(ctx, client, job))["status"] == "open"
+
+
+async def test_server_processes_sharing_a_database_share_the_rate_limit(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    """Two containers (as two server processes would have) on the same database."""
+    one, two = build(settings, clock=clock), build(settings, clock=clock)
+    who = f"usr_{ULID()}"
+    try:
+        for i in range(5):
+            await rate_limit.hit(
+                (one if i % 2 else two).db, clock=clock, limit=PUBLISH_RATE, who=who
+            )
+        for c in (one, two):
+            try:
+                await rate_limit.hit(c.db, clock=clock, limit=PUBLISH_RATE, who=who)
+            except RateLimitError as e:
+                assert e.http_status == 429 and e.headers == {"Retry-After": "60"}
+            else:
+                raise AssertionError("the sixth attempt was admitted")
+        clock.advance(PUBLISH_RATE.window)
+        await rate_limit.hit(one.db, clock=clock, limit=PUBLISH_RATE, who=who)
+    finally:
+        await one.close()
+        await two.close()
