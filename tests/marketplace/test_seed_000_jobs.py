@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from ulid import ULID
 
 from escrowd.api import rate_limit
@@ -227,7 +228,8 @@ async def test_seed_000_job_marketplace_end_to_end(ctx: Ctx, sandbox: Sandbox) -
         f"/v1/jobs/{a['id']}/slots/{s3['id']}/dispute",
         {"reason": "other", "description": "The report covers every step asked for."},
     )
-    assert disputed["status"] == "disputed" and disputed["dispute"].startswith("dsp_")
+    assert disputed["status"] == "disputed"
+    assert disputed["dispute"].startswith("dsp_")
     await resolve(ctx, admin, disputed["dispute"], {"outcome": "release"})
     await follow(ctx)
     a = await ok(ctx, client, "GET", f"/v1/jobs/{a['id']}")
@@ -392,12 +394,10 @@ async def test_server_processes_sharing_a_database_share_the_rate_limit(
                 (one if i % 2 else two).db, clock=clock, limit=PUBLISH_RATE, who=who
             )
         for c in (one, two):
-            try:
+            with pytest.raises(RateLimitError) as refused_:
                 await rate_limit.hit(c.db, clock=clock, limit=PUBLISH_RATE, who=who)
-            except RateLimitError as e:
-                assert e.http_status == 429 and e.headers == {"Retry-After": "60"}
-            else:
-                raise AssertionError("the sixth attempt was admitted")
+            assert refused_.value.http_status == 429
+            assert refused_.value.headers == {"Retry-After": "60"}
         clock.advance(PUBLISH_RATE.window)
         await rate_limit.hit(one.db, clock=clock, limit=PUBLISH_RATE, who=who)
     finally:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Body, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api import rate_limit
 from escrowd.api.auth import Caller, CurrentPrincipal
@@ -19,12 +20,13 @@ from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
 from escrowd.api.listing import page_of
 from escrowd.api.pagination import PageDep
+from escrowd.api.principal import Principal
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.bootstrap import Container
 from escrowd.marketplace.jobs import service
 from escrowd.marketplace.jobs.domain import JobStatus
-from escrowd.marketplace.jobs.models import TestingJob
+from escrowd.marketplace.jobs.models import TestingJob, TestingSlot
 from escrowd.marketplace.jobs.schemas import (
     DisputeRequest,
     JobCreate,
@@ -49,7 +51,12 @@ SlotIdPath = Annotated[str, Path(max_length=64, description="A slot id (slot_…
 async def _shown(container: Container, job_id: str, caller: Caller) -> JobObject:
     async with container.db.transaction() as s:
         job = await service.get_job(s, job_id=job_id, actor=caller)
-        return job_json(job, await service.slots_of(s, job.id))
+        return job_json(job, await service.slots_of(s, job.id), viewer=caller)
+
+
+async def _slot_shown(session: AsyncSession, slot: TestingSlot, viewer: Principal) -> SlotObject:
+    job = await session.get(TestingJob, slot.job_id)
+    return slot_json(slot, viewer=viewer, job_client=job.client_id if job else "")
 
 
 @router.post(
@@ -62,7 +69,7 @@ async def create_job(
     body: JobCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
 ) -> JobObject:
     row = await service.create_job(session, clock=container.clock, actor=principal, body=body)
-    return job_json(row, [])
+    return job_json(row, [], viewer=principal)
 
 
 @router.get(
@@ -78,7 +85,7 @@ async def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
 ) -> ListResponse[JobObject]:
     async def render(rows: Sequence[TestingJob]) -> list[JobObject]:
-        return [job_json(r, await service.slots_of(session, r.id)) for r in rows]
+        return [job_json(r, await service.slots_of(session, r.id), viewer=principal) for r in rows]
 
     return await page_of(
         session,
@@ -100,7 +107,7 @@ async def retrieve_job(
     job_id: JobIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> JobObject:
     job = await service.get_job(session, job_id=job_id, actor=principal)
-    return job_json(job, await service.slots_of(session, job.id))
+    return job_json(job, await service.slots_of(session, job.id), viewer=principal)
 
 
 @router.post(
@@ -119,12 +126,12 @@ async def publish_job(
     """At most 5 publish attempts a minute per user (429 `rate_limited`, with `Retry-After`);
     the Starter plan publishes 5 jobs a month (409 `plan_limit_reached`). A declined card is a
     402 and leaves the job a draft: publish again with another card."""
-    await rate_limit.hit(container.db, clock=container.clock, limit=PUBLISH_RATE, who=caller.id)
     await service.publish(
         container,
         actor=caller,
         job_id=job_id,
         payment_method=body.payment_method if body is not None else None,
+        rate=PUBLISH_RATE,
     )
     return await _shown(container, job_id, caller)
 
@@ -136,7 +143,9 @@ async def publish_job(
     responses=error_responses(401, 403, 404, 409),
 )
 async def claim_slot(job_id: JobIdPath, container: ContainerDep, caller: Caller) -> SlotObject:
-    return slot_json(await service.claim(container, actor=caller, job_id=job_id))
+    slot = await service.claim(container, actor=caller, job_id=job_id)
+    async with container.db.transaction() as s:
+        return await _slot_shown(s, slot, caller)
 
 
 @router.post(
@@ -161,7 +170,7 @@ async def submit_slot(
         slot_id=slot_id,
         text=body.submission,
     )
-    return slot_json(slot)
+    return await _slot_shown(session, slot, principal)
 
 
 @router.post(
@@ -187,7 +196,8 @@ async def approve_slot(
         feedback=body.feedback if body is not None else None,
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    return slot_json(slot)
+    async with container.db.transaction() as s:
+        return await _slot_shown(s, slot, caller)
 
 
 @router.post(
@@ -212,7 +222,7 @@ async def reject_slot(
         slot_id=slot_id,
         feedback=body.feedback if body is not None else None,
     )
-    return slot_json(slot)
+    return await _slot_shown(session, slot, principal)
 
 
 @router.post(
@@ -238,7 +248,8 @@ async def dispute_slot(
         reason=body.reason,
         description=body.description,
     )
-    return slot_json(slot)
+    async with container.db.transaction() as s:
+        return await _slot_shown(s, slot, caller)
 
 
 @router.post(

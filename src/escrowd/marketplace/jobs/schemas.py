@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from escrowd.api.principal import Principal
 from escrowd.api.schemas import ApiObject, Currency, PositiveAmountInt, RequestModel
 from escrowd.clock import unix
 from escrowd.marketplace.jobs.domain import MAX_TESTERS, JobStatus, SlotStatus
@@ -52,7 +53,11 @@ class SlotObject(ApiObject):
     id: str = Field(description="slot_…")
     object: Literal["job_slot"] = "job_slot"
     job: str
-    allocation: str = Field(description="The escrow allocation that is this slot (alloc_…).")
+    allocation: str | None = Field(
+        description="The escrow allocation that is this slot (alloc_…); shown, like the "
+        "tester, the submission, the feedback and the dispute, to the job's client, admins "
+        "and the slot's tester only."
+    )
     tester: str | None
     status: SlotStatus
     submission: str | None
@@ -72,27 +77,40 @@ class JobObject(ApiObject):
     max_testers: int
     total_budget: int
     status: JobStatus
-    escrow: str | None = Field(description="The job's escrow (esc_…) once publishing began.")
+    escrow: str | None = Field(
+        description="The job's escrow (esc_…) once publishing began: shown to its client, "
+        "admins and the job's testers."
+    )
     slots: list[SlotObject]
     published: int | None
     created: int
 
 
-def slot_json(row: TestingSlot) -> SlotObject:
+def _insider(job_client: str, viewer: Principal) -> bool:
+    return viewer.is_admin or viewer.user_id == job_client
+
+
+def slot_json(row: TestingSlot, *, viewer: Principal, job_client: str) -> SlotObject:
+    """The job's client, admins and the slot's tester see it whole; anyone else its status."""
+    whole = _insider(job_client, viewer) or (
+        row.tester_id is not None and viewer.user_id == row.tester_id
+    )
     return SlotObject(
         id=row.id,
         job=row.job_id,
-        allocation=row.allocation_id,
-        tester=row.tester_id,
+        allocation=row.allocation_id if whole else None,
+        tester=row.tester_id if whole else None,
         status=SlotStatus(row.status),
-        submission=row.submission,
-        feedback=row.feedback,
-        dispute=row.dispute_id,
+        submission=row.submission if whole else None,
+        feedback=row.feedback if whole else None,
+        dispute=row.dispute_id if whole else None,
         created=unix(row.created_at),
     )
 
 
-def job_json(row: TestingJob, slots: Sequence[TestingSlot]) -> JobObject:
+def job_json(row: TestingJob, slots: Sequence[TestingSlot], *, viewer: Principal) -> JobObject:
+    """The escrow is shown to the client, admins and the job's testers."""
+    tester = viewer.user_id is not None and any(s.tester_id == viewer.user_id for s in slots)
     return JobObject(
         id=row.id,
         client=row.client_id,
@@ -103,8 +121,8 @@ def job_json(row: TestingJob, slots: Sequence[TestingSlot]) -> JobObject:
         max_testers=row.max_testers,
         total_budget=row.budget_per_tester * row.max_testers,
         status=JobStatus(row.status),
-        escrow=row.escrow_id,
-        slots=[slot_json(s) for s in slots],
+        escrow=row.escrow_id if _insider(row.client_id, viewer) or tester else None,
+        slots=[slot_json(s, viewer=viewer, job_client=row.client_id) for s in slots],
         published=unix(row.published_at) if row.published_at else None,
         created=unix(row.created_at),
     )

@@ -20,6 +20,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service as accounts
+from escrowd.api import rate_limit
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock
@@ -136,18 +137,32 @@ def _client_only(job: TestingJob, actor: Principal, what: str) -> None:
         )
 
 
+def _publishable(job: TestingJob, actor: Principal) -> None:
+    _client_only(job, actor, "publish it")
+    if job.status != JobStatus.draft:
+        raise ConflictError(f"Job {job.id} is already {job.status}.", code="job_not_draft")
+
+
 async def publish(
-    container: Container, *, actor: Principal, job_id: str, payment_method: str | None
+    container: Container,
+    *,
+    actor: Principal,
+    job_id: str,
+    payment_method: str | None,
+    rate: rate_limit.Limit,
 ) -> str:
     """Pay the job's total budget into its escrow: the job opens once the money is held.
 
-    The first attempt counts the plan use and creates the escrow with the slots; a retry
-    after a declined card funds the same escrow again (and counts nothing)."""
+    An attempt the job's state and client allow counts against ``rate`` first (one who may
+    not publish the job is refused without counting). The first attempt counts the plan use
+    and creates the escrow with the slots; a retry after a declined card funds the same
+    escrow again (and counts nothing against the plan)."""
+    async with container.db.transaction() as s:
+        _publishable(await get_job(s, job_id=job_id, actor=actor), actor)
+    await rate_limit.hit(container.db, clock=container.clock, limit=rate, who=actor.id)
     async with container.db.transaction() as s:
         job = await _locked(s, job_id, actor)
-        _client_only(job, actor, "publish it")
-        if job.status != JobStatus.draft:
-            raise ConflictError(f"Job {job.id} is already {job.status}.", code="job_not_draft")
+        _publishable(job, actor)
         if job.escrow_id is None:
             await limits.record_use(
                 s,
