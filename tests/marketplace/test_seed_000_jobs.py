@@ -211,6 +211,17 @@ async def test_seed_000_job_marketplace_end_to_end(ctx: Ctx, sandbox: Sandbox) -
     assert [n["type"] for n in received] == ["payment_released"]
     assert received[0]["title"] == "82.45 USD was released to you"
 
+    # Someone without a slot sees the job and its slots' states, not who holds them nor
+    # the escrow; the client sees everything.
+    seen = await ok(ctx, t2, "GET", f"/v1/jobs/{a['id']}")
+    assert seen["escrow"] is None
+    assert [(s["status"], s["tester"], s["allocation"]) for s in seen["slots"]] == [
+        ("paid", None, None),
+        ("open", None, None),
+    ]
+    mine = await ok(ctx, client, "GET", f"/v1/jobs/{a['id']}")
+    assert (mine["escrow"], mine["slots"][0]["tester"]) == (a["escrow"], t1.id)
+
     s3 = await claim_and_submit(ctx, t3, a["id"])
     await refused(ctx, t2, "POST", f"/v1/jobs/{a['id']}/claim", None, 409, "job_full")
     rejected = await ok(
