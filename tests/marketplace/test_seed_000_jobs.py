@@ -266,7 +266,9 @@ async def test_seed_000_job_marketplace_end_to_end(ctx: Ctx, sandbox: Sandbox) -
         f"/v1/jobs/{b['id']}/slots/{s2['id']}/dispute",
         {"reason": "quality", "description": "Half the steps were skipped."},
     )
-    # While disputed, the slot is frozen.
+    # While disputed, the slot is frozen, and the job cannot be cancelled.
+    await refused(ctx, client, "POST", f"/v1/jobs/{b['id']}/cancel", None, 409, "job_disputed")
+    assert (await ok(ctx, client, "GET", f"/v1/jobs/{b['id']}"))["status"] == "open"
     await refused(
         ctx,
         client,

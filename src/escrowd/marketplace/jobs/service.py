@@ -29,7 +29,7 @@ from escrowd.disputes.models import Dispute
 from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
 from escrowd.escrows import funding, refund, release
 from escrowd.escrows import service as escrows
-from escrowd.escrows.models import Allocation
+from escrowd.escrows.models import Allocation, Escrow
 from escrowd.escrows.schemas import EscrowCreate
 from escrowd.ids import Prefix, new_id
 from escrowd.logging import get_logger
@@ -419,6 +419,14 @@ async def cancel(container: Container, *, actor: Principal, job_id: str) -> str:
         _client_only(job, actor, "cancel it")
         if job.status == JobStatus.completed:
             raise ConflictError(f"Job {job.id} is completed.", code="job_completed")
+        escrow = await s.get(Escrow, job.escrow_id) if job.escrow_id else None
+        if escrow is not None and escrow.status == "disputed":
+            # Refused before anything changes: the refund could not run on a frozen escrow.
+            raise ConflictError(
+                f"Job {job.id} has a slot in dispute (escrow {escrow.id} is frozen); cancel "
+                "it once the dispute is decided.",
+                code="job_disputed",
+            )
         was = job.status
         job.status = JobStatus.cancelled.value
         job.updated_at = container.clock.now()
