@@ -34,6 +34,8 @@ class Prefix(StrEnum):
     artwork = "art"
     bid = "bid"
     gig = "gig"
+    testing_job = "tjob"
+    job_slot = "slot"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

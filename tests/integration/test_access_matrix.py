@@ -476,6 +476,68 @@ MATRIX: list[Row] = [
     admin_only("POST /v1/webhook_endpoints/{endpoint_id}/rotate_secret"),
     admin_only("GET /v1/webhook_endpoints/{endpoint_id}/deliveries"),
     admin_only("POST /v1/webhook_endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
+    # marketplace flows: seed 000's job marketplace ({job_id}: another client's open job of
+    # three slots, {job_slot_id} claimed by a tester of its own and not submitted, so that no
+    # matrix call moves its money; {draft_job_id}: that client's draft)
+    person_only(
+        "POST /v1/jobs",
+        body={"title": "Matrix", "currency": "usd", "budget_per_tester": 1000, "max_testers": 2},
+        stranger=OK,
+        payee=Expect(403, "role_required"),
+        member=Expect(403, "role_required"),
+    ),
+    signed_in("GET /v1/jobs", stranger=OK, payee=OK, api_key=OK),
+    signed_in("GET /v1/jobs/{job_id}", stranger=OK, payee=OK, api_key=OK),
+    signed_in(
+        "POST /v1/jobs/{job_id}/publish",
+        body={"payment_method": "pm_card_visa"},
+        stranger=Expect(403, "job_client_required"),
+        payee=Expect(403, "job_client_required"),
+        api_key=Expect(409, "job_not_draft"),
+    ),
+    person_only(
+        "POST /v1/jobs/{job_id}/claim",
+        stranger=Expect(403, "role_required"),
+        member=Expect(409, "payee_account_missing"),
+        payee=OK,
+    ),
+    signed_in(
+        "POST /v1/jobs/{job_id}/slots/{slot_id}/submit",
+        body={"submission": "Not my slot"},
+        use={"slot_id": "job_slot_id"},
+        stranger=Expect(403, "slot_tester_required"),
+        payee=Expect(403, "slot_tester_required"),
+        api_key=Expect(403, "slot_tester_required"),
+    ),
+    signed_in(
+        "POST /v1/jobs/{job_id}/slots/{slot_id}/approve",
+        use={"slot_id": "job_slot_id"},
+        stranger=Expect(403, "job_client_required"),
+        payee=Expect(403, "job_client_required"),
+        api_key=Expect(409, "slot_state_conflict"),
+    ),
+    signed_in(
+        "POST /v1/jobs/{job_id}/slots/{slot_id}/reject",
+        use={"slot_id": "job_slot_id"},
+        stranger=Expect(403, "job_client_required"),
+        payee=Expect(403, "job_client_required"),
+        api_key=Expect(409, "slot_state_conflict"),
+    ),
+    signed_in(
+        "POST /v1/jobs/{job_id}/slots/{slot_id}/dispute",
+        body={"reason": "quality"},
+        use={"slot_id": "job_slot_id"},
+        stranger=Expect(403, "slot_party_required"),
+        payee=Expect(403, "slot_party_required"),
+        api_key=Expect(409, "slot_state_conflict"),
+    ),
+    signed_in(
+        "POST /v1/jobs/{job_id}/cancel",
+        use={"job_id": "draft_job_id"},
+        stranger=MISSING,
+        payee=MISSING,
+        api_key=OK,
+    ),
     # marketplace flows: seed 004's auction (a stranger's bid stays below the threshold)
     person_only(
         "POST /v1/auctions/artworks",
@@ -622,6 +684,9 @@ TABLES = (
     "usage_counters",
     "usage_records",
     "gigs",
+    "rate_limit_buckets",
+    "testing_jobs",
+    "testing_slots",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -801,6 +866,44 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
                 headers={**alice.headers, "Idempotency-Key": f"matrix-{ULID()}"},
             )
         )
+        # Seed 000: another client's job, published (its card paid), one slot claimed by a
+        # tester of its own; and a draft of that client's.
+        job_client = await payer(ctx)
+        job_tester = await verified_payee(ctx)
+        job = await _ok(
+            await client.post(
+                "/v1/jobs",
+                json={
+                    "title": "Matrix",
+                    "currency": "usd",
+                    "budget_per_tester": 1000,
+                    "max_testers": 3,
+                },
+                headers=job_client.headers,
+            )
+        )
+        await _ok(
+            await client.post(
+                f"/v1/jobs/{job['id']}/publish",
+                json={"payment_method": "pm_card_visa"},
+                headers={**job_client.headers, "Idempotency-Key": f"matrix-{ULID()}"},
+            )
+        )
+        job_slot = await _ok(
+            await client.post(f"/v1/jobs/{job['id']}/claim", headers=job_tester.headers)
+        )
+        draft_job = await _ok(
+            await client.post(
+                "/v1/jobs",
+                json={
+                    "title": "Matrix draft",
+                    "currency": "usd",
+                    "budget_per_tester": 1000,
+                    "max_testers": 1,
+                },
+                headers=job_client.headers,
+            )
+        )
         # The payer's notifications, made from the events so far (emails are not sent here).
         await notify_events(container, email=False)
         notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
@@ -837,6 +940,9 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "artwork_id": artwork["id"],
             "gig_id": gig["id"],
             "gig_escrow_id": gig["escrow"],
+            "job_id": job["id"],
+            "job_slot_id": job_slot["id"],
+            "draft_job_id": draft_job["id"],
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {

@@ -321,9 +321,12 @@ async def _reprice(s: AsyncSession, book: Book, slot: Slot, payee: str) -> None:
 
 
 async def assign(
-    container: Container, *, escrow_id: str, allocation_id: str, actor: Principal, payee: str
+    container: Container, *, escrow_id: str, allocation_id: str, actor: Principal | None, payee: str
 ) -> dict[str, Any]:
-    """Give an open allocation (a slot) its payee, priced with the payee's fee policy."""
+    """Give an open allocation (a slot) its payee, priced with the payee's fee policy.
+
+    ``actor`` None: escrowd itself, for a marketplace flow that checked who may take the slot
+    (seed 000's testers claim slots of an escrow they are not the payer of)."""
     clock = container.clock
     async with container.db.transaction() as s:
         book = await store.book_of(s, escrow_id, lock=True)
