@@ -65,3 +65,18 @@ def test_seed_002_pays_the_expert_180_of_200_and_voids_the_cancelled_gig(fresh_d
     assert _row(out, "platform:processing_costs")[0] == "-6.10"
     assert "(voided)" in out
     assert "ledger verify: OK" in out
+
+
+def test_seed_000_pays_each_tester_82_45_of_100_and_completes_the_job(fresh_db_url: str) -> None:
+    result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "jobs"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "A. the job's escrow: published, two slots paid" in out
+    # $200.00 in, Stripe's $6.10 out; each tester $82.45 (the seed's figure), the platform
+    # $30.00 in fees and $1.00 of Stripe's fee the testers' 3 % did not cover.
+    assert _row(out, "provider:stripe:clearing") == ["-193.90", "-193.90"]
+    assert _row(out, "platform:fees")[0] == "30.00"
+    assert _row(out, "platform:processing_costs")[0] == "-1.00"
+    assert "82.45 USD and 82.45 USD" in out
+    assert "(completed)" in out
+    assert "ledger verify: OK" in out
