@@ -33,6 +33,9 @@ class Prefix(StrEnum):
     usage = "use"
     artwork = "art"
     bid = "bid"
+    booking_job = "bjob"
+    booking_application = "bapp"
+    booking = "bkg"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.
