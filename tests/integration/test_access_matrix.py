@@ -492,6 +492,64 @@ MATRIX: list[Row] = [
         member=Expect(403, "role_required"),
     ),
     signed_in("GET /v1/auctions/artworks/{artwork_id}/bids", stranger=OK, payee=OK, api_key=OK),
+    # marketplace flows: seed 001's handwork marketplace. Jobs are a public board; the world's
+    # booking is another client's, with the payee as its hired worker (not paid yet).
+    person_only(
+        "POST /v1/bookings/jobs",
+        body={"title": "Matrix", "currency": "usd", "budget": 1000},
+        stranger=OK,
+        payee=Expect(403, "role_required"),
+        member=Expect(403, "role_required"),
+    ),
+    signed_in("GET /v1/bookings/jobs", stranger=OK, payee=OK, member=OK, api_key=OK),
+    signed_in("GET /v1/bookings/jobs/{job_id}", stranger=OK, payee=OK, member=OK, api_key=OK),
+    person_only(
+        "POST /v1/bookings/jobs/{job_id}/applications",
+        stranger=Expect(403, "role_required"),
+        payee=OK,
+        member=Expect(409, "payee_account_missing"),
+    ),
+    signed_in(
+        "GET /v1/bookings/jobs/{job_id}/applications",
+        stranger=OK,
+        payee=OK,
+        member=OK,
+        api_key=OK,
+    ),
+    person_only("GET /v1/bookings/summary/client", stranger=OK, payee=OK, member=OK),
+    person_only("GET /v1/bookings/earnings/worker", stranger=OK, payee=OK, member=OK),
+    person_only(
+        "POST /v1/bookings",
+        body={"application": "{booking_application_id}"},
+        stranger=MISSING,
+        payee=MISSING,
+        member=MISSING,
+        watch=("booking_job",),
+    ),
+    signed_in("GET /v1/bookings", stranger=OK, payee=OK, member=OK, api_key=OK),
+    owner_only("GET /v1/bookings/{booking_id}", payee=OK, member=MISSING, api_key=OK),
+    person_only(
+        "POST /v1/bookings/{booking_id}/pay",
+        body={"payment_method": "pm_card_visa"},
+        stranger=MISSING,
+        member=MISSING,
+        payee=Expect(403, "booking_client_required"),
+        watch=("booking",),
+    ),
+    person_only(
+        "POST /v1/bookings/{booking_id}/complete",
+        stranger=MISSING,
+        member=MISSING,
+        payee=Expect(409, "booking_not_paid"),
+        watch=("booking",),
+    ),
+    person_only(
+        "POST /v1/bookings/{booking_id}/release",
+        stranger=MISSING,
+        member=MISSING,
+        payee=Expect(403, "booking_client_required"),
+        watch=("booking",),
+    ),
     # plans, subscriptions ({subscription_id}: the organization's Team plan) and plan limits
     public("GET /v1/plans", OK),
     admin_only(
@@ -564,6 +622,14 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
         ("admin", "/v1/events?object_id={dispute_id}&limit=100"),
     ],
     "notifications": [("owner", "/v1/notifications?limit=100")],
+    "booking": [
+        ("admin", "/v1/bookings/{booking_id}"),
+        ("admin", "/v1/escrows/{booking_escrow_id}"),
+    ],
+    "booking_job": [
+        ("admin", "/v1/bookings/jobs/{job_id}"),
+        ("admin", "/v1/bookings/jobs/{job_id}/applications?limit=100"),
+    ],
     "notification_preferences": [("owner", "/v1/notification_preferences")],
     "subscription": [
         ("admin", "/v1/subscriptions/{subscription_id}"),
@@ -596,6 +662,9 @@ TABLES = (
     "subscriptions",
     "usage_counters",
     "usage_records",
+    "booking_jobs",
+    "booking_applications",
+    "bookings",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -762,6 +831,41 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
                 headers=seller.headers,
             )
         )
+        # Seed 001: a client of its own posts two jobs (the board is public, and with it the
+        # client's id): one open with a verified worker's application the matrix tries to
+        # hire; on the other, the payee was hired (a booking, not paid yet).
+        poster = await make_user(container, role="client")
+        job = await _ok(
+            await client.post(
+                "/v1/bookings/jobs",
+                json={"title": "Matrix job", "currency": "usd", "budget": 1000},
+                headers=poster.headers,
+            )
+        )
+        application = await _ok(
+            await client.post(
+                f"/v1/bookings/jobs/{job['id']}/applications", json={}, headers=seller.headers
+            )
+        )
+        hired_job = await _ok(
+            await client.post(
+                "/v1/bookings/jobs",
+                json={"title": "Matrix booking", "currency": "usd", "budget": 1000},
+                headers=poster.headers,
+            )
+        )
+        payee_application = await _ok(
+            await client.post(
+                f"/v1/bookings/jobs/{hired_job['id']}/applications", headers=payee.headers
+            )
+        )
+        booking = await _ok(
+            await client.post(
+                "/v1/bookings",
+                json={"application": payee_application["id"]},
+                headers=poster.headers,
+            )
+        )
         # The payer's notifications, made from the events so far (emails are not sent here).
         await notify_events(container, email=False)
         notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
@@ -796,6 +900,10 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "endpoint_id": f"we_{ULID()}",
             "delivery_id": f"dlv_{ULID()}",
             "artwork_id": artwork["id"],
+            "job_id": job["id"],
+            "booking_application_id": application["id"],
+            "booking_id": booking["id"],
+            "booking_escrow_id": booking["payment"]["escrow"],
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {
@@ -811,14 +919,16 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         }
         payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
         orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id", "subscription_id")}
-        everything = payers | escrows | payees | orgs | {ids["key_id"]}
+        bookings = {ids[k] for k in ("booking_id", "booking_escrow_id")}
+        everything = payers | escrows | payees | orgs | bookings | {ids["key_id"]}
         private = {
             "anonymous": everything,
             "revoked_key": everything,
             "disabled_user": everything,
             "stranger": everything,
             "member": everything - orgs,
-            "payee": everything - escrows - payees - {ids["user_id"]},  # the payer is shown
+            # the payer is shown; the payee is the booking's worker
+            "payee": everything - escrows - payees - bookings - {ids["user_id"]},
         }
         # Callers whose credential no longer works: a revoked key, a disabled user's token.
         revoked = await _ok(

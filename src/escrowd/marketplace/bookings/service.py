@@ -274,6 +274,7 @@ async def _reread(container: Container, booking_id: str) -> BookingObject:
 
 async def _as(container: Container, actor: Principal, booking_id: str, who: str) -> Booking:
     """The booking, if ``actor`` is its ``who`` (``client`` or ``worker``)."""
+    _user(actor, f"A booking's {who} acts on it")
     async with container.db.transaction() as s:
         row = await get_visible(s, actor=actor, booking_id=booking_id)
     party = row.client_id if who == "client" else row.worker_id
@@ -288,8 +289,8 @@ async def pay(
     container: Container, *, actor: Principal, booking_id: str, body: PayRequest
 ) -> BookingObject:
     """The client pays the booking's escrow (the escrows service's fund): HELD."""
-    domain.check_provider(body.payment_provider)
     row = await _as(container, actor, booking_id, "client")
+    domain.check_provider(body.payment_provider)
     await funding.fund(
         container,
         escrow_id=row.escrow_id,
