@@ -128,7 +128,13 @@ async def apply(
     worker = _user(actor, "Workers apply for jobs")
     if actor.role != "worker":
         raise _role_required("Jobs are applied for by workers", "worker", actor.role)
-    job = await get_job(session, job_id=job_id)
+    # The job's row lock: a hire in flight is either seen (the job is filled) or waits, and
+    # one worker's two concurrent applications are one after the other (already_applied).
+    job = (
+        await session.scalars(select(BookingJob).where(BookingJob.id == job_id).with_for_update())
+    ).one_or_none()
+    if job is None:
+        raise _job_missing(job_id)
     domain.check_apply(job.status)
     await accounts.require_verified_payee(session, party_id=worker)
     mine = await session.scalar(
