@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     #: The marketplace flows to serve (docs/marketplaces.md): seed numbers or names, comma
     #: separated (``000,auctions``), ``all``, or empty for none.
     marketplaces: str = ""
+    #: Seed 001 ``bookings``: the platform's fee on a booking, in basis points (500 = 5 %),
+    #: taken when the client releases the money; the platform bears the card processor's fee.
+    bookings_fee_bps: int = Field(default=500, ge=0, le=10_000)
 
     # --- PayPal (docs/configuration.md, "PayPal") ------------------------------------------
     #: The REST app's credentials. Both set: escrowd builds the PayPal provider next to Stripe's;

@@ -36,6 +36,9 @@ class Prefix(StrEnum):
     gig = "gig"
     testing_job = "tjob"
     job_slot = "slot"
+    booking_job = "bjob"
+    booking_application = "bapp"
+    booking = "bkg"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

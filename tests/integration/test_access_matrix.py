@@ -575,6 +575,73 @@ MATRIX: list[Row] = [
     owner_only(
         "POST /v1/gigs/{gig_id}/cancel", payee=PAYEE_READ_ONLY, member=MISSING, watch=("gig",)
     ),
+    # marketplace flows: seed 001's handwork marketplace. Jobs are a public board; the world's
+    # booking is another client's, with the payee as its hired worker (not paid yet).
+    person_only(
+        "POST /v1/bookings/jobs",
+        body={"title": "Matrix", "currency": "usd", "budget": 1000},
+        stranger=OK,
+        payee=Expect(403, "role_required"),
+        member=Expect(403, "role_required"),
+    ),
+    signed_in("GET /v1/bookings/jobs", stranger=OK, payee=OK, member=OK, api_key=OK),
+    signed_in(
+        "GET /v1/bookings/jobs/{job_id}",
+        stranger=OK,
+        payee=OK,
+        member=OK,
+        api_key=OK,
+        use={"job_id": "booking_job_id"},
+    ),
+    person_only(
+        "POST /v1/bookings/jobs/{job_id}/applications",
+        use={"job_id": "booking_job_id"},
+        stranger=Expect(403, "role_required"),
+        payee=OK,
+        member=Expect(409, "payee_account_missing"),
+    ),
+    signed_in(
+        "GET /v1/bookings/jobs/{job_id}/applications",
+        use={"job_id": "booking_job_id"},
+        stranger=OK,
+        payee=OK,
+        member=OK,
+        api_key=OK,
+    ),
+    person_only("GET /v1/bookings/summary/client", stranger=OK, payee=OK, member=OK),
+    person_only("GET /v1/bookings/earnings/worker", stranger=OK, payee=OK, member=OK),
+    person_only(
+        "POST /v1/bookings",
+        body={"application": "{booking_application_id}"},
+        stranger=MISSING,
+        payee=MISSING,
+        member=MISSING,
+        watch=("booking_job",),
+    ),
+    signed_in("GET /v1/bookings", stranger=OK, payee=OK, member=OK, api_key=OK),
+    owner_only("GET /v1/bookings/{booking_id}", payee=OK, member=MISSING, api_key=OK),
+    person_only(
+        "POST /v1/bookings/{booking_id}/pay",
+        body={"payment_method": "pm_card_visa"},
+        stranger=MISSING,
+        member=MISSING,
+        payee=Expect(403, "booking_client_required"),
+        watch=("booking",),
+    ),
+    person_only(
+        "POST /v1/bookings/{booking_id}/complete",
+        stranger=MISSING,
+        member=MISSING,
+        payee=Expect(409, "booking_not_paid"),
+        watch=("booking",),
+    ),
+    person_only(
+        "POST /v1/bookings/{booking_id}/release",
+        stranger=MISSING,
+        member=MISSING,
+        payee=Expect(403, "booking_client_required"),
+        watch=("booking",),
+    ),
     # plans, subscriptions ({subscription_id}: the organization's Team plan) and plan limits
     public("GET /v1/plans", OK),
     admin_only(
@@ -651,6 +718,14 @@ WATCHES: dict[str, list[tuple[str, str]]] = {
         ("admin", "/v1/balance?party={payee_id}"),
     ],
     "notifications": [("owner", "/v1/notifications?limit=100")],
+    "booking": [
+        ("admin", "/v1/bookings/{booking_id}"),
+        ("admin", "/v1/escrows/{booking_escrow_id}"),
+    ],
+    "booking_job": [
+        ("admin", "/v1/bookings/jobs/{booking_job_id}"),
+        ("admin", "/v1/bookings/jobs/{booking_job_id}/applications?limit=100"),
+    ],
     "notification_preferences": [("owner", "/v1/notification_preferences")],
     "subscription": [
         ("admin", "/v1/subscriptions/{subscription_id}"),
@@ -687,6 +762,9 @@ TABLES = (
     "rate_limit_buckets",
     "testing_jobs",
     "testing_slots",
+    "booking_jobs",
+    "booking_applications",
+    "bookings",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -904,6 +982,43 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
                 headers=job_client.headers,
             )
         )
+        # Seed 001: a client of its own posts two jobs (the board is public, and with it the
+        # client's id): one open with a verified worker's application the matrix tries to
+        # hire; on the other, the payee was hired (a booking, not paid yet).
+        poster = await make_user(container, role="client")
+        booking_job = await _ok(
+            await client.post(
+                "/v1/bookings/jobs",
+                json={"title": "Matrix job", "currency": "usd", "budget": 1000},
+                headers=poster.headers,
+            )
+        )
+        application = await _ok(
+            await client.post(
+                f"/v1/bookings/jobs/{booking_job['id']}/applications",
+                json={},
+                headers=seller.headers,
+            )
+        )
+        hired_job = await _ok(
+            await client.post(
+                "/v1/bookings/jobs",
+                json={"title": "Matrix booking", "currency": "usd", "budget": 1000},
+                headers=poster.headers,
+            )
+        )
+        payee_application = await _ok(
+            await client.post(
+                f"/v1/bookings/jobs/{hired_job['id']}/applications", headers=payee.headers
+            )
+        )
+        booking = await _ok(
+            await client.post(
+                "/v1/bookings",
+                json={"application": payee_application["id"]},
+                headers=poster.headers,
+            )
+        )
         # The payer's notifications, made from the events so far (emails are not sent here).
         await notify_events(container, email=False)
         notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
@@ -943,6 +1058,10 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "job_id": job["id"],
             "job_slot_id": job_slot["id"],
             "draft_job_id": draft_job["id"],
+            "booking_job_id": booking_job["id"],
+            "booking_application_id": application["id"],
+            "booking_id": booking["id"],
+            "booking_escrow_id": booking["payment"]["escrow"],
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {
@@ -960,14 +1079,16 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
         }
         payees = {ids[k] for k in ("payee_id", "payout_id", "payee_account_id")}
         orgs = {ids[k] for k in ("org_id", "member_id", "org_account_id", "subscription_id")}
-        everything = payers | escrows | payees | orgs | {ids["key_id"]}
+        bookings = {ids[k] for k in ("booking_id", "booking_escrow_id")}
+        everything = payers | escrows | payees | orgs | bookings | {ids["key_id"]}
         private = {
             "anonymous": everything,
             "revoked_key": everything,
             "disabled_user": everything,
             "stranger": everything,
             "member": everything - orgs,
-            "payee": everything - escrows - payees - {ids["user_id"]},  # the payer is shown
+            # the payer is shown; the payee is the booking's worker
+            "payee": everything - escrows - payees - bookings - {ids["user_id"]},
         }
         # Callers whose credential no longer works: a revoked key, a disabled user's token.
         revoked = await _ok(

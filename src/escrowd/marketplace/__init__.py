@@ -29,6 +29,7 @@ class Flow:
 #: The flows built so far, in seed order.
 FLOWS: tuple[Flow, ...] = (
     Flow("000", "jobs", "escrowd.marketplace.jobs.routes", demo="escrowd.marketplace.jobs.demo"),
+    Flow("001", "bookings", "escrowd.marketplace.bookings.routes"),
     Flow("002", "gigs", "escrowd.marketplace.gigs.routes", demo="escrowd.marketplace.gigs.demo"),
     Flow(
         "004",
