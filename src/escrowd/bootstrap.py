@@ -111,6 +111,7 @@ def registries() -> Registries:
     from escrowd.jobs import builtin
     from escrowd.jobs.registry import Registry as JobRegistry
     from escrowd.marketplace.auctions import sweeps as auction_sweeps
+    from escrowd.marketplace.tasks import sweeps as task_sweeps
     from escrowd.notifications import sweep as notification_sweep
     from escrowd.outbound import tasks as outbound_tasks
     from escrowd.payouts import handlers as payout_handlers
@@ -139,6 +140,7 @@ def registries() -> Registries:
     notification_sweep.register(jobs)
     outbound_tasks.register(jobs)
     auction_sweeps.register(jobs)
+    task_sweeps.register(jobs)
 
     return Registries(
         webhooks=webhooks,

@@ -33,6 +33,8 @@ class Prefix(StrEnum):
     usage = "use"
     artwork = "art"
     bid = "bid"
+    task = "task"
+    task_bid = "tbid"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

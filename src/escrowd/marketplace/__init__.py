@@ -25,7 +25,10 @@ class Flow:
 
 
 #: The flows built so far, in seed order.
-FLOWS: tuple[Flow, ...] = (Flow("004", "auctions", "escrowd.marketplace.auctions.routes"),)
+FLOWS: tuple[Flow, ...] = (
+    Flow("003", "tasks", "escrowd.marketplace.tasks.routes"),
+    Flow("004", "auctions", "escrowd.marketplace.auctions.routes"),
+)
 
 ALL = "all"
 
