@@ -101,32 +101,18 @@ async def show_many(
     parties = await _parties(session, actor)
     escrow_ids = [t.escrow_id for t in tasks if t.escrow_id]
     bid_ids = [t.accepted_bid_id for t in tasks if t.accepted_bid_id]
-    statuses = (
-        dict(
-            (
-                await session.execute(
-                    select(Escrow.id, Escrow.status).where(Escrow.id.in_(escrow_ids))
-                )
-            )
-            .tuples()
-            .all()
+    statuses: dict[str, str] = {}
+    amounts: dict[str, int] = {}
+    if escrow_ids:
+        found = await session.execute(
+            select(Escrow.id, Escrow.status).where(Escrow.id.in_(escrow_ids))
         )
-        if escrow_ids
-        else {}
-    )
-    amounts = (
-        dict(
-            (
-                await session.execute(
-                    select(TaskBid.id, TaskBid.amount).where(TaskBid.id.in_(bid_ids))
-                )
-            )
-            .tuples()
-            .all()
+        statuses = {i: st for i, st in found.all()}
+    if bid_ids:
+        priced = await session.execute(
+            select(TaskBid.id, TaskBid.amount).where(TaskBid.id.in_(bid_ids))
         )
-        if bid_ids
-        else {}
-    )
+        amounts = {i: a for i, a in priced.all()}
     return [
         task_json(
             t,

@@ -54,7 +54,9 @@ def map_error(
     unknown outcome instead of a plain, retryable failure.
     """
     status = exc.http_status
-    raw = exc.code
+    # The SDK leaves ``code`` unset on some statuses (a 403's ``account_invalid``, say); the
+    # error object parsed from the body still has it.
+    raw = exc.code or (exc.error.code if exc.error is not None else None)
     request_id = exc.request_id
     if isinstance(exc, stripe.CardError):
         decline_code = exc.error.decline_code if exc.error is not None else None
