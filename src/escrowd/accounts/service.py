@@ -211,6 +211,19 @@ async def require_verified_payee(
     return row
 
 
+async def _audience(session: AsyncSession, row: ConnectedAccount) -> list[str]:
+    """Who reads an account's events: its user, or its organization's admins — not every
+    member, as the account itself is its admins' alone (``load_visible``)."""
+    if row.owner_type == "user":
+        return [row.owner_id]
+    admins = await session.scalars(
+        select(Membership.user_id).where(
+            Membership.organization_id == row.owner_id, Membership.role == "admin"
+        )
+    )
+    return list(admins)
+
+
 async def refuse_deauthorized(
     session: AsyncSession, *, party_id: str, provider: str = "stripe"
 ) -> None:
@@ -240,7 +253,7 @@ async def mark_deauthorized(
         type=EventType.account_updated,
         object_id=account.id,
         data=account_json(account),
-        audience=[account.owner_id],
+        audience=await _audience(session, account),
         previous_attributes={"deauthorized": None},
     )
     log.info("account_deauthorized", account=account.id, owner=account.owner_id)
@@ -269,7 +282,7 @@ async def _record_change(
         type=EventType.account_updated,
         object_id=row.id,
         data=account_json(row),
-        audience=[row.owner_id],
+        audience=await _audience(session, row),
         previous_attributes=previous,
     )
 
