@@ -112,6 +112,7 @@ def registries() -> Registries:
     from escrowd.jobs.registry import Registry as JobRegistry
     from escrowd.marketplace.auctions import sweeps as auction_sweeps
     from escrowd.marketplace.jobs import sweeps as job_marketplace_sweeps
+    from escrowd.marketplace.tasks import sweeps as task_sweeps
     from escrowd.notifications import sweep as notification_sweep
     from escrowd.outbound import tasks as outbound_tasks
     from escrowd.payouts import handlers as payout_handlers
@@ -141,6 +142,7 @@ def registries() -> Registries:
     outbound_tasks.register(jobs)
     job_marketplace_sweeps.register(jobs)
     auction_sweeps.register(jobs)
+    task_sweeps.register(jobs)
 
     return Registries(
         webhooks=webhooks,

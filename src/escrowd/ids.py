@@ -39,6 +39,8 @@ class Prefix(StrEnum):
     booking_job = "bjob"
     booking_application = "bapp"
     booking = "bkg"
+    task = "task"
+    task_bid = "tbid"
 
 
 #: A ULID in Crockford's base32 (no I, L, O, U), as ``new_id`` writes it.

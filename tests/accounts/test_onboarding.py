@@ -110,10 +110,12 @@ async def test_an_organization_admin_onboards_the_organization_as_a_company(
     assert acct["business_type"] == "company"
     assert acct["status"] == "verified"
 
-    # Members see it; only admins manage it.
+    # Only admins see or manage it: it holds the organization's payout details.
     seen = await client.get(f"/v1/accounts/{acct['id']}", headers=member.headers)
-    assert seen.status_code == 200
+    assert_error(seen, 403, "permission_error", "organization_admin_required")
     listed = await client.get("/v1/accounts", headers=member.headers)
+    assert [a["id"] for a in listed.json()["data"]] == []
+    listed = await client.get("/v1/accounts", headers=admin.headers)
     assert [a["id"] for a in listed.json()["data"]] == [acct["id"]]
     for path in ("onboarding_link", "dashboard_link"):
         r = await client.post(

@@ -263,7 +263,12 @@ MATRIX: list[Row] = [
         member=ORG_ADMIN_REQUIRED,
     ),
     signed_in("GET /v1/accounts", stranger=OK),
-    owner_only("GET /v1/accounts/{account_id}", member=OK, use={"account_id": "org_account_id"}),
+    # an organization's account is its admins' alone: a plain member may not even read it
+    owner_only(
+        "GET /v1/accounts/{account_id}",
+        member=ORG_ADMIN_REQUIRED,
+        use={"account_id": "org_account_id"},
+    ),
     owner_only(
         "POST /v1/accounts/{account_id}/onboarding_link",
         body={"return_url": RETURN_URL},
@@ -278,6 +283,7 @@ MATRIX: list[Row] = [
     ),
     owner_only(
         "POST /v1/accounts/{account_id}/refresh",
+        member=ORG_ADMIN_REQUIRED,
         use={"account_id": "org_account_id"},
         watch=("org_account",),
     ),
@@ -642,6 +648,51 @@ MATRIX: list[Row] = [
         payee=Expect(403, "booking_client_required"),
         watch=("booking",),
     ),
+    # seed 003's tasks ({task_id}: an open task of a customer of its own, {bid_id}: a doer's
+    # pending bid on it); only the task's customer (or the platform) accepts, completes, cancels
+    person_only("GET /v1/tasks/dashboard/customer", stranger=OK, payee=OK, member=OK),
+    # the doer's dashboard of an organization: its members' (the account part: its admins')
+    person_only(
+        "GET /v1/tasks/dashboard/doer",
+        query={"organization": "{org_id}"},
+        stranger=MISSING,
+        payee=MISSING,
+        member=OK,
+    ),
+    person_only(
+        "POST /v1/tasks",
+        body={"title": "Matrix", "currency": "usd"},
+        stranger=OK,
+        payee=Expect(403, "role_required"),
+        member=Expect(403, "role_required"),
+    ),
+    signed_in("GET /v1/tasks", stranger=OK, payee=OK, member=OK, api_key=OK),
+    signed_in("GET /v1/tasks/{task_id}", stranger=OK, payee=OK, api_key=OK),
+    person_only(
+        "POST /v1/tasks/{task_id}/bids",
+        body={"amount": 100, "currency": "usd"},
+        stranger=OK,
+        payee=OK,
+        member=Expect(404, "resource_missing"),
+        bodies={"member": {"amount": 100, "currency": "usd", "organization": "{stranger_org}"}},
+    ),
+    signed_in("GET /v1/tasks/{task_id}/bids", stranger=OK, payee=OK, api_key=OK),
+    signed_in(
+        "POST /v1/tasks/{task_id}/bids/{bid_id}/accept",
+        stranger=Expect(403, "customer_required"),
+        payee=Expect(403, "customer_required"),
+        member=Expect(403, "customer_required"),
+    ),
+    signed_in(
+        "POST /v1/tasks/{task_id}/complete",
+        stranger=Expect(403, "customer_required"),
+        payee=Expect(403, "customer_required"),
+    ),
+    signed_in(
+        "POST /v1/tasks/{task_id}/cancel",
+        stranger=Expect(403, "customer_required"),
+        payee=Expect(403, "customer_required"),
+    ),
     # plans, subscriptions ({subscription_id}: the organization's Team plan) and plan limits
     public("GET /v1/plans", OK),
     admin_only(
@@ -765,6 +816,8 @@ TABLES = (
     "booking_jobs",
     "booking_applications",
     "bookings",
+    "task_tasks",
+    "task_bids",
 )
 
 _COUNT_ROWS = text("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES))
@@ -1019,6 +1072,24 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
                 headers=poster.headers,
             )
         )
+        # Seed 003: an open task of a customer of its own, the seller's pending bid on it, and
+        # an organization the member does not belong to (a bid for it is refused).
+        task_customer = await payer(ctx)
+        task = await _ok(
+            await client.post(
+                "/v1/tasks",
+                json={"title": "Matrix task", "currency": "usd"},
+                headers=task_customer.headers,
+            )
+        )
+        task_bid = await _ok(
+            await client.post(
+                f"/v1/tasks/{task['id']}/bids",
+                json={"amount": 1000, "currency": "usd"},
+                headers=seller.headers,
+            )
+        )
+        stranger_org = await make_org(client, seller, name="Matrix Outsiders")
         # The payer's notifications, made from the events so far (emails are not sent here).
         await notify_events(container, email=False)
         notes = await _ok(await client.get("/v1/notifications", headers=alice.headers))
@@ -1062,6 +1133,9 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "booking_application_id": application["id"],
             "booking_id": booking["id"],
             "booking_escrow_id": booking["payment"]["escrow"],
+            "task_id": task["id"],
+            "bid_id": task_bid["id"],
+            "stranger_org": stranger_org,
         }
         payers = {ids[k] for k in ("user_id", "pm_id", "customer_id", "notification_id")}
         escrows = {
@@ -1086,7 +1160,8 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "revoked_key": everything,
             "disabled_user": everything,
             "stranger": everything,
-            "member": everything - orgs,
+            # an organization's account is its admins' alone, not its members'
+            "member": everything - (orgs - {ids["org_account_id"]}),
             # the payer is shown; the payee is the booking's worker
             "payee": everything - escrows - payees - bookings - {ids["user_id"]},
         }
@@ -1190,7 +1265,6 @@ OWN_READS = [
     ("payee", "/v1/accounts/{payee_account_id}"),
     ("payee", "/v1/balance"),
     ("member", "/v1/organizations/{org_id}/members/{member_id}"),
-    ("member", "/v1/accounts/{org_account_id}"),
     ("admin", "/v1/api_keys/{key_id}"),
     ("admin", "/v1/fee_policies/{party_id}"),
 ]

@@ -8,7 +8,8 @@
 - **Staleness**: a provider event older than the state escrowd holds is ignored, compared in
   whole seconds (providers date events in seconds).
 - **The KYC gate** (``payee_problem``): what stops money from being transferred to a payee,
-  as a message that names what is missing and what to do about it.
+  as a message that names what is missing and what to do about it. A deauthorized account
+  (its owner disconnected it from the platform) is refused first, whatever its status.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ class AccountView:
     details_submitted: bool
     requirements: Mapping[str, Any]
     capabilities: Mapping[str, str]
+    #: The owner disconnected it from the platform (``account.application.deauthorized``).
+    deauthorized: bool = False
 
 
 class PayeeNotReadyError(ConflictError):
@@ -135,6 +138,13 @@ def payee_problem(party_id: str, account: AccountView | None) -> PayeeNotReadyEr
             party_id=party_id,
         )
     whose = f"payee {party_id}'s account {account.id}"
+    if account.deauthorized:
+        return PayeeNotReadyError(
+            f"{whose} was disconnected from the platform by its owner: no money can be sent to it",
+            code="payee_account_deauthorized",
+            party_id=party_id,
+            account_id=account.id,
+        )
     link = f"POST /v1/accounts/{account.id}/onboarding_link"
     if account.provider_account_id is None:
         return PayeeNotReadyError(

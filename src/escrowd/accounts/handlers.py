@@ -1,4 +1,5 @@
-"""The provider's account events: ``account.updated`` and ``capability.updated``.
+"""The provider's account events: ``account.updated``, ``capability.updated`` and
+``account.application.deauthorized``.
 
 ``register`` adds both handlers to the process's registry (``escrowd.bootstrap``). Each runs in
 the transaction that marks the stored event processed.
@@ -23,9 +24,9 @@ from escrowd.logging import get_logger
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import ConnectedAccount, EventKind, ProviderEvent
 from escrowd.webhooks.handlers import HandlerRegistry
-from escrowd.webhooks.verification import truth
+from escrowd.webhooks.verification import MISSING, EventMismatch, VerificationRequired, truth
 
-__all__ = ["on_account_updated", "on_capability_updated", "register"]
+__all__ = ["on_account_deauthorized", "on_account_updated", "on_capability_updated", "register"]
 
 log = get_logger(__name__)
 
@@ -82,6 +83,44 @@ async def on_capability_updated(session: AsyncSession, event: ProviderEvent, clo
     )
 
 
+async def on_account_deauthorized(
+    session: AsyncSession, event: ProviderEvent, clock: Clock
+) -> None:
+    """The owner disconnected the account from the platform (Stripe:
+    ``account.application.deauthorized``; the object is the platform's application, the
+    event's ``account`` the account).
+
+    A hint until the provider confirms it: the account must no longer be retrievable with the
+    platform's key. If the provider still returns it as ours, the event is a lie (a mismatch:
+    rejected, an incident opened) and nothing changes. Confirmed, the account is marked
+    ``deauthorized_at`` (the KYC gate then refuses it: ``payee_account_deauthorized``); the
+    flows that owe work to its owner react in their own sweeps.
+    """
+    if event.provider != stripe_events.PROVIDER or not event.account:
+        return
+    row = await service.find_by_provider_id(
+        session, provider=event.provider, provider_account_id=event.account, lock=True
+    )
+    if row is None:
+        log.info("account_event_unknown_account", event_id=event.id, account=event.account)
+        return
+    if row.deauthorized_at is not None:
+        return
+    found = event.verified.get(("account", event.account))
+    if found is None:
+        raise VerificationRequired("account", event.account)
+    if found is not MISSING:
+        raise EventMismatch(
+            f"The event says account {event.account} disconnected from the platform, but the "
+            "provider still returns it to the platform's key.",
+            claimed={"type": event.provider_type, "account": event.account},
+            provider={"id": event.account, "retrievable": True},
+            recorded={"account": row.id, "deauthorized": None},
+        )
+    await service.mark_deauthorized(session, account=row, at=event.created, clock=clock)
+
+
 def register(registry: HandlerRegistry) -> None:
     registry.register(EventKind.account_updated, on_account_updated)
     registry.register(EventKind.capability_updated, on_capability_updated)
+    registry.register(EventKind.account_deauthorized, on_account_deauthorized)

@@ -59,3 +59,7 @@ class ConnectedAccount(Base):
     #: The moment the stored provider state describes: escrowd's clock when it was read from
     #: the provider, the event's time when an event brought it. Older events are ignored.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the owner disconnected the account from the platform (the provider's
+    #: ``account.application.deauthorized``, confirmed with the provider: migration 0023).
+    #: Set once and never cleared: a disconnection is not undone by a later event.
+    deauthorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -94,6 +94,12 @@ class Account(BaseModel):
     created: int
     updated: int = Field(description="Unix seconds: when the provider state shown was current.")
     metadata: dict[str, str]
+    deauthorized: int | None = Field(
+        default=None,
+        description="Unix seconds: when the owner disconnected the account from the platform "
+        "(null while connected). A disconnected account receives no new escrows or payouts "
+        "(409 `payee_account_deauthorized`).",
+    )
 
     @classmethod
     def of(cls, row: models.ConnectedAccount) -> Account:
@@ -118,6 +124,7 @@ class Account(BaseModel):
                 disabled_reason=req.get("disabled_reason"),
             ),
             capabilities=dict(row.capabilities or {}),
+            deauthorized=unix(row.deauthorized_at) if row.deauthorized_at else None,
             created=unix(row.created_at),
             updated=unix(row.updated_at),
             metadata=dict(row.meta or {}),

@@ -68,13 +68,16 @@ __all__ = [
     "create_account",
     "create_dashboard_link",
     "create_onboarding_link",
+    "deauthorized_owners_query",
     "find_by_provider_id",
     "get_account",
     "list_query",
     "load_visible",
+    "mark_deauthorized",
     "missing",
     "provider_of",
     "refresh_account",
+    "refuse_deauthorized",
     "require_verified_payee",
     "set_state",
 ]
@@ -95,8 +98,9 @@ async def load_visible(
 ) -> ConnectedAccount:
     """The account if ``actor`` may see it (404 otherwise) and, with ``manage``, act on it.
 
-    A user sees and manages their own account; members of an organization see its account and
-    its admins manage it; platform admins and API keys see and manage every account.
+    A user sees and manages their own account; an organization's account is its admins' alone
+    (a plain member gets 403 ``organization_admin_required``, even to read it: it holds the
+    organization's payout details); platform admins and API keys see and manage every account.
     """
     row = await session.get(ConnectedAccount, account_id)
     if row is None:
@@ -110,9 +114,10 @@ async def load_visible(
     mine = await organizations.membership_of(session, org_id=row.owner_id, user_id=actor.user_id)
     if mine is None:
         raise missing(account_id)
-    if manage and mine.role != "admin":
+    if mine.role != "admin":
+        what = "manage" if manage else "see"
         raise PermissionDeniedError(
-            f"Only an admin of organization {row.owner_id} can manage its connected account.",
+            f"Only an admin of organization {row.owner_id} can {what} its connected account.",
             code="organization_admin_required",
         )
     return row
@@ -125,12 +130,15 @@ async def get_account(
 
 
 def list_query(*, actor: Principal, status: Status | None = None) -> Select[ConnectedAccount]:
-    """The accounts ``actor`` may see: their own and their organizations' (admins: all)."""
+    """The accounts ``actor`` may see: their own and those of the organizations they
+    administer (platform admins: all)."""
     stmt = select(ConnectedAccount)
     if not actor.is_admin:
         if actor.user_id is None:
             return stmt.where(false())
-        orgs = select(Membership.organization_id).where(Membership.user_id == actor.user_id)
+        orgs = select(Membership.organization_id).where(
+            Membership.user_id == actor.user_id, Membership.role == "admin"
+        )
         stmt = stmt.where(
             or_(
                 and_(
@@ -180,6 +188,7 @@ def _view(row: ConnectedAccount) -> AccountView:
         details_submitted=row.details_submitted,
         requirements=row.requirements or {},
         capabilities=row.capabilities or {},
+        deauthorized=row.deauthorized_at is not None,
     )
 
 
@@ -190,7 +199,8 @@ async def require_verified_payee(
 
     ``party_id`` is a user (``usr_…``) or an organization (``org_…``); anything else is a 400.
     The error's ``code`` is ``payee_account_missing``, ``payee_account_incomplete``,
-    ``payee_account_pending``, ``payee_account_restricted`` or ``payee_transfers_inactive``;
+    ``payee_account_pending``, ``payee_account_restricted``, ``payee_transfers_inactive`` or
+    ``payee_account_deauthorized``;
     it carries ``party_id`` and ``account_id`` for callers that re-word it.
     """
     row = await account_for(session, party_id=party_id, provider=provider)
@@ -199,6 +209,60 @@ async def require_verified_payee(
         raise problem
     assert row is not None
     return row
+
+
+async def _audience(session: AsyncSession, row: ConnectedAccount) -> list[str]:
+    """Who reads an account's events: its user, or its organization's admins — not every
+    member, as the account itself is its admins' alone (``load_visible``)."""
+    if row.owner_type == "user":
+        return [row.owner_id]
+    admins = await session.scalars(
+        select(Membership.user_id).where(
+            Membership.organization_id == row.owner_id, Membership.role == "admin"
+        )
+    )
+    return list(admins)
+
+
+async def refuse_deauthorized(
+    session: AsyncSession, *, party_id: str, provider: str = "stripe"
+) -> None:
+    """409 ``payee_account_deauthorized`` if ``party_id``'s account was disconnected.
+
+    Unlike ``require_verified_payee`` this lets a payee without an account (or still
+    onboarding) through: escrows may be created before the payee is ready, never for one that
+    walked away."""
+    row = await account_for(session, party_id=party_id, provider=provider)
+    if row is not None and row.deauthorized_at is not None:
+        problem = payee_problem(party_id, _view(row))
+        assert problem is not None
+        raise problem
+
+
+async def mark_deauthorized(
+    session: AsyncSession, *, account: ConnectedAccount, at: datetime, clock: Clock
+) -> bool:
+    """Record that the owner disconnected ``account`` (confirmed with the provider); True the
+    first time. Writes ``account.updated`` with the old ``deauthorized`` (null)."""
+    if account.deauthorized_at is not None:
+        return False
+    account.deauthorized_at = at
+    await record(
+        session,
+        clock=clock,
+        type=EventType.account_updated,
+        object_id=account.id,
+        data=account_json(account),
+        audience=await _audience(session, account),
+        previous_attributes={"deauthorized": None},
+    )
+    log.info("account_deauthorized", account=account.id, owner=account.owner_id)
+    return True
+
+
+def deauthorized_owners_query() -> Select[str]:
+    """The owners (``usr_…``/``org_…``) of every disconnected account."""
+    return select(ConnectedAccount.owner_id).where(ConnectedAccount.deauthorized_at.is_not(None))
 
 
 # ---- applying provider state ----------------------------------------------------------------
@@ -218,7 +282,7 @@ async def _record_change(
         type=EventType.account_updated,
         object_id=row.id,
         data=account_json(row),
-        audience=[row.owner_id],
+        audience=await _audience(session, row),
         previous_attributes=previous,
     )
 

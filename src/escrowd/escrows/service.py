@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, exists, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrowd.accounts import service as accounts
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import (
@@ -96,6 +97,9 @@ async def _check_payee(session: AsyncSession, payee: str, payer: str, param: str
             code="payee_invalid",
             param=param,
         )
+    # A payee still onboarding may be named (the release waits for it); one whose account was
+    # disconnected from the platform may not: the money could never reach it.
+    await accounts.refuse_deauthorized(session, party_id=payee)
 
 
 async def create(container: Container, *, actor: Principal, body: EscrowCreate) -> dict[str, Any]:

@@ -257,7 +257,8 @@ CATALOG: Final[Mapping[EventType, EventSpec]] = MappingProxyType(
             EventSpec(
                 EventType.account_updated,
                 _ACCT,
-                "A payee's connected account changed: status, requirements or capabilities.",
+                "A payee's connected account changed: status, requirements or capabilities, "
+                "or its owner disconnected it from the platform (`deauthorized`).",
                 "the accounts service, on onboarding and on the provider's account updates",
             ),
             EventSpec(

@@ -31,6 +31,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow("000", "jobs", "escrowd.marketplace.jobs.routes", demo="escrowd.marketplace.jobs.demo"),
     Flow("001", "bookings", "escrowd.marketplace.bookings.routes"),
     Flow("002", "gigs", "escrowd.marketplace.gigs.routes", demo="escrowd.marketplace.gigs.demo"),
+    Flow("003", "tasks", "escrowd.marketplace.tasks.routes"),
     Flow(
         "004",
         "auctions",

@@ -71,7 +71,11 @@ class ProviderError(Exception):
 
     @property
     def missing(self) -> bool:
-        """The provider has no such object (Stripe: 404 ``resource_missing``)."""
+        """The provider has no such object (Stripe: 404 ``resource_missing``), or none the
+        platform may reach any more (Stripe: ``account_invalid``, an account that disconnected
+        from the platform)."""
+        if "account_invalid" in (self.code, self.raw_code):
+            return True
         return self.kind is ProviderErrorKind.invalid_request and (
             self.http_status == 404 or "resource_missing" in (self.code, self.raw_code)
         )

@@ -6,7 +6,9 @@
     IdempotencyError                    invalid_request     our bug: one key, two requests
     InvalidRequestError (400, 404)      invalid_request     Stripe's message and param kept
     AuthenticationError (401),
-    PermissionError (403)               authentication      logged without the key or message
+    PermissionError (403)               authentication      logged without the key or message;
+                                                            but ``account_invalid`` (an account
+                                                            that disconnected): invalid_request
     APIConnectionError, before sending  api                 nothing happened; retry
     APIConnectionError, after sending   unknown_outcome     POST only: the money may have moved
     APIError (5xx, 409, bad body)       api                 unknown_outcome if an earlier
@@ -54,7 +56,9 @@ def map_error(
     unknown outcome instead of a plain, retryable failure.
     """
     status = exc.http_status
-    raw = exc.code
+    # The SDK leaves ``code`` unset on some statuses (a 403's ``account_invalid``, say); the
+    # error object parsed from the body still has it.
+    raw = exc.code or (exc.error.code if exc.error is not None else None)
     request_id = exc.request_id
     if isinstance(exc, stripe.CardError):
         decline_code = exc.error.decline_code if exc.error is not None else None
@@ -94,6 +98,17 @@ def map_error(
             code=exc.code or "invalid_request",
             raw_code=raw,
             param=exc.param or None,
+            http_status=status,
+            provider=PROVIDER,
+        )
+    elif isinstance(exc, stripe.PermissionError) and raw == "account_invalid":
+        # Not a bad key: a connected account that disconnected from the platform (or was
+        # never its). Callers treat it as gone (``ProviderError.missing``).
+        err = ProviderError(
+            ProviderErrorKind.invalid_request,
+            "The connected account is no longer reachable by the platform.",
+            code="account_invalid",
+            raw_code=raw,
             http_status=status,
             provider=PROVIDER,
         )

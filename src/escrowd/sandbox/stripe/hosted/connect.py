@@ -1,5 +1,6 @@
 """Connect's hosted pages: onboarding (from an account link: the tester chooses ``verified``
-or ``restricted`` and a bank account) and the Express dashboard (from a login link).
+or ``restricted`` and a bank account) and the Express dashboard (from a login link), where the
+tester may also disconnect the account from the platform (``account.application.deauthorized``).
 
 Account links are single use and expire 300 s after creation on the sandbox clock: an expired
 or already opened link sends the browser to its ``refresh_url``, as Stripe does.
@@ -18,7 +19,7 @@ from escrowd.sandbox.stripe.context import Ctx
 from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.hosted.html import escape, form_fields, page, redirect, safe_url
 from escrowd.sandbox.stripe.ids import token
-from escrowd.sandbox.stripe.resources.accounts import onboard
+from escrowd.sandbox.stripe.resources.accounts import deauthorize, onboard
 from escrowd.sandbox.stripe.resources.balance import balance_of
 from escrowd.sandbox.stripe.resources.bank_accounts import FAILURES, SUCCESS, add_bank_account
 from escrowd.sandbox.stripe.store import Obj
@@ -143,10 +144,38 @@ def routes(
             f"<table><tr><th>Payout</th><th>Amount</th><th>Currency</th><th>Status</th></tr>"
             f"{rows}</table>"
         )
+        if acct.private.get("deauthorized"):
+            body += "<p>This account is disconnected from the platform.</p>"
+        else:
+            body += (
+                "<form method=post><button name=action value=deauthorize>Disconnect from the "
+                "platform</button></form><p class=note>Sends the platform "
+                "<code>account.application.deauthorized</code>; the platform's key no longer "
+                "reaches this account.</p>"
+            )
         return page("Express dashboard (test)", body)
+
+    async def disconnect(request: Request) -> Response:
+        secret = request.path_params["secret"]
+        form = await form_fields(request)
+        if str(form.get("action", "")) != "deauthorize":
+            return page("Choose an action", "<p>Nothing to do.</p>", status=400)
+
+        async def act(ctx: Ctx) -> bool:
+            login = await ctx.store.get(f"login_{secret}", type="login_link")
+            if login is None:
+                return False
+            acct = await ctx.store.require(login.private["account"], "account", lock=True)
+            deauthorize(ctx, acct)
+            return True
+
+        if not await run(container, act):
+            return _unknown()
+        return page("Disconnected", "<p>The account is disconnected from the platform.</p>")
 
     return [
         (ONBOARDING, show, ["GET"]),
         (ONBOARDING, submit, ["POST"]),
         (DASHBOARD, dashboard, ["GET"]),
+        (DASHBOARD, disconnect, ["POST"]),
     ]

@@ -255,9 +255,37 @@ async def platform(ctx: Ctx, _: dict[str, Any], __: dict[str, str]) -> Doc | dic
     }
 
 
+#: The platform's Connect application, named by ``account.application.*`` events.
+APPLICATION = {"id": "ca_1EscrowdSandboxApplicatn", "object": "application", "name": "escrowd"}
+
+
+def revoked(acct_id: str) -> InvalidRequestError:
+    """What Stripe answers the platform about an account that disconnected from it."""
+    return InvalidRequestError(
+        f"The provided key 'sk_test_***' does not have access to account '{acct_id}' (or that "
+        "account does not exist). Application access may have been revoked.",
+        code="account_invalid",
+        status=403,
+    )
+
+
+def deauthorize(ctx: Ctx, acct: Doc) -> bool:
+    """The account's owner disconnects it from the platform (the hosted dashboard's button):
+    the platform loses access to it and gets ``account.application.deauthorized``."""
+    if acct.private.get("deauthorized"):
+        return False
+    acct.private["deauthorized"] = ctx.now
+    ctx.store.save(acct)
+    ctx.emit("account.application.deauthorized", dict(APPLICATION), account=acct.id)
+    return True
+
+
 @api("GET", "/v1/accounts/{account}")
 async def retrieve(ctx: Ctx, _: dict[str, Any], a: dict[str, str]) -> Doc:
-    return await ctx.store.require(a["account"], KIND, param="account")
+    acct = await ctx.store.require(a["account"], KIND, param="account")
+    if acct.private.get("deauthorized"):
+        raise revoked(acct.id)
+    return acct
 
 
 @api(
