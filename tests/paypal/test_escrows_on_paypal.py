@@ -1,5 +1,8 @@
 """Escrows paid with PayPal, end to end against escrowd's PayPal sandbox.
 
+Released money waits an hour before it is available (a payout delay), as a platform using
+PayPal would configure it.
+
 The payer approves each order on the sandbox's hosted approval page over HTTP, as a browser
 would; escrowd's own API does everything else. Balances are checked to the cent in escrowd's
 ledger and at the PayPal sandbox (its orders, captures, refunds and payout items).
@@ -7,15 +10,19 @@ ledger and at the PayPal sandbox (its orders, captures, refunds and payout items
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from escrowd.config import PAYPAL_SANDBOX_PREFIX
-from escrowd.escrows.ledgering import clearing, escrow_account, payee_available
+from escrowd.clock import FrozenClock
+from escrowd.config import PAYPAL_SANDBOX_PREFIX, Settings
+from escrowd.escrows.ledgering import clearing, escrow_account, payee_available, payee_pending
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.providers.paypal.provider import PayPalProvider
+from tests.balances.conftest import balance_of, run_all_jobs
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
     Person,
@@ -39,6 +46,18 @@ from tests.escrows.conftest import ctx as ctx
 from tests.integration.conftest import make_user
 
 PAYPAL_CLEARING = clearing("paypal")
+#: Released money waits this long before it is available (ESCROWD_PAYOUT_DELAY_SECONDS).
+DELAY = 3600
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"payout_delay_seconds": DELAY})
+
+
+async def delay_passes(ctx: Ctx, clock: FrozenClock) -> None:
+    clock.advance(timedelta(seconds=DELAY))
+    assert await run_all_jobs(ctx.container) >= 1
 
 
 async def worker(ctx: Ctx) -> Person:
@@ -110,7 +129,9 @@ async def held_on_paypal(
     return await post(ctx, who, f"/v1/escrows/{started['id']}/fund")
 
 
-async def test_create_fund_release_and_pay_out_to_the_payees_paypal_email(ctx: Ctx) -> None:
+async def test_create_fund_release_and_pay_out_to_the_payees_paypal_email(
+    ctx: Ctx, clock: FrozenClock
+) -> None:
     who, payee = await payer(ctx), await worker(ctx)
     started = await paypal_escrow(ctx, who, [(payee.id, 12_345)], fee_policy={"rate_bps": 0})
     order_id = started["payment"]["id"]
@@ -137,9 +158,18 @@ async def test_create_fund_release_and_pay_out_to_the_payees_paypal_email(ctx: C
     assert released["status"] == "released"
     assert released["results"][0]["status"] == "paid"
     assert released["results"][0]["transfer"] is None  # PayPal has no transfers
+    assert await balance_of(ctx, payee) == {
+        "available": {"usd": 0},
+        "pending": {"usd": 12_345},
+        "in_transit": {"usd": 0},
+    }
+    await delay_passes(ctx, clock)
+    assert await balance_of(ctx, payee) == {
+        "available": {"usd": 12_345},
+        "pending": {"usd": 0},
+        "in_transit": {"usd": 0},
+    }
     assert await ledger_balance(ctx, payee_available(payee.id)) == 12_345
-    r = await ctx.client.get("/v1/balance", headers=payee.headers)
-    assert r.status_code == 200, r.text
 
     # No PayPal email yet: the payout is refused, saying what to set.
     missing = await ctx.client.post(
@@ -225,7 +255,7 @@ async def test_capture_then_partial_and_full_refund(ctx: Ctx) -> None:
     assert await refunds_at_paypal(ctx, escrow_id) == ["25.99", "74.01"]
 
 
-async def test_a_dispute_resolved_with_a_split(ctx: Ctx) -> None:
+async def test_a_dispute_resolved_with_a_split(ctx: Ctx, clock: FrozenClock) -> None:
     who, payee = await payer(ctx), await worker(ctx)
     held = await held_on_paypal(ctx, who, [(payee.id, 8_000)], fee_policy={"rate_bps": 0})
     assert held["status"] == "held", held
@@ -242,6 +272,8 @@ async def test_a_dispute_resolved_with_a_split(ctx: Ctx) -> None:
     assert after["amount_refunded"] == 3_050
     released = await post(ctx, who, f"/v1/escrows/{escrow_id}/release")
     assert (released["status"], released["amount_released"]) == ("released", 4_950)
+    assert await ledger_balance(ctx, payee_pending(payee.id)) == 4_950
+    await delay_passes(ctx, clock)
     assert await ledger_balance(ctx, payee_available(payee.id)) == 4_950
     assert await ledger_balance(ctx, escrow_account(escrow_id)) == 0
     order = await paypal_of(ctx).client.get_order(held["payment"]["id"])
