@@ -140,7 +140,16 @@ async def test_create_fund_release_and_pay_out_to_the_payees_paypal_email(
         f"/v1/escrows/{started['id']}/fund", json={}, headers=keyed(who.headers)
     )
     assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == "order_not_approved"
     assert (await get(ctx, who, started["id"]))["status"] == "requires_action"
+    # A card is no way to pay a PayPal escrow.
+    card = await ctx.client.post(
+        f"/v1/escrows/{started['id']}/fund",
+        json={"payment_method": "pm_card_visa"},
+        headers=keyed(who.headers),
+    )
+    assert card.status_code == 400, card.text
+    assert card.json()["error"]["param"] == "payment_method"
 
     # Approved: PayPal's CHECKOUT.ORDER.APPROVED is delivered; escrowd checks the order at
     # PayPal and captures it.

@@ -74,8 +74,20 @@ class EscrowCreate(RequestModel):
 
 
 class FundRequest(RequestModel):
-    payment_method: str | None = Field(default=None, min_length=3, max_length=255)
-    return_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    payment_method: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=255,
+        description="A card (`pm_…`); default: the payer's saved card. Refused on a PayPal "
+        "escrow (the payer chooses how to pay on PayPal).",
+    )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Where the payer comes back after 3-D Secure or PayPal's approval page; "
+        "alone on a card escrow: the hosted card form (sandbox).",
+    )
 
     _url = field_validator("return_url")(_check_url)
 
