@@ -19,9 +19,13 @@ from sqlalchemy import select
 
 from escrowd.clock import FrozenClock
 from escrowd.config import PAYPAL_SANDBOX_PREFIX, Settings
+from escrowd.errors import InvalidRequestError
 from escrowd.escrows.ledgering import clearing, escrow_account, payee_available, payee_pending
 from escrowd.escrows.models import Operation, OpKind
+from escrowd.escrows.tasks import CONFIRM_PAYPAL_JOB
+from escrowd.jobs import enqueue
 from escrowd.providers.paypal.provider import PayPalProvider
+from escrowd.reconcile.service import reconcile, reconcile_escrow
 from tests.balances.conftest import balance_of, run_all_jobs
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
@@ -33,9 +37,11 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     client,
     container,
     create_escrow,
+    funded,
     get,
     keyed,
     ledger_balance,
+    payees,
     payer,
     person,
     post,
@@ -44,6 +50,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.escrows.conftest import ctx as ctx
 from tests.integration.conftest import make_user
+from tests.reconcile.conftest import own_day
 
 PAYPAL_CLEARING = clearing("paypal")
 #: Released money waits this long before it is available (ESCROWD_PAYOUT_DELAY_SECONDS).
@@ -310,3 +317,45 @@ async def test_an_unconfigured_or_unknown_provider_is_refused(ctx: Ctx) -> None:
         assert "(configured: paypal, stripe)" in error["message"]
     stripe_default = await create_escrow(ctx, who, [(payee.id, 1_000)])
     assert stripe_default["payment_provider"] == "stripe"
+
+
+async def test_the_approval_hint_is_checked_at_paypal_before_confirming(ctx: Ctx) -> None:
+    """``escrow.confirm_paypal`` (what CHECKOUT.ORDER.APPROVED enqueues) confirms nothing the
+    payer has not approved at PayPal, whatever the event said."""
+    who, payee = await payer(ctx), await worker(ctx)
+    started = await paypal_escrow(ctx, who, [(payee.id, 2_000)])
+    order_id = started["payment"]["id"]
+    async with ctx.container.db.transaction() as s:
+        await enqueue(
+            s,
+            clock=ctx.container.clock,
+            kind=CONFIRM_PAYPAL_JOB,
+            payload={"escrow_id": started["id"], "order": order_id},
+        )
+    assert await run_jobs(ctx.container) == 1
+    waiting = await get(ctx, who, started["id"])
+    assert (waiting["status"], waiting["payment"]["attempts"]) == ("requires_action", 1)
+    order = await paypal_of(ctx).client.get_order(order_id)
+    assert order.status in ("CREATED", "PAYER_ACTION_REQUIRED"), order.status
+
+
+async def test_reconciling_against_stripe_leaves_paypal_escrows_out(
+    ctx: Ctx, clock: FrozenClock
+) -> None:
+    day = own_day(clock, 97)
+    who, payee = await payer(ctx), await worker(ctx)
+    (card_payee,) = await payees(ctx, 1)
+    card = await funded(ctx, who, [(card_payee, 4_000)])
+    on_paypal = await held_on_paypal(ctx, who, [(payee.id, 6_000)], fee_policy={"rate_bps": 0})
+    await post(ctx, who, f"/v1/escrows/{on_paypal['id']}/refund", {"amount": 1_000})
+    await post(ctx, who, f"/v1/escrows/{on_paypal['id']}/release")
+    await settle(ctx.container)
+    clock.advance(timedelta(hours=1))
+
+    report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
+    assert report.differences == []
+    assert report.compared == {"payments": 1, "refunds": 0, "transfers": 0}
+    assert (await reconcile_escrow(ctx.container, card["id"])).differences == []
+    with pytest.raises(InvalidRequestError) as refused:
+        await reconcile_escrow(ctx.container, on_paypal["id"])
+    assert refused.value.code == "reconcile_provider_unsupported"
