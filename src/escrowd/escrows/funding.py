@@ -67,7 +67,7 @@ async def fund(
         if payment_method is not None:
             raise InvalidRequestError(
                 "A PayPal escrow takes no payment_method: the payer chooses how to pay on "
-                "PayPal's approval page (next_action.redirect_to_url).",
+                "PayPal's approval page (next_action.url).",
                 code="payment_method_unsupported",
                 param="payment_method",
             )
