@@ -32,6 +32,7 @@ from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.notifications.routes import routers as notification_routers
 from escrowd.outbound.routes import router as webhook_endpoints_router
+from escrowd.payouts.routes import destination_router as payout_destination_router
 from escrowd.payouts.routes import router as payout_router
 from escrowd.payouts.routes import schedule_router as payout_schedule_router
 from escrowd.sandbox import clock_routes
@@ -127,6 +128,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         incidents_router,
         *dispute_routers,
         payout_schedule_router,
+        payout_destination_router,
         *notification_routers,
         webhook_endpoints_router,
         *subscription_routers,

@@ -451,6 +451,22 @@ MATRIX: list[Row] = [
         member=ORG_ADMIN_REQUIRED,
         api_key=Expect(403, "payee_required"),
     ),
+    # payout destinations: where a party's PayPal payouts go (the same rule as schedules)
+    signed_in(
+        "GET /v1/payout_destination",
+        query={"party": "{payee_id}"},
+        stranger=MISSING,
+        member=MISSING,
+        api_key=Expect(403, "payee_required"),
+    ),
+    signed_in(
+        "POST /v1/payout_destination",
+        body={"paypal_email": "payee@example.com", "party": "{payee_id}"},
+        bodies={"member": {"paypal_email": "org@example.com", "party": "{org_id}"}},
+        stranger=MISSING,
+        member=ORG_ADMIN_REQUIRED,
+        api_key=Expect(403, "payee_required"),
+    ),
     admin_only("GET /v1/reports/metrics", payee=ADMIN_REQUIRED),
     # notifications: a person's own
     person_only("GET /v1/notifications", stranger=OK),
@@ -803,6 +819,7 @@ TABLES = (
     "incidents",
     "disputes",
     "payout_schedules",
+    "payout_destinations",
     "notifications",
     "notification_preferences",
     "plans",

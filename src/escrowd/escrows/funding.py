@@ -30,6 +30,7 @@ from escrowd.jobs import enqueue
 from escrowd.logging import get_logger
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.paypal.events import PROVIDER as PAYPAL
 from escrowd.providers.types import CaptureRequest, Payment, PaymentRequest, PaymentStatus
 from escrowd.users.models import User
 
@@ -57,11 +58,20 @@ async def fund(
     the escrow's id — then fund again with that payment method. With a payment method,
     ``return_url`` is where 3-D Secure returns to.
     """
-    provider = container.provider
     async with container.db.transaction() as s:
         escrow = await store.load(s, escrow_id)
         await store.check_write(s, actor, escrow)
         payer = await s.get(User, escrow.payer_id)
+    provider = container.provider_named(escrow.provider)
+    if provider.name == PAYPAL:
+        if payment_method is not None:
+            raise InvalidRequestError(
+                "A PayPal escrow takes no payment_method: the payer chooses how to pay on "
+                "PayPal's approval page (next_action.url).",
+                code="payment_method_unsupported",
+                param="payment_method",
+            )
+        return await _fund_on_paypal(container, escrow_id, return_url)
     if payer is None:  # pragma: no cover - payers are never deleted while escrows exist
         raise store.not_found(escrow_id)
     customer = await customers.ensure_customer(container, user=payer)
@@ -90,6 +100,43 @@ async def fund(
             "payment_method": method,
             "return_url": return_url,
             "customer": customer.provider_customer_id,
+            "currency": e.currency,
+            "capture_method": "manual" if e.capture_mode == "authorize" else "automatic",
+            "transfer_group": e.id,
+            "description": e.description,
+        }
+        op = operations.new_op(
+            s,
+            escrow=e,
+            kind=OpKind.fund,
+            key=f"{e.id}:fund:{e.payment_attempts}",
+            amount=e.charged,
+            provider_amount=e.charged,
+            params=params,
+            now=now,
+        )
+    return (await operations.run(container, escrow_id, FUND, [op])).answer()
+
+
+async def _fund_on_paypal(
+    container: Container, escrow_id: str, return_url: str | None
+) -> dict[str, Any]:
+    """The first call creates the PayPal order (the escrow waits in ``requires_action`` for
+    the payer to approve it); a call after the payer approved authorizes (authorize mode) or
+    captures it. An order the payer has not approved yet is refused by PayPal
+    (``order_not_approved``) and the escrow stays as it was."""
+    now = container.clock.now()
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        e = book.escrow
+        transition(e.status, Action.fund, context=book.context())
+        store.check_idle(book, what="fund it")
+        e.payment_attempts += 1
+        params: dict[str, Any] = {
+            # Only an order still waiting for its payer is confirmed; after a decline the
+            # escrow is back in requires_payment and a new order is made.
+            "payment_id": e.payment_id if e.status == State.requires_action else None,
+            "return_url": return_url,
             "currency": e.currency,
             "capture_method": "manual" if e.capture_mode == "authorize" else "automatic",
             "transfer_group": e.id,

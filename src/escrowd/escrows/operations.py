@@ -88,6 +88,9 @@ def new_op(
     now: datetime,
     allocation_id: str | None = None,
 ) -> Operation:
+    if escrow.provider is not None:
+        # Which provider the call goes to, kept with the call: the janitor repeats it there.
+        params = {**params, "provider": escrow.provider}
     op = Operation(
         key=key,
         escrow_id=escrow.id,
@@ -107,6 +110,12 @@ def new_op(
 
 
 # --- step 2: the call (each verb's own ``call``) -----------------------------------------------
+
+
+def provider_of(container: Container, op: Operation) -> PaymentProvider:
+    """The escrow's own provider (operations recorded before escrows chose one: the default)."""
+    name = op.params.get("provider")
+    return container.provider_named(name if isinstance(name, str) else None)
 
 
 async def call(verb: Verb, provider: PaymentProvider, op: Operation) -> Outcome:
@@ -307,7 +316,7 @@ async def run(
 ) -> Settled:
     """Steps 2 and 3 for ``verb``'s operations recorded by step 1: one call each, in order,
     then one settling transaction."""
-    outcomes = [(op.key, await call(verb, container.provider, op)) for op in ops]
+    outcomes = [(op.key, await call(verb, provider_of(container, op), op)) for op in ops]
     return await settle(container, escrow_id, verb, outcomes)
 
 
@@ -323,7 +332,7 @@ async def settle_stale(container: Container, key: str) -> bool:
             return True
         escrow_id = op.escrow_id
     verb = container.registries.verbs[op.kind]
-    outcome = await call(verb, container.provider, op)
+    outcome = await call(verb, provider_of(container, op), op)
     await settle(container, escrow_id, verb, [(key, outcome)])
     if outcome.unknown:
         log.info("escrow_operation_still_unknown", key=key)

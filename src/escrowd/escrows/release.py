@@ -48,7 +48,7 @@ from escrowd.escrows.schemas import allocation_json, escrow_json
 from escrowd.escrows.states import Action, EscrowStateError, State, transition
 from escrowd.events import EventType
 from escrowd.events import service as events
-from escrowd.providers.base import PaymentProvider
+from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import Transfer, TransferRequest
 
@@ -108,6 +108,24 @@ def choose(
             )
         out.append((slot, wanted))
     return out
+
+
+def by_transfer(provider: PaymentProvider) -> bool:
+    """Whether a release moves the payee's net to their connected account (Stripe). Without
+    transfers (PayPal) the net stays on the platform's balance at the provider and only the
+    ledger moves it to the payee's; their payout (to their PayPal email) takes it out."""
+    return Capability.transfers in provider.capabilities
+
+
+def _assigned(book: Book, chosen: Sequence[tuple[Slot, int]]) -> None:
+    for slot, _ in chosen:
+        if slot.allocation.payee_id is None:
+            raise InvalidRequestError(
+                f"allocation {slot.allocation.id} has no payee yet: assign one with POST "
+                f"/v1/escrows/{book.escrow.id}/allocations/{slot.allocation.id}/assign first.",
+                code="allocation_unassigned",
+                param="allocations",
+            )
 
 
 async def _payees(
@@ -212,8 +230,12 @@ async def record(
     if not chosen:
         return Recorded([], earlier)
     transition(e.status, Action.release, context=book.context(release=sum(a for _, a in chosen)))
-    provider = e.provider or container.provider.name
-    destinations = await _payees(session, book, chosen, provider)
+    provider = container.provider_named(e.provider)
+    if by_transfer(provider):
+        destinations = await _payees(session, book, chosen, provider.name)
+    else:
+        _assigned(book, chosen)
+        destinations = {}
     on_charge = _left_on_charge(book)
     ops: list[Operation] = []
     for slot, amount in chosen:
@@ -225,7 +247,7 @@ async def record(
         params: dict[str, Any] = {
             "part": parts.dump(part),
             "payee": payee,
-            "destination": destinations[payee],
+            "destination": destinations.get(payee),
             "currency": e.currency,
             "source_transaction": source,
         }
@@ -346,8 +368,11 @@ async def release(
 
 
 async def transfer(provider: PaymentProvider, op: Operation) -> Outcome:
-    """Step 2: the payee's transfer, with the operation's key as its idempotency key."""
+    """Step 2: the payee's transfer, with the operation's key as its idempotency key; none
+    for a provider without transfers (no destination recorded): the ledger alone moves it."""
     p = op.params
+    if p.get("destination") is None:
+        return Outcome()
     result = await provider.create_transfer(
         TransferRequest(
             idempotency_key=op.key,

@@ -113,7 +113,7 @@ async def get_escrow(
 
 @router.post(
     "/{escrow_id}/fund",
-    summary="Pay for the escrow: charge or authorize the payer's card",
+    summary="Pay for the escrow: charge or authorize the payer's card, or its PayPal order",
     response_model=EscrowObject,
     responses=error_responses(400, 401, 402, 403, 404, 409, 502),
     dependencies=[RequireIdempotencyKey],
@@ -126,7 +126,13 @@ async def fund_escrow(
 ) -> JSONResponse:
     """`payment_method` (a `pm_…`; default: the payer's saved card), or `return_url` alone for
     the hosted card form. 3-D Secure makes the escrow `requires_action`: open
-    `next_action.url`. A decline is a 402 `card_error`."""
+    `next_action.url`. A decline is a 402 `card_error`.
+
+    A PayPal escrow (`payment_provider: paypal`) takes no `payment_method`: the first call
+    creates the PayPal order and the escrow waits in `requires_action` with PayPal's approval
+    page as `next_action.url` (`return_url`: where PayPal sends the payer back); once the
+    payer approved, call it again (or let PayPal's webhook do it) to authorize or capture.
+    Before approval PayPal refuses: 400 `order_not_approved`."""
     body = body or FundRequest()
     return _ok(
         await funding.fund(

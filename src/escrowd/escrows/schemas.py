@@ -58,6 +58,13 @@ class EscrowCreate(RequestModel):
         "(docs/escrows.md). After the payee's own policy and this one are applied, a payer can "
         "bear the processing cost only at a `flat_rate`, and the fee must fit each allocation.",
     )
+    payment_provider: Annotated[str, Field(min_length=1, max_length=16)] = Field(
+        default="stripe",
+        description="Who takes the payer's money: `stripe` (cards, the default) or `paypal` "
+        "(the payer approves an order on PayPal; payees are paid out to their PayPal email). "
+        "Must be a configured provider (else 400, param `payment_provider`). Every money "
+        "operation of the escrow goes through it.",
+    )
     capture_mode: Literal["authorize", "capture"] = "capture"
     on_authorization_deadline: Literal["capture", "notify"] = "capture"
     payment_window: int | None = WINDOW
@@ -67,8 +74,20 @@ class EscrowCreate(RequestModel):
 
 
 class FundRequest(RequestModel):
-    payment_method: str | None = Field(default=None, min_length=3, max_length=255)
-    return_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    payment_method: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=255,
+        description="A card (`pm_…`); default: the payer's saved card. Refused on a PayPal "
+        "escrow (the payer chooses how to pay on PayPal).",
+    )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Where the payer comes back after 3-D Secure or PayPal's approval page; "
+        "alone on a card escrow: the hosted card form (sandbox).",
+    )
 
     _url = field_validator("return_url")(_check_url)
 
@@ -172,6 +191,7 @@ def escrow_json(book: Book, open_ops: list[Operation] | None = None) -> dict[str
         "amount_released": e.amount_released,
         "amount_refunded": e.amount_refunded,
         "payer": e.payer_id,
+        "payment_provider": e.provider or "stripe",
         "capture_mode": e.capture_mode,
         "on_authorization_deadline": e.on_authorization_deadline,
         "fee_policy": e.fee_policy,
@@ -271,6 +291,10 @@ class EscrowObject(BaseModel):
     amount_released: int
     amount_refunded: int
     payer: str
+    payment_provider: str = Field(
+        description="`stripe` or `paypal`: the provider every money operation of the escrow "
+        "uses (chosen at creation)."
+    )
     capture_mode: Literal["authorize", "capture"]
     on_authorization_deadline: Literal["capture", "notify"]
     fee_policy: dict[str, Any] | None

@@ -102,6 +102,18 @@ async def _check_payee(session: AsyncSession, payee: str, payer: str, param: str
     await accounts.refuse_deauthorized(session, party_id=payee)
 
 
+def payment_provider(container: Container, name: str) -> str:
+    """The escrow's provider, chosen at creation: one the container has configured."""
+    if name not in container.providers:
+        configured = ", ".join(sorted(container.providers)) or "none"
+        raise InvalidRequestError(
+            f"The payment provider {name!r} is not configured here (configured: {configured}).",
+            code="payment_provider_unavailable",
+            param="payment_provider",
+        )
+    return name
+
+
 async def create(container: Container, *, actor: Principal, body: EscrowCreate) -> dict[str, Any]:
     async with container.db.transaction() as s:
         return await create_in(s, container, actor=actor, body=body)
@@ -122,6 +134,7 @@ async def create_in(
     )
     default = fee_policies.marketplace_default(container.settings)
     grosses = [a.amount for a in body.allocations]
+    provider = payment_provider(container, body.payment_provider)
     payer = await _payer_of(s, actor, body)
     for i, a in enumerate(body.allocations):
         if a.payee is not None:
@@ -152,6 +165,7 @@ async def create_in(
         amount=body.amount,
         surcharge=breakdown.surcharge,
         status=State.requires_payment.value,
+        provider=provider,
         capture_mode=body.capture_mode,
         on_authorization_deadline=body.on_authorization_deadline,
         fee_policy=override.to_dict() if override is not None else None,

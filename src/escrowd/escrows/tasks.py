@@ -42,6 +42,7 @@ from escrowd.escrows.states import RULES, Action, State
 from escrowd.events import EventType
 from escrowd.events.models import Event as EventRow
 from escrowd.jobs import JobContext, PermanentJobError, Registry
+from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.types import CancelRequest, PaymentStatus, RefundRequest
 
@@ -50,7 +51,18 @@ REMIND_JOB = "escrow.payment_window_reminder"
 DEADLINE_JOB = "escrow.authorization_deadline"
 AUTO_RELEASE_JOB = "escrow.auto_release"
 SETTLE_JOB = "escrow.settle_operation"
-KINDS = (EXPIRE_JOB, REMIND_JOB, DEADLINE_JOB, AUTO_RELEASE_JOB, VOID_JOB, SYNC_JOB, SETTLE_JOB)
+#: Confirm a PayPal escrow's order after PayPal reported it approved (webhook hint).
+CONFIRM_PAYPAL_JOB = "escrow.confirm_paypal"
+KINDS = (
+    EXPIRE_JOB,
+    REMIND_JOB,
+    DEADLINE_JOB,
+    AUTO_RELEASE_JOB,
+    VOID_JOB,
+    SYNC_JOB,
+    SETTLE_JOB,
+    CONFIRM_PAYPAL_JOB,
+)
 
 CancelReason = Literal["requested_by_customer", "abandoned", "duplicate", "fraudulent"]
 _WAITING = (State.requires_payment.value, State.requires_action.value)
@@ -131,11 +143,13 @@ async def before_authorization_ends(ctx: JobContext, payload: dict[str, Any]) ->
         raise
 
 
-async def _ready(session: AsyncSession, payee: str | None, provider: str) -> bool:
+async def _ready(session: AsyncSession, payee: str | None, provider: PaymentProvider) -> bool:
     if payee is None:
         return False
+    if not release.by_transfer(provider):
+        return True  # no connected account to check: the payee's payout checks its email
     try:
-        await accounts.require_verified_payee(session, party_id=payee, provider=provider)
+        await accounts.require_verified_payee(session, party_id=payee, provider=provider.name)
     except PayeeNotReadyError:
         return False
     return True
@@ -145,7 +159,6 @@ async def auto_release(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Release what is free to every payee that can be paid; retry for the others (an open
     slot, a payee still onboarding) until they can, or an incident tells an admin."""
     container, escrow_id = ctx.container, _escrow_id(payload)
-    provider = container.provider.name
     items: list[tuple[str, int | None]] = []
     waiting: list[str] = []
     async with container.db.transaction() as s:
@@ -159,7 +172,8 @@ async def auto_release(ctx: JobContext, payload: dict[str, Any]) -> None:
         for slot in book.slots:
             if slot.free.gross == 0:
                 continue
-            if await _ready(s, slot.allocation.payee_id, e.provider or provider):
+            provider = container.provider_named(e.provider)
+            if await _ready(s, slot.allocation.payee_id, provider):
                 items.append((slot.allocation.id, None))
             else:
                 waiting.append(slot.allocation.id)
@@ -171,10 +185,10 @@ async def auto_release(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 async def void_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
     container, escrow_id = ctx.container, _escrow_id(payload)
-    provider = container.provider
     async with container.db.transaction() as s:
         e = await store.load(s, escrow_id)
-        payment_id, status = e.payment_id, e.status
+        payment_id, status, name = e.payment_id, e.status, e.provider
+    provider = container.provider_named(name)
     if payment_id is None or status not in (State.cancelled.value, State.expired.value):
         return
     reason: CancelReason = (
@@ -210,16 +224,39 @@ async def void_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 async def sync_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
     container, escrow_id = ctx.container, _escrow_id(payload)
-    provider = container.provider
     async with container.db.transaction() as s:
-        payment_id = (await store.load(s, escrow_id)).payment_id
+        e = await store.load(s, escrow_id)
+        payment_id, name = e.payment_id, e.provider
     if payment_id is None:
         return
+    provider = container.provider_named(name)
     payment = await provider.retrieve_payment(payment_id)
     fee = await funding.charge_fee(provider, payment)
     async with container.db.transaction() as s:
         book = await store.book_of(s, escrow_id, lock=True)
         await apply_payment(Unit(s, container.clock), book, payment, fee=fee)
+
+
+async def confirm_paypal(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """After PayPal's ``CHECKOUT.ORDER.APPROVED``: confirm the escrow's order if PayPal itself
+    says the payer approved it (the event is only a hint), as the payer's fund call would."""
+    container, escrow_id = ctx.container, _escrow_id(payload)
+    async with container.db.transaction() as s:
+        e = await store.load(s, escrow_id)
+        payment_id, status, name = e.payment_id, e.status, e.provider
+    if payment_id is None or payment_id != payload.get("order"):
+        return  # a newer order replaced it
+    if status != State.requires_action.value:
+        return  # confirmed already (the payer's own call), or the escrow moved on
+    payment = await container.provider_named(name).retrieve_payment(payment_id)
+    if payment.status is not PaymentStatus.requires_confirmation:
+        return
+    try:
+        await funding.fund(container, escrow_id=escrow_id, actor=None)
+    except EscrowdError as exc:
+        if exc.code in ("escrow_state_conflict", "escrow_operation_in_progress"):
+            return  # the payer's own confirm got there first
+        raise
 
 
 async def settle_operation(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -241,3 +278,4 @@ def register(jobs: Registry) -> None:
     jobs.add_handler(VOID_JOB, void_payment)
     jobs.add_handler(SYNC_JOB, sync_payment)
     jobs.add_handler(SETTLE_JOB, settle_operation)
+    jobs.add_handler(CONFIRM_PAYPAL_JOB, confirm_paypal)

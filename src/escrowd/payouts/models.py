@@ -1,5 +1,6 @@
-"""Tables: payouts, one row per payout (migration 0013, its ``schedule_key`` 0017), and
-payout_schedules, one row per party paid out automatically (0017); keep them in step."""
+"""Tables: payouts, one row per payout (migration 0013, its ``schedule_key`` 0017, its PayPal
+receiver 0026), payout_schedules, one row per party paid out automatically (0017), and
+payout_destinations, where a party is paid out outside Stripe (0026); keep them in step."""
 
 from __future__ import annotations
 
@@ -37,9 +38,12 @@ class Payout(Base):
     status: Mapped[str] = mapped_column(String(16))
     #: The payee's connected account (escrowd's ``acct_…`` row) and its provider id, as they
     #: were at the request: the payout happens on that account, and events must name it.
-    account_id: Mapped[str] = mapped_column(ID)
+    #: None for a PayPal payout, which goes to ``receiver_email`` from the platform's balance.
+    account_id: Mapped[str | None] = mapped_column(ID)
     provider: Mapped[str] = mapped_column(String(32))
-    provider_account_id: Mapped[str] = mapped_column(String(255))
+    provider_account_id: Mapped[str | None] = mapped_column(String(255))
+    #: A PayPal payout's receiver, copied from the party's destination at the request.
+    receiver_email: Mapped[str | None] = mapped_column(String(254), default=None)
     #: The provider call's idempotency key, written with the payout (before any call).
     idempotency_key: Mapped[str] = mapped_column(String(64))
     provider_payout_id: Mapped[str | None] = mapped_column(String(255))
@@ -81,6 +85,18 @@ class PayoutSchedule(Base):
     skip_code: Mapped[str | None] = mapped_column(String(64))
     skip_message: Mapped[str | None] = mapped_column(String(500))
     skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PayoutDestination(Base):
+    """Where a party's payouts go outside Stripe: their PayPal receiver email."""
+
+    __tablename__ = "payout_destinations"
+
+    party_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    paypal_email: Mapped[str | None] = mapped_column(String(254))
     updated_by: Mapped[str] = mapped_column(ID)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

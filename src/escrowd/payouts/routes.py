@@ -18,18 +18,21 @@ from escrowd.api.listing import page_of
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
-from escrowd.errors import PermissionDeniedError
+from escrowd.errors import InvalidRequestError, PermissionDeniedError
 from escrowd.ids import PARTY_PATTERN
 from escrowd.payouts import service
 from escrowd.payouts.domain import Interval, PayoutStatus, Weekday
 from escrowd.payouts.models import Payout
 from escrowd.payouts.schemas import (
     PayoutCreate,
+    PayoutDestinationObject,
+    PayoutDestinationUpdate,
     PayoutObject,
     PayoutReject,
     PayoutScheduleObject,
     PayoutScheduleUpdate,
 )
+from escrowd.users.domain import normalize_email
 
 PayoutIdPath = Annotated[
     str, Path(pattern=r"^po_[0-9A-HJKMNP-TV-Z]{26}$", description="The payout's id (po_…).")
@@ -55,6 +58,7 @@ async def create_payout(
         amount=body.amount,
         currency=body.currency,
         party=body.party,
+        provider=body.provider,
     )
     return PayoutObject.of(row)
 
@@ -178,3 +182,51 @@ async def set_payout_schedule(
         minimum_amount=body.minimum_amount,
     )
     return PayoutScheduleObject.of(schedule)
+
+
+destination_router = APIRouter(prefix="/payout_destination", tags=["payouts"])
+
+
+@destination_router.get(
+    "",
+    summary="Where your PayPal payouts go (or an organization's you are an admin of)",
+    response_model=PayoutDestinationObject,
+    responses=error_responses(400, 401, 403, 404),
+)
+async def get_payout_destination(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    party: Annotated[
+        str | None,
+        Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
+    ] = None,
+) -> PayoutDestinationObject:
+    """`paypal_email` is null until one is set."""
+    who, row = await service.destination_of(session, actor=principal, party=party)
+    return PayoutDestinationObject.of(who, row)
+
+
+@destination_router.post(
+    "",
+    summary="Set the PayPal email your PayPal payouts go to",
+    response_model=PayoutDestinationObject,
+    responses=error_responses(400, 401, 403, 404),
+)
+async def set_payout_destination(
+    body: PayoutDestinationUpdate,
+    session: SessionDep,
+    container: ContainerDep,
+    principal: CurrentPrincipal,
+) -> PayoutDestinationObject:
+    """Payouts requested with `provider: paypal` (money earned in PayPal escrows) are paid to
+    this email through PayPal Payouts; a payout already requested keeps the email it had."""
+    email = None
+    if body.paypal_email is not None:
+        try:
+            email = normalize_email(body.paypal_email)
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(exc.message, code=exc.code, param="paypal_email") from None
+    who, row = await service.set_destination(
+        session, clock=container.clock, actor=principal, party=body.party, paypal_email=email
+    )
+    return PayoutDestinationObject.of(who, row)

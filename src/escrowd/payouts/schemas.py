@@ -11,7 +11,7 @@ from escrowd.api.schemas import ApiObject, Currency, PositiveAmountInt, RequestM
 from escrowd.clock import unix
 from escrowd.ids import PARTY_PATTERN
 from escrowd.payouts.domain import Interval, PayoutStatus, Weekday
-from escrowd.payouts.models import Payout, PayoutSchedule
+from escrowd.payouts.models import Payout, PayoutDestination, PayoutSchedule
 
 #: A user or an organization id.
 
@@ -24,6 +24,13 @@ class PayoutCreate(RequestModel):
     party: Annotated[str, Field(pattern=PARTY_PATTERN)] | None = Field(
         default=None,
         description="Whose money: an organization you are an admin of (org_…). Default: your own.",
+    )
+    provider: Literal["stripe", "paypal"] = Field(
+        default="stripe",
+        description="Where it goes: `stripe` (default) pays out from your verified connected "
+        "account to your bank; `paypal` pays your PayPal email (set it with POST "
+        "/v1/payout_destination; without one: 409 `paypal_email_required`) through PayPal "
+        "Payouts. Money earned in PayPal escrows is paid out with `paypal`.",
     )
 
 
@@ -43,7 +50,13 @@ class PayoutObject(ApiObject):
         description="requested → approved → in_transit → paid, or failed; requested → "
         "rejected (docs/payouts.md)."
     )
-    account: str = Field(description="The payee's connected account (acct_…) paid out.")
+    provider: str = Field(description="`stripe` or `paypal`: who pays it out.")
+    account: str | None = Field(
+        description="The payee's connected account (acct_…) paid out; null for a PayPal payout."
+    )
+    receiver_email: str | None = Field(
+        description="A PayPal payout's receiver (the party's PayPal email at the request)."
+    )
     provider_payout: str | None = Field(description="The provider's payout id, once made.")
     arrival_date: int | None = Field(
         description="When the provider expects the money at the bank (Unix seconds)."
@@ -62,7 +75,9 @@ class PayoutObject(ApiObject):
             currency=row.currency,
             party=row.party_id,
             status=PayoutStatus(row.status),
+            provider=row.provider,
             account=row.account_id,
+            receiver_email=row.receiver_email,
             provider_payout=row.provider_payout_id,
             arrival_date=None if row.arrival_date is None else unix(row.arrival_date),
             reason=row.reason,
@@ -71,6 +86,31 @@ class PayoutObject(ApiObject):
             created=unix(row.created_at),
             updated=unix(row.updated_at),
         )
+
+
+class PayoutDestinationUpdate(RequestModel):
+    paypal_email: Annotated[str, Field(min_length=3, max_length=254)] | None = Field(
+        description="Your PayPal account's email: payouts requested with `provider: paypal` "
+        "are paid to it. One `@`, no spaces, a dotted domain; null removes it."
+    )
+    party: Annotated[str, Field(pattern=PARTY_PATTERN)] | None = Field(
+        default=None,
+        description="Whose destination: an organization you are an admin of (org_…). "
+        "Default: your own.",
+    )
+
+
+class PayoutDestinationObject(ApiObject):
+    object: Literal["payout_destination"] = "payout_destination"
+    party: str = Field(description="Whose payouts: usr_… or org_….")
+    paypal_email: str | None = Field(description="Where PayPal payouts go; null: none set.")
+    updated: int | None
+
+    @classmethod
+    def of(cls, party: str, row: PayoutDestination | None) -> PayoutDestinationObject:
+        if row is None:
+            return cls(party=party, paypal_email=None, updated=None)
+        return cls(party=party, paypal_email=row.paypal_email, updated=unix(row.updated_at))
 
 
 _PARTY = Field(

@@ -41,7 +41,12 @@ from escrowd.balances import service as balances
 from escrowd.balances.domain import Figure, check_party
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock
-from escrowd.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from escrowd.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from escrowd.escrows import ledgering
 from escrowd.escrows.ledgering import Move
 from escrowd.events.domain import EventType
@@ -54,13 +59,17 @@ from escrowd.ledger.domain import LedgerError, Refusal
 from escrowd.money import exponent, normalize_currency
 from escrowd.payouts import domain
 from escrowd.payouts.domain import Interval, PayoutStatus, Weekday
-from escrowd.payouts.models import Payout, PayoutSchedule
+from escrowd.payouts.models import Payout, PayoutDestination, PayoutSchedule
 from escrowd.payouts.schemas import PayoutObject, Schedule
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
+from escrowd.providers.paypal.events import PROVIDER as PAYPAL
 from escrowd.providers.types import Payout as ProviderPayout
 from escrowd.providers.types import PayoutRequest
 from escrowd.users.organizations import service as organizations
 from escrowd.users.organizations.models import Organization
+
+#: Where a payout goes: the party's Stripe connected account, or their PayPal email.
+STRIPE = "stripe"
 
 
 def missing(payout_id: str) -> NotFoundError:
@@ -127,10 +136,17 @@ async def request(
     amount: int,
     currency: str,
     party: str | None,
+    provider: str = STRIPE,
 ) -> Payout:
+    """``provider``: ``stripe`` pays out from the party's connected account; ``paypal`` pays
+    the party's PayPal email (their payout destination) from the platform's PayPal balance."""
     who = await payee_party(session, actor=actor, party=party)
     currency = normalize_currency(currency)
-    account = await payable_account(session, who)
+    destination: ConnectedAccount | str
+    if provider == PAYPAL:
+        destination = await paypal_email(session, who)
+    else:
+        destination = await payable_account(session, who)
     available = await _available(session, who, currency)
     if amount > available:
         raise _too_large(amount, available, currency)
@@ -138,11 +154,25 @@ async def request(
         session,
         clock=clock,
         who=who,
-        account=account,
+        account=destination,
         amount=amount,
         currency=currency,
         requested_by=actor.id,
     )
+
+
+async def paypal_email(session: AsyncSession, who: str) -> str:
+    """The party's PayPal receiver email, or a 409 saying how to set it."""
+    row = await session.get(PayoutDestination, who)
+    if row is None or row.paypal_email is None:
+        raise ConflictError(
+            f"{who} has no PayPal email to be paid out to: set one with POST "
+            '/v1/payout_destination {"paypal_email": "…"} (for an organization, with '
+            "its party), then request the payout again.",
+            code="paypal_email_required",
+            param="provider",
+        )
+    return row.paypal_email
 
 
 async def payable_account(session: AsyncSession, who: str) -> ConnectedAccount:
@@ -168,14 +198,14 @@ async def _hold(
     *,
     clock: Clock,
     who: str,
-    account: ConnectedAccount,
+    account: ConnectedAccount | str,
     amount: int,
     currency: str,
     requested_by: str,
     schedule_key: str | None = None,
 ) -> Payout:
-    """Write the payout and hold its money (a pending transfer out of available)."""
-    assert account.provider_account_id is not None
+    """Write the payout and hold its money (a pending transfer out of available).
+    ``account``: the payee's connected account, or the PayPal email to pay."""
     now = clock.now()
     payout_id = new_id(Prefix.payout)
     try:
@@ -206,9 +236,12 @@ async def _hold(
         amount=amount,
         currency=currency,
         status=PayoutStatus.requested.value,
-        account_id=account.id,
-        provider=account.provider,
-        provider_account_id=account.provider_account_id,
+        account_id=account.id if isinstance(account, ConnectedAccount) else None,
+        provider=account.provider if isinstance(account, ConnectedAccount) else PAYPAL,
+        provider_account_id=(
+            account.provider_account_id if isinstance(account, ConnectedAccount) else None
+        ),
+        receiver_email=None if isinstance(account, ConnectedAccount) else account,
         idempotency_key=domain.idempotency_key(payout_id),
         provider_payout_id=None,
         requested_by=requested_by,
@@ -303,8 +336,8 @@ async def approve(container: Container, *, actor: Principal, payout_id: str) -> 
             row.reviewed_by = actor.id
             row.updated_at = clock.now()
             await _event(s, clock, EventType.payout_approved, row)
-        call = _payout_request(row)
-    return await _call_and_apply(container, payout_id, call)
+        call, provider = _payout_request(row), row.provider
+    return await _call_and_apply(container, payout_id, call, provider)
 
 
 def _payout_request(row: Payout) -> PayoutRequest:
@@ -313,18 +346,19 @@ def _payout_request(row: Payout) -> PayoutRequest:
         amount=row.amount,
         currency=row.currency,
         account_id=row.provider_account_id,
+        receiver_email=row.receiver_email,
         description=f"escrowd payout {row.id}",
         metadata={"payout_id": row.id, "party": row.party_id},
     )
 
 
 async def _call_and_apply(
-    container: Container, payout_id: str, call: PayoutRequest
+    container: Container, payout_id: str, call: PayoutRequest, provider: str
 ) -> PayoutObject:
     """The approval's own call: when the provider cannot be reached, the send job takes over
     (its retries back off), and the caller gets the provider's error."""
     try:
-        return await _send(container, payout_id, call)
+        return await _send(container, payout_id, call, provider)
     except ProviderError as exc:
         async with container.db.transaction() as s:
             await schedule_send(s, clock=container.clock, payout_id=payout_id, retry=True)
@@ -364,9 +398,9 @@ async def send(container: Container, payout_id: str, *, last_attempt: bool) -> N
         row = await _locked(s, payout_id)
         if row.status != PayoutStatus.approved.value or row.provider_payout_id is not None:
             return  # sent already (the approval's call, the sweep), or settled
-        call = _payout_request(row)
+        call, provider = _payout_request(row), row.provider
     try:
-        await _send(container, payout_id, call)
+        await _send(container, payout_id, call, provider)
     except ProviderError as exc:
         if last_attempt:
             async with container.db.transaction() as s:
@@ -386,12 +420,14 @@ async def send(container: Container, payout_id: str, *, last_attempt: bool) -> N
         raise
 
 
-async def _send(container: Container, payout_id: str, call: PayoutRequest) -> PayoutObject:
+async def _send(
+    container: Container, payout_id: str, call: PayoutRequest, provider: str
+) -> PayoutObject:
     """Call the provider (outside any transaction) and apply its answer; a refusal fails the
     payout, an unreachable provider raises ``ProviderError``."""
     clock = container.clock
     try:
-        answer = await container.provider.create_payout(call)
+        answer = await container.provider_named(provider).create_payout(call)
     except ProviderError as exc:
         if exc.kind is not ProviderErrorKind.invalid_request:
             raise
@@ -544,17 +580,57 @@ async def sync(container: Container, payout_id: str) -> PayoutObject:
         if status not in domain.AT_PROVIDER:
             return PayoutObject.of(row)
         provider_id, account = row.provider_payout_id, row.provider_account_id
+        provider = row.provider
     if provider_id is None:
         # No answer yet (a crash after the approval, or a failed call): the send job asks,
         # with its retries; once they are spent an admin decides, not this sweep.
         async with container.db.transaction() as s:
             await schedule_send(s, clock=container.clock, payout_id=payout_id, retry=False)
             return PayoutObject.of(await _locked(s, payout_id))
-    answer = await container.provider.retrieve_payout(provider_id, account_id=account)
+    answer = await container.provider_named(provider).retrieve_payout(
+        provider_id, account_id=account
+    )
     async with container.db.transaction() as s:
         row = await _locked(s, payout_id)
         await apply_answer(s, clock=container.clock, row=row, answer=answer)
         return PayoutObject.of(row)
+
+
+# --- destinations: where payouts outside Stripe go ------------------------------------------------
+
+
+async def destination_of(
+    session: AsyncSession, *, actor: Principal, party: str | None
+) -> tuple[str, PayoutDestination | None]:
+    who = await payee_party(session, actor=actor, party=party)
+    return who, await session.get(PayoutDestination, who)
+
+
+async def set_destination(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    actor: Principal,
+    party: str | None,
+    paypal_email: str | None,
+) -> tuple[str, PayoutDestination]:
+    """Save (or, with None, remove) the party's PayPal receiver email. Payouts already
+    requested keep the email they were requested with."""
+    who = await payee_party(session, actor=actor, party=party)
+    now = clock.now()
+    row = (
+        await session.scalars(
+            select(PayoutDestination).where(PayoutDestination.party_id == who).with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        row = PayoutDestination(party_id=who, created_at=now)
+        session.add(row)
+    row.paypal_email = paypal_email
+    row.updated_by = actor.id
+    row.updated_at = now
+    await session.flush()
+    return who, row
 
 
 # --- schedules: automatic payouts ----------------------------------------------------------------

@@ -471,8 +471,8 @@ class EventKind(StrEnum):
     invoice_payment_failed = "invoice.payment_failed"
     subscription_updated = "subscription.updated"
     subscription_deleted = "subscription.deleted"
-    # PayPal's own: kept apart from the Stripe-shaped kinds above until escrows can be paid
-    # with PayPal, so no Stripe handler ever verifies a PayPal id against Stripe.
+    # PayPal's own: kept apart from the Stripe-shaped kinds above, so no Stripe handler ever
+    # verifies a PayPal id against Stripe.
     paypal_order_approved = "paypal.order.approved"
     paypal_authorization_created = "paypal.authorization.created"
     paypal_authorization_voided = "paypal.authorization.voided"

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
-from escrowd.errors import NotFoundError
+from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.escrows.models import Escrow, Operation
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError
@@ -373,6 +373,7 @@ async def reconcile(
                 refund_keys=touched.refund_keys,
                 refund_ids=theirs.refunds,
                 release_keys=touched.release_keys,
+                provider=provider.name,
                 transfer_ids=theirs.transfers,
                 invoice_ids=[
                     *touched.invoices,
@@ -395,6 +396,14 @@ async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
         escrow = await s.get(Escrow, escrow_id)
         if escrow is None:
             raise NotFoundError(f"No such escrow: '{escrow_id}'.", param="escrow")
+        if escrow.provider not in (None, provider.name):
+            raise InvalidRequestError(
+                f"Escrow {escrow_id} is paid through {escrow.provider}: reconciliation "
+                f"compares against {provider.name} only (listing {escrow.provider}'s "
+                "objects is not built yet).",
+                code="reconcile_provider_unsupported",
+                param="escrow",
+            )
         payment_id = escrow.payment_id
         keys = await _keys(s, escrow_id)
         ours = await load_ours(s, escrow_ids=[escrow_id], refund_keys=keys, release_keys=keys)

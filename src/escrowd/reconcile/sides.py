@@ -224,9 +224,11 @@ async def load_ours(
     release_keys: Iterable[str] = (),
     transfer_ids: Iterable[str] = (),
     invoice_ids: Iterable[str] = (),
+    provider: str | None = None,
 ) -> Ours:
     """escrowd's side of the escrows, invoices, refunds and releases named (by our ids or
-    theirs)."""
+    theirs). With ``provider``, only escrows paid through it (or through the default, before
+    escrows chose one) and their operations: another provider's are not on its lists."""
     refund_keys, refund_ids = list(refund_keys), list(refund_ids)
     # A clawback refunds the payer too: its operation's key is its refund's ledger transfer.
     # A chargeback's recovery (the same kind) refunds nothing: the card holder's bank did.
@@ -241,15 +243,19 @@ async def load_ours(
     release_ops = await _ops(session, OpKind.release, release_keys, transfer_ids)
     wanted = set(escrow_ids) | {op.escrow_id for op in (*refund_ops, *release_ops)}
     escrows: dict[str, tuple[str, str | None]] = {}
-    cols = (Escrow.id, Escrow.currency, Escrow.payment_id)
+    cols = (Escrow.id, Escrow.currency, Escrow.payment_id, Escrow.provider)
     for chunk in _chunks(wanted):
-        for eid, cur, pid in await session.execute(select(*cols).where(Escrow.id.in_(chunk))):
-            escrows[eid] = (cur, pid)
+        for eid, cur, pid, via in await session.execute(select(*cols).where(Escrow.id.in_(chunk))):
+            if provider is None or via in (None, provider):
+                escrows[eid] = (cur, pid)
     for chunk in _chunks(payment_ids):
-        for eid, cur, pid in await session.execute(
+        for eid, cur, pid, via in await session.execute(
             select(*cols).where(Escrow.payment_id.in_(chunk))
         ):
-            escrows[eid] = (cur, pid)
+            if provider is None or via in (None, provider):
+                escrows[eid] = (cur, pid)
+    refund_ops = [op for op in refund_ops if op.escrow_id in escrows]
+    release_ops = [op for op in release_ops if op.escrow_id in escrows]
     out = Ours(invoices=await load_invoices(session, invoice_ids))
     funding = await _ledger_sums(session, escrows, _FUNDING)
     for eid, (cur, pid) in escrows.items():
