@@ -528,6 +528,10 @@ async def approve_payout(
         return await _payouts_page(
             request, container, viewer, error=exc.message, status=exc.http_status
         )
+    if done.status is PayoutStatus.failed:
+        # Approved, but the provider refused it: the money is available to the payee again.
+        failed = f"Payout {done.id} failed at the provider: {done.failure_message}"
+        return await _payouts_page(request, container, viewer, error=failed)
     notice = f"Payout {done.id} approved: {done.status.replace('_', ' ')}."
     return await _payouts_page(request, container, viewer, notice=notice)
 

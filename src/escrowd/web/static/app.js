@@ -30,6 +30,9 @@ function watchLive() {
   // page lists the types (data-types) so a new type needs no change here.
   const onEvent = () => { refresh(); };
   source.onmessage = onEvent;
+  // The stream starts at its connection: what happened between rendering and connecting
+  // (a webhook landing just then) is fetched once the stream is open, on every (re)connect.
+  source.onopen = onEvent;
   for (const t of (live.dataset.types || "").split(" ")) {
     if (t) source.addEventListener(t, onEvent);
   }
