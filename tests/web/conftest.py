@@ -33,7 +33,14 @@ from ulid import ULID
 import escrowd
 from tests.conftest import TEST_DATA_DIR
 from tests.integration.conftest import DEFAULT_PASSWORD, Account, make_user, unique_email
-from tests.live.conftest import SECRET_KEY, Server, _free_port, _stop, _wait_until_up, real_container
+from tests.live.conftest import (
+    SECRET_KEY,
+    Server,
+    _free_port,
+    _stop,
+    _wait_until_up,
+    real_container,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
@@ -58,7 +65,12 @@ class Live:
         email = unique_email(role)
         r = self.api.post(
             "/v1/users",
-            json={"email": email, "password": DEFAULT_PASSWORD, "name": f"Web {role}", "role": role},
+            json={
+                "email": email,
+                "password": DEFAULT_PASSWORD,
+                "name": f"Web {role}",
+                "role": role,
+            },
         )
         assert r.status_code == 200, r.text
         token = self.api.post(

@@ -122,9 +122,7 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
     card.get_by_label("Amount to release to the payee (USD)").fill("15.00")
     card.get_by_label("Amount to refund to the payer (USD)").fill("5.00")
     card.get_by_role("button", name=f"Resolve dispute {dispute['id']}").click()
-    expect(page.get_by_role("status")).to_contain_text(
-        "15.00 USD released, 5.00 USD refunded"
-    )
+    expect(page.get_by_role("status")).to_contain_text("15.00 USD released, 5.00 USD refunded")
     resolved = live.get(admin, f"/v1/disputes/{dispute['id']}")
     assert (resolved["status"], resolved["amount_released"], resolved["amount_refunded"]) == (
         "resolved",

@@ -341,7 +341,7 @@ async def escrow_page(
 
 @router.post("/escrows/{escrow_id}/pay")
 async def pay(
-    escrow_id: str, request: Request, container: ContainerDep, viewer: Viewer, _form: FormDep
+    escrow_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
 ) -> Response:
     """Send the payer to the hosted card form, which comes back to ``card-return``."""
     csrf, _ = csrf_token(request)
@@ -444,8 +444,8 @@ async def balance_page(request: Request, container: ContainerDep, viewer: Viewer
 async def request_payout(
     request: Request,
     container: ContainerDep,
-    viewer: Viewer,
     form: FormDep,
+    viewer: Viewer,
 ) -> Response:
     amount = form.get("amount", "")[:40]
     currency = form.get("currency", "usd")[:3]
@@ -519,7 +519,7 @@ async def admin_payouts(request: Request, container: ContainerDep, viewer: Viewe
 
 @router.post("/admin/payouts/{payout_id}/approve")
 async def approve_payout(
-    payout_id: str, request: Request, container: ContainerDep, viewer: Viewer, _form: FormDep
+    payout_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
 ) -> Response:
     _role(viewer, "admin")
     try:
@@ -541,8 +541,8 @@ async def reject_payout(
     payout_id: str,
     request: Request,
     container: ContainerDep,
-    viewer: Viewer,
     form: FormDep,
+    viewer: Viewer,
 ) -> Response:
     reason = form.get("reason", "")[:500]
     _role(viewer, "admin")
@@ -609,8 +609,8 @@ async def resolve_dispute(
     dispute_id: str,
     request: Request,
     container: ContainerDep,
-    viewer: Viewer,
     form: FormDep,
+    viewer: Viewer,
 ) -> Response:
     outcome = form.get("outcome", "")[:20]
     release_amount = form.get("release_amount", "")[:40]
