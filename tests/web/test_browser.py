@@ -66,11 +66,17 @@ def test_a_declined_card_shows_the_decline(page: Page, live: Live) -> None:
     payer = live.user("client")
     escrow_id = live.escrow(payer, None, 1200)
     pay_with(page, live, payer, escrow_id, "4000 0000 0000 0002")
-    alert = page.get_by_role("alert").first
-    expect(alert).to_contain_text("Your card was declined.")
+    # Back on the escrow's own page (a reload does not pay again), the decline in words.
+    expect(page).to_have_url(re.compile(f"/app/escrows/{escrow_id}$"))
+    expect(page.get_by_role("alert")).to_contain_text("Payment failed: Your card was declined.")
     expect(page.get_by_test_id("escrow-status")).to_have_text("requires payment")
     # Paying again is offered at once.
     expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_be_visible()
+    # At a phone's width the page fits: nothing scrolls sideways.
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.reload()
+    expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
 def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute(

@@ -30,7 +30,7 @@ from escrowd.disputes import service as disputes
 from escrowd.disputes.domain import OPEN, Outcome
 from escrowd.disputes.models import Dispute
 from escrowd.disputes.schemas import dispute_json
-from escrowd.errors import EscrowdError, InvalidRequestError
+from escrowd.errors import CardError, EscrowdError, InvalidRequestError
 from escrowd.escrows import funding
 from escrowd.escrows import service as escrows
 from escrowd.escrows.models import Escrow
@@ -388,6 +388,10 @@ async def card_return(
             payment_method=payment_method,
             return_url=f"{_base(request)}/app/escrows/{quote(escrow_id)}",
         )
+    except CardError:
+        # The escrow records the decline and its page shows it; redirecting there keeps a
+        # reload from paying again.
+        return see_other(f"/app/escrows/{quote(escrow_id)}")
     except EscrowdError as exc:
         return await _escrow_page(
             request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
@@ -407,6 +411,7 @@ async def _balance_page(
     notice: str | None = None,
     status: int = 200,
     amount: str = "",
+    requested: str | None = None,
 ) -> Response:
     assert viewer.user_id is not None
     async with container.db.transaction() as session:
@@ -414,6 +419,9 @@ async def _balance_page(
         stmt = await payouts.visible(session, actor=viewer)
         rows = (await session.scalars(stmt.order_by(Payout.id.desc()).limit(SHOWN))).all()
         history = [PayoutObject.of(row) for row in rows]
+    just = next((p for p in history if p.id == requested), None)
+    if just is not None:
+        notice = f"Payout of {_money(just.amount, just.currency)} requested: an admin reviews it."
     currencies = [c for c, _ in balance.figures.get(Figure.available, [])] or ["usd"]
     figures = [
         (currency, {f.value: dict(balance.figures.get(f, [])).get(currency, 0) for f in Figure})
@@ -435,9 +443,11 @@ async def _balance_page(
 
 
 @router.get("/balance")
-async def balance_page(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+async def balance_page(
+    request: Request, container: ContainerDep, viewer: Viewer, requested: str | None = None
+) -> Response:
     _role(viewer, "worker")
-    return await _balance_page(request, container, viewer)
+    return await _balance_page(request, container, viewer, requested=requested)
 
 
 @router.post("/payouts")
@@ -463,14 +473,13 @@ async def request_payout(
                 currency=currency,
                 party=None,
             )
-            shown = _money(row.amount, row.currency)
+            payout_id = row.id
     except EscrowdError as exc:
         return await _balance_page(
             request, container, viewer, error=exc.message, status=exc.http_status, amount=amount
         )
-    return await _balance_page(
-        request, container, viewer, notice=f"Payout of {shown} requested: an admin reviews it."
-    )
+    # Redirect, so that reloading the page shows it again rather than asking for another.
+    return see_other(f"/app/balance?requested={quote(payout_id)}")
 
 
 # --- admins: payouts to review, disputes to resolve -------------------------------------------
