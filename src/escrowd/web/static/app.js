@@ -19,7 +19,10 @@ function watchLive() {
         const doc = new DOMParser().parseFromString(await r.text(), "text/html");
         const fresh = doc.getElementById("live");
         const current = document.getElementById("live");
-        if (fresh && current) current.replaceChildren(...fresh.childNodes);
+        if (fresh && current) {
+          current.replaceChildren(...fresh.childNodes);
+          localTimes();
+        }
       }
     } finally {
       busy = false;
