@@ -150,3 +150,27 @@ async def test_signing_up_as_a_payee_lands_on_the_balance_page(web: httpx.AsyncC
     balance = await web.get("/app/balance")
     assert "Request a payout" in balance.text
     assert "No payouts yet." in balance.text
+
+
+async def test_someone_elses_escrow_is_a_not_found_page(
+    web: httpx.AsyncClient, container: Container
+) -> None:
+    owner = await make_user(container, role="client")
+    r = await web.post(
+        "/v1/escrows",
+        json={"currency": "usd", "amount": 900, "allocations": [{"payee": None, "amount": 900}]},
+        headers=owner.headers,
+    )
+    assert r.status_code == 200, r.text
+    escrow_id = r.json()["id"]
+    stranger = await make_user(container, role="client")
+    await sign_in(web, stranger)
+    page = await web.get(f"/app/escrows/{escrow_id}")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text
+    web.cookies.clear()
+    await sign_in(web, owner)
+    mine = await web.get(f"/app/escrows/{escrow_id}")
+    assert mine.status_code == 200
+    assert "requires payment" in mine.text

@@ -30,7 +30,7 @@ from escrowd.disputes import service as disputes
 from escrowd.disputes.domain import OPEN, Outcome
 from escrowd.disputes.models import Dispute
 from escrowd.disputes.schemas import dispute_json
-from escrowd.errors import CardError, EscrowdError, InvalidRequestError
+from escrowd.errors import CardError, EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.escrows import funding
 from escrowd.escrows import service as escrows
 from escrowd.escrows.models import Escrow
@@ -50,6 +50,7 @@ from escrowd.users import service as users
 from escrowd.web.service import (
     CSRF_FIELD,
     PageForbidden,
+    PageMissing,
     SignInRequired,
     check_csrf,
     check_return_token,
@@ -308,7 +309,10 @@ async def _escrow_page(
     status: int = 200,
 ) -> Response:
     async with container.db.transaction() as session:
-        escrow = await escrows.retrieve(session, escrow_id=escrow_id, actor=viewer)
+        try:
+            escrow = await escrows.retrieve(session, escrow_id=escrow_id, actor=viewer)
+        except NotFoundError as exc:
+            raise PageMissing(exc.message) from exc
         stmt = events.list_query(actor=viewer, object_id=escrow_id)
         rows = (await session.scalars(stmt.order_by(None).order_by(EventRow.id).limit(SHOWN))).all()
         trail = [Event.of(row).to_json() for row in rows]
@@ -679,6 +683,21 @@ def install(app: FastAPI) -> None:
         viewer = await signed_in(request, container)
         return render(request, container, "forbidden.html", viewer, status=403, message=exc.message)
 
+    async def missing(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageMissing)
+        container = request.app.state.container
+        viewer = await signed_in(request, container)
+        return render(
+            request,
+            container,
+            "forbidden.html",
+            viewer,
+            status=404,
+            message=exc.message,
+            heading="Not found",
+        )
+
+    app.add_exception_handler(PageMissing, missing)
     app.add_exception_handler(SignInRequired, to_sign_in)
     app.add_exception_handler(PageForbidden, forbidden)
 

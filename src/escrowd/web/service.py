@@ -54,6 +54,14 @@ class PageForbidden(Exception):  # noqa: N818
         self.message = message
 
 
+class PageMissing(Exception):  # noqa: N818
+    """No such object, or one this user may not see (the API's 404, as a page)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def secure_cookies(request: Request, container: Container) -> bool:
     """Secure cookies when the browser talks HTTPS to us (directly or per public_url)."""
     return request.url.scheme == "https" or container.settings.public_url.startswith("https:")
