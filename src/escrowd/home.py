@@ -1,6 +1,6 @@
 """``GET /``: what this server is, where its API docs are, and how to try it.
 
-Until the web app exists this small page is what a browser finds at escrowd's address. The demo
+This small page is what a browser finds at escrowd's address; it links to the web app. The demo
 logins appear outside production only (they are created in development databases only), and the
 test cards only with the sandbox provider; both lists come from the code that makes them true.
 """
@@ -59,8 +59,9 @@ async def home(request: Request, container: ContainerDep) -> HTMLResponse:
         f"<h1>escrowd {escape(__version__)}</h1>",
         "<p>Escrow and payouts for two-sided marketplaces: a client pays into escrow, the money "
         "is held, then released to payees minus a platform fee, refunded or disputed. This "
-        "server speaks its HTTP API; the web app is not built yet.</p>",
-        f"<p><a href='{root}/docs'>API docs</a> (try every endpoint) · "
+        "server speaks its HTTP API, and serves a web app for payers, payees and admins.</p>",
+        f"<p><a href='{root}/app'><strong>Open the web app</strong></a> (sign in or sign up) · "
+        f"<a href='{root}/docs'>API docs</a> (try every endpoint) · "
         f"<a href='{root}/redoc'>API reference</a> · "
         f"<a href='{root}/openapi.json'>OpenAPI document</a> · "
         f"<a href='{root}/healthz'>health</a></p>",
@@ -73,7 +74,8 @@ async def home(request: Request, container: ContainerDep) -> HTMLResponse:
         parts += [
             "<h2>Demo logins</h2>",
             "<p>Development only: <code>escrowd serve</code> creates them in an empty database "
-            "(<code>escrowd demo</code> too). Log in with <code>POST /v1/auth/tokens</code> "
+            "(<code>escrowd demo</code> too). Sign in to the web app with them, or log in with "
+            "<code>POST /v1/auth/tokens</code> "
             '<code>{"email": …, "password": …}</code> and send the access token as '
             "<code>Authorization: Bearer …</code> (the <em>Authorize</em> button in the API "
             "docs takes it).</p>",

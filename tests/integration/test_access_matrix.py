@@ -169,6 +169,18 @@ def admin_users_only(operation: str, **kw: Any) -> Row:
     return _row(operation, base, kw)
 
 
+#: The web app's answers to a caller without its session cookie (see web_page).
+REDIRECT = Expect(303)
+CSRF_REFUSED = Expect(403)
+
+
+def web_page(operation: str, expect: Expect, **kw: Any) -> list[Row]:
+    """A web app page (HTML, outside the API): the same answer for every caller kind, since
+    Bearer credentials do not sign anyone in there. One row, every caller."""
+    callers = {c: expect for c in CALLERS if c != "anonymous"}
+    return [public(operation, expect, **callers, **kw)]
+
+
 RETURN_URL = "https://market.test/payouts/done"
 
 NEW_ESCROW = {
@@ -194,6 +206,27 @@ MATRIX: list[Row] = [
         Expect(404),
         use={"account_id": "org_account_id"},
     ),
+    # the web app's pages: only the session cookie signs in there, never an API credential,
+    # so every caller here is signed out: pages redirect to sign in, forms without the CSRF
+    # token are refused before anything runs
+    *web_page("GET /app", REDIRECT),
+    *web_page("GET /app/sign-in", OK),
+    *web_page("POST /app/sign-in", CSRF_REFUSED),
+    *web_page("GET /app/sign-up", OK),
+    *web_page("POST /app/sign-up", CSRF_REFUSED),
+    *web_page("POST /app/sign-out", CSRF_REFUSED),
+    *web_page("GET /app/escrows", REDIRECT),
+    *web_page("GET /app/escrows/{escrow_id}", REDIRECT),
+    *web_page("POST /app/escrows/{escrow_id}/pay", CSRF_REFUSED, watch=("escrow",)),
+    *web_page("GET /app/escrows/{escrow_id}/card-return", REDIRECT),
+    *web_page("GET /app/balance", REDIRECT),
+    *web_page("POST /app/payouts", CSRF_REFUSED),
+    *web_page("GET /app/admin/payouts", REDIRECT),
+    *web_page("POST /app/admin/payouts/{payout_id}/approve", CSRF_REFUSED, watch=("payout",)),
+    *web_page("POST /app/admin/payouts/{payout_id}/reject", CSRF_REFUSED, watch=("payout",)),
+    *web_page("GET /app/admin/disputes", REDIRECT),
+    *web_page("POST /app/admin/disputes/{dispute_id}/resolve", CSRF_REFUSED),
+    *web_page("GET /app/static/{path}", OK, use={"path": "web_asset"}),
     # signed by the provider, not by a caller
     public(
         "POST /v1/webhooks/stripe",
@@ -1135,6 +1168,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "transfer_id": f"matrix_{ULID()}",
             "incident_id": f"inc_{ULID()}",
             "docs_asset": "swagger-ui.css",
+            "web_asset": "app.css",
             "disputed_escrow_id": disputed["id"],
             "dispute_id": dispute["id"],
             "notification_id": notes["data"][0]["id"],

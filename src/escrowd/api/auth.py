@@ -8,6 +8,8 @@ Use in routes (``Annotated`` aliases):
 - ``AdminPrincipal``: an admin user or an API key → ``Principal``.
 - ``AdminUser``: an admin user only (API keys get 403) → ``User``.
 - ``require_roles("client", ...)``: a dependency for a user with one of these roles.
+- ``BrowserPrincipal``: ``CurrentPrincipal``, or else the web app's session cookie (for
+  ``GET`` routes a signed-in page reads from script, such as the event stream).
 
 ``principal_scope(container)`` gives the idempotency middleware a caller scope per credential.
 """
@@ -32,8 +34,10 @@ from escrowd.users.api_keys.domain import looks_like_api_key
 from escrowd.users.models import User
 
 __all__ = [
+    "SESSION_COOKIE",
     "AdminPrincipal",
     "AdminUser",
+    "BrowserPrincipal",
     "Caller",
     "CurrentPrincipal",
     "CurrentUser",
@@ -43,6 +47,9 @@ __all__ = [
     "require_roles",
     "resolve",
 ]
+
+#: The web app's session cookie: it holds a user access token, the same as a Bearer header.
+SESSION_COOKIE = "escrowd_session"
 
 # Declares the scheme in /openapi.json; the header itself is parsed below for exact errors.
 bearer_scheme = HTTPBearer(
@@ -123,6 +130,30 @@ async def get_principal(principal: OptionalPrincipal) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_browser_principal(
+    request: Request,
+    container: ContainerDep,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+) -> Principal:
+    """The Authorization header's principal or, without one, the session cookie's user.
+
+    Only for ``GET`` routes that change nothing: a cookie rides along on requests another site
+    makes, and SameSite=Lax keeps it off their scripted ones but not off every navigation.
+    """
+    if principal is not None:
+        return principal
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or looks_like_api_key(token):
+        raise _missing()
+    found = await resolve(session, container=container, authorization=f"Bearer {token}")
+    request.state.principal = found
+    return found
+
+
+BrowserPrincipal = Annotated[Principal, Depends(get_browser_principal)]
 
 
 async def get_current_user(principal: CurrentPrincipal) -> User:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from escrowd.api.auth import CurrentPrincipal
+from escrowd.api.auth import BrowserPrincipal, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.listing import page_json
 from escrowd.api.pagination import PageDep
@@ -133,7 +133,7 @@ async def stream_events(
     request: Request,
     container: ContainerDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: BrowserPrincipal,
     object_id: Annotated[
         str | None,
         Query(

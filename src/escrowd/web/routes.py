@@ -1,0 +1,705 @@
+"""The web app's pages under ``/app``: server-rendered HTML for people in a browser.
+
+Pages call escrowd's services with the signed-in user as the actor, exactly as the API routes
+do, so every rule (who sees what, what a state allows, how money moves) is the API's own. None
+of these routes is in the OpenAPI document: they answer HTML and redirects, not the API's
+JSON. docs/webapp.md describes the pages, sign-in and CSRF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import Response
+
+from escrowd import __version__
+from escrowd.api.deps import ContainerDep
+from escrowd.api.principal import Principal
+from escrowd.api.strict_json import APIRouter
+from escrowd.balances import service as balances
+from escrowd.balances.domain import Figure
+from escrowd.config import ProviderMode
+from escrowd.disputes import service as disputes
+from escrowd.disputes.domain import OPEN, Outcome
+from escrowd.disputes.models import Dispute
+from escrowd.disputes.schemas import dispute_json
+from escrowd.errors import CardError, EscrowdError, InvalidRequestError, NotFoundError
+from escrowd.escrows import funding
+from escrowd.escrows import service as escrows
+from escrowd.escrows.models import Escrow
+from escrowd.escrows.states import State
+from escrowd.events import service as events
+from escrowd.events.domain import EventType
+from escrowd.events.models import Event as EventRow
+from escrowd.events.schemas import Event
+from escrowd.money import Money
+from escrowd.payouts import service as payouts
+from escrowd.payouts.domain import PayoutStatus
+from escrowd.payouts.models import Payout
+from escrowd.payouts.schemas import PayoutObject
+from escrowd.sandbox.stripe.cards import CARDS
+from escrowd.users import passwords, tokens
+from escrowd.users import service as users
+from escrowd.web.service import (
+    CSRF_FIELD,
+    PageForbidden,
+    PageMissing,
+    SignInRequired,
+    check_csrf,
+    check_return_token,
+    clear_session,
+    csrf_token,
+    form_fields,
+    parse_amount,
+    return_token,
+    safe_next,
+    secure_cookies,
+    set_csrf,
+    set_session,
+    signed_in,
+)
+
+HERE = Path(__file__).parent
+#: How many rows a list page shows (the newest); paging comes with a later slice.
+SHOWN = 50
+#: The sandbox's test cards the escrow page lists, in the order a tester needs them.
+TEST_CARDS = ("4242424242424242", "4000002500003155", "4000000000000002", "4000000000009995")
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _money(amount: int, currency: str) -> str:
+    return Money(amount, currency).format()
+
+
+templates.filters["money"] = _money
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+
+# --- who is here -------------------------------------------------------------------------------
+
+
+async def _viewer(request: Request, container: ContainerDep) -> Principal:
+    principal = await signed_in(request, container)
+    if principal is None:
+        where = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(where)
+    return principal
+
+
+Viewer = Annotated[Principal, Depends(_viewer)]
+
+
+def _role(viewer: Principal, *roles: str) -> None:
+    if viewer.role not in roles:
+        names = {"client": "payers", "worker": "payees", "admin": "admins"}
+        raise PageForbidden(
+            "This page is for " + " and ".join(names[r] for r in roles) + "; you are signed "
+            f"in as a {names.get(viewer.role, viewer.role)[:-1]}."
+        )
+
+
+async def _checked_form(request: Request) -> dict[str, str]:
+    """The posted form, once its CSRF token matched (else a 403 page, before anything runs)."""
+    fields = await form_fields(request)
+    check_csrf(request, fields.get(CSRF_FIELD))
+    return fields
+
+
+#: A page form's fields; declaring it is what subjects a route to the CSRF check.
+FormDep = Annotated[dict[str, str], Depends(_checked_form)]
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def render(
+    request: Request,
+    container: ContainerDep,
+    name: str,
+    viewer: Principal | None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    token, new = csrf_token(request)
+    html = templates.get_template(name).render(
+        viewer=viewer,
+        csrf_field=CSRF_FIELD,
+        csrf=token,
+        version=__version__,
+        sandbox=container.settings.provider is ProviderMode.sandbox,
+        path=request.url.path,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    if new:
+        set_csrf(response, token, secure=secure_cookies(request, container))
+    return response
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+# --- home, sign in, sign up, sign out ----------------------------------------------------------
+
+
+def _home_of(viewer: Principal) -> str:
+    return {"worker": "/app/balance", "admin": "/app/admin/payouts"}.get(
+        viewer.role, "/app/escrows"
+    )
+
+
+@router.get("")
+async def app_home(viewer: Viewer) -> RedirectResponse:
+    return see_other(_home_of(viewer))
+
+
+@router.get("/sign-in")
+async def sign_in_page(
+    request: Request, container: ContainerDep, next: str | None = None
+) -> Response:
+    viewer = await signed_in(request, container)
+    if viewer is not None:
+        return see_other(safe_next(next) if next else _home_of(viewer))
+    return render(request, container, "sign_in.html", None, next=safe_next(next), email="")
+
+
+async def _start_session(
+    request: Request, container: ContainerDep, user_id: str, role: str, to: str
+) -> RedirectResponse:
+    issued = tokens.issue(
+        settings=container.settings, clock=container.clock, user_id=user_id, role=role
+    )
+    response = see_other(to)
+    set_session(
+        response,
+        token=issued.token,
+        max_age=issued.expires_in,
+        secure=secure_cookies(request, container),
+    )
+    return response
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    container: ContainerDep,
+    form: FormDep,
+) -> Response:
+    email = form.get("email", "")[:320]
+    password = form.get("password", "")
+    next = form.get("next", "/app")[:2000]
+    try:
+        async with container.db.transaction() as session:
+            user = await users.authenticate(
+                session,
+                clock=container.clock,
+                passwords=passwords.for_settings(container.settings),
+                email=email,
+                password=password,
+            )
+            user_id, role = user.id, user.role
+    except EscrowdError as exc:
+        return render(
+            request,
+            container,
+            "sign_in.html",
+            None,
+            status=exc.http_status,
+            error=exc.message,
+            next=safe_next(next),
+            email=email,
+        )
+    to = safe_next(next) if next != "/app" else {"worker": "/app/balance"}.get(role, "/app")
+    return await _start_session(request, container, user_id, role, to)
+
+
+@router.get("/sign-up")
+async def sign_up_page(request: Request, container: ContainerDep) -> Response:
+    return render(request, container, "sign_up.html", None, form={})
+
+
+@router.post("/sign-up")
+async def sign_up(
+    request: Request,
+    container: ContainerDep,
+    form: FormDep,
+) -> Response:
+    email = form.get("email", "")[:320]
+    password = form.get("password", "")
+    name = form.get("name", "")[:200]
+    role = form.get("role", "client")[:20]
+    form = {"email": email, "name": name, "role": role}
+    try:
+        if role not in ("client", "worker"):
+            raise InvalidRequestError(
+                "Choose whether you pay (payer) or get paid (payee).", param="role"
+            )
+        if not name.strip():
+            raise InvalidRequestError("Enter your name.", param="name")
+        async with container.db.transaction() as session:
+            user = await users.create(
+                session,
+                clock=container.clock,
+                passwords=passwords.for_settings(container.settings),
+                email=email,
+                password=password,
+                name=name.strip(),
+                role="worker" if role == "worker" else "client",
+            )
+            user_id, user_role = user.id, user.role
+    except EscrowdError as exc:
+        return render(
+            request,
+            container,
+            "sign_up.html",
+            None,
+            status=exc.http_status,
+            error=exc.message,
+            form=form,
+        )
+    to = "/app/balance" if user_role == "worker" else "/app/escrows"
+    return await _start_session(request, container, user_id, user_role, to)
+
+
+@router.post("/sign-out")
+async def sign_out(_form: FormDep) -> RedirectResponse:
+    response = see_other("/app/sign-in")
+    clear_session(response)
+    return response
+
+
+# --- escrows (payers; payees and admins read them too) -----------------------------------------
+
+
+@router.get("/escrows")
+async def escrow_list(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+    stmt = escrows.list_query(actor=viewer, filters=escrows.ListFilters())
+    async with container.db.transaction() as session:
+        rows = list((await session.scalars(stmt.order_by(Escrow.id.desc()).limit(SHOWN))).all())
+        shown = await escrows.page_json(session, rows)
+    return render(request, container, "escrows.html", viewer, escrows=shown)
+
+
+async def _escrow_page(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    escrow_id: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    async with container.db.transaction() as session:
+        try:
+            escrow = await escrows.retrieve(session, escrow_id=escrow_id, actor=viewer)
+        except NotFoundError as exc:
+            raise PageMissing(exc.message) from exc
+        stmt = events.list_query(actor=viewer, object_id=escrow_id)
+        rows = (await session.scalars(stmt.order_by(None).order_by(EventRow.id).limit(SHOWN))).all()
+        trail = [Event.of(row).to_json() for row in rows]
+    cards = [CARDS[n] for n in TEST_CARDS]
+    can_pay = viewer.user_id == escrow["payer"] and escrow["status"] in (
+        State.requires_payment,
+        State.requires_action,
+    )
+    return render(
+        request,
+        container,
+        "escrow.html",
+        viewer,
+        status=status,
+        escrow=escrow,
+        trail=trail,
+        cards=cards,
+        can_pay=can_pay,
+        error=error,
+        event_types=[t.value for t in EventType],
+    )
+
+
+@router.get("/escrows/{escrow_id}")
+async def escrow_page(
+    escrow_id: str, request: Request, container: ContainerDep, viewer: Viewer
+) -> Response:
+    return await _escrow_page(request, container, viewer, escrow_id)
+
+
+@router.post("/escrows/{escrow_id}/pay")
+async def pay(
+    escrow_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
+) -> Response:
+    """Send the payer to the hosted card form, which comes back to ``card-return``."""
+    csrf, _ = csrf_token(request)
+    back = (
+        f"{_base(request)}/app/escrows/{quote(escrow_id)}/card-return"
+        f"?t={return_token(container, csrf, escrow_id)}"
+    )
+    try:
+        escrow = await funding.fund(container, escrow_id=escrow_id, actor=viewer, return_url=back)
+    except EscrowdError as exc:
+        return await _escrow_page(
+            request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
+        )
+    return see_other(_next_action(escrow) or f"/app/escrows/{quote(escrow_id)}")
+
+
+def _next_action(escrow: Mapping[str, Any]) -> str | None:
+    action = escrow.get("next_action")
+    return str(action["url"]) if isinstance(action, dict) and action.get("url") else None
+
+
+@router.get("/escrows/{escrow_id}/card-return")
+async def card_return(
+    escrow_id: str,
+    request: Request,
+    container: ContainerDep,
+    viewer: Viewer,
+    t: str = "",
+    payment_method: str = "",
+) -> Response:
+    """Back from the card form with a ``pm_…``: fund with it. 3-D Secure sends the payer on to
+    its page, which returns to the escrow page; a decline is shown on the escrow page."""
+    check_return_token(container, request, escrow_id, t)
+    if not payment_method.startswith("pm_") or len(payment_method) > 255:
+        return await _escrow_page(
+            request, container, viewer, escrow_id, error="No card came back from the card form.",
+            status=400,
+        )  # fmt: skip
+    try:
+        escrow = await funding.fund(
+            container,
+            escrow_id=escrow_id,
+            actor=viewer,
+            payment_method=payment_method,
+            return_url=f"{_base(request)}/app/escrows/{quote(escrow_id)}",
+        )
+    except CardError:
+        # The escrow records the decline and its page shows it; redirecting there keeps a
+        # reload from paying again.
+        return see_other(f"/app/escrows/{quote(escrow_id)}")
+    except EscrowdError as exc:
+        return await _escrow_page(
+            request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
+        )
+    return see_other(_next_action(escrow) or f"/app/escrows/{quote(escrow_id)}")
+
+
+# --- payees: balance and payouts ---------------------------------------------------------------
+
+
+async def _balance_page(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    amount: str = "",
+    requested: str | None = None,
+) -> Response:
+    assert viewer.user_id is not None
+    async with container.db.transaction() as session:
+        balance = await balances.balance(session, party=viewer.user_id)
+        stmt = await payouts.visible(session, actor=viewer)
+        rows = (await session.scalars(stmt.order_by(Payout.id.desc()).limit(SHOWN))).all()
+        history = [PayoutObject.of(row) for row in rows]
+    just = next((p for p in history if p.id == requested), None)
+    if just is not None:
+        notice = f"Payout of {_money(just.amount, just.currency)} requested: an admin reviews it."
+    currencies = [c for c, _ in balance.figures.get(Figure.available, [])] or ["usd"]
+    figures = [
+        (currency, {f.value: dict(balance.figures.get(f, [])).get(currency, 0) for f in Figure})
+        for currency in currencies
+    ]
+    return render(
+        request,
+        container,
+        "balance.html",
+        viewer,
+        status=status,
+        figures=figures,
+        currencies=currencies,
+        history=history,
+        error=error,
+        notice=notice,
+        amount=amount,
+    )
+
+
+@router.get("/balance")
+async def balance_page(
+    request: Request, container: ContainerDep, viewer: Viewer, requested: str | None = None
+) -> Response:
+    _role(viewer, "worker")
+    return await _balance_page(request, container, viewer, requested=requested)
+
+
+@router.post("/payouts")
+async def request_payout(
+    request: Request,
+    container: ContainerDep,
+    form: FormDep,
+    viewer: Viewer,
+) -> Response:
+    amount = form.get("amount", "")[:40]
+    currency = form.get("currency", "usd")[:3]
+    _role(viewer, "worker")
+    try:
+        minor = parse_amount(amount, currency, field="amount")
+        if minor <= 0:
+            raise InvalidRequestError("Enter an amount above zero.", param="amount")
+        async with container.db.transaction() as session:
+            row = await payouts.request(
+                session,
+                clock=container.clock,
+                actor=viewer,
+                amount=minor,
+                currency=currency,
+                party=None,
+            )
+            payout_id = row.id
+    except EscrowdError as exc:
+        return await _balance_page(
+            request, container, viewer, error=exc.message, status=exc.http_status, amount=amount
+        )
+    # Redirect, so that reloading the page shows it again rather than asking for another.
+    return see_other(f"/app/balance?requested={quote(payout_id)}")
+
+
+# --- admins: payouts to review, disputes to resolve -------------------------------------------
+
+
+async def _payouts_page(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    async with container.db.transaction() as session:
+        waiting = await payouts.visible(session, actor=viewer, status=PayoutStatus.requested)
+        rows = (await session.scalars(waiting.order_by(Payout.id).limit(SHOWN))).all()
+        pending = [PayoutObject.of(row) for row in rows]
+        recent_stmt = await payouts.visible(session, actor=viewer)
+        recent_rows = (
+            await session.scalars(
+                recent_stmt.where(Payout.status != PayoutStatus.requested.value)
+                .order_by(Payout.updated_at.desc())
+                .limit(20)
+            )
+        ).all()
+        recent = [PayoutObject.of(row) for row in recent_rows]
+    return render(
+        request,
+        container,
+        "admin_payouts.html",
+        viewer,
+        status=status,
+        pending=pending,
+        recent=recent,
+        error=error,
+        notice=notice,
+    )
+
+
+@router.get("/admin/payouts")
+async def admin_payouts(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+    _role(viewer, "admin")
+    return await _payouts_page(request, container, viewer)
+
+
+@router.post("/admin/payouts/{payout_id}/approve")
+async def approve_payout(
+    payout_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
+) -> Response:
+    _role(viewer, "admin")
+    try:
+        done = await payouts.approve(container, actor=viewer, payout_id=payout_id)
+    except EscrowdError as exc:
+        return await _payouts_page(
+            request, container, viewer, error=exc.message, status=exc.http_status
+        )
+    if done.status is PayoutStatus.failed:
+        # Approved, but the provider refused it: the money is available to the payee again.
+        failed = f"Payout {done.id} failed at the provider: {done.failure_message}"
+        return await _payouts_page(request, container, viewer, error=failed)
+    notice = f"Payout {done.id} approved: {done.status.replace('_', ' ')}."
+    return await _payouts_page(request, container, viewer, notice=notice)
+
+
+@router.post("/admin/payouts/{payout_id}/reject")
+async def reject_payout(
+    payout_id: str,
+    request: Request,
+    container: ContainerDep,
+    form: FormDep,
+    viewer: Viewer,
+) -> Response:
+    reason = form.get("reason", "")[:500]
+    _role(viewer, "admin")
+    try:
+        if not reason.strip():
+            raise InvalidRequestError("Say why the payout is rejected.", param="reason")
+        async with container.db.transaction() as session:
+            row = await payouts.reject(
+                session,
+                clock=container.clock,
+                actor=viewer,
+                payout_id=payout_id,
+                reason=reason.strip(),
+            )
+            notice = f"Payout {row.id} rejected: the money is available to the payee again."
+    except EscrowdError as exc:
+        return await _payouts_page(
+            request, container, viewer, error=exc.message, status=exc.http_status
+        )
+    return await _payouts_page(request, container, viewer, notice=notice)
+
+
+async def _disputes_page(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    *,
+    error: str | None = None,
+    failed: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    async with container.db.transaction() as session:
+        stmt = await disputes.list_query(session, actor=viewer, kind="internal")
+        rows = (
+            await session.scalars(
+                stmt.where(Dispute.status.in_([s.value for s in OPEN]))
+                .order_by(Dispute.id)
+                .limit(SHOWN)
+            )
+        ).all()
+        queue = [dispute_json(row) for row in rows]
+    return render(
+        request,
+        container,
+        "admin_disputes.html",
+        viewer,
+        status=status,
+        queue=queue,
+        error=error,
+        failed=failed,
+        notice=notice,
+    )
+
+
+@router.get("/admin/disputes")
+async def admin_disputes(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+    _role(viewer, "admin")
+    return await _disputes_page(request, container, viewer)
+
+
+@router.post("/admin/disputes/{dispute_id}/resolve")
+async def resolve_dispute(
+    dispute_id: str,
+    request: Request,
+    container: ContainerDep,
+    form: FormDep,
+    viewer: Viewer,
+) -> Response:
+    outcome = form.get("outcome", "")[:20]
+    release_amount = form.get("release_amount", "")[:40]
+    refund_amount = form.get("refund_amount", "")[:40]
+    notes = form.get("notes", "")[:2000]
+    _role(viewer, "admin")
+    try:
+        if outcome not in (Outcome.release, Outcome.refund, Outcome.split_amounts):
+            raise InvalidRequestError("Choose release, refund or split.", param="outcome")
+        release = refund = None
+        if outcome == Outcome.split_amounts:
+            async with container.db.transaction() as session:
+                found = await disputes.get_visible(session, actor=viewer, dispute_id=dispute_id)
+                currency = found.currency
+            release = parse_amount(release_amount, currency, field="amount to release")
+            refund = parse_amount(refund_amount, currency, field="amount to refund")
+        done = await disputes.resolve(
+            container,
+            actor=viewer,
+            dispute_id=dispute_id,
+            outcome=outcome,
+            release_amount=release,
+            refund_amount=refund,
+            notes=notes.strip() or None,
+        )
+    except EscrowdError as exc:
+        return await _disputes_page(
+            request,
+            container,
+            viewer,
+            error=exc.message,
+            failed=dispute_id,
+            status=exc.http_status,
+        )
+    notice = (
+        f"Dispute {done['id']} resolved: {_money(done['amount_released'], done['currency'])} "
+        f"released, {_money(done['amount_refunded'], done['currency'])} refunded."
+    )
+    return await _disputes_page(request, container, viewer, notice=notice)
+
+
+# --- wiring ------------------------------------------------------------------------------------
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages and their static files, and turn the page signals into answers."""
+    app.include_router(router)
+    app.mount("/app/static", StaticFiles(directory=HERE / "static"), name="app-static")
+
+    async def to_sign_in(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return see_other(f"/app/sign-in?next={quote(exc.next_path, safe='')}")
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageForbidden)
+        container = request.app.state.container
+        viewer = await signed_in(request, container)
+        return render(request, container, "forbidden.html", viewer, status=403, message=exc.message)
+
+    async def missing(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageMissing)
+        container = request.app.state.container
+        viewer = await signed_in(request, container)
+        return render(
+            request,
+            container,
+            "forbidden.html",
+            viewer,
+            status=404,
+            message=exc.message,
+            heading="Not found",
+        )
+
+    app.add_exception_handler(PageMissing, missing)
+    app.add_exception_handler(SignInRequired, to_sign_in)
+    app.add_exception_handler(PageForbidden, forbidden)
+
+
+__all__ = ["install", "router"]

@@ -1,0 +1,137 @@
+"""The web app in a real browser (chromium, headless) against a real ``escrowd serve``.
+
+Each test makes its data through the API as a marketplace backend would (users, escrows,
+releases), then does in the browser what a person does: sign in, pay on the sandbox's hosted
+card form, pass 3-D Secure, request a payout, approve it, resolve a dispute. Escrow states
+reached through webhooks (3-D Secure) arrive through the page's live status.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.integration.conftest import Account
+from tests.web.conftest import Live
+
+
+def sign_in(page: Page, who: Account) -> None:
+    page.goto("/app/sign-in")
+    page.get_by_label("Email").fill(who.email)
+    page.get_by_label("Password").fill(who.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def pay_with(page: Page, live: Live, payer: Account, escrow_id: str, card: str) -> None:
+    sign_in(page, payer)
+    page.goto("/app/escrows")
+    page.get_by_role("link", name=escrow_id).click()
+    expect(page.get_by_test_id("escrow-status")).to_have_text("requires payment")
+    expect(page.get_by_role("cell", name="4000 0000 0000 0002")).to_be_visible()  # test cards
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page).to_have_url(re.compile(r"/checkout/card-form"))
+    page.get_by_label("Card number").fill(card)
+    page.get_by_label("Expiry (MM/YY)").fill("12/40")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Save card").click()
+
+
+def test_a_payer_pays_with_the_4242_card_and_sees_the_money_held(page: Page, live: Live) -> None:
+    payer = live.user("client")
+    escrow_id = live.escrow(payer, None, 2500, description="Logo design")
+    pay_with(page, live, payer, escrow_id, "4242 4242 4242 4242")
+    expect(page).to_have_url(re.compile(f"/app/escrows/{escrow_id}$"))
+    expect(page.get_by_test_id("escrow-status")).to_have_text("held")
+    expect(page.locator(".trail")).to_contain_text("escrow.funded")
+    assert live.get(payer, f"/v1/escrows/{escrow_id}")["status"] == "held"
+    # With the page open, a change made elsewhere (the marketplace refunds) arrives live.
+    live.post(payer, f"/v1/escrows/{escrow_id}/refund")
+    expect(page.get_by_test_id("escrow-status")).to_have_text("refunded")
+
+
+def test_a_3d_secure_card_passes_the_authentication_page(page: Page, live: Live) -> None:
+    payer = live.user("client")
+    escrow_id = live.escrow(payer, None, 1800)
+    pay_with(page, live, payer, escrow_id, "4000 0025 0000 3155")
+    expect(page.get_by_role("heading", name="3-D Secure test page")).to_be_visible()
+    page.get_by_role("button", name="Complete authentication").click()
+    expect(page).to_have_url(re.compile(f"/app/escrows/{escrow_id}"))
+    # The payment completes through the provider's webhook: the live status shows it.
+    expect(page.get_by_test_id("escrow-status")).to_have_text("held", timeout=30_000)
+
+
+def test_a_declined_card_shows_the_decline(page: Page, live: Live) -> None:
+    payer = live.user("client")
+    escrow_id = live.escrow(payer, None, 1200)
+    pay_with(page, live, payer, escrow_id, "4000 0000 0000 0002")
+    # Back on the escrow's own page (a reload does not pay again), the decline in words.
+    expect(page).to_have_url(re.compile(f"/app/escrows/{escrow_id}$"))
+    expect(page.get_by_role("alert")).to_contain_text("Payment failed: Your card was declined.")
+    expect(page.get_by_test_id("escrow-status")).to_have_text("requires payment")
+    # Paying again is offered at once.
+    expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_be_visible()
+    # At a phone's width the page fits: nothing scrolls sideways.
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.reload()
+    expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute(
+    page: Page, live: Live
+) -> None:
+    payee = live.verified_payee()
+    payer = live.user("client")
+    # A released escrow makes money available to the payee (no platform fee, for round sums);
+    # the 0077 card's funds are available at the provider at once, so the payout can be paid.
+    paid = live.escrow(payer, payee.id, 3000, fee_policy={"rate_bps": 0})
+    live.post(payer, f"/v1/escrows/{paid}/fund", {"payment_method": "pm_card_bypassPending"})
+    live.post(payer, f"/v1/escrows/{paid}/release")
+
+    sign_in(page, payee)
+    expect(page).to_have_url(re.compile("/app/balance$"))
+    expect(page.get_by_test_id("available-usd")).to_have_text("30.00 USD")
+    page.get_by_label("Amount").fill("12.50")
+    page.get_by_role("button", name="Request payout").click()
+    expect(page.get_by_role("status")).to_contain_text("Payout of 12.50 USD requested")
+    expect(page.get_by_test_id("available-usd")).to_have_text("17.50 USD")
+    expect(page.get_by_test_id("in-transit-usd")).to_have_text("12.50 USD")
+    (payout,) = live.get(payee, "/v1/payouts")["data"]
+    assert payout["status"] == "requested"
+    page.get_by_role("button", name="Sign out").click()
+
+    # A second escrow, disputed by the payer.
+    disputed = live.escrow(payer, payee.id, 2000, fee_policy={"rate_bps": 0})
+    live.post(payer, f"/v1/escrows/{disputed}/fund", {"payment_method": "pm_card_visa"})
+    dispute = live.post(payer, "/v1/disputes", {"escrow": disputed, "reason": "quality"})
+
+    admin = live.admin()
+    sign_in(page, admin)
+    page.goto("/app/admin/payouts")
+    page.get_by_role("button", name=f"Approve payout {payout['id']}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Payout {payout['id']} approved")
+    got = live.get(payee, f"/v1/payouts/{payout['id']}")
+    assert got["status"] in ("in_transit", "paid"), (got["failure_code"], got["failure_message"])
+
+    page.get_by_role("link", name="Disputes").click()
+    card = page.locator("article", has=page.get_by_text(dispute["id"]))
+    card.get_by_label("Split").check()
+    card.get_by_label("Amount to release to the payee (USD)").fill("15.00")
+    card.get_by_label("Amount to refund to the payer (USD)").fill("4.00")
+    card.get_by_role("button", name=f"Resolve dispute {dispute['id']}").click()
+    card = page.locator("article", has=page.get_by_text(dispute["id"]))
+    expect(card.get_by_role("alert")).to_contain_text("must add up to the disputed amount")
+    assert live.get(admin, f"/v1/disputes/{dispute['id']}")["status"] == "open"
+    card.get_by_label("Split").check()
+    card.get_by_label("Amount to release to the payee (USD)").fill("15.00")
+    card.get_by_label("Amount to refund to the payer (USD)").fill("5.00")
+    card.get_by_role("button", name=f"Resolve dispute {dispute['id']}").click()
+    expect(page.get_by_role("status")).to_contain_text("15.00 USD released, 5.00 USD refunded")
+    resolved = live.get(admin, f"/v1/disputes/{dispute['id']}")
+    assert (resolved["status"], resolved["amount_released"], resolved["amount_refunded"]) == (
+        "resolved",
+        1500,
+        500,
+    )
