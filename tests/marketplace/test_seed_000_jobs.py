@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,17 +32,15 @@ import pytest
 from ulid import ULID
 
 from escrowd.api import rate_limit
-from escrowd.app import create_app
-from escrowd.bootstrap import Container, build
+from escrowd.bootstrap import build
 from escrowd.clock import FrozenClock
-from escrowd.config import Environment, Settings
+from escrowd.config import Settings
 from escrowd.errors import RateLimitError
 from escrowd.escrows.ledgering import PLATFORM_FEES
 from escrowd.ledger.verify import summary_lines, verify
 from escrowd.marketplace.jobs import sweeps as job_sweeps
 from escrowd.marketplace.jobs.routes import PUBLISH_RATE
 from escrowd.notifications import sweep as notification_sweep
-from tests.accounts.conftest import Browser
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
     Person,
@@ -425,31 +422,6 @@ async def test_server_processes_sharing_a_database_share_the_rate_limit(
 
 
 # --- concurrent claims ---------------------------------------------------------------------
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def own_url(request: pytest.FixtureRequest, fresh_db_url_factory: Callable[[str], str]) -> str:
-    return fresh_db_url_factory(request.param)
-
-
-@pytest.fixture
-async def own(own_url: str, clock: FrozenClock) -> AsyncIterator[Ctx]:
-    """An app on a database of its own (PostgreSQL: real row locks between connections)."""
-    settings = Settings(
-        env=Environment.test,
-        database_url=own_url,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
-        db_pool_size=30,
-        marketplaces="jobs",
-    )
-    container: Container = build(settings, clock=clock)
-    app = mount(create_app(container))
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
-            yield Ctx(c, container, Browser(c))
-    finally:
-        await container.close()
 
 
 async def test_of_concurrent_claims_each_slot_goes_to_exactly_one_tester(own: Ctx) -> None:

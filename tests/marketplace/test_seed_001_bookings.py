@@ -23,22 +23,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy import select
 
-from escrowd.app import create_app
-from escrowd.bootstrap import Container, build
-from escrowd.clock import FrozenClock
-from escrowd.config import Environment, Settings
 from escrowd.escrows.ledgering import PLATFORM_FEES, PROCESSING_COSTS
 from escrowd.escrows.models import Escrow
 from escrowd.ledger.verify import summary_lines, verify
 from escrowd.marketplace.bookings.models import Booking
-from tests.accounts.conftest import Browser
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
     Person,
@@ -427,31 +419,6 @@ async def test_seed_001_the_worker_can_dispute_too(ctx: Ctx) -> None:
 
 
 # --- concurrent hires ---------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def own_url(request: pytest.FixtureRequest, fresh_db_url_factory: Callable[[str], str]) -> str:
-    return fresh_db_url_factory(request.param)
-
-
-@pytest.fixture
-async def own(own_url: str, clock: FrozenClock) -> AsyncIterator[Ctx]:
-    """An app on a database of its own (PostgreSQL: real row locks between connections)."""
-    settings = Settings(
-        env=Environment.test,
-        database_url=own_url,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
-        db_pool_size=30,
-        marketplaces="bookings",
-    )
-    container: Container = build(settings, clock=clock)
-    app = mount(create_app(container))
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
-            yield Ctx(c, container, Browser(c))
-    finally:
-        await container.close()
 
 
 async def test_of_concurrent_hires_for_one_job_exactly_one_booking_and_one_escrow_exist(

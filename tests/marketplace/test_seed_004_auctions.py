@@ -19,19 +19,15 @@ import asyncio
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 import structlog
 from sqlalchemy import select
 
-from escrowd.app import create_app
-from escrowd.bootstrap import Container, build
+from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
-from escrowd.config import Environment, Settings
 from escrowd.escrows import sweeps as escrow_sweeps
 from escrowd.escrows.ledgering import PLATFORM_FEES, PROCESSING_COSTS
 from escrowd.escrows.models import Escrow
@@ -39,7 +35,6 @@ from escrowd.events.models import Event
 from escrowd.ledger.verify import summary_lines, verify
 from escrowd.marketplace.auctions import sweeps as auction_sweeps
 from escrowd.notifications import sweep as notification_sweep
-from tests.accounts.conftest import Browser
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
     Person,
@@ -347,31 +342,6 @@ async def test_bids_that_cannot_be_taken_are_refused_and_write_nothing(ctx: Ctx)
 
 
 # --- concurrent winning bids --------------------------------------------------------------------
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def own_url(request: pytest.FixtureRequest, fresh_db_url_factory: Callable[[str], str]) -> str:
-    return fresh_db_url_factory(request.param)
-
-
-@pytest.fixture
-async def own(own_url: str, clock: FrozenClock) -> AsyncIterator[Ctx]:
-    """An app on a database of its own (PostgreSQL: real row locks between connections)."""
-    settings = Settings(
-        env=Environment.test,
-        database_url=own_url,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
-        db_pool_size=30,
-        marketplaces="auctions",
-    )
-    container: Container = build(settings, clock=clock)
-    app = mount(create_app(container))
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
-            yield Ctx(c, container, Browser(c))
-    finally:
-        await container.close()
 
 
 async def test_of_concurrent_winning_bids_exactly_one_wins_and_one_escrow_exists(
