@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 from escrowd.bootstrap import Container
 from escrowd.cli_support import DatabaseUrlOpt, load_settings
 from escrowd.demo import DEMO_USERS, DemoError, DemoResult, Say, run_demo
+from escrowd.escrows.ledgering import clearing
 from escrowd.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from escrowd.ledger.verify import summary_lines, verify
 from escrowd.marketplace import ALL, FLOWS, Flow, UnknownFlowError, choose
@@ -410,7 +411,24 @@ _WHAT = {
 }
 
 
+PAYPAL_CLEARING = clearing("paypal")
+
+#: The same, for a transfer with PayPal's clearing account on one side: a PayPal escrow's
+#: captured order, its refund, a payout to a PayPal email.
+_WHAT_PAYPAL = {
+    "payment": "the PayPal order captured, into the escrow",
+    "refund": "refunded to the client's PayPal",
+    "payout_sent": "out to the worker's PayPal email",
+}
+
+
+def _paypal(t: TrailTransfer) -> bool:
+    return PAYPAL_CLEARING in (t.debit, t.credit)
+
+
 def what(t: TrailTransfer) -> str:
+    if _paypal(t) and t.category in _WHAT_PAYPAL:
+        return _WHAT_PAYPAL[t.category]
     return _WHAT.get(f"{t.category}:{t.kind}") or _WHAT.get(t.category) or t.category
 
 
@@ -423,6 +441,8 @@ def _holder(code: str, labels: dict[str, str], names: dict[str, str]) -> str:
         return f"{names.get(party, party)}'s {tail or 'money'}"
     if kind == "payouts":  # payouts:in_transit:<party>
         return f"{names.get(tail, tail)}'s payouts on their way"
+    if code == PAYPAL_CLEARING:
+        return "money from / back to PayPal"
     if kind == "provider":
         return "money from / back to cards and banks"
     return {"platform:fees": "platform's fees", "platform:processing_costs": "card fees"}.get(

@@ -80,3 +80,25 @@ def test_seed_000_pays_each_tester_82_45_of_100_and_completes_the_job(fresh_db_u
     assert "82.45 USD and 82.45 USD" in out
     assert "(completed)" in out
     assert "ledger verify: OK" in out
+
+
+def test_seed_001_books_a_worker_paid_with_paypal_and_pays_them_out_to_their_email(
+    fresh_db_url: str,
+) -> None:
+    result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "001"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Seed 001 (bookings)" in out
+    assert "A. the booking's escrow: PayPal, released" in out
+    assert "B. worker1's payout to their PayPal email" in out
+    assert "the PayPal order captured," in out
+    assert "out to the worker's PayPal" in out
+    # $150.00 in through PayPal (no fee recorded), $100.00 back out to worker1's email.
+    assert _row(out, "provider:paypal:clearing") == ["-150.00", "100.00", "-50.00"]
+    assert _row(out, "platform:fees")[0] == "7.50"
+    assert "money from / back to PayPal" in out
+    assert "142.50 USD" in out
+    assert "42.50 USD" in out
+    assert "100.00 USD (paid)" in out
+    assert "wendy.worker@paypal.example" in out
+    assert "ledger verify: OK" in out

@@ -7,11 +7,12 @@ The seed's numbers: a $150.00 booking, the platform fee 5 % ($7.50, ESCROWD_BOOK
 less the platform fee, as the seed's ``worker_amount`` says.
 
 The main path: a client posts a job, two workers apply, the client hires one (the other is
-declined) → a booking with its escrow; PayPal is refused with a clear error; the client pays
-with the 4242 card → HELD; release before completion is refused; the worker marks it complete;
-the client releases → the worker's available balance is $142.50, the platform's fee account
-$7.50 up; the worker requests a $100.00 payout, an admin approves it, it is paid → $42.50
-available. The summaries and the core's transaction history agree to the cent.
+declined) → a booking with its escrow (Stripe, the default); paying it with PayPal is refused
+with a clear error; the client pays with the 4242 card → HELD; release before completion is
+refused; the worker marks it complete; the client releases → the worker's available balance
+is $142.50, the platform's fee account $7.50 up; the worker requests a $100.00 payout, an
+admin approves it, it is paid → $42.50 available. The summaries and the core's transaction
+history agree to the cent. (Paid with PayPal: test_seed_001_bookings_paypal.py.)
 
 The dispute path: on a second booking the worker marks it complete, the client opens a
 dispute (the payment shows DISPUTED, release is refused), the worker adds evidence, an admin
@@ -173,18 +174,20 @@ async def test_seed_001_handwork_booking_end_to_end(ctx: Ctx, sandbox: Sandbox) 
     await refused(ctx, rival, "GET", path, None, 404, "resource_missing")
     await refused(ctx, rival, "POST", apps, None, 409, "job_filled")
 
-    # 3. The client pays: PayPal is not available to escrows yet; Stripe's 4242 card is.
+    # 3. The client pays with Stripe's 4242 card, the provider hired with (the default):
+    # paying this booking with PayPal is refused, saying which provider it was hired with.
+    assert booking["payment"]["provider"] == "stripe"
     error = await refused(
         ctx,
         client_,
         "POST",
         f"{path}/pay",
-        {"payment_method": "pm_card_visa", "payment_provider": "paypal"},
-        400,
-        "payment_provider_unsupported",
+        {"payment_provider": "paypal"},
+        409,
+        "payment_provider_mismatch",
     )
     assert error["param"] == "payment_provider"
-    assert "stripe" in error["message"]
+    assert "'stripe'" in error["message"]
     await refused(ctx, worker, "POST", f"{path}/complete", None, 409, "booking_not_paid")
     await refused(
         ctx,

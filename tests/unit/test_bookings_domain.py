@@ -1,11 +1,11 @@
 """Seed 001's pure rules: a booking's payment status from its escrow, who may act when, the
-fee policy, and the payment providers bookings accept."""
+fee policy, and the payment provider a pay call may name."""
 
 from __future__ import annotations
 
 import pytest
 
-from escrowd.errors import ConflictError, InvalidRequestError
+from escrowd.errors import ConflictError
 from escrowd.escrows.states import State
 from escrowd.marketplace.bookings.domain import (
     PaymentStatus,
@@ -48,15 +48,18 @@ def test_every_escrow_state_has_a_payment_status() -> None:
     assert set(_BY_ESCROW) == {s.value for s in State}
 
 
-def test_paypal_is_refused_with_a_clear_error_and_stripe_is_taken() -> None:
-    check_provider("stripe")
-    with pytest.raises(InvalidRequestError) as caught:
-        check_provider("paypal")
+def test_paying_with_another_provider_than_the_one_hired_with_is_a_mismatch() -> None:
+    for chosen in ("stripe", "paypal"):
+        check_provider(chosen, None)
+        check_provider(chosen, chosen)
+    with pytest.raises(ConflictError) as caught:
+        check_provider("paypal", "stripe")
     assert (caught.value.code, caught.value.param) == (
-        "payment_provider_unsupported",
+        "payment_provider_mismatch",
         "payment_provider",
     )
-    assert "stripe" in caught.value.message
+    assert "'paypal'" in caught.value.message
+    assert "'stripe'" in caught.value.message
 
 
 def test_the_fee_policy_is_the_rate_with_the_platform_bearing_processing() -> None:

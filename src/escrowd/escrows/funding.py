@@ -257,7 +257,11 @@ async def charge_fee(provider: PaymentProvider, payment: Payment) -> int | None:
     try:
         return (await provider.retrieve_charge(payment.latest_charge)).fee
     except ProviderError as exc:
-        log.warning("escrow_charge_fee_unavailable", payment=payment.id, error=str(exc))
+        if exc.code == "unsupported_by_provider":
+            # PayPal: its fee is not mapped (docs/providers.md); expected, not a warning.
+            log.info("escrow_charge_fee_not_mapped", payment=payment.id, error=str(exc))
+        else:
+            log.warning("escrow_charge_fee_unavailable", payment=payment.id, error=str(exc))
         return None
 
 

@@ -29,9 +29,14 @@ class Flow:
 #: The flows built so far, in seed order.
 FLOWS: tuple[Flow, ...] = (
     Flow("000", "jobs", "escrowd.marketplace.jobs.routes", demo="escrowd.marketplace.jobs.demo"),
-    Flow("001", "bookings", "escrowd.marketplace.bookings.routes"),
+    Flow(
+        "001",
+        "bookings",
+        "escrowd.marketplace.bookings.routes",
+        demo="escrowd.marketplace.bookings.demo",
+    ),
     Flow("002", "gigs", "escrowd.marketplace.gigs.routes", demo="escrowd.marketplace.gigs.demo"),
-    Flow("003", "tasks", "escrowd.marketplace.tasks.routes"),
+    Flow("003", "tasks", "escrowd.marketplace.tasks.routes", demo="escrowd.marketplace.tasks.demo"),
     Flow(
         "004",
         "auctions",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from escrowd.errors import ConflictError, InvalidRequestError
+from escrowd.errors import ConflictError
 
 
 class JobStatus(StrEnum):
@@ -62,9 +62,10 @@ _BY_ESCROW: dict[str, PaymentStatus] = {
 #: Escrow states in which the money is paid and still (at least partly) held.
 _HELD = frozenset({"authorized", "held", "partially_refunded"})
 
-#: The only payment provider an escrow can be paid with today: escrowd's escrows do not let
-#: a caller choose the provider yet (the escrow's ``provider`` is set by the core).
-SUPPORTED_PROVIDERS = ("stripe",)
+#: The providers a booking can be paid with: its escrow's ``payment_provider``, chosen at
+#: hire (the escrow is created then) and fixed for the booking's life.
+SUPPORTED_PROVIDERS = ("stripe", "paypal")
+DEFAULT_PROVIDER = "stripe"
 
 
 def payment_status(escrow_status: str, *, payment_error: bool) -> PaymentStatus:
@@ -77,8 +78,8 @@ def payment_status(escrow_status: str, *, payment_error: bool) -> PaymentStatus:
 
 def fee_policy(fee_bps: int) -> dict[str, Any]:
     """The booking's escrow fee policy: ``fee_bps`` of the booking to the platform, taken on
-    release, and the card processor's fee borne by the platform (the worker receives exactly
-    the booking less the platform fee, as the seed's ``worker_amount`` says)."""
+    release, and the processor's fee borne by the platform (the worker receives exactly the
+    booking less the platform fee, as the seed's ``worker_amount`` says)."""
     return {
         "rate_bps": fee_bps,
         "fixed": 0,
@@ -87,12 +88,15 @@ def fee_policy(fee_bps: int) -> dict[str, Any]:
     }
 
 
-def check_provider(provider: str) -> None:
-    if provider not in SUPPORTED_PROVIDERS:
-        raise InvalidRequestError(
-            f"Bookings cannot be paid with {provider!r} yet: escrows are paid with Stripe "
-            'only for now. Use "payment_provider": "stripe" (or leave it out).',
-            code="payment_provider_unsupported",
+def check_provider(chosen: str, asked: str | None) -> None:
+    """A pay call naming a provider must name the one the booking was hired with."""
+    if asked is not None and asked != chosen:
+        raise ConflictError(
+            f"This booking is paid with {chosen!r}, chosen when the worker was hired; it "
+            f"cannot be paid with {asked!r}. Leave payment_provider out (or send {chosen!r}); "
+            "to pay with the other provider, hire with it "
+            '(POST /v1/bookings {"payment_provider": …}).',
+            code="payment_provider_mismatch",
             param="payment_provider",
         )
 

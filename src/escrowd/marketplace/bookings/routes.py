@@ -97,7 +97,7 @@ async def retrieve_job(job_id: JobIdPath, session: SessionDep, _: CurrentPrincip
 
 @router.post(
     "/jobs/{job_id}/applications",
-    summary="Apply for a job (workers with a verified connected account)",
+    summary="Apply for a job (workers with a verified connected account or a PayPal email)",
     response_model=ApplicationObject,
     responses=error_responses(400, 401, 403, 404, 409),
 )
@@ -168,8 +168,14 @@ async def worker_earnings(session: SessionDep, principal: CurrentPrincipal) -> W
 )
 async def hire(body: BookingCreate, container: ContainerDep, caller: Caller) -> BookingObject:
     """The escrow's payer is you, its one allocation the worker's, its fee
-    ESCROWD_BOOKINGS_FEE_BPS; pay it with `POST /v1/bookings/{id}/pay`."""
-    row = await service.hire(container, actor=caller, application_id=body.application)
+    ESCROWD_BOOKINGS_FEE_BPS, its provider `payment_provider` (`stripe` unless told); pay it
+    with `POST /v1/bookings/{id}/pay`."""
+    row = await service.hire(
+        container,
+        actor=caller,
+        application_id=body.application,
+        provider=body.payment_provider,
+    )
     async with container.db.transaction() as s:
         return await service.shown(s, row)
 
@@ -208,7 +214,7 @@ async def retrieve_booking(
 
 @router.post(
     "/{booking_id}/pay",
-    summary="Pay the booking (its client): the escrow is charged and HELD",
+    summary="Pay the booking (its client): charged and HELD, or PayPal's approval page",
     response_model=BookingObject,
     responses=error_responses(400, 401, 402, 403, 404, 409, 502),
     dependencies=[RequireIdempotencyKey],
@@ -219,8 +225,11 @@ async def pay(
     caller: Caller,
     body: Annotated[PayRequest | None, Body()] = None,
 ) -> BookingObject:
-    """Stripe only for now: `payment_provider: "paypal"` is 400
-    `payment_provider_unsupported`. A decline is a 402 `card_error`."""
+    """Stripe: the card is charged (a decline is a 402 `card_error`). PayPal: the first call
+    answers `payment.next_action.url`, PayPal's approval page; after the client approved,
+    the booking is HELD once escrowd has captured the order (on PayPal's webhook, checked at
+    PayPal, or on this call again). `payment_provider` other than the booking's: 409
+    `payment_provider_mismatch`."""
     return await service.pay(
         container, actor=caller, booking_id=booking_id, body=body or PayRequest()
     )

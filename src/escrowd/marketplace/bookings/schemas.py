@@ -10,6 +10,7 @@ from pydantic import Field
 from escrowd.api.schemas import ApiObject, Currency, PositiveAmountInt, RequestModel
 from escrowd.clock import unix
 from escrowd.escrows.book import Book
+from escrowd.escrows.schemas import NextAction
 from escrowd.ids import Prefix, id_pattern
 from escrowd.marketplace.bookings import domain
 from escrowd.marketplace.bookings.domain import (
@@ -42,6 +43,13 @@ class BookingCreate(RequestModel):
     application: Annotated[str, Field(pattern=id_pattern(Prefix.booking_application))] = Field(
         description="The application (bapp_…) of the worker hired."
     )
+    payment_provider: Literal["stripe", "paypal"] = Field(
+        default="stripe",
+        description="How the client will pay, fixed for the booking: `stripe` (a card, the "
+        "default) or `paypal` (the client approves an order on PayPal's page; the worker is "
+        "paid out to their PayPal email). It is the booking escrow's `payment_provider`. "
+        "`stripe` needs the worker's verified payout account (else 409 `payee_account_…`).",
+    )
 
 
 class PayRequest(RequestModel):
@@ -51,11 +59,17 @@ class PayRequest(RequestModel):
         max_length=255,
         description="A `pm_…` (default: the client's saved card).",
     )
-    return_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
-    payment_provider: Literal["stripe", "paypal"] = Field(
-        default="stripe",
-        description="`stripe` only for now: escrows cannot be paid with PayPal yet (400 "
-        "`payment_provider_unsupported`).",
+    return_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Stripe: where 3-D Secure (or, without a payment method, the hosted card "
+        "form) returns to. PayPal: where PayPal's approval page sends the client back.",
+    )
+    payment_provider: Literal["stripe", "paypal"] | None = Field(
+        default=None,
+        description="Optional: the provider chosen at hire. Another one is 409 "
+        "`payment_provider_mismatch`.",
     )
 
 
@@ -87,7 +101,12 @@ class BookingPayment(ApiObject):
     status: PaymentStatus = Field(description="The seed's payment state, from the escrow's.")
     escrow: str = Field(description="The booking's escrow (esc_…): /v1/escrows/{id}.")
     escrow_status: str
-    provider: str | None
+    provider: str | None = Field(description="`stripe` or `paypal`, chosen at hire.")
+    next_action: NextAction | None = Field(
+        description="While the payment waits for the client (`escrow_status` "
+        "`requires_action`): the page to send them to — PayPal's approval page, 3-D Secure, "
+        "or the hosted card form."
+    )
     amount_held: int
     amount_released: int
     amount_refunded: int
@@ -192,7 +211,10 @@ def booking_json(row: Booking, book: Book) -> BookingObject:
             status=domain.payment_status(e.status, payment_error=e.last_payment_error is not None),
             escrow=e.id,
             escrow_status=e.status,
-            provider=e.provider,
+            provider=e.provider or domain.DEFAULT_PROVIDER,
+            next_action=NextAction(type="redirect_to_url", url=e.next_action_url)
+            if e.next_action_url and e.status == "requires_action"
+            else None,
             amount_held=e.amount - e.amount_released - e.amount_refunded if e.ledger_funded else 0,
             amount_released=e.amount_released,
             amount_refunded=e.amount_refunded,

@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service as accounts
+from escrowd.accounts.domain import PayeeNotReadyError
 from escrowd.api.principal import Principal
 from escrowd.balances import service as balances
 from escrowd.balances.domain import Figure
@@ -47,6 +48,7 @@ from escrowd.marketplace.bookings.schemas import (
     booking_json,
 )
 from escrowd.money import normalize_currency
+from escrowd.payouts.models import PayoutDestination
 
 log = get_logger(__name__)
 
@@ -136,7 +138,7 @@ async def apply(
     if job is None:
         raise _job_missing(job_id)
     domain.check_apply(job.status)
-    await accounts.require_verified_payee(session, party_id=worker)
+    await _require_payable(session, worker)
     mine = await session.scalar(
         select(BookingApplication.id).where(
             BookingApplication.job_id == job.id, BookingApplication.worker_id == worker
@@ -163,6 +165,17 @@ async def apply(
     return row
 
 
+async def _require_payable(session: AsyncSession, worker: str) -> None:
+    """The worker can be paid: a verified payout account (Stripe), or a saved PayPal email
+    (PayPal bookings only). Neither: the account's 409, which says how to onboard."""
+    try:
+        await accounts.require_verified_payee(session, party_id=worker)
+    except PayeeNotReadyError:
+        destination = await session.get(PayoutDestination, worker)
+        if destination is None or destination.paypal_email is None:
+            raise
+
+
 async def applications_query(
     session: AsyncSession, *, job_id: str, actor: Principal
 ) -> tuple[BookingJob, Select[BookingApplication]]:
@@ -181,9 +194,14 @@ async def applications_query(
 # --- bookings ------------------------------------------------------------------------------------
 
 
-async def hire(container: Container, *, actor: Principal, application_id: str) -> Booking:
-    """The job's client hires the applicant: the booking and its escrow, in one transaction
-    under the job's lock; the job's other applications are declined."""
+async def hire(
+    container: Container, *, actor: Principal, application_id: str, provider: str
+) -> Booking:
+    """The job's client hires the applicant: the booking and its escrow (paid with
+    ``provider``), in one transaction under the job's lock; the job's other applications are
+    declined. A Stripe booking needs the worker's verified payout account (its escrow's
+    release is a transfer to it); a PayPal one does not (released money stays in escrowd's
+    ledger until the worker's payout to their PayPal email)."""
     client = _user(actor, "Workers are hired by the job's client")
     now = container.clock.now()
     missing = NotFoundError(f"No such application: '{application_id}'.", param="application")
@@ -200,6 +218,8 @@ async def hire(container: Container, *, actor: Principal, application_id: str) -
             raise missing  # someone else's job: its applications are not shown to the caller
         await s.refresh(application)
         domain.check_hire(job.status, application.status)
+        if provider == "stripe":
+            await accounts.require_verified_payee(s, party_id=application.worker_id)
         fee_bps = container.settings.bookings_fee_bps
         booking = Booking(
             id=new_id(Prefix.booking),
@@ -224,6 +244,7 @@ async def hire(container: Container, *, actor: Principal, application_id: str) -
                     "amount": application.amount,
                     "allocations": [{"payee": application.worker_id, "amount": application.amount}],
                     "fee_policy": domain.fee_policy(fee_bps),
+                    "payment_provider": provider,
                     "description": f"Booking {booking.id}: “{job.title}”",
                     "metadata": {"booking": booking.id, "job": job.id},
                 }
@@ -294,9 +315,15 @@ async def _as(container: Container, actor: Principal, booking_id: str, who: str)
 async def pay(
     container: Container, *, actor: Principal, booking_id: str, body: PayRequest
 ) -> BookingObject:
-    """The client pays the booking's escrow (the escrows service's fund): HELD."""
+    """The client pays the booking's escrow (the escrows service's fund). Stripe: the card is
+    charged, HELD. PayPal: the first call makes the order and answers with its approval page
+    (``payment.next_action``); once the client approved, escrowd captures the order it has
+    read back from PayPal — on PayPal's approval webhook (a hint, checked by reading the
+    order) or on the client's next pay call, whichever comes first — HELD."""
     row = await _as(container, actor, booking_id, "client")
-    domain.check_provider(body.payment_provider)
+    async with container.db.transaction() as s:
+        escrow = await escrow_store.load(s, row.escrow_id)
+    domain.check_provider(escrow.provider or domain.DEFAULT_PROVIDER, body.payment_provider)
     await funding.fund(
         container,
         escrow_id=row.escrow_id,
