@@ -198,19 +198,32 @@ async def onboard(
     public_url: str,
     settle: Callable[[], Awaitable[object]],
     say: Say = _noop,
+    organization: str | None = None,
 ) -> str:
-    """The user's verified connected account, onboarded on the sandbox's hosted page.
+    """The user's verified connected account, onboarded on the sandbox's hosted page; with
+    ``organization`` (an ``org_…`` the user administers), the organization's account.
 
     An account already verified is reused. ``settle()`` lets the sandbox's webhooks reach
     escrowd; if the account is not verified after it, it is refreshed from the provider.
     """
     listed = await api.call("GET", "/v1/accounts", token, what=f"listing {email}'s accounts")
-    account = next(iter(listed["data"]), None)
+    account = next(
+        (
+            a
+            for a in listed["data"]
+            if (a["owner_id"] == organization if organization else a["owner_type"] == "user")
+        ),
+        None,
+    )
+    whose = f"{organization} (by {email})" if organization else email
     if account is not None and account["status"] == "verified":
-        say(f"  {email}: payout account {account['id']} already verified")
+        say(f"  {whose}: payout account {account['id']} already verified")
         return str(account["id"])
     if account is None or account.get("provider_account_id") is None:
-        account = await api.call("POST", "/v1/accounts", token, {}, what="creating an account")
+        body = {"organization": organization} if organization else {}
+        account = await api.call(
+            "POST", "/v1/accounts", token, body, what=f"creating {whose}'s account"
+        )
     base = public_url.rstrip("/")
     link = await api.call(
         "POST",
@@ -233,8 +246,8 @@ async def onboard(
     if account["status"] != "verified":
         account = await api.call("POST", f"{path}/refresh", token, {}, what="refreshing")
     if account["status"] != "verified":
-        raise DemoError(f"{email}'s account {account['id']} is {account['status']}")
-    say(f"  {email}: onboarded on the sandbox's hosted page, account {account['id']} verified")
+        raise DemoError(f"{whose}'s account {account['id']} is {account['status']}")
+    say(f"  {whose}: onboarded on the sandbox's hosted page, account {account['id']} verified")
     return str(account["id"])
 
 

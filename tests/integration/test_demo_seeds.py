@@ -102,3 +102,22 @@ def test_seed_001_books_a_worker_paid_with_paypal_and_pays_them_out_to_their_ema
     assert "100.00 USD (paid)" in out
     assert "wendy.worker@paypal.example" in out
     assert "ledger verify: OK" in out
+
+
+def test_seed_003_pays_a_user_doer_900_and_an_organization_405(fresh_db_url: str) -> None:
+    result = CliRunner().invoke(_app(), ["--database-url", fresh_db_url, "--seed", "tasks"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Seed 003 (tasks)" in out
+    assert "A. worker1's task: paid, completed, released" in out
+    assert "B. the organization's task: paid, completed, released" in out
+    assert '"Walt\'s Workshop" created; worker2 is its admin' in result.output
+    # $1,000.00 and $450.00 in, Stripe's $29.30 and $13.35 out (borne by the platform);
+    # 10 % of each to the platform; the organization's share to the organization's account.
+    assert _row(out, "provider:stripe:clearing") == ["-970.70", "-436.65", "-1,407.35"]
+    assert _row(out, "payee:usr_")[0] == "900.00"
+    assert _row(out, "payee:org_") == ["", "405.00", "405.00"]
+    assert _row(out, "platform:fees") == ["100.00", "45.00", "145.00"]
+    assert _row(out, "platform:processing_costs") == ["-29.30", "-13.35", "-42.65"]
+    assert "Walt's Workshop's available" in out
+    assert "ledger verify: OK" in out

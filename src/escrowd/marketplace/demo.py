@@ -108,8 +108,9 @@ class Stage:
             await spec.fn(SweepContext(self.container, name, now, None, "demo"))
             await run_background(self.container)
 
-    async def onboard(self, label: str) -> str:
-        """``label``'s verified payout account (onboarded on the sandbox's hosted page)."""
+    async def onboard(self, label: str, *, organization: str | None = None) -> str:
+        """``label``'s verified payout account (onboarded on the sandbox's hosted page); with
+        ``organization`` (one ``label`` administers), the organization's account."""
         _, email, token = self.users[label]
         return await onboard(
             self.api,
@@ -118,6 +119,7 @@ class Stage:
             public_url=self.container.settings.public_url,
             settle=self.settle,
             say=self.say,
+            organization=organization,
         )
 
     async def card(self, label: str, *, card: str = CARD, last4: str = CARD_LAST4) -> str:
