@@ -96,7 +96,8 @@ def demo(
 
     With --seed NNN (or the flow's name) it tells one marketplace flow's story instead, through
     that flow's routes (docs/marketplaces.md), and prints its money trail and figures the same
-    way: `escrowd demo --seed 004` sells an artwork above its secret threshold.
+    way (every seed, 000 to 004, has one): `escrowd demo --seed 004` sells an artwork above its
+    secret threshold; `--seed 001` books a worker paid with PayPal.
 
     Examples: `escrowd demo` (the SQLite file in ./data, as `escrowd serve` uses it);
     `escrowd demo --database-url postgresql+asyncpg://postgres@127.0.0.1/escrowd`.
