@@ -11,7 +11,8 @@ where their payout goes. A Stripe booking for them is refused (no payout account
 to); paying the PayPal booking with Stripe is 409 ``payment_provider_mismatch``. The client's
 pay call answers with PayPal's approval page; the client approves there (the sandbox's hosted
 page, over HTTP as a browser would); PayPal's approval webhook is only a hint: escrowd reads
-the order back at PayPal and captures it, and the booking is HELD.
+the order back at PayPal and captures it, and the booking is HELD; the same job run before the
+approval holds nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import httpx
 
 from escrowd.config import PAYPAL_SANDBOX_PREFIX
 from escrowd.escrows.ledgering import PLATFORM_FEES, PROCESSING_COSTS, escrow_account
+from escrowd.escrows.tasks import CONFIRM_PAYPAL_JOB
+from escrowd.jobs import enqueue
 from escrowd.ledger.verify import summary_lines, verify
 from escrowd.providers.paypal.provider import PayPalProvider
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
@@ -172,10 +175,24 @@ async def test_seed_001_handwork_booking_paid_with_paypal_end_to_end(ctx: Ctx) -
     await refused(ctx, client_, "POST", f"{path}/pay", None, 400, "order_not_approved")
     waiting = await ok(ctx, client_, "GET", path)
     assert waiting["payment"]["next_action"] == started["payment"]["next_action"]
+    # What PayPal's approval webhook enqueues, arriving before the client approved (a forged
+    # or early event): escrowd asks PayPal, which says the order is not approved; nothing moves.
+    order_id = httpx.URL(started["payment"]["next_action"]["url"]).params["token"]
+    async with container.db.transaction() as s:
+        await enqueue(
+            s,
+            clock=container.clock,
+            kind=CONFIRM_PAYPAL_JOB,
+            payload={"escrow_id": escrow_id, "order": order_id},
+        )
+    assert await run_jobs(container) >= 1
+    still = await ok(ctx, client_, "GET", path)
+    assert (still["payment"]["status"], still["payment"]["amount_held"]) == ("pending", 0)
+    assert await ledger_balance(ctx, escrow_account(escrow_id)) == 0
 
     # 4. The client approves on PayPal's page; the approval webhook is a hint: escrowd reads
     # the order at PayPal and captures it. HELD.
-    order_id = await approve_on_paypal(ctx, started)
+    assert await approve_on_paypal(ctx, started) == order_id
     await settle(container)
     await run_jobs(container)
     held = await ok(ctx, client_, "GET", path)
