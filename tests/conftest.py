@@ -10,6 +10,9 @@ Environment:
 - ``ESCROWD_TEST_PG_URL``: PostgreSQL server to use (default the local trust-auth server).
 - ``ESCROWD_TEST_BACKENDS``: ``sqlite,postgres`` (default) or one of them.
 - ``ESCROWD_TEST_DATA_DIR``: where the SQLite file lives (default ``.test-data``).
+
+Under pytest-xdist (``-n 2``, as the test command runs it) each worker has shared databases of
+its own, and the controller verifies the ledger over all of them at the end (tests/parallel.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from escrowd.db.migrate import upgrade
 from escrowd.db.session import Database
 from escrowd.sandbox import spec_check
 from escrowd.users import passwords
+from tests import parallel
+from tests.parallel import pytest_sessionfinish, pytest_testnodedown  # noqa: F401  (hooks)
 
 PG_SERVER_URL = os.environ.get(
     "ESCROWD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -41,19 +46,33 @@ TEST_DATA_DIR = Path(os.environ.get("ESCROWD_TEST_DATA_DIR", ".test-data")).reso
 BACKENDS = [
     b.strip() for b in os.environ.get("ESCROWD_TEST_BACKENDS", "sqlite,postgres").split(",")
 ]
-# The test command names the shared databases so it can verify the ledger over them afterwards;
-# ad-hoc runs get their own names (and drop them), so parallel runs never clobber each other.
+# The test command names the shared databases so they can be looked at after the run; ad-hoc
+# runs get their own names (and drop them), so parallel runs never clobber each other. The run
+# name goes into the environment so that pytest-xdist's workers, started after this module is
+# imported by the controller, inherit it.
 _RUN = os.environ.get("ESCROWD_TEST_RUN_NAME") or f"run{os.getpid()}"
-SHARED_PG_DB = os.environ.get("ESCROWD_TEST_PG_DB") or f"escrowd_test_{_RUN}"
-SHARED_SQLITE = TEST_DATA_DIR / (
-    os.environ.get("ESCROWD_TEST_SQLITE_NAME") or f"escrowd_test_{_RUN}.sqlite3"
-)
-_KEEP_SHARED = bool(os.environ.get("ESCROWD_TEST_PG_DB"))
+os.environ["ESCROWD_TEST_RUN_NAME"] = _RUN
+#: ``gw0``, ``gw1``… in a pytest-xdist worker; each worker has shared databases of its own.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_SUFFIX = f"_{XDIST_WORKER}" if XDIST_WORKER else ""
+SHARED_PG_DB = (os.environ.get("ESCROWD_TEST_PG_DB") or f"escrowd_test_{_RUN}") + _SUFFIX
+_SQLITE_NAME = Path(os.environ.get("ESCROWD_TEST_SQLITE_NAME") or f"escrowd_test_{_RUN}.sqlite3")
+SHARED_SQLITE = TEST_DATA_DIR / f"{_SQLITE_NAME.stem}{_SUFFIX}{_SQLITE_NAME.suffix}"
+# A worker leaves its databases to the controller, which verifies the ledger over them once
+# every worker is done (tests/parallel.py) and drops them unless the test command named them.
+_KEEP_SHARED = bool(os.environ.get("ESCROWD_TEST_PG_DB")) or bool(XDIST_WORKER)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``run_last`` (the ledger verification of the suite's data) go last."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``run_last`` (the ledger verification of the suite's data) go last; in a
+    pytest-xdist worker they are left to the controller, which runs the same check over every
+    worker's databases once all of them are done (tests/parallel.py)."""
     items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+    if XDIST_WORKER:
+        last = [item for item in items if item.get_closest_marker("run_last") is not None]
+        if last:
+            config.hook.pytest_deselected(items=last)
+            items[:] = [item for item in items if item not in last]
 
 
 def pg_url(database: str) -> str:
@@ -99,12 +118,13 @@ def create_sqlite_database(path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def shared_db_urls() -> Iterator[dict[str, str]]:
+def shared_db_urls(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     urls: dict[str, str] = {}
     if "sqlite" in BACKENDS:
         urls["sqlite"] = create_sqlite_database(SHARED_SQLITE)
     if "postgres" in BACKENDS:
         urls["postgres"] = create_pg_database(SHARED_PG_DB)
+    parallel.hand_over(request.config, urls)
     yield urls
     if not _KEEP_SHARED:
         if "postgres" in urls:
