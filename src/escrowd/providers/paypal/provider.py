@@ -27,6 +27,7 @@ from escrowd.providers.paypal.unsupported import UnsupportedMixin, refuse
 from escrowd.providers.types import (
     CancelRequest,
     CaptureRequest,
+    Charge,
     Payment,
     PaymentRequest,
     PaymentStatus,
@@ -164,6 +165,10 @@ class PayPalProvider(UnsupportedMixin):
             )
         await self._client.void_authorization(auth.id, request_id=req.idempotency_key)
         return await self.retrieve_payment(order.id)
+
+    async def retrieve_charge(self, charge_id: str) -> Charge:
+        """The capture ``charge_id`` (a payment's ``latest_charge``) with PayPal's fee."""
+        return mapping.charge_from_capture(await self._client.get_capture(charge_id))
 
     # --- refunds -------------------------------------------------------------------------
 
