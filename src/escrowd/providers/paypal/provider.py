@@ -279,7 +279,12 @@ def _refundable_capture(order: shapes.Order) -> shapes.Capture:
 
 def _capture_of(refund: shapes.Refund) -> str | None:
     """The refunded capture's id, from the refund's ``up`` link."""
-    href = shapes.link(refund.links, "up")
+    return capture_of_refund(refund.links)
+
+
+def capture_of_refund(links: list[shapes.Link]) -> str | None:
+    """The refunded capture's id from a refund's links (its ``up`` link)."""
+    href = shapes.link(links, "up")
     if href is None:
         return None
     _head, sep, tail = href.rstrip("/").rpartition("/v2/payments/captures/")
