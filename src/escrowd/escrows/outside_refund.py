@@ -32,7 +32,7 @@ from escrowd.bootstrap import Container
 from escrowd.errors import EscrowdError
 from escrowd.escrows import operations, refund, store
 from escrowd.escrows.book import Book
-from escrowd.escrows.models import Operation, OpKind
+from escrowd.escrows.models import Operation, OpKind, OpStatus
 from escrowd.jobs import JobContext, PermanentJobError, incidents
 from escrowd.logging import get_logger
 from escrowd.providers.types import Refund
@@ -60,7 +60,10 @@ async def booked(session: Any, refund_id: str) -> bool:
         return True
     ops = await session.scalars(
         select(Operation).where(
-            Operation.kind == OpKind.refund.value, Operation.provider_object_id.is_(None)
+            Operation.kind == OpKind.refund.value,
+            Operation.provider_object_id.is_(None),
+            # A booking whose read-back failed booked nothing: the job records a new one.
+            Operation.status != OpStatus.failed.value,
         )
     )
     return any(op.params.get("outside_refund") == refund_id for op in ops)
@@ -128,12 +131,16 @@ async def book_outside_refund(ctx: JobContext, payload: dict[str, Any]) -> None:
     if op is None:
         return
     settled = await operations.run(container, escrow_id, refund.REFUND, [op])
+    status = settled.results[0].status if settled.results else None
+    if status == OpStatus.failed.value:
+        # Reading the refund back failed: nothing was booked; the next attempt records anew.
+        raise RuntimeError(f"refund {refund_id} could not be read back: {settled.error}")
     log.info(
         "escrow_outside_refund_booked",
         escrow=escrow_id,
         refund=refund_id,
         amount=found.amount,
-        status=settled.results[0].status if settled.results else None,
+        status=status,
     )
 
 
