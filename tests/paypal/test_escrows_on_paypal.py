@@ -20,7 +20,13 @@ from sqlalchemy import select
 from escrowd.clock import FrozenClock
 from escrowd.config import PAYPAL_SANDBOX_PREFIX, Settings
 from escrowd.errors import InvalidRequestError
-from escrowd.escrows.ledgering import clearing, escrow_account, payee_available, payee_pending
+from escrowd.escrows.ledgering import (
+    PROCESSING_COSTS,
+    clearing,
+    escrow_account,
+    payee_available,
+    payee_pending,
+)
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.escrows.tasks import CONFIRM_PAYPAL_JOB
 from escrowd.jobs import enqueue
@@ -168,7 +174,17 @@ async def test_create_fund_release_and_pay_out_to_the_payees_paypal_email(
     order = await paypal_of(ctx).client.get_order(order_id)
     assert (order.intent, order.status) == ("CAPTURE", "COMPLETED")
     assert await ledger_balance(ctx, escrow_account(started["id"])) == 12_345
-    assert await ledger_balance(ctx, PAYPAL_CLEARING) <= -12_345
+    # PayPal's fee, read from the capture's seller_receivable_breakdown, is booked as Stripe's
+    # is: 3.49 % of 123.45 (4.31) + 0.49 = 4.80, from the platform's processing costs.
+    capture = order.purchase_units[0].payments.captures[0]  # type: ignore[union-attr]
+    breakdown = capture.seller_receivable_breakdown
+    assert breakdown is not None
+    assert breakdown.paypal_fee is not None
+    assert breakdown.net_amount is not None
+    assert (breakdown.paypal_fee.value, breakdown.net_amount.value) == ("4.80", "118.65")
+    assert held["payment"]["processing_fee"] == 480, held["payment"]
+    assert await ledger_balance(ctx, PROCESSING_COSTS) <= -480
+    assert await ledger_balance(ctx, PAYPAL_CLEARING) <= -12_345 + 480
 
     released = await post(ctx, who, f"/v1/escrows/{started['id']}/release")
     assert released["status"] == "released"

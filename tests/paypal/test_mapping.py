@@ -11,7 +11,9 @@ from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import money
 from escrowd.providers.paypal.client import PayPalClient
 from escrowd.providers.paypal.mapping import (
+    charge_from_capture,
     honor_period_end,
+    order_of,
     payment_from_order,
     refund_from_paypal,
     when,
@@ -93,3 +95,27 @@ async def test_a_capture_order_is_succeeded_and_refunds_map(
     mapped = refund_from_paypal(refund, capture_id=p.latest_charge)
     assert (mapped.amount, mapped.currency, mapped.status) == (120, "jpy", "succeeded")
     assert mapped.charge_id == p.latest_charge
+
+
+async def test_a_capture_is_a_charge_with_paypal_s_fee(
+    paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    auth = await authorization(paypal, raw, key="map-fee", amount=20000)
+    capture = await paypal.capture_authorization(
+        auth.id, Cap(amount=money(5000, "usd"), final_capture=False), request_id="map-fee-c"
+    )
+    breakdown = capture.seller_receivable_breakdown
+    assert breakdown is not None
+    assert breakdown.gross_amount.value == "50.00"
+    charge = charge_from_capture(capture)
+    # 3.49 % of 50.00 = 1.745, half up 1.75, + 0.49.
+    assert (charge.id, charge.amount, charge.currency) == (capture.id, 5000, "usd")
+    assert (charge.fee, charge.net) == (224, 5000 - 224)
+    assert charge.payment_intent == order_of(auth)
+    assert charge.captured
+    assert charge.paid
+    pending = capture.model_copy(update={"status": "PENDING", "seller_receivable_breakdown": None})
+    assert (charge_from_capture(pending).fee, charge_from_capture(pending).captured) == (
+        None,
+        False,
+    )

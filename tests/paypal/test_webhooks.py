@@ -24,12 +24,13 @@ from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import money
 from escrowd.providers.paypal.client import PayPalClient
 from escrowd.providers.paypal.webhook_signature import allowed_cert_url
-from escrowd.providers.types import EventKind
+from escrowd.providers.types import EventKind, Payment, PaymentStatus, ProviderEvent
 from escrowd.sandbox.paypal import webhooks as sandbox_webhooks
 from escrowd.sandbox.stripe.app import deliver_pending
 from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.models import InboundWebhookEvent, WebhookStatus
 from escrowd.webhooks.service import process_pending
+from escrowd.webhooks.verification import truth
 from tests.paypal.helpers import approved_order, authorization
 from tests.webhooks.conftest import Recorder
 
@@ -344,3 +345,29 @@ async def test_the_stripe_sandbox_neither_lists_nor_delivers_paypal_events(
     assert not [e for e in listed.json()["data"] if e["id"].startswith("WH-")]
     # …while the PayPal side still has the event to deliver
     about(await sandbox_deliveries(container), "CHECKOUT.ORDER.APPROVED", order.id)
+
+
+async def test_the_processor_asks_the_event_s_own_provider_for_its_objects(
+    container: Container, client: httpx.AsyncClient, paypal: PayPalClient, raw: httpx.AsyncClient
+) -> None:
+    """A PayPal event's objects are read at PayPal, not at the default (Stripe) provider, which
+    has no such order and would make every PayPal event a mismatch."""
+    order_id, (body, headers) = await approved(container, paypal, raw)
+    r = await client.post(URL, content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    seen: list[Payment] = []
+
+    async def wants_the_order(session: Any, event: ProviderEvent, clock: Any) -> None:
+        assert event.object_id is not None
+        seen.append(truth(event, "payment_intent", event.object_id, Payment))
+
+    registry = HandlerRegistry()
+    registry.register(EventKind.paypal_order_approved, wants_the_order)
+    while await process_pending(container, registry=registry):
+        pass
+    # (Other tests' stored events may be processed here too: only this order's is checked.)
+    (order,) = [p for p in seen if p.id == order_id]
+    assert order.status is PaymentStatus.requires_confirmation
+    assert order.amount == 10000
+    (row,) = await rows(container, json.loads(body)["id"])
+    assert row.status == WebhookStatus.processed.value

@@ -129,8 +129,13 @@ async def refund(
 
 
 async def call_refund(provider: PaymentProvider, op: Operation) -> Outcome:
-    """Step 2: the payer's refund, with the operation's key as its idempotency key."""
+    """Step 2: the payer's refund, with the operation's key as its idempotency key.
+
+    A refund made at the provider outside escrowd (``escrows.outside_refund``) is only read
+    back: the money moved already, and no second refund may be made for it."""
     p = op.params
+    if isinstance(p.get("outside_refund"), str):
+        return Outcome(result=await provider.retrieve_refund(p["outside_refund"]))
     result = await provider.create_refund(
         RefundRequest(
             idempotency_key=op.key,

@@ -12,6 +12,10 @@
   payment at the provider (refunds it if it was captured after all);
 - ``escrow.sync_payment`` (``escrow_id``): reads the payment back (``capture_before``, the
   charge's fee) and applies it;
+- ``escrow.confirm_paypal`` (``escrow_id``, ``order``): confirms a PayPal order PayPal says
+  the payer approved;
+- ``escrow.book_outside_refund`` (``escrow_id``, ``refund``): books once a refund made at the
+  provider outside escrowd, or opens an incident (``escrows.outside_refund``);
 - ``escrow.settle_operation`` (``key``): the janitor — repeats an unsettled provider call
   with its key and settles it.
 
@@ -29,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.accounts import service as accounts
 from escrowd.accounts.domain import PayeeNotReadyError
 from escrowd.errors import EscrowdError
-from escrowd.escrows import funding, operations, release, store
+from escrowd.escrows import funding, operations, outside_refund, release, store
 from escrowd.escrows.payments import (
     SYNC_JOB,
     VOID_JOB,
@@ -62,6 +66,7 @@ KINDS = (
     SYNC_JOB,
     SETTLE_JOB,
     CONFIRM_PAYPAL_JOB,
+    outside_refund.BOOK_OUTSIDE_REFUND_JOB,
 )
 
 CancelReason = Literal["requested_by_customer", "abandoned", "duplicate", "fraudulent"]
@@ -279,3 +284,4 @@ def register(jobs: Registry) -> None:
     jobs.add_handler(SYNC_JOB, sync_payment)
     jobs.add_handler(SETTLE_JOB, settle_operation)
     jobs.add_handler(CONFIRM_PAYPAL_JOB, confirm_paypal)
+    jobs.add_handler(outside_refund.BOOK_OUTSIDE_REFUND_JOB, outside_refund.book_outside_refund)

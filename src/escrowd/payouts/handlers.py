@@ -1,4 +1,7 @@
-"""``payout.paid`` / ``payout.failed`` from the provider (``register`` adds them).
+"""``payout.paid`` / ``payout.failed`` from the provider (``register`` adds them), and PayPal's
+``PAYMENT.PAYOUTS-ITEM.*`` (``webhooks.paypal_handlers`` registers those): the payout item's
+status at PayPal (SUCCESS, UNCLAIMED, RETURNED, FAILED, BLOCKED…) moves the payout as Stripe's
+payout status does (``providers.paypal.mapping.payout_from_item``).
 
 An event is a hint, not the truth (docs/webhooks.md): the handler finds escrowd's payout by
 the provider's id, checks the event came from the payee's own connected account (a payout
@@ -24,6 +27,7 @@ from escrowd.payouts import domain
 from escrowd.payouts.domain import PayoutStatus
 from escrowd.payouts.models import Payout
 from escrowd.payouts.service import apply_answer
+from escrowd.providers.paypal import events as paypal_events
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import EventKind, ProviderEvent
 from escrowd.providers.types import Payout as ProviderPayout
@@ -42,25 +46,51 @@ def _recorded(row: Payout) -> dict[str, Any]:
     }
 
 
-async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
-    if (
-        event.provider != stripe_events.PROVIDER
-        or event.object_type != "payout"
-        or event.object_id is None
-    ):
-        return
-    claimed = {
+def _about_a_payout(event: ProviderEvent) -> bool:
+    if event.object_id is None:
+        return False
+    if event.provider == stripe_events.PROVIDER:
+        return event.object_type == "payout"
+    # PayPal: a PAYMENT.PAYOUTS-ITEM.* event is about one payout item, escrowd's payout.
+    return event.provider == paypal_events.PROVIDER and event.kind is EventKind.paypal_payouts_item
+
+
+def _claimed(event: ProviderEvent) -> dict[str, Any]:
+    if event.provider == paypal_events.PROVIDER:
+        item = event.data.get("payout_item")
+        amount = item.get("amount") if isinstance(item, dict) else None
+        return {
+            "id": event.object_id,
+            "account": event.account,
+            "amount": amount.get("value") if isinstance(amount, dict) else None,
+            "currency": amount.get("currency") if isinstance(amount, dict) else None,
+            "status": event.data.get("transaction_status"),
+        }
+    return {
         "id": event.object_id,
         "account": event.account,
         "amount": event.data.get("amount"),
         "currency": event.data.get("currency"),
         "status": event.data.get("status"),
     }
+
+
+async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
+    if not _about_a_payout(event) or event.object_id is None:
+        return
+    claimed = _claimed(event)
     row = (
         await session.scalars(
             select(Payout).where(Payout.provider_payout_id == event.object_id).with_for_update()
         )
     ).one_or_none()
+    if row is not None and row.provider != event.provider:
+        raise EventMismatch(
+            f"The {event.provider} event names payout item {event.object_id}, which escrowd "
+            f"paid out through {row.provider}.",
+            claimed=claimed,
+            recorded=_recorded(row),
+        )
     if row is None:
         metadata = event.data.get("metadata")
         named = metadata.get("payout_id") if isinstance(metadata, dict) else None
@@ -115,3 +145,4 @@ async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -
 def register(registry: HandlerRegistry) -> None:
     registry.register(EventKind.payout_paid, on_payout)
     registry.register(EventKind.payout_failed, on_payout)
+    # PayPal's PAYMENT.PAYOUTS-ITEM.* events reach on_payout through webhooks.paypal_handlers.

@@ -6,7 +6,8 @@ was already stored.
 
 Before a handler moves money or state it asks for the provider's own object
 (``webhooks/verification.py``): the event's transaction is rolled back, the object fetched with
-no lock held, and the handlers run again with it. An event the provider contradicts is marked
+no lock held — from the provider the event came from (``container.providers``) — and the
+handlers run again with it. An event the provider contradicts is marked
 ``rejected`` and opens an incident; nothing it claimed moves.
 """
 
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 from escrowd.jobs import incidents
 from escrowd.logging import get_logger
+from escrowd.providers.base import PaymentProvider
 from escrowd.providers.paypal import events as paypal_events
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import EventKind, ProviderEvent
@@ -110,10 +112,22 @@ MAX_VERIFICATIONS = 4
 
 
 class _NeedsTruth(Exception):  # noqa: N818  (control flow out of the event's transaction)
-    def __init__(self, row_id: int, request: VerificationRequired) -> None:
+    def __init__(self, row_id: int, provider: str, request: VerificationRequired) -> None:
         super().__init__(str(request))
         self.row_id = row_id
+        self.provider = provider
         self.request = request
+
+
+def _provider_of(container: Container, name: str) -> PaymentProvider:
+    """The provider an event came from: its own objects are asked of it (a PayPal event's
+    of PayPal), never of the default provider."""
+    found = container.providers.get(name)
+    if found is not None:
+        return found
+    if name == container.provider.name or name == stripe_events.PROVIDER:
+        return container.provider
+    raise RuntimeError(f"the event's provider {name!r} is not configured")
 
 
 async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
@@ -131,7 +145,10 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
             claimed.clear()
             try:
                 verified[(request.object_type, request.object_id)] = await fetch(
-                    container.provider, request.object_type, request.object_id, request.account
+                    _provider_of(container, need.provider),
+                    request.object_type,
+                    request.object_id,
+                    request.account,
                 )
             except Exception as exc:
                 await _record_failure(container, row_id, exc)
@@ -207,7 +224,7 @@ async def _claim_and_dispatch(
                     await handler(s, event, container.clock)
                 await s.flush()  # surface the handlers' constraint errors here, not at commit
         except VerificationRequired as request:
-            raise _NeedsTruth(row_id, request) from None
+            raise _NeedsTruth(row_id, provider, request) from None
         except EventMismatch as mismatch:
             await _reject(s, event, mismatch, where=where, attempts=attempts + 1, now=now)
             return True

@@ -31,6 +31,9 @@ from escrowd.providers.types import ProviderEvent
 
 __all__ = [
     "MISMATCH_INCIDENT",
+    "PAYPAL_AUTHORIZATION",
+    "PAYPAL_CAPTURE",
+    "PAYPAL_REFUND",
     "EventMismatch",
     "VerificationRequired",
     "fetch",
@@ -133,6 +136,8 @@ async def fetch(
     Other provider errors propagate: the event is retried later, as for any handler failure.
     """
     try:
+        if object_type in PAYPAL_OBJECTS:
+            return await _fetch_paypal(provider, object_type, object_id)
         if object_type == "payment_intent":
             return await provider.retrieve_payment(object_id)
         if object_type == "charge":
@@ -154,3 +159,24 @@ async def fetch(
             return MISSING
         raise
     raise ValueError(f"no way to verify a {object_type!r} with the provider")
+
+
+#: PayPal's own objects a PayPal handler checks an event against (the order itself is a
+#: ``payment_intent``: escrowd's payment; a payout item is a ``payout``).
+PAYPAL_CAPTURE = "paypal.capture"
+PAYPAL_AUTHORIZATION = "paypal.authorization"
+PAYPAL_REFUND = "paypal.refund"
+PAYPAL_OBJECTS = frozenset({PAYPAL_CAPTURE, PAYPAL_AUTHORIZATION, PAYPAL_REFUND})
+
+
+async def _fetch_paypal(provider: PaymentProvider, object_type: str, object_id: str) -> object:
+    from escrowd.providers.paypal.provider import PayPalProvider
+
+    if not isinstance(provider, PayPalProvider):
+        raise ValueError(f"a {object_type!r} is verified with PayPal, not {provider.name!r}")
+    client = provider.client
+    if object_type == PAYPAL_CAPTURE:
+        return await client.get_capture(object_id)
+    if object_type == PAYPAL_AUTHORIZATION:
+        return await client.get_authorization(object_id)
+    return await client.get_refund(object_id)

@@ -29,7 +29,14 @@ from datetime import datetime, timedelta
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import from_money
-from escrowd.providers.types import Payment, PaymentError, PaymentStatus, Payout, Refund
+from escrowd.providers.types import (
+    Charge,
+    Payment,
+    PaymentError,
+    PaymentStatus,
+    Payout,
+    Refund,
+)
 
 HONOR_PERIOD = timedelta(days=3)
 
@@ -115,6 +122,46 @@ def _authorized(auth: shapes.Authorization, received: int) -> tuple[PaymentStatu
         return PaymentStatus.processing, 0
     # VOIDED, EXPIRED, DENIED: what was captured before stays captured.
     return (PaymentStatus.succeeded if received else PaymentStatus.canceled), 0
+
+
+def order_of(obj: shapes.Capture | shapes.Authorization) -> str | None:
+    """The order a capture or authorization belongs to (``supplementary_data.related_ids``)."""
+    related = obj.supplementary_data.related_ids if obj.supplementary_data else None
+    return related.order_id if related else None
+
+
+def charge_from_capture(capture: shapes.Capture) -> Charge:
+    """A capture as a ``Charge``: its fee is ``seller_receivable_breakdown.paypal_fee``
+    (None until PayPal states it, e.g. while the capture is pending)."""
+    total = from_money(capture.amount)
+    breakdown = capture.seller_receivable_breakdown
+    fee = net = None
+    if breakdown is not None and breakdown.paypal_fee is not None:
+        fee = from_money(breakdown.paypal_fee).amount
+        net = (
+            from_money(breakdown.net_amount).amount
+            if breakdown.net_amount is not None
+            else total.amount - fee
+        )
+    refunded = capture.status in ("REFUNDED", "PARTIALLY_REFUNDED")
+    completed = capture.status in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
+    return Charge(
+        id=capture.id,
+        amount=total.amount,
+        amount_captured=total.amount if completed else 0,
+        # PayPal's capture does not say how much was refunded; its refunds do.
+        amount_refunded=total.amount if capture.status == "REFUNDED" else 0,
+        currency=total.currency,
+        captured=completed,
+        paid=completed,
+        status=capture.status.lower() if not refunded else "succeeded",
+        payment_intent=order_of(capture),
+        fee=fee,
+        net=net,
+        balance_transaction=None,
+        capture_before=None,
+        disputed=False,
+    )
 
 
 def refund_from_paypal(refund: shapes.Refund, *, capture_id: str) -> Refund:

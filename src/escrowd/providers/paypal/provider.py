@@ -27,6 +27,7 @@ from escrowd.providers.paypal.unsupported import UnsupportedMixin, refuse
 from escrowd.providers.types import (
     CancelRequest,
     CaptureRequest,
+    Charge,
     Payment,
     PaymentRequest,
     PaymentStatus,
@@ -165,6 +166,10 @@ class PayPalProvider(UnsupportedMixin):
         await self._client.void_authorization(auth.id, request_id=req.idempotency_key)
         return await self.retrieve_payment(order.id)
 
+    async def retrieve_charge(self, charge_id: str) -> Charge:
+        """The capture ``charge_id`` (a payment's ``latest_charge``) with PayPal's fee."""
+        return mapping.charge_from_capture(await self._client.get_capture(charge_id))
+
     # --- refunds -------------------------------------------------------------------------
 
     async def create_refund(self, req: RefundRequest) -> Refund:
@@ -274,7 +279,12 @@ def _refundable_capture(order: shapes.Order) -> shapes.Capture:
 
 def _capture_of(refund: shapes.Refund) -> str | None:
     """The refunded capture's id, from the refund's ``up`` link."""
-    href = shapes.link(refund.links, "up")
+    return capture_of_refund(refund.links)
+
+
+def capture_of_refund(links: list[shapes.Link]) -> str | None:
+    """The refunded capture's id from a refund's links (its ``up`` link)."""
+    href = shapes.link(links, "up")
     if href is None:
         return None
     _head, sep, tail = href.rstrip("/").rpartition("/v2/payments/captures/")

@@ -192,11 +192,26 @@ class Authorization(Response):
     supplementary_data: SupplementaryData | None = None
 
 
+class SellerReceivableBreakdown(Response):
+    """What the capture leaves the seller: ``gross_amount`` less ``paypal_fee`` is
+    ``net_amount``. PayPal fills it once the capture completed (a pending one may lack it)."""
+
+    gross_amount: Money
+    paypal_fee: Money | None = None
+    net_amount: Money | None = None
+
+
+class StatusDetails(Response):
+    reason: str | None = None
+
+
 class Capture(Response):
     id: str
     status: CaptureStatus
     amount: Money
     final_capture: bool
+    status_details: StatusDetails | None = None
+    seller_receivable_breakdown: SellerReceivableBreakdown | None = None
     invoice_id: str | None = None
     custom_id: str | None = None
     create_time: str | None = None

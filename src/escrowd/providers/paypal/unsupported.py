@@ -1,9 +1,9 @@
 """The PaymentProvider calls PayPal has no counterpart for, each refused with a clear error.
 
 PayPal (as escrowd uses it) has no stored customers or payment methods, no connected accounts
-or transfers between them, no subscriptions billed through this interface, no charge objects
-with fees, no dispute retrieval through Orders and Payments, and no listing of payments or
-refunds by creation time for reconciliation (that is PayPal's Transaction Search, not mapped).
+or transfers between them, no subscriptions billed through this interface, no dispute
+retrieval through Orders and Payments, and no listing of payments or refunds by creation time
+for reconciliation (that is PayPal's Transaction Search, not mapped).
 Each call raises ``ProviderError`` ``unsupported_by_provider`` naming what is not supported;
 the ``list_*`` calls raise when called, not when first iterated.
 """
@@ -18,7 +18,6 @@ from escrowd.providers.types import (
     AccountLinkRequest,
     AccountRequest,
     CatalogItem,
-    Charge,
     ConnectedAccount,
     Customer,
     CustomerRequest,
@@ -63,9 +62,6 @@ class UnsupportedMixin:
         raise refuse("saved payment methods (set_default_payment_method)")
 
     # --- charges and disputes ------------------------------------------------------------
-
-    async def retrieve_charge(self, charge_id: str) -> Charge:
-        raise refuse("charges with fees (retrieve_charge); a PayPal capture is not mapped to one")
 
     async def retrieve_dispute(self, dispute_id: str) -> Dispute:
         raise refuse("retrieving disputes (retrieve_dispute)")

@@ -251,7 +251,8 @@ class PayPalSandbox:
             f"{escape(order.data['status'])}.</p>"
             f"<form method=post action='{action}'><label for=funding>Pay with</label>"
             "<select id=funding name=funding><option value=balance>PayPal balance</option>"
-            "<option value=declined>A card that will be declined</option></select>"
+            "<option value=declined>A card that will be declined</option>"
+            "<option value=echeck>An eCheck (the capture stays pending)</option></select>"
             "<button name=action value=approve>Approve</button>"
             "<button name=action value=cancel>Cancel and return</button></form>"
         )
@@ -269,7 +270,8 @@ class PayPalSandbox:
                 if target is None:
                     return page("PayPal checkout", "<p>Cancelled.</p>")
                 return redirect(target, token=order.id)
-            funding = "declined" if fields.get("funding") == "declined" else "balance"
+            chosen = fields.get("funding")
+            funding = chosen if chosen in ("declined", "echeck") else "balance"
             try:
                 payer = new_id(13)
                 await orders.approve(u, order, funding=funding, payer_id=payer)

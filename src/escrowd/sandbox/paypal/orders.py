@@ -8,7 +8,12 @@ Behaviours worth knowing (docs/sandbox.md lists them):
   ``EXPIRED`` and a capture gets 422 ``AUTHORIZATION_EXPIRED``;
 - captures of an authorization may total up to 115 % of it or 75 major units more, whichever
   is less (PayPal's rule);
-- one purchase unit per order.
+- one purchase unit per order;
+- a completed capture carries PayPal's ``seller_receivable_breakdown``: a fee of 3.49 % plus
+  a fixed fee per currency (``FIXED_FEES``, 0.49 for USD), rounded half up;
+- funding "echeck" leaves a capture ``PENDING`` (``status_details.reason: ECHECK``, no fee
+  yet) until ``settle_pending_capture`` completes it (``PAYMENT.CAPTURE.COMPLETED``) or
+  denies it (``PAYMENT.CAPTURE.DENIED``), as an eCheck clears or bounces days later.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ from escrowd.sandbox.paypal import webhooks
 from escrowd.sandbox.paypal.faults import PayPalError, not_found, unprocessable
 from escrowd.sandbox.paypal.store import Obj, Unit, new_id, stamp
 
+#: PayPal's standard US rate for PayPal checkout, in hundredths of a percent (3.49 %).
+FEE_RATE_BPS = 349
+#: The fixed part of PayPal's fee per currency, in minor units (others: ``DEFAULT_FIXED_FEE``).
+FIXED_FEES = {"usd": 49, "eur": 39, "gbp": 29, "cad": 59, "aud": 59, "jpy": 49}
+DEFAULT_FIXED_FEE = 49
 AUTHORIZATION_DAYS = 29
 HONOR_DAYS = 3
 DAY = 86400
@@ -59,6 +69,22 @@ def minor(money: shapes.Money | shapes.PayoutCurrency, field: str) -> tuple[int,
 
 def _money(amount: int, currency: str) -> dict[str, str]:
     return {"currency_code": currency.upper(), "value": to_value(amount, currency)}
+
+
+def paypal_fee(amount: int, currency: str) -> int:
+    """The sandbox's fee on a capture: 3.49 % (half up) plus the currency's fixed fee, never
+    more than the capture itself."""
+    rate = (amount * FEE_RATE_BPS + 5_000) // 10_000
+    return min(rate + FIXED_FEES.get(currency, DEFAULT_FIXED_FEE), amount)
+
+
+def _breakdown(amount: int, currency: str) -> dict[str, Any]:
+    fee = paypal_fee(amount, currency)
+    return {
+        "gross_amount": _money(amount, currency),
+        "paypal_fee": _money(fee, currency),
+        "net_amount": _money(amount - fee, currency),
+    }
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -236,6 +262,7 @@ async def capture_order(u: Unit, order_id: str) -> Reply:
         final=True,
         related={"order_id": order_id},
         refs=order.data["purchase_units"][0],
+        pending=order.private.get("funding") == "echeck",
     )
     order.data["status"] = "COMPLETED"
     order.data["update_time"] = stamp(u.now)
@@ -383,6 +410,7 @@ async def _new_capture(
     related: dict[str, str],
     refs: dict[str, Any],
     up: str | None = None,
+    pending: bool = False,
 ) -> Obj:
     capture_id = new_id()
     path = f"/v2/payments/captures/{capture_id}"
@@ -391,7 +419,7 @@ async def _new_capture(
         links.append(u.link(up, "up"))
     data: dict[str, Any] = {
         "id": capture_id,
-        "status": "COMPLETED",
+        "status": "PENDING" if pending else "COMPLETED",
         "amount": _money(amount, currency),
         "final_capture": final,
         "create_time": stamp(u.now),
@@ -399,11 +427,29 @@ async def _new_capture(
         "links": links,
         "supplementary_data": {"related_ids": related},
     }
+    if pending:
+        data["status_details"] = {"reason": "ECHECK"}
+    else:
+        data["seller_receivable_breakdown"] = _breakdown(amount, currency)
     for key in ("invoice_id", "custom_id"):
         if refs.get(key) is not None:
             data[key] = refs[key]
     capture = u.create("capture", capture_id, data, amount=amount, currency=currency, refunded=0)
     await u.save(capture, parent=related.get("authorization_id") or related.get("order_id"))
+    if pending:
+        await webhooks.emit(
+            u,
+            "PAYMENT.CAPTURE.PENDING",
+            "capture",
+            data,
+            f"Payment pending for {data['amount']['value']} {data['amount']['currency_code']}",
+        )
+    else:
+        await _completed(u, data)
+    return capture
+
+
+async def _completed(u: Unit, data: dict[str, Any]) -> None:
     await webhooks.emit(
         u,
         "PAYMENT.CAPTURE.COMPLETED",
@@ -411,7 +457,36 @@ async def _new_capture(
         data,
         f"Payment completed for {data['amount']['value']} {data['amount']['currency_code']}",
     )
-    return capture
+
+
+async def settle_pending_capture(u: Unit, capture_id: str, *, completed: bool) -> dict[str, Any]:
+    """A pending (eCheck) capture clears (``COMPLETED``, with its fee) or bounces
+    (``DECLINED``), and PayPal says so by webhook. Sandbox only: PayPal decides this itself."""
+    capture = await load_capture(u, capture_id)
+    if capture.data["status"] != "PENDING":
+        raise unprocessable("CAPTURE_NOT_PENDING", "Only a pending capture can be settled.")
+    data = capture.data
+    data.pop("status_details", None)
+    data["update_time"] = stamp(u.now)
+    if completed:
+        data["status"] = "COMPLETED"
+        data["seller_receivable_breakdown"] = _breakdown(
+            capture.private["amount"], capture.private["currency"]
+        )
+    else:
+        data["status"] = "DECLINED"
+    await u.save(capture)
+    if completed:
+        await _completed(u, data)
+    else:
+        await webhooks.emit(
+            u,
+            "PAYMENT.CAPTURE.DENIED",
+            "capture",
+            data,
+            f"A payment capture for {data['amount']['value']} was denied",
+        )
+    return data
 
 
 async def load_capture(u: Unit, capture_id: str) -> Obj:
