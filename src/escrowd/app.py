@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
@@ -19,7 +20,7 @@ from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
 from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
-from escrowd.config import PAYPAL_SANDBOX_PREFIX, SANDBOX_PREFIX
+from escrowd.config import PAYPAL_SANDBOX_PREFIX, SANDBOX_PREFIX, Settings
 from escrowd.customers.routes import routers as customer_routers
 from escrowd.disputes.routes import routers as dispute_routers
 from escrowd.escrows.routes import routers as escrow_routers
@@ -167,3 +168,22 @@ async def _run_background(container: Container, steps: list[BackgroundStep]) -> 
             except Exception:  # a failing step must not stop the others; it is logged
                 log.exception("background_step_failed", step=getattr(step, "__name__", "?"))
         await asyncio.sleep(0 if busy else 0.2)
+
+
+#: Set by ``escrowd serve --workers N --no-background`` for the processes it starts.
+_BACKGROUND_ENV = "ESCROWD_SERVE_BACKGROUND"
+
+
+def serving_environment(settings: Settings, *, background: bool) -> dict[str, str]:
+    """What a serving process started by uvicorn needs in its environment to build the same
+    app as ``escrowd serve`` would: the database it was told on the command line, and whether
+    it does the background work."""
+    return {
+        "ESCROWD_DATABASE_URL": settings.effective_database_url,
+        _BACKGROUND_ENV: "1" if background else "0",
+    }
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``escrowd serve --workers N``'s processes (a uvicorn factory)."""
+    return create_app(build(Settings()), background=os.environ.get(_BACKGROUND_ENV, "1") != "0")

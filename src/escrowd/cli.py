@@ -7,6 +7,7 @@ Every command takes its settings from ``ESCROWD_*`` environment variables
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -89,11 +90,34 @@ def serve(
             help="Do not create the demo logins and demo data in an empty database.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Serving processes sharing the port (more than 1 needs PostgreSQL: all they "
+            "share is in the database).",
+        ),
+    ] = 1,
+    no_background: Annotated[
+        bool,
+        typer.Option(
+            "--no-background",
+            help="Leave inbound webhooks, jobs and sweeps to `escrowd worker` processes "
+            "instead of doing them between requests.",
+        ),
+    ] = False,
 ) -> None:
-    """Migrate the database, then serve the API (Ctrl-C stops it)."""
+    """Migrate the database, then serve the API (Ctrl-C stops it).
+
+    Each serving process also processes stored webhooks, runs due jobs and sweeps between
+    requests, unless --no-background leaves them to `escrowd worker` (the way to run under
+    load: see docs/scaling.md).
+    """
     import uvicorn
 
-    from escrowd.app import create_app
+    from escrowd.app import create_app, serving_environment
     from escrowd.bootstrap import build
     from escrowd.db.migrate import upgrade
 
@@ -106,12 +130,20 @@ def serve(
     if overrides:
         settings = settings.model_copy(update=overrides)
     url = settings.effective_database_url
+    if workers > 1 and not url.startswith("postgresql"):
+        raise config_error(
+            ValueError(
+                f"--workers {workers} needs PostgreSQL: SQLite has a single writer. Set "
+                "ESCROWD_DATABASE_URL (or --database-url) to a postgresql+asyncpg:// URL, or "
+                "serve with one process."
+            )
+        )
     if not no_migrate:
         console.print(f"Migrating {redact(url)} …")
         upgrade(url)
     try:
         container = build(settings)
-        app_ = create_app(container)
+        app_ = create_app(container, background=not no_background)
     except (EscrowdError, ValueError) as exc:  # a setting escrowd cannot use
         raise config_error(exc) from exc
     if not no_demo and settings.is_dev:
@@ -133,7 +165,24 @@ def serve(
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold green]escrowd {__version__} is serving at {base}[/bold green]")
     console.print(f"  start here: {base}/   API docs: {base}/docs   Ctrl-C to stop")
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+    if no_background:
+        console.print("  background work is left to `escrowd worker` (--no-background)")
+    if workers == 1:
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+        return
+    # Each process builds its own app from the same settings (the environment, plus what the
+    # options said, handed down through it).
+    asyncio.run(container.close())
+    os.environ.update(serving_environment(settings, background=not no_background))
+    console.print(f"  {workers} serving processes")
+    uvicorn.run(
+        "escrowd.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
 
 
 @ledger_app.command("verify")

@@ -133,3 +133,53 @@ def test_ctrl_c_stops_a_running_worker_cleanly(sqlite_url: str) -> None:
     assert "Stopping" in rest
     assert "Done:" in rest
     assert "Traceback" not in rest
+
+
+def _inbound_statuses(url: str) -> list[str]:
+    from escrowd.webhooks.models import InboundWebhookEvent
+
+    async def read() -> list[str]:
+        container = build(_settings(url))
+        try:
+            async with container.db.transaction() as session:
+                rows = await session.scalars(select(InboundWebhookEvent.status))
+                return list(rows)
+        finally:
+            await container.close()
+
+    return asyncio.run(read())
+
+
+def _sandbox_customer(url: str) -> None:
+    """A customer made at the sandbox: the sandbox queues its ``customer.created`` webhook."""
+    from escrowd.providers.types import CustomerRequest
+
+    async def make() -> None:
+        container = build(_settings(url))
+        try:
+            await container.provider.create_customer(
+                CustomerRequest(idempotency_key=f"cli-{time.time_ns()}", email="w@example.com")
+            )
+        finally:
+            await container.close()
+
+    asyncio.run(make())
+
+
+def test_worker_once_delivers_the_sandboxs_webhooks_and_processes_them(sqlite_url: str) -> None:
+    """With `escrowd serve --no-background`, the workers do what the serving process would:
+    the sandbox's webhooks reach escrowd's intake and the stored events are processed."""
+    _sandbox_customer(sqlite_url)
+    assert _inbound_statuses(sqlite_url) == []
+
+    skipped = CliRunner().invoke(app, ["--once", "--no-webhooks", "--database-url", sqlite_url])
+    assert skipped.exit_code == 0, skipped.output
+    assert "inbound webhooks: off" in skipped.output
+    assert _inbound_statuses(sqlite_url) == []
+
+    result = CliRunner().invoke(app, ["--once", "--database-url", sqlite_url])
+    assert result.exit_code == 0, result.output
+    assert "inbound webhooks: on" in result.output
+    statuses = _inbound_statuses(sqlite_url)
+    assert statuses, "the sandbox's customer.created was not delivered"
+    assert "received" not in statuses, statuses  # stored and processed, none left waiting

@@ -12,9 +12,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from escrowd.bootstrap import Container
 from escrowd.cli_support import DatabaseUrlOpt, load_settings, redact
 from escrowd.config import Settings
-from escrowd.jobs.worker import Worker, WorkerStats
+from escrowd.jobs.worker import Step, Worker, WorkerStats
+from escrowd.webhooks.service import process_pending
 
 console = Console(stderr=True)
 
@@ -51,6 +53,14 @@ def worker(
     no_sweeps: Annotated[
         bool, typer.Option("--no-sweeps", help="Leave the periodic sweeps to other workers.")
     ] = False,
+    no_webhooks: Annotated[
+        bool,
+        typer.Option(
+            "--no-webhooks",
+            help="Leave the stored inbound webhooks (Stripe's, PayPal's) to other workers "
+            "or to `escrowd serve`.",
+        ),
+    ] = False,
     poll_interval: Annotated[
         float,
         typer.Option(
@@ -68,14 +78,20 @@ def worker(
     ] = 30.0,
     database_url: DatabaseUrlOpt = None,
 ) -> None:
-    """Run outbox jobs and periodic sweeps until Ctrl-C (or once, with --once).
+    """Run outbox jobs, periodic sweeps and the stored inbound webhooks until Ctrl-C (or
+    once, with --once).
 
-    Start as many as you like on PostgreSQL (they share the work; each job runs on one of
-    them); on SQLite run a single one. `escrowd serve` already runs one in process.
+    Start as many as you like on PostgreSQL (they share the work; each job and each webhook
+    is handled by one of them); on SQLite run a single one. `escrowd serve` already runs one
+    in process, unless started with --no-background.
     """
     settings = load_settings(database_url)
     url = settings.effective_database_url
-    ok = asyncio.run(_main(settings, once, concurrency, kind, not no_sweeps, poll_interval, grace))
+    ok = asyncio.run(
+        _main(
+            settings, once, concurrency, kind, not no_sweeps, not no_webhooks, poll_interval, grace
+        )
+    )
     if not ok:
         console.print(f"[red]Cannot use {redact(url)}:[/red] run `escrowd migrate` first.")
         raise typer.Exit(2)
@@ -87,6 +103,7 @@ async def _main(
     concurrency: int,
     kinds: list[str] | None,
     sweeps: bool,
+    webhooks: bool,
     poll_interval: float,
     grace: float,
 ) -> bool:
@@ -102,14 +119,20 @@ async def _main(
                 await session.execute(select(Job.id).limit(1))
         except Exception:
             return False
-        w = Worker(container, kinds=kinds or None, run_sweeps=sweeps)
+        w = Worker(
+            container,
+            kinds=kinds or None,
+            run_sweeps=sweeps,
+            steps=_webhook_steps(container) if webhooks else [],
+        )
         known = sorted(w.registry.kinds())
         where = redact(settings.effective_database_url)
         console.print(f"[bold]escrowd worker {w.worker_id}[/bold] on {where}")
         console.print(
             f"  handlers: {', '.join(known) or 'none'}; claiming: "
             f"{', '.join(kinds) if kinds else 'every kind'}; sweeps: "
-            f"{', '.join(s.name for s in w.registry.sweeps()) if sweeps else 'off'}"
+            f"{', '.join(s.name for s in w.registry.sweeps()) if sweeps else 'off'}; "
+            f"inbound webhooks: {'on' if webhooks else 'off'}"
         )
         if container.db.dialect == "sqlite" and not once:
             console.print("  SQLite: run only this one worker (SQLite has a single writer).")
@@ -121,6 +144,17 @@ async def _main(
         return True
     finally:
         await container.close()
+
+
+def _webhook_steps(container: Container) -> list[Step]:
+    """Processing the stored inbound webhooks; in sandbox mode first the sandbox's own clock
+    and webhook deliveries, which a serving process started with --no-background leaves to
+    the workers as it leaves them everything else."""
+    from escrowd.sandbox.stripe.app import deliver_pending
+
+    if container.sandbox is None:
+        return [process_pending]
+    return [deliver_pending, process_pending]
 
 
 async def _drain(w: Worker, batch: int) -> None:

@@ -15,7 +15,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +44,11 @@ T = TypeVar("T")
 
 #: Jobs one ``run_once`` call claims at most.
 BATCH = 10
+
+#: Other work a worker does besides jobs and sweeps: a step takes the container, does what is
+#: due and returns how much it did (0 when nothing was). Processing stored inbound webhooks is
+#: one (``escrowd worker`` passes it).
+Step = Callable[[Container], Awaitable[int]]
 
 
 def new_worker_id() -> str:
@@ -77,8 +82,10 @@ class Worker:
         worker_id: str | None = None,
         lease: timedelta = LEASE,
         uniform: backoff.Uniform = random.random,
+        steps: Sequence[Step] = (),
     ) -> None:
         self.container = container
+        self.steps = tuple(steps)
         self.registry = registry or container.registries.jobs
         self.kinds = frozenset(kinds) if kinds is not None else None
         self.run_sweeps = run_sweeps
@@ -131,7 +138,23 @@ class Worker:
         else:
             for run in work:
                 await run()
-        return len(work)
+        return len(work) + await self._run_steps()
+
+    async def _run_steps(self) -> int:
+        done = 0
+        for step in self.steps:
+            try:
+                done += await step(self.container)
+            except Exception:  # a failing step must not stop the jobs or the other steps
+                log.exception("worker_step_failed", step=getattr(step, "__name__", "?"))
+        return done
+
+    async def _steps_until(self, stop_event: asyncio.Event, poll_interval: float) -> None:
+        """The steps, again at once while they find work, else after ``poll_interval``."""
+        while not stop_event.is_set():
+            if await self._run_steps() == 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop_event.wait(), poll_interval)
 
     # ---- running a job ----------------------------------------------------------------------
 
@@ -330,6 +353,11 @@ class Worker:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         running: set[asyncio.Task[None]] = set()
         stopping = asyncio.create_task(stop_event.wait())
+        steps = (
+            asyncio.create_task(self._steps_until(stop_event, poll_interval))
+            if self.steps
+            else None
+        )
         try:
             while not stop_event.is_set():
                 free = concurrency - len(running)
@@ -365,6 +393,10 @@ class Worker:
             stopping.cancel()
             with suppress(asyncio.CancelledError):
                 await stopping
+            if steps is not None:
+                steps.cancel()
+                with suppress(asyncio.CancelledError):
+                    await steps
         return self.stats
 
 
