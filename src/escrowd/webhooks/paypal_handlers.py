@@ -66,3 +66,9 @@ def register(registry: HandlerRegistry) -> None:
             registry.register(kind, on_order_approved)
         else:
             registry.register(kind, note_only)
+    # Disputes are followed, not noted (a buyer's dispute freezes the escrow it disputes).
+    from escrowd.webhooks import paypal_disputes
+
+    for kind in (EventKind.paypal_dispute_created, EventKind.paypal_dispute_resolved):
+        registry.unregister(kind, note_only)
+    paypal_disputes.register(registry)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 from escrowd.jobs import incidents
 from escrowd.logging import get_logger
+from escrowd.providers.base import PaymentProvider
 from escrowd.providers.paypal import events as paypal_events
 from escrowd.providers.stripe import events as stripe_events
 from escrowd.providers.types import EventKind, ProviderEvent
@@ -110,10 +111,17 @@ MAX_VERIFICATIONS = 4
 
 
 class _NeedsTruth(Exception):  # noqa: N818  (control flow out of the event's transaction)
-    def __init__(self, row_id: int, request: VerificationRequired) -> None:
+    def __init__(self, row_id: int, request: VerificationRequired, provider: str) -> None:
         super().__init__(str(request))
         self.row_id = row_id
         self.request = request
+        #: Whose event it is: the object is read from that provider (PayPal's from PayPal).
+        self.provider = provider
+
+
+def _provider_of(container: Container, name: str) -> PaymentProvider:
+    found = container.providers.get(name)
+    return found if found is not None else container.provider
 
 
 async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
@@ -131,7 +139,10 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
             claimed.clear()
             try:
                 verified[(request.object_type, request.object_id)] = await fetch(
-                    container.provider, request.object_type, request.object_id, request.account
+                    _provider_of(container, need.provider),
+                    request.object_type,
+                    request.object_id,
+                    request.account,
                 )
             except Exception as exc:
                 await _record_failure(container, row_id, exc)
@@ -207,7 +218,7 @@ async def _claim_and_dispatch(
                     await handler(s, event, container.clock)
                 await s.flush()  # surface the handlers' constraint errors here, not at commit
         except VerificationRequired as request:
-            raise _NeedsTruth(row_id, request) from None
+            raise _NeedsTruth(row_id, request, provider) from None
         except EventMismatch as mismatch:
             await _reject(s, event, mismatch, where=where, attempts=attempts + 1, now=now)
             return True

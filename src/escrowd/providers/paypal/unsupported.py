@@ -2,7 +2,7 @@
 
 PayPal (as escrowd uses it) has no stored customers or payment methods, no connected accounts
 or transfers between them, no subscriptions billed through this interface, no charge objects
-with fees, no dispute retrieval through Orders and Payments, and no listing of payments or
+with fees, and no listing of payments or
 refunds by creation time for reconciliation (that is PayPal's Transaction Search, not mapped).
 Each call raises ``ProviderError`` ``unsupported_by_provider`` naming what is not supported;
 the ``list_*`` calls raise when called, not when first iterated.
@@ -22,7 +22,6 @@ from escrowd.providers.types import (
     ConnectedAccount,
     Customer,
     CustomerRequest,
-    Dispute,
     Invoice,
     Link,
     PaymentMethod,
@@ -62,13 +61,10 @@ class UnsupportedMixin:
     async def set_default_payment_method(self, *, customer: str, payment_method: str) -> Customer:
         raise refuse("saved payment methods (set_default_payment_method)")
 
-    # --- charges and disputes ------------------------------------------------------------
+    # --- charges ----------------------------------------------------------------------
 
     async def retrieve_charge(self, charge_id: str) -> Charge:
         raise refuse("charges with fees (retrieve_charge); a PayPal capture is not mapped to one")
-
-    async def retrieve_dispute(self, dispute_id: str) -> Dispute:
-        raise refuse("retrieving disputes (retrieve_dispute)")
 
     # --- connected accounts --------------------------------------------------------------
 
