@@ -385,3 +385,28 @@ async def test_a_dispute_of_a_payment_escrowd_did_not_make_is_not_followed(ctx: 
     assert await ledger_balance(ctx, DISPUTES) == disputes_before
     assert dispute_id not in await incidents_seen(ctx)
     await _verified(ctx)
+
+
+async def test_a_clawback_after_release_takes_the_net_back_in_the_ledger_and_refunds_at_paypal(
+    ctx: Ctx,
+) -> None:
+    """The same ledger-only taking back, asked for by the payer (``clawback: true``): no
+    transfer to reverse, one refund of the capture at PayPal."""
+    who, payee, held = await held_escrow(ctx, 9_000)
+    escrow_id = held["id"]
+    await post(ctx, who, f"/v1/escrows/{escrow_id}/release")
+    assert await ledger_balance(ctx, payee_available(payee.id)) == 9_000
+    key = await admin(ctx)
+    clawed = await post(ctx, key, f"/v1/escrows/{escrow_id}/refund", {"clawback": True})
+    assert (clawed["status"], clawed["amount_refunded"], clawed["amount_released"]) == (
+        "refunded",
+        9_000,
+        0,
+    )
+    assert await ledger_balance(ctx, payee_available(payee.id)) == 0
+    assert await ledger_balance(ctx, escrow_account(escrow_id)) == 0
+    order = await paypal_of(ctx).client.get_order(held["payment"]["id"])
+    assert order.purchase_units[0].payments is not None
+    capture = order.purchase_units[0].payments.captures[0]
+    assert (capture.id, capture.status) == (held["payment"]["charge"], "REFUNDED")
+    await _verified(ctx)
