@@ -9,10 +9,13 @@ money trail.
   rest. Worker 1 then pays their earnings out: a payout request, the admin's approval, the
   sandbox clock moved to its arrival, ``paid``. Then a second escrow, $30.00 for worker 2, is
   funded and disputed by the client; the admin reviews and splits it ($20.00 released,
-  $10.00 refunded). Last it lists the membership plans (Starter, Pro, Team: migration 0018
-  seeds them). It returns the escrows, the payout, the dispute and the users
-  (``escrowd.demo_cli`` reads the money trail they left). Run it again and it tells the story
-  again with new escrows and a new payout; users, verified accounts and the card are reused.
+  $10.00 refunded). Then a third escrow, $25.00 for worker 2, is paid with PayPal: the
+  client approves it on the PayPal sandbox's approval page, it is released, and worker 2 pays
+  their share out to their PayPal email (PayPal Payouts). Last it lists the membership plans
+  (Starter, Pro, Team: migration 0018 seeds them). It returns the escrows, the payouts, the
+  dispute and the users (``escrowd.demo_cli`` reads the money trail they left). Run it again
+  and it tells the story again with new escrows and new payouts; users, verified accounts and
+  the card are reused.
 - ``seed_demo(settings)``: what ``escrowd serve`` does in an empty development database: the
   demo logins, then one run of the demo so there is something to look at.
 
@@ -71,6 +74,10 @@ DISPUTED_AMOUNT = 3_000
 DISPUTE_RELEASE = 2_000
 DISPUTE_REFUND = 1_000
 
+#: The third escrow: $25.00 for worker 2, paid with PayPal, paid out to their PayPal email.
+PAYPAL_AMOUNT = 2_500
+PAYPAL_EMAIL = "worker2@demo.escrowd.dev"
+
 Say = Callable[[str], None]
 
 
@@ -90,6 +97,9 @@ class DemoResult:
     #: The second escrow and its dispute, resolved by a split.
     disputed: dict[str, Any] | None = None
     dispute: dict[str, Any] | None = None
+    #: The escrow paid with PayPal, released to worker 2, and their payout to PayPal.
+    paypal_escrow: dict[str, Any] | None = None
+    paypal_payout: dict[str, Any] | None = None
 
 
 def _noop(_: str) -> None:
@@ -352,7 +362,11 @@ async def run_demo(container: Container, *, say: Say = _noop, login: bool = True
         )
         say("6. Dispute: a second escrow, disputed by the client, split by the admin")
         disputed, dispute = await disputed_escrow(api, bearer, users, card, settle=settle, say=say)
-        say("7. Membership plans (docs/subscriptions.md)")
+        say("7. PayPal: an escrow approved on PayPal, released, paid out to a PayPal email")
+        paypal_escrow, paypal_payout = await paypal_chapter(
+            api, bearer, users, settle=settle, say=say
+        )
+        say("8. Membership plans (docs/subscriptions.md)")
         plans = await api.call("GET", "/v1/plans", what="listing the plans")
         for plan in plans["data"]:
             jobs = plan["limits"].get("published_jobs_per_month")
@@ -369,6 +383,8 @@ async def run_demo(container: Container, *, say: Say = _noop, login: bool = True
         payout=payout,
         disputed=disputed,
         dispute=dispute,
+        paypal_escrow=paypal_escrow,
+        paypal_payout=paypal_payout,
     )
 
 
@@ -595,6 +611,102 @@ async def disputed_escrow(
         f"escrow {escrow['status']}"
     )
     return escrow, dispute
+
+
+async def paypal_chapter(
+    api: Api,
+    bearer: dict[str, str],
+    users: dict[str, tuple[str, str]],
+    *,
+    settle: Callable[[], Awaitable[object]],
+    say: Say = _noop,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A $25.00 escrow for worker2 paid with PayPal: the client approves the order on the
+    PayPal sandbox's approval page, funds it, releases it; worker2 sets their PayPal email and
+    pays their net out there (approved by the admin). Returns the escrow and the payout (None
+    when the net is not available yet: a payout delay)."""
+    client, admin, worker = bearer["client"], bearer["admin"], bearer["worker2"]
+    escrow = await api.call(
+        "POST",
+        "/v1/escrows",
+        client,
+        {
+            "currency": "usd",
+            "amount": PAYPAL_AMOUNT,
+            "allocations": [{"payee": users["worker2"][0], "amount": PAYPAL_AMOUNT}],
+            "fee_policy": FEE_POLICY,
+            "payment_provider": "paypal",
+            "description": "Demo: a favicon set, paid with PayPal",
+            "metadata": {"demo": "true"},
+        },
+        what="creating the PayPal escrow",
+    )
+    eid = escrow["id"]
+    path = f"/v1/escrows/{eid}"
+    escrow = await api.call("POST", f"{path}/fund", client, {}, key=f"{eid}:fund", what="funding")
+    _expect(escrow, "requires_action", "asking PayPal for the order")
+    link = httpx.URL(escrow["next_action"]["url"])
+    order = link.params["token"]
+    say(f"  created {eid}: {_usd(PAYPAL_AMOUNT)} for worker2; PayPal order {order} to approve")
+    page = await api.client.get(link.raw_path.decode())
+    if page.status_code != 200:
+        raise DemoError(f"PayPal's approval page answered HTTP {page.status_code}")
+    approved = await api.client.post(
+        f"{link.path.removesuffix('/checkoutnow')}/checkoutnow/{order}",
+        data={"action": "approve", "funding": "balance"},
+    )
+    if approved.status_code not in (200, 303):
+        raise DemoError(f"approving on PayPal's page failed: HTTP {approved.status_code}")
+    escrow = await api.call(
+        "POST", f"{path}/fund", client, {}, key=f"{eid}:fund:approved", what="confirming"
+    )
+    _expect(escrow, "held", "the payer's approval on PayPal")
+    say(
+        f"  the client approved it on the PayPal sandbox's page; PayPal captured it "
+        f"({escrow['payment']['charge']}): {escrow['status']}"
+    )
+    escrow = await api.call(
+        "POST", f"{path}/release", client, {}, key=f"{eid}:release", what="releasing"
+    )
+    _expect(escrow, "released", "the release")
+    net = int(escrow["allocations"][0]["net_released"])
+    say(
+        f"  released: worker2's net {_usd(net)} stays on the platform's PayPal balance "
+        "(no transfer: PayPal has none) until paid out"
+    )
+    await settle()
+    await api.call(
+        "POST",
+        "/v1/payout_destination",
+        worker,
+        {"paypal_email": PAYPAL_EMAIL},
+        what="saving worker2's PayPal email",
+    )
+    balance = await api.call("GET", "/v1/balance", worker, what="reading worker2's balance")
+    if _figure(balance["available"]) < net:
+        say("  no PayPal payout this time: worker2's net is still pending (a payout delay)")
+        return escrow, None
+    payout = await api.call(
+        "POST",
+        "/v1/payouts",
+        worker,
+        {"amount": net, "currency": "usd", "provider": "paypal"},
+        key=f"{eid}:payout",
+        what="requesting the PayPal payout",
+    )
+    po = payout["id"]
+    payout = await api.call(
+        "POST", f"/v1/payouts/{po}/approve", admin, {}, key=f"{po}:approve", what="approving"
+    )
+    await settle()
+    payout = await api.call("GET", f"/v1/payouts/{po}", worker, what="reading the payout")
+    if payout["status"] != "paid":
+        raise DemoError(f"the PayPal payout {po} is {payout['status']}")
+    say(
+        f"  worker2 asked for {_usd(net)} to {payout['receiver_email']}; the admin approved "
+        f"it: a PayPal Payouts item ({payout['provider_payout']}), {payout['status']}"
+    )
+    return escrow, payout
 
 
 # --- escrowd serve -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``escrowd demo``: an escrow, a payout and a dispute on the sandbox, and the money trail.
+"""``escrowd demo``: escrows, payouts (to a bank and to PayPal) and a dispute on the sandbox,
+and the money trail.
 
 The main CLI mounts it with ``app.command("demo")(demo)``. The story itself is
 ``escrowd.demo.run_demo``; this module reads the trail it left in the ledger
@@ -52,8 +53,8 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Walk an escrow, a payout and a dispute through their lives on the built-in Stripe
-    sandbox, then print where every cent went.
+    """Walk escrows, payouts and a dispute through their lives on the built-in Stripe and
+    PayPal sandboxes, then print where every cent went.
 
     The steps, each an ordinary call to escrowd's HTTP API (served in process, no port opened):
 
@@ -82,12 +83,19 @@ def demo(
     ("incomplete"), worker2 adds evidence, the admin reviews it and splits it: 20.00 released
     to worker2, 10.00 refunded to the client.
 
+    7. PayPal: a third escrow, 25.00 USD for worker2, paid with PayPal. The client approves
+    the order on the PayPal sandbox's approval page and funds it (`held`: PayPal captured it),
+    releases it (`released`: PayPal has no transfers, so worker2's net waits on the platform's
+    PayPal balance), worker2 saves their PayPal email and asks for a PayPal payout of their
+    net, the admin approves it: a PayPal Payouts item, `paid`.
+
     Printed at the end: the ledger transfers, chapter by chapter (A. the escrow, B. the payout,
-    C. the disputed escrow; debit → credit, by account code, with what each one means), the
-    balance of every ledger account they touched (credits − debits) per chapter and now (the
-    provider's clearing account goes negative: that is money that came from outside), the
-    escrow's final state and each allocation's gross, platform fee, processing cost and net,
-    the payout, the dispute, and `ledger verify`.
+    C. the disputed escrow, D. the PayPal escrow, E. the PayPal payout; debit → credit, by
+    account code, with what each one means), the balance of every ledger account they touched
+    (credits − debits) per chapter and now (the providers' clearing accounts go negative: that
+    is money that came from outside), the escrow's final state and each allocation's gross,
+    platform fee, processing cost and net, the payout, the dispute, the PayPal escrow and
+    payout, and `ledger verify`.
 
     Run it again for another story (new escrows, a new payout). Development and test databases
     only (it refuses ESCROWD_ENV=production) and the sandbox only (it refuses
@@ -281,13 +289,29 @@ def chapters(result: DemoResult) -> list[Chapter]:
                 "the disputed escrow: funded, disputed, split by the admin",
             )
         )
+    if result.paypal_escrow is not None:
+        out.append(
+            Chapter(
+                "paypal",
+                str(result.paypal_escrow["id"]),
+                "the PayPal escrow: approved on PayPal, captured, released to worker2",
+            )
+        )
+    if result.paypal_payout is not None:
+        out.append(
+            Chapter(
+                "paypal payout",
+                str(result.paypal_payout["id"]),
+                "worker2's PayPal payout: requested (held), approved, paid to their email",
+            )
+        )
     return out
 
 
 async def traced_demo(container: Container, *, say: Say = _quiet) -> Traced:
     """Run the demo, read its money trail, verify the whole ledger."""
     result = await run_demo(container, say=say)
-    say("8. Money trail and ledger verify")
+    say("9. Money trail and ledger verify")
     trail = await money_trail(container, chapters(result))
     report = await verify(container.db)
     trail.verify_ok, trail.verify_lines = report.ok, summary_lines(report)
@@ -419,6 +443,7 @@ PAYPAL_CLEARING = clearing("paypal")
 _WHAT_PAYPAL = {
     "payment": "the PayPal order captured, into the escrow",
     "refund": "refunded to the client's PayPal",
+    "processing_recovery": "the worker's share of processing",
     "payout_sent": "out to the worker's PayPal email",
 }
 
@@ -445,6 +470,8 @@ def _holder(code: str, labels: dict[str, str], names: dict[str, str]) -> str:
     if code == PAYPAL_CLEARING:
         return "money from / back to PayPal"
     if kind == "provider":
+        if party == "paypal":
+            return "money from / back to PayPal"
         return "money from / back to cards and banks"
     return {"platform:fees": "platform's fees", "platform:processing_costs": "card fees"}.get(
         code, ""
@@ -523,6 +550,8 @@ def render(traced: Traced, console: Console) -> None:
     labels = {e["id"]: "the escrow (A)"}
     if result.disputed is not None:
         labels[result.disputed["id"]] = "the disputed escrow (C)"
+    if result.paypal_escrow is not None:
+        labels[result.paypal_escrow["id"]] = "the PayPal escrow (D)"
     console.print("\nWhat the demo made (ids shortened below to their last 6 characters):")
     console.print(f"  escrow          {e['id']}", highlight=False)
     if result.payout is not None:
@@ -530,6 +559,10 @@ def render(traced: Traced, console: Console) -> None:
     if result.disputed is not None and result.dispute is not None:
         console.print(f"  disputed escrow {result.disputed['id']}", highlight=False)
         console.print(f"  dispute         {result.dispute['id']}", highlight=False)
+    if result.paypal_escrow is not None:
+        console.print(f"  PayPal escrow   {result.paypal_escrow['id']}", highlight=False)
+    if result.paypal_payout is not None:
+        console.print(f"  PayPal payout   {result.paypal_payout['id']}", highlight=False)
     for label, (user_id, email) in result.users.items():
         console.print(f"  {label:<15} {user_id}  {email}", highlight=False)
 
@@ -575,6 +608,7 @@ def render(traced: Traced, console: Console) -> None:
     console.print(allocations)
     _render_payout(result, console, names)
     _render_dispute(result, console)
+    _render_paypal(result, console, names)
 
     for line in trail.verify_lines:
         console.print(line, highlight=False)
@@ -653,6 +687,40 @@ def _render_dispute(result: DemoResult, console: Console) -> None:
             ("  of which worker2's net", _money(net, cur)),
             ("refunded to the client", _money(d["amount_refunded"], cur)),
             ("the escrow now", esc["status"]),
+        ],
+        console,
+    )
+
+
+def _render_paypal(result: DemoResult, console: Console, names: dict[str, str]) -> None:
+    e, p = result.paypal_escrow, result.paypal_payout
+    if e is None:
+        return
+    cur = e["currency"]
+    _fields(
+        f"D. PayPal escrow {short(e['id'])}",
+        [
+            ("status", e["status"]),
+            ("amount", _money(e["amount"], cur)),
+            ("PayPal order", str(e["payment"]["id"])),
+            ("PayPal capture", str(e["payment"]["charge"])),
+            ("released to worker2 (gross)", _money(e["amount_released"], cur)),
+            ("  of which worker2's net", _money(int(e["allocations"][0]["net_released"]), cur)),
+        ],
+        console,
+    )
+    if p is None:
+        console.print(
+            "E. No PayPal payout: worker2's earnings were still pending.", highlight=False
+        )
+        return
+    _fields(
+        f"E. PayPal payout {short(p['id'])}",
+        [
+            ("to", f"{names.get(p['party'], p['party'])}'s PayPal: {p['receiver_email']}"),
+            ("status", p["status"]),
+            ("amount", _money(p["amount"], p["currency"])),
+            ("PayPal payout item", str(p["provider_payout"])),
         ],
         console,
     )

@@ -2,7 +2,8 @@
 
 The demo drives escrowd's HTTP API in process against the sandbox (a client, two verified
 workers, an admin; a $100 escrow funded with the 0077 card, released to both workers, $15
-refunded; worker 1's $49.47 paid out; a $30 escrow disputed and split $20 / $10); these tests
+refunded; worker 1's $49.47 paid out; a $30 escrow disputed and split $20 / $10; a $25 escrow
+paid with PayPal, released, worker 2's $20.61 paid out to their PayPal email); these tests
 check that the money trail it prints adds up to the cent, chapter by chapter.
 """
 
@@ -195,8 +196,64 @@ async def test_the_demo_disputes_a_second_escrow_and_the_admin_splits_it(
         1_000,
     ]
     assert trail.verify_ok, trail.verify_lines
-    assert [c.key for c in trail.chapters] == ["escrow", "payout", "dispute"]
+    assert [c.key for c in trail.chapters] == [
+        "escrow",
+        "payout",
+        "dispute",
+        "paypal",
+        "paypal payout",
+    ]
     assert any("the admin split it" in line for line in lines)
+
+
+async def test_the_demo_pays_a_paypal_escrow_out_to_worker2s_paypal_email(
+    fresh: Container,
+) -> None:
+    lines: list[str] = []
+    traced = await traced_demo(fresh, say=lines.append)
+    worker2 = traced.demo.users["worker2"][0]
+    escrow, payout = traced.demo.paypal_escrow, traced.demo.paypal_payout
+    assert escrow is not None
+    assert payout is not None
+
+    assert (escrow["payment_provider"], escrow["status"], escrow["amount_released"]) == (
+        "paypal",
+        "released",
+        2_500,
+    )
+    (allocation,) = escrow["allocations"]
+    assert (allocation["platform_fee"], allocation["processing_cost"]) == (375, 64)
+    assert allocation["net_released"] == 2_061
+    # PayPal agrees: the order was captured in full, the payout item went to the email.
+    paypal = fresh.provider_named("paypal")
+    order = await paypal.retrieve_payment(escrow["payment"]["id"])
+    assert (order.status.value, order.amount_received) == ("succeeded", 2_500)
+    assert order.latest_charge == escrow["payment"]["charge"]
+    assert (payout["provider"], payout["receiver_email"], payout["status"]) == (
+        "paypal",
+        "worker2@demo.escrowd.dev",
+        "paid",
+    )
+    item = await paypal.retrieve_payout(payout["provider_payout"])
+    assert (item.status, item.amount) == ("paid", 2_061)
+
+    trail = traced.trail
+    eid, po = escrow["id"], payout["id"]
+    assert trail.changes(eid) == {
+        clearing("paypal"): -2_500,
+        f"escrow:{eid}": 0,
+        f"payee:{worker2}:available": 2_061,
+        PLATFORM_FEES: 375,
+        PROCESSING_COSTS: 64,
+    }
+    assert trail.changes(po) == {
+        f"payee:{worker2}:available": -2_061,
+        f"payouts:in_transit:{worker2}": 0,
+        clearing("paypal"): 2_061,
+    }
+    assert trail.verify_ok, trail.verify_lines
+    assert any("approved it on the PayPal sandbox's page" in line for line in lines)
+    assert any("worker2@demo.escrowd.dev" in line for line in lines)
 
 
 async def test_with_a_payout_delay_the_demo_says_the_earnings_are_pending_and_skips_the_payout(
@@ -213,7 +270,9 @@ async def test_with_a_payout_delay_the_demo_says_the_earnings_are_pending_and_sk
 
     assert traced.demo.payout is None
     assert any("ESCROWD_PAYOUT_DELAY_SECONDS" in line for line in lines)
-    assert [c.key for c in traced.trail.chapters] == ["escrow", "dispute"]
+    # Neither payout: worker1's and worker2's earnings are pending alike.
+    assert [c.key for c in traced.trail.chapters] == ["escrow", "dispute", "paypal"]
+    assert traced.demo.paypal_payout is None
     changes = _changes(traced)
     assert changes[f"payee:{worker1}:pending"] == 4_947
     assert f"payee:{worker1}:available" not in changes
@@ -239,7 +298,13 @@ async def test_a_second_run_makes_a_new_escrow_and_reuses_users_and_verified_acc
     assert await _count(fresh, "payment_methods") == 1
     assert second.demo.escrow["status"] == "released"
     # Each chapter of the second run moved exactly what the first run's did.
-    assert [c.key for c in second.trail.chapters] == ["escrow", "payout", "dispute"]
+    assert [c.key for c in second.trail.chapters] == [
+        "escrow",
+        "payout",
+        "dispute",
+        "paypal",
+        "paypal payout",
+    ]
     for was, now in zip(first.trail.chapters, second.trail.chapters, strict=True):
         assert now.key == was.key
         assert now.reference != was.reference
@@ -251,10 +316,10 @@ async def test_a_second_run_makes_a_new_escrow_and_reuses_users_and_verified_acc
     assert second.demo.payout["status"] == "paid"
     assert second.demo.dispute is not None
     assert second.demo.dispute["status"] == "resolved"
-    assert await _count(fresh, "payouts") == 2
+    assert await _count(fresh, "payouts") == 4
     assert await _count(fresh, "disputes") == 2
     fees = {b.code: b.balance for b in second.trail.balances}
-    assert fees[PLATFORM_FEES] == 2 * (1_275 + 300)
+    assert fees[PLATFORM_FEES] == 2 * (1_275 + 300 + 375)
     assert second.trail.verify_ok, second.trail.verify_lines
 
 
@@ -294,6 +359,8 @@ def test_the_demo_command_prints_the_money_trail_and_can_run_again(fresh_db_url:
         "A. the escrow: funded, released to both workers, the rest refunded",
         "B. worker1's payout: requested (held), approved, paid",
         "C. the disputed escrow: funded, disputed, split by the admin",
+        "D. the PayPal escrow: approved on PayPal, captured, released to worker2",
+        "E. worker2's PayPal payout: requested (held), approved, paid to their email",
         "Ledger accounts the demo touched (USD)",
         "Allocations (USD)",
         "ledger verify: OK",
@@ -302,13 +369,28 @@ def test_the_demo_command_prints_the_money_trail_and_can_run_again(fresh_db_url:
     assert "100.00 USD" in first.stdout
     assert "payout requested:" in first.stdout
     assert "out to the worker's bank" in first.stdout
+    # (The "what" cells fold at 80 columns: their first words are on the transfer's line.)
+    assert "│ the PayPal order captured," in first.stdout
+    assert "│ out to the worker's PayPal" in first.stdout
+    assert "worker2's PayPal: worker2@demo.escrowd.dev" in first.stdout
     # The clearing account's row: −81.80 for the escrow ($100 in, $15 and $3.20 out), +49.47
     # for the payout, −18.83 for the disputed escrow ($30 in, $10 and $1.17 out); −51.16 now.
     assert _row(first.stdout, "provider:stripe:clearing") == [
         "-81.80",
         "49.47",
         "-18.83",
+        "",
+        "",
         "-51.16",
+    ]
+    # PayPal's: $25.00 in for the PayPal escrow, worker2's $20.61 out to their PayPal.
+    assert _row(first.stdout, "provider:paypal:clearing") == [
+        "",
+        "",
+        "",
+        "-25.00",
+        "20.61",
+        "-4.39",
     ]
     assert "resolved" in first.stdout
     assert "split" in first.stdout
@@ -319,9 +401,20 @@ def test_the_demo_command_prints_the_money_trail_and_can_run_again(fresh_db_url:
 
 
 def _row(table: str, account: str) -> list[str]:
-    """The figures on the balances table's line for ``account``."""
-    line = next(line for line in table.splitlines() if line.startswith(f"│ {account} "))
-    return [cell.strip() for cell in line.split("│")[2:-1]]
+    """The figures on the balances table's line for ``account`` (whose code the table may
+    fold over the next lines when the terminal is narrow)."""
+    lines = table.splitlines()
+    for i, line in enumerate(lines):
+        cells = line.split("│")
+        if not line.startswith("│ ") or len(cells) < 3:
+            continue
+        name, j = cells[1].strip(), i
+        while name and name != account and account.startswith(name) and j + 1 < len(lines):
+            j += 1
+            name += lines[j].split("│")[1].strip() if lines[j].startswith("│ ") else "?"
+        if name == account:
+            return [cell.strip() for cell in cells[2:-1]]
+    raise AssertionError(f"no row for {account}")
 
 
 def test_the_demo_command_refuses_production(fresh_db_url: str) -> None:
@@ -350,9 +443,10 @@ async def test_serve_seeds_an_empty_database_with_logins_and_the_demo_once(
     assert await seed_demo(settings) is None  # not empty any more: nothing is added
     container = build(settings)
     try:
-        # The demo's story, once: its escrow and the disputed one, the payout, the dispute.
-        assert await _count(container, "escrows") == 2
-        assert await _count(container, "payouts") == 1
+        # The demo's story, once: its escrow, the disputed one and the PayPal one, the two
+        # payouts (to worker1's bank, to worker2's PayPal), the dispute.
+        assert await _count(container, "escrows") == 3
+        assert await _count(container, "payouts") == 2
         assert await _count(container, "disputes") == 1
         assert await _count(container, "users") == len(DEMO_USERS)
     finally:

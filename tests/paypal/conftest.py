@@ -57,8 +57,17 @@ SHAPES: list[tuple[str, str, type[BaseModel] | None, type[BaseModel] | None]] = 
     ("POST", r"/v1/payments/payouts", shapes.PayoutRequest, shapes.PayoutBatch),
     ("GET", rf"/v1/payments/payouts/{_ID}", None, shapes.PayoutBatch),
     ("GET", rf"/v1/payments/payouts-item/{_ID}", None, shapes.PayoutItem),
+    ("GET", r"/v1/customer/disputes/[A-Za-z0-9-]+", None, shapes.Dispute),
+    (
+        "POST",
+        r"/v1/customer/disputes/[A-Za-z0-9-]+/adjudicate",
+        shapes.AdjudicateRequest,
+        shapes.LinksOnly,
+    ),
 ]
-MONEY_MOVING = re.compile(r"/(authorize|capture|void|refund)$|^/v2/checkout/orders$|payouts$")
+MONEY_MOVING = re.compile(
+    r"/(authorize|capture|void|refund|adjudicate)$|^/v2/checkout/orders$|payouts$"
+)
 
 
 @dataclass

@@ -449,7 +449,6 @@ async def test_unsupported_calls_say_paypal_does_not_support_them(container: Con
         ),
         (lambda: paypal.retrieve_subscription("sub_1"), "subscriptions"),
         (lambda: paypal.retrieve_invoice("in_1"), "invoices"),
-        (lambda: paypal.retrieve_dispute("dp_1"), "disputes"),
     ]
     for call, what in calls:
         with pytest.raises(ProviderError) as info:

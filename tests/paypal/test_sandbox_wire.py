@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
+from escrowd.bootstrap import Container
+from escrowd.providers.errors import ProviderError
 from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.client import PayPalClient
 from tests.paypal.conftest import Exchange, body_of, check_exchange
-from tests.paypal.helpers import authorization, order_request
+from tests.paypal.helpers import approved_order, authorization, order_request
 
 
 async def _bearer(paypal: PayPalClient) -> dict[str, str]:
@@ -125,3 +128,57 @@ def test_the_wire_guard_fails_on_a_shape_paypal_does_not_publish() -> None:
         )
     with pytest.raises(AssertionError):  # a money-moving call without PayPal-Request-Id
         check_exchange(_exchange("/v2/payments/captures/ABC/refund", {}, status=422, method="POST"))
+
+
+async def test_a_dispute_read_and_settled_over_the_wire(
+    paypal: PayPalClient, raw: httpx.AsyncClient, container: Container
+) -> None:
+    """``GET /v1/customer/disputes/{id}`` and the sandbox-only adjudication, in PayPal's
+    shapes (the ``wire`` fixture checks every exchange); a missing dispute is PayPal's 404, a
+    settled one cannot be settled again."""
+    order = await approved_order(paypal, raw, order_request("CAPTURE", 4_200), key="wire-dp")
+    done = await paypal.capture_order(order.id, request_id="wire-dp-capture")
+    assert done.purchase_units[0].payments is not None
+    capture = done.purchase_units[0].payments.captures[0]
+    opened = await raw.post(f"/resolutioncenter/{capture.id}", data={"reason": "UNAUTHORISED"})
+    assert opened.status_code == 201, opened.text
+    found = re.search(r"<code id=dispute>([A-Z0-9-]+)</code>", opened.text)
+    assert found is not None
+    dispute = await paypal.get_dispute(found.group(1))
+    assert (dispute.status, dispute.reason, dispute.dispute_amount.value) == (
+        "UNDER_REVIEW",
+        "UNAUTHORISED",
+        "42.00",
+    )
+    assert dispute.seller_transaction_id == capture.id
+    assert dispute.dispute_outcome is None
+    assert shapes.link(dispute.links, "adjudicate") is not None
+    again = await raw.post(f"/resolutioncenter/{capture.id}", data={"reason": "OTHER"})
+    assert again.status_code == 422
+    assert "already disputed" in again.text
+    shown = await raw.get(f"/resolutioncenter/{capture.id}")  # now the dispute's own page
+    assert dispute.dispute_id in shown.text
+    assert "value=SELLER_FAVOR" in shown.text
+    await paypal.adjudicate_dispute(
+        dispute.dispute_id,
+        shapes.AdjudicateRequest(adjudication_outcome="SELLER_FAVOR"),
+        request_id="wire-dp-settle",
+    )
+    settled = await paypal.get_dispute(dispute.dispute_id)
+    assert settled.status == "RESOLVED"
+    assert settled.dispute_outcome is not None
+    assert settled.dispute_outcome.outcome_code == "RESOLVED_SELLER_FAVOUR"
+    assert [(m.affected_party, m.type) for m in settled.money_movements] == [
+        ("SELLER", "DEBIT"),
+        ("SELLER", "CREDIT"),
+    ]
+    with pytest.raises(ProviderError) as refused:
+        await paypal.adjudicate_dispute(
+            dispute.dispute_id,
+            shapes.AdjudicateRequest(adjudication_outcome="BUYER_FAVOR"),
+            request_id="wire-dp-settle-2",
+        )
+    assert refused.value.http_status == 422
+    with pytest.raises(ProviderError) as missing:
+        await paypal.get_dispute("PP-D-00000000")
+    assert missing.value.missing

@@ -111,7 +111,9 @@ async def recover(ctx: JobContext, payload: dict[str, Any]) -> None:
             provider = escrow.provider
     assert provider_dispute is not None
     # Read with no transaction open: a close that arrived meanwhile was left for this.
-    truth = await container.provider.retrieve_dispute(provider_dispute)
+    # The escrow's own provider (a PayPal escrow's dispute is PayPal's).
+    source = container.providers.get(provider or "") or container.provider
+    truth = await source.retrieve_dispute(provider_dispute)
     async with container.db.transaction() as s:
         row = await _dispute(s, payload)
         escrow = await store.load(s, row.escrow_id, lock=True)

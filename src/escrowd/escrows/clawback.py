@@ -131,6 +131,12 @@ def _target(book: Book, clawed: int, refund: int) -> State:
     return transition(state, Action.refund, context=context)
 
 
+def ledger_only(release_op: Operation) -> bool:
+    """A release made without a transfer (a provider without them, PayPal): its net stays on
+    the platform's balance at the provider, so taking it back is a ledger move alone."""
+    return "destination" in release_op.params and release_op.params["destination"] is None
+
+
 async def _transfers_left(
     session: AsyncSession, book: Book, allocation_ids: Sequence[str]
 ) -> dict[str, list[tuple[Operation, int]]]:
@@ -154,7 +160,7 @@ async def _transfers_left(
     out: dict[str, list[tuple[Operation, int]]] = {a: [] for a in allocation_ids}
     for op in rows:
         left = op.provider_amount - op.reversed - planned.get(op.key, 0)
-        if op.provider_object_id and left > 0:
+        if (op.provider_object_id or ledger_only(op)) and left > 0:
             out[op.allocation_id or ""].append((op, left))
     return out
 
@@ -275,6 +281,8 @@ async def call(provider: PaymentProvider, op: Operation) -> Outcome:
     done = 0
     try:
         for i, r in enumerate(p["reversals"], start=1):
+            if r["transfer"] is None:
+                continue  # a release without a transfer: the ledger alone takes it back
             await provider.reverse_transfer(
                 TransferReversalRequest(
                     idempotency_key=f"{op.key}:reversal:{i}",

@@ -144,6 +144,8 @@ async def call(provider: PaymentProvider, op: Operation) -> Outcome:
     done = 0
     try:
         for i, r in enumerate(op.params["reversals"], start=1):
+            if r["transfer"] is None:
+                continue  # a release without a transfer (PayPal): the ledger alone takes it
             await provider.reverse_transfer(
                 TransferReversalRequest(
                     idempotency_key=f"{op.key}:reversal:{i}",

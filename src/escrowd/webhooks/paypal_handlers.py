@@ -401,3 +401,9 @@ ACTING: dict[EventKind, Handler] = {
 def register(registry: HandlerRegistry) -> None:
     for kind in {*KINDS.values(), *PREFIXES.values()}:
         registry.register(kind, ACTING.get(kind, note_only))
+    # Disputes are followed, not noted (a buyer's dispute freezes the escrow it disputes).
+    from escrowd.webhooks import paypal_disputes
+
+    for kind in (EventKind.paypal_dispute_created, EventKind.paypal_dispute_resolved):
+        registry.unregister(kind, note_only)
+    paypal_disputes.register(registry)

@@ -115,6 +115,7 @@ class _NeedsTruth(Exception):  # noqa: N818  (control flow out of the event's tr
     def __init__(self, row_id: int, provider: str, request: VerificationRequired) -> None:
         super().__init__(str(request))
         self.row_id = row_id
+        #: Whose event it is: the object is read from that provider (PayPal's from PayPal).
         self.provider = provider
         self.request = request
 

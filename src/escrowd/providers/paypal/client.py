@@ -175,6 +175,19 @@ class PayPalClient:
         path = f"/v1/payments/payouts-item/{_seg(payout_item_id)}"
         return await self._call("GET", path, shapes.PayoutItem)
 
+    # --- Disputes v1 ---------------------------------------------------------------------
+
+    async def get_dispute(self, dispute_id: str) -> shapes.Dispute:
+        path = f"/v1/customer/disputes/{_seg(dispute_id)}"
+        return await self._call("GET", path, shapes.Dispute)
+
+    async def adjudicate_dispute(
+        self, dispute_id: str, req: shapes.AdjudicateRequest, *, request_id: str
+    ) -> None:
+        """PayPal's sandbox-only settlement of a dispute (tests and tools; never in live)."""
+        path = f"/v1/customer/disputes/{_seg(dispute_id)}/adjudicate"
+        await self._call("POST", path, shapes.LinksOnly, body=req, request_id=request_id)
+
     # --- plumbing ------------------------------------------------------------------------
 
     async def _call(

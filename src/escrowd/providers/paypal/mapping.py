@@ -31,6 +31,7 @@ from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import from_money
 from escrowd.providers.types import (
     Charge,
+    Dispute,
     Payment,
     PaymentError,
     PaymentStatus,
@@ -215,4 +216,76 @@ def payout_from_item(item: shapes.PayoutItem) -> Payout:
         arrival_date=when(item.time_processed) if status == "SUCCESS" else None,
         failure_code=status.lower() if failed else None,
         failure_message=message if failed else None,
+    )
+
+
+# --- disputes ---------------------------------------------------------------------------------
+
+#: Resolved in the seller's favour: PayPal releases its hold (a payout PayPal made to the buyer
+#: itself, a claim the buyer cancelled or PayPal denied, leave the seller's money alone too).
+WON_OUTCOMES = frozenset(
+    {"RESOLVED_SELLER_FAVOUR", "RESOLVED_WITH_PAYOUT", "CANCELED_BY_BUYER", "DENIED"}
+)
+#: Resolved in the buyer's favour, by PayPal or by the seller accepting the claim: the buyer
+#: keeps the money (``amount_refunded`` of it, all of the disputed amount when absent).
+LOST_OUTCOMES = frozenset({"RESOLVED_BUYER_FAVOUR", "ACCEPTED"})
+_AWAITING_SELLER = ("OPEN", "WAITING_FOR_SELLER_RESPONSE")
+_FEE_REASONS = ("DISPUTE_FEE", "CHARGEBACK_FEE", "DISPUTE_SETTLEMENT_FEE")
+
+
+def dispute_status(d: shapes.Dispute) -> str:
+    """PayPal's status and outcome in the neutral words: needs_response, under_review, won,
+    lost. A RESOLVED dispute without a known outcome stays under_review: nothing is decided
+    on a guess."""
+    if d.status == "RESOLVED" and d.dispute_outcome is not None:
+        code = d.dispute_outcome.outcome_code
+        if code in WON_OUTCOMES:
+            return "won"
+        if code in LOST_OUTCOMES:
+            return "lost"
+    return "needs_response" if d.status in _AWAITING_SELLER else "under_review"
+
+
+def _fees(d: shapes.Dispute, currency: str) -> int:
+    total = 0
+    for m in d.money_movements:
+        if m.affected_party != "SELLER" or m.reason not in _FEE_REASONS or m.amount is None:
+            continue
+        value = from_money(m.amount)
+        if value.currency != currency:
+            continue
+        total += value.amount if m.type == "DEBIT" else -value.amount
+    return max(total, 0)
+
+
+def dispute_from_paypal(d: shapes.Dispute, *, order_id: str | None) -> Dispute:
+    """A PayPal dispute as the neutral ``Dispute``; ``order_id``: the order the disputed
+    capture belongs to (read from the capture), escrowd's payment id.
+
+    PayPal holds the disputed amount from the seller's balance while the dispute is open
+    (``withdrawn``); won, the hold is released (``reinstated``); lost, the buyer keeps
+    ``amount_refunded`` (all of it when absent) and the rest of the hold comes back. Fees are
+    the seller's fee debits in ``money_movements``.
+    """
+    amount = from_money(d.dispute_amount)
+    status = dispute_status(d)
+    reinstated = 0
+    if status == "won":
+        reinstated = amount.amount
+    elif status == "lost" and d.dispute_outcome is not None:
+        refunded = d.dispute_outcome.amount_refunded
+        if refunded is not None and from_money(refunded).currency == amount.currency:
+            reinstated = max(amount.amount - from_money(refunded).amount, 0)
+    return Dispute(
+        id=d.dispute_id,
+        amount=amount.amount,
+        currency=amount.currency,
+        status=status,
+        reason=(d.reason or "other").lower(),
+        charge_id=d.seller_transaction_id,
+        payment_id=order_id,
+        withdrawn=amount.amount,
+        reinstated=reinstated,
+        fee=_fees(d, amount.currency),
+        created=when(d.create_time.replace("Z", "+00:00") if d.create_time else None),
     )

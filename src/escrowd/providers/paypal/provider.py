@@ -28,6 +28,7 @@ from escrowd.providers.types import (
     CancelRequest,
     CaptureRequest,
     Charge,
+    Dispute,
     Payment,
     PaymentRequest,
     PaymentStatus,
@@ -239,6 +240,26 @@ class PayPalProvider(UnsupportedMixin):
     async def retrieve_payout(self, payout_id: str, *, account_id: str | None = None) -> Payout:
         """The payout item (``account_id`` is meaningless on PayPal and ignored)."""
         return mapping.payout_from_item(await self._client.get_payout_item(payout_id))
+
+    # --- disputes ----------------------------------------------------------------------
+
+    async def retrieve_dispute(self, dispute_id: str) -> Dispute:
+        """The dispute (Disputes v1), with the order its disputed capture belongs to as the
+        payment id: one more call, to the capture, whose ``related_ids`` name the order."""
+        found = await self._client.get_dispute(dispute_id)
+        order_id = None
+        capture_id = found.seller_transaction_id
+        if capture_id is not None:
+            try:
+                capture = await self._client.get_capture(capture_id)
+            except ProviderError as exc:
+                if not exc.missing:
+                    raise
+                capture = None  # not a capture PayPal knows: no order, so no escrow's
+            if capture is not None and capture.supplementary_data is not None:
+                related = capture.supplementary_data.related_ids
+                order_id = related.order_id if related is not None else None
+        return mapping.dispute_from_paypal(found, order_id=order_id)
 
     # --- inbound webhooks ----------------------------------------------------------------
 

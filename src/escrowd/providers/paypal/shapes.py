@@ -1,10 +1,10 @@
 """The PayPal REST shapes escrowd relies on, as typed models.
 
-Written from PayPal's published reference (Orders v2, Payments v2, Payouts v1, OAuth2, the
-common error object, the webhook event envelope). Only the fields escrowd sends or reads are
-modelled; responses ignore the rest (PayPal adds fields without notice) but must carry what
-is required here, with the documented enum values. Requests forbid unknown fields so a typo
-cannot reach the wire.
+Written from PayPal's published reference (Orders v2, Payments v2, Payouts v1, Disputes v1,
+OAuth2, the common error object, the webhook event envelope). Only the fields escrowd sends or
+reads are modelled; responses ignore the rest (PayPal adds fields without notice) but must
+carry what is required here, with the documented enum values. Requests forbid unknown fields
+so a typo cannot reach the wire.
 
 Amounts are PayPal's decimal strings (``"10.00"``, ``"1000"`` for JPY): convert them with
 ``escrowd.providers.paypal.amounts``, never through a float.
@@ -358,6 +358,124 @@ class PayoutBatch(Response):
     batch_header: BatchHeader
     items: list[PayoutItem] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
+
+
+# --- Disputes v1 ------------------------------------------------------------------------------
+
+DisputeStatus = Literal[
+    "OPEN",
+    "WAITING_FOR_BUYER_RESPONSE",
+    "WAITING_FOR_SELLER_RESPONSE",
+    "UNDER_REVIEW",
+    "RESOLVED",
+    "OTHER",
+]
+DisputeReason = Literal[
+    "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+    "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED",
+    "UNAUTHORISED",
+    "CREDIT_NOT_PROCESSED",
+    "DUPLICATE_TRANSACTION",
+    "INCORRECT_AMOUNT",
+    "PAYMENT_BY_OTHER_MEANS",
+    "CANCELED_RECURRING_BILLING",
+    "PROBLEM_WITH_REMITTANCE",
+    "OTHER",
+]
+OutcomeCode = Literal[
+    "RESOLVED_BUYER_FAVOUR",
+    "RESOLVED_SELLER_FAVOUR",
+    "RESOLVED_WITH_PAYOUT",
+    "CANCELED_BY_BUYER",
+    "ACCEPTED",
+    "DENIED",
+    "NONE",
+]
+LifeCycleStage = Literal["INQUIRY", "CHARGEBACK", "PRE_ARBITRATION", "ARBITRATION"]
+DisputeChannel = Literal["INTERNAL", "EXTERNAL", "ALERT"]
+TransactionInfoStatus = Literal[
+    "COMPLETED",
+    "UNCLAIMED",
+    "DENIED",
+    "FAILED",
+    "HELD",
+    "PENDING",
+    "PARTIALLY_REFUNDED",
+    "REFUNDED",
+    "REVERSED",
+    "CANCELLED",
+]
+_DISPUTE_ID = r"^[A-Za-z0-9-]{1,255}$"
+
+
+class DisputedTransaction(Response):
+    """``transaction_info``: the transaction a dispute is about. For an Orders v2 payment the
+    seller's transaction id is the capture's id."""
+
+    buyer_transaction_id: str | None = None
+    seller_transaction_id: str | None = Field(default=None, pattern=_DISPUTE_ID)
+    reference_id: str | None = None
+    create_time: str | None = None
+    transaction_status: TransactionInfoStatus | None = None
+    gross_amount: Money | None = None
+    invoice_number: str | None = None
+    custom: str | None = None
+
+
+class DisputeOutcome(Response):
+    outcome_code: OutcomeCode
+    amount_refunded: Money | None = None
+
+
+class MoneyMovement(Response):
+    """``money_movement`` (PayPal marks the list deprecated but still returns it)."""
+
+    affected_party: Literal["SELLER", "BUYER", "PAYMENT_PROCESSOR"] | None = None
+    amount: Money | None = None
+    initiated_time: str | None = None
+    type: Literal["DEBIT", "CREDIT"] | None = None
+    reason: (
+        Literal["DISPUTE_SETTLEMENT_FEE", "DISPUTE_SETTLEMENT", "DISPUTE_FEE", "CHARGEBACK_FEE"]
+        | None
+    ) = None
+
+
+class Dispute(Response):
+    """``GET /v1/customer/disputes/{id}``, and the resource of ``CUSTOMER.DISPUTE.*`` events."""
+
+    dispute_id: str = Field(pattern=_DISPUTE_ID)
+    create_time: str | None = None
+    update_time: str | None = None
+    disputed_transactions: list[DisputedTransaction] = Field(default_factory=list)
+    reason: DisputeReason | None = None
+    status: DisputeStatus
+    dispute_amount: Money
+    dispute_outcome: DisputeOutcome | None = None
+    money_movements: list[MoneyMovement] = Field(default_factory=list)
+    dispute_life_cycle_stage: LifeCycleStage | None = None
+    dispute_channel: DisputeChannel | None = None
+    seller_response_due_date: str | None = None
+    links: list[Link] = Field(default_factory=list)
+
+    @property
+    def seller_transaction_id(self) -> str | None:
+        """The disputed capture (escrowd pays each escrow with one order, so one transaction)."""
+        for transaction in self.disputed_transactions:
+            if transaction.seller_transaction_id:
+                return transaction.seller_transaction_id
+        return None
+
+
+class LinksOnly(Response):
+    """The answer of a dispute action: links to follow (``subsequent_action_links``)."""
+
+    links: list[Link] = Field(default_factory=list)
+
+
+class AdjudicateRequest(Request):
+    """Body of the sandbox-only ``POST /v1/customer/disputes/{id}/adjudicate``."""
+
+    adjudication_outcome: Literal["BUYER_FAVOR", "SELLER_FAVOR"]
 
 
 # --- webhooks --------------------------------------------------------------------------------

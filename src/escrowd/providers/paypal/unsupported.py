@@ -1,9 +1,9 @@
 """The PaymentProvider calls PayPal has no counterpart for, each refused with a clear error.
 
 PayPal (as escrowd uses it) has no stored customers or payment methods, no connected accounts
-or transfers between them, no subscriptions billed through this interface, no dispute
-retrieval through Orders and Payments, and no listing of payments or refunds by creation time
-for reconciliation (that is PayPal's Transaction Search, not mapped).
+or transfers between them, no subscriptions billed through this interface, and no listing of
+payments or refunds by creation time for reconciliation (that is PayPal's Transaction Search,
+not mapped).
 Each call raises ``ProviderError`` ``unsupported_by_provider`` naming what is not supported;
 the ``list_*`` calls raise when called, not when first iterated.
 """
@@ -21,7 +21,6 @@ from escrowd.providers.types import (
     ConnectedAccount,
     Customer,
     CustomerRequest,
-    Dispute,
     Invoice,
     Link,
     PaymentMethod,
@@ -61,10 +60,7 @@ class UnsupportedMixin:
     async def set_default_payment_method(self, *, customer: str, payment_method: str) -> Customer:
         raise refuse("saved payment methods (set_default_payment_method)")
 
-    # --- charges and disputes ------------------------------------------------------------
-
-    async def retrieve_dispute(self, dispute_id: str) -> Dispute:
-        raise refuse("retrieving disputes (retrieve_dispute)")
+    # --- charges ----------------------------------------------------------------------
 
     # --- connected accounts --------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """The PayPal sandbox as an ASGI app, mounted by escrowd at ``/sandbox/paypal`` in sandbox mode.
 
 ``create_paypal_sandbox(host)`` serves PayPal's REST paths (``/v1/oauth2/token``,
-``/v2/checkout/orders…``, ``/v2/payments/…``, ``/v1/payments/payouts…``) and the hosted
-approval page (``/checkoutnow?token=<order id>``). It has no OpenAPI document and is not in
-escrowd's. Each API request is one database transaction: a refusal writes nothing.
+``/v2/checkout/orders…``, ``/v2/payments/…``, ``/v1/payments/payouts…``,
+``/v1/customer/disputes/…``), the hosted approval page (``/checkoutnow?token=<order id>``) and
+the buyer's dispute page (``/resolutioncenter/<capture id>``, ``disputes.py``). It has no
+OpenAPI document and is not in escrowd's. Each API request is one database transaction: a
+refusal writes nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from escrowd.config import (
     PAYPAL_SANDBOX_PREFIX,
 )
 from escrowd.providers.paypal import shapes
-from escrowd.sandbox.paypal import orders, payouts, webhooks
+from escrowd.sandbox.paypal import disputes, orders, payouts, webhooks
 from escrowd.sandbox.paypal.faults import PayPalError
 from escrowd.sandbox.paypal.store import Unit, debug_id, new_id
 from escrowd.sandbox.stripe.db import is_unique_violation
@@ -78,6 +80,13 @@ _ROUTES = (
     _r("POST", "/v1/payments/payouts", payouts.create_batch, shapes.PayoutRequest),
     _r("GET", "/v1/payments/payouts/{id}", payouts.get_batch),
     _r("GET", "/v1/payments/payouts-item/{id}", payouts.get_item),
+    _r("GET", "/v1/customer/disputes/{id}", disputes.get_dispute),
+    _r(
+        "POST",
+        "/v1/customer/disputes/{id}/adjudicate",
+        disputes.adjudicate,
+        shapes.AdjudicateRequest,
+    ),
 )
 
 
@@ -283,6 +292,96 @@ class PayPalSandbox:
             return page("PayPal checkout", "<p>Approved. You may close this page.</p>")
         return redirect(target, token=order.id, PayerID=payer)
 
+    # --- the buyer's dispute pages ------------------------------------------------------------
+
+    async def dispute_page(self, capture_id: str) -> Response:
+        async with self.host.db.engine.connect() as conn:
+            u = await Unit.open(conn, self.host, self.base_url)
+            capture = await u.get(capture_id, "capture") if capture_id.isalnum() else None
+            found = None
+            if capture is not None and capture.private.get("dispute"):
+                found = await u.get(str(capture.private["dispute"]), "dispute")
+        if capture is None:
+            return page("PayPal Resolution Center", "<p class=err>No such payment.</p>", status=404)
+        if found is not None:
+            return page("PayPal Resolution Center", _dispute_html(found.data))
+        amount = capture.data["amount"]
+        reasons = "".join(f"<option>{escape(r)}</option>" for r in disputes.REASONS)
+        action = f"{PAYPAL_SANDBOX_PREFIX}/resolutioncenter/{escape(capture_id)}"
+        body = (
+            f"<p>Payment <code>{escape(capture_id)}</code>: {escape(amount['value'])} "
+            f"{escape(amount['currency_code'])}.</p>"
+            f"<form method=post action='{action}'><label for=reason>Reason</label>"
+            f"<select id=reason name=reason>{reasons}</select>"
+            "<label for=amount>Amount disputed (empty: all of it)</label>"
+            "<input id=amount name=amount inputmode=decimal>"
+            "<button>Open a dispute</button></form>"
+        )
+        return page("PayPal Resolution Center", body)
+
+    async def dispute_open(self, request: Request, capture_id: str) -> Response:
+        fields = await form_fields(request)
+        try:
+            async with self.host.db.engine.begin() as conn:
+                u = await Unit.open(conn, self.host, self.base_url)
+                capture = await u.get(capture_id, "capture") if capture_id.isalnum() else None
+                if capture is None:
+                    return page(
+                        "PayPal Resolution Center", "<p class=err>No such payment.</p>", status=404
+                    )
+                value = fields.get("amount", "").strip()
+                currency = str(capture.private["currency"])
+                amount = disputes.amount_of(value, currency) if value else None
+                dispute = await disputes.open_dispute(
+                    u, capture_id, amount=amount, reason=fields.get("reason") or "OTHER"
+                )
+        except PayPalError as exc:
+            detail = exc.body.get("details", [{}])[0].get("description", "")
+            return page(
+                "PayPal Resolution Center", f"<p class=err>{escape(detail)}</p>", status=422
+            )
+        return page("PayPal Resolution Center", _dispute_html(dispute.data), status=201)
+
+    async def dispute_settle(self, request: Request, dispute_id: str) -> Response:
+        fields = await form_fields(request)
+        try:
+            req = shapes.AdjudicateRequest.model_validate(
+                {"adjudication_outcome": fields.get("outcome", "")}
+            )
+        except ValidationError:
+            return page("PayPal Resolution Center", "<p class=err>Pick an outcome.</p>", status=400)
+        try:
+            async with self.host.db.engine.begin() as conn:
+                u = await Unit.open(conn, self.host, self.base_url)
+                await disputes.adjudicate(u, dispute_id, req)
+                found = await disputes.load_dispute(u, dispute_id)
+        except PayPalError as exc:
+            detail = exc.body.get("details", [{}])[0].get("description", "")
+            return page(
+                "PayPal Resolution Center", f"<p class=err>{escape(detail)}</p>", status=422
+            )
+        return page("PayPal Resolution Center", _dispute_html(found.data))
+
+
+def _dispute_html(d: dict[str, Any]) -> str:
+    amount = d["dispute_amount"]
+    outcome = d.get("dispute_outcome", {}).get("outcome_code", "")
+    html = (
+        f"<p>Dispute <code id=dispute>{escape(d['dispute_id'])}</code> of payment "
+        f"<code>{escape(d['disputed_transactions'][0]['seller_transaction_id'])}</code>: "
+        f"{escape(amount['value'])} {escape(amount['currency_code'])}, "
+        f"{escape(d['reason'])}. Status <b id=status>{escape(d['status'])}</b>"
+        f"{' ' + escape(outcome) if outcome else ''}.</p>"
+    )
+    if d["status"] == "UNDER_REVIEW":
+        action = f"{PAYPAL_SANDBOX_PREFIX}/resolutioncenter/disputes/{escape(d['dispute_id'])}"
+        html += (
+            f"<form method=post action='{action}'><p>Settle it as PayPal would:</p>"
+            "<button name=outcome value=SELLER_FAVOR>In the seller's favour</button>"
+            "<button name=outcome value=BUYER_FAVOR>In the buyer's favour</button></form>"
+        )
+    return html
+
 
 def create_paypal_sandbox(host: Host) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -295,6 +394,18 @@ def create_paypal_sandbox(host: Host) -> FastAPI:
     @app.post("/checkoutnow/{order_id}")
     async def checkout_submit(request: Request, order_id: str) -> Response:
         return await sandbox.checkout_submit(request, order_id)
+
+    @app.get("/resolutioncenter/{capture_id}")
+    async def dispute_page(capture_id: str) -> Response:
+        return await sandbox.dispute_page(capture_id)
+
+    @app.post("/resolutioncenter/disputes/{dispute_id}")
+    async def dispute_settle(request: Request, dispute_id: str) -> Response:
+        return await sandbox.dispute_settle(request, dispute_id)
+
+    @app.post("/resolutioncenter/{capture_id}")
+    async def dispute_open(request: Request, capture_id: str) -> Response:
+        return await sandbox.dispute_open(request, capture_id)
 
     @app.get(PAYPAL_SANDBOX_CERT_PATH)
     async def webhook_certificate() -> Response:
