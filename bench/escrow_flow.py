@@ -7,7 +7,9 @@ What runs, all on loopback:
 
 - ``escrowd serve`` (uvicorn, one process, its background loop included: the sandbox's
   webhooks are delivered and processed while the flows run) on a free port, over a fresh
-  PostgreSQL database, with the Stripe sandbox in process.
+  PostgreSQL database, with the Stripe sandbox in process. ``--processes N`` serves with N
+  processes (``serve --workers N``); ``--workers M`` adds M ``escrowd worker`` processes and
+  leaves them the background work (``serve --no-background``).
 - Setup, not timed: ``--clients`` payers (each signs up, logs in, saves the 4242 card) and two
   workers per payer (each signs up and onboards a connected account on the sandbox's hosted
   page). ``--payees ring`` instead makes one worker per payer and has payer i pay workers i and
@@ -104,8 +106,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def escrowd_server(database_url: str, log_path: str | None) -> Iterator[tuple[str, int]]:
-    """escrowd under uvicorn on a free loopback port; yields its base URL and process id."""
+def escrowd_server(
+    database_url: str, log_path: str | None, processes: int = 1, workers: int = 0
+) -> Iterator[tuple[str, list[int]]]:
+    """escrowd under uvicorn on a free loopback port (``processes`` serving processes), with
+    ``workers`` ``escrowd worker`` processes doing the background work when there are any;
+    yields its base URL and the process ids whose CPU (with their children's) is escrowd's."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (
@@ -130,9 +136,19 @@ def escrowd_server(database_url: str, log_path: str | None) -> Iterator[tuple[st
             sys.executable,
             "-c",
             SERVER,
-            *f"serve --port {port} --no-migrate --no-demo".split(),
+            *f"serve --port {port} --no-migrate --no-demo --workers {processes}".split(),
+            *(["--no-background"] if workers else []),
         ]
         proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        helpers = [
+            subprocess.Popen(
+                [sys.executable, "-c", SERVER, "worker", "--concurrency", "8"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(workers)
+        ]
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -146,14 +162,16 @@ def escrowd_server(database_url: str, log_path: str | None) -> Iterator[tuple[st
                 except httpx.TransportError:
                     pass
                 time.sleep(0.1)
-            yield base, proc.pid
+            yield base, [proc.pid, *(h.pid for h in helpers)]
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            for each in (proc, *helpers):
+                each.terminate()
+            for each in (proc, *helpers):
+                try:
+                    each.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    each.kill()
+                    each.wait()
 
 
 # --- setup -------------------------------------------------------------------------------------
@@ -234,21 +252,41 @@ async def flow(api: Api, payer: Payer, key: str, stats: Stats | None) -> None:
         raise DemoError(f"escrow {escrow_id} ended {out['status']}")
 
 
+def _tree_jiffies(roots: list[int]) -> dict[int, int]:
+    """User + system jiffies of each process in the trees under ``roots`` (uvicorn's serving
+    processes are children of the one started)."""
+    stats: dict[int, tuple[int, int]] = {}  # pid -> (parent, jiffies)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    wanted = set(roots)
+    grew = True
+    while grew:
+        more = {pid for pid, (parent, _) in stats.items() if parent in wanted} - wanted
+        wanted |= more
+        grew = bool(more)
+    return {pid: stats[pid][1] for pid in wanted if pid in stats}
+
+
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds so far: the server process, this process, the whole machine (busy)."""
+    """CPU seconds so far: escrowd's processes, this process, the whole machine (busy)."""
 
     server: float
     bench: float
     machine: float
 
     @classmethod
-    def sample(cls, server_pid: int) -> Cpu:
+    def sample(cls, server_pids: list[int]) -> Cpu:
         tick = os.sysconf("SC_CLK_TCK")
         try:
-            with open(f"/proc/{server_pid}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-            server = (int(fields[11]) + int(fields[12])) / tick
+            server = sum(_tree_jiffies(server_pids).values()) / tick
             with open("/proc/stat") as f:
                 jiffies = [int(x) for x in f.readline().split()[1:]]
             machine = (sum(jiffies) - jiffies[3] - jiffies[4]) / tick  # minus idle, iowait
@@ -264,7 +302,7 @@ class Cpu:
 
 
 async def drive(
-    base: str, payers: list[Payer], seconds: float, run: str, server_pid: int
+    base: str, payers: list[Payer], seconds: float, run: str, server_pids: list[int]
 ) -> tuple[Stats, float, Cpu]:
     """One unmeasured flow per client, then flows until ``seconds`` have passed."""
     limits = httpx.Limits(max_connections=len(payers), max_keepalive_connections=len(payers))
@@ -279,7 +317,7 @@ async def drive(
                 stats.errors.append(f"warm-up: {exc}")
 
         await asyncio.gather(*(warm(i, p) for i, p in enumerate(payers)))
-        cpu_before = Cpu.sample(server_pid)
+        cpu_before = Cpu.sample(server_pids)
         started = time.perf_counter()
         deadline = started + seconds
 
@@ -297,7 +335,7 @@ async def drive(
 
         await asyncio.gather(*(client(i, p) for i, p in enumerate(payers)))
         elapsed = time.perf_counter() - started
-        return stats, elapsed, Cpu.sample(server_pid) - cpu_before
+        return stats, elapsed, Cpu.sample(server_pids) - cpu_before
 
 
 async def backlog(database_url: str) -> dict[str, int]:
@@ -390,6 +428,19 @@ def main() -> None:
         help="own (default): each client pays two payees of its own; ring: N payees, client i "
         "pays payees i and i+1, so concurrent releases share payees in crossing orders",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="escrowd serving processes (serve --workers N; default 1)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="escrowd worker processes; with any, serve runs --no-background (default 0: the "
+        "serving process does the background work)",
+    )
     parser.add_argument("--server-log", help="keep escrowd's own output in this file")
     args = parser.parse_args()
     if not 2 <= args.clients <= 256 or not 1 <= args.seconds <= 600:
@@ -400,7 +451,10 @@ def main() -> None:
 
     with scratch_database(args.url, "flow") as flow_db:
         upgrade(flow_db)
-        with escrowd_server(flow_db, args.server_log) as (base, pid):
+        with escrowd_server(flow_db, args.server_log, args.processes, args.workers) as (
+            base,
+            pids,
+        ):
             t = time.perf_counter()
             payers = asyncio.run(setup(base, args.clients, run, args.payees == "ring"))
             payees = args.clients * (1 if args.payees == "ring" else 2)
@@ -409,7 +463,7 @@ def main() -> None:
                 f"{time.perf_counter() - t:.1f} s; timing {args.seconds} s …",
                 flush=True,
             )
-            stats, elapsed, cpu = asyncio.run(drive(base, payers, args.seconds, run, pid))
+            stats, elapsed, cpu = asyncio.run(drive(base, payers, args.seconds, run, pids))
             left = asyncio.run(backlog(flow_db))
             t = time.perf_counter()
             for _ in range(240):  # at most two minutes
@@ -435,7 +489,10 @@ def report(
     tps: float,
 ) -> None:
     flows, ops = stats.flows, stats.flows * len(MONEY_OPS)
-    print(f"\nescrow flows (create → fund → release to 2 payees), {args.clients} clients")
+    print(
+        f"\nescrow flows (create → fund → release to 2 payees), {args.clients} clients, "
+        f"{args.processes} serving process(es), {args.workers} worker process(es)"
+    )
     print(f"  flows/s               {flows / elapsed:8.1f}   ({flows} flows in {elapsed:.1f} s)")
     print(f"  money-moving ops/s    {ops / elapsed:8.1f}   (fund + release)")
     print(f"  {'latency ms':<21} {'p50':>8} {'p99':>8} {'mean':>8}")

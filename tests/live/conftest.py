@@ -1,9 +1,10 @@
 """Real server processes and an incremental SSE reader, for streams read while they are open.
 
-- ``servers(url, n)`` (fixture, a factory): ``n`` ``escrowd serve`` processes on free
+- ``servers(url, n, *extra)`` (fixture, a factory): ``n`` ``escrowd serve`` processes on free
   127.0.0.1 ports, all on the database ``url`` (already migrated), started at once; each is
   stopped (SIGTERM, then SIGKILL) when the test ends, whatever happened. Their output is in
-  the test's tmp_path, and in the failure message when one does not come up.
+  the test's tmp_path, and in the failure message when one does not come up. ``extra`` goes
+  to each ``serve`` command (``--workers 2``).
 - ``real_container(url)``: a container on the real clock with the servers' secret key, so the
   tokens it issues (``make_user``) are good for the servers.
 - ``async with Subscription.open(client, base, headers, **params) as sub``: an SSE stream,
@@ -21,11 +22,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -82,7 +83,8 @@ def _wait_until_up(server: Server) -> None:
     raise AssertionError(f"{server.base} did not come up:\n{server.log.read_text()[-4000:]}")
 
 
-ServerFactory = Callable[[str, int], list[Server]]
+class ServerFactory(Protocol):
+    def __call__(self, url: str, n: int, *extra: str) -> list[Server]: ...
 
 
 @pytest.fixture
@@ -98,7 +100,7 @@ def servers(tmp_path: Path) -> Iterator[ServerFactory]:
         "ESCROWD_LOG_LEVEL": "WARNING",
     }
 
-    def start(url: str, n: int) -> list[Server]:
+    def start(url: str, n: int, *extra: str) -> list[Server]:
         made = []
         for _ in range(n):
             port = _free_port()
@@ -118,6 +120,7 @@ def servers(tmp_path: Path) -> Iterator[ServerFactory]:
                         url,
                         "--no-migrate",
                         "--no-demo",
+                        *extra,
                     ],
                     stdout=out,
                     stderr=subprocess.STDOUT,

@@ -193,8 +193,11 @@ async def test_opened_freezes_the_escrow_and_won_unfreezes_it(ctx: Ctx) -> None:
     released = await post(ctx, who, f"/v1/escrows/{escrow_id}/release")
     assert released["status"] == "released"
     assert await ledger_balance(ctx, payee_available(payee.id)) == 10_000
-    # The capture's money came in through PayPal's clearing account and nothing else moved it.
-    assert await ledger_balance(ctx, PAYPAL_CLEARING) - clearing_before == -10_000
+    # The capture's money came in through PayPal's clearing account, less PayPal's fee on it
+    # (3.49 % + $0.49 in the sandbox: $3.98), and nothing else moved it.
+    fee = (await escrow_of(ctx, who, escrow_id))["payment"]["processing_fee"]
+    assert fee == 398
+    assert await ledger_balance(ctx, PAYPAL_CLEARING) - clearing_before == -10_000 + fee
     await _verified(ctx)
 
 
