@@ -135,3 +135,39 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
         1500,
         500,
     )
+
+
+def test_a_payee_connects_with_stripe_and_sets_a_paypal_email(page: Page, live: Live) -> None:
+    worker = live.user("worker")
+    sign_in(page, worker)
+    page.get_by_role("link", name="Payout settings", exact=True).click()
+    expect(page.get_by_test_id("account-status")).to_have_text("not connected")
+
+    # The sandbox's hosted onboarding ends "restricted": back with what is still required.
+    page.get_by_role("button", name="Connect with Stripe").click()
+    expect(page.get_by_role("heading", name="Connect onboarding (test)")).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Restricted")).click()
+    expect(page).to_have_url(re.compile(r"/app/payout-settings\?back=onboarding$"))
+    expect(page.get_by_test_id("account-status")).to_have_text("restricted")
+    expect(page.get_by_role("status")).to_contain_text("your account is restricted")
+    expect(page.get_by_test_id("requirements")).to_contain_text("(past due)")
+
+    # Onboarding again, this time verified.
+    page.get_by_role("button", name="Continue with Stripe").click()
+    page.get_by_role("button", name=re.compile("^Verified")).click()
+    expect(page.get_by_test_id("account-status")).to_have_text("verified")
+    expect(page.get_by_role("status")).to_contain_text("your account is verified")
+    expect(page.get_by_test_id("requirements")).to_have_count(0)
+    (account,) = live.get(worker, "/v1/accounts")["data"]
+    assert (account["status"], account["payouts_enabled"]) == ("verified", True)
+
+    # A PayPal email: refused when it is not one, saved when it is (as the API stores it).
+    page.get_by_label("PayPal email").fill("not an email")
+    page.evaluate("document.getElementById('paypal_email').type = 'text'")  # past the browser
+    page.get_by_role("button", name="Save PayPal email").click()
+    expect(page.get_by_role("alert")).to_contain_text("is not a valid email address")
+    page.get_by_label("PayPal email").fill("Payee@Example.com")
+    page.get_by_role("button", name="Save PayPal email").click()
+    expect(page.get_by_role("status")).to_have_text("PayPal email saved.")
+    expect(page.get_by_test_id("paypal-email")).to_have_text("payee@example.com")
+    assert live.get(worker, "/v1/payout_destination")["paypal_email"] == "payee@example.com"

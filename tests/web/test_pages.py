@@ -42,7 +42,15 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
 
 
 @pytest.mark.parametrize(
-    "path", ["/app", "/app/escrows", "/app/balance", "/app/admin/payouts", "/app/admin/disputes"]
+    "path",
+    [
+        "/app",
+        "/app/escrows",
+        "/app/balance",
+        "/app/payout-settings",
+        "/app/admin/payouts",
+        "/app/admin/disputes",
+    ],
 )
 async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(
     web: httpx.AsyncClient, path: str

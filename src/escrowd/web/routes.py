@@ -463,8 +463,11 @@ async def request_payout(
 ) -> Response:
     amount = form.get("amount", "")[:40]
     currency = form.get("currency", "usd")[:3]
+    provider = form.get("provider", "stripe")[:10]
     _role(viewer, "worker")
     try:
+        if provider not in ("stripe", "paypal"):
+            raise InvalidRequestError("Choose your bank (Stripe) or PayPal.", param="provider")
         minor = parse_amount(amount, currency, field="amount")
         if minor <= 0:
             raise InvalidRequestError("Enter an amount above zero.", param="amount")
@@ -476,6 +479,7 @@ async def request_payout(
                 amount=minor,
                 currency=currency,
                 party=None,
+                provider=provider,
             )
             payout_id = row.id
     except EscrowdError as exc:
@@ -670,6 +674,8 @@ async def resolve_dispute(
 
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files, and turn the page signals into answers."""
+    from escrowd.web import payees  # noqa: F401  (its pages join ``router``)
+
     app.include_router(router)
     app.mount("/app/static", StaticFiles(directory=HERE / "static"), name="app-static")
 
