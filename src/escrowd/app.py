@@ -110,7 +110,8 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     openapi.install(app)
     docs_pages.install(app)
     app.include_router(home_router)
-    web.install(app)  # the web app's pages under /app
+    flows = {f.name for f in marketplace.choose(container.settings.marketplaces)}
+    web.install(app, auctions="auctions" in flows)  # the web app's pages under /app
     app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API
     app.include_router(health_router)
     routers = [

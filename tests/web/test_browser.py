@@ -9,9 +9,13 @@ reached through webhooks (3-D Secure) arrive through the page's live status.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 
+from escrowd.bootstrap import Container
+from escrowd.escrows import tasks as escrow_tasks
+from escrowd.jobs.registry import JobContext, JobInfo
 from tests.integration.conftest import Account
 from tests.web.conftest import Live
 
@@ -171,3 +175,54 @@ def test_a_payee_connects_with_stripe_and_sets_a_paypal_email(page: Page, live: 
     expect(page.get_by_role("status")).to_have_text("PayPal email saved.")
     expect(page.get_by_test_id("paypal-email")).to_have_text("payee@example.com")
     assert live.get(worker, "/v1/payout_destination")["paypal_email"] == "payee@example.com"
+
+
+def test_a_winning_bid_opens_the_payment_modal_whose_window_lapses(page: Page, live: Live) -> None:
+    seller = live.verified_payee()
+    art = live.post(
+        seller,
+        "/v1/auctions/artworks",
+        {"title": "Harbour at Dusk", "currency": "usd", "threshold": 10_000},
+    )
+    buyer = live.user("client")
+    sign_in(page, buyer)
+    page.get_by_role("link", name="Auctions").click()
+    expect(page.get_by_test_id(f"artwork-status-{art['id']}")).to_have_text("active")
+    page.get_by_role("link", name="Harbour at Dusk").first.click()
+    expect(page.get_by_text("Secret threshold")).to_have_count(0)  # a buyer never sees it
+
+    page.get_by_label("Your bid (USD)").fill("80.00")
+    page.get_by_role("button", name="Place bid").click()
+    expect(page.get_by_role("status")).to_contain_text("80.00 USD is not winning")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    page.get_by_label("Your bid (USD)").fill("150.00")
+    page.get_by_role("button", name="Place bid").click()
+    modal = page.get_by_role("dialog", name="You won Harbour at Dusk")
+    expect(modal).to_contain_text("Pay 150.00 USD within")
+    expect(modal.get_by_role("button", name="Pay 150.00 USD")).to_be_visible()
+    expect(page.get_by_test_id("artwork-status")).to_have_text("pending payment")
+    countdown = page.get_by_test_id("countdown")
+    expect(countdown).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first, timeout=3_000)  # it counts down, live
+    (bid,) = [b for b in live.get(buyer, f"/v1/auctions/artworks/{art['id']}/bids")["data"]
+              if b["status"] == "winning"]  # fmt: skip
+
+    # Ten minutes on, unpaid: escrowd's expiry runs and the page, open all along, shows the
+    # artwork back on sale without a reload.
+    async def expire(container: Container) -> None:
+        now = datetime.now(UTC)
+        info = JobInfo("job_test", escrow_tasks.EXPIRE_JOB, 1, 1, None, now, now)
+        ctx = JobContext(container, info, "web-test")
+        await escrow_tasks.expire(ctx, {"escrow_id": bid["escrow"]})
+
+    live.later(601, expire)
+    expect(page.get_by_test_id("artwork-status")).to_have_text("active")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("button", name="Place bid")).to_be_visible()
+    assert live.get(buyer, f"/v1/escrows/{bid['escrow']}")["status"] == "expired"
+    # The server's sweep records it within seconds: the API agrees, the bid has lapsed.
+    live.wait(lambda: live.get(buyer, f"/v1/auctions/artworks/{art['id']}")["status"] == "active")
+    bids = live.get(buyer, f"/v1/auctions/artworks/{art['id']}/bids")["data"]
+    assert [b["status"] for b in bids] == ["lapsed", "not_winning"]

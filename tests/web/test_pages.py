@@ -48,6 +48,7 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
         "/app/escrows",
         "/app/balance",
         "/app/payout-settings",
+        "/app/auctions",
         "/app/admin/payouts",
         "/app/admin/disputes",
     ],

@@ -142,6 +142,7 @@ def render(
         version=__version__,
         sandbox=container.settings.provider is ProviderMode.sandbox,
         path=request.url.path,
+        auctions_on=getattr(request.app.state, "web_auctions", False),
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
@@ -672,11 +673,16 @@ async def resolve_dispute(
 # --- wiring ------------------------------------------------------------------------------------
 
 
-def install(app: FastAPI) -> None:
-    """Mount the pages and their static files, and turn the page signals into answers."""
+def install(app: FastAPI, *, auctions: bool = False) -> None:
+    """Mount the pages and their static files, and turn the page signals into answers.
+    ``auctions``: serve seed 004's pages too (when ESCROWD_MARKETPLACES runs the flow)."""
+    from escrowd.web import auctions as auction_pages
     from escrowd.web import payees  # noqa: F401  (its pages join ``router``)
 
+    app.state.web_auctions = auctions
     app.include_router(router)
+    if auctions:
+        app.include_router(auction_pages.router)
     app.mount("/app/static", StaticFiles(directory=HERE / "static"), name="app-static")
 
     async def to_sign_in(request: Request, exc: Exception) -> Response:
