@@ -232,6 +232,7 @@ MATRIX: list[Row] = [
     *web_page("POST /app/admin/payouts/{payout_id}/approve", CSRF_REFUSED, watch=("payout",)),
     *web_page("POST /app/admin/payouts/{payout_id}/reject", CSRF_REFUSED, watch=("payout",)),
     *web_page("GET /app/admin/disputes", REDIRECT),
+    *web_page("GET /app/admin/reports", REDIRECT),
     *web_page("POST /app/admin/disputes/{dispute_id}/resolve", CSRF_REFUSED),
     *web_page("GET /app/static/{path}", OK, use={"path": "web_asset"}),
     # signed by the provider, not by a caller

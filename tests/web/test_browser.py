@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from escrowd.bootstrap import Container
 from escrowd.escrows import tasks as escrow_tasks
 from escrowd.jobs.registry import JobContext, JobInfo
+from escrowd.marketplace.auctions import service as auction_service
 from tests.integration.conftest import Account
 from tests.web.conftest import Live
 
@@ -97,6 +98,10 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
     sign_in(page, payee)
     expect(page).to_have_url(re.compile("/app/balance$"))
     expect(page.get_by_test_id("available-usd")).to_have_text("30.00 USD")
+    # This week's bar of the earnings chart is the 30.00 released (drawn on the server).
+    chart = page.get_by_role("img", name="Earnings per week (USD)")
+    expect(chart.locator("rect").last).to_have_attribute("data-value", "3000")
+    assert chart.locator("rect").count() == 13
     page.get_by_label("Amount").fill("12.50")
     page.get_by_role("button", name="Request payout").click()
     expect(page.get_by_role("status")).to_contain_text("Payout of 12.50 USD requested")
@@ -118,6 +123,17 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
     expect(page.get_by_role("status")).to_contain_text(f"Payout {payout['id']} approved")
     got = live.get(payee, f"/v1/payouts/{payout['id']}")
     assert got["status"] in ("in_transit", "paid"), (got["failure_code"], got["failure_message"])
+
+    # The reports: this week's fees and payment attempts include this module's payments.
+    page.get_by_role("link", name="Reports").click()
+    expect(page.get_by_role("img", name="Platform fees per week (USD)")).to_be_visible()
+    rates = page.get_by_role("img", name="Payment success rate per week")
+    bar = rates.locator("rect").last
+    assert 0 < int(bar.get_attribute("data-value") or 0) <= 10_000
+    expect(page.get_by_test_id("success-table")).to_contain_text("%")
+    page.get_by_label("Period").select_option("month")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("img", name="Payment success rate per month")).to_be_visible()
 
     page.get_by_role("link", name="Disputes").click()
     card = page.locator("article", has=page.get_by_text(dispute["id"]))
@@ -222,7 +238,9 @@ def test_a_winning_bid_opens_the_payment_modal_whose_window_lapses(page: Page, l
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.get_by_role("button", name="Place bid")).to_be_visible()
     assert live.get(buyer, f"/v1/escrows/{bid['escrow']}")["status"] == "expired"
-    # The server's sweep records it within seconds: the API agrees, the bid has lapsed.
-    live.wait(lambda: live.get(buyer, f"/v1/auctions/artworks/{art['id']}")["status"] == "active")
+    # The auction's sweep (every 10 s on the server; run here at once) records it: the API
+    # agrees and the bid has lapsed.
+    live.later(601, auction_service.follow_escrows)
+    assert live.get(buyer, f"/v1/auctions/artworks/{art['id']}")["status"] == "active"
     bids = live.get(buyer, f"/v1/auctions/artworks/{art['id']}/bids")["data"]
     assert [b["status"] for b in bids] == ["lapsed", "not_winning"]

@@ -47,6 +47,7 @@ from escrowd.payouts.schemas import PayoutObject
 from escrowd.sandbox.stripe.cards import CARDS
 from escrowd.users import passwords, tokens
 from escrowd.users import service as users
+from escrowd.web.figures import earnings_charts
 from escrowd.web.service import (
     CSRF_FIELD,
     PageForbidden,
@@ -424,6 +425,7 @@ async def _balance_page(
         stmt = await payouts.visible(session, actor=viewer)
         rows = (await session.scalars(stmt.order_by(Payout.id.desc()).limit(SHOWN))).all()
         history = [PayoutObject.of(row) for row in rows]
+        charts = await earnings_charts(session, party=viewer.user_id, now=container.clock.now())
     just = next((p for p in history if p.id == requested), None)
     if just is not None:
         notice = f"Payout of {_money(just.amount, just.currency)} requested: an admin reviews it."
@@ -441,6 +443,7 @@ async def _balance_page(
         figures=figures,
         currencies=currencies,
         history=history,
+        charts=charts,
         error=error,
         notice=notice,
         amount=amount,
@@ -677,7 +680,7 @@ def install(app: FastAPI, *, auctions: bool = False) -> None:
     """Mount the pages and their static files, and turn the page signals into answers.
     ``auctions``: serve seed 004's pages too (when ESCROWD_MARKETPLACES runs the flow)."""
     from escrowd.web import auctions as auction_pages
-    from escrowd.web import payees  # noqa: F401  (its pages join ``router``)
+    from escrowd.web import payees, reports  # noqa: F401  (their pages join ``router``)
 
     app.state.web_auctions = auctions
     app.include_router(router)
