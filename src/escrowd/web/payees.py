@@ -1,9 +1,11 @@
-"""Payees' pages beyond the balance: payout settings (the Stripe connected account and its
-onboarding, the PayPal email PayPal payouts go to). docs/webapp.md describes them."""
+"""Payees' pages: the balance (with the earnings chart), payout requests and their history,
+and payout settings (the Stripe connected account and its onboarding, the PayPal email
+PayPal payouts go to). docs/webapp.md describes them."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from starlette.responses import Response
@@ -17,9 +19,23 @@ from escrowd.balances import service as balances
 from escrowd.balances.domain import Figure
 from escrowd.errors import EscrowdError, InvalidRequestError
 from escrowd.payouts import service as payouts
+from escrowd.payouts.models import Payout
+from escrowd.payouts.schemas import PayoutObject
 from escrowd.providers.base import Capability
 from escrowd.users.domain import normalize_email
-from escrowd.web.routes import FormDep, Viewer, _base, _role, render, router, see_other
+from escrowd.web.figures import earnings_charts
+from escrowd.web.routes import (
+    SHOWN,
+    FormDep,
+    Viewer,
+    _base,
+    _money,
+    _role,
+    render,
+    router,
+    see_other,
+)
+from escrowd.web.service import parse_amount
 
 #: What each account status means to the payee, in the page's words.
 STATUS_WORDS = {
@@ -163,3 +179,92 @@ async def set_paypal(
             request, container, viewer, error=exc.message, status=exc.http_status, email=typed
         )
     return see_other("/app/payout-settings?saved=paypal")
+
+
+# --- payees: balance and payouts ---------------------------------------------------------------
+
+
+async def _balance_page(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    amount: str = "",
+    requested: str | None = None,
+) -> Response:
+    assert viewer.user_id is not None
+    async with container.db.transaction() as session:
+        balance = await balances.balance(session, party=viewer.user_id)
+        stmt = await payouts.visible(session, actor=viewer)
+        rows = (await session.scalars(stmt.order_by(Payout.id.desc()).limit(SHOWN))).all()
+        history = [PayoutObject.of(row) for row in rows]
+        charts = await earnings_charts(session, party=viewer.user_id, now=container.clock.now())
+    just = next((p for p in history if p.id == requested), None)
+    if just is not None:
+        notice = f"Payout of {_money(just.amount, just.currency)} requested: an admin reviews it."
+    currencies = [c for c, _ in balance.figures.get(Figure.available, [])] or ["usd"]
+    figures = [
+        (currency, {f.value: dict(balance.figures.get(f, [])).get(currency, 0) for f in Figure})
+        for currency in currencies
+    ]
+    return render(
+        request,
+        container,
+        "balance.html",
+        viewer,
+        status=status,
+        figures=figures,
+        currencies=currencies,
+        history=history,
+        charts=charts,
+        error=error,
+        notice=notice,
+        amount=amount,
+    )
+
+
+@router.get("/balance")
+async def balance_page(
+    request: Request, container: ContainerDep, viewer: Viewer, requested: str | None = None
+) -> Response:
+    _role(viewer, "worker")
+    return await _balance_page(request, container, viewer, requested=requested)
+
+
+@router.post("/payouts")
+async def request_payout(
+    request: Request,
+    container: ContainerDep,
+    form: FormDep,
+    viewer: Viewer,
+) -> Response:
+    amount = form.get("amount", "")[:40]
+    currency = form.get("currency", "usd")[:3]
+    provider = form.get("provider", "stripe")[:10]
+    _role(viewer, "worker")
+    try:
+        if provider not in ("stripe", "paypal"):
+            raise InvalidRequestError("Choose your bank (Stripe) or PayPal.", param="provider")
+        minor = parse_amount(amount, currency, field="amount")
+        if minor <= 0:
+            raise InvalidRequestError("Enter an amount above zero.", param="amount")
+        async with container.db.transaction() as session:
+            row = await payouts.request(
+                session,
+                clock=container.clock,
+                actor=viewer,
+                amount=minor,
+                currency=currency,
+                party=None,
+                provider=provider,
+            )
+            payout_id = row.id
+    except EscrowdError as exc:
+        return await _balance_page(
+            request, container, viewer, error=exc.message, status=exc.http_status, amount=amount
+        )
+    # Redirect, so that reloading the page shows it again rather than asking for another.
+    return see_other(f"/app/balance?requested={quote(payout_id)}")
