@@ -43,7 +43,7 @@ from escrowd.subscriptions.routes import routers as subscription_routers
 from escrowd.transactions.routes import reports as reports_router
 from escrowd.transactions.routes import router as transactions_router
 from escrowd.users.routes import routers as user_routers
-from escrowd.web import routes as web
+from escrowd.web.mount import install as install_web
 from escrowd.webhooks import inbound
 
 log = get_logger(__name__)
@@ -111,7 +111,8 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     openapi.install(app)
     docs_pages.install(app)
     app.include_router(home_router)
-    web.install(app)  # the web app's pages under /app
+    flows = {f.name for f in marketplace.choose(container.settings.marketplaces)}
+    install_web(app, auctions="auctions" in flows)  # the web app's pages under /app
     app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API
     app.include_router(health_router)
     routers = [

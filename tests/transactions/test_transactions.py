@@ -9,9 +9,21 @@ from typing import Any
 from ulid import ULID
 
 from escrowd.clock import FrozenClock, unix
+from escrowd.transactions import service as transactions
+from escrowd.transactions.domain import Period, next_period_start, period_start, period_starts
 from tests.balances.conftest import fresh_payee
 from tests.balances.test_balances import reverse
-from tests.escrows.conftest import Ctx, Person, Sandbox, api_key_headers, funded, payer, post
+from tests.escrows.conftest import (
+    Ctx,
+    Person,
+    Sandbox,
+    api_key_headers,
+    create_escrow,
+    funded,
+    keyed,
+    payer,
+    post,
+)
 from tests.integration.conftest import make_user
 
 Body = dict[str, Any]
@@ -220,3 +232,96 @@ async def test_bad_input_is_a_400_envelope(ctx: Ctx) -> None:
         assert r.status_code == 400, (path, params, r.text)
         error = r.json()["error"]
         assert (error["type"], error["param"]) == ("invalid_request_error", param), error
+
+
+def test_period_starts_cover_the_window_with_empty_periods_too() -> None:
+    at = datetime(2031, 11, 20, 15, tzinfo=UTC)  # a Thursday
+    assert period_starts(at, at + timedelta(days=2), Period.day) == [
+        datetime(2031, 11, 20, tzinfo=UTC),
+        datetime(2031, 11, 21, tzinfo=UTC),
+        datetime(2031, 11, 22, tzinfo=UTC),
+    ]
+    weeks = period_starts(at, datetime(2031, 12, 2, tzinfo=UTC), Period.week)
+    assert weeks == [datetime(2031, 11, 17, tzinfo=UTC), datetime(2031, 11, 24, tzinfo=UTC),
+                     datetime(2031, 12, 1, tzinfo=UTC)]  # fmt: skip
+    months = period_starts(at, datetime(2032, 2, 1, tzinfo=UTC), Period.month)
+    assert months == [datetime(2031, 11, 1, tzinfo=UTC), datetime(2031, 12, 1, tzinfo=UTC),
+                      datetime(2032, 1, 1, tzinfo=UTC)]  # fmt: skip
+    assert next_period_start(datetime(2031, 12, 1, tzinfo=UTC), Period.month) == datetime(
+        2032, 1, 1, tzinfo=UTC
+    )
+
+
+async def test_a_payees_earnings_per_period(ctx: Ctx, clock: FrozenClock, sandbox: Sandbox) -> None:
+    # A month of its own, far from other tests' entries (the databases are shared).
+    month = datetime(clock.now().year + 8, 3, 1, tzinfo=UTC)
+    clock.advance(month + timedelta(hours=10) - clock.now())
+    client_ = await payer(ctx)
+    worker = await fresh_payee(ctx)
+    first = await funded(ctx, client_, [(worker.id, 3000)], fee_policy={"rate_bps": 1000})
+    await post(ctx, client_, f"/v1/escrows/{first['id']}/release")  # 27.00 net
+    weeks_seen = [period_start(clock.now(), Period.week)]
+    clock.advance(timedelta(days=9))  # another week
+    second = await funded(ctx, client_, [(worker.id, 1000)], fee_policy={"rate_bps": 0})
+    await post(ctx, client_, f"/v1/escrows/{second['id']}/release")  # 10.00
+    weeks_seen.append(period_start(clock.now(), Period.week))
+    clock.advance(weeks_seen[-1] + timedelta(days=7, hours=1) - clock.now())  # the next Monday
+    await reverse(ctx, sandbox, second["id"], 400)
+    weeks_seen.append(period_start(clock.now(), Period.week))
+    since, until = month, month + timedelta(days=31)
+    async with ctx.container.db.transaction() as s:
+        weeks = await transactions.earnings(
+            s, party=worker.id, period=Period.week, since=since, until=until
+        )
+        months = await transactions.earnings(
+            s, party=worker.id, period=Period.month, since=since, until=until
+        )
+        later = await transactions.earnings(
+            s, party=worker.id, period=Period.day, since=until, until=until + timedelta(days=9)
+        )
+        stranger = await transactions.earnings(
+            s, party=client_.id, period=Period.day, since=since, until=until
+        )
+    assert [(w.period_start, w.currency, w.earned, w.reversed, w.net) for w in weeks] == [
+        (weeks_seen[0], "usd", 2700, 0, 2700),
+        (weeks_seen[1], "usd", 1000, 0, 1000),
+        (weeks_seen[2], "usd", 0, 400, -400),
+    ]
+    assert [(m.period_start, m.net) for m in months] == [(month, 3300)]
+    assert later == []
+    assert stranger == []  # a payer without payee accounts earned nothing
+
+
+async def test_payment_success_per_period(ctx: Ctx, clock: FrozenClock) -> None:
+    day = datetime(clock.now().year + 9, 5, 4, tzinfo=UTC)
+    clock.advance(day + timedelta(hours=9) - clock.now())
+    client_ = await payer(ctx)
+    worker = await fresh_payee(ctx)
+    # Day 1: a decline then a success on one escrow, and a second success: 2 of 3.
+    escrow = await create_escrow(ctx, client_, [(worker.id, 1500)])
+    fund = f"/v1/escrows/{escrow['id']}/fund"
+    declined = await ctx.client.post(
+        fund, json={"payment_method": "pm_card_chargeDeclined"}, headers=keyed(client_.headers)
+    )
+    assert declined.status_code == 402, declined.text
+    await post(ctx, client_, fund, {"payment_method": "pm_card_visa"})
+    await funded(ctx, client_, [(worker.id, 900)])
+    # Day 3: an authorization, later captured (one attempt, not two).
+    clock.advance(timedelta(days=2))
+    manual = await create_escrow(ctx, client_, [(worker.id, 700)], capture_mode="authorize")
+    await post(ctx, client_, f"/v1/escrows/{manual['id']}/fund", {"payment_method": "pm_card_visa"})
+    await post(ctx, client_, f"/v1/escrows/{manual['id']}/capture")
+    async with ctx.container.db.transaction() as s:
+        lines = await transactions.payment_success(
+            s, period=Period.day, since=day, until=day + timedelta(days=7)
+        )
+        weekly = await transactions.payment_success(
+            s, period=Period.month, since=day, until=day + timedelta(days=7)
+        )
+    assert [(x.period_start, x.succeeded, x.failed, x.success_bps) for x in lines] == [
+        (day, 2, 1, 6667),
+        (day + timedelta(days=2), 1, 0, 10_000),
+    ]
+    assert [(x.attempts, x.success_bps) for x in weekly] == [(4, 7500)]
+    empty = transactions.PaymentRateLine(day, 0, 0)
+    assert empty.success_bps is None

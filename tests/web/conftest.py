@@ -20,17 +20,21 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from ulid import ULID
 
 import escrowd
+from escrowd.bootstrap import Container, build
+from escrowd.clock import FrozenClock
+from escrowd.config import Environment, Settings
 from tests.conftest import TEST_DATA_DIR
 from tests.integration.conftest import DEFAULT_PASSWORD, Account, make_user, unique_email
 from tests.live.conftest import (
@@ -45,6 +49,7 @@ from tests.live.conftest import (
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 SCREENSHOTS = TEST_DATA_DIR / "screenshots"
+T = TypeVar("T")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -133,6 +138,24 @@ class Live:
         self.wait(lambda: self.get(worker, f"/v1/accounts/{acct['id']}")["status"] == "verified")
         return worker
 
+    def later(self, seconds: int, work: Callable[[Container], Awaitable[T]]) -> T:
+        """Run ``work`` on the server's database with escrowd's clock ``seconds`` ahead: what
+        the server's own workers do once that much time has passed. (The sandbox clock moves
+        the provider's time only; escrowd's deadlines, such as a payment window, are on
+        escrowd's clock, which a running server takes from the system.)"""
+        ahead = FrozenClock(datetime.now(UTC) + timedelta(seconds=seconds))
+        settings = Settings(env=Environment.test, database_url=self.url, secret_key=SECRET_KEY)
+
+        async def run() -> T:
+            container = build(settings, clock=ahead)
+            try:
+                return await work(container)
+            finally:
+                await container.close()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, run()).result()
+
     def wait(self, done: Any, seconds: float = 30) -> None:
         """Until ``done()`` holds: the server's background loop delivers webhooks meanwhile."""
         import time
@@ -165,6 +188,7 @@ def live(
         "ESCROWD_PUBLIC_URL": base,
         "ESCROWD_LOG_FORMAT": "console",
         "ESCROWD_LOG_LEVEL": "WARNING",
+        "ESCROWD_MARKETPLACES": "auctions",
     }
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)

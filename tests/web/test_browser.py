@@ -9,9 +9,14 @@ reached through webhooks (3-D Secure) arrive through the page's live status.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 
+from escrowd.bootstrap import Container
+from escrowd.escrows import tasks as escrow_tasks
+from escrowd.jobs.registry import JobContext, JobInfo
+from escrowd.marketplace.auctions import service as auction_service
 from tests.integration.conftest import Account
 from tests.web.conftest import Live
 
@@ -93,6 +98,10 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
     sign_in(page, payee)
     expect(page).to_have_url(re.compile("/app/balance$"))
     expect(page.get_by_test_id("available-usd")).to_have_text("30.00 USD")
+    # This week's bar of the earnings chart is the 30.00 released (drawn on the server).
+    chart = page.get_by_role("img", name="Earnings per week (USD)")
+    expect(chart.locator("rect").last).to_have_attribute("data-value", "3000")
+    assert chart.locator("rect").count() == 13
     page.get_by_label("Amount").fill("12.50")
     page.get_by_role("button", name="Request payout").click()
     expect(page.get_by_role("status")).to_contain_text("Payout of 12.50 USD requested")
@@ -115,6 +124,17 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
     got = live.get(payee, f"/v1/payouts/{payout['id']}")
     assert got["status"] in ("in_transit", "paid"), (got["failure_code"], got["failure_message"])
 
+    # The reports: this week's fees and payment attempts include this module's payments.
+    page.get_by_role("link", name="Reports").click()
+    expect(page.get_by_role("img", name="Platform fees per week (USD)")).to_be_visible()
+    rates = page.get_by_role("img", name="Payment success rate per week")
+    bar = rates.locator("rect").last
+    assert 0 < int(bar.get_attribute("data-value") or 0) <= 10_000
+    expect(page.get_by_test_id("success-table")).to_contain_text("%")
+    page.get_by_label("Period").select_option("month")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("img", name="Payment success rate per month")).to_be_visible()
+
     page.get_by_role("link", name="Disputes").click()
     card = page.locator("article", has=page.get_by_text(dispute["id"]))
     card.get_by_label("Split").check()
@@ -135,3 +155,92 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
         1500,
         500,
     )
+
+
+def test_a_payee_connects_with_stripe_and_sets_a_paypal_email(page: Page, live: Live) -> None:
+    worker = live.user("worker")
+    sign_in(page, worker)
+    page.get_by_role("link", name="Payout settings", exact=True).click()
+    expect(page.get_by_test_id("account-status")).to_have_text("not connected")
+
+    # The sandbox's hosted onboarding ends "restricted": back with what is still required.
+    page.get_by_role("button", name="Connect with Stripe").click()
+    expect(page.get_by_role("heading", name="Connect onboarding (test)")).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Restricted")).click()
+    expect(page).to_have_url(re.compile(r"/app/payout-settings\?back=onboarding$"))
+    expect(page.get_by_test_id("account-status")).to_have_text("restricted")
+    expect(page.get_by_role("status")).to_contain_text("your account is restricted")
+    expect(page.get_by_test_id("requirements")).to_contain_text("(past due)")
+
+    # Onboarding again, this time verified.
+    page.get_by_role("button", name="Continue with Stripe").click()
+    page.get_by_role("button", name=re.compile("^Verified")).click()
+    expect(page.get_by_test_id("account-status")).to_have_text("verified")
+    expect(page.get_by_role("status")).to_contain_text("your account is verified")
+    expect(page.get_by_test_id("requirements")).to_have_count(0)
+    (account,) = live.get(worker, "/v1/accounts")["data"]
+    assert (account["status"], account["payouts_enabled"]) == ("verified", True)
+
+    # A PayPal email: refused when it is not one, saved when it is (as the API stores it).
+    page.get_by_label("PayPal email").fill("not an email")
+    page.evaluate("document.getElementById('paypal_email').type = 'text'")  # past the browser
+    page.get_by_role("button", name="Save PayPal email").click()
+    expect(page.get_by_role("alert")).to_contain_text("is not a valid email address")
+    page.get_by_label("PayPal email").fill("Payee@Example.com")
+    page.get_by_role("button", name="Save PayPal email").click()
+    expect(page.get_by_role("status")).to_have_text("PayPal email saved.")
+    expect(page.get_by_test_id("paypal-email")).to_have_text("payee@example.com")
+    assert live.get(worker, "/v1/payout_destination")["paypal_email"] == "payee@example.com"
+
+
+def test_a_winning_bid_opens_the_payment_modal_whose_window_lapses(page: Page, live: Live) -> None:
+    seller = live.verified_payee()
+    art = live.post(
+        seller,
+        "/v1/auctions/artworks",
+        {"title": "Harbour at Dusk", "currency": "usd", "threshold": 10_000},
+    )
+    buyer = live.user("client")
+    sign_in(page, buyer)
+    page.get_by_role("link", name="Auctions").click()
+    expect(page.get_by_test_id(f"artwork-status-{art['id']}")).to_have_text("active")
+    page.get_by_role("link", name="Harbour at Dusk").first.click()
+    expect(page.get_by_text("Secret threshold")).to_have_count(0)  # a buyer never sees it
+
+    page.get_by_label("Your bid (USD)").fill("80.00")
+    page.get_by_role("button", name="Place bid").click()
+    expect(page.get_by_role("status")).to_contain_text("80.00 USD is not winning")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    page.get_by_label("Your bid (USD)").fill("150.00")
+    page.get_by_role("button", name="Place bid").click()
+    modal = page.get_by_role("dialog", name="You won Harbour at Dusk")
+    expect(modal).to_contain_text("Pay 150.00 USD within")
+    expect(modal.get_by_role("button", name="Pay 150.00 USD")).to_be_visible()
+    expect(page.get_by_test_id("artwork-status")).to_have_text("pending payment")
+    countdown = page.get_by_test_id("countdown")
+    expect(countdown).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first, timeout=3_000)  # it counts down, live
+    (bid,) = [b for b in live.get(buyer, f"/v1/auctions/artworks/{art['id']}/bids")["data"]
+              if b["status"] == "winning"]  # fmt: skip
+
+    # Ten minutes on, unpaid: escrowd's expiry runs and the page, open all along, shows the
+    # artwork back on sale without a reload.
+    async def expire(container: Container) -> None:
+        now = datetime.now(UTC)
+        info = JobInfo("job_test", escrow_tasks.EXPIRE_JOB, 1, 1, None, now, now)
+        ctx = JobContext(container, info, "web-test")
+        await escrow_tasks.expire(ctx, {"escrow_id": bid["escrow"]})
+
+    live.later(601, expire)
+    expect(page.get_by_test_id("artwork-status")).to_have_text("active")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("button", name="Place bid")).to_be_visible()
+    assert live.get(buyer, f"/v1/escrows/{bid['escrow']}")["status"] == "expired"
+    # The auction's sweep (every 10 s on the server; run here at once) records it: the API
+    # agrees and the bid has lapsed.
+    live.later(601, auction_service.follow_escrows)
+    assert live.get(buyer, f"/v1/auctions/artworks/{art['id']}")["status"] == "active"
+    bids = live.get(buyer, f"/v1/auctions/artworks/{art['id']}/bids")["data"]
+    assert [b["status"] for b in bids] == ["lapsed", "not_winning"]

@@ -42,7 +42,17 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
 
 
 @pytest.mark.parametrize(
-    "path", ["/app", "/app/escrows", "/app/balance", "/app/admin/payouts", "/app/admin/disputes"]
+    "path",
+    [
+        "/app",
+        "/app/escrows",
+        "/app/balance",
+        "/app/payout-settings",
+        "/app/auctions",
+        "/app/admin/payouts",
+        "/app/admin/disputes",
+        "/app/admin/reports",
+    ],
 )
 async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(
     web: httpx.AsyncClient, path: str
@@ -118,7 +128,7 @@ async def test_a_payee_cannot_open_the_admin_pages(
 ) -> None:
     payee = await make_user(container, role="worker")
     assert (await sign_in(web, payee)).headers["location"] == "/app/balance"
-    for path in ("/app/admin/payouts", "/app/admin/disputes"):
+    for path in ("/app/admin/payouts", "/app/admin/disputes", "/app/admin/reports"):
         r = await web.get(path)
         assert r.status_code == 403, r.text
         assert "This page is for admins" in r.text

@@ -117,6 +117,25 @@ def period_start(at: datetime, period: Period) -> datetime:
     return day
 
 
+def next_period_start(start: datetime, period: Period) -> datetime:
+    """The start of the period after the one starting at ``start``."""
+    if period is Period.month:
+        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+        return start.replace(year=year, month=month, day=1)
+    return start + timedelta(days=7 if period is Period.week else 1)
+
+
+def period_starts(since: datetime, until: datetime, period: Period) -> list[datetime]:
+    """Every period's start from the one ``since`` falls in, up to (not including) ``until``:
+    a chart's x axis, periods without data included."""
+    out: list[datetime] = []
+    start = period_start(since, period)
+    while start < until:
+        out.append(start)
+        start = next_period_start(start, period)
+    return out
+
+
 def rate_bps(part: int, whole: int) -> int | None:
     """``part / whole`` in basis points, rounded half up, in integers; None when ``whole`` is 0.
 

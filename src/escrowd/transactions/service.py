@@ -37,6 +37,7 @@ from escrowd.transactions.domain import (
     View,
     allocation_of,
     period_start,
+    rate_bps,
     txn_id,
     txn_time,
     type_of,
@@ -288,6 +289,93 @@ async def revenue(
         line[0] += int(amount)
         line[1] += 1
     return [RevenueLine(start, c, total, n) for (start, c), (total, n) in sorted(sums.items())]
+
+
+# --- charts: a payee's earnings, the platform's payment success -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EarningsLine:
+    period_start: datetime
+    currency: str
+    #: The nets of the releases booked to the payee in the period.
+    earned: int
+    #: What reversals took back in the period.
+    reversed: int
+
+    @property
+    def net(self) -> int:
+        return self.earned - self.reversed
+
+
+async def earnings(
+    session: AsyncSession, *, party: str, period: Period, since: datetime, until: datetime
+) -> list[EarningsLine]:
+    """What ``party`` earned as a payee per period and currency, ``since`` ≤ booked <
+    ``until``, oldest first: the same entries its transaction list shows as ``earning`` and
+    ``reversal``, bucketed here (one query for PostgreSQL and SQLite, as ``revenue``)."""
+    own = await _account_ids(session, [payee_available(party), payee_pending(party)])
+    if not own:
+        return []
+    rows = await session.stream(
+        select(T.created_at, T.currency, T.category, T.amount)
+        .join(E, E.transfer_id == T.id)
+        .where(
+            E.account_id.in_(own),
+            T.category.in_(PAYEE_CATEGORIES),
+            T.created_at >= since,
+            T.created_at < until,
+        )
+    )
+    sums: dict[tuple[datetime, str], list[int]] = {}
+    async for created, currency, category, amount in rows:
+        line = sums.setdefault((period_start(created, period), str(currency)), [0, 0])
+        line[0 if category == "release" else 1] += int(amount)
+    return [
+        EarningsLine(start, c, earned, lost) for (start, c), (earned, lost) in sorted(sums.items())
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRateLine:
+    period_start: datetime
+    succeeded: int
+    failed: int
+
+    @property
+    def attempts(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def success_bps(self) -> int | None:
+        """Succeeded attempts in basis points of all attempts; None without attempts."""
+        return rate_bps(self.succeeded, self.attempts)
+
+
+#: The events a payment attempt's outcome writes (``metrics`` explains the arithmetic).
+_ATTEMPT_EVENTS = ("escrow.funded", "escrow.authorized", "escrow.captured", "payment.failed")
+
+
+async def payment_success(
+    session: AsyncSession, *, period: Period, since: datetime, until: datetime
+) -> list[PaymentRateLine]:
+    """Payment attempts that succeeded and failed per period, ``since`` ≤ t < ``until``,
+    oldest first, counted as ``metrics`` counts them (a capture is no new attempt)."""
+    rows = await session.stream(
+        select(Event.created_at, Event.type).where(
+            Event.type.in_(_ATTEMPT_EVENTS), Event.created_at >= since, Event.created_at < until
+        )
+    )
+    sums: dict[datetime, list[int]] = {}
+    async for created, kind in rows:
+        line = sums.setdefault(period_start(created, period), [0, 0])
+        if kind == "payment.failed":
+            line[1] += 1
+        elif kind == "escrow.captured":
+            line[0] -= 1  # written with the capture's own escrow.funded: one attempt
+        else:
+            line[0] += 1
+    return [PaymentRateLine(start, max(0, ok), bad) for start, (ok, bad) in sorted(sums.items())]
 
 
 # --- metrics ------------------------------------------------------------------------------------

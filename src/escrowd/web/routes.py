@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
 
@@ -23,8 +22,6 @@ from escrowd import __version__
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
-from escrowd.balances import service as balances
-from escrowd.balances.domain import Figure
 from escrowd.config import ProviderMode
 from escrowd.disputes import service as disputes
 from escrowd.disputes.domain import OPEN, Outcome
@@ -142,6 +139,7 @@ def render(
         version=__version__,
         sandbox=container.settings.provider is ProviderMode.sandbox,
         path=request.url.path,
+        auctions_on=getattr(request.app.state, "web_auctions", False),
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
@@ -403,89 +401,6 @@ async def card_return(
     return see_other(_next_action(escrow) or f"/app/escrows/{quote(escrow_id)}")
 
 
-# --- payees: balance and payouts ---------------------------------------------------------------
-
-
-async def _balance_page(
-    request: Request,
-    container: ContainerDep,
-    viewer: Principal,
-    *,
-    error: str | None = None,
-    notice: str | None = None,
-    status: int = 200,
-    amount: str = "",
-    requested: str | None = None,
-) -> Response:
-    assert viewer.user_id is not None
-    async with container.db.transaction() as session:
-        balance = await balances.balance(session, party=viewer.user_id)
-        stmt = await payouts.visible(session, actor=viewer)
-        rows = (await session.scalars(stmt.order_by(Payout.id.desc()).limit(SHOWN))).all()
-        history = [PayoutObject.of(row) for row in rows]
-    just = next((p for p in history if p.id == requested), None)
-    if just is not None:
-        notice = f"Payout of {_money(just.amount, just.currency)} requested: an admin reviews it."
-    currencies = [c for c, _ in balance.figures.get(Figure.available, [])] or ["usd"]
-    figures = [
-        (currency, {f.value: dict(balance.figures.get(f, [])).get(currency, 0) for f in Figure})
-        for currency in currencies
-    ]
-    return render(
-        request,
-        container,
-        "balance.html",
-        viewer,
-        status=status,
-        figures=figures,
-        currencies=currencies,
-        history=history,
-        error=error,
-        notice=notice,
-        amount=amount,
-    )
-
-
-@router.get("/balance")
-async def balance_page(
-    request: Request, container: ContainerDep, viewer: Viewer, requested: str | None = None
-) -> Response:
-    _role(viewer, "worker")
-    return await _balance_page(request, container, viewer, requested=requested)
-
-
-@router.post("/payouts")
-async def request_payout(
-    request: Request,
-    container: ContainerDep,
-    form: FormDep,
-    viewer: Viewer,
-) -> Response:
-    amount = form.get("amount", "")[:40]
-    currency = form.get("currency", "usd")[:3]
-    _role(viewer, "worker")
-    try:
-        minor = parse_amount(amount, currency, field="amount")
-        if minor <= 0:
-            raise InvalidRequestError("Enter an amount above zero.", param="amount")
-        async with container.db.transaction() as session:
-            row = await payouts.request(
-                session,
-                clock=container.clock,
-                actor=viewer,
-                amount=minor,
-                currency=currency,
-                party=None,
-            )
-            payout_id = row.id
-    except EscrowdError as exc:
-        return await _balance_page(
-            request, container, viewer, error=exc.message, status=exc.http_status, amount=amount
-        )
-    # Redirect, so that reloading the page shows it again rather than asking for another.
-    return see_other(f"/app/balance?requested={quote(payout_id)}")
-
-
 # --- admins: payouts to review, disputes to resolve -------------------------------------------
 
 
@@ -665,41 +580,4 @@ async def resolve_dispute(
     return await _disputes_page(request, container, viewer, notice=notice)
 
 
-# --- wiring ------------------------------------------------------------------------------------
-
-
-def install(app: FastAPI) -> None:
-    """Mount the pages and their static files, and turn the page signals into answers."""
-    app.include_router(router)
-    app.mount("/app/static", StaticFiles(directory=HERE / "static"), name="app-static")
-
-    async def to_sign_in(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, SignInRequired)
-        return see_other(f"/app/sign-in?next={quote(exc.next_path, safe='')}")
-
-    async def forbidden(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, PageForbidden)
-        container = request.app.state.container
-        viewer = await signed_in(request, container)
-        return render(request, container, "forbidden.html", viewer, status=403, message=exc.message)
-
-    async def missing(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, PageMissing)
-        container = request.app.state.container
-        viewer = await signed_in(request, container)
-        return render(
-            request,
-            container,
-            "forbidden.html",
-            viewer,
-            status=404,
-            message=exc.message,
-            heading="Not found",
-        )
-
-    app.add_exception_handler(PageMissing, missing)
-    app.add_exception_handler(SignInRequired, to_sign_in)
-    app.add_exception_handler(PageForbidden, forbidden)
-
-
-__all__ = ["install", "router"]
+__all__ = ["router"]

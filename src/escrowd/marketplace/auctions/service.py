@@ -81,6 +81,20 @@ async def get_artwork(session: AsyncSession, *, artwork_id: str) -> Artwork:
     return row
 
 
+async def status_now(session: AsyncSession, artwork: Artwork) -> ArtworkStatus:
+    """The artwork's status as its escrow has it now: what the ``auctions.escrows`` sweep
+    records within seconds (and what a bid placed now acts on, since ``place_bid`` applies it
+    first). A page shows this, so a lapsed window puts the artwork back on sale at once."""
+    if artwork.escrow_id is not None:
+        escrow_status = await session.scalar(
+            select(Escrow.status).where(Escrow.id == artwork.escrow_id)
+        )
+        step = domain.follow(artwork.status, escrow_status) if escrow_status else None
+        if step is not None:
+            return step.artwork
+    return ArtworkStatus(artwork.status)
+
+
 def list_query(*, status: ArtworkStatus | None = None) -> Select[Artwork]:
     """Every signed-in user may browse artworks (the threshold is hidden by the schema)."""
     q = select(Artwork).order_by(Artwork.id.desc())

@@ -6,8 +6,7 @@
 // authenticates it) and, on each event, fetches the page again and swaps in the live part.
 function watchLive() {
   const live = document.getElementById("live");
-  if (!live || !window.EventSource) return;
-  const source = new EventSource(live.dataset.stream);
+  if (!live) return;
   let busy = false;
   let again = false;
   async function refresh() {
@@ -29,6 +28,17 @@ function watchLive() {
       if (again) { again = false; refresh(); }
     }
   }
+  // A page whose status changes without an event of its own (an artwork following its
+  // escrow) also reads itself again every data-poll seconds, and when a countdown ends.
+  window.refreshLive = refresh;
+  if (live.dataset.poll) {
+    setInterval(() => {
+      if (document.getElementById("live").querySelector("[data-testid=artwork-status]")
+          ?.textContent.trim() === "pending payment") refresh();
+    }, Number(live.dataset.poll) * 1000);
+  }
+  if (!live.dataset.stream || !window.EventSource) return;
+  const source = new EventSource(live.dataset.stream);
   // Each event arrives under its type's name and EventSource has no wildcard listener: the
   // page lists the types (data-types) so a new type needs no change here.
   const onEvent = () => { refresh(); };
@@ -63,4 +73,25 @@ function localTimes() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => { watchLive(); splitForms(); localTimes(); });
+// The payment modal's countdown: whole seconds left until data-deadline (Unix seconds), on
+// the server's clock (data-now on #live says what it was when the page was made). It runs
+// across live refreshes, which replace the element; at zero the page reads itself again.
+function countdowns() {
+  const live = document.getElementById("live");
+  if (!live || !live.dataset.now) return;
+  const skew = Number(live.dataset.now) - Date.now() / 1000;
+  let ended = false;
+  const tick = () => {
+    for (const el of document.querySelectorAll("[data-deadline]")) {
+      const left = Math.max(0, Math.floor(Number(el.dataset.deadline) - (Date.now() / 1000 + skew)));
+      el.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      if (left === 0 && !ended && window.refreshLive) { ended = true; window.refreshLive(); }
+    }
+  };
+  tick();
+  setInterval(tick, 1000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  watchLive(); splitForms(); localTimes(); countdowns();
+});
