@@ -240,11 +240,13 @@ async def test_the_demo_pays_a_paypal_escrow_out_to_worker2s_paypal_email(
     trail = traced.trail
     eid, po = escrow["id"], payout["id"]
     assert trail.changes(eid) == {
-        clearing("paypal"): -2_500,
+        # $25.00 in, less PayPal's fee on the capture (3.49 % + $0.49 in the sandbox: $1.36),
+        # which the platform bears.
+        clearing("paypal"): -2_500 + 136,
         f"escrow:{eid}": 0,
         f"payee:{worker2}:available": 2_061,
         PLATFORM_FEES: 375,
-        PROCESSING_COSTS: 64,
+        PROCESSING_COSTS: 64 - 136,
     }
     assert trail.changes(po) == {
         f"payee:{worker2}:available": -2_061,
@@ -383,14 +385,15 @@ def test_the_demo_command_prints_the_money_trail_and_can_run_again(fresh_db_url:
         "",
         "-51.16",
     ]
-    # PayPal's: $25.00 in for the PayPal escrow, worker2's $20.61 out to their PayPal.
+    # PayPal's: $25.00 in for the PayPal escrow less PayPal's $1.36 fee, worker2's $20.61 out
+    # to their PayPal.
     assert _row(first.stdout, "provider:paypal:clearing") == [
         "",
         "",
         "",
-        "-25.00",
+        "-23.64",
         "20.61",
-        "-4.39",
+        "-3.03",
     ]
     assert "resolved" in first.stdout
     assert "split" in first.stdout

@@ -93,8 +93,9 @@ def test_seed_001_books_a_worker_paid_with_paypal_and_pays_them_out_to_their_ema
     assert "B. worker1's payout to their PayPal email" in out
     assert "the PayPal order captured," in out
     assert "out to the worker's PayPal" in out
-    # $150.00 in through PayPal (no fee recorded), $100.00 back out to worker1's email.
-    assert _row(out, "provider:paypal:clearing") == ["-150.00", "100.00", "-50.00"]
+    # $150.00 in through PayPal less PayPal's fee ($5.73: 3.49 % + $0.49 in the sandbox),
+    # $100.00 back out to worker1's email.
+    assert _row(out, "provider:paypal:clearing") == ["-144.27", "100.00", "-44.27"]
     assert _row(out, "platform:fees")[0] == "7.50"
     assert "money from / back to PayPal" in out
     assert "142.50 USD" in out
