@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from escrowd.db.migrate import upgrade
 from escrowd.db.session import Database
 from escrowd.ledger import Ledger, TransferRequest
+from escrowd.ledger.poster import TransferPoster
 from escrowd.ledger.verify import summary_lines, verify
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -125,12 +126,13 @@ async def setup_accounts(url: str, count: int) -> list[str]:
 
 
 async def run_escrowd(
-    url: str, accounts: list[str], *, workers: int, seconds: float, batch: int
+    url: str, accounts: list[str], *, workers: int, seconds: float, batch: int, grouped: bool
 ) -> float:
     db = Database(url, pool_size=workers)
     stop = time.monotonic() + seconds
     done = 0
     run = f"{time.time_ns():x}"
+    poster = TransferPoster(db)
 
     async def worker(w: int) -> None:
         nonlocal done
@@ -141,6 +143,21 @@ async def run_escrowd(
         pool = accounts[w::workers] if batch > 1 and len(accounts) >= 2 * workers else accounts
         n = 0
         while time.monotonic() < stop:
+            if grouped:  # one transfer per call, its own unit of work, grouped by the poster
+                a, b = rng.sample(pool, 2)
+                n += 1
+                result = await poster.post(
+                    TransferRequest(
+                        id=f"b{run}-{w}-{n}",
+                        debit_account_id=a,
+                        credit_account_id=b,
+                        amount=rng.randint(1, 1000),
+                        currency="usd",
+                    )
+                )
+                assert result.ok, result.error
+                done += 1
+                continue
             async with db.transaction() as session:
                 ledger = Ledger(session)
                 if batch == 1:
@@ -223,13 +240,17 @@ def run_pgbench(url: str, *, accounts: int, workers: int, seconds: int) -> float
 
 async def main_throughput(args: argparse.Namespace, url: str) -> None:
     accounts = await setup_accounts(url, args.accounts)
-    modes = [("single", 1), ("batch", args.batch)]
+    modes = [("single", 1, False), ("grouped", 1, True), ("batch", args.batch, False)]
     workers = [int(w) for w in args.workers.split(",")]
     reference: dict[int, float] = {}
     print(f"{'mode':<8}{'workers':>8}{'escrowd tps':>14}{'pgbench tps':>14}{'ratio':>8}")
-    for mode, batch in modes:
+    for mode, batch, grouped in modes:
+        if args.modes and mode not in args.modes.split(","):
+            continue
         for n in workers:
-            tps = await run_escrowd(url, accounts, workers=n, seconds=args.seconds, batch=batch)
+            tps = await run_escrowd(
+                url, accounts, workers=n, seconds=args.seconds, batch=batch, grouped=grouped
+            )
             if n not in reference:
                 reference[n] = await asyncio.to_thread(
                     run_pgbench, url, accounts=args.accounts, workers=n, seconds=int(args.seconds)
@@ -359,6 +380,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,8,32", help="concurrency levels (default 1,8,32)")
     parser.add_argument("--accounts", type=int, default=1000, help="account pool (default 1000)")
     parser.add_argument("--batch", type=int, default=100, help="transfers per batch call")
+    parser.add_argument(
+        "--modes", default="", help="only these of single,grouped,batch (default: all three)"
+    )
     parser.add_argument(
         "--verify-million",
         action="store_true",

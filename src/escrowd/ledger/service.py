@@ -19,13 +19,17 @@ a use case's transfers in one call when you can: locks are ordered within a call
 calls. The reads and writes live in :mod:`escrowd.ledger.pgstore` (PostgreSQL, two round trips
 per batch) and :mod:`escrowd.ledger.store` (any SQLAlchemy backend; SQLite).
 
+On PostgreSQL a plain batch (no hold settled: see :func:`plain_batch`) is first tried as one
+statement that writes only if every transfer succeeds (:meth:`PgStore.post`); otherwise it
+writes nothing and the batch goes the way above, which decides refusals and replays.
+
 Refused ids that depend on the ledger's state are recorded after the transaction ends
 (:mod:`escrowd.ledger.failures`); retrying them gives ``id_already_failed``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -41,7 +45,9 @@ from escrowd.ledger.batch import evaluate
 from escrowd.ledger.domain import (
     AccountFlags,
     Balances,
+    FailedTransfer,
     LedgerError,
+    PendingState,
     Refusal,
     Transfer,
     TransferKind,
@@ -54,7 +60,11 @@ from escrowd.ledger.failures import note_failures, noted_failures
 from escrowd.ledger.models import ACCOUNTS, TRANSFERS, LedgerAccount
 from escrowd.ledger.pgstore import PgStore
 from escrowd.ledger.store import BALANCE_COLUMNS, CoreStore, Store, transfer_from
+from escrowd.ledger.validation import validate
 from escrowd.money import normalize_currency
+
+#: Kinds a batch may post in one statement (:meth:`PgStore.post`): no hold to settle.
+_ONE_STATEMENT_KINDS = frozenset({TransferKind.posted, TransferKind.pending})
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +214,29 @@ class Ledger:
         if not requests:
             return []
         store = await self._store()
+        if isinstance(store, PgStore):
+            posted = await self._post_all(store, requests)
+            if posted is not None:
+                return posted
         snapshot = await store.read(requests, noted_failures(self._session))
         outcome = evaluate(requests, snapshot, self._clock.now())
         await store.write(outcome)
         if outcome.failures:
             note_failures(self._session, outcome.failures, self._clock)
         return outcome.results
+
+    async def _post_all(
+        self, store: PgStore, requests: list[TransferRequest]
+    ) -> list[TransferResult] | None:
+        """The batch in one statement, if it needs no hold settled and every transfer succeeds.
+
+        None when the batch needs the general path, which then decides it exactly as it would
+        have; nothing was written.
+        """
+        transfers = plain_batch(requests, self._clock.now(), noted_failures(self._session))
+        if transfers is None or not await store.post(transfers):
+            return None
+        return [TransferResult(t.id, transfer=t) for t in transfers]
 
     async def create_linked(self, transfers: Sequence[TransferRequest]) -> list[Transfer]:
         """All the transfers as one linked chain: all are applied, or none and it raises."""
@@ -333,3 +360,57 @@ class Ledger:
     async def _one(self, request: TransferRequest) -> Transfer:
         (result,) = await self.create_transfers([request])
         return result.unwrap()
+
+
+def plain_batch(
+    requests: Sequence[TransferRequest], now: datetime, noted: Mapping[str, FailedTransfer]
+) -> list[Transfer] | None:
+    """The transfers a batch creates if it is plain and every member succeeds.
+
+    Plain: every request valid, posted or pending (no hold to settle), ids distinct and not
+    failed earlier in this transaction (``noted``), no chain left open. Whether every member
+    succeeds against the ledger's state is then for :meth:`PgStore.post` to find out. None when
+    the batch is not plain: the general path decides it.
+    """
+    if not requests or requests[-1].linked:
+        return None
+    transfers: list[Transfer] = []
+    ids: set[str] = set()
+    chain_start = 0
+    for i, request in enumerate(requests):
+        checked = validate(request)
+        if (
+            isinstance(checked, LedgerError)
+            or checked.kind not in _ONE_STATEMENT_KINDS
+            or checked.id in ids
+            or checked.id in noted
+        ):
+            return None
+        assert checked.debit_account_id is not None
+        assert checked.credit_account_id is not None
+        assert checked.amount is not None
+        assert checked.currency is not None
+        ids.add(checked.id)
+        # As in the batch: a chain of two or more carries its first member's id.
+        chained = i > chain_start or checked.linked
+        transfers.append(
+            Transfer(
+                id=checked.id,
+                kind=checked.kind,
+                debit_account_id=checked.debit_account_id,
+                credit_account_id=checked.credit_account_id,
+                amount=checked.amount,
+                currency=checked.currency,
+                pending_id=None,
+                state=PendingState.pending if checked.kind is TransferKind.pending else None,
+                reference=checked.reference,
+                category=checked.category,
+                batch_id=requests[chain_start].id if chained else None,
+                effective_at=checked.effective_at or now,
+                created_at=now,
+                payload_hash=checked.payload_hash(),
+            )
+        )
+        if not checked.linked:
+            chain_start = i + 1
+    return transfers
