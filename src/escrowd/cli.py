@@ -205,7 +205,7 @@ def ledger_verify(database_url: DatabaseUrlOpt = None) -> None:
         try:
             problem = await behind(db)
             if problem is not None:
-                console.print(f"[red]Cannot verify {redact(url)}:[/red] {problem}")
+                console.print(f"[red]Cannot verify {redact(url)}:[/red] {problem}", soft_wrap=True)
                 raise typer.Exit(2)
             with progress_bar(console, "verifying") as step:
                 console.print(f"Verifying the ledger in {redact(url)} …")

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from escrowd.clock import FrozenClock
 from escrowd.config import PAYPAL_SANDBOX_PREFIX
-from escrowd.escrows import sweeps
 from escrowd.escrows.ledgering import PROCESSING_COSTS, clearing, escrow_account
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.escrows.outside_refund import UNBOOKED_INCIDENT
@@ -335,52 +334,6 @@ async def test_a_signed_voided_event_for_a_live_authorization_moves_nothing(ctx:
     # escrowd can still capture it: nothing was voided on the event's word.
     captured = await post(ctx, who, f"/v1/escrows/{authorized['id']}/capture")
     assert captured["status"] == "held"
-
-
-async def test_the_29_day_authorization_feeds_the_deadline_sweep(
-    ctx: Ctx, clock: FrozenClock
-) -> None:
-    """PayPal's authorization is valid 29 days (its expiration_time); escrowd's sweep acts a
-    day before that, not after Stripe's 7 days, and captures it in time."""
-    who, payee = await payer(ctx), await worker(ctx)
-    authorized = await confirmed(ctx, who, payee, 2_500, capture_mode="authorize")
-    escrow_id = authorized["id"]
-    order = await paypal_of(ctx).client.get_order(authorized["payment"]["id"])
-    assert order.purchase_units[0].payments is not None
-    auth = order.purchase_units[0].payments.authorizations[0]
-    assert auth.expiration_time is not None
-    authorized_at = clock.now()
-    capture_before = authorized["payment"]["capture_before"]
-    assert capture_before == int((authorized_at + timedelta(days=29)).timestamp())
-    # Past Stripe's 7 days nothing is due yet.
-    clock.advance(timedelta(days=8))
-    assert await sweep(ctx.container, sweeps.authorizations) == 0
-    # Within a day of the 29 days: the deadline job captures it, and PayPal accepts.
-    clock.advance(timedelta(days=20, hours=1))
-    assert await sweep(ctx.container, sweeps.authorizations) == 1
-    await run_jobs(ctx.container)
-    held = await get(ctx, who, escrow_id)
-    assert (held["status"], held["amount_held"]) == ("held", 2_500), held
-    assert await ledger_balance(ctx, escrow_account(escrow_id)) == 2_500
-
-
-async def test_an_authorization_past_its_29_days_expires_the_escrow_by_the_sweep(
-    ctx: Ctx, clock: FrozenClock
-) -> None:
-    who, payee = await payer(ctx), await worker(ctx)
-    authorized = await confirmed(
-        ctx, who, payee, 2_600, capture_mode="authorize", on_authorization_deadline="notify"
-    )
-    escrow_id = authorized["id"]
-    clock.advance(timedelta(days=29, minutes=1))
-    order = await paypal_of(ctx).client.get_order(authorized["payment"]["id"])
-    assert order.purchase_units[0].payments is not None
-    auth_id = order.purchase_units[0].payments.authorizations[0].id
-    assert (await paypal_of(ctx).client.get_authorization(auth_id)).status == "EXPIRED"
-    await sweep(ctx.container, sweeps.authorizations)
-    await run_jobs(ctx.container)
-    expired = await get(ctx, who, escrow_id)
-    assert expired["status"] == "expired", expired
 
 
 # --- PAYMENT.CAPTURE.REFUNDED ---------------------------------------------------------------

@@ -94,7 +94,10 @@ def test_the_app_itself_raises_the_same_clean_message(monkeypatch: pytest.Monkey
 
 
 def test_ledger_verify_on_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+    # A long path: the message stays whole (no line break inside "escrowd migrate").
+    folder = tmp_path / ("a-folder-with-a-long-name-" * 4)
+    folder.mkdir()
+    url = f"sqlite+aiosqlite:///{folder / 'empty.sqlite3'}"
     result = CliRunner().invoke(app, ["ledger", "verify", "--database-url", url])
     assert result.exit_code == 2
     assert "has no escrowd tables" in result.output

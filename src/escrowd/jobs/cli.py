@@ -93,7 +93,9 @@ def worker(
         )
     )
     if not ok:
-        console.print(f"[red]Cannot use {redact(url)}:[/red] run `escrowd migrate` first.")
+        console.print(
+            f"[red]Cannot use {redact(url)}:[/red] run `escrowd migrate` first.", soft_wrap=True
+        )
         raise typer.Exit(2)
 
 
