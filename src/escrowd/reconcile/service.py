@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.escrows.models import Escrow, Operation
-from escrowd.providers.base import PaymentProvider
+from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Invoice, Refund, TimeRange
 from escrowd.reconcile.differences import Difference
@@ -50,10 +50,14 @@ from escrowd.reconcile.sides import (
     Ours,
     Theirs,
     Totals,
+    Touched,
+    escrows_paid_through,
+    escrows_through,
     ledger_window,
     load_invoices,
     load_ours,
     their_payment,
+    their_payments_by_id,
     their_transfer,
     their_window,
 )
@@ -356,11 +360,18 @@ async def reconcile(
     report = Report(since=since, until=until, escrow_id=None)
     recent = RecentPayments()
     windows = days(since, until)
+    others = _by_id_providers(container)
+    without_transfers = [p.name for p in others if Capability.transfers not in p.capabilities]
     for done, window in enumerate(windows):
         if progress is not None:
             progress(done, len(windows), f"reconciling {window.gte.date().isoformat()}")
         async with container.db.transaction() as s:
             touched = await ledger_window(s, window)
+            if without_transfers:
+                touched.leave_out_payee_moves(
+                    window.gte.date(),
+                    await escrows_through(s, touched.payee_moves, without_transfers),
+                )
         theirs = await their_window(provider, window)
         async with container.db.transaction() as s:
             ours = await load_ours(
@@ -384,29 +395,77 @@ async def reconcile(
             )
         _record(report, ours, await compare(provider, ours, theirs, report.compared, recent))
         report.merge_totals(touched.totals, theirs.totals)
+        for other in others:
+            await _reconcile_by_id(container, other, window, touched, report)
     if progress is not None:
         progress(len(windows), len(windows), "done")
     return report
 
 
+def _by_id_providers(container: Container) -> list[PaymentProvider]:
+    """The configured providers other than the default: those read escrow by escrow (PayPal
+    has no listing of a day's payments that escrowd uses; docs/reconcile.md)."""
+    default = container.provider.name
+    return [p for name, p in sorted(container.providers.items()) if name != default]
+
+
+async def _reconcile_by_id(
+    container: Container,
+    provider: PaymentProvider,
+    window: TimeRange,
+    touched: Touched,
+    report: Report,
+) -> None:
+    """A day's escrows paid through ``provider`` (the ledger booked their money that day, or
+    they were created that day with a payment there), each payment read by id with its
+    refunds, and compared as the default provider's are."""
+    transfers = Capability.transfers in provider.capabilities
+    async with container.db.transaction() as s:
+        created = await escrows_paid_through(s, provider.name, window)
+        ours = await load_ours(
+            s,
+            escrow_ids=touched.escrows | created,
+            refund_keys=touched.refund_keys,
+            release_keys=touched.release_keys,
+            provider=provider.name,
+            default=False,
+            transfers=transfers,
+        )
+    if not ours.payments:
+        return
+    theirs = await their_payments_by_id(provider, ours.escrow_of_payment, window)
+    _record(report, ours, await compare(provider, ours, theirs, report.compared))
+    report.merge_totals({}, theirs.totals)
+
+
 async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
-    """Compare one escrow's whole life: its payment, every refund and every transfer."""
-    provider = container.provider
+    """Compare one escrow's whole life, at the provider it is paid through: its payment,
+    every refund and every transfer."""
     async with container.db.transaction() as s:
         escrow = await s.get(Escrow, escrow_id)
         if escrow is None:
             raise NotFoundError(f"No such escrow: '{escrow_id}'.", param="escrow")
-        if escrow.provider not in (None, provider.name):
+        if escrow.provider not in (None, *container.providers):
             raise InvalidRequestError(
-                f"Escrow {escrow_id} is paid through {escrow.provider}: reconciliation "
-                f"compares against {provider.name} only (listing {escrow.provider}'s "
-                "objects is not built yet).",
+                f"Escrow {escrow_id} is paid through {escrow.provider}, which is not "
+                "configured here: there is nothing to compare it with.",
                 code="reconcile_provider_unsupported",
                 param="escrow",
             )
+        default = escrow.provider in (None, container.provider.name)
+        provider = container.provider if default else container.provider_named(escrow.provider)
+        transfers = Capability.transfers in provider.capabilities
         payment_id = escrow.payment_id
         keys = await _keys(s, escrow_id)
-        ours = await load_ours(s, escrow_ids=[escrow_id], refund_keys=keys, release_keys=keys)
+        ours = await load_ours(
+            s,
+            escrow_ids=[escrow_id],
+            refund_keys=keys,
+            release_keys=keys,
+            provider=None if default else provider.name,
+            default=default,
+            transfers=transfers,
+        )
     theirs = Theirs()
     if payment_id:
         try:
@@ -417,8 +476,9 @@ async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
                 raise
         async for refund in provider.list_refunds(payment_id=payment_id):
             theirs.refunds[refund.id] = refund
-    async for transfer in provider.list_transfers(transfer_group=escrow_id):
-        theirs.transfers[transfer.id] = their_transfer(transfer)
+    if transfers:
+        async for transfer in provider.list_transfers(transfer_group=escrow_id):
+            theirs.transfers[transfer.id] = their_transfer(transfer)
     report = Report(since=None, until=None, escrow_id=escrow_id)
     _record(report, ours, await compare(provider, ours, theirs, report.compared))
     return report
