@@ -374,7 +374,7 @@ async def test_reconciling_compares_each_escrow_with_its_own_provider(
 
     report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
     assert report.differences == []
-    assert report.compared == {"payments": 2, "refunds": 1, "transfers": 0}
+    assert report.compared == {"payments": 2, "refunds": 1, "transfers": 0, "payouts": 0}
     totals = report.totals[(day.date(), "usd")]
     assert totals["charges"] == [10_000, 10_000]
     assert totals["fees"][0] == totals["fees"][1] > 0
@@ -382,7 +382,7 @@ async def test_reconciling_compares_each_escrow_with_its_own_provider(
     assert (await reconcile_escrow(ctx.container, card["id"])).differences == []
     alone = await reconcile_escrow(ctx.container, on_paypal["id"])
     assert alone.differences == []
-    assert alone.compared == {"payments": 1, "refunds": 1, "transfers": 0}
+    assert alone.compared == {"payments": 1, "refunds": 1, "transfers": 0, "payouts": 0}
 
     # A PayPal order PayPal reports with another amount is the PayPal escrow's difference,
     # and only its: the card escrow stays clean.

@@ -20,15 +20,18 @@ from escrowd.jobs.worker import Worker
 from escrowd.providers.paypal import shapes
 from escrowd.providers.paypal.amounts import money
 from escrowd.reconcile.differences import Kind
-from escrowd.reconcile.service import reconcile, reconcile_escrow
+from escrowd.reconcile.domain import OurPayout, TheirPayout, compare_payout
+from escrowd.reconcile.service import reconcile, reconcile_escrow, reconcile_payout
 from escrowd.reconcile.sweep import DIFFERENCE_JOB, daily
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
     _ledger_verified_after_module,
     _stripe_spec,
+    api_key_headers,
     browser,
     client,
     container,
+    keyed,
     payer,
     post,
     run_jobs,
@@ -85,7 +88,7 @@ async def test_a_clean_paypal_escrow_reconciles_with_no_differences(
     report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
     assert report.differences == []
     # PayPal has no transfers: the release moved money only in the ledger.
-    assert report.compared == {"payments": 1, "refunds": 1, "transfers": 0}
+    assert report.compared == {"payments": 1, "refunds": 1, "transfers": 0, "payouts": 0}
     [(slot, totals)] = report.totals.items()
     assert slot == (day.date(), "usd")
     assert totals["charges"] == [10_000, 10_000]
@@ -95,7 +98,7 @@ async def test_a_clean_paypal_escrow_reconciles_with_no_differences(
     assert totals["transfers"] == [0, 0]
     alone = await reconcile_escrow(ctx.container, held["id"])
     assert alone.differences == []
-    assert alone.compared == {"payments": 1, "refunds": 1, "transfers": 0}
+    assert alone.compared == {"payments": 1, "refunds": 1, "transfers": 0, "payouts": 0}
 
 
 async def test_a_refund_made_at_paypal_outside_escrowd_is_a_difference(
@@ -238,3 +241,90 @@ async def test_the_daily_sweep_opens_an_incident_for_a_paypal_difference(
     [incident] = await incidents()
     assert incident.error.startswith("PermanentJobError: refund_unrecorded: refund ")
     assert "What to do:" in incident.error
+
+
+async def test_payouts_to_paypal_emails_are_compared_with_paypal(
+    ctx: Ctx, clock: FrozenClock
+) -> None:
+    day = own_day(clock, 94)
+    who, payee = await payer(ctx), await worker(ctx)
+    held = await held_on_paypal(ctx, who, [(payee.id, 9_000)], fee_policy={"rate_bps": 0})
+    await post(ctx, who, f"/v1/escrows/{held['id']}/release")
+    await settle(ctx.container)
+    await run_jobs(ctx.container)
+    saved = await ctx.client.post(
+        "/v1/payout_destination", json={"paypal_email": "p94@example.com"}, headers=payee.headers
+    )
+    assert saved.status_code == 200, saved.text
+    admin = await api_key_headers(ctx)
+    paid: list[dict[str, Any]] = []
+    for amount in (5_000, 4_000):
+        payout = await post(
+            ctx, payee, "/v1/payouts", {"amount": amount, "currency": "usd", "provider": "paypal"}
+        )
+        r = await ctx.client.post(
+            f"/v1/payouts/{payout['id']}/approve", json={}, headers=keyed(admin)
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "paid", r.json()
+        paid.append(r.json())
+    await settle(ctx.container)
+    clock.advance(timedelta(hours=1))
+
+    report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
+    assert report.differences == []
+    assert report.compared["payouts"] == 2
+
+    # PayPal reports the first item returned to the platform, the second of another amount.
+    returned, other = (p["provider_payout"] for p in paid)
+    await edit_sandbox_object(ctx, returned, transaction_status="RETURNED")
+    await edit_sandbox_object(
+        ctx,
+        other,
+        payout_item={
+            "recipient_type": "EMAIL",
+            "amount": {"currency": "USD", "value": "41.00"},
+            "receiver": "p94@example.com",
+        },
+    )
+    report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
+    found = {(d.kind, d.object_id): d for d in report.differences}
+    assert set(found) == {(Kind.payout_missing, returned), (Kind.payout_amount, other)}
+    missing = found[(Kind.payout_missing, returned)]
+    assert (missing.escrow_id, missing.payout_id, missing.ours, missing.theirs) == (
+        None,
+        paid[0]["id"],
+        5_000,
+        0,
+    )
+    assert missing.as_dict()["payout"] == paid[0]["id"]
+    assert "RETURNED" not in missing.detail  # neutral words: the payout "is failed"
+    assert "is failed" in missing.detail
+    differs = found[(Kind.payout_amount, other)]
+    assert (differs.ours, differs.theirs) == (4_000, 4_100)
+    assert all(d.advice for d in report.differences)
+    # The sweep's fresh look at one payout finds the same.
+    fresh = await reconcile_payout(ctx.container, paid[0]["id"])
+    assert [d.key for d in fresh.differences] == [missing.key]
+
+
+def test_a_payout_escrowd_gave_back_but_paypal_paid_out_is_unrecorded() -> None:
+    ours = OurPayout(
+        payout_id="po_1",
+        party_id="usr_1",
+        currency="usd",
+        provider_payout_id="ITEM1",
+        status="failed",
+        sent=0,
+    )
+    [d] = compare_payout(ours, TheirPayout(id="ITEM1", currency="usd", amount=2_500, status="paid"))
+    assert (d.kind, d.ours, d.theirs, d.payout_id) == (Kind.payout_unrecorded, None, 2_500, "po_1")
+    # Returned at PayPal too: nothing to say. Still open at escrowd: settling.
+    assert compare_payout(ours, TheirPayout("ITEM1", "usd", 2_500, "failed")) == []
+    opened = OurPayout("po_2", "usr_1", "usd", "ITEM2", "in_transit", 0)
+    assert compare_payout(opened, TheirPayout("ITEM2", "usd", 2_500, "paid")) == []
+    # Sent and matched: nothing; sent but unknown at PayPal: missing.
+    sent = OurPayout("po_3", "usr_1", "usd", "ITEM3", "paid", 2_500)
+    assert compare_payout(sent, TheirPayout("ITEM3", "usd", 2_500, "in_transit")) == []
+    [gone] = compare_payout(sent, None)
+    assert (gone.kind, gone.ours, gone.theirs) == (Kind.payout_missing, 2_500, None)

@@ -135,7 +135,8 @@ def _print(report: Report) -> None:
         out.print(f"Reconciled {report.since.isoformat()} to {report.until.isoformat()}.")
     c = report.compared
     out.print(
-        f"Compared {c['payments']} payments, {c['refunds']} refunds, {c['transfers']} transfers."
+        f"Compared {c['payments']} payments, {c['refunds']} refunds, {c['transfers']} "
+        f"transfers, {c['payouts']} payouts."
     )
     if report.totals:
         table = Table("day", "currency", *MEASURES, title="Totals: ledger / provider")

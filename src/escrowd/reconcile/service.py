@@ -28,12 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.escrows.models import Escrow, Operation
+from escrowd.payouts.models import Payout
 from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Invoice, Refund, TimeRange
 from escrowd.reconcile.differences import Difference
 from escrowd.reconcile.domain import (
+    PAYOUT_UNDONE,
     OurPayment,
+    OurPayout,
     OurRefund,
     OurTransfer,
     TheirInvoice,
@@ -42,6 +45,7 @@ from escrowd.reconcile.domain import (
     TheirTransfer,
     compare_invoice,
     compare_payment,
+    compare_payout,
     compare_refund,
     compare_transfer,
 )
@@ -56,8 +60,10 @@ from escrowd.reconcile.sides import (
     ledger_window,
     load_invoices,
     load_ours,
+    load_payouts,
     their_payment,
     their_payments_by_id,
+    their_payout,
     their_transfer,
     their_window,
 )
@@ -84,7 +90,7 @@ class Report:
     totals: dict[tuple[date, str], dict[str, list[int]]] = field(default_factory=dict)
     #: How many payments, refunds and transfers were compared.
     compared: dict[str, int] = field(
-        default_factory=lambda: {"payments": 0, "refunds": 0, "transfers": 0}
+        default_factory=lambda: {"payments": 0, "refunds": 0, "transfers": 0, "payouts": 0}
     )
     #: Escrows left out because an operation of theirs is in flight.
     in_flight: set[str] = field(default_factory=set)
@@ -420,6 +426,10 @@ async def _reconcile_by_id(
     they were created that day with a payment there), each payment read by id with its
     refunds, and compared as the default provider's are."""
     transfers = Capability.transfers in provider.capabilities
+    if Capability.payouts in provider.capabilities:
+        async with container.db.transaction() as s:
+            payouts = await load_payouts(s, provider.name, window=window)
+        await _compare_payouts(provider, payouts, report)
     async with container.db.transaction() as s:
         created = await escrows_paid_through(s, provider.name, window)
         ours = await load_ours(
@@ -436,6 +446,31 @@ async def _reconcile_by_id(
     theirs = await their_payments_by_id(provider, ours.escrow_of_payment, window)
     _record(report, ours, await compare(provider, ours, theirs, report.compared))
     report.merge_totals({}, theirs.totals)
+
+
+async def _compare_payouts(
+    provider: PaymentProvider, payouts: list[OurPayout], report: Report
+) -> None:
+    """Each payout settled at escrowd (paid, failed, rejected) against the provider's; an
+    open one is settling and is not looked up."""
+    for mine in payouts:
+        if mine.sent == 0 and mine.status not in PAYOUT_UNDONE:
+            continue
+        report.compared["payouts"] += 1
+        _record(report, Ours(), compare_payout(mine, await their_payout(provider, mine)))
+
+
+async def reconcile_payout(container: Container, payout_id: str) -> Report:
+    """Compare one payout with its provider's (the sweep's fresh look at a payout's
+    difference)."""
+    async with container.db.transaction() as s:
+        provider_name = await s.scalar(select(Payout.provider).where(Payout.id == payout_id))
+        if provider_name is None:
+            raise NotFoundError(f"No such payout: '{payout_id}'.", param="payout")
+        payouts = await load_payouts(s, provider_name, payout_ids=[payout_id])
+    report = Report(since=None, until=None, escrow_id=None)
+    await _compare_payouts(container.provider_named(provider_name), payouts, report)
+    return report
 
 
 async def reconcile_escrow(container: Container, escrow_id: str) -> Report:

@@ -19,22 +19,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.escrows.ledgering import release_key_of
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
 from escrowd.escrows.recovery import is_recovery
 from escrowd.ledger.models import LedgerTransfer
+from escrowd.payouts import domain as payout_domain
+from escrowd.payouts.models import Payout
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Invoice, PaymentRecord, Refund, TimeRange, Transfer
 from escrowd.reconcile.domain import (
     OurInvoice,
     OurPayment,
+    OurPayout,
     OurRefund,
     OurTransfer,
     TheirPayment,
+    TheirPayout,
     TheirTransfer,
     refund_moved,
 )
@@ -168,6 +172,58 @@ async def escrows_paid_through(session: AsyncSession, provider: str, window: Tim
         Escrow.created_at < window.lt,
     )
     return set(await session.scalars(stmt))
+
+
+async def load_payouts(
+    session: AsyncSession,
+    provider: str,
+    *,
+    window: TimeRange | None = None,
+    payout_ids: Iterable[str] = (),
+) -> list[OurPayout]:
+    """escrowd's payouts through ``provider`` made or settled in ``window`` (or those named),
+    with what the ledger sent out for each."""
+    stmt = select(Payout).where(Payout.provider == provider)
+    if window is not None:
+        stmt = stmt.where(
+            or_(
+                and_(Payout.created_at >= window.gte, Payout.created_at < window.lt),
+                and_(Payout.updated_at >= window.gte, Payout.updated_at < window.lt),
+            )
+        )
+    rows: list[Payout] = []
+    ids = list(payout_ids)
+    if window is not None:
+        rows = list(await session.scalars(stmt))
+    for chunk in _chunks(ids):
+        rows += list(await session.scalars(stmt.where(Payout.id.in_(chunk))))
+    sent = await _amounts_by_id(session, [payout_domain.sent_id(p.id) for p in rows])
+    return [
+        OurPayout(
+            payout_id=p.id,
+            party_id=p.party_id,
+            currency=p.currency,
+            provider_payout_id=p.provider_payout_id,
+            status=p.status,
+            sent=sent.get(payout_domain.sent_id(p.id), 0),
+        )
+        for p in {p.id: p for p in rows}.values()
+    ]
+
+
+async def their_payout(provider: PaymentProvider, ours: OurPayout) -> TheirPayout | None:
+    """The provider's payout for one of ours (None: it has none, or does not know it)."""
+    if ours.provider_payout_id is None:
+        return None
+    try:
+        found = await provider.retrieve_payout(ours.provider_payout_id)
+    except ProviderError as exc:
+        if not exc.missing:
+            raise
+        return None
+    return TheirPayout(
+        id=found.id, currency=found.currency, amount=found.amount, status=found.status
+    )
 
 
 @dataclass
@@ -431,8 +487,10 @@ __all__ = [
     "ledger_window",
     "load_invoices",
     "load_ours",
+    "load_payouts",
     "their_payment",
     "their_payments_by_id",
+    "their_payout",
     "their_transfer",
     "their_window",
 ]
