@@ -6,8 +6,13 @@ side touched, compared whole. Only a day's objects are held at once, however lon
 A record one side has in the day and the other dated just outside it (a payment created
 before midnight and captured after) is fetched by id: one call, only for those.
 
-``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life;
-``reconcile_invoice(container, invoice_id)`` one subscription invoice.
+The other configured providers (PayPal) are not listed by date: each day, the escrows paid
+through them that the ledger touched or that were created that day are read payment by
+payment (``_reconcile_by_id``), and so are their payouts settled that day.
+
+``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life, at the provider
+it is paid through; ``reconcile_invoice(container, invoice_id)`` one subscription invoice;
+``reconcile_payout(container, payout_id)`` one payout.
 
 A payment that paid a subscription invoice is compared with the invoice's booking, not with
 the escrows: the provider's invoices of the day name their payments (older API versions also

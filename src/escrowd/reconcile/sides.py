@@ -7,6 +7,9 @@
   invoice transfers), as the escrows, invoices, refund and release operations it touched,
   plus the day's totals.
 - ``load_ours``: escrowd's records of those escrows, invoices and operations, whole.
+- ``their_payments_by_id``: for a provider escrowd does not list by date (PayPal), each named
+  payment read by id with its refunds; ``escrows_paid_through`` the escrows created in the
+  window with a payment there; ``load_payouts`` / ``their_payout`` the payouts to compare.
 
 Database reads and provider calls never overlap: on SQLite every transaction holds the write
 lock, which the in-process sandbox needs to answer.
