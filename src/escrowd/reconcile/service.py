@@ -457,9 +457,10 @@ async def _compare_payouts(
     provider: PaymentProvider, payouts: list[OurPayout], report: Report
 ) -> None:
     """Each payout settled at escrowd (paid, failed, rejected) against the provider's; an
-    open one is settling and is not looked up."""
+    open one is settling and is not looked up, nor one rejected before it reached the
+    provider."""
     for mine in payouts:
-        if mine.sent == 0 and mine.status not in PAYOUT_UNDONE:
+        if mine.sent == 0 and (mine.status not in PAYOUT_UNDONE or not mine.provider_payout_id):
             continue
         report.compared["payouts"] += 1
         _record(report, Ours(), compare_payout(mine, await their_payout(provider, mine)))
