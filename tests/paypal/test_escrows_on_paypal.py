@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from escrowd.clock import FrozenClock
 from escrowd.config import PAYPAL_SANDBOX_PREFIX, Settings
@@ -27,10 +27,11 @@ from escrowd.escrows.ledgering import (
     payee_available,
     payee_pending,
 )
-from escrowd.escrows.models import Operation, OpKind
+from escrowd.escrows.models import Escrow, Operation, OpKind
 from escrowd.escrows.tasks import CONFIRM_PAYPAL_JOB
 from escrowd.jobs import enqueue
 from escrowd.providers.paypal.provider import PayPalProvider
+from escrowd.reconcile.differences import Kind
 from escrowd.reconcile.service import reconcile, reconcile_escrow
 from tests.balances.conftest import balance_of, run_all_jobs
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
@@ -56,7 +57,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.escrows.conftest import ctx as ctx
 from tests.integration.conftest import make_user
-from tests.reconcile.conftest import own_day
+from tests.reconcile.conftest import edit_sandbox_object, own_day
 
 PAYPAL_CLEARING = clearing("paypal")
 #: Released money waits this long before it is available (ESCROWD_PAYOUT_DELAY_SECONDS).
@@ -355,9 +356,12 @@ async def test_the_approval_hint_is_checked_at_paypal_before_confirming(ctx: Ctx
     assert order.status in ("CREATED", "PAYER_ACTION_REQUIRED"), order.status
 
 
-async def test_reconciling_against_stripe_leaves_paypal_escrows_out(
+async def test_reconciling_compares_each_escrow_with_its_own_provider(
     ctx: Ctx, clock: FrozenClock
 ) -> None:
+    """A day with a card escrow and a PayPal escrow: each is compared with its own provider
+    (the PayPal escrow's order and refund are never looked for at Stripe, and the other way
+    round), so a clean day has no differences, and drift at PayPal is PayPal's escrow's."""
     day = own_day(clock, 97)
     who, payee = await payer(ctx), await worker(ctx)
     (card_payee,) = await payees(ctx, 1)
@@ -370,8 +374,34 @@ async def test_reconciling_against_stripe_leaves_paypal_escrows_out(
 
     report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
     assert report.differences == []
-    assert report.compared == {"payments": 1, "refunds": 0, "transfers": 0}
+    assert report.compared == {"payments": 2, "refunds": 1, "transfers": 0, "payouts": 0}
+    totals = report.totals[(day.date(), "usd")]
+    assert totals["charges"] == [10_000, 10_000]
+    assert totals["fees"][0] == totals["fees"][1] > 0
+    assert totals["refunds"] == [1_000, 1_000]
     assert (await reconcile_escrow(ctx.container, card["id"])).differences == []
+    alone = await reconcile_escrow(ctx.container, on_paypal["id"])
+    assert alone.differences == []
+    assert alone.compared == {"payments": 1, "refunds": 1, "transfers": 0, "payouts": 0}
+
+    # A PayPal order PayPal reports with another amount is the PayPal escrow's difference,
+    # and only its: the card escrow stays clean.
+    order = await paypal_of(ctx).client.get_order(on_paypal["payment"]["id"])
+    assert order.purchase_units[0].payments is not None
+    capture = order.purchase_units[0].payments.captures[0]
+    await edit_sandbox_object(ctx, capture.id, amount={"currency_code": "USD", "value": "60.50"})
+    report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
+    assert [(d.kind, d.escrow_id, d.ours, d.theirs) for d in report.differences] == [
+        (Kind.payment_amount, on_paypal["id"], 6_000, 6_050)
+    ]
+    assert (await reconcile_escrow(ctx.container, card["id"])).differences == []
+    # An escrow paid through a provider that is not configured cannot be compared.
+    async with ctx.container.db.transaction() as s:
+        await s.execute(update(Escrow).where(Escrow.id == on_paypal["id"]).values(provider="adyen"))
     with pytest.raises(InvalidRequestError) as refused:
         await reconcile_escrow(ctx.container, on_paypal["id"])
     assert refused.value.code == "reconcile_provider_unsupported"
+    async with ctx.container.db.transaction() as s:
+        await s.execute(
+            update(Escrow).where(Escrow.id == on_paypal["id"]).values(provider="paypal")
+        )

@@ -209,6 +209,49 @@ async def test_a_non_final_capture_keeps_the_rest_capturable(
     assert last.amount_received == 10000
 
 
+async def test_an_order_is_read_back_for_reconciliation_with_its_captures_fee_and_refunds(
+    container: Container, raw: httpx.AsyncClient
+) -> None:
+    """``retrieve_payment_record``: the order's completed captures summed as one charge with
+    PayPal's fee summed over them; ``list_refunds(payment_id=…)``: the order's refunds."""
+    paypal = paypal_of(container)
+    payment, idem = await new_payment(paypal, label="reconcile-read")
+    await approve(raw, payment)
+    confirmed = await paypal.confirm_payment(
+        payment_id=payment.id, idempotency_key=idem + ":confirm"
+    )
+    # Authorized, nothing captured: no charge, nothing received, not succeeded.
+    record = await paypal.retrieve_payment_record(payment.id)
+    assert (record.charge, record.payment.status) == (None, confirmed.status)
+    assert record.payment.amount_received == 0
+    assert record.payment.transfer_group == "esc_test"
+    await paypal.capture_payment(
+        CaptureRequest(
+            idempotency_key=idem + ":c1", payment_id=payment.id, amount=4000, final_capture=False
+        )
+    )
+    await paypal.capture_payment(
+        CaptureRequest(idempotency_key=idem + ":c2", payment_id=payment.id)
+    )
+    refund = await paypal.create_refund(
+        RefundRequest(idempotency_key=idem + ":r1", payment_id=payment.id, amount=1500)
+    )
+    record = await paypal.retrieve_payment_record(payment.id)
+    assert record.payment.status is PaymentStatus.succeeded
+    assert record.charge is not None
+    # 3.49 % + 0.49 on each capture: 40.00 → 1.89, 60.00 → 2.58 (rounded half up).
+    assert (record.charge.amount_captured, record.charge.fee) == (10000, 189 + 258)
+    assert record.charge.payment_intent == payment.id
+    listed = [r async for r in paypal.list_refunds(payment_id=payment.id)]
+    assert [(r.id, r.amount, r.status, r.payment_id) for r in listed] == [
+        (refund.id, 1500, "succeeded", payment.id)
+    ]
+    assert listed[0].charge_id == refund.charge_id
+    with pytest.raises(ProviderError) as info:
+        await paypal.retrieve_payment_record("NOSUCHORDER1")
+    assert info.value.missing
+
+
 async def test_capture_intent_takes_the_money_on_confirm(
     container: Container, raw: httpx.AsyncClient
 ) -> None:
@@ -460,6 +503,9 @@ async def test_unsupported_calls_say_paypal_does_not_support_them(container: Con
     # Listing raises when called, before anything is iterated.
     with pytest.raises(ProviderError, match="PayPal does not support listing payments"):
         paypal.list_payments(day)
+    # Refunds are read per order; by creation time would be Transaction Search, not used.
+    with pytest.raises(ProviderError, match="PayPal does not support listing refunds by"):
+        paypal.list_refunds(created=day)
     with pytest.raises(ProviderError, match="PayPal does not support"):
         paypal.parse_webhook(b"{}", {})
 

@@ -46,7 +46,7 @@ async def test_a_clean_day_has_no_differences_and_equal_totals(
 
     report = await reconcile(ctx.container, since=day, until=day + timedelta(days=1))
     assert report.differences == []
-    assert report.compared == {"payments": 1, "refunds": 1, "transfers": 1}
+    assert report.compared == {"payments": 1, "refunds": 1, "transfers": 1, "payouts": 0}
     [(slot, totals)] = report.totals.items()
     assert slot == (day.date(), "usd")
     assert totals["charges"] == [10_000, 10_000]

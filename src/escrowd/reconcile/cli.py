@@ -47,7 +47,9 @@ HELP = "\n\n".join(
         "`escrowd ledger verify` checks the ledger against itself; this checks it against the "
         "world: each escrow's payment (amount and fee), refunds, transfers to payees and their "
         "reversals, and each subscription invoice's payment (amount and fee), as escrowd "
-        "booked them and as the provider has them. Each difference "
+        "booked them and as the provider has them. PayPal escrows are compared with PayPal "
+        "(each order's captures, fee and refunds), and so are payouts to PayPal emails. Each "
+        "difference "
         "comes with what to do about it; each day's totals are shown side by side.",
         "Exit status: 0 no differences, 1 differences found, 2 could not run (configuration, "
         "database, or provider unreachable).",
@@ -135,7 +137,8 @@ def _print(report: Report) -> None:
         out.print(f"Reconciled {report.since.isoformat()} to {report.until.isoformat()}.")
     c = report.compared
     out.print(
-        f"Compared {c['payments']} payments, {c['refunds']} refunds, {c['transfers']} transfers."
+        f"Compared {c['payments']} payments, {c['refunds']} refunds, {c['transfers']} "
+        f"transfers, {c['payouts']} payouts."
     )
     if report.totals:
         table = Table("day", "currency", *MEASURES, title="Totals: ledger / provider")

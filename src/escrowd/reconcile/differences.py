@@ -28,6 +28,9 @@ class Kind(StrEnum):
     invoice_unrecorded = "invoice_unrecorded"
     invoice_missing = "invoice_missing"
     invoice_amount = "invoice_amount"
+    payout_unrecorded = "payout_unrecorded"
+    payout_missing = "payout_missing"
+    payout_amount = "payout_amount"
 
 
 ADVICE: dict[Kind, str] = {
@@ -107,6 +110,25 @@ ADVICE: dict[Kind, str] = {
         "(amount or currency). Book the difference between the provider's clearing account "
         "and platform:fees."
     ),
+    Kind.payout_unrecorded: (
+        "The provider paid this payout out (or holds it for the receiver) but escrowd "
+        "recorded it as failed or rejected and gave the money back to the payee's available "
+        "balance: the payee could be paid twice. Hold the payee's next payout, and book the "
+        "payout by hand: an adjusting transfer from the payee's available account to the "
+        "provider's clearing account."
+    ),
+    Kind.payout_missing: (
+        "escrowd booked this payout as sent but the provider does not have it, or it failed "
+        "or was returned there: the payee was not paid and the money is back on the "
+        "platform's balance. Give it back to the payee (an adjusting transfer from the "
+        "provider's clearing account to the payee's available account) and ask them to check "
+        "their payout destination."
+    ),
+    Kind.payout_amount: (
+        "The provider paid out a different amount than escrowd booked for this payout. Book "
+        "the difference between the payee's available account and the provider's clearing "
+        "account."
+    ),
 }
 
 
@@ -126,6 +148,9 @@ class Difference:
     #: The subscription invoice it concerns, when it is about one (the sweep checks it again
     #: by this id when its incident is replayed).
     invoice_id: str | None = None
+    #: The payout it concerns (escrowd's ``po_…``), when it is about one (the sweep checks it
+    #: again by this id when its incident is replayed).
+    payout_id: str | None = None
 
     @property
     def advice(self) -> str:
@@ -141,6 +166,7 @@ class Difference:
             "kind": self.kind.value,
             "escrow": self.escrow_id,
             "invoice": self.invoice_id,
+            "payout": self.payout_id,
             "object": self.object_id,
             "currency": self.currency,
             "ours": self.ours,

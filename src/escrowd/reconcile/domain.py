@@ -1,6 +1,6 @@
 """Reconciliation's rules: what escrowd booked against what the provider holds (pure).
 
-Four kinds of money object are compared, each whole (not just a day's part of it):
+Five kinds of money object are compared, each whole (not just a day's part of it):
 
 - a **payment**: an escrow's funding in the ledger (``payment`` + ``capture`` transfers) and
   its ``processing_fee``, against the PaymentIntent's captured charge and the charge's fee;
@@ -9,6 +9,9 @@ Four kinds of money object are compared, each whole (not just a day's part of it
   against the provider's transfer and its ``amount_reversed``;
 - a **subscription invoice**: its booked revenue (``<in_…>:subscription``) and processing fee
   (``<in_…>:processing_fee``), against the payment that paid the invoice and its charge's fee.
+
+- a **payout** (to a PayPal email): what the ledger sent out (``<po>:sent``) against the
+  provider's payout item, its amount and whether its money left.
 
 Either side may be missing (None). Each rule returns the differences it finds
 (``differences``: the kinds, their advice and the ``Difference`` type). Payouts and
@@ -403,3 +406,95 @@ def compare_invoice(ours: OurInvoice | None, theirs: TheirInvoice | None) -> lis
             )
         )
     return out
+
+
+# --- payouts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OurPayout:
+    payout_id: str
+    party_id: str
+    currency: str
+    #: The provider's payout (a PayPal payout item's id).
+    provider_payout_id: str | None
+    #: escrowd's status (payouts/domain.py).
+    status: str
+    #: What the ledger sent out to the provider's clearing account (``<po>:sent``); 0 while
+    #: held, or once voided (failed, rejected).
+    sent: int
+
+
+#: Provider payout statuses (neutral, ``Payout.status``) whose money has left the platform.
+PAYOUT_MOVED = frozenset({"paid", "in_transit"})
+#: escrowd payout statuses settled with the money back on the payee's available balance.
+PAYOUT_UNDONE = frozenset({"failed", "rejected"})
+
+
+@dataclass(frozen=True, slots=True)
+class TheirPayout:
+    id: str
+    currency: str
+    amount: int
+    #: Neutral: ``paid``, ``in_transit`` (PayPal's UNCLAIMED), ``pending``, ``failed``.
+    status: str
+
+    @property
+    def moved(self) -> int:
+        return self.amount if self.status in PAYOUT_MOVED else 0
+
+
+def compare_payout(ours: OurPayout, theirs: TheirPayout | None) -> list[Difference]:
+    """A payout still open at escrowd (requested, approved, in transit) is settling: no
+    difference until it is paid, failed or rejected."""
+    what = f"payout {ours.payout_id} of {ours.party_id}"
+    if ours.sent > 0:
+        if theirs is None or theirs.moved == 0:
+            state = (
+                "the provider does not have it"
+                if theirs is None
+                else f"the provider's payout {theirs.id} is {theirs.status}"
+            )
+            return [
+                Difference(
+                    Kind.payout_missing,
+                    None,
+                    ours.provider_payout_id or ours.payout_id,
+                    ours.currency,
+                    ours.sent,
+                    None if theirs is None else 0,
+                    f"the ledger sent {_m(ours.sent, ours.currency)} out for {what} but {state}",
+                    payout_id=ours.payout_id,
+                )
+            ]
+        if theirs.amount != ours.sent or theirs.currency != ours.currency:
+            return [
+                Difference(
+                    Kind.payout_amount,
+                    None,
+                    theirs.id,
+                    ours.currency,
+                    ours.sent,
+                    theirs.amount,
+                    f"the ledger sent {_m(ours.sent, ours.currency)} out for {what}; the "
+                    f"provider's payout {theirs.id} is {_m(theirs.amount, theirs.currency)}",
+                    payout_id=ours.payout_id,
+                )
+            ]
+        return []
+    if ours.status in PAYOUT_UNDONE and theirs is not None and theirs.moved > 0:
+        return [
+            Difference(
+                Kind.payout_unrecorded,
+                None,
+                theirs.id,
+                theirs.currency,
+                None,
+                theirs.moved,
+                f"{what} is {ours.status} at escrowd (its money back on the payee's balance) "
+                f"but the provider's payout {theirs.id} of "
+                f"{_m(theirs.amount, theirs.currency)} is {theirs.status}",
+                payout_id=ours.payout_id,
+            )
+        ]
+    return []

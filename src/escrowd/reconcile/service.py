@@ -6,8 +6,13 @@ side touched, compared whole. Only a day's objects are held at once, however lon
 A record one side has in the day and the other dated just outside it (a payment created
 before midnight and captured after) is fetched by id: one call, only for those.
 
-``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life;
-``reconcile_invoice(container, invoice_id)`` one subscription invoice.
+The other configured providers (PayPal) are not listed by date: each day, the escrows paid
+through them that the ledger touched or that were created that day are read payment by
+payment (``_reconcile_by_id``), and so are their payouts settled that day.
+
+``reconcile_escrow(container, escrow_id)`` compares one escrow's whole life, at the provider
+it is paid through; ``reconcile_invoice(container, invoice_id)`` one subscription invoice;
+``reconcile_payout(container, payout_id)`` one payout.
 
 A payment that paid a subscription invoice is compared with the invoice's booking, not with
 the escrows: the provider's invoices of the day name their payments (older API versions also
@@ -28,12 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.escrows.models import Escrow, Operation
-from escrowd.providers.base import PaymentProvider
+from escrowd.payouts.models import Payout
+from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Invoice, Refund, TimeRange
 from escrowd.reconcile.differences import Difference
 from escrowd.reconcile.domain import (
+    PAYOUT_UNDONE,
     OurPayment,
+    OurPayout,
     OurRefund,
     OurTransfer,
     TheirInvoice,
@@ -42,6 +50,7 @@ from escrowd.reconcile.domain import (
     TheirTransfer,
     compare_invoice,
     compare_payment,
+    compare_payout,
     compare_refund,
     compare_transfer,
 )
@@ -50,10 +59,16 @@ from escrowd.reconcile.sides import (
     Ours,
     Theirs,
     Totals,
+    Touched,
+    escrows_paid_through,
+    escrows_through,
     ledger_window,
     load_invoices,
     load_ours,
+    load_payouts,
     their_payment,
+    their_payments_by_id,
+    their_payout,
     their_transfer,
     their_window,
 )
@@ -80,7 +95,7 @@ class Report:
     totals: dict[tuple[date, str], dict[str, list[int]]] = field(default_factory=dict)
     #: How many payments, refunds and transfers were compared.
     compared: dict[str, int] = field(
-        default_factory=lambda: {"payments": 0, "refunds": 0, "transfers": 0}
+        default_factory=lambda: {"payments": 0, "refunds": 0, "transfers": 0, "payouts": 0}
     )
     #: Escrows left out because an operation of theirs is in flight.
     in_flight: set[str] = field(default_factory=set)
@@ -356,11 +371,18 @@ async def reconcile(
     report = Report(since=since, until=until, escrow_id=None)
     recent = RecentPayments()
     windows = days(since, until)
+    others = _by_id_providers(container)
+    without_transfers = [p.name for p in others if Capability.transfers not in p.capabilities]
     for done, window in enumerate(windows):
         if progress is not None:
             progress(done, len(windows), f"reconciling {window.gte.date().isoformat()}")
         async with container.db.transaction() as s:
             touched = await ledger_window(s, window)
+            if without_transfers:
+                touched.leave_out_payee_moves(
+                    window.gte.date(),
+                    await escrows_through(s, touched.payee_moves, without_transfers),
+                )
         theirs = await their_window(provider, window)
         async with container.db.transaction() as s:
             ours = await load_ours(
@@ -384,29 +406,107 @@ async def reconcile(
             )
         _record(report, ours, await compare(provider, ours, theirs, report.compared, recent))
         report.merge_totals(touched.totals, theirs.totals)
+        for other in others:
+            await _reconcile_by_id(container, other, window, touched, report)
     if progress is not None:
         progress(len(windows), len(windows), "done")
     return report
 
 
+def _by_id_providers(container: Container) -> list[PaymentProvider]:
+    """The configured providers other than the default: those read escrow by escrow (PayPal
+    has no listing of a day's payments that escrowd uses; docs/reconcile.md)."""
+    default = container.provider.name
+    return [p for name, p in sorted(container.providers.items()) if name != default]
+
+
+async def _reconcile_by_id(
+    container: Container,
+    provider: PaymentProvider,
+    window: TimeRange,
+    touched: Touched,
+    report: Report,
+) -> None:
+    """A day's escrows paid through ``provider`` (the ledger booked their money that day, or
+    they were created that day with a payment there), each payment read by id with its
+    refunds, and compared as the default provider's are."""
+    transfers = Capability.transfers in provider.capabilities
+    if Capability.payouts in provider.capabilities:
+        async with container.db.transaction() as s:
+            payouts = await load_payouts(s, provider.name, window=window)
+        await _compare_payouts(provider, payouts, report)
+    async with container.db.transaction() as s:
+        created = await escrows_paid_through(s, provider.name, window)
+        ours = await load_ours(
+            s,
+            escrow_ids=touched.escrows | created,
+            refund_keys=touched.refund_keys,
+            release_keys=touched.release_keys,
+            provider=provider.name,
+            default=False,
+            transfers=transfers,
+        )
+    if not ours.payments:
+        return
+    theirs = await their_payments_by_id(provider, ours.escrow_of_payment, window)
+    _record(report, ours, await compare(provider, ours, theirs, report.compared))
+    report.merge_totals({}, theirs.totals)
+
+
+async def _compare_payouts(
+    provider: PaymentProvider, payouts: list[OurPayout], report: Report
+) -> None:
+    """Each payout settled at escrowd (paid, failed, rejected) against the provider's; an
+    open one is settling and is not looked up, nor one rejected before it reached the
+    provider."""
+    for mine in payouts:
+        if mine.sent == 0 and (mine.status not in PAYOUT_UNDONE or not mine.provider_payout_id):
+            continue
+        report.compared["payouts"] += 1
+        _record(report, Ours(), compare_payout(mine, await their_payout(provider, mine)))
+
+
+async def reconcile_payout(container: Container, payout_id: str) -> Report:
+    """Compare one payout with its provider's (the sweep's fresh look at a payout's
+    difference)."""
+    async with container.db.transaction() as s:
+        provider_name = await s.scalar(select(Payout.provider).where(Payout.id == payout_id))
+        if provider_name is None:
+            raise NotFoundError(f"No such payout: '{payout_id}'.", param="payout")
+        payouts = await load_payouts(s, provider_name, payout_ids=[payout_id])
+    report = Report(since=None, until=None, escrow_id=None)
+    await _compare_payouts(container.provider_named(provider_name), payouts, report)
+    return report
+
+
 async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
-    """Compare one escrow's whole life: its payment, every refund and every transfer."""
-    provider = container.provider
+    """Compare one escrow's whole life, at the provider it is paid through: its payment,
+    every refund and every transfer."""
     async with container.db.transaction() as s:
         escrow = await s.get(Escrow, escrow_id)
         if escrow is None:
             raise NotFoundError(f"No such escrow: '{escrow_id}'.", param="escrow")
-        if escrow.provider not in (None, provider.name):
+        if escrow.provider not in (None, *container.providers):
             raise InvalidRequestError(
-                f"Escrow {escrow_id} is paid through {escrow.provider}: reconciliation "
-                f"compares against {provider.name} only (listing {escrow.provider}'s "
-                "objects is not built yet).",
+                f"Escrow {escrow_id} is paid through {escrow.provider}, which is not "
+                "configured here: there is nothing to compare it with.",
                 code="reconcile_provider_unsupported",
                 param="escrow",
             )
+        default = escrow.provider in (None, container.provider.name)
+        provider = container.provider if default else container.provider_named(escrow.provider)
+        transfers = Capability.transfers in provider.capabilities
         payment_id = escrow.payment_id
         keys = await _keys(s, escrow_id)
-        ours = await load_ours(s, escrow_ids=[escrow_id], refund_keys=keys, release_keys=keys)
+        ours = await load_ours(
+            s,
+            escrow_ids=[escrow_id],
+            refund_keys=keys,
+            release_keys=keys,
+            provider=None if default else provider.name,
+            default=default,
+            transfers=transfers,
+        )
     theirs = Theirs()
     if payment_id:
         try:
@@ -417,8 +517,9 @@ async def reconcile_escrow(container: Container, escrow_id: str) -> Report:
                 raise
         async for refund in provider.list_refunds(payment_id=payment_id):
             theirs.refunds[refund.id] = refund
-    async for transfer in provider.list_transfers(transfer_group=escrow_id):
-        theirs.transfers[transfer.id] = their_transfer(transfer)
+    if transfers:
+        async for transfer in provider.list_transfers(transfer_group=escrow_id):
+            theirs.transfers[transfer.id] = their_transfer(transfer)
     report = Report(since=None, until=None, escrow_id=escrow_id)
     _record(report, ours, await compare(provider, ours, theirs, report.compared))
     return report

@@ -7,6 +7,9 @@
   invoice transfers), as the escrows, invoices, refund and release operations it touched,
   plus the day's totals.
 - ``load_ours``: escrowd's records of those escrows, invoices and operations, whole.
+- ``their_payments_by_id``: for a provider escrowd does not list by date (PayPal), each named
+  payment read by id with its refunds; ``escrows_paid_through`` the escrows created in the
+  window with a payment there; ``load_payouts`` / ``their_payout`` the payouts to compare.
 
 Database reads and provider calls never overlap: on SQLite every transaction holds the write
 lock, which the in-process sandbox needs to answer.
@@ -17,23 +20,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.escrows.ledgering import release_key_of
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
 from escrowd.escrows.recovery import is_recovery
 from escrowd.ledger.models import LedgerTransfer
+from escrowd.payouts import domain as payout_domain
+from escrowd.payouts.models import Payout
 from escrowd.providers.base import PaymentProvider
+from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Invoice, PaymentRecord, Refund, TimeRange, Transfer
 from escrowd.reconcile.domain import (
     OurInvoice,
     OurPayment,
+    OurPayout,
     OurRefund,
     OurTransfer,
     TheirPayment,
+    TheirPayout,
     TheirTransfer,
     refund_moved,
 )
@@ -69,7 +77,8 @@ def their_payment(record: PaymentRecord) -> TheirPayment:
         currency=p.currency,
         received=ch.amount_captured if ch is not None else p.amount_received,
         fee=ch.fee if ch is not None else None,
-        escrow_id=p.metadata.get("escrow_id") or None,
+        # PayPal orders have no metadata: escrowd names the escrow in the order's custom_id.
+        escrow_id=p.metadata.get("escrow_id") or (p.transfer_group if not p.metadata else None),
         invoice_id=record.invoice_id,
     )
 
@@ -123,6 +132,103 @@ async def their_window(provider: PaymentProvider, window: TimeRange) -> Theirs:
     return out
 
 
+async def their_payments_by_id(
+    provider: PaymentProvider, payment_ids: Iterable[str], window: TimeRange | None = None
+) -> Theirs:
+    """The provider's side of the payments named, read one by one (for a provider with no
+    listing by date, PayPal: each order with its captures, PayPal's fee and its refunds).
+    A payment the provider does not know is left out (``compare`` reports it missing). With
+    ``window``, the day's totals count the payments and refunds created in it."""
+    out = Theirs()
+    for pid in sorted(set(payment_ids)):
+        try:
+            record = await provider.retrieve_payment_record(pid)
+        except ProviderError as exc:
+            if not exc.missing:
+                raise
+            continue
+        mine = their_payment(record)
+        out.payments[mine.id] = mine
+        created = record.payment.created
+        if window is not None and mine.succeeded and _within(created, window):
+            _add(out.totals, window.gte.date(), mine.currency, "charges", mine.received)
+            _add(out.totals, window.gte.date(), mine.currency, "fees", mine.fee or 0)
+        async for refund in provider.list_refunds(payment_id=pid):
+            out.refunds[refund.id] = refund
+            moved = refund_moved(refund.status, refund.amount)
+            if window is not None and moved and _within(refund.created, window):
+                _add(out.totals, window.gte.date(), refund.currency, "refunds", moved)
+    return out
+
+
+def _within(when: datetime | None, window: TimeRange) -> bool:
+    return when is not None and window.gte <= when < window.lt
+
+
+async def escrows_paid_through(session: AsyncSession, provider: str, window: TimeRange) -> set[str]:
+    """Escrows paid through ``provider`` created in ``window`` with a payment at it: their
+    payment may have been taken at the provider without the ledger knowing."""
+    stmt = select(Escrow.id).where(
+        Escrow.provider == provider,
+        Escrow.payment_id.is_not(None),
+        Escrow.created_at >= window.gte,
+        Escrow.created_at < window.lt,
+    )
+    return set(await session.scalars(stmt))
+
+
+async def load_payouts(
+    session: AsyncSession,
+    provider: str,
+    *,
+    window: TimeRange | None = None,
+    payout_ids: Iterable[str] = (),
+) -> list[OurPayout]:
+    """escrowd's payouts through ``provider`` made or settled in ``window`` (or those named),
+    with what the ledger sent out for each."""
+    stmt = select(Payout).where(Payout.provider == provider)
+    if window is not None:
+        stmt = stmt.where(
+            or_(
+                and_(Payout.created_at >= window.gte, Payout.created_at < window.lt),
+                and_(Payout.updated_at >= window.gte, Payout.updated_at < window.lt),
+            )
+        )
+    rows: list[Payout] = []
+    ids = list(payout_ids)
+    if window is not None:
+        rows = list(await session.scalars(stmt))
+    for chunk in _chunks(ids):
+        rows += list(await session.scalars(stmt.where(Payout.id.in_(chunk))))
+    sent = await _amounts_by_id(session, [payout_domain.sent_id(p.id) for p in rows])
+    return [
+        OurPayout(
+            payout_id=p.id,
+            party_id=p.party_id,
+            currency=p.currency,
+            provider_payout_id=p.provider_payout_id,
+            status=p.status,
+            sent=sent.get(payout_domain.sent_id(p.id), 0),
+        )
+        for p in {p.id: p for p in rows}.values()
+    ]
+
+
+async def their_payout(provider: PaymentProvider, ours: OurPayout) -> TheirPayout | None:
+    """The provider's payout for one of ours (None: it has none, or does not know it)."""
+    if ours.provider_payout_id is None:
+        return None
+    try:
+        found = await provider.retrieve_payout(ours.provider_payout_id)
+    except ProviderError as exc:
+        if not exc.missing:
+            raise
+        return None
+    return TheirPayout(
+        id=found.id, currency=found.currency, amount=found.amount, status=found.status
+    )
+
+
 @dataclass
 class Touched:
     """What the ledger booked in a window: the records to compare, and the day's totals."""
@@ -132,6 +238,27 @@ class Touched:
     refund_keys: set[str] = field(default_factory=set)
     release_keys: set[str] = field(default_factory=set)
     totals: Totals = field(default_factory=dict)
+    #: Escrow → (measure, currency) → what the day's releases and reversals moved for it.
+    payee_moves: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+
+    def leave_out_payee_moves(self, day: date, escrow_ids: Iterable[str]) -> None:
+        """Take these escrows' releases and reversals out of the day's totals: they were paid
+        through a provider with no transfers (PayPal), where they moved money only in the
+        ledger, so no provider total has them."""
+        for eid in escrow_ids:
+            for (measure, currency), amount in self.payee_moves.pop(eid, {}).items():
+                _add(self.totals, day, currency, measure, -amount)
+
+
+async def escrows_through(
+    session: AsyncSession, escrow_ids: Iterable[str], providers: Sequence[str]
+) -> set[str]:
+    """Those of ``escrow_ids`` paid through one of ``providers``."""
+    out: set[str] = set()
+    for chunk in _chunks(escrow_ids):
+        stmt = select(Escrow.id).where(Escrow.id.in_(chunk), Escrow.provider.in_(providers))
+        out.update(await session.scalars(stmt))
+    return out
 
 
 async def ledger_window(session: AsyncSession, window: TimeRange) -> Touched:
@@ -153,6 +280,10 @@ async def ledger_window(session: AsyncSession, window: TimeRange) -> Touched:
             out.refund_keys.add(row.id)
         elif row.category in ("release", "reversal") and (key := release_key_of(row.id)):
             out.release_keys.add(key)
+        if row.category in ("release", "reversal") and row.reference:
+            moves = out.payee_moves.setdefault(row.reference, {})
+            slot = (CATEGORY_MEASURE[row.category], row.currency)
+            moves[slot] = moves.get(slot, 0) + row.amount
     return out
 
 
@@ -225,10 +356,15 @@ async def load_ours(
     transfer_ids: Iterable[str] = (),
     invoice_ids: Iterable[str] = (),
     provider: str | None = None,
+    default: bool = True,
+    transfers: bool = True,
 ) -> Ours:
     """escrowd's side of the escrows, invoices, refunds and releases named (by our ids or
-    theirs). With ``provider``, only escrows paid through it (or through the default, before
-    escrows chose one) and their operations: another provider's are not on its lists."""
+    theirs). With ``provider``, only escrows paid through it (or, when it is the ``default``,
+    through no named provider, before escrows chose one) and their operations: another
+    provider's are not on its lists. Without ``transfers`` (a provider with no transfers,
+    such as PayPal, where a release moves money only in the ledger) releases are not read."""
+    accepted = {provider, None} if default else {provider}
     refund_keys, refund_ids = list(refund_keys), list(refund_ids)
     # A clawback refunds the payer too: its operation's key is its refund's ledger transfer.
     # A chargeback's recovery (the same kind) refunds nothing: the card holder's bank did.
@@ -240,19 +376,21 @@ async def load_ours(
             if not is_recovery(op)
         ),
     ]
-    release_ops = await _ops(session, OpKind.release, release_keys, transfer_ids)
+    release_ops = (
+        await _ops(session, OpKind.release, release_keys, transfer_ids) if transfers else []
+    )
     wanted = set(escrow_ids) | {op.escrow_id for op in (*refund_ops, *release_ops)}
     escrows: dict[str, tuple[str, str | None]] = {}
     cols = (Escrow.id, Escrow.currency, Escrow.payment_id, Escrow.provider)
     for chunk in _chunks(wanted):
         for eid, cur, pid, via in await session.execute(select(*cols).where(Escrow.id.in_(chunk))):
-            if provider is None or via in (None, provider):
+            if provider is None or via in accepted:
                 escrows[eid] = (cur, pid)
     for chunk in _chunks(payment_ids):
         for eid, cur, pid, via in await session.execute(
             select(*cols).where(Escrow.payment_id.in_(chunk))
         ):
-            if provider is None or via in (None, provider):
+            if provider is None or via in accepted:
                 escrows[eid] = (cur, pid)
     refund_ops = [op for op in refund_ops if op.escrow_id in escrows]
     release_ops = [op for op in release_ops if op.escrow_id in escrows]
@@ -347,10 +485,15 @@ __all__ = [
     "Theirs",
     "Totals",
     "Touched",
+    "escrows_paid_through",
+    "escrows_through",
     "ledger_window",
     "load_invoices",
     "load_ours",
+    "load_payouts",
     "their_payment",
+    "their_payments_by_id",
+    "their_payout",
     "their_transfer",
     "their_window",
 ]

@@ -6,8 +6,8 @@ keyed by the difference (``reconcile:<kind>:<escrow>:<object>``). The job fails 
 the difference and its advice, which opens an incident for the admins. Because the key is
 unique among jobs, a difference found again the next day adds nothing: one incident per
 difference, however many runs see it. Replaying the incident runs the job again, which
-checks the escrow (or the subscription invoice) once more and succeeds quietly when the
-difference is gone.
+checks the escrow (or the subscription invoice, or the payout) once more and succeeds quietly
+when the difference is gone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from typing import Any
 
 from escrowd.jobs import JobContext, PermanentJobError, Registry, SweepContext, enqueue
 from escrowd.reconcile.differences import Kind
-from escrowd.reconcile.service import reconcile, reconcile_escrow, reconcile_invoice
+from escrowd.reconcile.service import (
+    reconcile,
+    reconcile_escrow,
+    reconcile_invoice,
+    reconcile_payout,
+)
 
 SWEEP = "reconcile.daily"
 DIFFERENCE_JOB = "reconcile.difference"
@@ -56,6 +61,11 @@ def describe(payload: dict[str, Any]) -> str:
 async def difference(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Open the incident (by failing), unless a fresh look at the escrow finds it gone."""
     escrow_id, invoice_id = payload.get("escrow"), payload.get("invoice")
+    if payout_id := payload.get("payout"):
+        fresh = await reconcile_payout(ctx.container, payout_id)
+        if payload.get("key") not in {d.key for d in fresh.differences}:
+            return
+        raise PermanentJobError(describe(payload))
     if invoice_id:
         fresh = await reconcile_invoice(ctx.container, invoice_id)
         if payload.get("key") not in {d.key for d in fresh.differences}:

@@ -55,7 +55,7 @@ from escrowd.payouts.handlers import on_payout
 from escrowd.providers.paypal import mapping, shapes
 from escrowd.providers.paypal.amounts import from_money
 from escrowd.providers.paypal.events import KINDS, PREFIXES, PROVIDER
-from escrowd.providers.paypal.provider import capture_of_refund
+from escrowd.providers.paypal.mapping import capture_of_refund
 from escrowd.providers.types import EventKind, Payment, PaymentStatus, ProviderEvent
 from escrowd.webhooks.handlers import Handler, HandlerRegistry
 from escrowd.webhooks.verification import (

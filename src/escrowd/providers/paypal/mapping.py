@@ -24,6 +24,7 @@ funds only for the first 3 (``honor_period_end``).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
@@ -34,6 +35,7 @@ from escrowd.providers.types import (
     Dispute,
     Payment,
     PaymentError,
+    PaymentRecord,
     PaymentStatus,
     Payout,
     Refund,
@@ -58,6 +60,9 @@ _CAPTURE = {
 }
 _REFUND = {"COMPLETED": "succeeded", "PENDING": "pending", "FAILED": "failed"}
 _TAKEN = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "PENDING")
+#: Captures whose money PayPal has taken (a pending one has not, yet; escrowd funds nothing
+#: from it).
+_SETTLED = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
 
 
 def when(stamp: str | None) -> datetime | None:
@@ -112,6 +117,65 @@ def payment_from_order(order: shapes.Order) -> Payment:
         last_error=error,
         created=when(order.create_time),
     )
+
+
+def record_from_order(order: shapes.Order) -> PaymentRecord:
+    """An order as reconciliation reads it (``PaymentRecord``): its completed captures summed
+    as one charge (``amount_captured``, and PayPal's fee summed over them; the fee is None
+    unless PayPal states it on every one), the payment ``succeeded`` once one completed.
+
+    A pending capture counts for nothing (escrowd funds nothing from it until it completes);
+    refunds leave a capture's gross amount as it was, as a Stripe charge's
+    ``amount_captured`` stays."""
+    payment = payment_from_order(order)
+    unit = order.purchase_units[0] if order.purchase_units else None
+    if unit is not None and unit.custom_id:
+        # escrowd sends the escrow's id as the purchase unit's custom_id.
+        payment = dataclasses.replace(payment, transfer_group=unit.custom_id)
+    captures = unit.payments.captures if unit is not None and unit.payments else []
+    charges = [charge_from_capture(c) for c in captures if c.status in _SETTLED]
+    if not charges:
+        return PaymentRecord(payment=dataclasses.replace(payment, amount_received=0), charge=None)
+    captured = sum(c.amount_captured for c in charges)
+    fees = [c.fee for c in charges]
+    fee = None if any(f is None for f in fees) else sum(f or 0 for f in fees)
+    charge = dataclasses.replace(
+        charges[-1],
+        amount=captured,
+        amount_captured=captured,
+        amount_refunded=sum(c.amount_refunded for c in charges),
+        fee=fee,
+        net=None if fee is None else captured - fee,
+        payment_intent=order.id,
+    )
+    return PaymentRecord(
+        payment=dataclasses.replace(
+            payment, status=PaymentStatus.succeeded, amount_received=captured
+        ),
+        charge=charge,
+    )
+
+
+def refunds_of_order(order: shapes.Order) -> list[Refund]:
+    """The refunds PayPal lists on the order (its purchase unit's payment collection), each
+    with the order as ``payment_id`` and its capture (from the ``up`` link) as ``charge_id``."""
+    unit = order.purchase_units[0] if order.purchase_units else None
+    refunds = unit.payments.refunds if unit is not None and unit.payments else []
+    out: list[Refund] = []
+    for refund in refunds:
+        capture_id = capture_of_refund(refund.links)
+        mapped = refund_from_paypal(refund, capture_id=capture_id or "")
+        out.append(dataclasses.replace(mapped, payment_id=order.id, charge_id=capture_id))
+    return out
+
+
+def capture_of_refund(links: list[shapes.Link]) -> str | None:
+    """The refunded capture's id from a refund's links (its ``up`` link)."""
+    href = shapes.link(links, "up")
+    if href is None:
+        return None
+    _head, sep, tail = href.rstrip("/").rpartition("/v2/payments/captures/")
+    return tail if sep and tail and "/" not in tail else None
 
 
 def _authorized(auth: shapes.Authorization, received: int) -> tuple[PaymentStatus, int]:

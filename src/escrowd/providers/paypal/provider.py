@@ -15,7 +15,7 @@ counterpart for (customers, connected accounts, transfers, subscriptions, listin
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from escrowd.providers.base import Capability
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
@@ -23,6 +23,7 @@ from escrowd.providers.paypal import mapping, shapes
 from escrowd.providers.paypal.amounts import from_money, money, payout_currency
 from escrowd.providers.paypal.client import PayPalClient
 from escrowd.providers.paypal.errors import PROVIDER
+from escrowd.providers.paypal.mapping import capture_of_refund
 from escrowd.providers.paypal.unsupported import UnsupportedMixin, refuse
 from escrowd.providers.types import (
     CancelRequest,
@@ -30,6 +31,7 @@ from escrowd.providers.types import (
     Charge,
     Dispute,
     Payment,
+    PaymentRecord,
     PaymentRequest,
     PaymentStatus,
     Payout,
@@ -37,6 +39,7 @@ from escrowd.providers.types import (
     ProviderEvent,
     Refund,
     RefundRequest,
+    TimeRange,
 )
 
 #: PayPal's limits on the purchase unit fields escrowd fills.
@@ -201,6 +204,27 @@ class PayPalProvider(UnsupportedMixin):
         mapped = mapping.refund_from_paypal(refund, capture_id=capture_id or "")
         return dataclasses.replace(mapped, payment_id=payment_id, charge_id=capture_id)
 
+    # --- reading back for reconciliation --------------------------------------------------
+
+    async def retrieve_payment_record(self, payment_id: str) -> PaymentRecord:
+        """The order with its completed captures as one charge and PayPal's fee on them
+        (``mapping.record_from_order``): one ``GET /v2/checkout/orders/{id}``."""
+        return mapping.record_from_order(await self._client.get_order(payment_id))
+
+    def list_refunds(
+        self, *, created: TimeRange | None = None, payment_id: str | None = None
+    ) -> AsyncIterator[Refund]:
+        """The refunds of one order (``payment_id``), from the order's payment collection.
+        Listing by creation time would be PayPal's Transaction Search, which escrowd does not
+        use (docs/providers.md): refused when called."""
+        if payment_id is None or created is not None:
+            raise refuse("listing refunds by creation time (list_refunds with created)")
+        return self._refunds_of(payment_id)
+
+    async def _refunds_of(self, order_id: str) -> AsyncIterator[Refund]:
+        for refund in mapping.refunds_of_order(await self._client.get_order(order_id)):
+            yield refund
+
     # --- payouts -------------------------------------------------------------------------
 
     async def create_payout(self, req: PayoutRequest) -> Payout:
@@ -301,12 +325,3 @@ def _refundable_capture(order: shapes.Order) -> shapes.Capture:
 def _capture_of(refund: shapes.Refund) -> str | None:
     """The refunded capture's id, from the refund's ``up`` link."""
     return capture_of_refund(refund.links)
-
-
-def capture_of_refund(links: list[shapes.Link]) -> str | None:
-    """The refunded capture's id from a refund's links (its ``up`` link)."""
-    href = shapes.link(links, "up")
-    if href is None:
-        return None
-    _head, sep, tail = href.rstrip("/").rpartition("/v2/payments/captures/")
-    return tail if sep and tail and "/" not in tail else None

@@ -2,8 +2,8 @@
 
 PayPal (as escrowd uses it) has no stored customers or payment methods, no connected accounts
 or transfers between them, no subscriptions billed through this interface, and no listing of
-payments or refunds by creation time for reconciliation (that is PayPal's Transaction Search,
-not mapped).
+payments by creation time (that is PayPal's Transaction Search, not used: reconciliation reads
+each PayPal escrow's order by id, ``provider.py``).
 Each call raises ``ProviderError`` ``unsupported_by_provider`` naming what is not supported;
 the ``list_*`` calls raise when called, not when first iterated.
 """
@@ -27,7 +27,6 @@ from escrowd.providers.types import (
     PaymentRecord,
     PriceRequest,
     ProductRequest,
-    Refund,
     SetupIntent,
     Subscription,
     SubscriptionRequest,
@@ -119,16 +118,8 @@ class UnsupportedMixin:
     def list_payments(self, created: TimeRange) -> AsyncIterator[PaymentRecord]:
         raise refuse("listing payments for reconciliation (list_payments)")
 
-    async def retrieve_payment_record(self, payment_id: str) -> PaymentRecord:
-        raise refuse("payment records with charges (retrieve_payment_record)")
-
     def list_invoices(self, created: TimeRange) -> AsyncIterator[Invoice]:
         raise refuse("listing invoices (list_invoices)")
-
-    def list_refunds(
-        self, *, created: TimeRange | None = None, payment_id: str | None = None
-    ) -> AsyncIterator[Refund]:
-        raise refuse("listing refunds for reconciliation (list_refunds)")
 
     def list_transfers(
         self, *, created: TimeRange | None = None, transfer_group: str | None = None

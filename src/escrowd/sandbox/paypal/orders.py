@@ -158,6 +158,11 @@ async def render_order(u: Unit, order: Obj) -> dict[str, Any]:
         capture = await u.get(capture_id, "capture")
         if capture is not None:
             payments.setdefault("captures", []).append(capture.data)
+            # PayPal's payment collection lists the purchase unit's refunds too.
+            for refund_id in capture.private.get("refunds", []):
+                refund = await u.get(refund_id, "refund")
+                if refund is not None:
+                    payments.setdefault("refunds", []).append(refund.data)
     if payments:
         data["purchase_units"] = [{**data["purchase_units"][0], "payments": payments}]
     return data
@@ -544,6 +549,7 @@ async def refund_capture(u: Unit, capture_id: str, req: shapes.RefundRequest) ->
         data["note_to_payer"] = req.note_to_payer
     await u.save(u.create("refund", refund_id, data, capture=capture_id), parent=capture_id)
     capture.private["refunded"] = refunded + amount
+    capture.private["refunds"] = [*capture.private.get("refunds", []), refund_id]
     capture.data["status"] = "REFUNDED" if refunded + amount >= total else "PARTIALLY_REFUNDED"
     capture.data["update_time"] = stamp(u.now)
     await u.save(capture)
