@@ -49,6 +49,7 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
         "/app/balance",
         "/app/payout-settings",
         "/app/auctions",
+        "/app/jobs",
         "/app/admin/payouts",
         "/app/admin/disputes",
         "/app/admin/reports",

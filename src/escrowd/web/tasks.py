@@ -1,0 +1,5 @@
+"""Placeholder: the tasks pages come next."""
+
+from escrowd.api.strict_json import APIRouter
+
+router = APIRouter(prefix="/app", include_in_schema=False)

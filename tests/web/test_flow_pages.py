@@ -1,0 +1,126 @@
+"""The marketplace flows' pages without a browser (seed 000 jobs, 001 bookings, 002 gigs,
+003 tasks): each page shows what its flow's API shows the viewer, and each form goes through
+the flow's own service, so the API's rules (who may do what, in which state) hold on the
+page. Both databases; the flows' data is made through the API, as a marketplace backend
+would."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.escrows.conftest import Ctx, keyed, verified_payee
+from tests.escrows.conftest import _stripe_spec as _stripe_spec
+from tests.escrows.conftest import browser as browser
+from tests.escrows.conftest import client as client
+from tests.escrows.conftest import ctx as ctx
+from tests.escrows.conftest import sandbox as sandbox
+from tests.integration.conftest import Account, make_user
+from tests.web.test_auction_pages import as_
+from tests.web.test_pages import csrf_of
+
+Json = dict[str, Any]
+
+
+async def api(ctx: Ctx, who: Account, method: str, path: str, body: Json | None = None) -> Json:
+    r = await ctx.client.request(method, path, json=body, headers=keyed(who.headers))
+    assert r.status_code == 200, r.text
+    out: Json = r.json()
+    return out
+
+
+def form_of(page: httpx.Response, action: str) -> dict[str, str]:
+    """The hidden fields (CSRF token, idempotency key) of the form posting to ``action``."""
+    found = re.search(
+        rf'<form method="post" action="{re.escape(action)}"[^>]*>(.*?)</form>', page.text, re.S
+    )
+    assert found, f"no form for {action} in:\n{page.text}"
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', found[1]))
+
+
+async def test_jobs_a_tester_claims_and_submits_and_the_client_rejects_then_approves(
+    ctx: Ctx,
+) -> None:
+    client_ = await make_user(ctx.container, role="client")
+    job = await api(
+        ctx, client_, "POST", "/v1/jobs",
+        {"title": "Test our checkout", "currency": "usd", "budget_per_tester": 10_000,
+         "max_testers": 2},
+    )  # fmt: skip
+    job = await api(
+        ctx, client_, "POST", f"/v1/jobs/{job['id']}/publish", {"payment_method": "pm_card_visa"}
+    )
+    assert job["status"] == "open"
+    path = f"/app/jobs/{job['id']}"
+
+    tester = await verified_payee(ctx)
+    web = await as_(ctx, tester)
+    board = await web.get("/app/jobs")
+    assert board.status_code == 200, board.text
+    assert 'href="/app/jobs"' in board.text  # the navigation links the flow
+    assert "Test our checkout" in board.text
+    assert "2 of 2" in board.text
+    page = await web.get(path)
+    assert "Claim a slot" in page.text
+    claimed = await web.post(f"{path}/claim", data=form_of(page, f"{path}/claim"))
+    assert claimed.status_code == 303, claimed.text
+    page = await web.get(claimed.headers["location"])
+    assert "You claimed a slot" in page.text
+    assert "Claim a slot" not in page.text  # one slot per tester
+    slot_id = (await api(ctx, tester, "GET", f"/v1/jobs/{job['id']}"))["slots"][0]["id"]
+    submit = f"{path}/slots/{slot_id}/submit"
+    empty = await web.post(submit, data={**form_of(page, submit), "submission": " "})
+    assert empty.status_code == 400
+    sent = await web.post(submit, data={**form_of(page, submit), "submission": "Found 3 bugs."})
+    assert sent.status_code == 303, sent.text
+    # The tester cannot approve their own slot, even by posting the form the page hides.
+    mine = await web.get(path)
+    assert "Approve" not in mine.text
+    approve = f"{path}/slots/{slot_id}/approve"
+    no = await web.post(approve, data={"csrf_token": csrf_of(mine)})
+    assert no.status_code == 403
+    assert "Only the job&#39;s client" in no.text
+
+    # A payee without a verified account cannot claim: the service's 409, on the page.
+    novice = await make_user(ctx.container, role="worker")
+    web = await as_(ctx, novice)
+    page = await web.get(path)
+    refused = await web.post(f"{path}/claim", data=form_of(page, f"{path}/claim"))
+    assert refused.status_code == 409, refused.text
+    assert "Found 3 bugs." not in refused.text  # another tester's report stays hidden
+
+    web = await as_(ctx, client_)
+    page = await web.get(path)
+    assert "Found 3 bugs." in page.text
+    reject = f"{path}/slots/{slot_id}/reject"
+    # Without the CSRF token: refused before anything runs.
+    forged = await web.post(reject, data={"feedback": "no"})
+    assert forged.status_code == 403
+    rejected = await web.post(reject, data={**form_of(page, reject), "feedback": "Steps?"})
+    assert rejected.status_code == 303
+    slot = (await api(ctx, client_, "GET", f"/v1/jobs/{job['id']}"))["slots"][0]
+    assert (slot["status"], slot["feedback"]) == ("rejected", "Steps?")
+
+    web = await as_(ctx, tester)
+    page = await web.get(path)
+    assert "Steps?" in page.text
+    await web.post(submit, data={**form_of(page, submit), "submission": "Steps: 1, 2, 3."})
+    web = await as_(ctx, client_)
+    page = await web.get(path)
+    fields = form_of(page, approve)
+    assert fields["idempotency_key"].startswith("web_")
+    paid = await web.post(approve, data={**fields, "feedback": "Thanks"})
+    assert paid.status_code == 303, paid.text
+    after = await web.get(paid.headers["location"])
+    assert "Approved" in after.text
+    slot = (await api(ctx, client_, "GET", f"/v1/jobs/{job['id']}"))["slots"][0]
+    assert slot["status"] == "paid"
+    escrow = await api(ctx, client_, "GET", f"/v1/escrows/{job['escrow']}")
+    assert escrow["amount_released"] == 10_000
+    # The same form sent again releases nothing more: the slot is paid.
+    again = await web.post(approve, data={**fields, "feedback": "Thanks"})
+    assert again.status_code == 409
+    escrow = await api(ctx, client_, "GET", f"/v1/escrows/{job['escrow']}")
+    assert escrow["amount_released"] == 10_000
