@@ -124,3 +124,75 @@ async def test_jobs_a_tester_claims_and_submits_and_the_client_rejects_then_appr
     assert again.status_code == 409
     escrow = await api(ctx, client_, "GET", f"/v1/escrows/{job['escrow']}")
     assert escrow["amount_released"] == 10_000
+
+
+async def test_bookings_the_worker_completes_and_the_client_releases(ctx: Ctx) -> None:
+    client_ = await make_user(ctx.container, role="client")
+    worker = await verified_payee(ctx)
+    job = await api(
+        ctx, client_, "POST", "/v1/bookings/jobs",
+        {"title": "Paint the fence", "currency": "usd", "budget": 20_000},
+    )  # fmt: skip
+    application = await api(ctx, worker, "POST", f"/v1/bookings/jobs/{job['id']}/applications")
+    booking = await api(ctx, client_, "POST", "/v1/bookings", {"application": application["id"]})
+    escrow_id = booking["payment"]["escrow"]
+    complete = f"/app/bookings/{booking['id']}/complete"
+    release = f"/app/bookings/{booking['id']}/release"
+
+    # Unpaid: the client is offered Pay (the escrow page); the worker cannot complete yet.
+    web = await as_(ctx, client_)
+    mine = await web.get("/app/bookings")
+    assert mine.status_code == 200, mine.text
+    assert "Paint the fence" in mine.text
+    assert "the client" in mine.text
+    assert f'href="/app/escrows/{escrow_id}">Pay 200.00 USD' in mine.text.replace("\n", "")
+    web = await as_(ctx, worker)
+    page = await web.get("/app/bookings")
+    assert "Mark the work complete" not in page.text
+    early = await web.post(complete, data={"csrf_token": csrf_of(page)})
+    assert early.status_code == 409
+    assert "has not paid this booking yet" in early.text
+
+    await api(
+        ctx,
+        client_,
+        "POST",
+        f"/v1/bookings/{booking['id']}/pay",
+        {"payment_method": "pm_card_visa"},
+    )
+    # The client cannot mark the work complete; the worker cannot release the money.
+    web = await as_(ctx, client_)
+    page = await web.get("/app/bookings")
+    assert f'data-testid="booking-payment-{booking["id"]}">held<' in page.text
+    no = await web.post(complete, data={"csrf_token": csrf_of(page)})
+    assert no.status_code == 403
+    assert "Only the booking&#39;s worker" in no.text
+    too_soon = await web.post(release, data={"csrf_token": csrf_of(page)})
+    assert too_soon.status_code == 409
+    assert "has not marked this booking complete" in too_soon.text
+
+    web = await as_(ctx, worker)
+    page = await web.get("/app/bookings")
+    done = await web.post(complete, data=form_of(page, complete))
+    assert done.status_code == 303, done.text
+    page = await web.get(done.headers["location"])
+    assert "Marked complete" in page.text
+    assert "Release" not in page.text
+    not_theirs = await web.post(release, data={"csrf_token": csrf_of(page)})
+    assert not_theirs.status_code == 403
+
+    # A stranger's posts find no such booking.
+    stranger = await make_user(ctx.container, role="client")
+    web = await as_(ctx, stranger)
+    page = await web.get("/app/bookings")
+    assert "Paint the fence" not in page.text
+    hidden = await web.post(release, data={"csrf_token": csrf_of(page)})
+    assert hidden.status_code == 404
+
+    web = await as_(ctx, client_)
+    page = await web.get("/app/bookings")
+    released = await web.post(release, data=form_of(page, release))
+    assert released.status_code == 303, released.text
+    after = await api(ctx, client_, "GET", f"/v1/bookings/{booking['id']}")
+    assert after["payment"]["status"] == "released"
+    assert after["payment"]["amount_released"] == 20_000

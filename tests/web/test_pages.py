@@ -50,6 +50,7 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
         "/app/payout-settings",
         "/app/auctions",
         "/app/jobs",
+        "/app/bookings",
         "/app/admin/payouts",
         "/app/admin/disputes",
         "/app/admin/reports",
