@@ -196,3 +196,61 @@ async def test_bookings_the_worker_completes_and_the_client_releases(ctx: Ctx) -
     after = await api(ctx, client_, "GET", f"/v1/bookings/{booking['id']}")
     assert after["payment"]["status"] == "released"
     assert after["payment"]["amount_released"] == 20_000
+
+
+def hire_gig(expert: str, description: str) -> Json:
+    return {"expert": expert, "amount": 20_000, "currency": "usd",
+            "description": description, "payment_method": "pm_card_visa"}  # fmt: skip
+
+
+async def test_gigs_the_client_completes_one_and_cancels_another_the_expert_only_reads(
+    ctx: Ctx,
+) -> None:
+    client_ = await make_user(ctx.container, role="client")
+    expert = await verified_payee(ctx)
+    done_gig = await api(ctx, client_, "POST", "/v1/gigs", hire_gig(expert.id, "Build the site"))
+    void_gig = await api(ctx, client_, "POST", "/v1/gigs", hire_gig(expert.id, "Logo design"))
+    assert done_gig["status"] == void_gig["status"] == "authorized"
+    path = f"/app/gigs/{done_gig['id']}"
+
+    web = await as_(ctx, expert)
+    listed = await web.get("/app/gigs")
+    assert listed.status_code == 200, listed.text
+    assert "Build the site" in listed.text
+    assert "the expert" in listed.text
+    page = await web.get(path)
+    assert "180.00 USD" in page.text  # $200.00 less the 10 % commission
+    assert "Complete" not in page.text
+    assert "Only the gig's client completes or cancels it." in page.text
+    # The expert cannot complete or cancel, even by posting the forms the page hides.
+    for action in ("complete", "cancel"):
+        no = await web.post(f"{path}/{action}", data={"csrf_token": csrf_of(page)})
+        assert no.status_code == 403, no.text
+        assert "only its client or the platform" in no.text
+    # Someone else's gig is not found.
+    stranger = await make_user(ctx.container, role="client")
+    web = await as_(ctx, stranger)
+    assert (await web.get(path)).status_code == 404
+    assert "Build the site" not in (await web.get("/app/gigs")).text
+
+    web = await as_(ctx, client_)
+    page = await web.get(path)
+    completed = await web.post(f"{path}/complete", data=form_of(page, f"{path}/complete"))
+    assert completed.status_code == 303, completed.text
+    page = await web.get(completed.headers["location"])
+    assert 'data-testid="gig-status">completed<' in page.text
+    assert "Cancel the gig" not in page.text
+    late = await web.post(f"{path}/cancel", data={"csrf_token": csrf_of(page)})
+    assert late.status_code == 409
+    assert "Open a dispute" in late.text
+    gig = await api(ctx, client_, "GET", f"/v1/gigs/{done_gig['id']}")
+    assert (gig["status"], gig["escrow_status"]) == ("completed", "released")
+
+    other = f"/app/gigs/{void_gig['id']}"
+    page = await web.get(other)
+    voided = await web.post(f"{other}/cancel", data=form_of(page, f"{other}/cancel"))
+    assert voided.status_code == 303
+    gig = await api(ctx, client_, "GET", f"/v1/gigs/{void_gig['id']}")
+    assert (gig["status"], gig["escrow_status"]) == ("voided", "cancelled")
+    listed = await web.get("/app/gigs")
+    assert f'data-testid="gig-status-{void_gig["id"]}">voided<' in listed.text

@@ -51,6 +51,7 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
         "/app/auctions",
         "/app/jobs",
         "/app/bookings",
+        "/app/gigs",
         "/app/admin/payouts",
         "/app/admin/disputes",
         "/app/admin/reports",
