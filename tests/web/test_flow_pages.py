@@ -254,3 +254,77 @@ async def test_gigs_the_client_completes_one_and_cancels_another_the_expert_only
     assert (gig["status"], gig["escrow_status"]) == ("voided", "cancelled")
     listed = await web.get("/app/gigs")
     assert f'data-testid="gig-status-{void_gig["id"]}">voided<' in listed.text
+
+
+async def test_tasks_doers_bid_the_customer_accepts_one_pays_and_completes(ctx: Ctx) -> None:
+    customer = await make_user(ctx.container, role="client")
+    task = await api(
+        ctx, customer, "POST", "/v1/tasks",
+        {"title": "Assemble a wardrobe", "currency": "usd"},
+    )  # fmt: skip
+    path = f"/app/tasks/{task['id']}"
+    novice = await make_user(ctx.container, role="worker")  # no verified payout account
+    doer = await verified_payee(ctx)
+
+    web = await as_(ctx, novice)
+    page = await web.get(path)
+    assert page.status_code == 200, page.text
+    bad = await web.post(f"{path}/bids", data={**form_of(page, f"{path}/bids"), "amount": "1.234"})
+    assert bad.status_code == 400
+    assert "more than 2 decimal places" in bad.text
+    placed = await web.post(f"{path}/bids", data={**form_of(page, f"{path}/bids"), "amount": "80"})
+    assert placed.status_code == 303, placed.text
+    twice = await web.post(f"{path}/bids", data={**form_of(page, f"{path}/bids"), "amount": "70"})
+    assert twice.status_code == 409  # one pending bid per doer
+    web = await as_(ctx, doer)
+    page = await web.get(path)
+    assert "80.00 USD" not in page.text  # another doer's bid is not shown
+    await web.post(f"{path}/bids", data={**form_of(page, f"{path}/bids"), "amount": "75.50"})
+    assert "Your bids" in (await web.get(path)).text
+    listed = await api(ctx, customer, "GET", f"/v1/tasks/{task['id']}/bids")
+    bids = {b["amount"]: b["id"] for b in listed["data"]}
+    assert set(bids) == {8_000, 7_550}
+    # A doer cannot accept a bid.
+    accept_own = f"{path}/bids/{bids[7_550]}/accept"
+    no = await web.post(accept_own, data={"csrf_token": csrf_of(page)})
+    assert no.status_code == 403
+    assert "Only the task&#39;s customer" in no.text
+
+    web = await as_(ctx, customer)
+    page = await web.get(path)
+    assert "Place bid" not in page.text
+    assert "Accept 80.00 USD" in page.text
+    assert "Accept 75.50 USD" in page.text
+    # The KYC gate: the novice's bid cannot be accepted, and nothing changes.
+    gate = f"{path}/bids/{bids[8_000]}/accept"
+    refused = await web.post(gate, data=form_of(page, gate))
+    assert refused.status_code == 409, refused.text
+    assert (await api(ctx, customer, "GET", f"/v1/tasks/{task['id']}"))["status"] == "open"
+    accepted = await web.post(accept_own, data=form_of(page, accept_own))
+    assert accepted.status_code == 303, accepted.text
+    page = await web.get(accepted.headers["location"])
+    task = await api(ctx, customer, "GET", f"/v1/tasks/{task['id']}")
+    assert (task["status"], task["doer"], task["amount"]) == ("assigned", doer.id, 7_550)
+    assert f'href="/app/escrows/{task["escrow"]}">Pay 75.50 USD' in page.text
+    assert "Complete" not in page.text  # not paid yet
+    unpaid = await web.post(f"{path}/complete", data={"csrf_token": csrf_of(page)})
+    assert unpaid.status_code == 409
+    assert "not paid yet" in unpaid.text
+
+    # The doer sees the task it does; the other bidder no longer sees it at all.
+    web = await as_(ctx, doer)
+    assert "(you do it)" in (await web.get("/app/tasks")).text
+    web = await as_(ctx, novice)
+    assert (await web.get(path)).status_code == 404
+
+    await api(
+        ctx, customer, "POST", f"/v1/escrows/{task['escrow']}/fund",
+        {"payment_method": "pm_card_visa"},
+    )  # fmt: skip
+    web = await as_(ctx, customer)
+    page = await web.get(path)
+    assert 'data-testid="task-payment">payment in escrow<' in page.text
+    done = await web.post(f"{path}/complete", data=form_of(page, f"{path}/complete"))
+    assert done.status_code == 303, done.text
+    task = await api(ctx, customer, "GET", f"/v1/tasks/{task['id']}")
+    assert (task["status"], task["payment_status"]) == ("completed", "payment_released")

@@ -52,6 +52,7 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
         "/app/jobs",
         "/app/bookings",
         "/app/gigs",
+        "/app/tasks",
         "/app/admin/payouts",
         "/app/admin/disputes",
         "/app/admin/reports",
