@@ -258,6 +258,7 @@ MATRIX: list[Row] = [
     *web_page("POST /app/auctions", CSRF_REFUSED),
     *web_page("GET /app/auctions/{artwork_id}", REDIRECT),
     *web_page("POST /app/auctions/{artwork_id}/bids", CSRF_REFUSED),
+    *web_page("GET /app/admin/escrows", REDIRECT),
     *web_page("GET /app/admin/payouts", REDIRECT),
     *web_page("POST /app/admin/payouts/{payout_id}/approve", CSRF_REFUSED, watch=("payout",)),
     *web_page("POST /app/admin/payouts/{payout_id}/reject", CSRF_REFUSED, watch=("payout",)),

@@ -1,6 +1,7 @@
 """Wiring the web app into escrowd's HTTP app: its pages (``routes`` and the page modules
-that add theirs to its router: ``payees``, ``reports``; each marketplace flow's on a router of
-its own, served when the flow runs), its static files, and the answers to the pages' signals."""
+that add theirs to its router: ``payees``, ``reports``, ``admin_escrows``; each marketplace
+flow's on a router of its own, served when the flow runs), its static files, and the answers
+to the pages' signals."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from escrowd.web import admin_escrows, payees, reports  # noqa: F401  (pages join ``router``)
 from escrowd.web import auctions as auction_pages
 from escrowd.web import bookings as booking_pages
 from escrowd.web import gigs as gig_pages
 from escrowd.web import jobs as job_pages
-from escrowd.web import payees, reports  # noqa: F401  (their pages join ``router``)
 from escrowd.web import tasks as task_pages
 from escrowd.web.routes import HERE, render, router, see_other
 from escrowd.web.service import PageForbidden, PageMissing, SignInRequired, signed_in
