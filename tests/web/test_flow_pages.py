@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from escrowd.app import create_app
+from escrowd.bootstrap import build
 from tests.escrows.conftest import Ctx, keyed, verified_payee
 from tests.escrows.conftest import _stripe_spec as _stripe_spec
 from tests.escrows.conftest import browser as browser
@@ -19,7 +21,7 @@ from tests.escrows.conftest import ctx as ctx
 from tests.escrows.conftest import sandbox as sandbox
 from tests.integration.conftest import Account, make_user
 from tests.web.test_auction_pages import as_
-from tests.web.test_pages import csrf_of
+from tests.web.test_pages import BASE, csrf_of, sign_in
 
 Json = dict[str, Any]
 
@@ -328,3 +330,23 @@ async def test_tasks_doers_bid_the_customer_accepts_one_pays_and_completes(ctx: 
     assert done.status_code == 303, done.text
     task = await api(ctx, customer, "GET", f"/v1/tasks/{task['id']}")
     assert (task["status"], task["payment_status"]) == ("completed", "payment_released")
+
+
+async def test_only_the_flows_escrowd_runs_have_pages_and_links(ctx: Ctx) -> None:
+    settings = ctx.container.settings.model_copy(update={"marketplaces": "002"})
+    only_gigs = build(settings, clock=ctx.container.clock)
+    transport = httpx.ASGITransport(app=create_app(only_gigs, background=False))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as web:
+            for flow in ("jobs", "bookings", "tasks", "auctions"):
+                assert (await web.get(f"/app/{flow}")).status_code == 404
+            assert (await web.get("/app/gigs")).status_code == 303  # served: sign in first
+            who = await make_user(ctx.container, role="client")
+            assert (await sign_in(web, who)).status_code == 303
+            page = await web.get("/app/gigs")
+            assert page.status_code == 200
+            links = re.findall(r'<a href="(/app/[a-z]+)"', page.text)
+            assert "/app/gigs" in links
+            assert not {"/app/jobs", "/app/bookings", "/app/tasks", "/app/auctions"} & set(links)
+    finally:
+        await only_gigs.close()
