@@ -4,7 +4,8 @@
 Starts ``escrowd serve`` on a new SQLite database in a temporary directory (sandbox mode; an
 empty database gets the demo users and the demo's escrows, payout and dispute), adds a little
 more through the API as a marketplace would (an escrow to pay, an open dispute, a payout to
-review, two artworks and a winning bid), then drives Debian's chromium with Playwright
+review, two artworks and a winning bid, a testing job with a submitted slot, a task with two
+bids), then drives Debian's chromium with Playwright
 (``/usr/bin/chromium``, headless; no browser is downloaded) and writes one PNG per page and
 width. Run from the repository root with the test extras installed:
 
@@ -148,7 +149,19 @@ def add_data(api: Api) -> dict[str, str]:
              {"amount": 8_000, "currency": "usd"})  # fmt: skip
     api.call("client", "POST", f"/v1/auctions/artworks/{art['id']}/bids",
              {"amount": 15_000, "currency": "usd"})  # fmt: skip
-    return {"escrow": to_pay["id"], "artwork": art["id"]}
+    job = api.call("client", "POST", "/v1/jobs",
+                   {"title": "Test our checkout on Android", "currency": "usd",
+                    "budget_per_tester": 10_000, "max_testers": 3})  # fmt: skip
+    api.call("client", "POST", f"/v1/jobs/{job['id']}/publish", {"payment_method": "pm_card_visa"})
+    slot = api.call("worker1", "POST", f"/v1/jobs/{job['id']}/claim")
+    api.call("worker1", "POST", f"/v1/jobs/{job['id']}/slots/{slot['id']}/submit",
+             {"submission": "Checkout fails on Android 14 when the card needs 3-D Secure: "
+                            "steps and a recording attached."})  # fmt: skip
+    task = api.call("client", "POST", "/v1/tasks",
+                    {"title": "Assemble a wardrobe", "currency": "usd"})  # fmt: skip
+    for who, amount in (("worker1", 8_000), ("worker2", 7_550)):
+        api.call(who, "POST", f"/v1/tasks/{task['id']}/bids", {"amount": amount, "currency": "usd"})
+    return {"escrow": to_pay["id"], "artwork": art["id"], "job": job["id"], "task": task["id"]}
 
 
 def shoot(base: str, ids: dict[str, str], out: Path) -> list[Path]:
@@ -189,6 +202,11 @@ def shoot(base: str, ids: dict[str, str], out: Path) -> list[Path]:
         page = signed_in("client", DESKTOP)
         page.goto("/app/escrows")
         snap(page, "escrows")
+        page.goto(f"/app/jobs/{ids['job']}")
+        snap(page, "job", full=True)
+        page = signed_in("client", PHONE)
+        page.goto(f"/app/tasks/{ids['task']}")
+        snap(page, "task-phone", full=True)
         page = signed_in("worker1", DESKTOP)
         page.goto("/app/balance")
         snap(page, "balance", full=True)
@@ -198,6 +216,7 @@ def shoot(base: str, ids: dict[str, str], out: Path) -> list[Path]:
         snap(page, "auctions")
         page = signed_in("admin", DESKTOP)
         for path, name in (
+            ("/app/admin/escrows?status=held", "admin-escrows"),
             ("/app/admin/payouts", "admin-payouts"),
             ("/app/admin/disputes", "admin-disputes"),
             ("/app/admin/reports?period=day", "admin-reports"),

@@ -112,7 +112,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     docs_pages.install(app)
     app.include_router(home_router)
     flows = {f.name for f in marketplace.choose(container.settings.marketplaces)}
-    install_web(app, auctions="auctions" in flows)  # the web app's pages under /app
+    install_web(app, flows=flows)  # the web app's pages under /app
     app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API
     app.include_router(health_router)
     routers = [

@@ -188,7 +188,7 @@ def live(
         "ESCROWD_PUBLIC_URL": base,
         "ESCROWD_LOG_FORMAT": "console",
         "ESCROWD_LOG_LEVEL": "WARNING",
-        "ESCROWD_MARKETPLACES": "auctions",
+        "ESCROWD_MARKETPLACES": "all",
     }
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)

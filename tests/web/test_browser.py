@@ -244,3 +244,40 @@ def test_a_winning_bid_opens_the_payment_modal_whose_window_lapses(page: Page, l
     assert live.get(buyer, f"/v1/auctions/artworks/{art['id']}")["status"] == "active"
     bids = live.get(buyer, f"/v1/auctions/artworks/{art['id']}/bids")["data"]
     assert [b["status"] for b in bids] == ["lapsed", "not_winning"]
+
+
+def test_a_doer_bids_on_a_task_and_the_customer_accepts_pays_and_completes_it(
+    page: Page, live: Live
+) -> None:
+    """Seed 003 at a phone's width: the bid typed on the task page, the accepted bid paid on
+    the escrow page's card form, the task completed (its escrow released to the doer)."""
+    customer = live.user("client")
+    doer = live.verified_payee()
+    task = live.post(customer, "/v1/tasks", {"title": "Fix the gate", "currency": "usd"})
+    page.set_viewport_size({"width": 390, "height": 800})
+
+    sign_in(page, doer)
+    page.get_by_role("link", name="Tasks").click()
+    page.get_by_role("link", name="Fix the gate").click()
+    page.get_by_label("Your bid (USD)").fill("42.50")
+    page.get_by_role("button", name="Place bid").click()
+    expect(page.get_by_role("status")).to_contain_text("Bid placed")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, customer)
+    page.goto(f"/app/tasks/{task['id']}")
+    page.get_by_role("button", name="Accept 42.50 USD").click()
+    expect(page.get_by_test_id("task-status")).to_have_text("assigned")
+    page.get_by_role("link", name="Pay 42.50 USD").click()
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry (MM/YY)").fill("12/40")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Save card").click()
+    expect(page.get_by_test_id("escrow-status")).to_have_text("held")
+    page.goto(f"/app/tasks/{task['id']}")
+    expect(page.get_by_test_id("task-payment")).to_have_text("payment in escrow")
+    page.get_by_role("button", name="Complete: release 42.50 USD to the doer").click()
+    expect(page.get_by_test_id("task-status")).to_have_text("completed")
+    assert live.get(customer, f"/v1/tasks/{task['id']}")["payment_status"] == "payment_released"

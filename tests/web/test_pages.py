@@ -49,6 +49,11 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
         "/app/balance",
         "/app/payout-settings",
         "/app/auctions",
+        "/app/jobs",
+        "/app/bookings",
+        "/app/gigs",
+        "/app/tasks",
+        "/app/admin/escrows",
         "/app/admin/payouts",
         "/app/admin/disputes",
         "/app/admin/reports",
@@ -128,7 +133,12 @@ async def test_a_payee_cannot_open_the_admin_pages(
 ) -> None:
     payee = await make_user(container, role="worker")
     assert (await sign_in(web, payee)).headers["location"] == "/app/balance"
-    for path in ("/app/admin/payouts", "/app/admin/disputes", "/app/admin/reports"):
+    for path in (
+        "/app/admin/escrows",
+        "/app/admin/payouts",
+        "/app/admin/disputes",
+        "/app/admin/reports",
+    ):
         r = await web.get(path)
         assert r.status_code == 403, r.text
         assert "This page is for admins" in r.text

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Integer, LargeBinary, String, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -258,6 +259,65 @@ class IdempotencyMiddleware:
                     response_body=body,
                 )
             )
+
+
+async def claim_in(
+    session: AsyncSession,
+    *,
+    container: Container,
+    scope: str,
+    key: str,
+    path: str,
+    fingerprint: str,
+) -> IdempotencyKey | bytes:
+    """The same rule for a web page's form, inside the caller's own transaction: the body
+    stored when (``scope``, ``key``) was used already with the same ``fingerprint`` (the answer
+    to give again), else a new row that ``finish_in`` completes in the same transaction —
+    so the key is stored only if the work commits, and a refused attempt leaves it free, as
+    the middleware leaves a refusal unstored. A twin request racing this one waits on the
+    row's unique index (PostgreSQL) or the write lock (SQLite) and then fails with an
+    ``IntegrityError`` or finds the row: it should run ``claim_in`` again in a new
+    transaction, and gets the stored body. Another fingerprint is ``idempotency_key_reused``."""
+    now = container.clock.now()
+    row = (
+        await session.scalars(
+            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        )
+    ).one_or_none()
+    if row is not None and row.expires_at <= now:
+        await session.delete(row)
+        await session.flush()
+        row = None
+    if row is not None:
+        if row.request_hash != fingerprint or row.state != "done":
+            raise IdempotencyError(
+                "This form was sent already with other values. Reload the page and send it again.",
+                code="idempotency_key_reused",
+                param="idempotency_key",
+            )
+        return row.response_body or b""
+    row = IdempotencyKey(
+        scope=scope,
+        key=key,
+        request_hash=fingerprint,
+        method="POST",
+        path=path[:512],
+        state="in_flight",
+        created_at=now,
+        locked_until=now + timedelta(seconds=LOCK_SECONDS),
+        expires_at=now + timedelta(seconds=container.settings.idempotency_ttl_seconds),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def finish_in(row: IdempotencyKey, *, body: bytes) -> None:
+    """The work ``claim_in`` let through is done: ``body`` is the answer a resend gets."""
+    row.state = "done"
+    row.response_status = 200
+    row.response_headers = "[]"
+    row.response_body = body
 
 
 async def purge_expired(container: Container) -> int:

@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from escrowd.accounts import refresh_links
 from escrowd.accounts import service as accounts
 from escrowd.accounts.schemas import Account
+from escrowd.api import idempotency
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.balances import service as balances
@@ -31,6 +33,7 @@ from escrowd.web.routes import (
     _base,
     _money,
     _role,
+    form_key,
     render,
     router,
     see_other,
@@ -234,6 +237,47 @@ async def balance_page(
     return await _balance_page(request, container, viewer, requested=requested)
 
 
+async def _request_once(
+    container: ContainerDep,
+    viewer: Principal,
+    key: str | None,
+    fingerprint: str,
+    amount: int,
+    currency: str,
+    provider: str,
+) -> str:
+    """Request the payout, once per form key: the form's hidden ``idempotency_key`` (made
+    when the page was rendered) is kept as the API keeps an Idempotency-Key, in the same
+    transaction as the payout, so the form sent twice requests one payout and both answers
+    name it."""
+    async with container.db.transaction() as session:
+        claimed: idempotency.IdempotencyKey | None = None
+        if key is not None:
+            found = await idempotency.claim_in(
+                session,
+                container=container,
+                scope=viewer.id,
+                key=key,
+                path="/app/payouts",
+                fingerprint=fingerprint,
+            )
+            if isinstance(found, bytes):
+                return found.decode()
+            claimed = found
+        row = await payouts.request(
+            session,
+            clock=container.clock,
+            actor=viewer,
+            amount=amount,
+            currency=currency,
+            party=None,
+            provider=provider,
+        )
+        if claimed is not None:
+            idempotency.finish_in(claimed, body=row.id.encode())
+        return row.id
+
+
 @router.post("/payouts")
 async def request_payout(
     request: Request,
@@ -251,17 +295,19 @@ async def request_payout(
         minor = parse_amount(amount, currency, field="amount")
         if minor <= 0:
             raise InvalidRequestError("Enter an amount above zero.", param="amount")
-        async with container.db.transaction() as session:
-            row = await payouts.request(
-                session,
-                clock=container.clock,
-                actor=viewer,
-                amount=minor,
-                currency=currency,
-                party=None,
-                provider=provider,
+        key = form_key(form)
+        fingerprint = idempotency.request_fingerprint(
+            "POST", "/app/payouts", b"", f"{minor}:{currency}:{provider}".encode()
+        )
+        try:
+            payout_id = await _request_once(
+                container, viewer, key, fingerprint, minor, currency, provider
             )
-            payout_id = row.id
+        except IntegrityError:
+            # The same form, sent twice at once: the other one stored the key first.
+            payout_id = await _request_once(
+                container, viewer, key, fingerprint, minor, currency, provider
+            )
     except EscrowdError as exc:
         return await _balance_page(
             request, container, viewer, error=exc.message, status=exc.http_status, amount=amount

@@ -8,6 +8,7 @@ JSON. docs/webapp.md describes the pages, sign-in and CSRF.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -139,13 +140,27 @@ def render(
         version=__version__,
         sandbox=container.settings.provider is ProviderMode.sandbox,
         path=request.url.path,
-        auctions_on=getattr(request.app.state, "web_auctions", False),
+        flows_on=getattr(request.app.state, "web_flows", frozenset()),
+        new_key=new_form_key,
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
     if new:
         set_csrf(response, token, secure=secure_cookies(request, container))
     return response
+
+
+def new_form_key() -> str:
+    """A fresh idempotency key for one form on one rendered page (``{{ new_key() }}`` in a
+    hidden ``idempotency_key`` field): the form sent twice carries the same key, so the
+    services treat the second as the API treats a retry with the same Idempotency-Key."""
+    return "web_" + secrets.token_urlsafe(24)
+
+
+def form_key(form: Mapping[str, str]) -> str | None:
+    """The form's idempotency key, if it carries a well-formed one."""
+    key = form.get("idempotency_key", "")
+    return key if key.startswith("web_") and 10 <= len(key) <= 100 and key.isprintable() else None
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -1,0 +1,154 @@
+"""Seed 003's pages: tasks with their bids. Doers bid (typed like ``80.00``), the customer
+accepts one (the task's escrow is made for them to pay on its escrow page) and completes the
+paid task (the escrow is released to the doer); a doer sees the tasks it bid on or does. The
+tasks service does everything, exactly as ``/v1/tasks`` calls it; docs/webapp.md."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import Request
+from starlette.responses import Response
+
+from escrowd.api.deps import ContainerDep
+from escrowd.api.principal import Principal
+from escrowd.api.strict_json import APIRouter
+from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
+from escrowd.marketplace.tasks import service as tasks
+from escrowd.marketplace.tasks.schemas import BidCreate, bid_json
+from escrowd.web.routes import SHOWN, FormDep, Viewer, form_key, render, see_other
+from escrowd.web.service import PageMissing, parse_amount
+
+#: Served only when ESCROWD_MARKETPLACES runs the tasks flow (``mount.install``).
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+NOTICES = {
+    "bid": "Bid placed: the customer decides.",
+    "accepted": "Bid accepted: pay the task's escrow; the money is held until you complete it.",
+    "completed": "Completed: the escrow is released to the doer.",
+}
+
+
+@router.get("/tasks")
+async def task_list(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+    """Open tasks and the viewer's own (as customer or doer), newest first."""
+    async with container.db.transaction() as session:
+        stmt = await tasks.list_query(session, actor=viewer, status=None)
+        rows = (await session.scalars(stmt.limit(SHOWN))).all()
+        shown = await tasks.show_many(session, rows, viewer)
+    return render(request, container, "tasks.html", viewer, tasks=shown)
+
+
+async def _task_page(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    task_id: str,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+    amount: str = "",
+) -> Response:
+    async with container.db.transaction() as session:
+        try:
+            row = await tasks.get_visible(session, task_id=task_id, actor=viewer)
+        except NotFoundError as exc:
+            raise PageMissing(exc.message) from exc
+        task = await tasks.show(session, row, viewer)
+        stmt = await tasks.bids_query(session, task_id=task_id, actor=viewer)
+        bids = [bid_json(b) for b in (await session.scalars(stmt.limit(SHOWN))).all()]
+    customer = viewer.is_admin or viewer.user_id == task.customer
+    return render(
+        request,
+        container,
+        "task.html",
+        viewer,
+        status=status,
+        task=task,
+        bids=bids,
+        customer=customer,
+        can_bid=task.status.value == "open" and viewer.role == "worker",
+        error=error,
+        notice=notice,
+        amount=amount,
+    )
+
+
+@router.get("/tasks/{task_id}")
+async def task_page(
+    task_id: str, request: Request, container: ContainerDep, viewer: Viewer, done: str = ""
+) -> Response:
+    return await _task_page(request, container, viewer, task_id, notice=NOTICES.get(done))
+
+
+@router.post("/tasks/{task_id}/bids")
+async def place_bid(
+    task_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
+) -> Response:
+    typed = form.get("amount", "")[:40]
+    try:
+        async with container.db.transaction() as session:
+            row = await tasks.get_visible(session, task_id=task_id, actor=viewer)
+            currency = row.currency
+        amount = parse_amount(typed, currency, field="bid")
+        if amount <= 0:
+            raise InvalidRequestError("Bid an amount above zero.", param="amount")
+        async with container.db.transaction() as session:
+            await tasks.place_bid(
+                session,
+                clock=container.clock,
+                actor=viewer,
+                task_id=task_id,
+                body=BidCreate(amount=amount, currency=currency),
+            )
+    except NotFoundError as exc:
+        raise PageMissing(exc.message) from exc
+    except EscrowdError as exc:
+        return await _task_page(
+            request,
+            container,
+            viewer,
+            task_id,
+            error=exc.message,
+            status=exc.http_status,
+            amount=typed,
+        )
+    return see_other(f"/app/tasks/{quote(task_id)}?done=bid")
+
+
+@router.post("/tasks/{task_id}/bids/{bid_id}/accept")
+async def accept_bid(
+    task_id: str,
+    bid_id: str,
+    request: Request,
+    container: ContainerDep,
+    _form: FormDep,
+    viewer: Viewer,
+) -> Response:
+    try:
+        await tasks.accept_bid(container, actor=viewer, task_id=task_id, bid_id=bid_id)
+    except NotFoundError as exc:
+        raise PageMissing(exc.message) from exc
+    except EscrowdError as exc:
+        return await _task_page(
+            request, container, viewer, task_id, error=exc.message, status=exc.http_status
+        )
+    return see_other(f"/app/tasks/{quote(task_id)}?done=accepted")
+
+
+@router.post("/tasks/{task_id}/complete")
+async def complete(
+    task_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
+) -> Response:
+    try:
+        await tasks.complete(
+            container, actor=viewer, task_id=task_id, idempotency_key=form_key(form)
+        )
+    except NotFoundError as exc:
+        raise PageMissing(exc.message) from exc
+    except EscrowdError as exc:
+        return await _task_page(
+            request, container, viewer, task_id, error=exc.message, status=exc.http_status
+        )
+    return see_other(f"/app/tasks/{quote(task_id)}?done=completed")
