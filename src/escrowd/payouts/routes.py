@@ -14,7 +14,7 @@ from fastapi import Path, Query
 from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -64,10 +64,7 @@ async def create_payout(
 
 
 @router.get(
-    "",
-    summary="List payouts: your own and your organizations' (admins: all)",
-    response_model=ListResponse[PayoutObject],
-    responses=error_responses(400, 401),
+    "", **list_route("List payouts: your own and your organizations' (admins: all)", PayoutObject)
 )
 async def list_payouts(
     session: SessionDep,
@@ -84,12 +81,7 @@ async def list_payouts(
     return await page_of(session, stmt, Payout.id, page, url="/v1/payouts", of=PayoutObject.of)
 
 
-@router.get(
-    "/{payout_id}",
-    summary="Retrieve a payout",
-    response_model=PayoutObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{payout_id}", **retrieve_route("Retrieve a payout", PayoutObject))
 async def get_payout(
     payout_id: PayoutIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> PayoutObject:

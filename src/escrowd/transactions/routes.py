@@ -10,6 +10,7 @@ from fastapi import Query
 
 from escrowd.api.auth import AdminPrincipal, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.listing import list_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -46,12 +47,7 @@ router = APIRouter(prefix="/transactions", tags=["transactions"])
 reports = APIRouter(prefix="/reports", tags=["transactions"])
 
 
-@router.get(
-    "",
-    summary="List a party's transactions, newest first",
-    response_model=ListResponse[Transaction],
-    responses=error_responses(400, 401, 404),
-)
+@router.get("", **list_route("List a party's transactions, newest first", Transaction, 404))
 async def list_transactions(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep, party: PartyQuery = None
 ) -> ListResponse[Transaction]:
