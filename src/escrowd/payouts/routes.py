@@ -38,6 +38,12 @@ PayoutIdPath = Annotated[
     str, Path(pattern=r"^po_[0-9A-HJKMNP-TV-Z]{26}$", description="The payout's id (po_…).")
 ]
 
+#: Whose schedule or destination: an organization the caller administers (default: the caller).
+AdministeredParty = Annotated[
+    str | None,
+    Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
+]
+
 router = APIRouter(prefix="/payouts", tags=["payouts"])
 
 
@@ -140,10 +146,7 @@ schedule_router = APIRouter(prefix="/payout_schedule", tags=["payouts"])
 async def get_payout_schedule(
     session: SessionDep,
     principal: CurrentPrincipal,
-    party: Annotated[
-        str | None,
-        Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
-    ] = None,
+    party: AdministeredParty = None,
 ) -> PayoutScheduleObject:
     """`manual` until one is set: only payouts the payee requests."""
     return PayoutScheduleObject.of(await service.schedule_of(session, actor=principal, party=party))
@@ -188,10 +191,7 @@ destination_router = APIRouter(prefix="/payout_destination", tags=["payouts"])
 async def get_payout_destination(
     session: SessionDep,
     principal: CurrentPrincipal,
-    party: Annotated[
-        str | None,
-        Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
-    ] = None,
+    party: AdministeredParty = None,
 ) -> PayoutDestinationObject:
     """`paypal_email` is null until one is set."""
     who, row = await service.destination_of(session, actor=principal, party=party)
