@@ -81,6 +81,14 @@ class PermissionDeniedError(EscrowdError):
     default_code = "permission_denied"
 
 
+def person_required(who: str) -> PermissionDeniedError:
+    """Refusing an API key where only a person (a user token) may act; ``who`` names who does
+    ("Jobs are posted by their client")."""
+    return PermissionDeniedError(
+        f"{who}, people with a user token; an API key cannot.", code="user_token_required"
+    )
+
+
 class IdempotencyError(EscrowdError):
     type = "idempotency_error"
     status = 422

@@ -23,7 +23,7 @@ from escrowd.accounts.schemas import (
 )
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -57,9 +57,9 @@ async def create_account(body: AccountCreate, container: ContainerDep, caller: C
 
 @router.get(
     "",
-    summary="List connected accounts: yours and your organizations' (all, for admins)",
-    response_model=ListResponse[Account],
-    responses=error_responses(400, 401),
+    **list_route(
+        "List connected accounts: yours and your organizations' (all, for admins)", Account
+    ),
 )
 async def list_accounts(
     session: SessionDep,
@@ -73,12 +73,7 @@ async def list_accounts(
     )
 
 
-@router.get(
-    "/{account_id}",
-    summary="Retrieve a connected account",
-    response_model=Account,
-    responses=error_responses(401, 404),
-)
+@router.get("/{account_id}", **retrieve_route("Retrieve a connected account", Account))
 async def get_account(
     account_id: AccountIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> Account:

@@ -6,12 +6,17 @@ one row; ``page_of`` paginates it (``api.pagination``) and wraps the page in the
 the whole page at once (an incident's job, a member's user) pass ``render`` instead, so the
 page costs one extra query, not one per row. ``page_json`` is the same for routes that answer
 with pre-built JSON (``JSONResponse``) rather than a response model.
+
+``list_route`` and ``retrieve_route`` are the options of the two routes' decorators
+(``@router.get(path, **list_route(summary, Model))``): the response model and the errors
+every such route answers with (a list: 400 for a bad cursor or filter, 401; one object: 401,
+404), plus any a route adds (403 where only admins may read, 404 for a list under a parent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from fastapi.responses import JSONResponse
 from sqlalchemy import Select
@@ -19,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from escrowd.api.pagination import PageParams, paginate
-from escrowd.api.schemas import ListResponse, list_response
+from escrowd.api.schemas import ListResponse, error_responses, list_response
 from escrowd.errors import NotFoundError
 
 Row = TypeVar("Row")
@@ -80,3 +85,23 @@ def found(row: Row | None, error: NotFoundError) -> Row:
     if row is None:
         raise error
     return row
+
+
+def list_route(summary: str, model: type[Any], *more_errors: int) -> dict[str, Any]:
+    """A list route's decorator options: a page of ``model``, refusing a bad cursor or filter
+    (400) and a missing credential (401), and answering ``more_errors`` too."""
+    return _route(summary, cast(Any, ListResponse)[model], {400, 401, *more_errors})
+
+
+def retrieve_route(summary: str, model: type[Any], *more_errors: int) -> dict[str, Any]:
+    """A retrieve route's decorator options: one ``model``, or 401 and 404 (not there, or not
+    the caller's to see), and ``more_errors`` too."""
+    return _route(summary, model, {401, 404, *more_errors})
+
+
+def _route(summary: str, response_model: Any, errors: set[int]) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "response_model": response_model,
+        "responses": error_responses(*sorted(errors)),
+    }

@@ -12,7 +12,7 @@ from fastapi import Depends
 
 from escrowd.api.auth import Caller, CurrentUser, get_current_user
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import found, page_of
+from escrowd.api.listing import found, list_route, page_of
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -106,12 +106,7 @@ async def attach(
     return PaymentMethod.of(row, default_id=customer.default_payment_method)
 
 
-@payment_methods_router.get(
-    "",
-    summary="List your saved payment methods",
-    response_model=ListResponse[PaymentMethod],
-    responses=error_responses(400, 401, 403),
-)
+@payment_methods_router.get("", **list_route("List your saved payment methods", PaymentMethod, 403))
 async def list_payment_methods(
     session: SessionDep, container: ContainerDep, user: CurrentUser, page: PageDep
 ) -> ListResponse[PaymentMethod]:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -67,9 +67,9 @@ async def open_dispute(
 
 @router.get(
     "",
-    summary="List the disputes of escrows you pay or are paid by (admins: all)",
-    response_model=ListResponse[DisputeObject],
-    responses=error_responses(400, 401),
+    **list_route(
+        "List the disputes of escrows you pay or are paid by (admins: all)", DisputeObject
+    ),
 )
 async def list_disputes(
     session: SessionDep,
@@ -91,12 +91,7 @@ async def list_disputes(
     return await page_of(session, stmt, Dispute.id, page, url="/v1/disputes", of=DisputeObject.of)
 
 
-@router.get(
-    "/{dispute_id}",
-    summary="Retrieve a dispute",
-    response_model=DisputeObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{dispute_id}", **retrieve_route("Retrieve a dispute", DisputeObject))
 async def get_dispute(
     dispute_id: DisputeIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> DisputeObject:

@@ -31,11 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.errors import ConflictError, InvalidRequestError
-from escrowd.escrows import ledgering, operations, parts, store
+from escrowd.escrows import ledgering, operations, parts
 from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import Operation, OpKind, OpStatus
 from escrowd.escrows.operations import Outcome, Settling
-from escrowd.escrows.release import Item, nothing_free
+from escrowd.escrows.release import Item, named_slots, nothing_free
 from escrowd.escrows.states import (
     Action,
     Amounts,
@@ -65,17 +65,7 @@ def _choose(
 ) -> list[tuple[Slot, int]]:
     if items is not None:
         out: list[tuple[Slot, int]] = []
-        seen: set[str] = set()
-        for i, (allocation_id, wanted) in enumerate(items):
-            slot = book.slot(allocation_id)
-            if slot is None or allocation_id in seen:
-                problem = "is named twice" if slot is not None else "is not one of its allocations"
-                raise InvalidRequestError(
-                    f"'{allocation_id}' {problem} (escrow {book.escrow.id}).",
-                    code="allocation_invalid",
-                    param=f"allocations[{i}][id]",
-                )
-            seen.add(allocation_id)
+        for i, slot, wanted in named_slots(book, items):
             have = _refundable(slot)
             take = have if wanted is None else wanted
             if take == 0 or take > have:
@@ -418,17 +408,7 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     if isinstance(outcome.result, Refund):
         op.provider_object_id = outcome.result.id
     ctx.post(moves)
-    fresh = ctx.refresh()
-    for allocation_id in p["clawed"]:
-        fresh_slot = fresh.slot(allocation_id)
-        assert fresh_slot is not None, op.key
-        await store.emit_allocation(
-            session,
-            clock=ctx.clock,
-            type=EventType.allocation_clawed_back,
-            book=fresh,
-            slot=fresh_slot,
-        )
+    await ctx.emit_allocations(EventType.allocation_clawed_back, p["clawed"])
     ctx.moved.add("refund")
 
 

@@ -10,8 +10,11 @@ retries until the provider confirms.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
@@ -20,7 +23,7 @@ from escrowd.customers import service as customers
 from escrowd.errors import CardError, InvalidRequestError
 from escrowd.escrows import operations, store
 from escrowd.escrows.book import Book
-from escrowd.escrows.models import Operation, OpKind
+from escrowd.escrows.models import Escrow, Operation, OpKind
 from escrowd.escrows.operations import Outcome, Settling
 from escrowd.escrows.payments import SYNC_JOB, Unit, apply_payment, close
 from escrowd.escrows.schemas import escrow_json
@@ -95,25 +98,14 @@ async def fund(
         e.payment_attempts += 1
         e.provider = e.provider or provider.name
         e.customer_id = customer.provider_customer_id
-        params: dict[str, Any] = {
-            "payment_id": e.payment_id,
-            "payment_method": method,
-            "return_url": return_url,
-            "customer": customer.provider_customer_id,
-            "currency": e.currency,
-            "capture_method": "manual" if e.capture_mode == "authorize" else "automatic",
-            "transfer_group": e.id,
-            "description": e.description,
-        }
-        op = operations.new_op(
+        op = _fund_op(
             s,
-            escrow=e,
-            kind=OpKind.fund,
-            key=f"{e.id}:fund:{e.payment_attempts}",
-            amount=e.charged,
-            provider_amount=e.charged,
-            params=params,
-            now=now,
+            e,
+            now,
+            payment_id=e.payment_id,
+            payment_method=method,
+            return_url=return_url,
+            customer=customer.provider_customer_id,
         )
     return (await operations.run(container, escrow_id, FUND, [op])).answer()
 
@@ -132,27 +124,38 @@ async def _fund_on_paypal(
         transition(e.status, Action.fund, context=book.context())
         store.check_idle(book, what="fund it")
         e.payment_attempts += 1
-        params: dict[str, Any] = {
+        op = _fund_op(
+            s,
+            e,
+            now,
             # Only an order still waiting for its payer is confirmed; after a decline the
             # escrow is back in requires_payment and a new order is made.
-            "payment_id": e.payment_id if e.status == State.requires_action else None,
-            "return_url": return_url,
-            "currency": e.currency,
-            "capture_method": "manual" if e.capture_mode == "authorize" else "automatic",
-            "transfer_group": e.id,
-            "description": e.description,
-        }
-        op = operations.new_op(
-            s,
-            escrow=e,
-            kind=OpKind.fund,
-            key=f"{e.id}:fund:{e.payment_attempts}",
-            amount=e.charged,
-            provider_amount=e.charged,
-            params=params,
-            now=now,
+            payment_id=e.payment_id if e.status == State.requires_action else None,
+            return_url=return_url,
         )
     return (await operations.run(container, escrow_id, FUND, [op])).answer()
+
+
+def _fund_op(s: AsyncSession, e: Escrow, now: datetime, **first: str | None) -> Operation:
+    """The escrow's next fund operation (its attempt counted already): the provider call's
+    ``first`` parameters, then the ones every provider's payment takes."""
+    params: dict[str, Any] = {
+        **first,
+        "currency": e.currency,
+        "capture_method": "manual" if e.capture_mode == "authorize" else "automatic",
+        "transfer_group": e.id,
+        "description": e.description,
+    }
+    return operations.new_op(
+        s,
+        escrow=e,
+        kind=OpKind.fund,
+        key=f"{e.id}:fund:{e.payment_attempts}",
+        amount=e.charged,
+        provider_amount=e.charged,
+        params=params,
+        now=now,
+    )
 
 
 async def _hosted_card_form(

@@ -177,10 +177,12 @@ async def on_transfer_reversed(session: AsyncSession, event: ProviderEvent, cloc
     )
     store.touch(e, clock)
     fresh = store.refreshed(book)
-    fresh_slot = fresh.slot(op.allocation_id or "")
-    assert fresh_slot is not None, op.key
     await store.emit_allocation(
-        session, clock=clock, type=EventType.allocation_reversed, book=fresh, slot=fresh_slot
+        session,
+        clock=clock,
+        type=EventType.allocation_reversed,
+        book=fresh,
+        allocation_id=op.allocation_id or "",
     )
     # The money is back in the escrow: it is partly released again.
     await store.emit(session, clock=clock, type=EventType.escrow_partially_released, book=fresh)

@@ -26,7 +26,7 @@ container's ``registries.verbs`` (``settlement.VERBS``). No registry is filled a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -163,6 +163,15 @@ class Settling:
     def refresh(self) -> Book:
         self.book = store.refreshed(self.book)
         return self.book
+
+    async def emit_allocations(self, type: EventType, allocation_ids: Iterable[str]) -> None:
+        """Record ``type`` for each allocation as the book shows it now that the operation's
+        money moved (the book refreshed)."""
+        book = self.refresh()
+        for allocation_id in allocation_ids:
+            await store.emit_allocation(
+                self.session, clock=self.clock, type=type, book=book, allocation_id=allocation_id
+            )
 
     def later(self, event: EventType) -> None:
         if event not in self.events:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
-from escrowd.escrows import clawback, operations, parts, store
+from escrowd.escrows import clawback, operations, parts
 from escrowd.escrows.book import Book, Slot
 from escrowd.escrows.models import Operation, OpKind
 from escrowd.escrows.operations import Outcome, Settling
@@ -188,17 +188,7 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     e.ledger_released -= charged
     e.net_returned += net
     ctx.post(moves)
-    fresh = ctx.refresh()
-    for allocation_id in p["clawed"]:
-        fresh_slot = fresh.slot(allocation_id)
-        assert fresh_slot is not None, op.key
-        await store.emit_allocation(
-            session,
-            clock=ctx.clock,
-            type=EventType.allocation_reversed,
-            book=fresh,
-            slot=fresh_slot,
-        )
+    await ctx.emit_allocations(EventType.allocation_reversed, p["clawed"])
 
 
 #: Recovering a chargeback's money from the payees: reversals only, settled as above.

@@ -27,7 +27,7 @@ platform's balance, where the reversal put it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,23 @@ def nothing_free(book: Book, what: str) -> ConflictError | InvalidRequestError:
     )
 
 
+def named_slots(book: Book, items: Sequence[Item]) -> Iterator[tuple[int, Slot, int | None]]:
+    """Each item's place in the request, allocation and amount, in order; an allocation that
+    is not the escrow's, or is named twice, is refused (400 ``allocation_invalid``)."""
+    seen: set[str] = set()
+    for i, (allocation_id, amount) in enumerate(items):
+        slot = book.slot(allocation_id)
+        if slot is None or allocation_id in seen:
+            problem = "is named twice" if slot is not None else "is not one of its allocations"
+            raise InvalidRequestError(
+                f"'{allocation_id}' {problem} (escrow {book.escrow.id}).",
+                code="allocation_invalid",
+                param=f"allocations[{i}][id]",
+            )
+        seen.add(allocation_id)
+        yield i, slot, amount
+
+
 def choose(
     book: Book, items: Sequence[Item] | None, *, what: str, skip: Collection[str] = ()
 ) -> list[tuple[Slot, int]]:
@@ -82,19 +99,9 @@ def choose(
         if not chosen and not skip:
             raise nothing_free(book, what)
         return chosen
-    seen: set[str] = set()
     out: list[tuple[Slot, int]] = []
-    for i, (allocation_id, amount) in enumerate(items):
-        slot = book.slot(allocation_id)
-        if slot is None or allocation_id in seen:
-            problem = "is named twice" if slot is not None else "is not one of its allocations"
-            raise InvalidRequestError(
-                f"'{allocation_id}' {problem} (escrow {book.escrow.id}).",
-                code="allocation_invalid",
-                param=f"allocations[{i}][id]",
-            )
-        seen.add(allocation_id)
-        if allocation_id in skip:
+    for i, slot, amount in named_slots(book, items):
+        if slot.allocation.id in skip:
             continue
         free = slot.free.gross
         wanted = free if amount is None else amount
@@ -415,16 +422,7 @@ async def settle(ctx: Settling, op: Operation, outcome: Outcome) -> None:
         ctx.post(await _repayment(ctx, op.key, payee, part.net))
     if delay > 0 and part.net > 0:
         await balance_tasks.schedule(ctx.session, clock=ctx.clock, op_key=op.key, delay=delay)
-    fresh = ctx.refresh()
-    fresh_slot = fresh.slot(slot.allocation.id)
-    assert fresh_slot is not None
-    await store.emit_allocation(
-        ctx.session,
-        clock=ctx.clock,
-        type=EventType.allocation_released,
-        book=fresh,
-        slot=fresh_slot,
-    )
+    await ctx.emit_allocations(EventType.allocation_released, [slot.allocation.id])
     ctx.moved.add("release")
 
 

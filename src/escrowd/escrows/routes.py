@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_json
+from escrowd.api.listing import list_route, page_json, retrieve_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.escrows import funding, refund, release, service
 from escrowd.escrows.models import Escrow
@@ -62,10 +62,7 @@ async def create_escrow(
 
 
 @router.get(
-    "",
-    summary="List the escrows you pay, are paid by, or (admins) all of them",
-    response_model=ListResponse[EscrowObject],
-    responses=error_responses(400, 401),
+    "", **list_route("List the escrows you pay, are paid by, or (admins) all of them", EscrowObject)
 )
 async def list_escrows(
     session: SessionDep,
@@ -99,12 +96,7 @@ async def list_escrows(
     )
 
 
-@router.get(
-    "/{escrow_id}",
-    summary="Retrieve an escrow",
-    response_model=EscrowObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{escrow_id}", **retrieve_route("Retrieve an escrow", EscrowObject))
 async def get_escrow(
     escrow_id: EscrowIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> JSONResponse:

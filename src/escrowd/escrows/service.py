@@ -372,9 +372,11 @@ async def assign(
         slot.allocation.updated_at = clock.now()
         store.touch(e, clock)
         fresh = store.refreshed(book)
-        fresh_slot = fresh.slot(allocation_id)
-        assert fresh_slot is not None
         await store.emit_allocation(
-            s, clock=clock, type=EventType.allocation_payee_assigned, book=fresh, slot=fresh_slot
+            s,
+            clock=clock,
+            type=EventType.allocation_payee_assigned,
+            book=fresh,
+            allocation_id=allocation_id,
         )
         return escrow_json(fresh, fresh.open_ops)

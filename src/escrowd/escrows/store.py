@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
-from escrowd.escrows.book import Book, Slot
+from escrowd.escrows.book import Book
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation
 from escrowd.escrows.schemas import allocation_json, escrow_json
 from escrowd.escrows.states import RULES, Action, EscrowStateError, State
@@ -125,8 +125,12 @@ async def emit(session: AsyncSession, *, clock: Clock, type: EventType, book: Bo
 
 
 async def emit_allocation(
-    session: AsyncSession, *, clock: Clock, type: EventType, book: Book, slot: Slot
+    session: AsyncSession, *, clock: Clock, type: EventType, book: Book, allocation_id: str
 ) -> None:
+    """Record ``type`` for one allocation as ``book`` shows it (a book refreshed after its
+    money changed)."""
+    slot = book.slot(allocation_id)
+    assert slot is not None, allocation_id
     await events.record(
         session,
         clock=clock,

@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from escrowd.api.auth import BrowserPrincipal, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_json
+from escrowd.api.listing import list_route, page_json, retrieve_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, component, error_responses
+from escrowd.api.schemas import component, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import NotFoundError
 from escrowd.events import service, stream
@@ -103,12 +103,7 @@ def event_filters(
 FiltersDep = Annotated[EventFilters, Depends(event_filters)]
 
 
-@router.get(
-    "",
-    summary="List the events you may see, newest first",
-    response_model=ListResponse[Event],
-    responses=error_responses(400, 401),
-)
+@router.get("", **list_route("List the events you may see, newest first", Event))
 async def list_events(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep, filters: FiltersDep
 ) -> JSONResponse:
@@ -174,12 +169,7 @@ async def stream_events(
     )
 
 
-@router.get(
-    "/{event_id}",
-    summary="Retrieve an event",
-    response_model=Event,
-    responses=error_responses(401, 404),
-)
+@router.get("/{event_id}", **retrieve_route("Retrieve an event", Event))
 async def get_event(
     event_id: EventIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import Path
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.listing import retrieve_route
 from escrowd.api.schemas import DeletedObject, error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.fees import service as fee_policies
@@ -47,10 +48,7 @@ async def set_payee_fee_policy(
 
 
 @router.get(
-    "/{party_id}",
-    summary="Retrieve a payee's own fee policy",
-    response_model=PayeeFeePolicyObject,
-    responses=error_responses(401, 403, 404),
+    "/{party_id}", **retrieve_route("Retrieve a payee's own fee policy", PayeeFeePolicyObject, 403)
 )
 async def get_payee_fee_policy(
     party_id: PartyPath, session: SessionDep, _: AdminPrincipal

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -53,9 +53,9 @@ async def _one(session: SessionDep, incident: IncidentRow) -> Incident:
 
 @router.get(
     "",
-    summary="List incidents (failed jobs, rejected provider events), newest first",
-    response_model=ListResponse[Incident],
-    responses=error_responses(400, 401, 403),
+    **list_route(
+        "List incidents (failed jobs, rejected provider events), newest first", Incident, 403
+    ),
 )
 async def list_incidents(
     session: SessionDep,
@@ -76,12 +76,7 @@ async def list_incidents(
     )
 
 
-@router.get(
-    "/{incident_id}",
-    summary="Retrieve an incident and its job",
-    response_model=Incident,
-    responses=error_responses(401, 403, 404),
-)
+@router.get("/{incident_id}", **retrieve_route("Retrieve an incident and its job", Incident, 403))
 async def get_incident(
     incident_id: IncidentIdPath, session: SessionDep, _: AdminPrincipal
 ) -> Incident:

@@ -12,7 +12,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import found, page_of
+from escrowd.api.listing import found, list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import Currency, ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -50,12 +50,7 @@ async def open_account(
     return LedgerAccount.of(account)
 
 
-@router.get(
-    "/accounts",
-    summary="List ledger accounts, newest first",
-    response_model=ListResponse[LedgerAccount],
-    responses=error_responses(400, 401, 403),
-)
+@router.get("/accounts", **list_route("List ledger accounts, newest first", LedgerAccount, 403))
 async def list_accounts(
     session: SessionDep,
     _: AdminPrincipal,
@@ -75,9 +70,7 @@ async def list_accounts(
 
 @router.get(
     "/accounts/{account_id}",
-    summary="Retrieve a ledger account and its balances",
-    response_model=LedgerAccount,
-    responses=error_responses(401, 403, 404),
+    **retrieve_route("Retrieve a ledger account and its balances", LedgerAccount, 403),
 )
 async def get_account(
     account_id: AccountIdPath, session: SessionDep, _: AdminPrincipal
@@ -116,10 +109,7 @@ async def create_transfer(
 
 
 @router.get(
-    "/transfers/{transfer_id}",
-    summary="Retrieve a ledger transfer",
-    response_model=LedgerTransfer,
-    responses=error_responses(401, 403, 404),
+    "/transfers/{transfer_id}", **retrieve_route("Retrieve a ledger transfer", LedgerTransfer, 403)
 )
 async def get_transfer(
     transfer_id: TransferIdPath, session: SessionDep, _: AdminPrincipal

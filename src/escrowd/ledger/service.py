@@ -324,16 +324,8 @@ class Ledger:
         effective_at: datetime | None = None,
     ) -> Transfer:
         """Post a hold, all of it or ``amount`` of it; the rest of the hold is released."""
-        return await self._one(
-            TransferRequest(
-                id=id,
-                kind=TransferKind.post_pending,
-                pending_id=pending_id,
-                amount=amount,
-                reference=reference,
-                category=category,
-                effective_at=effective_at,
-            )
+        return await self._settle(
+            TransferKind.post_pending, id, pending_id, amount, reference, category, effective_at
         )
 
     async def void(
@@ -346,11 +338,27 @@ class Ledger:
         effective_at: datetime | None = None,
     ) -> Transfer:
         """Release a whole hold."""
+        return await self._settle(
+            TransferKind.void_pending, id, pending_id, None, reference, category, effective_at
+        )
+
+    async def _settle(
+        self,
+        kind: TransferKind,
+        id: str,
+        pending_id: str,
+        amount: int | None,
+        reference: str | None,
+        category: str | None,
+        effective_at: datetime | None,
+    ) -> Transfer:
+        """Post or void the hold ``pending_id`` (``amount`` None: all of it)."""
         return await self._one(
             TransferRequest(
                 id=id,
-                kind=TransferKind.void_pending,
+                kind=kind,
                 pending_id=pending_id,
+                amount=amount,
                 reference=reference,
                 category=category,
                 effective_at=effective_at,

@@ -12,7 +12,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import CurrentUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -32,12 +32,7 @@ preferences_router = APIRouter(prefix="/notification_preferences", tags=["notifi
 NotificationIdPath = Annotated[str, Path(max_length=64, description="A notification id (ntf_…).")]
 
 
-@router.get(
-    "",
-    summary="List your notifications, newest first",
-    response_model=ListResponse[NotificationObject],
-    responses=error_responses(400, 401, 403),
-)
+@router.get("", **list_route("List your notifications, newest first", NotificationObject, 403))
 async def list_notifications(
     session: SessionDep,
     user: CurrentUser,

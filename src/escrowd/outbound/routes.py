@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -66,12 +66,7 @@ async def create_webhook_endpoint(
     return WebhookEndpointObject.of(row, show_secret=True)
 
 
-@router.get(
-    "",
-    summary="List webhook endpoints, newest first",
-    response_model=ListResponse[WebhookEndpointObject],
-    responses=error_responses(400, 401, 403),
-)
+@router.get("", **list_route("List webhook endpoints, newest first", WebhookEndpointObject, 403))
 async def list_webhook_endpoints(
     session: SessionDep, page: PageDep, _: AdminPrincipal
 ) -> ListResponse[WebhookEndpointObject]:
@@ -87,9 +82,9 @@ async def list_webhook_endpoints(
 
 @router.get(
     "/{endpoint_id}",
-    summary="Retrieve a webhook endpoint (without its secret)",
-    response_model=WebhookEndpointObject,
-    responses=error_responses(401, 403, 404),
+    **retrieve_route(
+        "Retrieve a webhook endpoint (without its secret)", WebhookEndpointObject, 403
+    ),
 )
 async def get_webhook_endpoint(
     endpoint_id: EndpointIdPath, session: SessionDep, _: AdminPrincipal
@@ -148,9 +143,12 @@ def _with_attempts(
 
 @router.get(
     "/{endpoint_id}/deliveries",
-    summary="The delivery log of an endpoint: each event sent, with every attempt",
-    response_model=ListResponse[WebhookDeliveryObject],
-    responses=error_responses(400, 401, 403, 404),
+    **list_route(
+        "The delivery log of an endpoint: each event sent, with every attempt",
+        WebhookDeliveryObject,
+        403,
+        404,
+    ),
 )
 async def list_webhook_deliveries(
     endpoint_id: EndpointIdPath,

@@ -14,7 +14,7 @@ from fastapi import Path, Query
 from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -36,6 +36,12 @@ from escrowd.users.domain import normalize_email
 
 PayoutIdPath = Annotated[
     str, Path(pattern=r"^po_[0-9A-HJKMNP-TV-Z]{26}$", description="The payout's id (po_…).")
+]
+
+#: Whose schedule or destination: an organization the caller administers (default: the caller).
+AdministeredParty = Annotated[
+    str | None,
+    Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
 ]
 
 router = APIRouter(prefix="/payouts", tags=["payouts"])
@@ -64,10 +70,7 @@ async def create_payout(
 
 
 @router.get(
-    "",
-    summary="List payouts: your own and your organizations' (admins: all)",
-    response_model=ListResponse[PayoutObject],
-    responses=error_responses(400, 401),
+    "", **list_route("List payouts: your own and your organizations' (admins: all)", PayoutObject)
 )
 async def list_payouts(
     session: SessionDep,
@@ -84,12 +87,7 @@ async def list_payouts(
     return await page_of(session, stmt, Payout.id, page, url="/v1/payouts", of=PayoutObject.of)
 
 
-@router.get(
-    "/{payout_id}",
-    summary="Retrieve a payout",
-    response_model=PayoutObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{payout_id}", **retrieve_route("Retrieve a payout", PayoutObject))
 async def get_payout(
     payout_id: PayoutIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> PayoutObject:
@@ -148,10 +146,7 @@ schedule_router = APIRouter(prefix="/payout_schedule", tags=["payouts"])
 async def get_payout_schedule(
     session: SessionDep,
     principal: CurrentPrincipal,
-    party: Annotated[
-        str | None,
-        Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
-    ] = None,
+    party: AdministeredParty = None,
 ) -> PayoutScheduleObject:
     """`manual` until one is set: only payouts the payee requests."""
     return PayoutScheduleObject.of(await service.schedule_of(session, actor=principal, party=party))
@@ -196,10 +191,7 @@ destination_router = APIRouter(prefix="/payout_destination", tags=["payouts"])
 async def get_payout_destination(
     session: SessionDep,
     principal: CurrentPrincipal,
-    party: Annotated[
-        str | None,
-        Query(pattern=PARTY_PATTERN, description="An organization you are an admin of (org_…)."),
-    ] = None,
+    party: AdministeredParty = None,
 ) -> PayoutDestinationObject:
     """`paypal_email` is null until one is set."""
     who, row = await service.destination_of(session, actor=principal, party=party)

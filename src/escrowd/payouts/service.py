@@ -478,26 +478,20 @@ async def apply_answer(
 
 
 async def _pay(session: AsyncSession, clock: Clock, row: Payout) -> None:
-    await ledgering.apply(
+    await _settle_hold(
         session,
-        clock=clock,
-        currency=row.currency,
-        reference=row.id,
-        moves=[
-            Move(
-                domain.post_id(row.id),
-                "payout",
-                kind=TransferKind.post_pending,
-                pending_id=domain.hold_id(row.id),
-            ),
-            Move(
-                domain.sent_id(row.id),
-                "payout_sent",
-                ledgering.payouts_in_transit(row.party_id),
-                ledgering.clearing(row.provider),
-                row.amount,
-            ),
-        ],
+        clock,
+        row,
+        TransferKind.post_pending,
+        domain.post_id(row.id),
+        "payout",
+        Move(
+            domain.sent_id(row.id),
+            "payout_sent",
+            ledgering.payouts_in_transit(row.party_id),
+            ledgering.clearing(row.provider),
+            row.amount,
+        ),
     )
     row.status = PayoutStatus.paid.value
     row.updated_at = clock.now()
@@ -505,19 +499,30 @@ async def _pay(session: AsyncSession, clock: Clock, row: Payout) -> None:
 
 
 async def _void(session: AsyncSession, clock: Clock, row: Payout) -> None:
-    await ledgering.apply(
+    await _settle_hold(
         session,
-        clock=clock,
-        currency=row.currency,
-        reference=row.id,
-        moves=[
-            Move(
-                domain.void_id(row.id),
-                "payout_returned",
-                kind=TransferKind.void_pending,
-                pending_id=domain.hold_id(row.id),
-            )
-        ],
+        clock,
+        row,
+        TransferKind.void_pending,
+        domain.void_id(row.id),
+        "payout_returned",
+    )
+
+
+async def _settle_hold(
+    session: AsyncSession,
+    clock: Clock,
+    row: Payout,
+    kind: TransferKind,
+    id: str,
+    category: str,
+    *after: Move,
+) -> None:
+    """Post or void (``kind``) the payout's hold as transfer ``id``, then the moves ``after``,
+    in one chain."""
+    hold = Move(id, category, kind=kind, pending_id=domain.hold_id(row.id))
+    await ledgering.apply(
+        session, clock=clock, currency=row.currency, reference=row.id, moves=[hold, *after]
     )
 
 

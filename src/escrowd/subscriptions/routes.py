@@ -14,7 +14,7 @@ from fastapi import Path, Query
 from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -100,9 +100,9 @@ async def create_subscription(
 
 @router.get(
     "",
-    summary="List subscriptions: your own and your organizations' (admins: all)",
-    response_model=ListResponse[SubscriptionObject],
-    responses=error_responses(400, 401),
+    **list_route(
+        "List subscriptions: your own and your organizations' (admins: all)", SubscriptionObject
+    ),
 )
 async def list_subscriptions(
     session: SessionDep,
@@ -119,12 +119,7 @@ async def list_subscriptions(
     )
 
 
-@router.get(
-    "/{subscription_id}",
-    summary="Retrieve a subscription",
-    response_model=SubscriptionObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{subscription_id}", **retrieve_route("Retrieve a subscription", SubscriptionObject))
 async def get_subscription(
     subscription_id: SubscriptionIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> SubscriptionObject:

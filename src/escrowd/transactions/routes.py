@@ -10,6 +10,7 @@ from fastapi import Query
 
 from escrowd.api.auth import AdminPrincipal, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
+from escrowd.api.listing import list_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -46,12 +47,7 @@ router = APIRouter(prefix="/transactions", tags=["transactions"])
 reports = APIRouter(prefix="/reports", tags=["transactions"])
 
 
-@router.get(
-    "",
-    summary="List a party's transactions, newest first",
-    response_model=ListResponse[Transaction],
-    responses=error_responses(400, 401, 404),
-)
+@router.get("", **list_route("List a party's transactions, newest first", Transaction, 404))
 async def list_transactions(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep, party: PartyQuery = None
 ) -> ListResponse[Transaction]:
@@ -80,6 +76,22 @@ async def transaction_summary(
 _Time = Annotated[int | None, Query(ge=0, le=MAX_TIME)]
 
 
+def _window(
+    now: datetime, start: int | None, end: int | None, *, names: tuple[str, str]
+) -> tuple[datetime, datetime]:
+    """A report's ``[start, end)`` from Unix seconds: ``end`` defaults to now, ``start`` to
+    ``DEFAULT_WINDOW`` before ``end``; a window that ends before it starts is refused, naming
+    the query parameters as the route calls them (``names``)."""
+    until = datetime.fromtimestamp(end, UTC) if end is not None else now
+    since = datetime.fromtimestamp(start, UTC) if start is not None else until - DEFAULT_WINDOW
+    if since >= until:
+        first, last = names
+        raise InvalidRequestError(
+            f"'{first}' must be before '{last}'.", code="parameter_invalid", param=first
+        )
+    return since, until
+
+
 @reports.get(
     "/revenue",
     summary="The platform's fees per period and currency (admins)",
@@ -96,12 +108,7 @@ async def revenue_report(
     ] = None,
     until: Annotated[_Time, Query(description="Unix seconds, exclusive. Default: now.")] = None,
 ) -> RevenueReport:
-    end = datetime.fromtimestamp(until, UTC) if until is not None else container.clock.now()
-    start = datetime.fromtimestamp(since, UTC) if since is not None else end - DEFAULT_WINDOW
-    if start >= end:
-        raise InvalidRequestError(
-            "'since' must be before 'until'.", code="parameter_invalid", param="since"
-        )
+    start, end = _window(container.clock.now(), since, until, names=("since", "until"))
     lines = await service.revenue(session, period=period, since=start, until=end)
     return RevenueReport(
         period=period,
@@ -127,11 +134,6 @@ async def metrics_report(
     end: Annotated[_Time, Query(description="Unix seconds, exclusive. Default: now.")] = None,
 ) -> MetricsReport:
     """docs/reports.md: what each figure counts, in integers."""
-    until = datetime.fromtimestamp(end, UTC) if end is not None else container.clock.now()
-    since = datetime.fromtimestamp(start, UTC) if start is not None else until - DEFAULT_WINDOW
-    if since >= until:
-        raise InvalidRequestError(
-            "'start' must be before 'end'.", code="parameter_invalid", param="start"
-        )
+    since, until = _window(container.clock.now(), start, end, names=("start", "end"))
     figures = await service.metrics(session, since=since, until=until)
     return MetricsReport.of(figures, start=unix(since), end=unix(until))

@@ -8,7 +8,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -71,12 +71,7 @@ async def get_me(user: CurrentUser) -> User:
     return User.of(user)
 
 
-@users_router.get(
-    "",
-    summary="List users (admins)",
-    response_model=ListResponse[User],
-    responses=error_responses(400, 401, 403),
-)
+@users_router.get("", **list_route("List users (admins)", User, 403))
 async def list_users(
     session: SessionDep,
     _admin: AdminPrincipal,
@@ -89,10 +84,7 @@ async def list_users(
 
 
 @users_router.get(
-    "/{user_id}",
-    summary="Retrieve a user (yourself, or anyone as an admin)",
-    response_model=User,
-    responses=error_responses(401, 404),
+    "/{user_id}", **retrieve_route("Retrieve a user (yourself, or anyone as an admin)", User)
 )
 async def get_user(user_id: UserIdPath, session: SessionDep, principal: CurrentPrincipal) -> User:
     return User.of(await service.get_visible(session, user_id=user_id, actor=principal))

@@ -13,7 +13,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -48,12 +48,7 @@ async def create_artwork(
     return artwork_json(row, viewer=principal.user_id, admin=principal.is_admin)
 
 
-@router.get(
-    "/artworks",
-    summary="List artworks, newest first",
-    response_model=ListResponse[ArtworkObject],
-    responses=error_responses(400, 401),
-)
+@router.get("/artworks", **list_route("List artworks, newest first", ArtworkObject))
 async def list_artworks(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -72,12 +67,7 @@ async def list_artworks(
     )
 
 
-@router.get(
-    "/artworks/{artwork_id}",
-    summary="Retrieve an artwork",
-    response_model=ArtworkObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/artworks/{artwork_id}", **retrieve_route("Retrieve an artwork", ArtworkObject))
 async def retrieve_artwork(
     artwork_id: ArtworkIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> ArtworkObject:
@@ -102,9 +92,11 @@ async def place_bid(
 
 @router.get(
     "/artworks/{artwork_id}/bids",
-    summary="List an artwork's bids: all of them for its seller and admins, else your own",
-    response_model=ListResponse[BidObject],
-    responses=error_responses(400, 401, 404),
+    **list_route(
+        "List an artwork's bids: all of them for its seller and admins, else your own",
+        BidObject,
+        404,
+    ),
 )
 async def list_bids(
     artwork_id: ArtworkIdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep

@@ -20,7 +20,7 @@ from escrowd.accounts import service as accounts
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock
-from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
+from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError, person_required
 from escrowd.escrows import funding
 from escrowd.escrows import service as escrows
 from escrowd.escrows.models import Escrow
@@ -39,12 +39,6 @@ log = get_logger(__name__)
 BATCH = 500
 
 
-def _person_required(who: str) -> PermissionDeniedError:
-    return PermissionDeniedError(
-        f"{who}, people with a user token; an API key cannot.", code="user_token_required"
-    )
-
-
 def _missing(artwork_id: str) -> NotFoundError:
     return NotFoundError(f"No such artwork: '{artwork_id}'.", param="artwork")
 
@@ -54,7 +48,7 @@ async def create_artwork(
 ) -> Artwork:
     """A seller lists an artwork; it must be able to receive the money (a verified account)."""
     if actor.user_id is None:
-        raise _person_required("Artworks are listed by their seller")
+        raise person_required("Artworks are listed by their seller")
     await accounts.require_verified_payee(session, party_id=actor.user_id)
     now = clock.now()
     row = Artwork(
@@ -147,7 +141,7 @@ async def place_bid(
     """One bid, in one transaction under the artwork's lock: below the threshold it is kept
     as ``not_winning``; at or above, it wins and its escrow is created with it."""
     if actor.user_id is None:
-        raise _person_required("Bids are placed by buyers")
+        raise person_required("Bids are placed by buyers")
     if actor.role != "client":
         raise PermissionDeniedError(
             f"Bids are placed by buyers (clients), who pay when they win; you are a {actor.role}.",

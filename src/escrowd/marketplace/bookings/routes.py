@@ -15,7 +15,7 @@ from fastapi import Body, Path, Query, Request
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -60,12 +60,7 @@ async def create_job(
     return job_json(row)
 
 
-@router.get(
-    "/jobs",
-    summary="List posted jobs, newest first",
-    response_model=ListResponse[JobObject],
-    responses=error_responses(400, 401),
-)
+@router.get("/jobs", **list_route("List posted jobs, newest first", JobObject))
 async def list_jobs(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -85,12 +80,7 @@ async def list_jobs(
     )
 
 
-@router.get(
-    "/jobs/{job_id}",
-    summary="Retrieve a job",
-    response_model=JobObject,
-    responses=error_responses(400, 401, 404),
-)
+@router.get("/jobs/{job_id}", **retrieve_route("Retrieve a job", JobObject, 400))
 async def retrieve_job(job_id: JobIdPath, session: SessionDep, _: CurrentPrincipal) -> JobObject:
     return job_json(await service.get_job(session, job_id=job_id))
 
@@ -122,9 +112,11 @@ async def apply(
 
 @router.get(
     "/jobs/{job_id}/applications",
-    summary="List a job's applications: all of them for its client and admins, else your own",
-    response_model=ListResponse[ApplicationObject],
-    responses=error_responses(400, 401, 404),
+    **list_route(
+        "List a job's applications: all of them for its client and admins, else your own",
+        ApplicationObject,
+        404,
+    ),
 )
 async def list_applications(
     job_id: JobIdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep
@@ -182,9 +174,9 @@ async def hire(body: BookingCreate, container: ContainerDep, caller: Caller) -> 
 
 @router.get(
     "",
-    summary="List your bookings (as client or worker; admins: all), newest first",
-    response_model=ListResponse[BookingObject],
-    responses=error_responses(400, 401),
+    **list_route(
+        "List your bookings (as client or worker; admins: all), newest first", BookingObject
+    ),
 )
 async def list_bookings(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep
@@ -201,9 +193,9 @@ async def list_bookings(
 
 @router.get(
     "/{booking_id}",
-    summary="Retrieve a booking, with its payment as its escrow shows it",
-    response_model=BookingObject,
-    responses=error_responses(400, 401, 404),
+    **retrieve_route(
+        "Retrieve a booking, with its payment as its escrow shows it", BookingObject, 400
+    ),
 )
 async def retrieve_booking(
     booking_id: BookingIdPath, session: SessionDep, principal: CurrentPrincipal

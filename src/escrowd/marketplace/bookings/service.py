@@ -26,7 +26,7 @@ from escrowd.balances import service as balances
 from escrowd.balances.domain import Figure
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock
-from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
+from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError, person_required
 from escrowd.escrows import funding, release
 from escrowd.escrows import service as escrows
 from escrowd.escrows import store as escrow_store
@@ -53,12 +53,6 @@ from escrowd.payouts.models import PayoutDestination
 log = get_logger(__name__)
 
 
-def _person_required(who: str) -> PermissionDeniedError:
-    return PermissionDeniedError(
-        f"{who}, people with a user token; an API key cannot.", code="user_token_required"
-    )
-
-
 def _role_required(what: str, role: str, actual: str) -> PermissionDeniedError:
     return PermissionDeniedError(f"{what} ({role}s); you are a {actual}.", code="role_required")
 
@@ -73,7 +67,7 @@ def _booking_missing(booking_id: str) -> NotFoundError:
 
 def _user(actor: Principal, who: str) -> str:
     if actor.user_id is None:
-        raise _person_required(who)
+        raise person_required(who)
     return actor.user_id
 
 

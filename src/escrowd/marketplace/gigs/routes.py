@@ -15,7 +15,7 @@ from fastapi import Body, Header, Path, Query
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import HEADER_NAME, RequireIdempotencyKey, key_required
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -51,9 +51,9 @@ async def create_gig(
 
 @router.get(
     "",
-    summary="Payment history: the gigs you pay or are paid by (admins: all), newest first",
-    response_model=ListResponse[GigObject],
-    responses=error_responses(400, 401),
+    **list_route(
+        "Payment history: the gigs you pay or are paid by (admins: all), newest first", GigObject
+    ),
 )
 async def list_gigs(
     session: SessionDep,
@@ -73,9 +73,7 @@ async def list_gigs(
 
 @router.get(
     "/{gig_id}",
-    summary="Retrieve a gig: its payment, commission and the expert's amount",
-    response_model=GigObject,
-    responses=error_responses(401, 404),
+    **retrieve_route("Retrieve a gig: its payment, commission and the expert's amount", GigObject),
 )
 async def retrieve_gig(
     gig_id: GigIdPath, session: SessionDep, principal: CurrentPrincipal
@@ -83,12 +81,7 @@ async def retrieve_gig(
     return await service.retrieve(session, gig_id=gig_id, actor=principal)
 
 
-@router.get(
-    "/{gig_id}/status",
-    summary="A gig's payment status",
-    response_model=GigStatusObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{gig_id}/status", **retrieve_route("A gig's payment status", GigStatusObject))
 async def gig_status(
     gig_id: GigIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> GigStatusObject:

@@ -18,7 +18,7 @@ from escrowd.api import rate_limit
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.principal import Principal
 from escrowd.api.schemas import ListResponse, error_responses
@@ -73,10 +73,7 @@ async def create_job(
 
 
 @router.get(
-    "",
-    summary="List jobs, newest first: published ones and your own drafts",
-    response_model=ListResponse[JobObject],
-    responses=error_responses(400, 401),
+    "", **list_route("List jobs, newest first: published ones and your own drafts", JobObject)
 )
 async def list_jobs(
     session: SessionDep,
@@ -97,12 +94,7 @@ async def list_jobs(
     )
 
 
-@router.get(
-    "/{job_id}",
-    summary="Retrieve a job with its slots",
-    response_model=JobObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{job_id}", **retrieve_route("Retrieve a job with its slots", JobObject))
 async def retrieve_job(
     job_id: JobIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> JobObject:

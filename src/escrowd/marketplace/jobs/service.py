@@ -26,7 +26,7 @@ from escrowd.bootstrap import Container
 from escrowd.clock import Clock
 from escrowd.disputes import service as disputes
 from escrowd.disputes.models import Dispute
-from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
+from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError, person_required
 from escrowd.escrows import funding, refund, release
 from escrowd.escrows import service as escrows
 from escrowd.escrows.models import Allocation, Escrow
@@ -44,12 +44,6 @@ log = get_logger(__name__)
 
 #: Disputed slots one sweep run looks at.
 BATCH = 500
-
-
-def _person_required(who: str) -> PermissionDeniedError:
-    return PermissionDeniedError(
-        f"{who}, people with a user token; an API key cannot.", code="user_token_required"
-    )
 
 
 def _missing(job_id: str) -> NotFoundError:
@@ -78,7 +72,7 @@ async def create_job(
     session: AsyncSession, *, clock: Clock, actor: Principal, body: JobCreate
 ) -> TestingJob:
     if actor.user_id is None:
-        raise _person_required("Jobs are posted by their client")
+        raise person_required("Jobs are posted by their client")
     if actor.role != "client":
         raise PermissionDeniedError(
             f"Jobs are posted by clients, who pay for them; you are a {actor.role}.",
@@ -235,7 +229,7 @@ async def _slot(s: AsyncSession, job: TestingJob, slot_id: str) -> TestingSlot:
 async def claim(container: Container, *, actor: Principal, job_id: str) -> TestingSlot:
     """A tester takes the first open slot; its allocation is assigned to them."""
     if actor.user_id is None:
-        raise _person_required("Slots are claimed by testers")
+        raise person_required("Slots are claimed by testers")
     if actor.role != "worker":
         raise PermissionDeniedError(
             f"Slots are claimed by testers (workers), who are paid; you are a {actor.role}.",

@@ -16,7 +16,7 @@ from fastapi import Path, Query, Request
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
 from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -81,10 +81,7 @@ async def create_task(
 
 
 @router.get(
-    "",
-    summary="List open tasks and yours (as customer or doer), newest first",
-    response_model=ListResponse[TaskObject],
-    responses=error_responses(400, 401),
+    "", **list_route("List open tasks and yours (as customer or doer), newest first", TaskObject)
 )
 async def list_tasks(
     session: SessionDep,
@@ -100,12 +97,7 @@ async def list_tasks(
     return await page_of(session, stmt, Task.id, page, url="/v1/tasks", render=render)
 
 
-@router.get(
-    "/{task_id}",
-    summary="Retrieve a task",
-    response_model=TaskObject,
-    responses=error_responses(401, 404),
-)
+@router.get("/{task_id}", **retrieve_route("Retrieve a task", TaskObject))
 async def retrieve_task(
     task_id: TaskIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> TaskObject:
@@ -134,9 +126,9 @@ async def place_bid(
 
 @router.get(
     "/{task_id}/bids",
-    summary="List a task's bids: all of them for its customer and admins, else your own",
-    response_model=ListResponse[BidObject],
-    responses=error_responses(400, 401, 404),
+    **list_route(
+        "List a task's bids: all of them for its customer and admins, else your own", BidObject, 404
+    ),
 )
 async def list_bids(
     task_id: TaskIdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep

@@ -21,7 +21,7 @@ from escrowd.accounts import service as accounts
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.clock import Clock, unix
-from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
+from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError, person_required
 from escrowd.escrows import funding, refund, release
 from escrowd.escrows import service as escrows
 from escrowd.escrows.models import Escrow
@@ -51,12 +51,6 @@ log = get_logger(__name__)
 
 #: Tasks one sweep run looks at.
 BATCH = 200
-
-
-def _person_required(who: str) -> PermissionDeniedError:
-    return PermissionDeniedError(
-        f"{who}, people with a user token; an API key cannot.", code="user_token_required"
-    )
 
 
 def _missing(task_id: str) -> NotFoundError:
@@ -132,7 +126,7 @@ async def create_task(
 ) -> Task:
     """A customer (a client: the one who will pay) posts a task."""
     if actor.user_id is None:
-        raise _person_required("Tasks are posted by customers")
+        raise person_required("Tasks are posted by customers")
     if actor.role != "client":
         raise PermissionDeniedError(
             f"Tasks are posted by customers (clients), who pay for them; you are a {actor.role}.",
@@ -215,7 +209,7 @@ async def place_bid(
     """A doer bids: a user for itself, or a member of an organization for it. One pending bid
     per doer and task; the customer cannot bid on their own task."""
     if actor.user_id is None:
-        raise _person_required("Bids are placed by doers")
+        raise person_required("Bids are placed by doers")
     task = await get_visible(session, task_id=task_id, actor=actor)
     task = await _locked(session, task.id)
     doer = actor.user_id
@@ -487,7 +481,7 @@ def _totals(lines: Sequence[PaymentLine], *, doer: bool) -> list[Totals]:
 
 async def customer_dashboard(session: AsyncSession, *, actor: Principal) -> CustomerDashboard:
     if actor.user_id is None:
-        raise _person_required("A customer's dashboard is read by the customer")
+        raise person_required("A customer's dashboard is read by the customer")
     tasks = (
         await session.scalars(
             select(Task).where(Task.customer_id == actor.user_id).order_by(Task.id.desc())
@@ -508,7 +502,7 @@ async def doer_dashboard(
     """A user's own, or an organization's (its members); the account only for those who may
     see it (the user; the organization's admins)."""
     if actor.user_id is None:
-        raise _person_required("A doer's dashboard is read by the doer")
+        raise person_required("A doer's dashboard is read by the doer")
     doer = actor.user_id
     may_see_account = True
     if organization is not None:

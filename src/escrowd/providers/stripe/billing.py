@@ -88,14 +88,7 @@ class BillingMixin(StripeCore):
     ) -> Subscription:
         # The member keeps what they paid for until the period ends; no proration, no refund.
         params: SubscriptionUpdateParams = {"cancel_at_period_end": True}
-        obj = await self._call(
-            "subscriptions.update",
-            "post",
-            lambda: self._client.v1.subscriptions.update_async(
-                subscription_id, params, options(idempotency_key)
-            ),
-        )
-        return mapping.subscription(obj.to_dict())
+        return await self._update_subscription(subscription_id, params, idempotency_key)
 
     async def retrieve_subscription(self, subscription_id: str) -> Subscription:
         params: SubscriptionRetrieveParams = {"expand": _EXPAND_INVOICE}
@@ -116,6 +109,11 @@ class BillingMixin(StripeCore):
             "proration_behavior": "none",
             "expand": _EXPAND_INVOICE,
         }
+        return await self._update_subscription(subscription_id, params, idempotency_key)
+
+    async def _update_subscription(
+        self, subscription_id: str, params: SubscriptionUpdateParams, idempotency_key: str
+    ) -> Subscription:
         obj = await self._call(
             "subscriptions.update",
             "post",

@@ -8,7 +8,7 @@ from fastapi import Path
 
 from escrowd.api.auth import AdminUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -38,12 +38,7 @@ async def create_api_key(
     return ApiKeyWithSecret(**ApiKey.of(key).model_dump(), secret=secret)
 
 
-@router.get(
-    "",
-    summary="List API keys (without their secrets)",
-    response_model=ListResponse[ApiKey],
-    responses=error_responses(400, 401, 403),
-)
+@router.get("", **list_route("List API keys (without their secrets)", ApiKey, 403))
 async def list_api_keys(
     session: SessionDep, _admin: AdminUser, page: PageDep
 ) -> ListResponse[ApiKey]:
@@ -51,12 +46,7 @@ async def list_api_keys(
     return await page_of(session, stmt, ApiKeyRow.id, page, url="/v1/api_keys", of=ApiKey.of)
 
 
-@router.get(
-    "/{key_id}",
-    summary="Retrieve an API key (without its secret)",
-    response_model=ApiKey,
-    responses=error_responses(401, 403, 404),
-)
+@router.get("/{key_id}", **retrieve_route("Retrieve an API key (without its secret)", ApiKey, 403))
 async def get_api_key(key_id: KeyIdPath, session: SessionDep, _admin: AdminUser) -> ApiKey:
     return ApiKey.of(await api_keys.get_or_raise(session, key_id=key_id))
 

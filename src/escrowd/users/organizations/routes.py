@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.auth import CurrentPrincipal, CurrentUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import page_of
+from escrowd.api.listing import list_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -59,10 +59,7 @@ async def create_organization(
 
 
 @router.get(
-    "",
-    summary="List your organizations (all of them for platform admins)",
-    response_model=ListResponse[Organization],
-    responses=error_responses(400, 401),
+    "", **list_route("List your organizations (all of them for platform admins)", Organization)
 )
 async def list_organizations(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep
@@ -73,12 +70,7 @@ async def list_organizations(
     )
 
 
-@router.get(
-    "/{org_id}",
-    summary="Retrieve an organization you belong to",
-    response_model=Organization,
-    responses=error_responses(401, 404),
-)
+@router.get("/{org_id}", **retrieve_route("Retrieve an organization you belong to", Organization))
 async def get_organization(
     org_id: OrgIdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> Organization:
@@ -87,10 +79,7 @@ async def get_organization(
 
 
 @router.get(
-    "/{org_id}/members",
-    summary="List an organization's members",
-    response_model=ListResponse[OrganizationMember],
-    responses=error_responses(400, 401, 404),
+    "/{org_id}/members", **list_route("List an organization's members", OrganizationMember, 404)
 )
 async def list_members(
     org_id: OrgIdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep
@@ -126,10 +115,7 @@ async def add_member(
 
 
 @router.get(
-    "/{org_id}/members/{member_id}",
-    summary="Retrieve a member",
-    response_model=OrganizationMember,
-    responses=error_responses(401, 404),
+    "/{org_id}/members/{member_id}", **retrieve_route("Retrieve a member", OrganizationMember)
 )
 async def get_member(
     org_id: OrgIdPath, member_id: MemberIdPath, session: SessionDep, principal: CurrentPrincipal
