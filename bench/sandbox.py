@@ -149,7 +149,7 @@ def fresh_database(url: str | None) -> Iterator[str]:
 
 
 @contextmanager
-def escrowd_server(database_url: str | None) -> Iterator[str]:
+def escrowd_server(database_url: str | None, *, background: bool = True) -> Iterator[str]:
     port = free_port()
     with fresh_database(database_url) as db_url, tempfile.TemporaryDirectory() as data:
         env = {
@@ -161,6 +161,8 @@ def escrowd_server(database_url: str | None) -> Iterator[str]:
             "ESCROWD_LOG_LEVEL": "WARNING",
         }
         args = [sys.executable, "-c", ESCROWD_SERVER, "serve", "--port", str(port), "--no-demo"]
+        if not background:
+            args.append("--no-background")
         base = f"http://127.0.0.1:{port}"
         with process(args, env, f"{base}/healthz"):
             yield f"{base}/sandbox/stripe"
@@ -231,11 +233,18 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["sandbox", "localstripe"], help="run one side (no ratio then)"
     )
+    parser.add_argument(
+        "--no-background",
+        action="store_true",
+        help="serve with --no-background: the sandbox queues its webhooks but escrowd does not "
+        "deliver or process them during the run (localstripe sends none in this benchmark "
+        "either); without it escrowd's own webhook intake and processing share the server",
+    )
     args = parser.parse_args()
 
     results: list[Result] = []
     if args.only != "localstripe":
-        with escrowd_server(args.database_url) as base:
+        with escrowd_server(args.database_url, background=not args.no_background) as base:
             results.append(
                 asyncio.run(
                     run_cycles("escrowd sandbox", base, args.cycles, args.concurrency, args.warmup)
