@@ -51,11 +51,12 @@ async def reverse_at_paypal(ctx: Ctx, capture_id: str) -> None:
 
 
 async def reversed_event(ctx: Ctx) -> Body:
-    (body,) = [
+    bodies: list[Body] = [
         json.loads(b)
         for b, _ in await sandbox_deliveries(ctx.container)
         if json.loads(b)["event_type"] == "PAYMENT.CAPTURE.REVERSED"
     ]
+    (body,) = bodies
     return body
 
 
