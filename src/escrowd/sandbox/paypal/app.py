@@ -3,7 +3,9 @@
 ``create_paypal_sandbox(host)`` serves PayPal's REST paths (``/v1/oauth2/token``,
 ``/v2/checkout/orders…``, ``/v2/payments/…``, ``/v1/payments/payouts…``,
 ``/v1/customer/disputes/…``), the hosted approval page (``/checkoutnow?token=<order id>``) and
-the buyer's dispute page (``/resolutioncenter/<capture id>``, ``disputes.py``). It has no
+the buyer's dispute page (``/resolutioncenter/<capture id>``, ``disputes.py``), and
+``POST /resolutioncenter/<capture id>/reverse`` (PayPal taking a capture back with no
+dispute, ``orders.reverse_capture``). It has no
 OpenAPI document and is not in escrowd's. Each API request is one database transaction: a
 refusal writes nothing.
 """
