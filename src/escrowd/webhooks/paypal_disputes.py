@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.clock import Clock
 from escrowd.disputes import chargebacks, service
 from escrowd.escrows.models import Escrow
+from escrowd.jobs import incidents
 from escrowd.logging import get_logger
 from escrowd.providers.paypal import mapping, shapes
 from escrowd.providers.paypal.events import PROVIDER
@@ -142,7 +143,35 @@ async def on_dispute(session: AsyncSession, event: ProviderEvent, clock: Clock) 
         )
         return
     _check_escrow(found, escrow, row.escrow_id if row is not None else None)
+    if row is None and await _reversal_booked(session, clock, escrow, found):
+        return
     await chargebacks.follow(session, clock, escrow, row, found, provider=PROVIDER)
+
+
+async def _reversal_booked(
+    session: AsyncSession, clock: Clock, escrow: Escrow, found: ProviderDispute
+) -> bool:
+    """Whether escrowd booked a ``PAYMENT.CAPTURE.REVERSED`` of this dispute's capture
+    already (``webhooks.paypal_reversals``): the money PayPal took is in the ledger, so the
+    dispute is not followed (it would book it twice); an incident asks an admin to look."""
+    from escrowd.webhooks.paypal_reversals import REVERSAL_INCIDENT, reversal_id
+
+    capture = found.charge_id or escrow.charge_id
+    if capture is None or await chargebacks.by_provider_id(session, reversal_id(capture)) is None:
+        return False
+    await incidents.add(
+        session,
+        kind=REVERSAL_INCIDENT,
+        error=(
+            f"PayPal dispute {found.id} ({found.status}, {found.amount} {found.currency}) of "
+            f"capture {capture}, whose reversal escrowd booked already as a lost chargeback: "
+            "the dispute is not followed. If PayPal gives the money back, book it by hand."
+        ),
+        now=clock.now(),
+        subject=escrow.id,
+        details=_sides(found),
+    )
+    return True
 
 
 def register(registry: HandlerRegistry) -> None:

@@ -25,13 +25,17 @@ escrowd's record is an ``EventMismatch`` (the event is rejected, an incident ope
   PayPal, then booked once by ``escrow.book_outside_refund`` (``escrows.outside_refund``),
   which opens an incident instead when it cannot be booked safely. escrowd's own refunds are
   recognised by the refund's id and ignored.
+- ``PAYMENT.CAPTURE.REVERSED``: PayPal took a capture's money back; unless a PayPal dispute
+  escrowd follows owns it, PayPal's capture is checked (``REVERSED``, the escrow's order and
+  currency) and the reversal booked once as a lost chargeback, or an incident opened
+  (``webhooks.paypal_reversals``).
 - ``PAYMENT.PAYOUTS-ITEM.*``: the payout item's fate (succeeded, unclaimed, returned, failed,
   blocked…), read at PayPal, moves escrowd's payout as Stripe's ``payout.paid`` /
   ``payout.failed`` do (``payouts.handlers.on_payout``).
 
-The other kinds (``PAYMENT.AUTHORIZATION.CREATED``, ``PAYMENT.CAPTURE.REVERSED``,
-``PAYMENT.PAYOUTSBATCH.*``, and ``CUSTOMER.DISPUTE.*`` unless a disputes module acts on them)
-are stored and marked processed with a log line: escrowd's own calls apply what they report.
+The other kinds (``PAYMENT.AUTHORIZATION.CREATED``, ``PAYMENT.PAYOUTSBATCH.*``, and
+``CUSTOMER.DISPUTE.*`` unless a disputes module acts on them) are stored and
+marked processed with a log line: escrowd's own calls apply what they report.
 """
 
 from __future__ import annotations
@@ -407,3 +411,8 @@ def register(registry: HandlerRegistry) -> None:
     for kind in (EventKind.paypal_dispute_created, EventKind.paypal_dispute_resolved):
         registry.unregister(kind, note_only)
     paypal_disputes.register(registry)
+    # A reversal is booked once, unless a followed dispute owns it.
+    from escrowd.webhooks import paypal_reversals
+
+    registry.unregister(EventKind.paypal_capture_reversed, note_only)
+    registry.register(EventKind.paypal_capture_reversed, paypal_reversals.on_capture_reversed)

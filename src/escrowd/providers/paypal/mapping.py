@@ -54,15 +54,17 @@ _CAPTURE = {
     "COMPLETED": PaymentStatus.succeeded,
     "PARTIALLY_REFUNDED": PaymentStatus.succeeded,
     "REFUNDED": PaymentStatus.succeeded,
+    # Taken, then taken back by PayPal: the payment did succeed (as a refunded one did).
+    "REVERSED": PaymentStatus.succeeded,
     "PENDING": PaymentStatus.processing,
     "DECLINED": PaymentStatus.requires_payment_method,
     "FAILED": PaymentStatus.requires_payment_method,
 }
 _REFUND = {"COMPLETED": "succeeded", "PENDING": "pending", "FAILED": "failed"}
-_TAKEN = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "PENDING")
+_TAKEN = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "REVERSED", "PENDING")
 #: Captures whose money PayPal has taken (a pending one has not, yet; escrowd funds nothing
 #: from it).
-_SETTLED = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
+_SETTLED = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "REVERSED")
 
 
 def when(stamp: str | None) -> datetime | None:
@@ -209,7 +211,7 @@ def charge_from_capture(capture: shapes.Capture) -> Charge:
             else total.amount - fee
         )
     refunded = capture.status in ("REFUNDED", "PARTIALLY_REFUNDED")
-    completed = capture.status in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
+    completed = capture.status in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED", "REVERSED")
     return Charge(
         id=capture.id,
         amount=total.amount,

@@ -163,8 +163,10 @@ AuthorizationStatus = Literal[
     "VOIDED",
     "PENDING",
 ]
+#: ``REVERSED``: PayPal took the captured money back (a chargeback, or a reversal without a
+#: Resolution Center dispute); PAYMENT.CAPTURE.REVERSED says so.
 CaptureStatus = Literal[
-    "COMPLETED", "DECLINED", "PARTIALLY_REFUNDED", "PENDING", "REFUNDED", "FAILED"
+    "COMPLETED", "DECLINED", "PARTIALLY_REFUNDED", "PENDING", "REFUNDED", "FAILED", "REVERSED"
 ]
 RefundStatus = Literal["CANCELLED", "FAILED", "PENDING", "COMPLETED"]
 

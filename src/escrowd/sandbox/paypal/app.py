@@ -3,7 +3,9 @@
 ``create_paypal_sandbox(host)`` serves PayPal's REST paths (``/v1/oauth2/token``,
 ``/v2/checkout/orders…``, ``/v2/payments/…``, ``/v1/payments/payouts…``,
 ``/v1/customer/disputes/…``), the hosted approval page (``/checkoutnow?token=<order id>``) and
-the buyer's dispute page (``/resolutioncenter/<capture id>``, ``disputes.py``). It has no
+the buyer's dispute page (``/resolutioncenter/<capture id>``, ``disputes.py``), and
+``POST /resolutioncenter/<capture id>/reverse`` (PayPal taking a capture back with no
+dispute, ``orders.reverse_capture``). It has no
 OpenAPI document and is not in escrowd's. Each API request is one database transaction: a
 refusal writes nothing.
 """
@@ -342,6 +344,28 @@ class PayPalSandbox:
             )
         return page("PayPal Resolution Center", _dispute_html(dispute.data), status=201)
 
+    async def capture_reverse(self, capture_id: str) -> Response:
+        """PayPal takes the capture's money back with no dispute (``orders.reverse_capture``)."""
+        try:
+            async with self.host.db.engine.begin() as conn:
+                u = await Unit.open(conn, self.host, self.base_url)
+                capture = await u.get(capture_id, "capture") if capture_id.isalnum() else None
+                if capture is None:
+                    return page(
+                        "PayPal Resolution Center", "<p class=err>No such payment.</p>", status=404
+                    )
+                data = await orders.reverse_capture(u, capture_id)
+        except PayPalError as exc:
+            detail = exc.body.get("details", [{}])[0].get("description", "")
+            return page(
+                "PayPal Resolution Center", f"<p class=err>{escape(detail)}</p>", status=422
+            )
+        body = (
+            f"<p>Payment <code id=capture>{escape(capture_id)}</code> is "
+            f"<b id=status>{escape(str(data['status']))}</b>.</p>"
+        )
+        return page("PayPal Resolution Center", body)
+
     async def dispute_settle(self, request: Request, dispute_id: str) -> Response:
         fields = await form_fields(request)
         try:
@@ -402,6 +426,10 @@ def create_paypal_sandbox(host: Host) -> FastAPI:
     @app.post("/resolutioncenter/disputes/{dispute_id}")
     async def dispute_settle(request: Request, dispute_id: str) -> Response:
         return await sandbox.dispute_settle(request, dispute_id)
+
+    @app.post("/resolutioncenter/{capture_id}/reverse")
+    async def capture_reverse(capture_id: str) -> Response:
+        return await sandbox.capture_reverse(capture_id)
 
     @app.post("/resolutioncenter/{capture_id}")
     async def dispute_open(request: Request, capture_id: str) -> Response:

@@ -16,8 +16,8 @@ pages do is also reachable as functions (:func:`open_dispute`, :func:`adjudicate
   ``CUSTOMER.DISPUTE.RESOLVED`` is sent. Any other status answers 422 with
   ``details[0].issue`` ``INVALID_DISPUTE_STATUS``.
 - No dispute fee is charged, and the capture itself is not changed (PayPal marks a capture
-  lost to a chargeback ``REVERSED`` and sends ``PAYMENT.CAPTURE.REVERSED``; the sandbox does
-  not: docs/providers.md).
+  lost to a chargeback ``REVERSED`` and sends ``PAYMENT.CAPTURE.REVERSED``; here that is a
+  separate sandbox call, ``orders.reverse_capture``: docs/sandbox.md).
 """
 
 from __future__ import annotations

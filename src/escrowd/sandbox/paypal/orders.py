@@ -494,6 +494,32 @@ async def settle_pending_capture(u: Unit, capture_id: str, *, completed: bool) -
     return data
 
 
+async def reverse_capture(u: Unit, capture_id: str) -> dict[str, Any]:
+    """PayPal takes a capture's money back (a chargeback through the card network, or a
+    reversal with no Resolution Center dispute): status ``REVERSED``, and
+    ``PAYMENT.CAPTURE.REVERSED`` (resource: the capture). Sandbox only: PayPal decides this
+    itself. Only a ``COMPLETED`` capture can be reversed here (422 ``CAPTURE_NOT_REVERSIBLE``)."""
+    capture = await load_capture(u, capture_id)
+    if capture.data["status"] != "COMPLETED":
+        raise unprocessable(
+            "CAPTURE_NOT_REVERSIBLE",
+            f"The capture is {capture.data['status']}: only a completed capture can be reversed.",
+        )
+    data = capture.data
+    data["status"] = "REVERSED"
+    data["update_time"] = stamp(u.now)
+    await u.save(capture)
+    await webhooks.emit(
+        u,
+        "PAYMENT.CAPTURE.REVERSED",
+        "capture",
+        data,
+        f"A payment capture for {data['amount']['value']} "
+        f"{data['amount']['currency_code']} was reversed",
+    )
+    return data
+
+
 async def load_capture(u: Unit, capture_id: str) -> Obj:
     capture = await u.get(capture_id, "capture")
     if capture is None:
