@@ -14,6 +14,7 @@ from typing import Any
 from escrowd.config import PAYPAL_SANDBOX_PREFIX
 from escrowd.disputes.chargebacks import DISPUTE_COSTS, DISPUTES
 from escrowd.escrows.ledgering import clearing, escrow_account
+from escrowd.reconcile.service import reconcile_escrow
 from escrowd.webhooks.paypal_reversals import REVERSAL_INCIDENT, UNBOOKED_INCIDENT, reversal_id
 from tests.disputes.conftest import admin, chargebacks_of, escrow_of
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
@@ -112,6 +113,8 @@ async def test_a_reversal_of_a_held_escrow_is_booked_once_as_a_lost_chargeback(c
     # In through the capture (less PayPal's fee), out again through the reversal.
     fee = (await escrow_of(ctx, who, escrow_id))["payment"]["processing_fee"]
     assert await ledger_balance(ctx, PAYPAL_CLEARING) - clearing_before == fee
+    # Reconciling it against PayPal agrees: the capture, reversed, and the money booked back.
+    assert (await reconcile_escrow(ctx.container, escrow_id)).differences == []
     await _verified(ctx)
 
 
