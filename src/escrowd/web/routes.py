@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from escrowd import __version__
@@ -34,6 +35,7 @@ from escrowd.escrows import service as escrows
 from escrowd.escrows.models import Escrow
 from escrowd.escrows.states import State
 from escrowd.events import service as events
+from escrowd.events import stream as event_stream
 from escrowd.events.domain import EventType
 from escrowd.events.models import Event as EventRow
 from escrowd.events.schemas import Event
@@ -148,6 +150,23 @@ def render(
     if new:
         set_csrf(response, token, secure=secure_cookies(request, container))
     return response
+
+
+#: Every event type, for ``data-types`` on a page's ``#live`` (app.js listens to each by name).
+LIVE_TYPES = [t.value for t in EventType]
+
+
+async def live_stream(
+    session: AsyncSession, viewer: Principal, object_id: str | None
+) -> str | None:
+    """The event stream a page's ``#live`` part follows: ``object_id``'s (an escrow) when the
+    viewer may watch it -- else None, as the stream would answer 404 and the browser retry
+    forever. Without an ``object_id``: every event the viewer may see (a list of escrows)."""
+    if object_id is None:
+        return "/v1/events/stream?seconds=3600"
+    if not await event_stream.may_watch(session, actor=viewer, object_id=object_id):
+        return None
+    return f"/v1/events/stream?object_id={quote(object_id)}&seconds=3600"
 
 
 def new_form_key() -> str:
