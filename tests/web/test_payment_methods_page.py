@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from sqlalchemy import delete
+
+from escrowd.api import idempotency
 from tests.escrows.conftest import Ctx, keyed, verified_payee
 from tests.escrows.conftest import _stripe_spec as _stripe_spec
 from tests.escrows.conftest import browser as browser
@@ -85,6 +88,26 @@ async def test_a_payer_saves_cards_picks_the_default_and_pays_with_one_once(ctx:
     assert hidden["idempotency_key"].startswith("web_")
     other_values = await web.post(pay, data={**hidden, "payment_method": "pm_nope"})
     assert other_values.status_code >= 400  # refused: the key stays free
+    # The same form while a twin of it is being paid (its key claimed, not finished): 409,
+    # nothing charged; the twin's key is let go here as a refused payment lets it go.
+    async with ctx.container.db.transaction() as session:
+        twin = await idempotency.claim_in(
+            session, container=ctx.container, scope=payer.id, key=hidden["idempotency_key"],
+            path=pay, fingerprint=idempotency.request_fingerprint(
+                "POST", pay, b"", f"{escrow}:{visa}".encode()
+            ),
+        )  # fmt: skip
+        assert not isinstance(twin, bytes)
+    busy = await web.post(pay, data={**hidden, "payment_method": visa})
+    assert busy.status_code == 409, busy.text
+    assert "being sent already" in busy.text
+    assert (await api(ctx, payer, "GET", f"/v1/escrows/{escrow}"))["status"] == "requires_payment"
+    async with ctx.container.db.transaction() as session:
+        await session.execute(
+            delete(idempotency.IdempotencyKey).where(
+                idempotency.IdempotencyKey.key == hidden["idempotency_key"]
+            )
+        )
     first = await web.post(pay, data={**hidden, "payment_method": visa})
     assert first.status_code == 303, first.text
     again = await web.post(pay, data={**hidden, "payment_method": visa})

@@ -443,11 +443,10 @@ async def _pay_saved(
                     return see_other(found.decode() or page)
                 claimed = (found.scope, found.key)
         except IntegrityError:
-            return await _escrow_page(
-                request, container, viewer, escrow_id, status=409,
-                error="This payment is being sent already: reload the page in a moment.",
-            )  # fmt: skip
+            return await _being_sent(request, container, viewer, escrow_id)
         except EscrowdError as exc:
+            if await _in_flight(container, viewer.id, key, fingerprint):
+                return await _being_sent(request, container, viewer, escrow_id)
             return await _escrow_page(
                 request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
             )
@@ -478,6 +477,28 @@ async def _pay_saved(
             ).one()
             idempotency.finish_in(row, body=to.encode())
     return see_other(to)
+
+
+async def _in_flight(container: ContainerDep, scope: str, key: str, fingerprint: str) -> bool:
+    """Whether the same form (same values) is being paid right now by a twin request."""
+    async with container.db.transaction() as session:
+        row = (
+            await session.scalars(
+                select(idempotency.IdempotencyKey).where(
+                    idempotency.IdempotencyKey.scope == scope, idempotency.IdempotencyKey.key == key
+                )
+            )
+        ).one_or_none()
+    return row is not None and row.state == "in_flight" and row.request_hash == fingerprint
+
+
+async def _being_sent(
+    request: Request, container: ContainerDep, viewer: Principal, escrow_id: str
+) -> Response:
+    return await _escrow_page(
+        request, container, viewer, escrow_id, status=409,
+        error="This payment is being sent already: reload the page in a moment.",
+    )  # fmt: skip
 
 
 async def _let_go(container: ContainerDep, scope: str, key: str) -> None:
