@@ -56,6 +56,27 @@ def test_a_payer_pays_with_the_4242_card_and_sees_the_money_held(page: Page, liv
     expect(page.get_by_test_id("escrow-status")).to_have_text("refunded")
 
 
+def test_a_payer_saves_a_card_and_pays_an_escrow_with_it(page: Page, live: Live) -> None:
+    payer = live.user("client")
+    escrow_id = live.escrow(payer, None, 1800, description="Banner")
+    sign_in(page, payer)
+    page.get_by_role("link", name="Payment methods").click()
+    expect(page.get_by_text("No saved cards yet.")).to_be_visible()
+    page.get_by_role("button", name="Add a card").click()
+    expect(page).to_have_url(re.compile(r"/checkout/card-form"))
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry (MM/YY)").fill("12/40")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Save card").click()
+    expect(page).to_have_url(re.compile(r"/app/payment-methods\?done=saved$"))
+    expect(page.get_by_role("cell", name=re.compile("ending 4242"))).to_be_visible()
+    expect(page.get_by_test_id("default-card")).to_be_visible()
+    page.goto(f"/app/escrows/{escrow_id}")
+    expect(page.get_by_label("Saved card")).to_contain_text("ending 4242")
+    page.get_by_role("button", name=re.compile("with this card")).click()
+    expect(page.get_by_test_id("escrow-status")).to_have_text("held")
+
+
 def test_a_3d_secure_card_passes_the_authentication_page(page: Page, live: Live) -> None:
     payer = live.user("client")
     escrow_id = live.escrow(payer, None, 1800)

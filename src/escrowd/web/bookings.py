@@ -14,7 +14,16 @@ from escrowd.api.strict_json import APIRouter
 from escrowd.errors import EscrowdError, NotFoundError
 from escrowd.marketplace.bookings import service as bookings
 from escrowd.marketplace.bookings.models import BookingJob
-from escrowd.web.routes import SHOWN, FormDep, Viewer, form_key, render, see_other
+from escrowd.web.routes import (
+    LIVE_TYPES,
+    SHOWN,
+    FormDep,
+    Viewer,
+    form_key,
+    live_stream,
+    render,
+    see_other,
+)
 from escrowd.web.service import PageMissing
 
 #: Served only when ESCROWD_MARKETPLACES runs the bookings flow (``mount.install``).
@@ -42,6 +51,7 @@ async def _list_page(
         for row in rows:
             job = await session.get(BookingJob, row.job_id)
             titles[row.job_id] = job.title if job is not None else row.job_id
+        stream = await live_stream(session, viewer, None) if shown else None
     return render(
         request,
         container,
@@ -50,6 +60,8 @@ async def _list_page(
         status=status,
         bookings=shown,
         titles=titles,
+        stream=stream,
+        event_types=LIVE_TYPES,
         error=error,
         notice=notice,
     )

@@ -15,7 +15,16 @@ from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import EscrowdError, NotFoundError
 from escrowd.marketplace.gigs import service as gigs
-from escrowd.web.routes import SHOWN, FormDep, Viewer, form_key, render, see_other
+from escrowd.web.routes import (
+    LIVE_TYPES,
+    SHOWN,
+    FormDep,
+    Viewer,
+    form_key,
+    live_stream,
+    render,
+    see_other,
+)
 from escrowd.web.service import PageMissing
 
 #: Served only when ESCROWD_MARKETPLACES runs the gigs flow (``mount.install``).
@@ -51,6 +60,7 @@ async def _gig_page(
             gig = await gigs.retrieve(session, gig_id=gig_id, actor=viewer)
         except NotFoundError as exc:
             raise PageMissing(exc.message) from exc
+        stream = await live_stream(session, viewer, gig.escrow)
     return render(
         request,
         container,
@@ -58,6 +68,8 @@ async def _gig_page(
         viewer,
         status=status,
         gig=gig,
+        stream=stream,
+        event_types=LIVE_TYPES,
         deciding=viewer.is_admin or viewer.user_id == gig.client,
         error=error,
         notice=notice,

@@ -17,7 +17,16 @@ from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.marketplace.jobs import service as jobs
 from escrowd.marketplace.jobs.domain import JobStatus, SlotStatus
 from escrowd.marketplace.jobs.schemas import job_json
-from escrowd.web.routes import SHOWN, FormDep, Viewer, form_key, render, see_other
+from escrowd.web.routes import (
+    LIVE_TYPES,
+    SHOWN,
+    FormDep,
+    Viewer,
+    form_key,
+    live_stream,
+    render,
+    see_other,
+)
 from escrowd.web.service import PageMissing
 
 #: Served only when ESCROWD_MARKETPLACES runs the jobs flow (``mount.install``).
@@ -49,6 +58,7 @@ async def _job_page(
         except NotFoundError as exc:
             raise PageMissing(exc.message) from exc
         job = job_json(row, await jobs.slots_of(session, row.id), viewer=viewer)
+        stream = await live_stream(session, viewer, job.escrow) if job.escrow else None
     me = viewer.user_id
     client = viewer.is_admin or (me is not None and me == job.client)
     mine = next((s for s in job.slots if me is not None and s.tester == me), None)
@@ -65,6 +75,8 @@ async def _job_page(
         viewer,
         status=status,
         job=job,
+        stream=stream,
+        event_types=LIVE_TYPES,
         client=client,
         can_claim=can_claim,
         error=error,

@@ -17,13 +17,19 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from escrowd import __version__
+from escrowd.api import idempotency
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
 from escrowd.config import ProviderMode
+from escrowd.customers import service as customers
+from escrowd.customers.models import PaymentMethod
 from escrowd.disputes import service as disputes
 from escrowd.disputes.domain import OPEN, Outcome
 from escrowd.disputes.models import Dispute
@@ -34,6 +40,7 @@ from escrowd.escrows import service as escrows
 from escrowd.escrows.models import Escrow
 from escrowd.escrows.states import State
 from escrowd.events import service as events
+from escrowd.events import stream as event_stream
 from escrowd.events.domain import EventType
 from escrowd.events.models import Event as EventRow
 from escrowd.events.schemas import Event
@@ -148,6 +155,23 @@ def render(
     if new:
         set_csrf(response, token, secure=secure_cookies(request, container))
     return response
+
+
+#: Every event type, for ``data-types`` on a page's ``#live`` (app.js listens to each by name).
+LIVE_TYPES = [t.value for t in EventType]
+
+
+async def live_stream(
+    session: AsyncSession, viewer: Principal, object_id: str | None
+) -> str | None:
+    """The event stream a page's ``#live`` part follows: ``object_id``'s (an escrow) when the
+    viewer may watch it -- else None, as the stream would answer 404 and the browser retry
+    forever. Without an ``object_id``: every event the viewer may see (a list of escrows)."""
+    if object_id is None:
+        return "/v1/events/stream?seconds=3600"
+    if not await event_stream.may_watch(session, actor=viewer, object_id=object_id):
+        return None
+    return f"/v1/events/stream?object_id={quote(object_id)}&seconds=3600"
 
 
 def new_form_key() -> str:
@@ -334,11 +358,22 @@ async def _escrow_page(
         State.requires_payment,
         State.requires_action,
     )
+    saved: list[PaymentMethod] = []
+    default: str | None = None
+    if can_pay and escrow["status"] == State.requires_payment:
+        async with container.db.transaction() as session:
+            cards_q = customers.list_query(user_id=viewer.user_id or "").order_by(PaymentMethod.id)
+            saved = list((await session.scalars(cards_q)).all())
+            default = await customers.default_payment_method(
+                session, user_id=viewer.user_id or "", provider=container.provider.name
+            )
     return render(
         request,
         container,
         "escrow.html",
         viewer,
+        saved=saved,
+        default=default,
         status=status,
         escrow=escrow,
         trail=trail,
@@ -360,7 +395,11 @@ async def escrow_page(
 async def pay(
     escrow_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
 ) -> Response:
-    """Send the payer to the hosted card form, which comes back to ``card-return``."""
+    """Pay with a saved card (the form's ``payment_method``), once per form key; without one,
+    send the payer to the hosted card form, which comes back to ``card-return``."""
+    chosen = _form.get("payment_method", "")[:255]
+    if chosen:
+        return await _pay_saved(request, container, viewer, escrow_id, chosen, form_key(_form))
     csrf, _ = csrf_token(request)
     back = (
         f"{_base(request)}/app/escrows/{quote(escrow_id)}/card-return"
@@ -373,6 +412,102 @@ async def pay(
             request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
         )
     return see_other(_next_action(escrow) or f"/app/escrows/{quote(escrow_id)}")
+
+
+async def _pay_saved(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    escrow_id: str,
+    payment_method: str,
+    key: str | None,
+) -> Response:
+    """``funding.fund`` with a saved card, as ``POST /v1/escrows/{id}/fund`` does. The form's
+    hidden ``idempotency_key`` is claimed first (committed in flight, so a twin sent at once
+    is refused while this one runs), finished with the escrow's answer, or let go when the
+    payment is refused, so the corrected form may be sent again with it."""
+    page = f"/app/escrows/{quote(escrow_id)}"
+    path = f"{page}/pay"
+    fingerprint = idempotency.request_fingerprint(
+        "POST", path, b"", f"{escrow_id}:{payment_method}".encode()
+    )
+    claimed: tuple[str, str] | None = None
+    if key is not None:
+        try:
+            async with container.db.transaction() as session:
+                found = await idempotency.claim_in(
+                    session, container=container, scope=viewer.id, key=key, path=path,
+                    fingerprint=fingerprint,
+                )  # fmt: skip
+                if isinstance(found, bytes):
+                    return see_other(found.decode() or page)
+                claimed = (found.scope, found.key)
+        except IntegrityError:
+            return await _being_sent(request, container, viewer, escrow_id)
+        except EscrowdError as exc:
+            if await _in_flight(container, viewer.id, key, fingerprint):
+                return await _being_sent(request, container, viewer, escrow_id)
+            return await _escrow_page(
+                request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
+            )
+    try:
+        escrow = await funding.fund(
+            container,
+            escrow_id=escrow_id,
+            actor=viewer,
+            payment_method=payment_method,
+            return_url=f"{_base(request)}{page}",
+        )
+    except EscrowdError as exc:
+        if claimed is not None:
+            await _let_go(container, *claimed)
+        return await _escrow_page(
+            request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
+        )
+    to = _next_action(escrow) or page
+    if claimed is not None:
+        async with container.db.transaction() as session:
+            row = (
+                await session.scalars(
+                    select(idempotency.IdempotencyKey).where(
+                        idempotency.IdempotencyKey.scope == claimed[0],
+                        idempotency.IdempotencyKey.key == claimed[1],
+                    )
+                )
+            ).one()
+            idempotency.finish_in(row, body=to.encode())
+    return see_other(to)
+
+
+async def _in_flight(container: ContainerDep, scope: str, key: str, fingerprint: str) -> bool:
+    """Whether the same form (same values) is being paid right now by a twin request."""
+    async with container.db.transaction() as session:
+        row = (
+            await session.scalars(
+                select(idempotency.IdempotencyKey).where(
+                    idempotency.IdempotencyKey.scope == scope, idempotency.IdempotencyKey.key == key
+                )
+            )
+        ).one_or_none()
+    return row is not None and row.state == "in_flight" and row.request_hash == fingerprint
+
+
+async def _being_sent(
+    request: Request, container: ContainerDep, viewer: Principal, escrow_id: str
+) -> Response:
+    return await _escrow_page(
+        request, container, viewer, escrow_id, status=409,
+        error="This payment is being sent already: reload the page in a moment.",
+    )  # fmt: skip
+
+
+async def _let_go(container: ContainerDep, scope: str, key: str) -> None:
+    async with container.db.transaction() as session:
+        await session.execute(
+            delete(idempotency.IdempotencyKey).where(
+                idempotency.IdempotencyKey.scope == scope, idempotency.IdempotencyKey.key == key
+            )
+        )
 
 
 def _next_action(escrow: Mapping[str, Any]) -> str | None:

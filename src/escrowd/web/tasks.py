@@ -16,7 +16,16 @@ from escrowd.api.strict_json import APIRouter
 from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.marketplace.tasks import service as tasks
 from escrowd.marketplace.tasks.schemas import BidCreate, bid_json
-from escrowd.web.routes import SHOWN, FormDep, Viewer, form_key, render, see_other
+from escrowd.web.routes import (
+    LIVE_TYPES,
+    SHOWN,
+    FormDep,
+    Viewer,
+    form_key,
+    live_stream,
+    render,
+    see_other,
+)
 from escrowd.web.service import PageMissing, parse_amount
 
 #: Served only when ESCROWD_MARKETPLACES runs the tasks flow (``mount.install``).
@@ -58,6 +67,7 @@ async def _task_page(
         task = await tasks.show(session, row, viewer)
         stmt = await tasks.bids_query(session, task_id=task_id, actor=viewer)
         bids = [bid_json(b) for b in (await session.scalars(stmt.limit(SHOWN))).all()]
+        stream = await live_stream(session, viewer, task.escrow) if task.escrow else None
     customer = viewer.is_admin or viewer.user_id == task.customer
     return render(
         request,
@@ -66,6 +76,8 @@ async def _task_page(
         viewer,
         status=status,
         task=task,
+        stream=stream,
+        event_types=LIVE_TYPES,
         bids=bids,
         customer=customer,
         can_bid=task.status.value == "open" and viewer.role == "worker",

@@ -2,7 +2,8 @@
 // live status, which it adds.
 "use strict";
 
-// Live status: an escrow page listens to the event stream for its escrow (the session cookie
+// Live status: an escrow page (and a job's, gig's, task's, the bookings list) listens to the
+// event stream for its escrow (the session cookie
 // authenticates it) and, on each event, fetches the page again and swaps in the live part.
 function watchLive() {
   const live = document.getElementById("live");
@@ -11,6 +12,14 @@ function watchLive() {
   let again = false;
   async function refresh() {
     if (busy) { again = true; return; }
+    // Someone typing in a form inside the live part (a report, a bid) keeps what they typed:
+    // the swap waits until the field loses focus.
+    const typing = document.activeElement;
+    if (typing && typing.matches("input:not([type=hidden]), textarea, select")
+        && document.getElementById("live")?.contains(typing)) {
+      typing.addEventListener("blur", () => { refresh(); }, { once: true });
+      return;
+    }
     busy = true;
     try {
       const r = await fetch(window.location.pathname, { credentials: "same-origin" });
