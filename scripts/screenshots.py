@@ -202,6 +202,8 @@ def shoot(base: str, ids: dict[str, str], out: Path) -> list[Path]:
         page = signed_in("client", DESKTOP)
         page.goto("/app/escrows")
         snap(page, "escrows")
+        page.goto("/app/payment-methods")
+        snap(page, "payment-methods")
         page.goto(f"/app/jobs/{ids['job']}")
         snap(page, "job", full=True)
         page = signed_in("client", PHONE)
