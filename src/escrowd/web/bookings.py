@@ -6,25 +6,25 @@ everything, exactly as ``/v1/bookings`` calls it; docs/webapp.md."""
 from __future__ import annotations
 
 from fastapi import Request
+from sqlalchemy import select
 from starlette.responses import Response
 
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
-from escrowd.errors import EscrowdError, NotFoundError
 from escrowd.marketplace.bookings import service as bookings
 from escrowd.marketplace.bookings.models import BookingJob
 from escrowd.web.routes import (
     LIVE_TYPES,
     SHOWN,
     FormDep,
+    Refused,
     Viewer,
+    act,
     form_key,
     live_stream,
     render,
-    see_other,
 )
-from escrowd.web.service import PageMissing
 
 #: Served only when ESCROWD_MARKETPLACES runs the bookings flow (``mount.install``).
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -47,10 +47,11 @@ async def _list_page(
     async with container.db.transaction() as session:
         rows = (await session.scalars(bookings.bookings_query(actor=viewer).limit(SHOWN))).all()
         shown = await bookings.shown_all(session, rows)
-        titles: dict[str, str] = {}
-        for row in rows:
-            job = await session.get(BookingJob, row.job_id)
-            titles[row.job_id] = job.title if job is not None else row.job_id
+        job_ids = {row.job_id for row in rows}
+        found = await session.execute(
+            select(BookingJob.id, BookingJob.title).where(BookingJob.id.in_(job_ids))
+        )
+        titles = {job_id: job_id for job_id in job_ids} | {r.id: r.title for r in found}
         stream = await live_stream(session, viewer, None) if shown else None
     return render(
         request,
@@ -74,20 +75,23 @@ async def booking_list(
     return await _list_page(request, container, viewer, notice=NOTICES.get(done))
 
 
+def _refused(request: Request, container: ContainerDep, viewer: Principal) -> Refused:
+    async def page(message: str, status: int) -> Response:
+        return await _list_page(request, container, viewer, error=message, status=status)
+
+    return page
+
+
 @router.post("/bookings/{booking_id}/complete")
 async def complete(
     booking_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
 ) -> Response:
     """The booking's worker marks the work complete (once its money is held)."""
-    try:
-        await bookings.complete(container, actor=viewer, booking_id=booking_id)
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _list_page(
-            request, container, viewer, error=exc.message, status=exc.http_status
-        )
-    return see_other("/app/bookings?done=completed")
+    return await act(
+        bookings.complete(container, actor=viewer, booking_id=booking_id),
+        refused=_refused(request, container, viewer),
+        done="/app/bookings?done=completed",
+    )
 
 
 @router.post("/bookings/{booking_id}/release")
@@ -95,14 +99,10 @@ async def release(
     booking_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
 ) -> Response:
     """The booking's client releases the money to the worker (once it is complete)."""
-    try:
-        await bookings.release_money(
+    return await act(
+        bookings.release_money(
             container, actor=viewer, booking_id=booking_id, idempotency_key=form_key(form)
-        )
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _list_page(
-            request, container, viewer, error=exc.message, status=exc.http_status
-        )
-    return see_other("/app/bookings?done=released")
+        ),
+        refused=_refused(request, container, viewer),
+        done="/app/bookings?done=released",
+    )

@@ -13,17 +13,18 @@ from starlette.responses import Response
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
-from escrowd.errors import EscrowdError, NotFoundError
+from escrowd.errors import NotFoundError
 from escrowd.marketplace.gigs import service as gigs
 from escrowd.web.routes import (
     LIVE_TYPES,
     SHOWN,
     FormDep,
+    Refused,
     Viewer,
+    act,
     form_key,
     live_stream,
     render,
-    see_other,
 )
 from escrowd.web.service import PageMissing
 
@@ -83,31 +84,30 @@ async def gig_page(
     return await _gig_page(request, container, viewer, gig_id, notice=NOTICES.get(done))
 
 
+def _refused(request: Request, container: ContainerDep, viewer: Principal, gig_id: str) -> Refused:
+    async def page(message: str, status: int) -> Response:
+        return await _gig_page(request, container, viewer, gig_id, error=message, status=status)
+
+    return page
+
+
 @router.post("/gigs/{gig_id}/complete")
 async def complete(
     gig_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
 ) -> Response:
-    try:
-        await gigs.complete(container, actor=viewer, gig_id=gig_id, idempotency_key=form_key(form))
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _gig_page(
-            request, container, viewer, gig_id, error=exc.message, status=exc.http_status
-        )
-    return see_other(f"/app/gigs/{quote(gig_id)}?done=completed")
+    return await act(
+        gigs.complete(container, actor=viewer, gig_id=gig_id, idempotency_key=form_key(form)),
+        refused=_refused(request, container, viewer, gig_id),
+        done=f"/app/gigs/{quote(gig_id)}?done=completed",
+    )
 
 
 @router.post("/gigs/{gig_id}/cancel")
 async def cancel(
     gig_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
 ) -> Response:
-    try:
-        await gigs.cancel(container, actor=viewer, gig_id=gig_id, reason=None)
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _gig_page(
-            request, container, viewer, gig_id, error=exc.message, status=exc.http_status
-        )
-    return see_other(f"/app/gigs/{quote(gig_id)}?done=cancelled")
+    return await act(
+        gigs.cancel(container, actor=viewer, gig_id=gig_id, reason=None),
+        refused=_refused(request, container, viewer, gig_id),
+        done=f"/app/gigs/{quote(gig_id)}?done=cancelled",
+    )

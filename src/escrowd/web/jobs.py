@@ -13,7 +13,7 @@ from starlette.responses import Response
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
-from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
+from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.marketplace.jobs import service as jobs
 from escrowd.marketplace.jobs.domain import JobStatus, SlotStatus
 from escrowd.marketplace.jobs.schemas import job_json
@@ -21,11 +21,12 @@ from escrowd.web.routes import (
     LIVE_TYPES,
     SHOWN,
     FormDep,
+    Refused,
     Viewer,
+    act,
     form_key,
     live_stream,
     render,
-    see_other,
 )
 from escrowd.web.service import PageMissing
 
@@ -97,24 +98,26 @@ async def job_page(
     return await _job_page(request, container, viewer, job_id, notice=notice)
 
 
-def _back(job_id: str, done: str) -> Response:
-    # Redirected, so a reload of the page does not send the form again.
-    return see_other(f"/app/jobs/{quote(job_id)}?done={done}")
+def _back(job_id: str, done: str) -> str:
+    return f"/app/jobs/{quote(job_id)}?done={done}"
+
+
+def _refused(request: Request, container: ContainerDep, viewer: Principal, job_id: str) -> Refused:
+    async def page(message: str, status: int) -> Response:
+        return await _job_page(request, container, viewer, job_id, error=message, status=status)
+
+    return page
 
 
 @router.post("/jobs/{job_id}/claim")
 async def claim_slot(
     job_id: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
 ) -> Response:
-    try:
-        await jobs.claim(container, actor=viewer, job_id=job_id)
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _job_page(
-            request, container, viewer, job_id, error=exc.message, status=exc.http_status
-        )
-    return _back(job_id, "claimed")
+    return await act(
+        jobs.claim(container, actor=viewer, job_id=job_id),
+        refused=_refused(request, container, viewer, job_id),
+        done=_back(job_id, "claimed"),
+    )
 
 
 @router.post("/jobs/{job_id}/slots/{slot_id}/submit")
@@ -127,7 +130,8 @@ async def submit_slot(
     viewer: Viewer,
 ) -> Response:
     text = form.get("submission", "")[:5000].strip()
-    try:
+
+    async def submit() -> None:
         if not text:
             raise InvalidRequestError("Write your report before submitting.", param="submission")
         async with container.db.transaction() as session:
@@ -139,13 +143,12 @@ async def submit_slot(
                 slot_id=slot_id,
                 text=text,
             )
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _job_page(
-            request, container, viewer, job_id, error=exc.message, status=exc.http_status
-        )
-    return _back(job_id, "submitted")
+
+    return await act(
+        submit(),
+        refused=_refused(request, container, viewer, job_id),
+        done=_back(job_id, "submitted"),
+    )
 
 
 @router.post("/jobs/{job_id}/slots/{slot_id}/approve")
@@ -158,22 +161,18 @@ async def approve_slot(
     viewer: Viewer,
 ) -> Response:
     feedback = form.get("feedback", "")[:2000].strip() or None
-    try:
-        await jobs.approve(
+    return await act(
+        jobs.approve(
             container,
             actor=viewer,
             job_id=job_id,
             slot_id=slot_id,
             feedback=feedback,
             idempotency_key=form_key(form),
-        )
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _job_page(
-            request, container, viewer, job_id, error=exc.message, status=exc.http_status
-        )
-    return _back(job_id, "approved")
+        ),
+        refused=_refused(request, container, viewer, job_id),
+        done=_back(job_id, "approved"),
+    )
 
 
 @router.post("/jobs/{job_id}/slots/{slot_id}/reject")
@@ -186,7 +185,8 @@ async def reject_slot(
     viewer: Viewer,
 ) -> Response:
     feedback = form.get("feedback", "")[:2000].strip() or None
-    try:
+
+    async def reject() -> None:
         async with container.db.transaction() as session:
             await jobs.reject(
                 session,
@@ -196,10 +196,9 @@ async def reject_slot(
                 slot_id=slot_id,
                 feedback=feedback,
             )
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _job_page(
-            request, container, viewer, job_id, error=exc.message, status=exc.http_status
-        )
-    return _back(job_id, "rejected")
+
+    return await act(
+        reject(),
+        refused=_refused(request, container, viewer, job_id),
+        done=_back(job_id, "rejected"),
+    )

@@ -9,7 +9,7 @@ JSON. docs/webapp.md describes the pages, sign-in and CSRF.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -189,6 +189,23 @@ def form_key(form: Mapping[str, str]) -> str | None:
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+#: Renders a page again with a refusal's message and status.
+Refused = Callable[[str, int], Awaitable[Response]]
+
+
+async def act(action: Awaitable[object], *, refused: Refused, done: str) -> Response:
+    """A page's form action: what the service refuses is shown on the page (its message and
+    status, nothing changed); an object the viewer may not see is the 404 page; success
+    redirects to ``done``, so a reload does not send the form again."""
+    try:
+        await action
+    except NotFoundError as exc:
+        raise PageMissing(exc.message) from exc
+    except EscrowdError as exc:
+        return await refused(exc.message, exc.http_status)
+    return see_other(done)
 
 
 def _base(request: Request) -> str:

@@ -13,18 +13,19 @@ from starlette.responses import Response
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
-from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
+from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.marketplace.tasks import service as tasks
 from escrowd.marketplace.tasks.schemas import BidCreate, bid_json
 from escrowd.web.routes import (
     LIVE_TYPES,
     SHOWN,
     FormDep,
+    Refused,
     Viewer,
+    act,
     form_key,
     live_stream,
     render,
-    see_other,
 )
 from escrowd.web.service import PageMissing, parse_amount
 
@@ -94,12 +95,28 @@ async def task_page(
     return await _task_page(request, container, viewer, task_id, notice=NOTICES.get(done))
 
 
+def _refused(
+    request: Request, container: ContainerDep, viewer: Principal, task_id: str, amount: str = ""
+) -> Refused:
+    async def page(message: str, status: int) -> Response:
+        return await _task_page(
+            request, container, viewer, task_id, error=message, status=status, amount=amount
+        )
+
+    return page
+
+
+def _back(task_id: str, done: str) -> str:
+    return f"/app/tasks/{quote(task_id)}?done={done}"
+
+
 @router.post("/tasks/{task_id}/bids")
 async def place_bid(
     task_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
 ) -> Response:
     typed = form.get("amount", "")[:40]
-    try:
+
+    async def bid() -> None:
         async with container.db.transaction() as session:
             row = await tasks.get_visible(session, task_id=task_id, actor=viewer)
             currency = row.currency
@@ -114,19 +131,12 @@ async def place_bid(
                 task_id=task_id,
                 body=BidCreate(amount=amount, currency=currency),
             )
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _task_page(
-            request,
-            container,
-            viewer,
-            task_id,
-            error=exc.message,
-            status=exc.http_status,
-            amount=typed,
-        )
-    return see_other(f"/app/tasks/{quote(task_id)}?done=bid")
+
+    return await act(
+        bid(),
+        refused=_refused(request, container, viewer, task_id, amount=typed),
+        done=_back(task_id, "bid"),
+    )
 
 
 @router.post("/tasks/{task_id}/bids/{bid_id}/accept")
@@ -138,29 +148,19 @@ async def accept_bid(
     _form: FormDep,
     viewer: Viewer,
 ) -> Response:
-    try:
-        await tasks.accept_bid(container, actor=viewer, task_id=task_id, bid_id=bid_id)
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _task_page(
-            request, container, viewer, task_id, error=exc.message, status=exc.http_status
-        )
-    return see_other(f"/app/tasks/{quote(task_id)}?done=accepted")
+    return await act(
+        tasks.accept_bid(container, actor=viewer, task_id=task_id, bid_id=bid_id),
+        refused=_refused(request, container, viewer, task_id),
+        done=_back(task_id, "accepted"),
+    )
 
 
 @router.post("/tasks/{task_id}/complete")
 async def complete(
     task_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
 ) -> Response:
-    try:
-        await tasks.complete(
-            container, actor=viewer, task_id=task_id, idempotency_key=form_key(form)
-        )
-    except NotFoundError as exc:
-        raise PageMissing(exc.message) from exc
-    except EscrowdError as exc:
-        return await _task_page(
-            request, container, viewer, task_id, error=exc.message, status=exc.http_status
-        )
-    return see_other(f"/app/tasks/{quote(task_id)}?done=completed")
+    return await act(
+        tasks.complete(container, actor=viewer, task_id=task_id, idempotency_key=form_key(form)),
+        refused=_refused(request, container, viewer, task_id),
+        done=_back(task_id, "completed"),
+    )
