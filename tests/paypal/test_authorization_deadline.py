@@ -2,22 +2,16 @@
 
 These tests move escrowd's clock by weeks and run the authorization sweep, which looks at
 every authorized escrow in the database: they use databases of their own, where no other
-test's authorizations fall due with theirs.
+test's authorizations fall due with theirs (the timers tests' own-database fixtures).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
-from ulid import ULID
 
 from escrowd.clock import FrozenClock
 from escrowd.escrows import sweeps
 from escrowd.escrows.ledgering import escrow_account
-from tests.conftest import BACKENDS, create_pg_database, create_sqlite_database, drop_pg_database
 from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     Ctx,
     _ledger_verified_after_module,
@@ -32,29 +26,8 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     sweep,
 )
 from tests.escrows.conftest import ctx as ctx
+from tests.escrows.test_timers import db_url, own_db_urls  # noqa: F401  (fixtures)
 from tests.paypal.test_paypal_events import confirmed, paypal_of, worker
-
-
-@pytest.fixture(scope="module")
-def own_db_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    urls: dict[str, str] = {}
-    name = f"escrowd_ppauth_{str(ULID()).lower()}"
-    if "sqlite" in BACKENDS:
-        urls["sqlite"] = create_sqlite_database(
-            Path(tmp_path_factory.mktemp("ppauth")) / "ppauth.sqlite3"
-        )
-    if "postgres" in BACKENDS:
-        urls["postgres"] = create_pg_database(name)
-    yield urls
-    if "postgres" in urls:
-        drop_pg_database(name)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, own_db_urls: dict[str, str]) -> str:
-    if request.param not in own_db_urls:
-        pytest.skip(f"{request.param} not in ESCROWD_TEST_BACKENDS")
-    return own_db_urls[request.param]
 
 
 async def test_the_29_day_authorization_feeds_the_deadline_sweep(
