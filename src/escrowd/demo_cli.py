@@ -264,48 +264,28 @@ def _quiet(_: str) -> None:
 
 
 def chapters(result: DemoResult) -> list[Chapter]:
-    """The demo's chapters in the order they happened: the escrow, the payout (if there was
-    one), the disputed escrow (if it got that far)."""
-    out = [
-        Chapter(
+    """The demo's chapters in the order they happened: the escrow, then each of the payout,
+    the disputed escrow, the PayPal escrow and its payout that the demo got to."""
+    told = [
+        (
             "escrow",
-            str(result.escrow["id"]),
+            result.escrow,
             "the escrow: funded, released to both workers, the rest refunded",
-        )
+        ),
+        ("payout", result.payout, "worker1's payout: requested (held), approved, paid"),
+        ("dispute", result.disputed, "the disputed escrow: funded, disputed, split by the admin"),
+        (
+            "paypal",
+            result.paypal_escrow,
+            "the PayPal escrow: approved on PayPal, captured, released to worker2",
+        ),
+        (
+            "paypal payout",
+            result.paypal_payout,
+            "worker2's PayPal payout: requested (held), approved, paid to their email",
+        ),
     ]
-    if result.payout is not None:
-        out.append(
-            Chapter(
-                "payout",
-                str(result.payout["id"]),
-                "worker1's payout: requested (held), approved, paid",
-            )
-        )
-    if result.disputed is not None:
-        out.append(
-            Chapter(
-                "dispute",
-                str(result.disputed["id"]),
-                "the disputed escrow: funded, disputed, split by the admin",
-            )
-        )
-    if result.paypal_escrow is not None:
-        out.append(
-            Chapter(
-                "paypal",
-                str(result.paypal_escrow["id"]),
-                "the PayPal escrow: approved on PayPal, captured, released to worker2",
-            )
-        )
-    if result.paypal_payout is not None:
-        out.append(
-            Chapter(
-                "paypal payout",
-                str(result.paypal_payout["id"]),
-                "worker2's PayPal payout: requested (held), approved, paid to their email",
-            )
-        )
-    return out
+    return [Chapter(kind, str(obj["id"]), title) for kind, obj, title in told if obj is not None]
 
 
 async def traced_demo(container: Container, *, say: Say = _quiet) -> Traced:
