@@ -111,13 +111,12 @@ def _claim_of(event: ProviderEvent) -> dict[str, Any]:
     return claim
 
 
-def payment_matches(claim: Payment, payment: Payment, expected: ExpectedPayment) -> None:
-    """The provider's payment is the escrow's: raise EventMismatch naming every difference."""
+def payment_differences(payment: Payment, expected: ExpectedPayment, *, names: object) -> list[str]:
+    """How the provider's payment differs from the one escrowd made for the escrow; ``names``
+    is the escrow id the payment carries (Stripe's metadata, PayPal's ``custom_id``)."""
     differences: list[str] = []
-    if payment.metadata.get("escrow_id") != expected.escrow:
-        differences.append(
-            f"it names escrow {payment.metadata.get('escrow_id')!r}, not {expected.escrow}"
-        )
+    if names != expected.escrow:
+        differences.append(f"it names escrow {names!r}, not {expected.escrow}")
     if payment.currency != expected.currency:
         differences.append(f"its currency is {payment.currency}, not {expected.currency}")
     if payment.amount != expected.amount:
@@ -132,6 +131,12 @@ def payment_matches(claim: Payment, payment: Payment, expected: ExpectedPayment)
         and payment.customer != expected.customer
     ):
         differences.append(f"it is for customer {payment.customer}, not {expected.customer}")
+    return differences
+
+
+def payment_matches(claim: Payment, payment: Payment, expected: ExpectedPayment) -> None:
+    """The provider's payment is the escrow's: raise EventMismatch naming every difference."""
+    differences = payment_differences(payment, expected, names=payment.metadata.get("escrow_id"))
     if _behind(payment.status, claim.status):
         differences.append(
             f"the event says it is {claim.status.value}, the provider that it is "

@@ -235,17 +235,7 @@ def _order_matches(
 ) -> None:
     """The escrow's order at PayPal is the one escrowd made for it: it names the escrow
     (``custom_id``), and has its currency, amount and intent."""
-    differences: list[str] = []
-    if payment.transfer_group != escrow.id:
-        differences.append(f"it names escrow {payment.transfer_group!r}, not {escrow.id}")
-    if payment.currency != expected.currency:
-        differences.append(f"its currency is {payment.currency}, not {expected.currency}")
-    if payment.amount != expected.amount:
-        differences.append(f"its amount is {payment.amount}, not {expected.amount}")
-    if payment.capture_method != expected.capture_method:
-        differences.append(
-            f"its capture method is {payment.capture_method}, not {expected.capture_method}"
-        )
+    differences = checks.payment_differences(payment, expected, names=payment.transfer_group)
     if differences:
         raise EventMismatch(
             f"PayPal order {payment.id} does not match escrow {escrow.id}: "
