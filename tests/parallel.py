@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _drop(url for _, urls in _handed for url in urls.values())
 
 
-def _drop(urls: Any) -> None:
+def _drop(urls: Iterable[str]) -> None:
     from tests.conftest import drop_pg_database
 
     for url in urls:
