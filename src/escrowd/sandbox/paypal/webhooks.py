@@ -20,25 +20,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp
 
-from escrowd.clock import unix
 from escrowd.config import (
     PAYPAL_SANDBOX_CERT_PATH,
     PAYPAL_SANDBOX_PREFIX,
     PAYPAL_SANDBOX_WEBHOOK_ID,
 )
-from escrowd.logging import get_logger
 from escrowd.providers.paypal.webhook_signature import ALGORITHM, message
 from escrowd.sandbox.paypal.store import ACCOUNT, Unit, new_id, stamp
 from escrowd.sandbox.stripe import models as m
 from escrowd.sandbox.stripe.db import is_unique_violation
 from escrowd.sandbox.stripe.host import Host
-from escrowd.sandbox.stripe.webhooks import BACKOFF, BATCH, LEASE_SECONDS, Sender, _AsgiSender
-
-log = get_logger(__name__)
+from escrowd.sandbox.stripe.webhooks import Sender, claim_due, send_and_record
 
 WEBHOOK_PATH = "/v1/webhooks/paypal"
 _CERT_ID = "sandbox-webhooks"
@@ -159,71 +155,15 @@ async def deliver(container: Host, *, to: ASGIApp | None = None, send: Sender | 
     """Send one batch of due PayPal events; returns how many were attempted."""
     if send is None and to is None:
         return 0
-    c = m.events.c
-    real_now = unix(container.clock.now())
-    async with container.db.engine.begin() as conn:
-        stmt = (
-            select(c.id, c.data, c.attempts)
-            .where(c.account == ACCOUNT, c.state == "pending", c.next_attempt_at <= real_now)
-            .order_by(c.seq)
-            .limit(BATCH)
-        )
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(await conn.execute(stmt))
-        if not rows:
-            return 0
-        await conn.execute(
-            update(m.events)
-            .where(c.id.in_([r.id for r in rows]))
-            .values(next_attempt_at=real_now + LEASE_SECONDS)
-        )
+    rows = await claim_due(container, m.events.c.account == ACCOUNT)
+    if not rows:
+        return 0
     _, key_pem = await credentials(container)
-    own = _AsgiSender(to) if send is None and to is not None else None
-    sender = send or own
-    assert sender is not None
-    outcomes = []
-    try:
-        for row in rows:
-            body = row.data.encode()
-            headers = sign_headers(
-                body, key_pem=key_pem, url=cert_url(container), now=container.clock.now()
-            )
-            try:
-                status = await sender(WEBHOOK_PATH, body, headers)
-                error = None if 200 <= status < 300 else f"HTTP {status}"
-            except Exception as exc:  # a receiver that crashes is a failed delivery, retried
-                error = f"{type(exc).__name__}: {exc}"
-            attempts = row.attempts + 1
-            if error is None:
-                state, next_at = "delivered", real_now
-            elif attempts > len(BACKOFF):
-                state, next_at = "failed", real_now
-                log.warning("sandbox_paypal_webhook_gave_up", event_id=row.id, error=error)
-            else:
-                state, next_at = "pending", real_now + BACKOFF[attempts - 1]
-            outcomes.append(
-                {
-                    "b_id": row.id,
-                    "state": state,
-                    "attempts": attempts,
-                    "next_attempt_at": next_at,
-                    "last_error": error,
-                }
-            )
-    finally:
-        if own is not None:
-            await own.aclose()
-    async with container.db.engine.begin() as conn:
-        await conn.execute(
-            update(m.events)
-            .where(c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("state"),
-                attempts=bindparam("attempts"),
-                next_attempt_at=bindparam("next_attempt_at"),
-                last_error=bindparam("last_error"),
-            ),
-            outcomes,
-        )
-    return len(rows)
+    url = cert_url(container)
+
+    def headers(body: bytes) -> dict[str, str]:
+        return sign_headers(body, key_pem=key_pem, url=url, now=container.clock.now())
+
+    return await send_and_record(
+        container, rows, path=WEBHOOK_PATH, headers=headers, to=to, send=send
+    )

@@ -12,11 +12,11 @@ import functools
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from starlette.types import ASGIApp
 
 from escrowd.clock import unix
@@ -72,37 +72,61 @@ async def deliver(container: Host, *, to: ASGIApp | None = None, send: Sender | 
     app ``to``; returns how many were attempted."""
     if send is None and to is None:
         return 0
+    # The PayPal sandbox's events share the table; it delivers them itself.
+    rows = await claim_due(container, m.events.c.account.is_distinct_from(PAYPAL_ACCOUNT))
+    if not rows:
+        return 0
+    return await send_and_record(
+        container, rows, path=WEBHOOK_PATH, headers=_stripe_headers(container), to=to, send=send
+    )
+
+
+async def claim_due(container: Host, which: ColumnElement[bool]) -> list[Any]:
+    """Lease the oldest due events that ``which`` selects, so a second worker skips them."""
     c = m.events.c
     real_now = unix(container.clock.now())
     async with container.db.engine.begin() as conn:
         stmt = (
             select(c.id, c.data, c.attempts)
-            .where(c.state == "pending", c.next_attempt_at <= real_now)
-            # The PayPal sandbox's events share the table; it delivers them itself.
-            .where(c.account.is_distinct_from(PAYPAL_ACCOUNT))
+            .where(which, c.state == "pending", c.next_attempt_at <= real_now)
             .order_by(c.seq)
             .limit(BATCH)
         )
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(await conn.execute(stmt))
-        if not rows:
-            return 0
-        await conn.execute(
-            update(m.events)
-            .where(c.id.in_([r.id for r in rows]))
-            .values(next_attempt_at=real_now + LEASE_SECONDS)
-        )
+        if rows:
+            await conn.execute(
+                update(m.events)
+                .where(c.id.in_([r.id for r in rows]))
+                .values(next_attempt_at=real_now + LEASE_SECONDS)
+            )
+    return rows
+
+
+async def send_and_record(
+    container: Host,
+    rows: Sequence[Any],
+    *,
+    path: str,
+    headers: Callable[[bytes], dict[str, str]],
+    to: ASGIApp | None,
+    send: Sender | None,
+) -> int:
+    """Post each claimed event to ``path`` with its provider's ``headers`` and record the
+    outcome: delivered on a 2xx, else retried on ``BACKOFF`` and then marked failed."""
     own = _AsgiSender(to) if send is None and to is not None else None
+    sender = send or own
+    assert sender is not None
     try:
-        outcomes = [await _send(container, send or own, row, real_now) for row in rows]
+        outcomes = [await _send(container, sender, row, path, headers) for row in rows]
     finally:
         if own is not None:
             await own.aclose()
     async with container.db.engine.begin() as conn:
         await conn.execute(
             update(m.events)
-            .where(c.id == bindparam("b_id"))
+            .where(m.events.c.id == bindparam("b_id"))
             .values(
                 state=bindparam("state"),
                 attempts=bindparam("attempts"),
@@ -114,30 +138,42 @@ async def deliver(container: Host, *, to: ASGIApp | None = None, send: Sender | 
     return len(rows)
 
 
-async def _send(container: Host, sender: Sender | None, row: Any, real_now: int) -> dict[str, Any]:
-    assert sender is not None
+def _stripe_headers(container: Host) -> Callable[[bytes], dict[str, str]]:
+    def headers(body: bytes) -> dict[str, str]:
+        if _spec().checker is not None:
+            _spec().event_object(json.loads(body)["data"]["object"])
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": sign(body, unix(container.clock.now())),
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        }
+
+    return headers
+
+
+async def _send(
+    container: Host,
+    sender: Sender,
+    row: Any,
+    path: str,
+    headers: Callable[[bytes], dict[str, str]],
+) -> dict[str, Any]:
     body = row.data.encode()
-    if _spec().checker is not None:
-        _spec().event_object(json.loads(body)["data"]["object"])
-    t = unix(container.clock.now())
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "Stripe-Signature": sign(body, t),
-        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-    }
+    sent = headers(body)
     try:
-        status: int | None = await sender(WEBHOOK_PATH, body, headers)
-        error = None if status is not None and 200 <= status < 300 else f"HTTP {status}"
+        status = await sender(path, body, sent)
+        error = None if 200 <= status < 300 else f"HTTP {status}"
     except Exception as exc:  # a receiver that crashes is a failed delivery, retried
         error = f"{type(exc).__name__}: {exc}"
     attempts = row.attempts + 1
+    now = unix(container.clock.now())
     if error is None:
-        state, next_at = "delivered", real_now
+        state, next_at = "delivered", now
     elif attempts > len(BACKOFF):
-        state, next_at = "failed", real_now
-        log.warning("sandbox_webhook_gave_up", event_id=row.id, error=error)
+        state, next_at = "failed", now
+        log.warning("sandbox_webhook_gave_up", event_id=row.id, path=path, error=error)
     else:
-        state, next_at = "pending", unix(container.clock.now()) + BACKOFF[attempts - 1]
+        state, next_at = "pending", now + BACKOFF[attempts - 1]
     return {
         "b_id": row.id,
         "state": state,
