@@ -1,6 +1,7 @@
 """Routes that move money demand an ``Idempotency-Key``; every other POST accepts one.
 
-A route opts in with one word, ``dependencies=[RequireIdempotencyKey]``: route dependencies run
+A route opts in with one word, ``dependencies=[RequireIdempotencyKey]`` (which
+``api.listing.money_route`` adds to a money route's decorator): route dependencies run
 before the route's own (``Caller`` included), so a request without the header is refused
 before anything is read, written or sent to the payment provider. ``IdempotencyMiddleware``
 (``escrowd.api.idempotency``) does the replaying; this module only says where a key is
@@ -53,7 +54,8 @@ async def require_idempotency_key(
         raise key_required()
 
 
-#: ``@router.post(..., dependencies=[RequireIdempotencyKey])`` on every route that moves money.
+#: ``@router.post(..., dependencies=[RequireIdempotencyKey])`` on every route that moves money
+#: (``**money_route(…)`` says it for them).
 RequireIdempotencyKey: DependsParam = Depends(require_idempotency_key)
 
 

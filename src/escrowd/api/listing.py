@@ -11,6 +11,8 @@ with pre-built JSON (``JSONResponse``) rather than a response model.
 (``@router.get(path, **list_route(summary, Model))``): the response model and the errors
 every such route answers with (a list: 400 for a bad cursor or filter, 401; one object: 401,
 404), plus any a route adds (403 where only admins may read, 404 for a list under a parent).
+``money_route`` is the same for a route that moves money: the errors it names (402 for a
+refused card or transfer, 502 for an unknown outcome) and the ``Idempotency-Key`` it requires.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from escrowd.api.idempotency_required import RequireIdempotencyKey
 from escrowd.api.pagination import PageParams, paginate
 from escrowd.api.schemas import ListResponse, error_responses, list_response
 from escrowd.errors import NotFoundError
@@ -97,6 +100,15 @@ def retrieve_route(summary: str, model: type[Any], *more_errors: int) -> dict[st
     """A retrieve route's decorator options: one ``model``, or 401 and 404 (not there, or not
     the caller's to see), and ``more_errors`` too."""
     return _route(summary, model, {401, 404, *more_errors})
+
+
+def money_route(summary: str, model: type[Any], *more_errors: int) -> dict[str, Any]:
+    """A money-moving route's decorator options: one ``model``, the ``Idempotency-Key`` it
+    requires, 401 and 409 (a key in use, or the object's state), and ``more_errors`` too
+    (400 for a bad body, 402 for a refused card or transfer, 502 for an unknown outcome)."""
+    options = _route(summary, model, {401, 409, *more_errors})
+    options["dependencies"] = [RequireIdempotencyKey]
+    return options
 
 
 def _route(summary: str, response_model: Any, errors: set[int]) -> dict[str, Any]:

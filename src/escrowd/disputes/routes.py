@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -42,10 +41,13 @@ _WRITE = error_responses(400, 401, 403, 404, 409)
 
 @router.post(
     "",
-    summary="Open a dispute on an escrow or one of its allocations (its payer or payees, admins)",
-    response_model=DisputeObject,
-    responses=_WRITE,
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Open a dispute on an escrow or one of its allocations (its payer or payees, admins)",
+        DisputeObject,
+        400,
+        403,
+        404,
+    ),
 )
 async def open_dispute(
     body: DisputeCreate, container: ContainerDep, caller: Caller
@@ -128,10 +130,14 @@ async def review_dispute(
 
 @router.post(
     "/{dispute_id}/resolve",
-    summary="Resolve a dispute: release, refund, partial refund or split (admins)",
-    response_model=DisputeObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Resolve a dispute: release, refund, partial refund or split (admins)",
+        DisputeObject,
+        400,
+        403,
+        404,
+        502,
+    ),
 )
 async def resolve_dispute(
     dispute_id: DisputeIdPath, body: DisputeResolve, container: ContainerDep, caller: Caller

@@ -213,12 +213,8 @@ async def clawback(
     items: Sequence[Item] | None = None,
     reason: str | None = None,
 ) -> dict[str, Any]:
-    if items is not None and (amount is not None or prorated is not None):
-        raise InvalidRequestError(
-            "pass allocations, or amount (and prorated), not both.",
-            code="parameter_conflict",
-            param="allocations",
-        )
+    """Refund released money too: called by ``refund.refund`` (``clawback=True``), which has
+    checked the parameters' combination."""
     # 1. Record, under the escrow's lock: check, split, plan the reversals, claim the money.
     async with operations.recording(container, escrow_id, actor) as (s, book):
         e = book.escrow

@@ -102,6 +102,12 @@ async def refund(
     reason: str | None = None,
     clawback: bool = False,
 ) -> dict[str, Any]:
+    if items is not None and (amount is not None or prorated is not None):
+        raise InvalidRequestError(
+            "pass allocations, or amount (and prorated), not both.",
+            code="parameter_conflict",
+            param="allocations",
+        )
     if clawback:
         return await clawbacks.clawback(
             container,
@@ -111,12 +117,6 @@ async def refund(
             prorated=prorated,
             items=items,
             reason=reason,
-        )
-    if items is not None and (amount is not None or prorated is not None):
-        raise InvalidRequestError(
-            "pass allocations, or amount (and prorated), not both.",
-            code="parameter_conflict",
-            param="allocations",
         )
     # 1. Record, under the escrow's lock: check everything, claim the money.
     async with operations.recording(container, escrow_id, actor) as (s, book):

@@ -18,8 +18,7 @@ from fastapi.responses import JSONResponse
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import list_route, page_json, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_json, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import error_responses
 from escrowd.api.strict_json import APIRouter
@@ -105,10 +104,15 @@ async def get_escrow(
 
 @router.post(
     "/{escrow_id}/fund",
-    summary="Pay for the escrow: charge or authorize the payer's card, or its PayPal order",
-    response_model=EscrowObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Pay for the escrow: charge or authorize the payer's card, or its PayPal order",
+        EscrowObject,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def fund_escrow(
     escrow_id: EscrowIdPath,
@@ -139,10 +143,7 @@ async def fund_escrow(
 
 @router.post(
     "/{escrow_id}/capture",
-    summary="Capture an authorized escrow",
-    response_model=EscrowObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route("Capture an authorized escrow", EscrowObject, 400, 403, 404, 502),
 )
 async def capture_escrow(
     escrow_id: EscrowIdPath, container: ContainerDep, caller: Caller
@@ -152,10 +153,15 @@ async def capture_escrow(
 
 @router.post(
     "/{escrow_id}/release",
-    summary="Release allocations to their payees (all, some, or parts)",
-    response_model=ReleaseObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Release allocations to their payees (all, some, or parts)",
+        ReleaseObject,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def release_escrow(
     escrow_id: EscrowIdPath,
@@ -187,10 +193,14 @@ async def release_escrow(
 
 @router.post(
     "/{escrow_id}/refund",
-    summary="Refund money (all, pro rata, or named allocations); released money with clawback",
-    response_model=EscrowObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Refund money (all, pro rata, or named allocations); released money with clawback",
+        EscrowObject,
+        400,
+        403,
+        404,
+        502,
+    ),
 )
 async def refund_escrow(
     escrow_id: EscrowIdPath,

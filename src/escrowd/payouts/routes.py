@@ -13,8 +13,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -49,10 +48,13 @@ router = APIRouter(prefix="/payouts", tags=["payouts"])
 
 @router.post(
     "",
-    summary="Request a payout of available money (held until an admin reviews it)",
-    response_model=PayoutObject,
-    responses=error_responses(400, 401, 403, 404, 409),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Request a payout of available money (held until an admin reviews it)",
+        PayoutObject,
+        400,
+        403,
+        404,
+    ),
 )
 async def create_payout(
     body: PayoutCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
@@ -96,10 +98,14 @@ async def get_payout(
 
 @router.post(
     "/{payout_id}/approve",
-    summary="Approve a requested payout: escrowd sends it to the payment provider (admins)",
-    response_model=PayoutObject,
-    responses=error_responses(401, 403, 404, 409, 429, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Approve a requested payout: escrowd sends it to the payment provider (admins)",
+        PayoutObject,
+        403,
+        404,
+        429,
+        502,
+    ),
 )
 async def approve_payout(
     payout_id: PayoutIdPath, container: ContainerDep, caller: Caller
@@ -116,10 +122,13 @@ async def approve_payout(
 
 @router.post(
     "/{payout_id}/reject",
-    summary="Reject a requested payout: the money is available again (admins)",
-    response_model=PayoutObject,
-    responses=error_responses(400, 401, 403, 404, 409),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Reject a requested payout: the money is available again (admins)",
+        PayoutObject,
+        400,
+        403,
+        404,
+    ),
 )
 async def reject_payout(
     payout_id: PayoutIdPath,

@@ -13,8 +13,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -76,10 +75,15 @@ async def create_plan(
 
 @router.post(
     "",
-    summary="Subscribe to a paid plan (incomplete until the first payment is confirmed)",
-    response_model=SubscriptionCreated,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Subscribe to a paid plan (incomplete until the first payment is confirmed)",
+        SubscriptionCreated,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def create_subscription(
     body: SubscriptionCreate, container: ContainerDep, caller: Caller
@@ -129,10 +133,14 @@ async def get_subscription(
 
 @router.post(
     "/{subscription_id}/change_plan",
-    summary="Upgrade or downgrade: limits change now, the price from the next invoice",
-    response_model=SubscriptionObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Upgrade or downgrade: limits change now, the price from the next invoice",
+        SubscriptionObject,
+        400,
+        403,
+        404,
+        502,
+    ),
 )
 async def change_plan(
     subscription_id: SubscriptionIdPath, body: PlanChange, container: ContainerDep, caller: Caller
@@ -145,10 +153,13 @@ async def change_plan(
 
 @router.post(
     "/{subscription_id}/cancel",
-    summary="Cancel at the end of the paid period (nothing is refunded)",
-    response_model=SubscriptionObject,
-    responses=error_responses(401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Cancel at the end of the paid period (nothing is refunded)",
+        SubscriptionObject,
+        403,
+        404,
+        502,
+    ),
 )
 async def cancel_subscription(
     subscription_id: SubscriptionIdPath, container: ContainerDep, caller: Caller

@@ -14,8 +14,7 @@ from fastapi import Body, Path, Query, Request
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -206,10 +205,15 @@ async def retrieve_booking(
 
 @router.post(
     "/{booking_id}/pay",
-    summary="Pay the booking (its client): charged and HELD, or PayPal's approval page",
-    response_model=BookingObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Pay the booking (its client): charged and HELD, or PayPal's approval page",
+        BookingObject,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def pay(
     booking_id: BookingIdPath,
@@ -241,10 +245,15 @@ async def complete(
 
 @router.post(
     "/{booking_id}/release",
-    summary="Release the money to the worker (the booking's client, once it is complete)",
-    response_model=BookingObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Release the money to the worker (the booking's client, once it is complete)",
+        BookingObject,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def release(
     booking_id: BookingIdPath, container: ContainerDep, caller: Caller, request: Request

@@ -14,10 +14,10 @@ from fastapi import Body, Header, Path, Query
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import HEADER_NAME, RequireIdempotencyKey, key_required
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.idempotency_required import HEADER_NAME, key_required
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.marketplace.gigs import service
 from escrowd.marketplace.gigs.domain import GigStatus
@@ -32,10 +32,14 @@ KeyHeader = Annotated[str | None, Header(alias=HEADER_NAME, include_in_schema=Fa
 
 @router.post(
     "",
-    summary="Hire an expert: the gig's price is authorized on the client's card, not captured",
-    response_model=GigObject,
-    responses=error_responses(400, 401, 402, 403, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Hire an expert: the gig's price is authorized on the client's card, not captured",
+        GigObject,
+        400,
+        402,
+        403,
+        502,
+    ),
 )
 async def create_gig(
     body: GigCreate, container: ContainerDep, caller: Caller, key: KeyHeader = None
@@ -91,10 +95,15 @@ async def gig_status(
 
 @router.post(
     "/{gig_id}/complete",
-    summary="Complete a gig: capture the payment and release it to the expert",
-    response_model=GigObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Complete a gig: capture the payment and release it to the expert",
+        GigObject,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def complete_gig(
     gig_id: GigIdPath, container: ContainerDep, caller: Caller, key: KeyHeader = None
@@ -105,10 +114,14 @@ async def complete_gig(
 
 @router.post(
     "/{gig_id}/cancel",
-    summary="Cancel a gig: void the authorization, or refund the client once captured",
-    response_model=GigObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Cancel a gig: void the authorization, or refund the client once captured",
+        GigObject,
+        400,
+        403,
+        404,
+        502,
+    ),
 )
 async def cancel_gig(
     gig_id: GigIdPath,

@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.api import rate_limit
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.principal import Principal
 from escrowd.api.schemas import ListResponse, error_responses
@@ -104,10 +103,16 @@ async def retrieve_job(
 
 @router.post(
     "/{job_id}/publish",
-    summary="Publish a job: its total budget is paid into escrow (rate limited, plan limited)",
-    response_model=JobObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 429, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Publish a job: its total budget is paid into escrow (rate limited, plan limited)",
+        JobObject,
+        400,
+        402,
+        403,
+        404,
+        429,
+        502,
+    ),
 )
 async def publish_job(
     job_id: JobIdPath,
@@ -167,10 +172,15 @@ async def submit_slot(
 
 @router.post(
     "/{job_id}/slots/{slot_id}/approve",
-    summary="Approve a submission: the slot is released to its tester",
-    response_model=SlotObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Approve a submission: the slot is released to its tester",
+        SlotObject,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def approve_slot(
     job_id: JobIdPath,
@@ -246,10 +256,7 @@ async def dispute_slot(
 
 @router.post(
     "/{job_id}/cancel",
-    summary="Cancel a job: its unclaimed slots are refunded",
-    response_model=JobObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route("Cancel a job: its unclaimed slots are refunded", JobObject, 400, 403, 404, 502),
 )
 async def cancel_job(job_id: JobIdPath, container: ContainerDep, caller: Caller) -> JobObject:
     await service.cancel(container, actor=caller, job_id=job_id)

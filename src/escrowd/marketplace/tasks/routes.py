@@ -15,8 +15,7 @@ from fastapi import Path, Query, Request
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.idempotency_required import RequireIdempotencyKey
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -156,10 +155,15 @@ async def accept_bid(
 
 @router.post(
     "/{task_id}/complete",
-    summary="Complete a paid task (the customer): its escrow is released to the doer",
-    response_model=TaskObject,
-    responses=error_responses(400, 401, 402, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Complete a paid task (the customer): its escrow is released to the doer",
+        TaskObject,
+        400,
+        402,
+        403,
+        404,
+        502,
+    ),
 )
 async def complete_task(
     task_id: TaskIdPath, container: ContainerDep, caller: Caller, request: Request
@@ -174,10 +178,14 @@ async def complete_task(
 
 @router.post(
     "/{task_id}/cancel",
-    summary="Cancel a task not paid yet (the customer; admins also refund a paid one)",
-    response_model=TaskObject,
-    responses=error_responses(400, 401, 403, 404, 409, 502),
-    dependencies=[RequireIdempotencyKey],
+    **money_route(
+        "Cancel a task not paid yet (the customer; admins also refund a paid one)",
+        TaskObject,
+        400,
+        403,
+        404,
+        502,
+    ),
 )
 async def cancel_task(task_id: TaskIdPath, container: ContainerDep, caller: Caller) -> TaskObject:
     return await service.cancel(container, actor=caller, task_id=task_id)

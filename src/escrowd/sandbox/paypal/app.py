@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from escrowd.config import (
     PAYPAL_SANDBOX_CERT_PATH,
@@ -41,6 +41,7 @@ from escrowd.providers.paypal import shapes
 from escrowd.sandbox.paypal import disputes, orders, payouts, webhooks
 from escrowd.sandbox.paypal.faults import PayPalError
 from escrowd.sandbox.paypal.store import Unit, debug_id, new_id
+from escrowd.sandbox.stripe.app import Mounted
 from escrowd.sandbox.stripe.db import is_unique_violation
 from escrowd.sandbox.stripe.host import Host
 from escrowd.sandbox.stripe.hosted.html import escape, form_fields, page, redirect, safe_url
@@ -447,19 +448,5 @@ def create_paypal_sandbox(host: Host) -> FastAPI:
     return app
 
 
-class _Mounted:
-    """The sandbox under ``/sandbox/paypal``, given the scope a ``Mount`` would give it."""
-
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
-        self.app = app
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            root = scope.get("root_path", "")
-            scope = {**scope, "root_path": root + self.prefix, "app_root_path": root}
-        await self.app(scope, receive, send)
-
-
 def mounted_paypal_sandbox(host: Host) -> ASGIApp:
-    return _Mounted(create_paypal_sandbox(host), PAYPAL_SANDBOX_PREFIX)
+    return Mounted(create_paypal_sandbox(host), PAYPAL_SANDBOX_PREFIX)

@@ -99,7 +99,7 @@ def create_sandbox_app(container: Host) -> FastAPI:
     return app
 
 
-class _Mounted:
+class Mounted:
     """The sandbox under ``/sandbox/stripe``: the scope a ``Mount`` would give it (full path,
     ``root_path`` extended by the prefix), without a router in front."""
 
@@ -116,7 +116,7 @@ class _Mounted:
 
 def mounted_sandbox(container: Host) -> ASGIApp:
     """The sandbox app, for requests whose path starts with :data:`SANDBOX_PREFIX`."""
-    return _Mounted(create_sandbox_app(container), SANDBOX_PREFIX)
+    return Mounted(create_sandbox_app(container), SANDBOX_PREFIX)
 
 
 async def deliver_pending(container: DeliveringHost, *, send: Sender | None = None) -> int:
