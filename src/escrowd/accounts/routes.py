@@ -23,9 +23,9 @@ from escrowd.accounts.schemas import (
 )
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 
 AccountIdPath = Annotated[str, Path(max_length=64, description="An account id (acct_…).")]
@@ -36,9 +36,15 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 @router.post(
     "",
-    summary="Create a connected account (yours, or an organization's you administer)",
-    response_model=Account,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Create a connected account (yours, or an organization's you administer)",
+        Account,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def create_account(body: AccountCreate, container: ContainerDep, caller: Caller) -> Account:
     """Payees are paid into a connected account at the payment provider. Create it, then send
@@ -82,9 +88,15 @@ async def get_account(
 
 @router.post(
     "/{account_id}/onboarding_link",
-    summary="Make a single-use onboarding link (expires in minutes)",
-    response_model=AccountLink,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Make a single-use onboarding link (expires in minutes)",
+        AccountLink,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def onboarding_link(
     account_id: AccountIdPath, body: AccountLinkCreate, container: ContainerDep, caller: Caller
@@ -104,9 +116,14 @@ async def onboarding_link(
 
 @router.post(
     "/{account_id}/dashboard_link",
-    summary="Make a single-use link to the payee's dashboard at the provider",
-    response_model=LoginLink,
-    responses=error_responses(401, 403, 404, 409),
+    **write_route(
+        "Make a single-use link to the payee's dashboard at the provider",
+        LoginLink,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def dashboard_link(
     account_id: AccountIdPath, container: ContainerDep, caller: Caller
@@ -117,9 +134,9 @@ async def dashboard_link(
 
 @router.post(
     "/{account_id}/refresh",
-    summary="Pull the account's status and requirements from the provider now",
-    response_model=Account,
-    responses=error_responses(401, 404, 409),
+    **write_route(
+        "Pull the account's status and requirements from the provider now", Account, 401, 404, 409
+    ),
 )
 async def refresh_account(
     account_id: AccountIdPath, container: ContainerDep, caller: Caller

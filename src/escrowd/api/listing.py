@@ -11,7 +11,8 @@ with pre-built JSON (``JSONResponse``) rather than a response model.
 (``@router.get(path, **list_route(summary, Model))``): the response model and the errors
 every such route answers with (a list: 400 for a bad cursor or filter, 401; one object: 401,
 404), plus any a route adds (403 where only admins may read, 404 for a list under a parent).
-``money_route`` is the same for a route that moves money: the errors it names (402 for a
+``write_route`` is the same for a route that changes something, and ``money_route`` for a
+route that moves money: the errors it names (402 for a
 refused card or transfer, 502 for an unknown outcome) and the ``Idempotency-Key`` it requires.
 """
 
@@ -100,6 +101,11 @@ def retrieve_route(summary: str, model: type[Any], *more_errors: int) -> dict[st
     """A retrieve route's decorator options: one ``model``, or 401 and 404 (not there, or not
     the caller's to see), and ``more_errors`` too."""
     return _route(summary, model, {401, 404, *more_errors})
+
+
+def write_route(summary: str, model: type[Any], *errors: int) -> dict[str, Any]:
+    """A route that changes something but moves no money: one ``model`` and its ``errors``."""
+    return _route(summary, model, set(errors))
 
 
 def money_route(summary: str, model: type[Any], *more_errors: int) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.disputes import service
 from escrowd.disputes.domain import DisputeKind, DisputeStatus
@@ -36,7 +36,6 @@ DisputeIdPath = Annotated[
 ]
 
 router = APIRouter(prefix="/disputes", tags=["disputes"])
-_WRITE = error_responses(400, 401, 403, 404, 409)
 
 
 @router.post(
@@ -104,9 +103,15 @@ async def get_dispute(
 
 @router.post(
     "/{dispute_id}/evidence",
-    summary="Add an evidence note (the escrow's parties, admins)",
-    response_model=DisputeObject,
-    responses=_WRITE,
+    **write_route(
+        "Add an evidence note (the escrow's parties, admins)",
+        DisputeObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def add_evidence(
     dispute_id: DisputeIdPath, body: EvidenceAdd, container: ContainerDep, caller: Caller
@@ -118,9 +123,9 @@ async def add_evidence(
 
 @router.post(
     "/{dispute_id}/review",
-    summary="Start reviewing an open dispute (admins)",
-    response_model=DisputeObject,
-    responses=_WRITE,
+    **write_route(
+        "Start reviewing an open dispute (admins)", DisputeObject, 400, 401, 403, 404, 409
+    ),
 )
 async def review_dispute(
     dispute_id: DisputeIdPath, container: ContainerDep, caller: Caller
@@ -159,9 +164,15 @@ async def resolve_dispute(
 
 @router.post(
     "/{dispute_id}/close",
-    summary="Withdraw (the opener) or close (admins) a dispute without moving money",
-    response_model=DisputeObject,
-    responses=_WRITE,
+    **write_route(
+        "Withdraw (the opener) or close (admins) a dispute without moving money",
+        DisputeObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def close_dispute(
     dispute_id: DisputeIdPath,

@@ -18,9 +18,8 @@ from fastapi.responses import JSONResponse
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, money_route, page_json, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_json, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import error_responses
 from escrowd.api.strict_json import APIRouter
 from escrowd.escrows import funding, refund, release, service
 from escrowd.escrows.models import Escrow
@@ -44,14 +43,13 @@ _Created = Annotated[int | None, Query(ge=0, le=MAX_CREATED)]
 
 
 router = APIRouter(prefix="/escrows", tags=["escrows"])
-_WRITE = error_responses(400, 401, 403, 404, 409)
 
 
 def _ok(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.post("", summary="Create an escrow", response_model=EscrowObject, responses=_WRITE)
+@router.post("", **write_route("Create an escrow", EscrowObject, 400, 401, 403, 404, 409))
 async def create_escrow(
     body: EscrowCreate, container: ContainerDep, caller: Caller
 ) -> JSONResponse:
@@ -226,9 +224,9 @@ async def refund_escrow(
 
 @router.post(
     "/{escrow_id}/cancel",
-    summary="Cancel an escrow before its money is held",
-    response_model=EscrowObject,
-    responses=_WRITE,
+    **write_route(
+        "Cancel an escrow before its money is held", EscrowObject, 400, 401, 403, 404, 409
+    ),
 )
 async def cancel_escrow(
     escrow_id: EscrowIdPath,
@@ -242,9 +240,7 @@ async def cancel_escrow(
 
 @router.post(
     "/{escrow_id}/allocations/{allocation_id}/assign",
-    summary="Give an open allocation its payee",
-    response_model=EscrowObject,
-    responses=_WRITE,
+    **write_route("Give an open allocation its payee", EscrowObject, 400, 401, 403, 404, 409),
 )
 async def assign_payee(
     escrow_id: EscrowIdPath,

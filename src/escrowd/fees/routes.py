@@ -8,8 +8,8 @@ from fastapi import Path
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import retrieve_route
-from escrowd.api.schemas import DeletedObject, error_responses
+from escrowd.api.listing import retrieve_route, write_route
+from escrowd.api.schemas import DeletedObject
 from escrowd.api.strict_json import APIRouter
 from escrowd.fees import service as fee_policies
 from escrowd.fees.domain import FeeOverride
@@ -29,9 +29,13 @@ router = APIRouter(prefix="/fee_policies", tags=["fees"])
 
 @router.post(
     "/{party_id}",
-    summary="Set a payee's own fee policy (applies to escrows created from now on)",
-    response_model=PayeeFeePolicyObject,
-    responses=error_responses(400, 401, 403),
+    **write_route(
+        "Set a payee's own fee policy (applies to escrows created from now on)",
+        PayeeFeePolicyObject,
+        400,
+        401,
+        403,
+    ),
 )
 async def set_payee_fee_policy(
     party_id: PartyPath,
@@ -58,9 +62,13 @@ async def get_payee_fee_policy(
 
 @router.delete(
     "/{party_id}",
-    summary="Remove a payee's own fee policy (the marketplace default applies again)",
-    response_model=DeletedObject,
-    responses=error_responses(401, 403, 404),
+    **write_route(
+        "Remove a payee's own fee policy (the marketplace default applies again)",
+        DeletedObject,
+        401,
+        403,
+        404,
+    ),
 )
 async def delete_payee_fee_policy(
     party_id: PartyPath, session: SessionDep, _: AdminPrincipal

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.jobs import incidents
 from escrowd.jobs.models import Incident as IncidentRow
@@ -85,9 +85,9 @@ async def get_incident(
 
 @router.post(
     "/{incident_id}/replay",
-    summary="Run the incident's job again (attempts reset, due now)",
-    response_model=Incident,
-    responses=error_responses(401, 403, 404, 409),
+    **write_route(
+        "Run the incident's job again (attempts reset, due now)", Incident, 401, 403, 404, 409
+    ),
 )
 async def replay_incident(
     incident_id: IncidentIdPath,
@@ -105,9 +105,7 @@ async def replay_incident(
 
 @router.post(
     "/{incident_id}/dismiss",
-    summary="Close the incident without running its job again",
-    response_model=Incident,
-    responses=error_responses(401, 403, 404, 409),
+    **write_route("Close the incident without running its job again", Incident, 401, 403, 404, 409),
 )
 async def dismiss_incident(
     incident_id: IncidentIdPath,

@@ -12,9 +12,9 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import found, list_route, page_of, retrieve_route
+from escrowd.api.listing import found, list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import Currency, ListResponse, error_responses
+from escrowd.api.schemas import Currency, ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import NotFoundError
 from escrowd.ledger.domain import TransferKind, TransferRequest
@@ -36,9 +36,14 @@ TransferIdPath = Annotated[str, Path(max_length=128, description="A ledger trans
 
 @router.post(
     "/accounts",
-    summary="Open a ledger account (or return the existing one with that code)",
-    response_model=LedgerAccount,
-    responses=error_responses(400, 401, 403, 409),
+    **write_route(
+        "Open a ledger account (or return the existing one with that code)",
+        LedgerAccount,
+        400,
+        401,
+        403,
+        409,
+    ),
 )
 async def open_account(
     body: LedgerAccountCreate, session: SessionDep, container: ContainerDep, _: AdminPrincipal
@@ -80,9 +85,15 @@ async def get_account(
 
 @router.post(
     "/transfers",
-    summary="Post a manual transfer (a correction is a new transfer, never an edit)",
-    response_model=LedgerTransfer,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Post a manual transfer (a correction is a new transfer, never an edit)",
+        LedgerTransfer,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def create_transfer(
     body: LedgerTransferCreate, session: SessionDep, container: ContainerDep, _: AdminPrincipal

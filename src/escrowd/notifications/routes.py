@@ -12,7 +12,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import CurrentUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of
+from escrowd.api.listing import list_route, page_of, write_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -60,9 +60,7 @@ async def unread_count(session: SessionDep, user: CurrentUser) -> UnreadCount:
 
 @router.post(
     "/read_all",
-    summary="Mark all your notifications read",
-    response_model=ReadAll,
-    responses=error_responses(401, 403),
+    **write_route("Mark all your notifications read", ReadAll, 401, 403),
 )
 async def read_all(session: SessionDep, container: ContainerDep, user: CurrentUser) -> ReadAll:
     marked = await service.mark_all_read(session, clock=container.clock, user_id=user.id)
@@ -71,9 +69,7 @@ async def read_all(session: SessionDep, container: ContainerDep, user: CurrentUs
 
 @router.post(
     "/{notification_id}/read",
-    summary="Mark one of your notifications read",
-    response_model=NotificationObject,
-    responses=error_responses(401, 403, 404),
+    **write_route("Mark one of your notifications read", NotificationObject, 401, 403, 404),
 )
 async def read_one(
     notification_id: NotificationIdPath,

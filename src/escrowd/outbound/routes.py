@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.auth import AdminPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.ids import Prefix, id_pattern
 from escrowd.outbound import service
@@ -44,9 +44,13 @@ router = APIRouter(prefix="/webhook_endpoints", tags=["webhook endpoints"])
 
 @router.post(
     "",
-    summary="Create a webhook endpoint (its signing secret is in this answer only)",
-    response_model=WebhookEndpointObject,
-    responses=error_responses(400, 401, 403),
+    **write_route(
+        "Create a webhook endpoint (its signing secret is in this answer only)",
+        WebhookEndpointObject,
+        400,
+        401,
+        403,
+    ),
 )
 async def create_webhook_endpoint(
     body: WebhookEndpointCreate,
@@ -94,9 +98,14 @@ async def get_webhook_endpoint(
 
 @router.post(
     "/{endpoint_id}",
-    summary="Update a webhook endpoint: URL, events, description, disable or enable it",
-    response_model=WebhookEndpointObject,
-    responses=error_responses(400, 401, 403, 404),
+    **write_route(
+        "Update a webhook endpoint: URL, events, description, disable or enable it",
+        WebhookEndpointObject,
+        400,
+        401,
+        403,
+        404,
+    ),
 )
 async def update_webhook_endpoint(
     endpoint_id: EndpointIdPath,
@@ -120,9 +129,13 @@ async def update_webhook_endpoint(
 
 @router.post(
     "/{endpoint_id}/rotate_secret",
-    summary="Replace the signing secret (the new one is in this answer only)",
-    response_model=WebhookEndpointObject,
-    responses=error_responses(401, 403, 404),
+    **write_route(
+        "Replace the signing secret (the new one is in this answer only)",
+        WebhookEndpointObject,
+        401,
+        403,
+        404,
+    ),
 )
 async def rotate_webhook_secret(
     endpoint_id: EndpointIdPath, session: SessionDep, container: ContainerDep, _: AdminPrincipal
@@ -176,9 +189,14 @@ async def list_webhook_deliveries(
 
 @router.post(
     "/{endpoint_id}/deliveries/{delivery_id}/retry",
-    summary="Deliver again now: one more attempt, in the background",
-    response_model=WebhookDeliveryObject,
-    responses=error_responses(401, 403, 404, 409),
+    **write_route(
+        "Deliver again now: one more attempt, in the background",
+        WebhookDeliveryObject,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def retry_webhook_delivery(
     endpoint_id: EndpointIdPath,

@@ -13,9 +13,9 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.marketplace.auctions import service
 from escrowd.marketplace.auctions.domain import ArtworkStatus
@@ -36,9 +36,9 @@ ArtworkIdPath = Annotated[str, Path(max_length=64, description="An artwork id (a
 
 @router.post(
     "/artworks",
-    summary="List an artwork for sale with a secret threshold",
-    response_model=ArtworkObject,
-    responses=error_responses(400, 401, 403, 409),
+    **write_route(
+        "List an artwork for sale with a secret threshold", ArtworkObject, 400, 401, 403, 409
+    ),
 )
 async def create_artwork(
     body: ArtworkCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
@@ -77,9 +77,15 @@ async def retrieve_artwork(
 
 @router.post(
     "/artworks/{artwork_id}/bids",
-    summary="Bid on an artwork: at or above its secret threshold, you win and pay its escrow",
-    response_model=BidObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Bid on an artwork: at or above its secret threshold, you win and pay its escrow",
+        BidObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def place_bid(
     artwork_id: ArtworkIdPath, body: BidCreate, container: ContainerDep, caller: Caller

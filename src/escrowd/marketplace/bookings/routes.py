@@ -14,7 +14,7 @@ from fastapi import Body, Path, Query, Request
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -48,9 +48,7 @@ BookingIdPath = Annotated[
 
 @router.post(
     "/jobs",
-    summary="Post a job (clients)",
-    response_model=JobObject,
-    responses=error_responses(400, 401, 403),
+    **write_route("Post a job (clients)", JobObject, 400, 401, 403),
 )
 async def create_job(
     body: JobCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
@@ -86,9 +84,15 @@ async def retrieve_job(job_id: JobIdPath, session: SessionDep, _: CurrentPrincip
 
 @router.post(
     "/jobs/{job_id}/applications",
-    summary="Apply for a job (workers with a verified connected account or a PayPal email)",
-    response_model=ApplicationObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Apply for a job (workers with a verified connected account or a PayPal email)",
+        ApplicationObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def apply(
     job_id: JobIdPath,
@@ -153,9 +157,15 @@ async def worker_earnings(session: SessionDep, principal: CurrentPrincipal) -> W
 
 @router.post(
     "",
-    summary="Hire an applicant: the booking and its escrow (the job's client)",
-    response_model=BookingObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Hire an applicant: the booking and its escrow (the job's client)",
+        BookingObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def hire(body: BookingCreate, container: ContainerDep, caller: Caller) -> BookingObject:
     """The escrow's payer is you, its one allocation the worker's, its fee
@@ -233,9 +243,9 @@ async def pay(
 
 @router.post(
     "/{booking_id}/complete",
-    summary="Mark the work complete (the booking's worker)",
-    response_model=BookingObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Mark the work complete (the booking's worker)", BookingObject, 400, 401, 403, 404, 409
+    ),
 )
 async def complete(
     booking_id: BookingIdPath, container: ContainerDep, caller: Caller

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.api import rate_limit
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.principal import Principal
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.bootstrap import Container
 from escrowd.marketplace.jobs import service
@@ -60,9 +60,7 @@ async def _slot_shown(session: AsyncSession, slot: TestingSlot, viewer: Principa
 
 @router.post(
     "",
-    summary="Draft a job: budget per tester × tester slots",
-    response_model=JobObject,
-    responses=error_responses(400, 401, 403),
+    **write_route("Draft a job: budget per tester × tester slots", JobObject, 400, 401, 403),
 )
 async def create_job(
     body: JobCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
@@ -135,9 +133,14 @@ async def publish_job(
 
 @router.post(
     "/{job_id}/claim",
-    summary="Claim an open tester slot (testers with a verified payout account)",
-    response_model=SlotObject,
-    responses=error_responses(401, 403, 404, 409),
+    **write_route(
+        "Claim an open tester slot (testers with a verified payout account)",
+        SlotObject,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def claim_slot(job_id: JobIdPath, container: ContainerDep, caller: Caller) -> SlotObject:
     slot = await service.claim(container, actor=caller, job_id=job_id)
@@ -147,9 +150,7 @@ async def claim_slot(job_id: JobIdPath, container: ContainerDep, caller: Caller)
 
 @router.post(
     "/{job_id}/slots/{slot_id}/submit",
-    summary="Submit a slot's work (its tester)",
-    response_model=SlotObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route("Submit a slot's work (its tester)", SlotObject, 400, 401, 403, 404, 409),
 )
 async def submit_slot(
     job_id: JobIdPath,
@@ -204,9 +205,9 @@ async def approve_slot(
 
 @router.post(
     "/{job_id}/slots/{slot_id}/reject",
-    summary="Reject a submission: the money stays in escrow",
-    response_model=SlotObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Reject a submission: the money stays in escrow", SlotObject, 400, 401, 403, 404, 409
+    ),
 )
 async def reject_slot(
     job_id: JobIdPath,
@@ -229,9 +230,15 @@ async def reject_slot(
 
 @router.post(
     "/{job_id}/slots/{slot_id}/dispute",
-    summary="Dispute a submission (the client) or a rejection (the tester)",
-    response_model=SlotObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Dispute a submission (the client) or a rejection (the tester)",
+        SlotObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def dispute_slot(
     job_id: JobIdPath,

@@ -15,7 +15,7 @@ from fastapi import Path, Query, Request
 
 from escrowd.api.auth import Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -68,9 +68,7 @@ async def doer_dashboard(
 
 @router.post(
     "",
-    summary="Post a task (customers)",
-    response_model=TaskObject,
-    responses=error_responses(400, 401, 403),
+    **write_route("Post a task (customers)", TaskObject, 400, 401, 403),
 )
 async def create_task(
     body: TaskCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
@@ -106,9 +104,15 @@ async def retrieve_task(
 
 @router.post(
     "/{task_id}/bids",
-    summary="Bid on an open task, for yourself or for an organization you belong to",
-    response_model=BidObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Bid on an open task, for yourself or for an organization you belong to",
+        BidObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def place_bid(
     task_id: TaskIdPath,
@@ -140,9 +144,15 @@ async def list_bids(
 
 @router.post(
     "/{task_id}/bids/{bid_id}/accept",
-    summary="Accept a bid (the customer): the task's escrow is created for you to pay",
-    response_model=TaskObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Accept a bid (the customer): the task's escrow is created for you to pay",
+        TaskObject,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def accept_bid(
     task_id: TaskIdPath, bid_id: BidIdPath, container: ContainerDep, caller: Caller

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from escrowd.api.auth import CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.schemas import error_responses
+from escrowd.api.listing import write_route
 from escrowd.api.strict_json import APIRouter
 from escrowd.subscriptions.limits import service
 from escrowd.subscriptions.limits.schemas import LimitCheck, LimitObject, UsageCreate, UsageObject
@@ -14,9 +14,13 @@ router = APIRouter(tags=["subscriptions"])
 
 @router.post(
     "/limits/check",
-    summary="How much of a plan limit is used this month, and whether one more use fits",
-    response_model=LimitObject,
-    responses=error_responses(400, 401, 404),
+    **write_route(
+        "How much of a plan limit is used this month, and whether one more use fits",
+        LimitObject,
+        400,
+        401,
+        404,
+    ),
 )
 async def check_limit(
     body: LimitCheck, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal
@@ -29,9 +33,14 @@ async def check_limit(
 
 @router.post(
     "/usage",
-    summary="Record one use of a plan limit, refused (409 plan_limit_reached) when it is used up",
-    response_model=UsageObject,
-    responses=error_responses(400, 401, 404, 409),
+    **write_route(
+        "Record one use of a plan limit, refused (409 plan_limit_reached) when it is used up",
+        UsageObject,
+        400,
+        401,
+        404,
+        409,
+    ),
 )
 async def record_usage(
     body: UsageCreate, session: SessionDep, container: ContainerDep, principal: CurrentPrincipal

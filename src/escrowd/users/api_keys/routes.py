@@ -8,9 +8,9 @@ from fastapi import Path
 
 from escrowd.api.auth import AdminUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.users.api_keys import service as api_keys
 from escrowd.users.api_keys.models import ApiKey as ApiKeyRow
@@ -23,9 +23,13 @@ router = APIRouter(prefix="/api_keys", tags=["api keys"])
 
 @router.post(
     "",
-    summary="Create a platform API key (the secret is shown only in this response)",
-    response_model=ApiKeyWithSecret,
-    responses=error_responses(400, 401, 403),
+    **write_route(
+        "Create a platform API key (the secret is shown only in this response)",
+        ApiKeyWithSecret,
+        400,
+        401,
+        403,
+    ),
 )
 async def create_api_key(
     body: ApiKeyCreate, session: SessionDep, container: ContainerDep, admin: AdminUser
@@ -53,9 +57,7 @@ async def get_api_key(key_id: KeyIdPath, session: SessionDep, _admin: AdminUser)
 
 @router.post(
     "/{key_id}/revoke",
-    summary="Revoke an API key: refused from the next request on",
-    response_model=ApiKey,
-    responses=error_responses(401, 403, 404),
+    **write_route("Revoke an API key: refused from the next request on", ApiKey, 401, 403, 404),
 )
 async def revoke_api_key(
     key_id: KeyIdPath, session: SessionDep, container: ContainerDep, _admin: AdminUser

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.auth import CurrentPrincipal, CurrentUser
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import DeletedObject, ListResponse, error_responses
+from escrowd.api.schemas import DeletedObject, ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.users.organizations import service as organizations
 from escrowd.users.organizations.models import Membership
@@ -45,9 +45,7 @@ def _with_users(
 
 @router.post(
     "",
-    summary="Create an organization (you become its admin)",
-    response_model=Organization,
-    responses=error_responses(400, 401, 403),
+    **write_route("Create an organization (you become its admin)", Organization, 400, 401, 403),
 )
 async def create_organization(
     body: OrganizationCreate, session: SessionDep, container: ContainerDep, user: CurrentUser
@@ -92,9 +90,9 @@ async def list_members(
 
 @router.post(
     "/{org_id}/members",
-    summary="Add a member (organization admins)",
-    response_model=OrganizationMember,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Add a member (organization admins)", OrganizationMember, 400, 401, 403, 404, 409
+    ),
 )
 async def add_member(
     org_id: OrgIdPath,
@@ -128,9 +126,9 @@ async def get_member(
 
 @router.post(
     "/{org_id}/members/{member_id}",
-    summary="Change a member's role (organization admins)",
-    response_model=OrganizationMember,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Change a member's role (organization admins)", OrganizationMember, 400, 401, 403, 404, 409
+    ),
 )
 async def update_member(
     org_id: OrgIdPath,
@@ -147,9 +145,14 @@ async def update_member(
 
 @router.delete(
     "/{org_id}/members/{member_id}",
-    summary="Remove a member (organization admins; any member may remove themselves)",
-    response_model=DeletedObject,
-    responses=error_responses(401, 403, 404, 409),
+    **write_route(
+        "Remove a member (organization admins; any member may remove themselves)",
+        DeletedObject,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def remove_member(
     org_id: OrgIdPath, member_id: MemberIdPath, session: SessionDep, principal: CurrentPrincipal
