@@ -9,7 +9,7 @@ from fastapi import Query
 
 from escrowd.api.auth import CurrentPrincipal
 from escrowd.api.deps import SessionDep
-from escrowd.api.schemas import error_responses
+from escrowd.api.listing import retrieve_route
 from escrowd.api.strict_json import APIRouter
 from escrowd.balances import service
 from escrowd.balances.schemas import BalanceObject
@@ -31,9 +31,9 @@ router = APIRouter(prefix="/balance", tags=["balances"])
 
 @router.get(
     "",
-    summary="Retrieve a balance: pending, available and in transit, per currency",
-    response_model=BalanceObject,
-    responses=error_responses(400, 401, 404),
+    **retrieve_route(
+        "Retrieve a balance: pending, available and in transit, per currency", BalanceObject, 400
+    ),
 )
 async def get_balance(
     session: SessionDep, principal: CurrentPrincipal, party: PartyQuery = None

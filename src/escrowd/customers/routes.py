@@ -12,9 +12,9 @@ from fastapi import Depends
 
 from escrowd.api.auth import Caller, CurrentUser, get_current_user
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import found, list_route, page_of
+from escrowd.api.listing import found, list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.customers import service
 from escrowd.customers.models import PaymentMethod as PaymentMethodRow
@@ -42,9 +42,9 @@ payment_methods_router = APIRouter(prefix="/payment_methods", tags=["payment met
 
 @customers_router.get(
     "/me",
-    summary="Your customer at the payment provider, with your default payment method",
-    response_model=Customer,
-    responses=error_responses(401, 403, 404),
+    **retrieve_route(
+        "Your customer at the payment provider, with your default payment method", Customer, 403
+    ),
 )
 async def get_me(session: SessionDep, container: ContainerDep, user: CurrentUser) -> Customer:
     name = container.provider.name
@@ -59,9 +59,7 @@ async def get_me(session: SessionDep, container: ContainerDep, user: CurrentUser
 
 @customers_router.post(
     "/me",
-    summary="Change your default payment method",
-    response_model=Customer,
-    responses=error_responses(400, 401, 403, 404),
+    **write_route("Change your default payment method", Customer, 400, 401, 403, 404),
 )
 async def update_me(body: CustomerUpdate, container: ContainerDep, user: CallerUser) -> Customer:
     row = await service.set_default_payment_method(
@@ -72,9 +70,13 @@ async def update_me(body: CustomerUpdate, container: ContainerDep, user: CallerU
 
 @customers_router.post(
     "/me/setup",
-    summary="Start saving a card: a SetupIntent client secret, or the sandbox's card form",
-    response_model=Setup,
-    responses=error_responses(400, 401, 403),
+    **write_route(
+        "Start saving a card: a SetupIntent client secret, or the sandbox's card form",
+        Setup,
+        400,
+        401,
+        403,
+    ),
 )
 async def setup(body: SetupCreate, container: ContainerDep, user: CallerUser) -> Setup:
     """With Stripe, hand `client_secret` to Stripe.js, which collects the card in the browser.
@@ -93,9 +95,9 @@ async def setup(body: SetupCreate, container: ContainerDep, user: CallerUser) ->
 
 @payment_methods_router.post(
     "/attach",
-    summary="Save a payment method (pm_…) to your customer",
-    response_model=PaymentMethod,
-    responses=error_responses(400, 401, 402, 403),
+    **write_route(
+        "Save a payment method (pm_…) to your customer", PaymentMethod, 400, 401, 402, 403
+    ),
 )
 async def attach(
     body: PaymentMethodAttach, container: ContainerDep, user: CallerUser

@@ -95,9 +95,7 @@ async def get_preferences(session: SessionDep, user: CurrentUser) -> Preferences
 
 @preferences_router.post(
     "",
-    summary="Turn email on or off per notification type",
-    response_model=Preferences,
-    responses=error_responses(400, 401, 403),
+    **write_route("Turn email on or off per notification type", Preferences, 400, 401, 403),
 )
 async def set_preferences(
     body: PreferencesUpdate, session: SessionDep, container: ContainerDep, user: CurrentUser

@@ -13,9 +13,9 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import InvalidRequestError, PermissionDeniedError
 from escrowd.ids import PARTY_PATTERN
@@ -148,9 +148,12 @@ schedule_router = APIRouter(prefix="/payout_schedule", tags=["payouts"])
 
 @schedule_router.get(
     "",
-    summary="Your payout schedule (or an organization's you are an admin of)",
-    response_model=PayoutScheduleObject,
-    responses=error_responses(400, 401, 403, 404),
+    **retrieve_route(
+        "Your payout schedule (or an organization's you are an admin of)",
+        PayoutScheduleObject,
+        400,
+        403,
+    ),
 )
 async def get_payout_schedule(
     session: SessionDep,
@@ -163,9 +166,14 @@ async def get_payout_schedule(
 
 @schedule_router.post(
     "",
-    summary="Set your payout schedule: daily, weekly, monthly or manual",
-    response_model=PayoutScheduleObject,
-    responses=error_responses(400, 401, 403, 404),
+    **write_route(
+        "Set your payout schedule: daily, weekly, monthly or manual",
+        PayoutScheduleObject,
+        400,
+        401,
+        403,
+        404,
+    ),
 )
 async def set_payout_schedule(
     body: PayoutScheduleUpdate,
@@ -193,9 +201,12 @@ destination_router = APIRouter(prefix="/payout_destination", tags=["payouts"])
 
 @destination_router.get(
     "",
-    summary="Where your PayPal payouts go (or an organization's you are an admin of)",
-    response_model=PayoutDestinationObject,
-    responses=error_responses(400, 401, 403, 404),
+    **retrieve_route(
+        "Where your PayPal payouts go (or an organization's you are an admin of)",
+        PayoutDestinationObject,
+        400,
+        403,
+    ),
 )
 async def get_payout_destination(
     session: SessionDep,
@@ -209,9 +220,14 @@ async def get_payout_destination(
 
 @destination_router.post(
     "",
-    summary="Set the PayPal email your PayPal payouts go to",
-    response_model=PayoutDestinationObject,
-    responses=error_responses(400, 401, 403, 404),
+    **write_route(
+        "Set the PayPal email your PayPal payouts go to",
+        PayoutDestinationObject,
+        400,
+        401,
+        403,
+        404,
+    ),
 )
 async def set_payout_destination(
     body: PayoutDestinationUpdate,

@@ -13,9 +13,9 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal, Caller, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, money_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, money_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
-from escrowd.api.schemas import ListResponse, error_responses
+from escrowd.api.schemas import ListResponse
 from escrowd.api.strict_json import APIRouter
 from escrowd.subscriptions import service
 from escrowd.subscriptions.domain import SubscriptionStatus
@@ -51,9 +51,7 @@ async def list_plans(session: SessionDep) -> ListResponse[PlanObject]:
 
 @plans.post(
     "",
-    summary="Create a plan (admins)",
-    response_model=PlanObject,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route("Create a plan (admins)", PlanObject, 400, 401, 403, 404, 409),
 )
 async def create_plan(
     body: PlanCreate, session: SessionDep, container: ContainerDep, principal: AdminPrincipal

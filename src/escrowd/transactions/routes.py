@@ -10,7 +10,7 @@ from fastapi import Query
 
 from escrowd.api.auth import AdminPrincipal, CurrentPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route
+from escrowd.api.listing import list_route, retrieve_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -62,9 +62,7 @@ async def list_transactions(
 
 @router.get(
     "/summary",
-    summary="Summarize a party's transactions per currency",
-    response_model=TransactionSummary,
-    responses=error_responses(400, 401, 404),
+    **retrieve_route("Summarize a party's transactions per currency", TransactionSummary, 400),
 )
 async def transaction_summary(
     session: SessionDep, principal: CurrentPrincipal, party: PartyQuery = None

@@ -8,7 +8,7 @@ from fastapi import Path, Query
 
 from escrowd.api.auth import AdminPrincipal, CurrentPrincipal, CurrentUser, OptionalPrincipal
 from escrowd.api.deps import ContainerDep, SessionDep
-from escrowd.api.listing import list_route, page_of, retrieve_route
+from escrowd.api.listing import list_route, page_of, retrieve_route, write_route
 from escrowd.api.pagination import PageDep
 from escrowd.api.schemas import ListResponse, error_responses
 from escrowd.api.strict_json import APIRouter
@@ -92,9 +92,15 @@ async def get_user(user_id: UserIdPath, session: SessionDep, principal: CurrentP
 
 @users_router.post(
     "/{user_id}",
-    summary="Update a user (name and metadata; role and disabled for admins)",
-    response_model=User,
-    responses=error_responses(400, 401, 403, 404, 409),
+    **write_route(
+        "Update a user (name and metadata; role and disabled for admins)",
+        User,
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
 )
 async def update_user(
     user_id: UserIdPath,
@@ -116,9 +122,7 @@ async def update_user(
 
 @auth_router.post(
     "/tokens",
-    summary="Log in: exchange email and password for an access token",
-    response_model=AccessToken,
-    responses=error_responses(400, 401),
+    **write_route("Log in: exchange email and password for an access token", AccessToken, 400, 401),
 )
 async def create_token(
     body: TokenCreate, session: SessionDep, container: ContainerDep

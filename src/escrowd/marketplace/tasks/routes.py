@@ -50,9 +50,12 @@ async def customer_dashboard(session: SessionDep, principal: CurrentPrincipal) -
 
 @router.get(
     "/dashboard/doer",
-    summary="Your tasks as a doer (or an organization's you belong to), payments and totals",
-    response_model=DoerDashboard,
-    responses=error_responses(400, 401, 403, 404),
+    **retrieve_route(
+        "Your tasks as a doer (or an organization's you belong to), payments and totals",
+        DoerDashboard,
+        400,
+        403,
+    ),
 )
 async def doer_dashboard(
     session: SessionDep,
