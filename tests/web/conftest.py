@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +32,7 @@ import pytest
 from ulid import ULID
 
 import escrowd
+from escrowd.app import create_app
 from escrowd.bootstrap import Container, build
 from escrowd.clock import FrozenClock
 from escrowd.config import Environment, Settings
@@ -247,3 +248,11 @@ def page(browser: Any, live: Live, request: pytest.FixtureRequest) -> Iterator[A
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
             tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         context.close()
+
+
+@pytest.fixture
+async def web(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in process (httpx's ASGI transport), keeping cookies as a browser does."""
+    transport = httpx.ASGITransport(app=create_app(container, background=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as client:
+        yield client

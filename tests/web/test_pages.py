@@ -7,23 +7,14 @@ keeps them. The browser tests (test_browser.py) drive the same pages through chr
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from escrowd.app import create_app
 from escrowd.bootstrap import Container
 from tests.integration.conftest import DEFAULT_PASSWORD, Account, make_user
 
 BASE = "http://escrowd.test"
-
-
-@pytest.fixture
-async def web(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container, background=False))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-        yield client
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -57,6 +48,7 @@ async def sign_in(web: httpx.AsyncClient, who: Account) -> httpx.Response:
         "/app/admin/payouts",
         "/app/admin/disputes",
         "/app/admin/reports",
+        "/app/admin/incidents",
     ],
 )
 async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(
@@ -138,6 +130,7 @@ async def test_a_payee_cannot_open_the_admin_pages(
         "/app/admin/payouts",
         "/app/admin/disputes",
         "/app/admin/reports",
+        "/app/admin/incidents",
     ):
         r = await web.get(path)
         assert r.status_code == 403, r.text

@@ -1,5 +1,6 @@
 """Wiring the web app into escrowd's HTTP app: its pages (``routes`` and the page modules
-that add theirs to its router: ``payees``, ``reports``, ``admin_escrows``; each marketplace
+that add theirs to its router: ``payees``, ``reports``, ``admin_escrows``,
+``admin_incidents``; each marketplace
 flow's on a router of its own, served when the flow runs), its static files, and the answers
 to the pages' signals."""
 
@@ -12,7 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from escrowd.web import admin_escrows, cards, payees, reports  # noqa: F401  (pages join ``router``)
+from escrowd.web import (  # noqa: F401  (pages join ``router``)
+    admin_escrows,
+    admin_incidents,
+    cards,
+    payees,
+    reports,
+)
 from escrowd.web import auctions as auction_pages
 from escrowd.web import bookings as booking_pages
 from escrowd.web import gigs as gig_pages

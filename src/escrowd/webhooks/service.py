@@ -311,6 +311,25 @@ def _failure(
     }
 
 
+#: The settled outcomes an admin looks into: a ``failed`` event can be replayed (``requeue``)
+#: once its cause is fixed; a ``rejected`` one has an incident with both sides and nothing to
+#: replay. (``ignored`` is the normal end of a kind escrowd does not act on.)
+NEEDS_A_LOOK = (WebhookStatus.failed, WebhookStatus.rejected)
+
+
+def needing_a_look(*, statuses: tuple[WebhookStatus, ...] = NEEDS_A_LOOK) -> Select[Any]:
+    """Settled inbound events an admin may look into, newest first (not due again: a failed
+    event still being retried on its own has a ``next_attempt_at``)."""
+    return (
+        select(InboundWebhookEvent)
+        .where(
+            InboundWebhookEvent.status.in_([s.value for s in statuses]),
+            InboundWebhookEvent.next_attempt_at.is_(None),
+        )
+        .order_by(InboundWebhookEvent.id.desc())
+    )
+
+
 async def requeue(container: Container, *, provider: str, event_id: str) -> bool:
     """Make a failed (or ignored) event due again now, e.g. after an admin fixed its cause.
 
