@@ -149,7 +149,7 @@ def render(
         path=request.url.path,
         flows_on=getattr(request.app.state, "web_flows", frozenset()),
         new_key=new_form_key,
-        **context,
+        **{"all_events": ALL_EVENTS, "live_types": LIVE_TYPES, **context},
     )
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
     if new:
@@ -159,6 +159,8 @@ def render(
 
 #: Every event type, for ``data-types`` on a page's ``#live`` (app.js listens to each by name).
 LIVE_TYPES = [t.value for t in EventType]
+#: The stream of every event the viewer may see: a list page's ``#live`` follows it.
+ALL_EVENTS = "/v1/events/stream?seconds=3600"
 
 
 async def live_stream(
@@ -168,7 +170,7 @@ async def live_stream(
     viewer may watch it -- else None, as the stream would answer 404 and the browser retry
     forever. Without an ``object_id``: every event the viewer may see (a list of escrows)."""
     if object_id is None:
-        return "/v1/events/stream?seconds=3600"
+        return ALL_EVENTS
     if not await event_stream.may_watch(session, actor=viewer, object_id=object_id):
         return None
     return f"/v1/events/stream?object_id={quote(object_id)}&seconds=3600"

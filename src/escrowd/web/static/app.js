@@ -2,9 +2,10 @@
 // live status, which it adds.
 "use strict";
 
-// Live status: an escrow page (and a job's, gig's, task's, the bookings list) listens to the
-// event stream for its escrow (the session cookie
-// authenticates it) and, on each event, fetches the page again and swaps in the live part.
+// Live status: an escrow page (and a job's, gig's, task's) listens to the event stream for
+// its escrow, a list page (escrows, bookings, gigs, artworks, the balance and its payouts,
+// admins' escrows and payouts) to every event the viewer may see (the session cookie
+// authenticates it) and, on each event, fetches the page again and swaps in the live parts.
 function watchLive() {
   const live = document.getElementById("live");
   if (!live) return;
@@ -22,15 +23,23 @@ function watchLive() {
     }
     busy = true;
     try {
-      const r = await fetch(window.location.pathname, { credentials: "same-origin" });
+      // The query too: a filtered list (the admins' escrow search) stays filtered.
+      const r = await fetch(window.location.pathname + window.location.search,
+                            { credentials: "same-origin" });
       if (r.ok) {
         const doc = new DOMParser().parseFromString(await r.text(), "text/html");
         const fresh = doc.getElementById("live");
         const current = document.getElementById("live");
         if (fresh && current) {
           current.replaceChildren(...fresh.childNodes);
-          localTimes();
         }
+        // A page whose statuses stand in more than one place (a balance and its payout
+        // history, with the payout form between them) marks the others data-live-part.
+        for (const part of document.querySelectorAll("[data-live-part][id]")) {
+          const twin = doc.getElementById(part.id);
+          if (twin) part.replaceChildren(...twin.childNodes);
+        }
+        localTimes();
       }
     } finally {
       busy = false;
