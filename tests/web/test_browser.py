@@ -140,6 +140,8 @@ def test_a_payee_requests_a_payout_and_an_admin_approves_it_and_splits_a_dispute
     admin = live.admin()
     sign_in(page, admin)
     page.goto("/app/admin/payouts")
+    # The admin sees whom the payout is for, not only an id.
+    expect(page.locator("tr", has_text=payout["id"])).to_contain_text(payee.email)
     page.get_by_role("button", name=f"Approve payout {payout['id']}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Payout {payout['id']} approved")
     got = live.get(payee, f"/v1/payouts/{payout['id']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -198,3 +199,23 @@ async def count(session: AsyncSession, *, role: str | None = None) -> int:
     if role is not None:
         stmt = stmt.where(User.role == role)
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def party_names(session: AsyncSession, party_ids: Collection[str]) -> dict[str, str]:
+    """How to show each payee to an admin: a user's name and email, an organization's name
+    (two queries whatever the number). Ids that name nobody are left out."""
+    from escrowd.users.organizations.models import Organization  # the subpackage builds on this
+
+    ids = set(party_ids)
+    names: dict[str, str] = {}
+    if users := [i for i in ids if i.startswith(Prefix.user.value + "_")]:
+        rows = await session.execute(
+            select(User.id, User.name, User.email).where(User.id.in_(users))
+        )
+        names.update({r.id: f"{r.name} <{r.email}>" for r in rows})
+    if orgs := [i for i in ids if i.startswith(Prefix.organization.value + "_")]:
+        rows = await session.execute(
+            select(Organization.id, Organization.name).where(Organization.id.in_(orgs))
+        )
+        names.update({r.id: f"{r.name} (organization)" for r in rows})
+    return names

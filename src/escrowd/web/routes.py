@@ -595,6 +595,7 @@ async def _payouts_page(
             )
         ).all()
         recent = [PayoutObject.of(row) for row in recent_rows]
+        names = await users.party_names(session, {p.party for p in [*pending, *recent]})
     return render(
         request,
         container,
@@ -603,6 +604,7 @@ async def _payouts_page(
         status=status,
         pending=pending,
         recent=recent,
+        names=names,
         error=error,
         notice=notice,
     )
