@@ -12,7 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from escrowd.web import admin_escrows, cards, payees, reports  # noqa: F401  (pages join ``router``)
+from escrowd.web import (  # noqa: F401  (pages join ``router``)
+    admin_escrows,
+    cards,
+    escrow_disputes,
+    organizations,
+    payees,
+    reports,
+)
 from escrowd.web import auctions as auction_pages
 from escrowd.web import bookings as booking_pages
 from escrowd.web import gigs as gig_pages
