@@ -97,8 +97,7 @@ async def test_a_client_drafts_publishes_and_cancels_a_job_from_the_app(ctx: Ctx
         assert refused.status_code == 404, refused.text
     assert (await api(ctx, owner, "GET", f"/v1/jobs/{job_id}"))["status"] == "draft"
 
-    # A card that attaches but declines charges: refused on the page, the job stays a draft,
-    # and the form's key is left free for another card.
+    # A card that attaches but declines charges: refused on the page, the job stays a draft.
     attach = "/v1/payment_methods/attach"
     declining = await api(
         ctx, owner, "POST", attach, {"payment_method": "pm_card_chargeCustomerFail"}
@@ -116,6 +115,23 @@ async def test_a_client_drafts_publishes_and_cancels_a_job_from_the_app(ctx: Ctx
     job = await api(ctx, owner, "GET", f"/v1/jobs/{job_id}")
     assert job["status"] == "draft"
     escrow_id = job["escrow"]
+    # The refused form's key is free: the same form with a card that asks for 3-D Secure goes
+    # through, but publishing does not authenticate, so the job stays a draft, and the page
+    # says to use another card.
+    strong = await api(
+        ctx, owner, "POST", attach, {"payment_method": "pm_card_authenticationRequired"}
+    )
+    asked = await web.post(f"{path}/publish", data={**publish, "payment_method": strong["id"]})
+    assert asked.status_code == 303, asked.text
+    page = await web.get(asked.headers["location"])
+    assert "asks for 3-D Secure" in page.text
+    assert "Published" not in page.text
+    assert (await api(ctx, owner, "GET", f"/v1/jobs/{job_id}"))["status"] == "draft"
+    # That key is used now: the same form with another card is refused; a new form is not.
+    reused = await web.post(f"{path}/publish", data={**publish, "payment_method": visa["id"]})
+    assert reused.status_code == 422, reused.text
+    assert "sent already with other values" in reused.text
+    publish = form_of(page, f"{path}/publish")
     paid = await web.post(f"{path}/publish", data={**publish, "payment_method": visa["id"]})
     assert paid.status_code == 303, paid.text
     assert "Published" in (await web.get(paid.headers["location"])).text

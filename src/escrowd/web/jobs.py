@@ -146,9 +146,14 @@ async def _job_page(
         escrow = await session.get(Escrow, job.escrow) if job.escrow else None
         escrow_status = escrow.status if escrow is not None else None
     if notice == PUBLISHED and job.status is JobStatus.draft:
-        notice = (
-            "Not published yet: the card needs confirming. Continue paying on the job's escrow "
-            "page; the job opens once the budget is paid."
+        # The jobs service opens a job only when publishing finds the money held: a card
+        # that asks for 3-D Secure leaves the draft, to publish with another card.
+        notice = None
+        error = (
+            "Not published: this card asks for 3-D Secure, which publishing a job does not "
+            "support yet. Publish with another card."
+            if escrow_status == "requires_action"
+            else f"Not published yet: the job's escrow is {escrow_status}."
         )
     me = viewer.user_id
     client = viewer.is_admin or (me is not None and me == job.client)
@@ -176,7 +181,6 @@ async def _job_page(
         can_claim=can_claim,
         can_publish=owner and job.status is JobStatus.draft,
         can_cancel=client and job.status in (JobStatus.draft, JobStatus.open),
-        escrow_status=escrow_status,
         cards=cards,
         default=default,
         error=error,
