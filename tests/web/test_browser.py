@@ -56,7 +56,9 @@ def test_a_payer_pays_with_the_4242_card_and_sees_the_money_held(page: Page, liv
     expect(page.get_by_test_id("escrow-status")).to_have_text("refunded")
 
 
-def test_a_payer_saves_a_card_and_pays_an_escrow_with_it(page: Page, live: Live) -> None:
+def test_a_payer_saves_a_card_pays_an_escrow_with_it_and_disputes_it(
+    page: Page, live: Live
+) -> None:
     payer = live.user("client")
     escrow_id = live.escrow(payer, None, 1800, description="Banner")
     sign_in(page, payer)
@@ -75,6 +77,15 @@ def test_a_payer_saves_a_card_and_pays_an_escrow_with_it(page: Page, live: Live)
     expect(page.get_by_label("Saved card")).to_contain_text("ending 4242")
     page.get_by_role("button", name=re.compile("with this card")).click()
     expect(page.get_by_test_id("escrow-status")).to_have_text("held")
+    # Something is wrong: the payer disputes the escrow from its page.
+    page.get_by_label("Reason").select_option("not_as_described")
+    page.get_by_label("What went wrong").fill("The banner is the wrong size.")
+    page.get_by_role("button", name="Open a dispute").click()
+    expect(page.get_by_role("status")).to_contain_text("Dispute opened")
+    expect(page.get_by_test_id("escrow-status")).to_have_text("disputed")
+    expect(page.get_by_role("button", name="Open a dispute")).to_have_count(0)
+    (dispute,) = live.get(payer, f"/v1/disputes?escrow={escrow_id}")["data"]
+    assert (dispute["reason"], dispute["status"]) == ("not_as_described", "open")
 
 
 def test_a_3d_secure_card_passes_the_authentication_page(page: Page, live: Live) -> None:

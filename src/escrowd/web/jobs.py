@@ -8,15 +8,23 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from escrowd.api.deps import ContainerDep
+from escrowd.api.errors import validation_error
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
-from escrowd.errors import InvalidRequestError, NotFoundError
+from escrowd.customers import service as customers
+from escrowd.customers.models import PaymentMethod
+from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
+from escrowd.escrows.models import Escrow
 from escrowd.marketplace.jobs import service as jobs
-from escrowd.marketplace.jobs.domain import JobStatus, SlotStatus
-from escrowd.marketplace.jobs.schemas import job_json
+from escrowd.marketplace.jobs.domain import MAX_TESTERS, JobStatus, SlotStatus
+from escrowd.marketplace.jobs.routes import PUBLISH_RATE
+from escrowd.marketplace.jobs.schemas import JobCreate, job_json
+from escrowd.money import normalize_currency
+from escrowd.web.once import once
 from escrowd.web.routes import (
     LIVE_TYPES,
     SHOWN,
@@ -27,20 +35,95 @@ from escrowd.web.routes import (
     form_key,
     live_stream,
     render,
+    see_other,
 )
-from escrowd.web.service import PageMissing
+from escrowd.web.service import PageMissing, parse_amount
 
 #: Served only when ESCROWD_MARKETPLACES runs the jobs flow (``mount.install``).
 router = APIRouter(prefix="/app", include_in_schema=False)
 
+PUBLISHED = "Published: the budget is held in escrow and testers may claim slots."
 
-@router.get("/jobs")
-async def job_board(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+
+async def _board(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> Response:
     """Published jobs, newest first, and the viewer's own drafts (``list_query``'s rule)."""
     async with container.db.transaction() as session:
         rows = (await session.scalars(jobs.list_query(actor=viewer).limit(SHOWN))).all()
         shown = [job_json(r, await jobs.slots_of(session, r.id), viewer=viewer) for r in rows]
-    return render(request, container, "jobs.html", viewer, jobs=shown)
+    return render(
+        request,
+        container,
+        "jobs.html",
+        viewer,
+        status=status,
+        jobs=shown,
+        error=error,
+        # Next to the form when the viewer has it (a client), else at the top of the page.
+        failed="post" if error and viewer.role == "client" else None,
+        form=form or {"currency": "usd", "max_testers": "1"},
+        max_testers=MAX_TESTERS,
+    )
+
+
+@router.get("/jobs")
+async def job_board(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+    return await _board(request, container, viewer)
+
+
+def _job_create(form: dict[str, str]) -> JobCreate:
+    """The form's fields as ``POST /v1/jobs``'s body: the amount typed like ``100.00``, and
+    the body checked by the API's own model (its messages, its limits)."""
+    currency = normalize_currency(form["currency"])
+    budget = parse_amount(form["budget_per_tester"], currency, field="budget per tester")
+    typed = form["max_testers"].strip()
+    if not typed.isdigit():
+        raise InvalidRequestError(
+            f"Enter how many testers as a whole number from 1 to {MAX_TESTERS}.",
+            param="max_testers",
+        )
+    body = {
+        "title": form["title"].strip(),
+        "description": form["description"].strip() or None,
+        "currency": currency,
+        "budget_per_tester": budget,
+        "max_testers": int(typed[:6]),
+    }
+    try:
+        return JobCreate.model_validate(body)
+    except ValidationError as exc:
+        raise validation_error(exc.errors()) from None
+
+
+@router.post("/jobs")
+async def post_job(
+    request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
+) -> Response:
+    """Draft a job as ``POST /v1/jobs`` does (clients only: the service's rule)."""
+    typed = {
+        "title": form.get("title", "")[:300],
+        "description": form.get("description", "")[:6000],
+        "currency": form.get("currency", "usd")[:3],
+        "budget_per_tester": form.get("budget_per_tester", "")[:40],
+        "max_testers": form.get("max_testers", "")[:10],
+    }
+    try:
+        body = _job_create(typed)
+        async with container.db.transaction() as session:
+            row = await jobs.create_job(session, clock=container.clock, actor=viewer, body=body)
+            job_id = row.id
+    except EscrowdError as exc:
+        return await _board(
+            request, container, viewer, error=exc.message, status=exc.http_status, form=typed
+        )
+    return see_other(_back(job_id, "drafted"))
 
 
 async def _job_page(
@@ -60,8 +143,24 @@ async def _job_page(
             raise PageMissing(exc.message) from exc
         job = job_json(row, await jobs.slots_of(session, row.id), viewer=viewer)
         stream = await live_stream(session, viewer, job.escrow) if job.escrow else None
+        escrow = await session.get(Escrow, job.escrow) if job.escrow else None
+        escrow_status = escrow.status if escrow is not None else None
+    if notice == PUBLISHED and job.status is JobStatus.draft:
+        # The jobs service opens a job only when publishing finds the money held: a card
+        # that asks for 3-D Secure leaves the draft, to publish with another card.
+        notice = None
+        error = (
+            "Not published: this card asks for 3-D Secure, which publishing a job does not "
+            "support yet. Publish with another card."
+            if escrow_status == "requires_action"
+            else f"Not published yet: the job's escrow is {escrow_status}."
+        )
     me = viewer.user_id
     client = viewer.is_admin or (me is not None and me == job.client)
+    # Publishing pays with the client's own saved cards, so it is offered to the client (an
+    # admin may publish through the API, with the client's default card).
+    owner = me is not None and me == job.client
+    cards, default = await _cards(container, viewer) if owner else ([], None)
     mine = next((s for s in job.slots if me is not None and s.tester == me), None)
     can_claim = (
         viewer.role == "worker"
@@ -80,9 +179,27 @@ async def _job_page(
         event_types=LIVE_TYPES,
         client=client,
         can_claim=can_claim,
+        can_publish=owner and job.status is JobStatus.draft,
+        can_cancel=client and job.status in (JobStatus.draft, JobStatus.open),
+        cards=cards,
+        default=default,
         error=error,
         notice=notice,
     )
+
+
+async def _cards(
+    container: ContainerDep, viewer: Principal
+) -> tuple[list[PaymentMethod], str | None]:
+    if viewer.user_id is None:
+        return [], None
+    async with container.db.transaction() as session:
+        stmt = customers.list_query(user_id=viewer.user_id).order_by(PaymentMethod.id)
+        cards = list((await session.scalars(stmt)).all())
+        default = await customers.default_payment_method(
+            session, user_id=viewer.user_id, provider=container.provider.name
+        )
+    return cards, default
 
 
 @router.get("/jobs/{job_id}")
@@ -90,6 +207,9 @@ async def job_page(
     job_id: str, request: Request, container: ContainerDep, viewer: Viewer, done: str = ""
 ) -> Response:
     notice = {
+        "drafted": "Job drafted: publish it to pay its budget into escrow and open its slots.",
+        "published": PUBLISHED,
+        "cancelled": "Cancelled: the unclaimed slots' money goes back to you.",
         "claimed": "You claimed a slot: do the testing, then submit your report.",
         "submitted": "Report submitted: the client reviews it.",
         "approved": "Approved: the slot's money is released to its tester.",
@@ -201,4 +321,50 @@ async def reject_slot(
         reject(),
         refused=_refused(request, container, viewer, job_id),
         done=_back(job_id, "rejected"),
+    )
+
+
+@router.post("/jobs/{job_id}/publish")
+async def publish_job(
+    job_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
+) -> Response:
+    """Pay the job's budget into escrow as ``POST /v1/jobs/{id}/publish`` does (the same rate
+    limit and plan limit), with the chosen saved card or the default one; once per form key."""
+    card = form.get("payment_method", "")[:255] or None
+    path = f"/app/jobs/{quote(job_id)}/publish"
+
+    async def publish() -> str:
+        await jobs.publish(
+            container, actor=viewer, job_id=job_id, payment_method=card, rate=PUBLISH_RATE
+        )
+        return job_id
+
+    return await act(
+        once(container, viewer, form_key(form), path=path, values=f"{job_id}:{card}", run=publish),
+        refused=_refused(request, container, viewer, job_id),
+        done=_back(job_id, "published"),
+    )
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel_job(
+    job_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
+) -> Response:
+    """Cancel as ``POST /v1/jobs/{id}/cancel`` does: a draft is dropped, an open job's
+    unclaimed slots are refunded; once per form key."""
+
+    async def cancel() -> str:
+        return await jobs.cancel(container, actor=viewer, job_id=job_id)
+
+    return await act(
+        once(
+            container,
+            viewer,
+            form_key(form),
+            path=f"/app/jobs/{quote(job_id)}/cancel",
+            values=job_id,
+            run=cancel,
+        ),
+        refused=_refused(request, container, viewer, job_id),
+        done=_back(job_id, "cancelled"),
     )

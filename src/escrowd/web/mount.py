@@ -17,6 +17,8 @@ from escrowd.web import (  # noqa: F401  (pages join ``router``)
     admin_escrows,
     admin_incidents,
     cards,
+    escrow_disputes,
+    organizations,
     payees,
     reports,
 )

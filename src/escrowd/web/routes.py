@@ -11,19 +11,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from escrowd import __version__
-from escrowd.api import idempotency
 from escrowd.api.deps import ContainerDep
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
@@ -33,7 +30,7 @@ from escrowd.customers.models import PaymentMethod
 from escrowd.disputes import service as disputes
 from escrowd.disputes.domain import OPEN, Outcome
 from escrowd.disputes.models import Dispute
-from escrowd.disputes.schemas import dispute_json
+from escrowd.disputes.schemas import DisputeCreate, dispute_json
 from escrowd.errors import CardError, EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.escrows import funding
 from escrowd.escrows import service as escrows
@@ -52,6 +49,7 @@ from escrowd.payouts.schemas import PayoutObject
 from escrowd.sandbox.stripe.cards import CARDS
 from escrowd.users import passwords, tokens
 from escrowd.users import service as users
+from escrowd.web.once import once
 from escrowd.web.service import (
     CSRF_FIELD,
     PageForbidden,
@@ -74,6 +72,11 @@ from escrowd.web.service import (
 HERE = Path(__file__).parent
 #: How many rows a list page shows (the newest); paging comes with a later slice.
 SHOWN = 50
+#: The escrow states a dispute may be opened in with money still free to dispute (the
+#: disputes service refuses the rest: not paid yet, or everything released or refunded).
+DISPUTABLE = (State.held, State.partially_released, State.partially_refunded)
+#: ``POST /v1/disputes``'s reasons, in its order.
+DISPUTE_REASONS: tuple[str, ...] = get_args(DisputeCreate.model_fields["reason"].annotation)
 #: The sandbox's test cards the escrow page lists, in the order a tester needs them.
 TEST_CARDS = ("4242424242424242", "4000002500003155", "4000000000000002", "4000000000009995")
 
@@ -363,6 +366,9 @@ async def _escrow_page(
     *,
     error: str | None = None,
     status: int = 200,
+    notice: str | None = None,
+    failed: str | None = None,
+    dispute_form: Mapping[str, str] | None = None,
 ) -> Response:
     async with container.db.transaction() as session:
         try:
@@ -372,10 +378,19 @@ async def _escrow_page(
         stmt = events.list_query(actor=viewer, object_id=escrow_id)
         rows = (await session.scalars(stmt.order_by(None).order_by(EventRow.id).limit(SHOWN))).all()
         trail = [Event.of(row).to_json() for row in rows]
+        of_escrow = await disputes.list_query(session, actor=viewer, escrow=escrow_id)
+        dispute_rows = await session.scalars(of_escrow.order_by(Dispute.id.desc()).limit(SHOWN))
+        escrow_disputes = [dispute_json(row) for row in dispute_rows.all()]
     cards = [CARDS[n] for n in TEST_CARDS]
     can_pay = viewer.user_id == escrow["payer"] and escrow["status"] in (
         State.requires_payment,
         State.requires_action,
+    )
+    # The payer's form; the disputes service decides (a payee may open one through the API).
+    can_dispute = (
+        viewer.user_id == escrow["payer"]
+        and escrow["status"] in DISPUTABLE
+        and not any(d["status"] in OPEN for d in escrow_disputes)
     )
     saved: list[PaymentMethod] = []
     default: str | None = None
@@ -399,15 +414,24 @@ async def _escrow_page(
         cards=cards,
         can_pay=can_pay,
         error=error,
+        notice=notice,
+        failed=failed,
+        disputes=escrow_disputes,
+        can_dispute=can_dispute,
+        dispute_reasons=DISPUTE_REASONS,
+        dispute_form=dispute_form or {},
         event_types=[t.value for t in EventType],
     )
 
 
 @router.get("/escrows/{escrow_id}")
 async def escrow_page(
-    escrow_id: str, request: Request, container: ContainerDep, viewer: Viewer
+    escrow_id: str, request: Request, container: ContainerDep, viewer: Viewer, done: str = ""
 ) -> Response:
-    return await _escrow_page(request, container, viewer, escrow_id)
+    notice = {
+        "disputed": "Dispute opened: the escrow is frozen until an admin decides it.",
+    }.get(done)
+    return await _escrow_page(request, container, viewer, escrow_id, notice=notice)
 
 
 @router.post("/escrows/{escrow_id}/pay")
@@ -441,35 +465,13 @@ async def _pay_saved(
     payment_method: str,
     key: str | None,
 ) -> Response:
-    """``funding.fund`` with a saved card, as ``POST /v1/escrows/{id}/fund`` does. The form's
-    hidden ``idempotency_key`` is claimed first (committed in flight, so a twin sent at once
-    is refused while this one runs), finished with the escrow's answer, or let go when the
-    payment is refused, so the corrected form may be sent again with it."""
+    """``funding.fund`` with a saved card, as ``POST /v1/escrows/{id}/fund`` does, once per
+    form key (``once``: claimed before the card is charged, so a twin sent at once is refused
+    while this one runs; let go when the payment is refused, so the corrected form may be
+    sent again with it)."""
     page = f"/app/escrows/{quote(escrow_id)}"
-    path = f"{page}/pay"
-    fingerprint = idempotency.request_fingerprint(
-        "POST", path, b"", f"{escrow_id}:{payment_method}".encode()
-    )
-    claimed: tuple[str, str] | None = None
-    if key is not None:
-        try:
-            async with container.db.transaction() as session:
-                found = await idempotency.claim_in(
-                    session, container=container, scope=viewer.id, key=key, path=path,
-                    fingerprint=fingerprint,
-                )  # fmt: skip
-                if isinstance(found, bytes):
-                    return see_other(found.decode() or page)
-                claimed = (found.scope, found.key)
-        except IntegrityError:
-            return await _being_sent(request, container, viewer, escrow_id)
-        except EscrowdError as exc:
-            if await _in_flight(container, viewer.id, key, fingerprint):
-                return await _being_sent(request, container, viewer, escrow_id)
-            return await _escrow_page(
-                request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
-            )
-    try:
+
+    async def pay() -> str:
         escrow = await funding.fund(
             container,
             escrow_id=escrow_id,
@@ -477,56 +479,18 @@ async def _pay_saved(
             payment_method=payment_method,
             return_url=f"{_base(request)}{page}",
         )
+        return _next_action(escrow) or page
+
+    try:
+        to = await once(
+            container, viewer, key, path=f"{page}/pay", values=f"{escrow_id}:{payment_method}",
+            run=pay,
+        )  # fmt: skip
     except EscrowdError as exc:
-        if claimed is not None:
-            await _let_go(container, *claimed)
         return await _escrow_page(
             request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
         )
-    to = _next_action(escrow) or page
-    if claimed is not None:
-        async with container.db.transaction() as session:
-            row = (
-                await session.scalars(
-                    select(idempotency.IdempotencyKey).where(
-                        idempotency.IdempotencyKey.scope == claimed[0],
-                        idempotency.IdempotencyKey.key == claimed[1],
-                    )
-                )
-            ).one()
-            idempotency.finish_in(row, body=to.encode())
-    return see_other(to)
-
-
-async def _in_flight(container: ContainerDep, scope: str, key: str, fingerprint: str) -> bool:
-    """Whether the same form (same values) is being paid right now by a twin request."""
-    async with container.db.transaction() as session:
-        row = (
-            await session.scalars(
-                select(idempotency.IdempotencyKey).where(
-                    idempotency.IdempotencyKey.scope == scope, idempotency.IdempotencyKey.key == key
-                )
-            )
-        ).one_or_none()
-    return row is not None and row.state == "in_flight" and row.request_hash == fingerprint
-
-
-async def _being_sent(
-    request: Request, container: ContainerDep, viewer: Principal, escrow_id: str
-) -> Response:
-    return await _escrow_page(
-        request, container, viewer, escrow_id, status=409,
-        error="This payment is being sent already: reload the page in a moment.",
-    )  # fmt: skip
-
-
-async def _let_go(container: ContainerDep, scope: str, key: str) -> None:
-    async with container.db.transaction() as session:
-        await session.execute(
-            delete(idempotency.IdempotencyKey).where(
-                idempotency.IdempotencyKey.scope == scope, idempotency.IdempotencyKey.key == key
-            )
-        )
+    return see_other(to or page)
 
 
 def _next_action(escrow: Mapping[str, Any]) -> str | None:

@@ -8,14 +8,20 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from escrowd.api.deps import ContainerDep
+from escrowd.api.errors import validation_error
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
-from escrowd.errors import InvalidRequestError, NotFoundError
+from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
+from escrowd.marketplace.tasks import domain
 from escrowd.marketplace.tasks import service as tasks
-from escrowd.marketplace.tasks.schemas import BidCreate, bid_json
+from escrowd.marketplace.tasks.domain import PaymentStatus
+from escrowd.marketplace.tasks.schemas import BidCreate, TaskCreate, bid_json
+from escrowd.money import normalize_currency
+from escrowd.web.once import once
 from escrowd.web.routes import (
     LIVE_TYPES,
     SHOWN,
@@ -26,6 +32,7 @@ from escrowd.web.routes import (
     form_key,
     live_stream,
     render,
+    see_other,
 )
 from escrowd.web.service import PageMissing, parse_amount
 
@@ -33,20 +40,76 @@ from escrowd.web.service import PageMissing, parse_amount
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 NOTICES = {
+    "posted": "Task posted: it is open, and doers may bid on it now.",
+    "cancelled": "Task cancelled: its bids are turned down and an unpaid escrow is called off.",
     "bid": "Bid placed: the customer decides.",
     "accepted": "Bid accepted: pay the task's escrow; the money is held until you complete it.",
     "completed": "Completed: the escrow is released to the doer.",
 }
 
 
-@router.get("/tasks")
-async def task_list(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+async def _list_page(
+    request: Request,
+    container: ContainerDep,
+    viewer: Principal,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> Response:
     """Open tasks and the viewer's own (as customer or doer), newest first."""
     async with container.db.transaction() as session:
         stmt = await tasks.list_query(session, actor=viewer, status=None)
         rows = (await session.scalars(stmt.limit(SHOWN))).all()
         shown = await tasks.show_many(session, rows, viewer)
-    return render(request, container, "tasks.html", viewer, tasks=shown)
+    return render(
+        request,
+        container,
+        "tasks.html",
+        viewer,
+        status=status,
+        tasks=shown,
+        error=error,
+        # Next to the form when the viewer has it (a client), else at the top of the page.
+        failed="post" if error and viewer.role == "client" else None,
+        form=form or {"currency": "usd"},
+    )
+
+
+@router.get("/tasks")
+async def task_list(request: Request, container: ContainerDep, viewer: Viewer) -> Response:
+    return await _list_page(request, container, viewer)
+
+
+@router.post("/tasks")
+async def post_task(
+    request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
+) -> Response:
+    """Post a task as ``POST /v1/tasks`` does (customers only: the service's rule); it is
+    open, taking bids, at once."""
+    typed = {
+        "title": form.get("title", "")[:300],
+        "description": form.get("description", "")[:3000],
+        "currency": form.get("currency", "usd")[:3],
+    }
+    try:
+        fields = {
+            "title": typed["title"].strip(),
+            "description": typed["description"].strip() or None,
+            "currency": normalize_currency(typed["currency"]),
+        }
+        try:
+            body = TaskCreate.model_validate(fields)
+        except ValidationError as exc:
+            raise validation_error(exc.errors()) from None
+        async with container.db.transaction() as session:
+            row = await tasks.create_task(session, clock=container.clock, actor=viewer, body=body)
+            task_id = row.id
+    except EscrowdError as exc:
+        return await _list_page(
+            request, container, viewer, error=exc.message, status=exc.http_status, form=typed
+        )
+    return see_other(_back(task_id, "posted"))
 
 
 async def _task_page(
@@ -82,6 +145,10 @@ async def _task_page(
         bids=bids,
         customer=customer,
         can_bid=task.status.value == "open" and viewer.role == "worker",
+        # The service's rule: a paid task is refunded by an admin only (else a dispute).
+        can_cancel=customer
+        and domain.cancellable(task.status)
+        and (viewer.is_admin or task.payment_status is not PaymentStatus.payment_in_escrow),
         error=error,
         notice=notice,
         amount=amount,
@@ -163,4 +230,29 @@ async def complete(
         tasks.complete(container, actor=viewer, task_id=task_id, idempotency_key=form_key(form)),
         refused=_refused(request, container, viewer, task_id),
         done=_back(task_id, "completed"),
+    )
+
+
+@router.post("/tasks/{task_id}/cancel")
+async def cancel(
+    task_id: str, request: Request, container: ContainerDep, form: FormDep, viewer: Viewer
+) -> Response:
+    """Cancel as ``POST /v1/tasks/{id}/cancel`` does (an unpaid escrow is cancelled, a paid one
+    refunded by an admin); once per form key."""
+
+    async def call_off() -> str:
+        await tasks.cancel(container, actor=viewer, task_id=task_id)
+        return task_id
+
+    return await act(
+        once(
+            container,
+            viewer,
+            form_key(form),
+            path=f"/app/tasks/{quote(task_id)}/cancel",
+            values=task_id,
+            run=call_off,
+        ),
+        refused=_refused(request, container, viewer, task_id),
+        done=_back(task_id, "cancelled"),
     )
