@@ -443,3 +443,65 @@ async def test_of_concurrent_claims_each_slot_goes_to_exactly_one_tester(own: Ct
     assert set(holders) <= {t.id for t in testers}
     escrow = await ok(ctx, client, "GET", f"/v1/escrows/{job['escrow']}")
     assert sorted(a["payee"] for a in escrow["allocations"]) == sorted(holders)
+
+
+async def test_a_job_paid_with_3d_secure_opens_once_the_payer_completes_it(ctx: Ctx) -> None:
+    client = await payer(ctx)
+    job = await draft(ctx, client, "Paid after 3-D Secure", testers=1)
+    first = await publish(ctx, client, job, pm="pm_card_threeDSecureRequired")
+    assert (first["status"], first["published"]) == ("draft", None)
+    escrow = await ok(ctx, client, "GET", f"/v1/escrows/{first['escrow']}")
+    assert escrow["status"] == "requires_action"
+    page = httpx.URL(escrow["next_action"]["url"])
+    done = await ctx.client.post(
+        page.raw_path.decode(), data={"token": page.params["token"], "outcome": "complete"}
+    )
+    # Publishing takes no return URL: the sandbox's page says how authentication ended.
+    assert done.status_code == 200, done.text
+    assert "succeeded" in done.text
+    await settle(ctx.container)  # the payment's webhook funds the escrow
+    assert (await ok(ctx, client, "GET", f"/v1/escrows/{first['escrow']}"))["status"] == "held"
+    assert (await ok(ctx, client, "GET", f"/v1/jobs/{job['id']}"))["status"] == "draft"
+
+    # The sweep opens it, once; a publish sent again now is refused and changes nothing.
+    opened_count = await sweep(ctx.container, job_sweeps.open_paid)
+    assert opened_count is not None
+    assert opened_count >= 1
+    opened = await ok(ctx, client, "GET", f"/v1/jobs/{job['id']}")
+    assert opened["status"] == "open"
+    assert opened["published"] is not None
+    await refused(
+        ctx,
+        client,
+        "POST",
+        f"/v1/jobs/{job['id']}/publish",
+        {"payment_method": "pm_card_visa"},
+        409,
+        "job_not_draft",
+    )
+    await sweep(ctx.container, job_sweeps.open_paid)
+    assert (await ok(ctx, client, "GET", f"/v1/jobs/{job['id']}"))["published"] == opened[
+        "published"
+    ]
+    assert await ledger_balance(ctx, f"escrow:{first['escrow']}") == BUDGET
+
+
+async def test_a_publish_sent_again_after_3d_secure_opens_the_job_without_charging_again(
+    ctx: Ctx,
+) -> None:
+    client = await payer(ctx)
+    job = await draft(ctx, client, "Published again after 3-D Secure", testers=1)
+    first = await publish(ctx, client, job, pm="pm_card_threeDSecureRequired")
+    escrow = await ok(ctx, client, "GET", f"/v1/escrows/{first['escrow']}")
+    page = httpx.URL(escrow["next_action"]["url"])
+    await ctx.client.post(
+        page.raw_path.decode(), data={"token": page.params["token"], "outcome": "complete"}
+    )
+    await settle(ctx.container)
+    payment = (await ok(ctx, client, "GET", f"/v1/escrows/{first['escrow']}"))["payment"]
+    # Before any sweep: the client's second publish finds the money held and opens the job.
+    again = await publish(ctx, client, job)
+    assert again["status"] == "open"
+    after = await ok(ctx, client, "GET", f"/v1/escrows/{first['escrow']}")
+    assert (after["status"], after["payment"]["id"]) == ("held", payment["id"])
+    assert await ledger_balance(ctx, f"escrow:{first['escrow']}") == BUDGET

@@ -5,11 +5,14 @@ money-moving forms (publish, cancel) run once per form key. Both databases."""
 
 from __future__ import annotations
 
+import html
+
+import httpx
 from sqlalchemy import func, select
 
 from escrowd.marketplace.jobs import models as job_models
 from escrowd.marketplace.tasks.models import Task
-from tests.escrows.conftest import Ctx
+from tests.escrows.conftest import Ctx, settle
 from tests.escrows.conftest import _stripe_spec as _stripe_spec
 from tests.escrows.conftest import browser as browser
 from tests.escrows.conftest import client as client
@@ -116,8 +119,8 @@ async def test_a_client_drafts_publishes_and_cancels_a_job_from_the_app(ctx: Ctx
     assert job["status"] == "draft"
     escrow_id = job["escrow"]
     # The refused form's key is free: the same form with a card that asks for 3-D Secure goes
-    # through, but publishing does not authenticate, so the job stays a draft, and the page
-    # says to use another card.
+    # through; the job stays a draft until the card is authenticated, and the page links the
+    # authentication page (or publishing with another card).
     strong = await api(
         ctx, owner, "POST", attach, {"payment_method": "pm_card_authenticationRequired"}
     )
@@ -126,6 +129,9 @@ async def test_a_client_drafts_publishes_and_cancels_a_job_from_the_app(ctx: Ctx
     page = await web.get(asked.headers["location"])
     assert "asks for 3-D Secure" in page.text
     assert "Published" not in page.text
+    pending = await api(ctx, owner, "GET", f"/v1/escrows/{escrow_id}")
+    assert pending["status"] == "requires_action"
+    assert f'href="{html.escape(pending["next_action"]["url"])}"' in page.text
     assert (await api(ctx, owner, "GET", f"/v1/jobs/{job_id}"))["status"] == "draft"
     # That key is used now: the same form with another card is refused; a new form is not.
     reused = await web.post(f"{path}/publish", data={**publish, "payment_method": visa["id"]})
@@ -227,3 +233,41 @@ async def test_a_customer_posts_and_cancels_a_task_from_the_app(ctx: Ctx) -> Non
     refused = await web.post(f"{path}/cancel", data={"csrf_token": csrf_of(page)})
     assert refused.status_code == 409
     assert "This task is cancelled." in refused.text
+
+
+async def test_a_job_paid_with_3d_secure_from_the_app_opens_when_the_client_comes_back(
+    ctx: Ctx,
+) -> None:
+    owner = await make_user(ctx.container, role="client")
+    strong = await api(
+        ctx, owner, "POST", "/v1/payment_methods/attach",
+        {"payment_method": "pm_card_threeDSecureRequired"},
+    )  # fmt: skip
+    job = await api(
+        ctx, owner, "POST", "/v1/jobs",
+        {"title": f"3DS {owner.id}", "currency": "usd", "budget_per_tester": 1_000,
+         "max_testers": 1},
+    )  # fmt: skip
+    web = await as_(ctx, owner)
+    path = f"/app/jobs/{job['id']}"
+    publish = form_of(await web.get(path), f"{path}/publish")
+    asked = await web.post(f"{path}/publish", data={**publish, "payment_method": strong["id"]})
+    assert asked.status_code == 303, asked.text
+    escrow_id = (await api(ctx, owner, "GET", f"/v1/jobs/{job['id']}"))["escrow"]
+    escrow = await api(ctx, owner, "GET", f"/v1/escrows/{escrow_id}")
+    page = httpx.URL(escrow["next_action"]["url"])
+    done = await ctx.client.post(
+        page.raw_path.decode(), data={"token": page.params["token"], "outcome": "complete"}
+    )
+    # The authentication page sends the client back to the job's page.
+    assert done.status_code == 303, done.text
+    back = httpx.URL(done.headers["location"])
+    assert (back.path, back.params["done"]) == (path, "authenticated")
+    await settle(ctx.container)  # the payment's webhook: the escrow is held
+    shown = await web.get(f"{back.path}?{back.query.decode()}")
+    assert shown.status_code == 200
+    assert "Complete 3-D Secure" not in shown.text
+    opened = await api(ctx, owner, "GET", f"/v1/jobs/{job['id']}")
+    assert opened["status"] == "open"
+    held = await api(ctx, owner, "GET", f"/v1/escrows/{escrow['id']}")
+    assert (held["status"], held["amount_held"]) == ("held", 1_000)

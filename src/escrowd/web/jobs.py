@@ -43,6 +43,7 @@ from escrowd.web.service import PageMissing, parse_amount
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 PUBLISHED = "Published: the budget is held in escrow and testers may claim slots."
+AUTHENTICATED = "Authenticated: the job opens as soon as the payment is confirmed."
 
 
 async def _board(
@@ -141,20 +142,27 @@ async def _job_page(
             row = await jobs.get_job(session, job_id=job_id, actor=viewer)
         except NotFoundError as exc:
             raise PageMissing(exc.message) from exc
+        escrow = await session.get(Escrow, row.escrow_id) if row.escrow_id else None
+        escrow_status = escrow.status if escrow is not None else None
+        authenticate = escrow.next_action_url if escrow is not None else None
+    if row.status == JobStatus.draft and escrow_status == "held":
+        # Paid since publishing answered (3-D Secure completed): open it now, as the
+        # ``jobs.open_paid`` sweep would shortly.
+        await jobs.open_paid_drafts(container, job_id=row.id)
+        async with container.db.transaction() as session:
+            row = await jobs.get_job(session, job_id=job_id, actor=viewer)
+    async with container.db.transaction() as session:
         job = job_json(row, await jobs.slots_of(session, row.id), viewer=viewer)
         stream = await live_stream(session, viewer, job.escrow) if job.escrow else None
-        escrow = await session.get(Escrow, job.escrow) if job.escrow else None
-        escrow_status = escrow.status if escrow is not None else None
-    if notice == PUBLISHED and job.status is JobStatus.draft:
-        # The jobs service opens a job only when publishing finds the money held: a card
-        # that asks for 3-D Secure leaves the draft, to publish with another card.
+    if notice in (PUBLISHED, AUTHENTICATED) and job.status is JobStatus.draft:
         notice = None
-        error = (
-            "Not published: this card asks for 3-D Secure, which publishing a job does not "
-            "support yet. Publish with another card."
-            if escrow_status == "requires_action"
-            else f"Not published yet: the job's escrow is {escrow_status}."
-        )
+        if escrow_status == "requires_action":
+            # The card asks for 3-D Secure: the page has the link; the job opens once paid.
+            notice = "This card asks for 3-D Secure: complete it to publish the job."
+        elif notice != AUTHENTICATED:
+            error = f"Not published yet: the job's escrow is {escrow_status}."
+    if notice is None and job.status is JobStatus.draft and escrow_status == "requires_action":
+        notice = "This card asks for 3-D Secure: complete it to publish the job."
     me = viewer.user_id
     client = viewer.is_admin or (me is not None and me == job.client)
     # Publishing pays with the client's own saved cards, so it is offered to the client (an
@@ -183,6 +191,7 @@ async def _job_page(
         can_cancel=client and job.status in (JobStatus.draft, JobStatus.open),
         cards=cards,
         default=default,
+        authenticate=authenticate if owner and escrow_status == "requires_action" else None,
         error=error,
         notice=notice,
     )
@@ -209,6 +218,7 @@ async def job_page(
     notice = {
         "drafted": "Job drafted: publish it to pay its budget into escrow and open its slots.",
         "published": PUBLISHED,
+        "authenticated": AUTHENTICATED,
         "cancelled": "Cancelled: the unclaimed slots' money goes back to you.",
         "claimed": "You claimed a slot: do the testing, then submit your report.",
         "submitted": "Report submitted: the client reviews it.",
@@ -333,9 +343,16 @@ async def publish_job(
     card = form.get("payment_method", "")[:255] or None
     path = f"/app/jobs/{quote(job_id)}/publish"
 
+    back = f"{str(request.base_url).rstrip('/')}{_back(job_id, 'authenticated')}"
+
     async def publish() -> str:
         await jobs.publish(
-            container, actor=viewer, job_id=job_id, payment_method=card, rate=PUBLISH_RATE
+            container,
+            actor=viewer,
+            job_id=job_id,
+            payment_method=card,
+            rate=PUBLISH_RATE,
+            return_url=back,
         )
         return job_id
 

@@ -120,13 +120,17 @@ async def publish_job(
 ) -> JobObject:
     """At most 5 publish attempts a minute per user (429 `rate_limited`, with `Retry-After`);
     the Starter plan publishes 5 jobs a month (409 `plan_limit_reached`). A declined card is a
-    402 and leaves the job a draft: publish again with another card."""
+    402 and leaves the job a draft: publish again with another card. A card that asks for
+    3-D Secure leaves it a draft with its escrow `requires_action` (the page is the escrow's
+    `next_action.url`, back to `return_url`); the job opens once the payment is authenticated
+    (within seconds, or at once on the next publish)."""
     await service.publish(
         container,
         actor=caller,
         job_id=job_id,
         payment_method=body.payment_method if body is not None else None,
         rate=PUBLISH_RATE,
+        return_url=body.return_url if body is not None else None,
     )
     return await _shown(container, job_id, caller)
 

@@ -32,6 +32,13 @@ class PublishRequest(RequestModel):
         description="The card that pays the job's total budget (pm_…); omitted, your default "
         "saved card.",
     )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Where the client comes back after 3-D Secure, when the card asks for it "
+        "(the job stays a draft until then; the escrow's `next_action.url` is the page).",
+    )
 
 
 class SubmitRequest(RequestModel):

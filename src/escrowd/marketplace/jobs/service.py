@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service as accounts
@@ -144,6 +144,7 @@ async def publish(
     job_id: str,
     payment_method: str | None,
     rate: rate_limit.Limit,
+    return_url: str | None = None,
 ) -> str:
     """Pay the job's total budget into its escrow: the job opens once the money is held.
 
@@ -206,17 +207,55 @@ async def publish(
                 )
             job.updated_at = now
         escrow_id = job.escrow_id
+        # Paid already (a card that asked for 3-D Secure, completed since): open it now rather
+        # than charging again or leaving it to the sweep.
+        paid = await s.scalar(select(Escrow.status).where(Escrow.id == escrow_id))
+        if paid == "held":
+            _open(job, container.clock.now())
+            return job_id
     funded = await funding.fund(
-        container, escrow_id=escrow_id, actor=actor, payment_method=payment_method
+        container,
+        escrow_id=escrow_id,
+        actor=actor,
+        payment_method=payment_method,
+        return_url=return_url,
     )
     if funded["status"] == "held":
         async with container.db.transaction() as s:
             job = await _locked(s, job_id, actor)
             if job.status == JobStatus.draft:
-                job.status = JobStatus.open.value
-                job.published_at = job.updated_at = container.clock.now()
-                log.info("job_published", job=job.id, escrow=escrow_id)
+                _open(job, container.clock.now())
     return job_id
+
+
+def _open(job: TestingJob, now: datetime) -> None:
+    job.status = JobStatus.open.value
+    job.published_at = job.updated_at = now
+    log.info("job_published", job=job.id, escrow=job.escrow_id)
+
+
+async def open_paid_drafts(container: Container, *, job_id: str | None = None) -> int:
+    """The ``jobs.open_paid`` sweep: a draft whose escrow became held after its publish call
+    answered (the client completed 3-D Secure; the payment's webhook funded the escrow) opens
+    now; with ``job_id``, that job only (its page, when the client comes back). One
+    statement, so a job opens once whoever runs it; how many opened."""
+    now = container.clock.now()
+    paid = select(Escrow.id).where(Escrow.status == "held")
+    which = [TestingJob.status == JobStatus.draft.value, TestingJob.escrow_id.in_(paid)]
+    if job_id is not None:
+        which.append(TestingJob.id == job_id)
+    async with container.db.transaction() as s:
+        opened = (
+            await s.execute(
+                update(TestingJob)
+                .where(*which)
+                .values(status=JobStatus.open.value, published_at=now, updated_at=now)
+                .returning(TestingJob.id, TestingJob.escrow_id)
+            )
+        ).all()
+    for job_id, escrow_id in opened:
+        log.info("job_published", job=job_id, escrow=escrow_id, late=True)
+    return len(opened)
 
 
 async def _slot(s: AsyncSession, job: TestingJob, slot_id: str) -> TestingSlot:

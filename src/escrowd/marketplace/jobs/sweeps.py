@@ -1,4 +1,6 @@
-"""The ``jobs.disputes`` sweep (every 10 s): disputed tester slots follow their disputes.
+"""The jobs flow's sweeps (every 10 s): ``jobs.disputes``, disputed tester slots follow their
+disputes; ``jobs.open_paid``, a draft whose escrow became held after publishing answered
+(3-D Secure completed later) opens.
 
 Registered by ``bootstrap.registries`` like every other sweep, not on import."""
 
@@ -10,6 +12,7 @@ from escrowd.jobs import Registry, SweepContext
 from escrowd.marketplace.jobs import service
 
 NAME = "jobs.disputes"
+OPEN_PAID = "jobs.open_paid"
 EVERY = timedelta(seconds=10)
 
 
@@ -17,5 +20,10 @@ async def follow(ctx: SweepContext) -> int:
     return await service.follow_disputes(ctx.container)
 
 
+async def open_paid(ctx: SweepContext) -> int:
+    return await service.open_paid_drafts(ctx.container)
+
+
 def register(jobs: Registry) -> None:
     jobs.add_sweep(NAME, EVERY, follow)
+    jobs.add_sweep(OPEN_PAID, EVERY, open_paid)
