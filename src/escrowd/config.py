@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     provider: ProviderMode = ProviderMode.sandbox
     stripe_secret_key: str = ""
+    #: The ``pk_…`` key Stripe.js uses in payers' browsers (the web app's Payment Element);
+    #: public by design. Unused in sandbox mode, whose hosted card form needs none.
+    stripe_publishable_key: str = ""
     stripe_webhook_secrets: str = ""
     # --- PayPal inbound webhooks (docs/webhooks.md) ---
     #: The id PayPal gave the webhook listener pointing at /v1/webhooks/paypal; it is part of
@@ -258,6 +261,11 @@ class Settings(BaseSettings):
             problems.append(
                 "ESCROWD_PROVIDER=stripe needs ESCROWD_STRIPE_SECRET_KEY (sk_live_… or sk_test_…); "
                 "leave ESCROWD_PROVIDER unset to use the built-in sandbox."
+            )
+        if self.stripe_publishable_key and not self.stripe_publishable_key.startswith("pk_"):
+            problems.append(
+                "ESCROWD_STRIPE_PUBLISHABLE_KEY must be the publishable key (pk_live_… or "
+                "pk_test_…) from the Stripe dashboard, never a secret key."
             )
         if self.provider is ProviderMode.stripe and SANDBOX_WEBHOOK_SECRET in self._listed_secrets:
             problems.append(

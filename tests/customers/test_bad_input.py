@@ -54,6 +54,7 @@ from tests.integration.conftest import assert_error, bearer, count_all, make_api
             "resource_missing",
             "default_payment_method",
         ),
+        ("/v1/payment_methods/pm_notsaved/detach", {}, 404, "resource_missing", "payment_method"),
     ],
 )
 async def test_bad_payment_method_requests_are_refused_and_write_nothing(
@@ -100,6 +101,13 @@ async def test_another_customers_card_cannot_be_attached(
         "/v1/customers/me", json={"default_payment_method": pm}, headers=thief.headers
     )
     assert_error(r, 404, "invalid_request_error", "resource_missing")
+    # Nor removed by them: 404, and the owner keeps it.
+    r = await client.post(f"/v1/payment_methods/{pm}/detach", headers=thief.headers)
+    err = assert_error(r, 404, "invalid_request_error", "resource_missing")
+    assert "cus_" not in err["message"]
+    assert await count_all(container, *TABLES) == before
+    kept = await client.get("/v1/payment_methods", headers=owner.headers)
+    assert [c["id"] for c in kept.json()["data"]] == [pm]
 
 
 async def test_api_keys_and_anonymous_callers_have_no_customer(

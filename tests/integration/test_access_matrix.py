@@ -220,13 +220,21 @@ MATRIX: list[Row] = [
     *web_page("POST /app/escrows/{escrow_id}/pay", CSRF_REFUSED, watch=("escrow",)),
     *web_page("POST /app/escrows/{escrow_id}/dispute", CSRF_REFUSED, watch=("escrow",)),
     *web_page("GET /app/escrows/{escrow_id}/card-return", REDIRECT),
+    *web_page("GET /app/escrows/{escrow_id}/stripe-return", REDIRECT, watch=("escrow",)),
     *web_page("GET /app/payment-methods", REDIRECT),
     *web_page("POST /app/payment-methods/setup", CSRF_REFUSED),
     *web_page("GET /app/payment-methods/card-return", REDIRECT),
+    *web_page("GET /app/payment-methods/setup-return", REDIRECT, watch=("cards",)),
     *web_page(
         "POST /app/payment-methods/{payment_method}/default",
         CSRF_REFUSED,
         use={"payment_method": "pm_id"},
+    ),
+    *web_page(
+        "POST /app/payment-methods/{payment_method}/remove",
+        CSRF_REFUSED,
+        use={"payment_method": "pm_id"},
+        watch=("cards",),
     ),
     *web_page("GET /app/balance", REDIRECT),
     *web_page("POST /app/payouts", CSRF_REFUSED),
@@ -396,6 +404,13 @@ MATRIX: list[Row] = [
         watch=("cards",),
     ),
     person_only("GET /v1/payment_methods", stranger=OK),
+    person_only(
+        "POST /v1/payment_methods/{payment_method}/detach",
+        stranger=MISSING,
+        payee=MISSING,
+        use={"payment_method": "pm_id"},
+        watch=("cards",),
+    ),
     # escrows: {escrow_id} is funded (money held for the payee), {open_escrow_id} not yet
     signed_in(
         "POST /v1/escrows",

@@ -94,6 +94,13 @@ def test_the_sandbox_secret_is_never_accepted_with_the_stripe_provider() -> None
     assert s.webhook_secrets == ["whsec_a"]
 
 
+def test_the_publishable_key_must_be_one_and_never_a_secret_key() -> None:
+    with pytest.raises(ConfigError, match="ESCROWD_STRIPE_PUBLISHABLE_KEY") as refused:
+        production(stripe_publishable_key="sk_live_pasted_by_mistake")
+    assert "sk_live_pasted_by_mistake" not in str(refused.value)  # a secret stays out of logs
+    assert production(stripe_publishable_key="pk_live_abc").stripe_publishable_key == "pk_live_abc"
+
+
 def test_the_sandbox_provider_accepts_its_own_secret_in_development() -> None:
     s = Settings(stripe_webhook_secrets="whsec_a")
     assert s.webhook_secrets == [SANDBOX_WEBHOOK_SECRET, "whsec_a"]

@@ -71,7 +71,7 @@ def test_a_payer_saves_a_card_pays_an_escrow_with_it_and_disputes_it(
     page.get_by_label("CVC").fill("123")
     page.get_by_role("button", name="Save card").click()
     expect(page).to_have_url(re.compile(r"/app/payment-methods\?done=saved$"))
-    expect(page.get_by_role("cell", name=re.compile("ending 4242"))).to_be_visible()
+    expect(page.get_by_role("cell", name="Visa ending 4242", exact=True)).to_be_visible()
     expect(page.get_by_test_id("default-card")).to_be_visible()
     page.goto(f"/app/escrows/{escrow_id}")
     expect(page.get_by_label("Saved card")).to_contain_text("ending 4242")
@@ -86,6 +86,16 @@ def test_a_payer_saves_a_card_pays_an_escrow_with_it_and_disputes_it(
     expect(page.get_by_role("button", name="Open a dispute")).to_have_count(0)
     (dispute,) = live.get(payer, f"/v1/disputes?escrow={escrow_id}")["data"]
     assert (dispute["reason"], dispute["status"]) == ("not_as_described", "open")
+    # Removed, the card is gone from the list and from the next escrow's pay form.
+    page.get_by_role("link", name="Payment methods").click()
+    page.get_by_role("button", name="Remove the card ending 4242").click()
+    expect(page).to_have_url(re.compile(r"/app/payment-methods\?done=removed$"))
+    expect(page.get_by_role("status")).to_have_text("Card removed.")
+    expect(page.get_by_text("No saved cards yet.")).to_be_visible()
+    next_id = live.escrow(payer, None, 900, description="Flyer")
+    page.goto(f"/app/escrows/{next_id}")
+    expect(page.get_by_role("button", name=re.compile(r"^Pay "))).to_be_visible()
+    expect(page.get_by_label("Saved card")).to_have_count(0)
 
 
 def test_a_3d_secure_card_passes_the_authentication_page(page: Page, live: Live) -> None:

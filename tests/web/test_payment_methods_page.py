@@ -1,16 +1,22 @@
 """Saved cards in the app, without a browser: the payment-methods page lists them, Add a card
 goes to the sandbox's card form and its return attaches the card (the form's return token
-checked), the default is changed, and the escrow page pays with a chosen saved card once per
-form key. Both databases."""
+checked), the default is changed, the escrow page pays with a chosen saved card once per
+form key, and cards are removed (by their owner only; the default moves to the newest other
+card; a removed card is no longer offered nor paid with). Both databases."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import delete
 
 from escrowd.api import idempotency
+from escrowd.clock import FrozenClock
+from escrowd.customers import service as customers
+from escrowd.providers.stripe.client import SANDBOX_API_KEY
 from tests.escrows.conftest import Ctx, keyed, verified_payee
 from tests.escrows.conftest import _stripe_spec as _stripe_spec
 from tests.escrows.conftest import browser as browser
@@ -132,3 +138,95 @@ async def test_a_payer_saves_cards_picks_the_default_and_pays_with_one_once(ctx:
         data={"csrf_token": csrf_of(await other.get("/app/payment-methods"))},
     )
     assert theirs.status_code == 404
+
+
+async def at_sandbox(ctx: Ctx, path: str) -> dict[str, Any]:
+    """An object as the Stripe sandbox holds it (a dashboard's view)."""
+    r = await ctx.client.get(
+        f"/sandbox/stripe/v1/{path}", headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"}
+    )
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+async def test_a_payer_removes_cards_the_default_moves_and_escrows_no_longer_offer_them(
+    ctx: Ctx, clock: FrozenClock
+) -> None:
+    payer = await make_user(ctx.container, role="client")
+    saved = []
+    for pm in ("pm_card_visa", "pm_card_mastercard", "pm_card_amex"):
+        made = await api(ctx, payer, "POST", "/v1/payment_methods/attach", {"payment_method": pm})
+        saved.append(made["id"])
+        clock.advance(timedelta(minutes=1))  # saved one after the other
+    visa, master, amex = saved
+    remove = f"/app/payment-methods/{visa}/remove"
+
+    # Another payer cannot remove it: the 404 page, and the card stays saved and the default.
+    other = await as_(ctx, await make_user(ctx.container, role="client"))
+    theirs = await other.post(
+        remove, data={"csrf_token": csrf_of(await other.get("/app/payment-methods"))}
+    )
+    assert theirs.status_code == 404, theirs.text
+    assert (await api(ctx, payer, "GET", "/v1/customers/me"))["default_payment_method"] == visa
+    assert (await at_sandbox(ctx, f"payment_methods/{visa}"))["customer"] is not None
+
+    web = await as_(ctx, payer)
+    page = await web.get("/app/payment-methods")
+    assert 'aria-label="Remove the card ending 4242"' in page.text
+    forged = await web.post(remove, data={})
+    assert forged.status_code == 403  # no CSRF token: refused before anything runs
+    gone = await web.post(remove, data=form_of(page, remove))
+    assert gone.status_code == 303, gone.text
+    after = await web.get(gone.headers["location"])
+    assert "Card removed." in after.text
+    assert "ending 4242" not in after.text
+    # The default was removed: the most recently saved other card is the default now, here
+    # and at the provider; the removed card is detached there.
+    listed = await api(ctx, payer, "GET", "/v1/payment_methods")
+    assert {c["id"]: c["default"] for c in listed["data"]} == {master: False, amex: True}
+    customer = await api(ctx, payer, "GET", "/v1/customers/me")
+    assert customer["default_payment_method"] == amex
+    at_provider = await at_sandbox(ctx, f"customers/{customer['id']}")
+    assert at_provider["invoice_settings"]["default_payment_method"] == amex
+    assert (await at_sandbox(ctx, f"payment_methods/{visa}"))["customer"] is None
+    # The provider call carried the removal's key: sent again, the provider answers as it did
+    # the first time (without it, a card no longer attached is refused).
+    again_at_provider = await ctx.container.provider.detach_payment_method(
+        payment_method=visa, idempotency_key=customers.detach_key(payer.id, visa)
+    )
+    assert again_at_provider.id == visa
+    removed_again = await web.post(remove, data=form_of(page, remove))
+    assert removed_again.status_code == 404  # gone already
+
+    payee = await verified_payee(ctx)
+    r = await ctx.client.post(
+        "/v1/escrows",
+        json={"currency": "usd", "amount": 2_500, "payer": payer.id,
+              "allocations": [{"payee": payee.id, "amount": 2_500}]},
+        headers=keyed(payer.headers),
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    escrow = r.json()["id"]
+    pay_page = await web.get(f"/app/escrows/{escrow}")
+    assert f'value="{visa}"' not in pay_page.text
+    assert f'<option value="{amex}" selected>' in pay_page.text
+    pay = f"/app/escrows/{escrow}/pay"
+    fields = next(f for f in pay_page.text.split("<form") if 'name="payment_method"' in f)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', fields))
+    refused = await web.post(pay, data={**hidden, "payment_method": visa})
+    assert refused.status_code >= 400, refused.text  # a removed card pays nothing
+    assert (await api(ctx, payer, "GET", f"/v1/escrows/{escrow}"))["status"] == "requires_payment"
+
+    # Through the API: a card already detached at the provider (a removal that reached it but
+    # not escrowd) is forgotten; the last card leaves no default.
+    await ctx.container.provider.detach_payment_method(
+        payment_method=master, idempotency_key=f"elsewhere-{master}"
+    )
+    for pm in (master, amex):
+        r = await ctx.client.post(f"/v1/payment_methods/{pm}/detach", headers=keyed(payer.headers))
+        assert r.status_code == 200, r.text
+        assert (r.json()["id"], r.json()["default"]) == (pm, False)
+    assert (await api(ctx, payer, "GET", "/v1/payment_methods"))["data"] == []
+    assert (await api(ctx, payer, "GET", "/v1/customers/me"))["default_payment_method"] is None
+    assert 'name="payment_method"' not in (await web.get(f"/app/escrows/{escrow}")).text

@@ -108,6 +108,23 @@ async def attach(
     return PaymentMethod.of(row, default_id=customer.default_payment_method)
 
 
+@payment_methods_router.post(
+    "/{payment_method}/detach",
+    **write_route("Remove a saved payment method", PaymentMethod, 400, 401, 403, 404),
+)
+async def detach(payment_method: str, container: ContainerDep, user: CallerUser) -> PaymentMethod:
+    """Detach one of your saved cards from your customer at the provider (Stripe's own
+    `POST /v1/payment_methods/{id}/detach`) and forget it: escrows no longer offer it and
+    cannot be paid with it. If it was your default, the most recently saved of your other
+    cards becomes the default (none left: no default). Answers the removed card, `default`
+    false. The same card removed again (another Idempotency-Key) answers 404: it is gone.
+    Another user's card answers 404 and stays as it is."""
+    row, _ = await service.detach_payment_method(
+        container, user=user, payment_method=payment_method[:255]
+    )
+    return PaymentMethod.of(row, default_id=None)
+
+
 @payment_methods_router.get("", **list_route("List your saved payment methods", PaymentMethod, 403))
 async def list_payment_methods(
     session: SessionDep, container: ContainerDep, user: CurrentUser, page: PageDep

@@ -12,6 +12,10 @@ For the escrows service:
 - ``default_payment_method(session, *, user_id)`` — the ``pm_…`` to charge when the payer
   names none, or None.
 
+Removing a saved card (``detach_payment_method``) detaches it at the provider with the
+idempotency key ``<usr_…>:detach:<pm_…>`` and forgets it here; when it was the default, the
+most recently saved of the remaining cards becomes the default (none left: no default).
+
 The provider's customer is created with the idempotency key ``<usr_…>:customer``: a retry, or
 two racing first uses, get the same customer back instead of a second one (the provider
 answers the later of two racing requests "key in use"; it is retried after a short wait).
@@ -33,7 +37,7 @@ from escrowd.accounts.service import call_provider, provider_of
 from escrowd.bootstrap import Container
 from escrowd.config import SANDBOX_PREFIX, ProviderMode
 from escrowd.customers.models import Customer, PaymentMethod
-from escrowd.errors import InvalidRequestError, NotFoundError
+from escrowd.errors import CardError, InvalidRequestError, NotFoundError
 from escrowd.providers.base import Capability, PaymentProvider
 from escrowd.providers.errors import ProviderError
 from escrowd.providers.types import Customer as ProviderCustomer
@@ -45,8 +49,10 @@ __all__ = [
     "SetupStarted",
     "attach_payment_method",
     "default_payment_method",
+    "detach_payment_method",
     "ensure_customer",
     "find_customer",
+    "finish_setup",
     "get_or_create_customer",
     "list_query",
     "set_default_payment_method",
@@ -250,6 +256,55 @@ async def attach_payment_method(
         return row, stored
 
 
+async def finish_setup(
+    container: Container, *, user: User, setup_intent: str
+) -> tuple[PaymentMethod, Customer]:
+    """Save the card a browser confirmed with Stripe.js (``confirmSetup``): the SetupIntent is
+    read from the provider, never taken from what the browser brings back. Saved as
+    :func:`attach_payment_method` saves one when it succeeded and belongs to the user's
+    customer; otherwise refused with the provider's own reason (a decline, 3-D Secure not
+    completed), nothing saved. Another customer's SetupIntent is a 404.
+    """
+    provider = provider_of(container, Capability.payments)
+    async with container.db.transaction() as s:
+        customer = await find_customer(s, user_id=user.id, provider=provider.name)
+    missing = NotFoundError(f"No such setup: '{setup_intent}'.", param="setup_intent")
+    if customer is None or not setup_intent.startswith("seti_"):
+        raise missing
+    try:
+        intent = await provider.retrieve_setup_intent(setup_intent)
+    except ProviderError as exc:
+        if exc.code == "resource_missing":
+            raise missing from exc
+        raise exc.to_api_error() from exc
+    if intent.customer != customer.provider_customer_id:
+        raise missing
+    if intent.status == "succeeded" and intent.payment_method:
+        return await attach_payment_method(
+            container, user=user, payment_method=intent.payment_method
+        )
+    if intent.last_error is not None:
+        raise CardError(
+            intent.last_error.message,
+            code=intent.last_error.decline_code or intent.last_error.code or "card_declined",
+        )
+    if intent.status == "requires_action":
+        raise InvalidRequestError(
+            "Your bank has not confirmed the card yet (3-D Secure): add it again and "
+            "complete the check.",
+            code="setup_intent_authentication_required",
+        )
+    if intent.status == "processing":
+        raise InvalidRequestError(
+            "The provider is still checking the card: look again in a moment.",
+            code="setup_intent_processing",
+            status=409,
+        )
+    raise InvalidRequestError(
+        "No card was saved: add a card again.", code="setup_intent_unexpected_state"
+    )
+
+
 def _not_yours(payment_method: str) -> InvalidRequestError:
     return InvalidRequestError(
         f"No such payment method: '{payment_method}'. Save a card of your own with "
@@ -284,6 +339,79 @@ async def set_default_payment_method(
         stored.default_payment_method = payment_method
         stored.updated_at = container.clock.now()
         return stored
+
+
+def detach_key(user_id: str, payment_method: str) -> str:
+    """The idempotency key of removing the card at the provider: the same removal sent again
+    (a double click, a retry after a crash) gets the provider's first answer back."""
+    return f"{user_id}:detach:{payment_method}"
+
+
+async def detach_payment_method(
+    container: Container, *, user: User, payment_method: str
+) -> tuple[PaymentMethod, Customer]:
+    """Remove one of the user's saved cards: detached from their customer at the provider,
+    then forgotten here (escrows no longer offer it). Another user's card, or one not saved,
+    is a 404 that changes nothing.
+
+    Removing the default card makes the most recently saved of the remaining cards the
+    default, at the provider too (Stripe itself would leave the customer without one); with
+    no card left there is no default. Answers the removed card (as it was) and the customer.
+    """
+    provider = provider_of(container, Capability.payments)
+    async with container.db.transaction() as s:
+        row = await s.get(PaymentMethod, payment_method)
+        customer = await find_customer(s, user_id=user.id, provider=provider.name)
+    if row is None or row.user_id != user.id or customer is None:
+        raise NotFoundError(
+            f"No such payment method: '{payment_method}'. GET /v1/payment_methods lists the "
+            "cards you saved.",
+            param="payment_method",
+        )
+    try:
+        await provider.detach_payment_method(
+            payment_method=payment_method, idempotency_key=detach_key(user.id, payment_method)
+        )
+    except ProviderError as exc:
+        # Not attached any more: an earlier removal reached the provider (past the key's
+        # lifetime) but not this table. Forgetting it here finishes that removal.
+        if exc.code != "payment_method_unexpected_state":
+            raise exc.to_api_error() from exc
+    successor = None
+    if customer.default_payment_method == payment_method:
+        successor = await _newest_other(container, user.id, provider.name, payment_method)
+        if successor is not None:
+            await call_provider(
+                provider.set_default_payment_method(
+                    customer=customer.provider_customer_id, payment_method=successor
+                )
+            )
+    async with container.db.transaction() as s:
+        gone = await s.get(PaymentMethod, payment_method)
+        if gone is not None:
+            await s.delete(gone)
+        stored = await find_customer(s, user_id=user.id, provider=provider.name, lock=True)
+        assert stored is not None
+        if stored.default_payment_method == payment_method:
+            stored.default_payment_method = successor
+            stored.updated_at = container.clock.now()
+        await s.flush()
+        return row, stored
+
+
+async def _newest_other(
+    container: Container, user_id: str, provider: str, payment_method: str
+) -> str | None:
+    """The user's most recently saved card other than ``payment_method``, if any."""
+    async with container.db.transaction() as s:
+        stmt = (
+            list_query(user_id=user_id)
+            .where(PaymentMethod.provider == provider, PaymentMethod.id != payment_method)
+            .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())
+            .limit(1)
+        )
+        newest = (await s.scalars(stmt)).first()
+    return newest.id if newest is not None else None
 
 
 def list_query(*, user_id: str) -> Select[PaymentMethod]:

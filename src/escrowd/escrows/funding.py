@@ -10,17 +10,19 @@ retries until the provider confirms.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.config import ProviderMode
 from escrowd.customers import service as customers
-from escrowd.errors import CardError, InvalidRequestError
+from escrowd.errors import CardError, InvalidRequestError, PermissionDeniedError
 from escrowd.escrows import operations, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import Escrow, Operation, OpKind
@@ -34,7 +36,13 @@ from escrowd.logging import get_logger
 from escrowd.providers.base import PaymentProvider
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.paypal.events import PROVIDER as PAYPAL
-from escrowd.providers.types import CaptureRequest, Payment, PaymentRequest, PaymentStatus
+from escrowd.providers.types import (
+    CaptureRequest,
+    Payment,
+    PaymentError,
+    PaymentRequest,
+    PaymentStatus,
+)
 from escrowd.users.models import User
 
 log = get_logger(__name__)
@@ -179,6 +187,124 @@ async def _hosted_card_form(
     return escrow_json(book, book.open_ops)
 
 
+# --- paying in the browser with Stripe.js (the real Stripe) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserPayment:
+    """The escrow's PaymentIntent as Stripe.js needs it, read from the provider."""
+
+    payment_id: str
+    client_secret: str
+    status: PaymentStatus
+    #: The last attempt's failure (a decline, 3-D Secure refused), as the provider says it.
+    last_error: PaymentError | None
+
+
+#: PaymentIntent statuses a browser may still confirm (again, after a decline).
+CONFIRMABLE = frozenset(
+    {
+        PaymentStatus.requires_payment_method,
+        PaymentStatus.requires_confirmation,
+        PaymentStatus.requires_action,
+    }
+)
+
+
+async def browser_payment(
+    container: Container, *, escrow_id: str, actor: Principal
+) -> BrowserPayment | None:
+    """The escrow's PaymentIntent for Stripe.js's Payment Element in its payer's browser,
+    made unconfirmed on first use (recorded as a fund operation with its own key,
+    ``esc_…:intent:<n>``); afterwards the same one, which the browser confirms again after a
+    decline. None when it cannot be confirmed any more (paid, being processed).
+
+    Its client secret lets a browser pay it: only the escrow's payer gets it (others 403, or
+    404 when they may not see the escrow).
+    """
+    async with container.db.transaction() as s:
+        escrow = await store.load(s, escrow_id)
+        await store.check_write(s, actor, escrow)
+        payer = await s.get(User, escrow.payer_id)
+    if actor.user_id is None or actor.user_id != escrow.payer_id or payer is None:
+        raise PermissionDeniedError(
+            f"Only the payer of escrow {escrow_id} pays it in the browser.", code="payer_required"
+        )
+    provider = container.provider_named(escrow.provider)
+    if provider.name == PAYPAL:
+        raise InvalidRequestError(
+            "A PayPal escrow is paid on PayPal's approval page, not with Stripe.js.",
+            code="payment_method_unsupported",
+        )
+    payment_id = escrow.payment_id
+    if payment_id is None:
+        payment_id = await _new_intent(container, escrow_id, payer, provider.name)
+    try:
+        payment = await provider.retrieve_payment(payment_id)
+    except ProviderError as exc:
+        raise exc.to_api_error() from exc
+    if payment.status not in CONFIRMABLE or payment.client_secret is None:
+        return None
+    return BrowserPayment(payment.id, payment.client_secret, payment.status, payment.last_error)
+
+
+async def _new_intent(container: Container, escrow_id: str, payer: User, provider: str) -> str:
+    customer = await customers.ensure_customer(container, user=payer)
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        e = book.escrow
+        transition(e.status, Action.fund, context=book.context())
+        store.check_idle(book, what="pay it")
+        if e.payment_id is not None:  # made meanwhile by another page
+            return e.payment_id
+        made = await s.scalar(
+            select(func.count()).where(
+                Operation.escrow_id == e.id, Operation.key.like(f"{e.id}:intent:%")
+            )
+        )
+        e.provider = e.provider or provider
+        e.customer_id = customer.provider_customer_id
+        op = operations.new_op(
+            s,
+            escrow=e,
+            kind=OpKind.fund,
+            key=f"{e.id}:intent:{(made or 0) + 1}",
+            amount=e.charged,
+            provider_amount=e.charged,
+            params={
+                "customer": customer.provider_customer_id,
+                "confirm": False,
+                "currency": e.currency,
+                "capture_method": "manual" if e.capture_mode == "authorize" else "automatic",
+                "transfer_group": e.id,
+                "description": e.description,
+            },
+            now=container.clock.now(),
+        )
+    settled = await operations.run(container, escrow_id, FUND, [op])
+    settled.answer()  # the provider's refusal, if any
+    payment_id = settled.book.escrow.payment_id
+    assert payment_id is not None  # settling adopts the intent made
+    return payment_id
+
+
+async def read_back(container: Container, escrow_id: str) -> None:
+    """Apply what the provider says of the escrow's payment now (its own PaymentIntent, read
+    from it): the return from Stripe.js's confirmation, the sync job. Nothing the browser
+    brings back is trusted; a payment already applied changes nothing."""
+    async with container.db.transaction() as s:
+        e = await store.load(s, escrow_id)
+        payment_id, name = e.payment_id, e.provider
+    if payment_id is None:
+        return
+    provider = container.provider_named(name)
+    payment = await provider.retrieve_payment(payment_id)  # ProviderError: the caller's call
+    fee = await charge_fee(provider, payment)
+    async with container.db.transaction() as s:
+        book = await store.book_of(s, escrow_id, lock=True)
+        await apply_payment(Unit(s, container.clock), book, payment, fee=fee)
+
+
 async def capture(
     container: Container, *, escrow_id: str, actor: Principal | None
 ) -> dict[str, Any]:
@@ -243,7 +369,8 @@ async def call_payment(provider: PaymentProvider, op: Operation) -> Outcome:
                 capture_method=p["capture_method"],
                 customer=p.get("customer"),
                 payment_method=p.get("payment_method"),
-                confirm=True,
+                # False: the escrow's PaymentIntent for Stripe.js, confirmed in the browser.
+                confirm=p.get("confirm", True),
                 return_url=p.get("return_url"),
                 description=p.get("description"),
                 transfer_group=p["transfer_group"],
@@ -316,8 +443,11 @@ CAPTURE = operations.Verb(call=call_payment, settle=settle_payment, fail=fail_ca
 
 __all__ = [
     "CAPTURE",
+    "CONFIRMABLE",
     "FUND",
+    "BrowserPayment",
     "CardError",
+    "browser_payment",
     "call_payment",
     "cancel",
     "capture",
@@ -325,5 +455,6 @@ __all__ = [
     "fail_capture",
     "fail_fund",
     "fund",
+    "read_back",
     "settle_payment",
 ]

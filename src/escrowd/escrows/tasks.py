@@ -38,7 +38,6 @@ from escrowd.escrows.payments import (
     SYNC_JOB,
     VOID_JOB,
     Unit,
-    apply_payment,
     authorization_deadline,
     close,
 )
@@ -228,18 +227,7 @@ async def void_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 async def sync_payment(ctx: JobContext, payload: dict[str, Any]) -> None:
-    container, escrow_id = ctx.container, _escrow_id(payload)
-    async with container.db.transaction() as s:
-        e = await store.load(s, escrow_id)
-        payment_id, name = e.payment_id, e.provider
-    if payment_id is None:
-        return
-    provider = container.provider_named(name)
-    payment = await provider.retrieve_payment(payment_id)
-    fee = await funding.charge_fee(provider, payment)
-    async with container.db.transaction() as s:
-        book = await store.book_of(s, escrow_id, lock=True)
-        await apply_payment(Unit(s, container.clock), book, payment, fee=fee)
+    await funding.read_back(ctx.container, _escrow_id(payload))
 
 
 async def confirm_paypal(ctx: JobContext, payload: dict[str, Any]) -> None:

@@ -56,6 +56,8 @@ class SetupIntent:
     client_secret: str | None
     payment_method: str | None
     customer: str | None
+    #: Why the last attempt to save the card failed (a decline, 3-D Secure refused).
+    last_error: PaymentError | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
-"""A payer's saved cards: the list (brand, last 4, expiry, the default), saving one through
-the sandbox's hosted card form, choosing the default. Each action goes through the customers
-service exactly as its /v1 route does (``POST /v1/customers/me/setup``, ``POST
-/v1/payment_methods/attach``, ``POST /v1/customers/me``); no card number reaches escrowd."""
+"""A payer's saved cards: the list (brand, last 4, expiry, the default), saving one (through
+the sandbox's hosted card form, or Stripe's Payment Element with the real Stripe), choosing
+the default, removing one. Each action goes through the customers service exactly as its /v1
+route does (``POST /v1/customers/me/setup``, ``POST /v1/payment_methods/attach``, ``POST
+/v1/customers/me``, ``POST /v1/payment_methods/{id}/detach``); no card number reaches
+escrowd."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from escrowd.customers import service as customers
 from escrowd.customers.models import PaymentMethod
 from escrowd.errors import EscrowdError, InvalidRequestError
 from escrowd.users.models import User
-from escrowd.web.routes import FormDep, Viewer, _base, _role, render, router, see_other
+from escrowd.web.checkout import NO_PUBLISHABLE_KEY, Checkout, publishable_key
+from escrowd.web.routes import FormDep, Viewer, _base, _role, act, render, router, see_other
 from escrowd.web.service import check_return_token, csrf_token, return_token
 
 #: The subject the card form's return token is made for (an escrow's id for Pay).
@@ -52,6 +55,7 @@ async def _page(
     error: str | None = None,
     notice: str | None = None,
     status: int = 200,
+    checkout: Checkout | None = None,
 ) -> Response:
     cards, default = await saved_cards(container, viewer)
     return render(
@@ -64,6 +68,7 @@ async def _page(
         default=default,
         error=error,
         notice=notice,
+        checkout=checkout,
     )
 
 
@@ -72,7 +77,11 @@ async def payment_methods(
     request: Request, container: ContainerDep, viewer: Viewer, done: str = ""
 ) -> Response:
     _role(viewer, "client")
-    notice = {"saved": "Card saved.", "default": "Default card changed."}.get(done)
+    notice = {
+        "saved": "Card saved.",
+        "default": "Default card changed.",
+        "removed": "Card removed.",
+    }.get(done)
     return await _page(request, container, viewer, notice=notice)
 
 
@@ -92,13 +101,36 @@ async def start_setup(
         )
     except EscrowdError as exc:
         return await _page(request, container, viewer, error=exc.message, status=exc.http_status)
-    if started.card_form_url is None:
-        return await _page(
-            request, container, viewer, status=400,
-            error="Saving a card needs Stripe.js, which the app does not load yet: "
-            "save one through the API (POST /v1/customers/me/setup).",
-        )  # fmt: skip
-    return see_other(started.card_form_url)
+    if started.card_form_url is not None:
+        return see_other(started.card_form_url)
+    # The real Stripe: the page again, with Stripe's Payment Element for this SetupIntent.
+    key, secret = publishable_key(container), started.setup_intent.client_secret
+    if key is None or secret is None:
+        return await _page(request, container, viewer, status=400, error=NO_PUBLISHABLE_KEY)
+    intent = started.setup_intent.id
+    back = (
+        f"{_base(request)}/app/payment-methods/setup-return?si={quote(intent)}"
+        f"&t={return_token(container, csrf, f'{SAVE}:{intent}')}"
+    )
+    return await _page(request, container, viewer, checkout=Checkout("setup", key, secret, back))
+
+
+@router.get("/payment-methods/setup-return")
+async def setup_return(
+    request: Request, container: ContainerDep, viewer: Viewer, si: str = "", t: str = ""
+) -> Response:
+    """Where Stripe.js sends the payer after ``confirmSetup``: the SetupIntent named in the
+    link escrowd made (its token binds it to this browser) is read from the provider, and
+    its card saved only if the provider says it succeeded for this payer's customer."""
+    _role(viewer, "client")
+    check_return_token(container, request, f"{SAVE}:{si[:255]}", t)
+    try:
+        await customers.finish_setup(
+            container, user=await _user(container, viewer), setup_intent=si[:255]
+        )
+    except EscrowdError as exc:
+        return await _page(request, container, viewer, error=exc.message, status=exc.http_status)
+    return see_other("/app/payment-methods?done=saved")
 
 
 @router.get("/payment-methods/card-return")
@@ -137,3 +169,20 @@ async def make_default(
     except EscrowdError as exc:
         return await _page(request, container, viewer, error=exc.message, status=exc.http_status)
     return see_other(f"/app/payment-methods?done={quote('default')}")
+
+
+@router.post("/payment-methods/{payment_method}/remove")
+async def remove(
+    payment_method: str, request: Request, container: ContainerDep, _form: FormDep, viewer: Viewer
+) -> Response:
+    """Detach the card as ``POST /v1/payment_methods/{id}/detach`` does; another payer's card
+    is the 404 page, nothing changed."""
+    _role(viewer, "client")
+
+    async def refused(message: str, status: int) -> Response:
+        return await _page(request, container, viewer, error=message, status=status)
+
+    detached = customers.detach_payment_method(
+        container, user=await _user(container, viewer), payment_method=payment_method[:255]
+    )
+    return await act(detached, refused=refused, done="/app/payment-methods?done=removed")

@@ -46,9 +46,17 @@ from escrowd.payouts import service as payouts
 from escrowd.payouts.domain import PayoutStatus
 from escrowd.payouts.models import Payout
 from escrowd.payouts.schemas import PayoutObject
+from escrowd.providers.errors import ProviderError
 from escrowd.sandbox.stripe.cards import CARDS
 from escrowd.users import passwords, tokens
 from escrowd.users import service as users
+from escrowd.web.checkout import (
+    NO_PUBLISHABLE_KEY,
+    STRIPE_JS_URL,
+    Checkout,
+    publishable_key,
+    uses_stripe_js,
+)
 from escrowd.web.once import once
 from escrowd.web.service import (
     CSRF_FIELD,
@@ -93,6 +101,7 @@ def _money(amount: int, currency: str) -> str:
 
 
 templates.filters["money"] = _money
+templates.globals["stripe_js_url"] = STRIPE_JS_URL
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -392,6 +401,16 @@ async def _escrow_page(
         and escrow["status"] in DISPUTABLE
         and not any(d["status"] in OPEN for d in escrow_disputes)
     )
+    checkout: Checkout | None = None
+    checkout_error: str | None = None
+    # A PayPal escrow is paid on PayPal's page, in every mode: Pay starts it.
+    stripe_js = uses_stripe_js(container) and escrow["payment_provider"] != "paypal"
+    if (
+        can_pay
+        and stripe_js
+        and not (escrow["status"] == State.requires_action and escrow.get("next_action"))
+    ):
+        checkout, checkout_error = await _checkout(request, container, viewer, escrow_id)
     saved: list[PaymentMethod] = []
     default: str | None = None
     if can_pay and escrow["status"] == State.requires_payment:
@@ -413,6 +432,9 @@ async def _escrow_page(
         trail=trail,
         cards=cards,
         can_pay=can_pay,
+        checkout=checkout,
+        checkout_error=checkout_error,
+        stripe_js=stripe_js,
         error=error,
         notice=notice,
         failed=failed,
@@ -422,6 +444,23 @@ async def _escrow_page(
         dispute_form=dispute_form or {},
         event_types=[t.value for t in EventType],
     )
+
+
+async def _checkout(
+    request: Request, container: ContainerDep, viewer: Principal, escrow_id: str
+) -> tuple[Checkout | None, str | None]:
+    """The escrow's Payment Element for its payer (the real Stripe), or why there is none."""
+    key = publishable_key(container)
+    if key is None:
+        return None, NO_PUBLISHABLE_KEY
+    try:
+        intent = await funding.browser_payment(container, escrow_id=escrow_id, actor=viewer)
+    except EscrowdError as exc:
+        return None, exc.message
+    if intent is None:
+        return None, None
+    back = f"{_base(request)}/app/escrows/{quote(escrow_id)}/stripe-return"
+    return Checkout("payment", key, intent.client_secret, back), None
 
 
 @router.get("/escrows/{escrow_id}")
@@ -532,6 +571,30 @@ async def card_return(
             request, container, viewer, escrow_id, error=exc.message, status=exc.http_status
         )
     return see_other(_next_action(escrow) or f"/app/escrows/{quote(escrow_id)}")
+
+
+@router.get("/escrows/{escrow_id}/stripe-return")
+async def stripe_return(
+    escrow_id: str, request: Request, container: ContainerDep, viewer: Viewer
+) -> Response:
+    """Where Stripe.js sends the payer after confirming the escrow's PaymentIntent (paid,
+    declined, or 3-D Secure left unfinished). The PaymentIntent is read from the provider
+    and applied, as its webhook would be; the query Stripe.js adds (``redirect_status``, the
+    intent's id) is ignored. Reading changes nothing the provider did not say, so this
+    needs no token: the escrow's page then shows how it went."""
+    async with container.db.transaction() as session:
+        try:
+            await escrows.retrieve(session, escrow_id=escrow_id, actor=viewer)
+        except NotFoundError as exc:
+            raise PageMissing(exc.message) from exc
+    try:
+        await funding.read_back(container, escrow_id)
+    except ProviderError as exc:
+        failed = exc.to_api_error()
+        return await _escrow_page(
+            request, container, viewer, escrow_id, error=failed.message, status=failed.http_status
+        )
+    return see_other(f"/app/escrows/{quote(escrow_id)}")
 
 
 # --- admins: payouts to review, disputes to resolve -------------------------------------------

@@ -59,6 +59,14 @@ class UnsupportedMixin:
     async def set_default_payment_method(self, *, customer: str, payment_method: str) -> Customer:
         raise refuse("saved payment methods (set_default_payment_method)")
 
+    async def detach_payment_method(
+        self, *, payment_method: str, idempotency_key: str
+    ) -> PaymentMethod:
+        raise refuse("saved payment methods (detach_payment_method)")
+
+    async def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntent:
+        raise refuse("saving payment methods (retrieve_setup_intent)")
+
     # --- charges ----------------------------------------------------------------------
 
     # --- connected accounts --------------------------------------------------------------

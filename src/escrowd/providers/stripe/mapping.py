@@ -97,12 +97,14 @@ def customer(obj: Obj) -> Customer:
 
 
 def setup_intent(obj: Obj) -> SetupIntent:
+    last_error = obj.get("last_setup_error")
     return SetupIntent(
         id=obj["id"],
         status=str(obj.get("status")),
         client_secret=_str(obj.get("client_secret")),
         payment_method=ref(obj.get("payment_method")),
         customer=ref(obj.get("customer")),
+        last_error=payment_error(last_error) if isinstance(last_error, Mapping) else None,
     )
 
 

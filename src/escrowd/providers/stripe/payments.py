@@ -15,6 +15,7 @@ from stripe.params import (
     PaymentMethodAttachParams,
     RefundCreateParams,
     SetupIntentCreateParams,
+    SetupIntentRetrieveParams,
 )
 
 from escrowd.providers.errors import unsupported
@@ -104,6 +105,27 @@ class PaymentsMixin(StripeCore):
             lambda: self._client.v1.customers.update_async(customer, params),
         )
         return mapping.customer(obj.to_dict())
+
+    async def detach_payment_method(
+        self, *, payment_method: str, idempotency_key: str
+    ) -> PaymentMethod:
+        obj = await self._call(
+            "payment_methods.detach",
+            "post",
+            lambda: self._client.v1.payment_methods.detach_async(
+                payment_method, None, options(idempotency_key)
+            ),
+        )
+        return mapping.payment_method(obj.to_dict())
+
+    async def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntent:
+        params: SetupIntentRetrieveParams = {}
+        obj = await self._call(
+            "setup_intents.retrieve",
+            "get",
+            lambda: self._client.v1.setup_intents.retrieve_async(setup_intent_id, params),
+        )
+        return mapping.setup_intent(obj.to_dict())
 
     # --- payments ------------------------------------------------------------------------
 

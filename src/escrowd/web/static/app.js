@@ -1,5 +1,5 @@
 // escrowd web app: the little script the pages need; everything works without it except the
-// live status, which it adds.
+// live status, which it adds, and (with the real Stripe) Stripe's Payment Element.
 "use strict";
 
 // Live status: an escrow page (and a job's, gig's, task's) listens to the event stream for
@@ -110,6 +110,43 @@ function countdowns() {
   setInterval(tick, 1000);
 }
 
+// Stripe's Payment Element (the real Stripe only; sandbox pages have none): the card is typed
+// into Stripe's own frame and confirmed by Stripe.js, which then sends the browser to
+// escrowd's return page (data-return-url). That page reads the intent from Stripe and says
+// how it went, so a decline or a failed 3-D Secure check also goes there: only fields typed
+// wrong, which never reach Stripe, are said here.
+function stripeCheckout() {
+  const box = document.querySelector("[data-stripe-checkout]");
+  if (!box) return;
+  const problem = box.querySelector("[data-stripe-error]");
+  const say = (text) => { problem.textContent = text; problem.hidden = false; };
+  if (!window.Stripe) {
+    say("Stripe's card form could not be loaded: check your connection and reload the page.");
+    return;
+  }
+  const stripe = window.Stripe(box.dataset.key);
+  const elements = stripe.elements({ clientSecret: box.dataset.clientSecret });
+  elements.create("payment").mount(box.querySelector("[data-payment-element]"));
+  const form = box.querySelector("form");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = false;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    problem.hidden = true;
+    const options = { elements, confirmParams: { return_url: box.dataset.returnUrl } };
+    const { error } = box.dataset.mode === "setup"
+      ? await stripe.confirmSetup(options)
+      : await stripe.confirmPayment(options);
+    if (error && error.type === "validation_error") {
+      say(error.message);
+      button.disabled = false;
+      return;
+    }
+    window.location.assign(box.dataset.returnUrl);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  watchLive(); splitForms(); localTimes(); countdowns();
+  watchLive(); splitForms(); localTimes(); countdowns(); stripeCheckout();
 });
