@@ -7,7 +7,9 @@
 Each measurement runs for a fixed time over a pool of accounts with random pairs. escrowd's
 side posts through ``Ledger`` (single: one transfer per transaction; batch: ``--batch``
 transfers per ``create_transfers`` call and transaction, each batching worker on its own slice
-of the pool), from asyncio workers in this one process, through ``Database.transaction()``.
+of the pool), from asyncio workers in this one process (or spread over ``--processes``
+processes, as pgbench spreads its clients over as many threads), through
+``Database.transaction()``.
 The reference is pgbench running a script that does the same writes per transfer in one
 transaction — lock and update the two account rows in id order, insert the transfer row and
 its two entries with before/after figures — on the same database with as many clients.
@@ -20,12 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import random
 import re
 import resource
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import asyncpg
@@ -126,12 +133,24 @@ async def setup_accounts(url: str, count: int) -> list[str]:
 
 
 async def run_escrowd(
-    url: str, accounts: list[str], *, workers: int, seconds: float, batch: int, grouped: bool
+    url: str,
+    accounts: list[str],
+    *,
+    workers: int,
+    seconds: float,
+    batch: int,
+    grouped: bool,
+    ready: Callable[[], object] | None = None,
 ) -> float:
+    """Transfers per second of ``workers`` asyncio workers in this process.
+
+    ``ready`` is called once connected, just before the clock starts (to start several
+    processes together).
+    """
     db = Database(url, pool_size=workers)
     stop = time.monotonic() + seconds
     done = 0
-    run = f"{time.time_ns():x}"
+    run = f"{os.getpid():x}-{time.time_ns():x}"
     poster = TransferPoster(db)
 
     async def worker(w: int) -> None:
@@ -190,12 +209,85 @@ async def run_escrowd(
 
     try:
         await db.ping()  # connect before the clock matters
+        if ready is not None:
+            ready()
         started = time.monotonic()
         stop = started + seconds
         await asyncio.gather(*(worker(w) for w in range(workers)))
         return done / (time.monotonic() - started)
     finally:
         await db.dispose()
+
+
+def _one_process(
+    url: str,
+    accounts: list[str],
+    workers: int,
+    seconds: float,
+    batch: int,
+    grouped: bool,
+    barrier: Barrier,
+    rates: Queue[float],
+) -> None:
+    rates.put(
+        asyncio.run(
+            run_escrowd(
+                url,
+                accounts,
+                workers=workers,
+                seconds=seconds,
+                batch=batch,
+                grouped=grouped,
+                ready=barrier.wait,
+            )
+        )
+    )
+
+
+def run_processes(
+    url: str,
+    accounts: list[str],
+    *,
+    processes: int,
+    workers: int,
+    seconds: float,
+    batch: int,
+    grouped: bool,
+) -> float:
+    """``workers`` clients spread over ``processes`` processes that start together, as pgbench
+    spreads its clients over threads (``-j``); their rates summed.
+
+    Batching processes each take a slice of the pool (as batching workers do in a process).
+    """
+    if workers % processes:
+        raise SystemExit(f"--processes {processes} must divide {workers} workers")
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    rates: Queue[float] = context.Queue()
+    children = [
+        context.Process(
+            target=_one_process,
+            args=(
+                url,
+                accounts[p::processes] if batch > 1 else accounts,
+                workers // processes,
+                seconds,
+                batch,
+                grouped,
+                barrier,
+                rates,
+            ),
+        )
+        for p in range(processes)
+    ]
+    for child in children:
+        child.start()
+    total = sum(rates.get() for _ in children)
+    for child in children:
+        child.join()
+        if child.exitcode:
+            raise SystemExit(f"a benchmark process failed (exit code {child.exitcode})")
+    return total
 
 
 def run_pgbench(url: str, *, accounts: int, workers: int, seconds: int) -> float:
@@ -248,9 +340,21 @@ async def main_throughput(args: argparse.Namespace, url: str) -> None:
         if args.modes and mode not in args.modes.split(","):
             continue
         for n in workers:
-            tps = await run_escrowd(
-                url, accounts, workers=n, seconds=args.seconds, batch=batch, grouped=grouped
-            )
+            if args.processes > 1:
+                tps = await asyncio.to_thread(
+                    run_processes,
+                    url,
+                    accounts,
+                    processes=args.processes,
+                    workers=n,
+                    seconds=args.seconds,
+                    batch=batch,
+                    grouped=grouped,
+                )
+            else:
+                tps = await run_escrowd(
+                    url, accounts, workers=n, seconds=args.seconds, batch=batch, grouped=grouped
+                )
             if n not in reference:
                 reference[n] = await asyncio.to_thread(
                     run_pgbench, url, accounts=args.accounts, workers=n, seconds=int(args.seconds)
@@ -259,7 +363,8 @@ async def main_throughput(args: argparse.Namespace, url: str) -> None:
             print(f"{mode:<8}{n:>8}{tps:>14,.0f}{ref:>14,.0f}{tps / ref:>8.2f}", flush=True)
     print(
         f"(batch = {args.batch} transfers per call; pgbench runs one transfer per transaction, "
-        f"-M prepared; {args.accounts} accounts, {args.seconds:g} s each)"
+        f"-M prepared; {args.accounts} accounts, {args.seconds:g} s each; escrowd's workers in "
+        f"{args.processes} process(es))"
     )
 
 
@@ -380,6 +485,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,8,32", help="concurrency levels (default 1,8,32)")
     parser.add_argument("--accounts", type=int, default=1000, help="account pool (default 1000)")
     parser.add_argument("--batch", type=int, default=100, help="transfers per batch call")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="spread escrowd's workers over this many processes (default 1: all in this one)",
+    )
     parser.add_argument(
         "--modes", default="", help="only these of single,grouped,batch (default: all three)"
     )

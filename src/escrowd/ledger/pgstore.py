@@ -1,6 +1,7 @@
 """The PostgreSQL store: a whole batch in two round trips, on the session's own connection.
 
-(A plain batch, one that settles no hold, is first tried in one: :data:`POST_SQL`.)
+(A plain batch, one that settles no hold, is first tried in one: :data:`POST_SQL`, or for a
+single transfer one call of the ``ledger_post_transfer`` function: :func:`post_one`.)
 
 Same contract as :class:`~escrowd.ledger.store.CoreStore`, for speed: one statement locks and
 reads everything a batch touches (holds, then accounts, each sorted by id, plus replayed and
@@ -199,6 +200,12 @@ FROM run, ok WHERE ok.ok ORDER BY ord, NOT debit
 """  # noqa: S608  (only this module's constants are interpolated)
 
 
+# The timestamps travel as text, as in POST_SQL's JSON, so both paths read them alike.
+POST_ONE_SQL = (
+    "SELECT ledger_post_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::timestamptz,"
+    " $11::text::timestamptz, $12)"
+)
+
 #: Unique constraints a transfer id created concurrently by another transaction trips.
 _SAME_ID = frozenset({"pk_ledger_transfers", "uq_ledger_entries_transfer_id_side"})
 
@@ -302,6 +309,8 @@ class PgStore:
 async def post_on(driver: asyncpg.Connection, transfers: list[Transfer]) -> bool:
     """:meth:`PgStore.post` on an asyncpg connection: inside its transaction if it is in one,
     else as a transaction of its own (the statement's), committed once this returns True."""
+    if len(transfers) == 1:
+        return await post_one(driver, transfers[0]) == "ok"
     stamps: dict[datetime, str] = {}
 
     def stamp(value: datetime) -> str:
@@ -346,6 +355,36 @@ async def post_on(driver: asyncpg.Connection, transfers: list[Transfer]) -> bool
             raise
         raise _in_flight() from exc
     return status == f"INSERT 0 {2 * len(transfers)}"
+
+
+async def post_one(driver: asyncpg.Connection, transfer: Transfer) -> str:
+    """One plain transfer through ``ledger_post_transfer`` (migration 0030): one round trip.
+
+    ``"ok"`` when it was written; otherwise why nothing was written (a refusal code, or
+    ``id_exists``), for the general path to decide with its full message.
+    """
+    try:
+        code: str = await driver.fetchval(
+            POST_ONE_SQL,
+            transfer.id,
+            transfer.kind.value,
+            transfer.debit_account_id,
+            transfer.credit_account_id,
+            transfer.amount,
+            transfer.currency,
+            transfer.batch_id,
+            transfer.reference,
+            transfer.category,
+            # As text, as the batch statement sends them: the server reads them the same way.
+            transfer.effective_at.isoformat(),
+            transfer.created_at.isoformat(),
+            transfer.payload_hash,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name not in _SAME_ID:
+            raise
+        raise _in_flight() from exc
+    return code
 
 
 def _in_flight() -> LedgerError:

@@ -20,8 +20,9 @@ calls. The reads and writes live in :mod:`escrowd.ledger.pgstore` (PostgreSQL, t
 per batch) and :mod:`escrowd.ledger.store` (any SQLAlchemy backend; SQLite).
 
 On PostgreSQL a plain batch (no hold settled: see :func:`plain_batch`) is first tried as one
-statement that writes only if every transfer succeeds (:meth:`PgStore.post`); otherwise it
-writes nothing and the batch goes the way above, which decides refusals and replays.
+statement that writes only if every transfer succeeds (:meth:`PgStore.post`; a single transfer
+is one call of the ``ledger_post_transfer`` function instead); otherwise it writes nothing and
+the batch goes the way above, which decides refusals and replays.
 
 Refused ids that depend on the ledger's state are recorded after the transaction ends
 (:mod:`escrowd.ledger.failures`); retrying them gives ``id_already_failed``.
