@@ -1,4 +1,4 @@
-"""``ledger_post_transfer`` (migration 0030): a single transfer in one call, on PostgreSQL.
+"""``ledger_post_transfer`` (migration 0027): a single transfer in one call, on PostgreSQL.
 
 The function writes a transfer only when it succeeds; otherwise it writes nothing and says
 why, and the service decides the transfer the general way. Input that could not make a

@@ -358,7 +358,7 @@ async def post_on(driver: asyncpg.Connection, transfers: list[Transfer]) -> bool
 
 
 async def post_one(driver: asyncpg.Connection, transfer: Transfer) -> str:
-    """One plain transfer through ``ledger_post_transfer`` (migration 0030): one round trip.
+    """One plain transfer through ``ledger_post_transfer`` (migration 0027): one round trip.
 
     ``"ok"`` when it was written; otherwise why nothing was written (a refusal code, or
     ``id_exists``), for the general path to decide with its full message.

@@ -15,7 +15,7 @@ every ledger statement locks them), both must exist and be in the transfer's cur
 limits count pending amounts, and every figure stays within 64 bits (checked as numeric, so
 an overflow is a refusal, not an error).
 
-Revision ID: 0030
+Revision ID: 0027
 Revises: 0026
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0030"
+revision = "0027"
 down_revision = "0026"
 branch_labels = None
 depends_on = None
