@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from escrowd.api.strict_json import DuplicateKeyError, duplicate_key
 from escrowd.errors import ApiError, EscrowdError, InvalidRequestError, NotFoundError
 from escrowd.logging import get_logger
+
+M = TypeVar("M", bound=BaseModel)
 
 log = get_logger(__name__)
 
@@ -42,6 +45,15 @@ def _param(loc: Sequence[Any]) -> str | None:
     for p in parts[1:]:
         out += f"[{p}]"
     return out
+
+
+def validated(model: type[M], fields: Mapping[str, Any]) -> M:
+    """``fields`` as the API's ``model`` checks a request body, or the envelope the API would
+    answer (a web form's fields meet the same rules and messages as the route's JSON)."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise validation_error(exc.errors()) from None
 
 
 def validation_error(errors: Sequence[Any]) -> InvalidRequestError:

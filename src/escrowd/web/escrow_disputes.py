@@ -8,11 +8,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from escrowd.api.deps import ContainerDep
-from escrowd.api.errors import validation_error
+from escrowd.api.errors import validated
 from escrowd.disputes import service as disputes
 from escrowd.disputes.schemas import DisputeCreate
 from escrowd.web.once import once
@@ -29,16 +28,14 @@ async def open_dispute(
     }
 
     async def opened() -> str:
-        try:
-            body = DisputeCreate.model_validate(
-                {
-                    "escrow": escrow_id,
-                    "reason": typed["reason"],
-                    "description": typed["description"].strip() or None,
-                }
-            )
-        except ValidationError as exc:
-            raise validation_error(exc.errors()) from None
+        body = validated(
+            DisputeCreate,
+            {
+                "escrow": escrow_id,
+                "reason": typed["reason"],
+                "description": typed["description"].strip() or None,
+            },
+        )
         dispute = await disputes.open_dispute(
             container,
             actor=viewer,

@@ -8,11 +8,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from escrowd.api.deps import ContainerDep
-from escrowd.api.errors import validation_error
+from escrowd.api.errors import validated
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
 from escrowd.customers import service as customers
@@ -97,10 +96,7 @@ def _job_create(form: dict[str, str]) -> JobCreate:
         "budget_per_tester": budget,
         "max_testers": int(typed[:6]),
     }
-    try:
-        return JobCreate.model_validate(body)
-    except ValidationError as exc:
-        raise validation_error(exc.errors()) from None
+    return validated(JobCreate, body)
 
 
 @router.post("/jobs")

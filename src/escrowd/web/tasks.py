@@ -8,11 +8,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from escrowd.api.deps import ContainerDep
-from escrowd.api.errors import validation_error
+from escrowd.api.errors import validated
 from escrowd.api.principal import Principal
 from escrowd.api.strict_json import APIRouter
 from escrowd.errors import EscrowdError, InvalidRequestError, NotFoundError
@@ -98,10 +97,7 @@ async def post_task(
             "description": typed["description"].strip() or None,
             "currency": normalize_currency(typed["currency"]),
         }
-        try:
-            body = TaskCreate.model_validate(fields)
-        except ValidationError as exc:
-            raise validation_error(exc.errors()) from None
+        body = validated(TaskCreate, fields)
         async with container.db.transaction() as session:
             row = await tasks.create_task(session, clock=container.clock, actor=viewer, body=body)
             task_id = row.id
