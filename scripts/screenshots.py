@@ -222,6 +222,7 @@ def shoot(base: str, ids: dict[str, str], out: Path) -> list[Path]:
             ("/app/admin/payouts", "admin-payouts"),
             ("/app/admin/disputes", "admin-disputes"),
             ("/app/admin/reports?period=day", "admin-reports"),
+            ("/app/admin/incidents", "admin-incidents"),
         ):
             page.goto(path)
             snap(page, name, full=name == "admin-reports")
