@@ -19,11 +19,15 @@ from tests.web.test_pages import sign_in
 Role = Literal["client", "worker", "admin"]
 LISTS: list[tuple[Role, str]] = [
     ("client", "/app/escrows"),
-    ("worker", "/app/balance"),
+    ("client", "/app/jobs"),
     ("client", "/app/gigs"),
+    ("client", "/app/tasks"),
     ("client", "/app/auctions"),
+    ("worker", "/app/balance"),
+    ("worker", "/app/payout-settings"),
     ("admin", "/app/admin/escrows"),
     ("admin", "/app/admin/payouts"),
+    ("admin", "/app/admin/disputes"),
 ]
 
 

@@ -3,8 +3,9 @@
 "use strict";
 
 // Live status: an escrow page (and a job's, gig's, task's) listens to the event stream for
-// its escrow, a list page (escrows, bookings, gigs, artworks, the balance and its payouts,
-// admins' escrows and payouts) to every event the viewer may see (the session cookie
+// its escrow, a list page (escrows, jobs, bookings, gigs, tasks, artworks, the balance and its
+// payouts, payout settings, admins' escrows, payouts and disputes) to every event the viewer
+// may see (the session cookie
 // authenticates it) and, on each event, fetches the page again and swaps in the live parts.
 function watchLive() {
   const live = document.getElementById("live");
@@ -40,6 +41,7 @@ function watchLive() {
           if (twin) part.replaceChildren(...twin.childNodes);
         }
         localTimes();
+        splitForms();  // a swapped-in dispute form needs its split toggle again
       }
     } finally {
       busy = false;
