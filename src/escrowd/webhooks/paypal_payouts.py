@@ -17,7 +17,9 @@ the batch's ``sender_batch_id`` can, and the item id is recorded from PayPal's b
 
 Nothing moves, the event is rejected and an incident opens (``EventMismatch``) when PayPal's
 batch is not the payout's (another ``sender_batch_id``, another item than the one escrowd
-recorded, more than one item) or has another amount, or PayPal has no such batch. An event
+recorded, more than one item) or has another amount, or PayPal has no such batch — and when
+PayPal paid a payout escrowd rejected after its sends got no answer (its money went back to
+the payee's balance: an admin decides, as for Stripe's ``payout.paid``). An event
 about a batch escrowd did not make, or about a payout settled already (repeated, late), is
 noted only, without a call to PayPal.
 """
@@ -110,7 +112,7 @@ async def on_payouts_batch(session: AsyncSession, event: ProviderEvent, clock: C
         if named is None:
             _ignored(event, "not a batch of escrowd's")
             return
-        if PayoutStatus(named.status) not in domain.AT_PROVIDER:
+        if _settled(named):
             _ignored(event, f"payout {named.id} is {named.status} already")
             return
     batch = truth(event, PAYPAL_PAYOUT_BATCH, event.object_id, shapes.PayoutBatch)
@@ -121,7 +123,7 @@ async def on_payouts_batch(session: AsyncSession, event: ProviderEvent, clock: C
     if row is None:
         _ignored(event, "not a batch of escrowd's")
         return
-    if PayoutStatus(row.status) not in domain.AT_PROVIDER:
+    if _settled(row):
         _ignored(event, f"payout {row.id} is {row.status} already")
         return
     if not batch.items:
@@ -136,6 +138,30 @@ async def on_payouts_batch(session: AsyncSession, event: ProviderEvent, clock: C
         raise _mismatch(
             event, row, batch, f"its item is {item.payout_item_id}, not {row.provider_payout_id}"
         )
-    await apply_provider_payout(
-        session, clock=clock, row=row, payout=mapping.payout_from_item(item), claimed=_claim(event)
-    )
+    made = mapping.payout_from_item(item)
+    if _given_back(row):
+        if made.status in ("failed", "canceled"):
+            return
+        # Its sends got no answer, an admin rejected it and its money went back to the
+        # balance — yet PayPal made it: the money left twice over. An admin decides.
+        raise EventMismatch(
+            f"PayPal made payout item {item.payout_item_id} ({item.transaction_status}) for "
+            f"escrowd's payout {row.id}, which escrowd {row.status} and returned to the "
+            "balance.",
+            claimed=_claim(event),
+            provider={"id": item.payout_item_id, "amount": made.amount, "status": made.status},
+            recorded=recorded(row),
+        )
+    await apply_provider_payout(session, clock=clock, row=row, payout=made, claimed=_claim(event))
+
+
+def _given_back(row: Payout) -> bool:
+    """Rejected or failed before escrowd learnt of any PayPal item: its money is back on the
+    payee's balance, so PayPal must not have paid it."""
+    rejected = (PayoutStatus.rejected, PayoutStatus.failed)
+    return PayoutStatus(row.status) in rejected and row.provider_payout_id is None
+
+
+def _settled(row: Payout) -> bool:
+    """Nothing PayPal says about the batch can change the payout any more."""
+    return PayoutStatus(row.status) not in domain.AT_PROVIDER and not _given_back(row)
