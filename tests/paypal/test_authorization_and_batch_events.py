@@ -45,6 +45,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     settle,
 )
 from tests.escrows.conftest import ctx as ctx
+from tests.escrows.test_crash import recover
 from tests.payouts.test_retries import run_send_jobs
 from tests.paypal.test_paypal_events import (
     approve,
@@ -163,6 +164,42 @@ async def test_an_authorization_escrowd_missed_is_recorded_once_whatever_the_ord
     captured = await post(ctx, who, f"/v1/escrows/{escrow_id}/capture")
     assert (captured["status"], captured["amount_held"]) == ("held", 5_000), captured
     assert await ledger_balance(ctx, escrow_account(escrow_id)) == 5_000
+
+
+async def test_an_authorization_event_while_escrowd_s_call_is_in_flight_waits_for_it(
+    ctx: Ctx, clock: FrozenClock
+) -> None:
+    """escrowd's confirm reached PayPal and timed out on the way back: its operation is
+    unknown, so the event is retried, not applied; the janitor learns the authorization from
+    PayPal and records it, and the event's retry then finds it recorded."""
+    who, payee = await payer(ctx), await worker(ctx)
+    first = await started(ctx, who, payee, 3_900, capture_mode="authorize")
+    await approve(ctx, first)
+    switch = provider_switch(ctx, "paypal")
+    real = switch.target
+    timeout = ProviderError(ProviderErrorKind.unknown_outcome, "read timed out", provider="paypal")
+    switch.target = AnswerLost(real, "confirm_payment", timeout)
+    try:
+        r = await ctx.client.post(
+            f"/v1/escrows/{first['id']}/fund", json={}, headers=keyed(who.headers)
+        )
+    finally:
+        switch.target = real
+    assert r.status_code == 502, r.text
+    created = one(await queued(ctx), "PAYMENT.AUTHORIZATION.CREATED", first["payment"]["id"])
+    event_id = await post_signed(ctx, created)
+    await settle(ctx.container)
+    assert await webhook_status(ctx, event_id) == WebhookStatus.failed.value
+    waiting = await get(ctx, who, first["id"])
+    assert waiting["status"] == "requires_action", waiting
+    assert [op["status"] for op in waiting["pending_operations"]] == ["unknown"]
+    assert await authorization_holds(ctx, first["id"]) == []
+    await recover(ctx, clock)  # the janitor, then the event's retry
+    assert await webhook_status(ctx, event_id) == WebhookStatus.processed.value
+    authorized = await get(ctx, who, first["id"])
+    assert (authorized["status"], authorized["pending_operations"]) == ("authorized", [])
+    assert await authorization_holds(ctx, first["id"]) == [3_900]
+    assert (await event_types(ctx, who, first["id"])).count("escrow.authorized") == 1
 
 
 async def test_escrowd_s_own_authorization_then_its_event_changes_nothing(ctx: Ctx) -> None:
