@@ -181,9 +181,18 @@ def postgres_url(fresh_db_url_factory: Callable[[str], str]) -> str:
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """A test that takes ``postgres_url`` is PostgreSQL-only: ``-m postgres_only`` selects it."""
-    if "postgres_url" in getattr(item, "fixturenames", ()):
+    """A test that takes ``postgres_url`` is PostgreSQL-only: ``-m postgres_only`` selects it.
+    A test marked ``stripe_only`` says why, and does not also run on both providers."""
+    fixtures = getattr(item, "fixturenames", ())
+    if "postgres_url" in fixtures:
         item.add_marker(pytest.mark.postgres_only)
+    stripe_only = item.get_closest_marker("stripe_only")
+    if stripe_only is not None:
+        reason = stripe_only.args[0] if stripe_only.args else ""
+        if not (isinstance(reason, str) and reason.strip()):
+            raise pytest.UsageError(f"{item.nodeid}: stripe_only(reason) needs its reason")
+        if "rail" in fixtures or "destination" in fixtures:
+            raise pytest.UsageError(f"{item.nodeid}: stripe_only, yet it runs on both providers")
 
 
 @pytest.fixture(autouse=True)

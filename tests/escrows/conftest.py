@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -57,6 +57,9 @@ from escrowd.webhooks.inbound import process_pending
 from tests.accounts.conftest import Browser, mounted, onboarded
 from tests.integration.conftest import Account, bearer, make_api_key, make_user
 
+if TYPE_CHECKING:
+    from tests.escrows.rails import Rail
+
 
 def mount(app: FastAPI) -> FastAPI:
     for name, routers in (
@@ -82,8 +85,17 @@ class ProviderSwitch:
         return getattr(self.target, name)
 
 
-def provider_switch(ctx: Ctx) -> ProviderSwitch:
-    switch = ctx.container.provider
+def provider_switch(ctx: Ctx, name: str = "stripe") -> ProviderSwitch:
+    """The switch in front of the provider called ``name``. The container wraps only its
+    default provider; PayPal's is put behind a switch of its own the first time it is asked
+    for (the container is the test's own)."""
+    switch = ctx.container.provider if name == ctx.container.provider.name else None
+    if switch is None:
+        providers = ctx.container.providers
+        assert isinstance(providers, dict), providers
+        found = providers[name]
+        switch = found if isinstance(found, ProviderSwitch) else ProviderSwitch(found)
+        providers[name] = switch
     assert isinstance(switch, ProviderSwitch), switch
     return switch
 
@@ -134,6 +146,15 @@ def _ledger_verified_after_module(shared_db_urls: dict[str, str]) -> Iterator[No
 
         broken = asyncio.run(check())
         assert not broken, f"ledger verify on {backend}:\n" + "\n".join(broken)
+
+
+@pytest.fixture(params=["stripe", "paypal"])
+def rail(request: pytest.FixtureRequest) -> Rail:
+    """The provider the test's escrows are paid through: each test that takes it runs on
+    Stripe and on PayPal (tests/escrows/rails.py)."""
+    from tests.escrows.rails import RAILS
+
+    return RAILS[request.param]
 
 
 # --- parties ------------------------------------------------------------------------------------

@@ -31,6 +31,10 @@ from tests.integration.conftest import (
     make_user,
 )
 
+pytestmark = pytest.mark.stripe_only(
+    "fees are resolved when the escrow is created, before and whatever the provider"
+)
+
 #: This module's marketplace charges 10 % by default.
 MARKETPLACE = '{"rate_bps": 1000}'
 ESCROW_TABLES = ("escrows", "escrow_allocations", "events")

@@ -12,6 +12,7 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from ulid import ULID
 
@@ -37,6 +38,10 @@ from tests.escrows.conftest import (
     post,
 )
 from tests.escrows.test_webhooks import captured_events, released_to_one_payee
+
+pytestmark = pytest.mark.stripe_only(
+    "forged Stripe events; lying PayPal events are tests/paypal/test_paypal_events.py's"
+)
 
 Body = dict[str, Any]
 

@@ -1,5 +1,6 @@
 """The routes that move money refuse a request without an Idempotency-Key before anything
-happens: no row written, no call to the payment provider. With a key they work."""
+happens: no row written, no call to the payment provider. With a key they work — for escrows
+paid through Stripe and through PayPal (``rail``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from escrowd.providers.base import PaymentProvider
 from escrowd.users.api_keys.models import ApiKey
 from tests.escrows.conftest import (
     Ctx,
-    Sandbox,
     create_escrow,
-    funded,
     get,
     keyed,
     ledger_balance,
@@ -23,6 +22,7 @@ from tests.escrows.conftest import (
     provider_switch,
     settle,
 )
+from tests.escrows.rails import Rail
 from tests.integration.conftest import assert_error, count_all, make_api_key
 
 TABLES = (
@@ -66,10 +66,15 @@ def assert_key_required(r: httpx.Response) -> None:
 
 
 async def _refused_without_key(
-    ctx: Ctx, headers: dict[str, str], escrow_id: str, action: str, body: dict[str, Any]
+    ctx: Ctx,
+    rail: Rail,
+    headers: dict[str, str],
+    escrow_id: str,
+    action: str,
+    body: dict[str, Any],
 ) -> None:
     """The request without a key is refused, and nothing anywhere changed."""
-    switch = provider_switch(ctx)
+    switch = provider_switch(ctx, rail.name)
     real = switch.target
     spy = Recording(real)
     before = await count_all(ctx.container, *TABLES)
@@ -94,84 +99,83 @@ async def get_as(ctx: Ctx, headers: dict[str, str], escrow_id: str) -> dict[str,
     return out
 
 
-async def test_fund_needs_a_key_and_charges_nothing_without_one(ctx: Ctx, sandbox: Sandbox) -> None:
+async def test_fund_needs_a_key_and_charges_nothing_without_one(ctx: Ctx, rail: Rail) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
-    escrow = await create_escrow(ctx, client_, [(tester, 1200)])
-    body = {"payment_method": "pm_card_visa"}
-    await _refused_without_key(ctx, client_.headers, escrow["id"], "fund", body)
-    payment = (await get(ctx, client_, escrow["id"]))["payment"]
+    created = await rail.create(ctx, client_, [(tester, 1200)])
+    await _refused_without_key(ctx, rail, client_.headers, created["id"], "fund", rail.fund_body)
+    payment = (await get(ctx, client_, created["id"]))["payment"]
     assert (payment["id"], payment["attempts"]) == (None, 0)
+    # PayPal: the order made and approved by the payer, the call that captures it is refused
+    # without a key too, and the order stays approved, not captured, at PayPal.
+    escrow = await rail.ready_to_fund(ctx, client_, created)
+    if escrow is not created:
+        await _refused_without_key(ctx, rail, client_.headers, escrow["id"], "fund", {})
+        assert await rail.payment_status(ctx, escrow["payment"]["id"]) == "requires_confirmation"
 
     r = await ctx.client.post(
-        f"/v1/escrows/{escrow['id']}/fund", json=body, headers=keyed(client_.headers)
+        f"/v1/escrows/{escrow['id']}/fund", json=rail.fund_body, headers=keyed(client_.headers)
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "held"
     assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 1200
 
 
-async def test_capture_needs_a_key_and_captures_nothing_without_one(
-    ctx: Ctx, sandbox: Sandbox
-) -> None:
+async def test_capture_needs_a_key_and_captures_nothing_without_one(ctx: Ctx, rail: Rail) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
-    escrow = await funded(ctx, client_, [(tester, 1300)], capture_mode="authorize")
+    escrow = await rail.funded(ctx, client_, [(tester, 1300)], capture_mode="authorize")
     assert escrow["status"] == "authorized"
-    await _refused_without_key(ctx, client_.headers, escrow["id"], "capture", {})
+    await _refused_without_key(ctx, rail, client_.headers, escrow["id"], "capture", {})
     payment_id = escrow["payment"]["id"]
-    assert (await sandbox.payment(payment_id))["status"] == "requires_capture"
+    assert await rail.payment_status(ctx, payment_id) == "requires_capture"
 
     r = await ctx.client.post(
         f"/v1/escrows/{escrow['id']}/capture", json={}, headers=keyed(client_.headers)
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "held"
-    assert (await sandbox.payment(payment_id))["status"] == "succeeded"
+    assert await rail.payment_status(ctx, payment_id) == "succeeded"
 
 
-async def test_release_needs_a_key_and_transfers_nothing_without_one(
-    ctx: Ctx, sandbox: Sandbox
-) -> None:
+async def test_release_needs_a_key_and_transfers_nothing_without_one(ctx: Ctx, rail: Rail) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
-    escrow = await funded(ctx, client_, [(tester, 1400)])
-    await _refused_without_key(ctx, client_.headers, escrow["id"], "release", {})
-    assert await sandbox.transfers(escrow["id"]) == []
+    escrow = await rail.funded(ctx, client_, [(tester, 1400)])
+    await _refused_without_key(ctx, rail, client_.headers, escrow["id"], "release", {})
+    assert await rail.paid_to_payees(ctx, escrow["id"]) == []
 
     r = await ctx.client.post(
         f"/v1/escrows/{escrow['id']}/release", json={}, headers=keyed(client_.headers)
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "released"
-    assert [t["amount"] for t in await sandbox.transfers(escrow["id"])] == [1400]
+    assert await rail.paid_to_payees(ctx, escrow["id"]) == [1400]
 
 
-async def test_refund_needs_a_key_and_refunds_nothing_without_one(
-    ctx: Ctx, sandbox: Sandbox
-) -> None:
+async def test_refund_needs_a_key_and_refunds_nothing_without_one(ctx: Ctx, rail: Rail) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
-    escrow = await funded(ctx, client_, [(tester, 1500)])
+    escrow = await rail.funded(ctx, client_, [(tester, 1500)])
     payment_id = escrow["payment"]["id"]
-    await _refused_without_key(ctx, client_.headers, escrow["id"], "refund", {"amount": 500})
-    assert await sandbox.refunds(payment_id) == []
+    await _refused_without_key(ctx, rail, client_.headers, escrow["id"], "refund", {"amount": 500})
+    assert await rail.refunds(ctx, payment_id) == []
 
     r = await ctx.client.post(
         f"/v1/escrows/{escrow['id']}/refund", json={"amount": 500}, headers=keyed(client_.headers)
     )
     assert r.status_code == 200, r.text
-    assert [x["amount"] for x in await sandbox.refunds(payment_id)] == [500]
+    assert await rail.refunds(ctx, payment_id) == [500]
     await settle(ctx.container)
 
 
 async def test_an_api_key_without_an_idempotency_key_is_refused_before_it_is_even_used(
-    ctx: Ctx,
+    ctx: Ctx, rail: Rail
 ) -> None:
     """The check runs before authentication, so not even the key's last use is recorded."""
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
-    escrow = await funded(ctx, client_, [(tester, 1600)])
+    escrow = await rail.funded(ctx, client_, [(tester, 1600)])
     key_id, secret = await make_api_key(ctx.container)
     headers = {"Authorization": f"Bearer {secret}"}
     for action in MONEY_ROUTES:

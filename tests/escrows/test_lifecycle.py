@@ -1,14 +1,12 @@
-"""An escrow's life through the API, against the in-process sandbox through the real adapter."""
+"""An escrow's life through the API, against the in-process sandbox through the real adapter,
+paid through Stripe and through PayPal (``rail``)."""
 
 from __future__ import annotations
 
 from escrowd.escrows.ledgering import PLATFORM_FEES, escrow_account, payee_available
 from tests.escrows.conftest import (
     Ctx,
-    Sandbox,
-    create_escrow,
     event_types,
-    funded,
     get,
     ledger_balance,
     payees,
@@ -17,6 +15,7 @@ from tests.escrows.conftest import (
     run_jobs,
     settle,
 )
+from tests.escrows.rails import Rail
 
 SEED_000 = {
     "rate_bps": 1500,
@@ -28,11 +27,11 @@ SEED_000 = {
 
 
 async def test_an_escrow_is_funded_and_released_to_two_payees_to_the_cent(
-    ctx: Ctx, sandbox: Sandbox
+    ctx: Ctx, rail: Rail
 ) -> None:
     client_ = await payer(ctx)
     tester_a, tester_b = await payees(ctx, 2)
-    escrow = await create_escrow(
+    escrow = await rail.create(
         ctx, client_, [(tester_a, 6000), (tester_b, 4000)], fee_policy=SEED_000
     )
     assert escrow["status"] == "requires_payment"
@@ -41,12 +40,16 @@ async def test_an_escrow_is_funded_and_released_to_two_payees_to_the_cent(
     assert sum(a["platform_fee"] for a in escrow["allocations"]) == 1500
     assert sum(a["processing_cost"] for a in escrow["allocations"]) == 255
 
-    held = await post(
-        ctx, client_, f"/v1/escrows/{escrow['id']}/fund", {"payment_method": "pm_card_visa"}
-    )
+    await rail.ready_to_fund(ctx, client_, escrow)
+    held = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/fund", rail.fund_body)
     assert held["status"] == "held"
     assert held["amount_held"] == 10_000
-    assert held["payment"]["processing_fee"] == 320  # 2.9 % + 30¢ on $100
+    # Stripe: 2.9 % + 30¢ on $100 = 3.20; PayPal: 3.49 % + 49¢ = 3.98.
+    assert (
+        held["payment"]["processing_fee"]
+        == rail.fee(10_000)
+        == {"stripe": 320, "paypal": 398}[rail.name]
+    )
     assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 10_000
 
     released = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/release")
@@ -55,22 +58,22 @@ async def test_an_escrow_is_funded_and_released_to_two_payees_to_the_cent(
     assert [a["net_released"] for a in released["allocations"]] == [4947, 3298]
     assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 0
     assert await ledger_balance(ctx, payee_available(tester_a)) >= 4947
-    transfers = await sandbox.transfers(escrow["id"])
-    assert sorted(t["amount"] for t in transfers) == [3298, 4947]
+    assert await rail.paid_to_payees(ctx, escrow["id"]) == [3298, 4947]
     assert await event_types(ctx, client_, escrow["id"]) == [
         "escrow.created",
+        *rail.funding_events,
         "escrow.funded",
         "escrow.released",
     ]
 
 
 async def test_an_authorization_is_captured_then_partly_released_and_the_rest_refunded(
-    ctx: Ctx, sandbox: Sandbox
+    ctx: Ctx, rail: Rail
 ) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
     fees_before = await ledger_balance(ctx, PLATFORM_FEES)
-    escrow = await funded(
+    escrow = await rail.funded(
         ctx,
         client_,
         [(tester, 6000), (tester, 4000)],
@@ -102,27 +105,24 @@ async def test_an_authorization_is_captured_then_partly_released_and_the_rest_re
     assert [a["amount_refunded"] for a in refunded["allocations"]] == [3000, 4000]
     assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 0
     assert await ledger_balance(ctx, PLATFORM_FEES) - fees_before == 300
-    refunds = await sandbox.refunds(escrow["payment"]["id"])
-    assert [r["amount"] for r in refunds] == [7000]
+    assert await rail.refunds(ctx, escrow["payment"]["id"]) == [7000]
     await settle(ctx.container)
     assert (await get(ctx, client_, escrow["id"]))["status"] == "released"
 
 
-async def test_a_cancelled_authorization_is_voided_at_the_provider(
-    ctx: Ctx, sandbox: Sandbox
-) -> None:
+async def test_a_cancelled_authorization_is_voided_at_the_provider(ctx: Ctx, rail: Rail) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
-    escrow = await funded(ctx, client_, [(tester, 2500)], capture_mode="authorize")
+    escrow = await rail.funded(ctx, client_, [(tester, 2500)], capture_mode="authorize")
     cancelled = await post(ctx, client_, f"/v1/escrows/{escrow['id']}/cancel")
     assert cancelled["status"] == "cancelled"
     await run_jobs(ctx.container)
-    payment = await sandbox.payment(escrow["payment"]["id"])
-    assert payment["status"] == "canceled"
+    assert await rail.payment_status(ctx, escrow["payment"]["id"]) == "canceled"
     await settle(ctx.container)
     assert (await get(ctx, client_, escrow["id"]))["status"] == "cancelled"
     assert await event_types(ctx, client_, escrow["id"]) == [
         "escrow.created",
+        *rail.funding_events,
         "escrow.authorized",
         "escrow.cancelled",
     ]

@@ -1,8 +1,12 @@
-"""Funding an escrow: declines, 3-D Secure, the hosted card form, open slots, the KYC gate."""
+"""Funding an escrow: declines, 3-D Secure, the hosted card form, open slots, the KYC gate.
+
+Cards, 3-D Secure and the card form are Stripe's (PayPal's payer approves on PayPal:
+tests/paypal/test_escrows_on_paypal.py); open slots run on both providers (``rail``)."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from escrowd.escrows.ledgering import escrow_account
 from tests.escrows.conftest import (
@@ -19,11 +23,15 @@ from tests.escrows.conftest import (
     post,
     settle,
 )
+from tests.escrows.rails import Rail
 from tests.integration.conftest import assert_error, make_user
+
+CARDS = pytest.mark.stripe_only("card numbers, 3-D Secure and the card form are Stripe's")
 
 RETURN_URL = "https://market.test/escrows/back"
 
 
+@CARDS
 async def test_declined_cards_are_402_with_the_reason_and_the_payer_may_try_again(
     ctx: Ctx,
 ) -> None:
@@ -59,6 +67,7 @@ async def test_declined_cards_are_402_with_the_reason_and_the_payer_may_try_agai
     assert await ledger_balance(ctx, escrow_account(escrow["id"])) == 4000
 
 
+@CARDS
 async def test_3d_secure_sends_the_payer_to_the_hosted_page_and_the_webhook_funds_the_escrow(
     ctx: Ctx, sandbox: Sandbox
 ) -> None:
@@ -89,6 +98,7 @@ async def test_3d_secure_sends_the_payer_to_the_hosted_page_and_the_webhook_fund
     assert (await sandbox.payment(after["payment"]["id"]))["status"] == "succeeded"
 
 
+@CARDS
 async def test_the_hosted_card_form_returns_a_card_that_funds_the_escrow(ctx: Ctx) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
@@ -104,10 +114,10 @@ async def test_the_hosted_card_form_returns_a_card_that_funds_the_escrow(ctx: Ct
     assert held["status"] == "held"
 
 
-async def test_an_open_slot_is_assigned_before_its_money_is_released(ctx: Ctx) -> None:
+async def test_an_open_slot_is_assigned_before_its_money_is_released(ctx: Ctx, rail: Rail) -> None:
     client_ = await payer(ctx)
     tester_a, tester_b = await payees(ctx, 2)
-    escrow = await funded(ctx, client_, [(tester_a, 1500), (None, 1500)])
+    escrow = await rail.funded(ctx, client_, [(tester_a, 1500), (None, 1500)])
     slot = escrow["allocations"][1]["id"]
     r = await ctx.client.post(
         f"/v1/escrows/{escrow['id']}/release",
@@ -133,6 +143,10 @@ async def test_an_open_slot_is_assigned_before_its_money_is_released(ctx: Ctx) -
     assert "allocation.payee_assigned" in await event_types(ctx, client_, slot)
 
 
+@pytest.mark.stripe_only(
+    "the KYC gate is the payee's verified connected account, which a Stripe transfer needs; a "
+    "PayPal release pays the ledger and the payout goes to the payee's PayPal email"
+)
 async def test_money_never_goes_to_a_payee_without_a_verified_account(ctx: Ctx) -> None:
     client_ = await payer(ctx)
     unverified = await make_user(ctx.container, role="worker")

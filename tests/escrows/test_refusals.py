@@ -1,5 +1,6 @@
 """What is refused: illegal transitions (409 naming the state and the allowed actions), bad
-input of every kind (the envelope, and nothing written), other people's escrows."""
+input of every kind (the envelope, and nothing written), other people's escrows — for escrows
+paid through Stripe and through PayPal (``rail``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from escrowd.users import tokens
 from tests.escrows.conftest import (
     Ctx,
     api_key_headers,
-    create_escrow,
-    funded,
     get,
     keyed,
     payees,
     payer,
     post,
 )
+from tests.escrows.rails import Rail
 from tests.integration.conftest import assert_error, bearer, count_all, make_user
 
 TABLES = (
@@ -40,22 +40,22 @@ async def _refused(ctx: Ctx, who: Any, escrow_id: str, action: str, state: str) 
 
 
 async def test_every_action_the_state_does_not_allow_is_a_409_naming_what_is_allowed(
-    ctx: Ctx,
+    ctx: Ctx, rail: Rail
 ) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
     before = await count_all(ctx.container, "ledger_transfers")
 
-    fresh = await create_escrow(ctx, client_, [(tester, 1000)])
+    fresh = await rail.create(ctx, client_, [(tester, 1000)])
     for action in ("capture", "release", "refund"):
         await _refused(ctx, client_, fresh["id"], action, "requires_payment")
     assert fresh["allowed_actions"] == ["fund", "cancel"]
 
-    authorized = await funded(ctx, client_, [(tester, 1000)], capture_mode="authorize")
+    authorized = await rail.funded(ctx, client_, [(tester, 1000)], capture_mode="authorize")
     for action in ("fund", "release", "refund"):
         await _refused(ctx, client_, authorized["id"], action, "authorized")
 
-    held = await funded(ctx, client_, [(tester, 1000)])
+    held = await rail.funded(ctx, client_, [(tester, 1000)])
     for action in ("fund", "capture", "cancel"):
         await _refused(ctx, client_, held["id"], action, "held")
 
@@ -64,7 +64,8 @@ async def test_every_action_the_state_does_not_allow_is_a_409_naming_what_is_all
     for action in ("fund", "capture", "release", "refund", "cancel"):
         await _refused(ctx, client_, fresh["id"], action, "cancelled")
 
-    waiting = await create_escrow(ctx, client_, [(tester, 1000)])
+    # Waiting for the payer: Stripe's hosted card form, PayPal's approval page.
+    waiting = await rail.create(ctx, client_, [(tester, 1000)])
     form = await post(
         ctx, client_, f"/v1/escrows/{waiting['id']}/fund", {"return_url": "https://m.test/b"}
     )
@@ -83,10 +84,12 @@ async def test_every_action_the_state_does_not_allow_is_a_409_naming_what_is_all
     assert after["ledger_transfers"] - before["ledger_transfers"] == 4
 
 
-async def test_amounts_beyond_what_is_left_are_refused_and_move_nothing(ctx: Ctx) -> None:
+async def test_amounts_beyond_what_is_left_are_refused_and_move_nothing(
+    ctx: Ctx, rail: Rail
+) -> None:
     client_ = await payer(ctx)
     tester_a, tester_b = await payees(ctx, 2)
-    escrow = await funded(ctx, client_, [(tester_a, 1000), (tester_b, 2000)])
+    escrow = await rail.funded(ctx, client_, [(tester_a, 1000), (tester_b, 2000)])
     first, second = (a["id"] for a in escrow["allocations"])
     path = f"/v1/escrows/{escrow['id']}"
     cases: list[tuple[str, dict[str, Any], str, str | None]] = [
@@ -124,14 +127,14 @@ async def test_amounts_beyond_what_is_left_are_refused_and_move_nothing(ctx: Ctx
     assert await count_all(ctx.container, *TABLES) == before
 
 
-async def test_bad_input_of_every_kind_gets_the_envelope_and_writes_nothing(ctx: Ctx) -> None:
+async def test_bad_input_of_every_kind_gets_the_envelope_and_writes_nothing(
+    ctx: Ctx, rail: Rail
+) -> None:
     client_ = await payer(ctx)
     (tester,) = await payees(ctx, 1)
-    good: dict[str, Any] = {
-        "currency": "usd",
-        "amount": 1000,
-        "allocations": [{"payee": tester, "amount": 1000}],
-    }
+    good: dict[str, Any] = rail.body(
+        {"currency": "usd", "amount": 1000, "allocations": [{"payee": tester, "amount": 1000}]}
+    )
     bad: list[tuple[dict[str, Any], str, str | None]] = [
         ({**good, "amount": 10.5}, "parameter_invalid", "amount"),
         ({**good, "amount": "1000"}, "parameter_invalid", "amount"),
@@ -186,7 +189,7 @@ async def test_bad_input_of_every_kind_gets_the_envelope_and_writes_nothing(ctx:
 
 
 async def test_only_the_payer_and_the_platform_act_payees_read_others_see_nothing(
-    ctx: Ctx,
+    ctx: Ctx, rail: Rail
 ) -> None:
     client_ = await payer(ctx)
     stranger = await payer(ctx)
@@ -195,7 +198,7 @@ async def test_only_the_payer_and_the_platform_act_payees_read_others_see_nothin
         settings=ctx.container.settings, clock=ctx.container.clock, user_id=tester, role="worker"
     )
     as_payee = bearer(issued.token)
-    escrow = await funded(ctx, client_, [(tester, 1500)])
+    escrow = await rail.funded(ctx, client_, [(tester, 1500)])
     path = f"/v1/escrows/{escrow['id']}"
     before = await count_all(ctx.container, *TABLES)
     for action in ("release", "refund", "fund", "capture", "cancel"):
@@ -211,7 +214,11 @@ async def test_only_the_payer_and_the_platform_act_payees_read_others_see_nothin
     # Every change's event names the payer and the payees as its audience.
     for who in (as_payee, client_.headers):
         r = await ctx.client.get("/v1/events", params={"object_id": escrow["id"]}, headers=who)
-        assert [e["type"] for e in r.json()["data"]] == ["escrow.funded", "escrow.created"]
+        assert [e["type"] for e in r.json()["data"]] == [
+            "escrow.funded",
+            *rail.funding_events,
+            "escrow.created",
+        ]
         assert r.json()["data"][0]["data"]["object"]["status"] == "held"
     r = await ctx.client.get(
         "/v1/events", params={"object_id": escrow["id"]}, headers=stranger.headers
@@ -222,12 +229,14 @@ async def test_only_the_payer_and_the_platform_act_payees_read_others_see_nothin
     key = await api_key_headers(ctx)
     r = await ctx.client.post(
         "/v1/escrows",
-        json={
-            "payer": client_.id,
-            "currency": "usd",
-            "amount": 700,
-            "allocations": [{"payee": tester, "amount": 700}],
-        },
+        json=rail.body(
+            {
+                "payer": client_.id,
+                "currency": "usd",
+                "amount": 700,
+                "allocations": [{"payee": tester, "amount": 700}],
+            }
+        ),
         headers=key,
     )
     assert r.status_code == 200, r.text
@@ -237,12 +246,12 @@ async def test_only_the_payer_and_the_platform_act_payees_read_others_see_nothin
     assert r.json()["status"] == "released"
 
 
-async def test_escrows_are_listed_newest_first_with_filters_and_pages(ctx: Ctx) -> None:
+async def test_escrows_are_listed_newest_first_with_filters_and_pages(ctx: Ctx, rail: Rail) -> None:
     client_ = await payer(ctx)
     tester_a, tester_b = await payees(ctx, 2)
-    one = await create_escrow(ctx, client_, [(tester_a, 1000)])
-    two = await funded(ctx, client_, [(tester_b, 2000)])
-    three = await create_escrow(ctx, client_, [(tester_a, 500), (tester_b, 500)])
+    one = await rail.create(ctx, client_, [(tester_a, 1000)])
+    two = await rail.funded(ctx, client_, [(tester_b, 2000)])
+    three = await rail.create(ctx, client_, [(tester_a, 500), (tester_b, 500)])
     listed = await ctx.client.get("/v1/escrows", params={"limit": 2}, headers=client_.headers)
     body = listed.json()
     assert [e["id"] for e in body["data"]] == [three["id"], two["id"]]

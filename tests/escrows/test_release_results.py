@@ -4,12 +4,18 @@ only what was not — never an allocation twice.
 
 The fault is injected at the network edge: the real adapter, except that the transfer of one
 allocation is refused the way Stripe refuses one (an ``invalid_request_error``).
+
+Stripe only: a PayPal release makes no provider call (PayPal has no transfers; the payee's
+net moves in the ledger and leaves with their payout), so there is no per-allocation call to
+fail.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from escrowd.clock import FrozenClock
 from escrowd.escrows import sweeps
@@ -32,6 +38,8 @@ from tests.escrows.conftest import (
     run_jobs,
     sweep,
 )
+
+pytestmark = pytest.mark.stripe_only("a release's per-allocation provider call is a transfer")
 
 
 class RefusesTransfer:

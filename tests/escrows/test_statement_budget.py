@@ -16,9 +16,14 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from tests.escrows.conftest import Ctx, funded, keyed, payees, payer
+
+pytestmark = pytest.mark.stripe_only(
+    "the budget is measured for a release making two Stripe transfers"
+)
 
 #: Statements escrowd itself sends for one release to two payees, per dialect.
 BUDGET = {"postgresql": 23, "sqlite": 33}

@@ -48,6 +48,11 @@ from tests.escrows.conftest import (
 )
 from tests.integration.conftest import Account
 
+pytestmark = pytest.mark.stripe_only(
+    "the Stripe sandbox's clock and Stripe's 7-day authorizations "
+    "(PayPal's 29-day deadline: tests/paypal/test_authorization_deadline.py)"
+)
+
 
 @pytest.fixture(scope="module")
 def own_db_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:

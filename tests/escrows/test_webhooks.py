@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from ulid import ULID
 
 from escrowd.clock import unix
@@ -40,6 +41,10 @@ from tests.escrows.conftest import (
     payees,
     payer,
     post,
+)
+
+pytestmark = pytest.mark.stripe_only(
+    "Stripe's event shapes; PayPal's events in any order are tests/paypal/test_paypal_events.py's"
 )
 
 Body = dict[str, Any]

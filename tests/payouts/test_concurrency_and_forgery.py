@@ -1,27 +1,31 @@
-"""Fifty payout requests at once never overdraw a balance; a forged ``payout.paid`` moves
-nothing and opens an incident."""
+"""Fifty payout requests at once never overdraw a balance (to either destination); a forged
+``payout.paid`` moves nothing and opens an incident."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import pytest
+
 from escrowd.escrows.ledgering import payee_available, payouts_in_transit
 from tests.balances.conftest import balance_of
 from tests.escrows.conftest import Ctx, keyed, ledger_balance
 from tests.escrows.test_forged_events import deliver, event_about, mismatch_incidents, stored_status
-from tests.payouts.conftest import days_pass, earned, request_payout, review
+from tests.payouts.conftest import Destination, days_pass, earned, request_payout, review
 
 AVAILABLE = 10_000
 EACH = 700  # 14 fit (9800), the 15th would overdraw
 
 
-async def test_fifty_concurrent_requests_never_overdraw(ctx: Ctx) -> None:
-    worker = await earned(ctx, AVAILABLE)
+async def test_fifty_concurrent_requests_never_overdraw(ctx: Ctx, destination: Destination) -> None:
+    worker = await destination.earned(ctx, AVAILABLE)
 
     async def one() -> tuple[int, dict[str, Any]]:
         r = await ctx.client.post(
-            "/v1/payouts", json={"amount": EACH, "currency": "usd"}, headers=keyed(worker.headers)
+            "/v1/payouts",
+            json={"amount": EACH, "currency": "usd", **destination.body},
+            headers=keyed(worker.headers),
         )
         return r.status_code, r.json()
 
@@ -40,6 +44,10 @@ async def test_fifty_concurrent_requests_never_overdraw(ctx: Ctx) -> None:
     assert await ledger_balance(ctx, payee_available(worker.id)) == AVAILABLE
 
 
+@pytest.mark.stripe_only(
+    "a forged Stripe payout.paid; lying PayPal payout events are tests/paypal's "
+    "(test_paypal_events.py, test_authorization_and_batch_events.py)"
+)
 async def test_a_forged_payout_paid_moves_nothing(ctx: Ctx) -> None:
     worker = await earned(ctx, 3000)
     payout = await request_payout(ctx, worker, 3000)

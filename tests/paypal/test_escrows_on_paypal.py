@@ -13,13 +13,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
 
 from escrowd.clock import FrozenClock
-from escrowd.config import PAYPAL_SANDBOX_PREFIX, Settings
+from escrowd.config import Settings
 from escrowd.errors import InvalidRequestError
 from escrowd.escrows.ledgering import (
     PROCESSING_COSTS,
@@ -58,6 +57,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     settle,
 )
 from tests.escrows.conftest import ctx as ctx
+from tests.escrows.rails import approve_on_paypal
 from tests.integration.conftest import make_user
 from tests.reconcile.conftest import edit_sandbox_object, own_day
 
@@ -104,26 +104,6 @@ async def refunds_at_paypal(ctx: Ctx, escrow_id: str) -> list[str]:
         assert refund.status == "COMPLETED"
         out.append(refund.amount.value)
     return out
-
-
-async def approve_on_paypal(ctx: Ctx, escrow: dict[str, Any]) -> str:
-    """The payer opens the escrow's approval link and approves: the order's id."""
-    assert escrow["status"] == "requires_action", escrow
-    url = httpx.URL(escrow["next_action"]["url"])
-    assert url.path.endswith("/checkoutnow"), url
-    order_id = url.params["token"]
-    assert order_id == escrow["payment"]["id"]
-    page = await ctx.client.get(f"{PAYPAL_SANDBOX_PREFIX}/checkoutnow", params=url.params)
-    assert page.status_code == 200, page.text
-    assert order_id in page.text
-    done = await ctx.client.post(
-        f"{PAYPAL_SANDBOX_PREFIX}/checkoutnow/{order_id}",
-        data={"action": "approve", "funding": "balance"},
-    )
-    # Without a return URL (escrowd's fund call sent none) the page says so itself.
-    assert done.status_code == 200, done.text
-    assert "Approved." in done.text
-    return order_id
 
 
 async def paypal_escrow(

@@ -39,8 +39,8 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     sweep,
 )
 from tests.escrows.conftest import ctx as ctx
+from tests.escrows.rails import approve_on_paypal
 from tests.paypal.test_escrows_on_paypal import (
-    approve_on_paypal,
     held_on_paypal,
     paypal_escrow,
     paypal_of,

@@ -67,6 +67,13 @@ def idempotency_key(payout_id: str) -> str:
     return f"{payout_id}:payout"
 
 
+def payout_of_key(key: str) -> str | None:
+    """The payout id an :func:`idempotency_key` names (PayPal echoes it as a batch's
+    ``sender_batch_id``); None for a key escrowd did not make."""
+    payout_id, sep, rest = key.rpartition(":")
+    return payout_id if sep and rest == "payout" and payout_id else None
+
+
 class PayoutStateError(ConflictError):
     """The payout is not in a status this action applies to (409 ``payout_state``)."""
 

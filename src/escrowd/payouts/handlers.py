@@ -35,7 +35,7 @@ from escrowd.webhooks.handlers import HandlerRegistry
 from escrowd.webhooks.verification import EventMismatch, truth
 
 
-def _recorded(row: Payout) -> dict[str, Any]:
+def recorded(row: Payout) -> dict[str, Any]:
     return {
         "payout": row.id,
         "provider_payout": row.provider_payout_id,
@@ -89,7 +89,7 @@ async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -
             f"The {event.provider} event names payout item {event.object_id}, which escrowd "
             f"paid out through {row.provider}.",
             claimed=claimed,
-            recorded=_recorded(row),
+            recorded=recorded(row),
         )
     if row is None:
         metadata = event.data.get("metadata")
@@ -100,7 +100,7 @@ async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -
                 f"The event names payout {ours.id}, which escrowd paid out as "
                 f"{ours.provider_payout_id}, not {event.object_id}.",
                 claimed=claimed,
-                recorded=_recorded(ours),
+                recorded=recorded(ours),
             )
         if (
             ours is not None
@@ -116,7 +116,7 @@ async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -
                     f"{ours.id}, which escrowd {ours.status} and returned to the balance.",
                     claimed=claimed,
                     provider={"id": made.id, "amount": made.amount, "status": made.status},
-                    recorded=_recorded(ours),
+                    recorded=recorded(ours),
                 )
         # Not escrowd's, or escrowd's before it recorded the provider's answer: the send job
         # repeats the call with the payout's key and learns the id that way.
@@ -128,16 +128,30 @@ async def on_payout(session: AsyncSession, event: ProviderEvent, clock: Clock) -
             f"The event about payout {row.id} comes from account {event.account}, not the "
             f"payee's account {row.provider_account_id}.",
             claimed=claimed,
-            recorded=_recorded(row),
+            recorded=recorded(row),
         )
     payout = truth(event, "payout", event.object_id, ProviderPayout)
+    await apply_provider_payout(session, clock=clock, row=row, payout=payout, claimed=claimed)
+
+
+async def apply_provider_payout(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    row: Payout,
+    payout: ProviderPayout,
+    claimed: dict[str, Any],
+) -> None:
+    """Move ``row`` (locked, still at the provider) as the provider's own ``payout`` says,
+    once its amount and currency are checked against escrowd's record. Also what PayPal's
+    ``PAYMENT.PAYOUTSBATCH.*`` applies, with the batch's item as read at PayPal."""
     if (payout.amount, payout.currency) != (row.amount, row.currency):
         raise EventMismatch(
             f"The provider's payout {payout.id} is {payout.amount} {payout.currency}; escrowd "
             f"recorded {row.amount} {row.currency}.",
             claimed=claimed,
             provider={"id": payout.id, "amount": payout.amount, "currency": payout.currency},
-            recorded=_recorded(row),
+            recorded=recorded(row),
         )
     await apply_answer(session, clock=clock, row=row, answer=payout)
 

@@ -18,6 +18,13 @@ escrowd's record is an ``EventMismatch`` (the event is rejected, an incident ope
   capture whose fee escrowd could not read before.
 - ``PAYMENT.CAPTURE.DENIED``: the capture failed (a bounced eCheck): the escrow goes back to
   ``requires_payment`` with the error, as Stripe's ``payment_intent.payment_failed`` does.
+- ``PAYMENT.AUTHORIZATION.CREATED``: an authorization escrowd has not recorded (PayPal
+  authorized the approved order, but escrowd's confirm call failed or its process died before
+  storing the answer): PayPal's authorization and order are checked against the escrow (its
+  order, currency, the whole amount, intent AUTHORIZE, still CREATED) and applied once, as the
+  payer's own fund call would (``payments.apply_payment``: authorized, the hold in the ledger,
+  ``escrow.authorized``). When escrowd's own call recorded it first, or the event repeats, it
+  changes nothing and asks PayPal nothing; while escrowd's call is in flight it is retried.
 - ``PAYMENT.AUTHORIZATION.VOIDED``: the authorization was voided (or ran out) outside escrowd:
   an escrow still holding only the authorization expires, as on Stripe's
   ``payment_intent.canceled``; an escrow escrowd cancelled itself is left as it is.
@@ -32,10 +39,13 @@ escrowd's record is an ``EventMismatch`` (the event is rejected, an incident ope
 - ``PAYMENT.PAYOUTS-ITEM.*``: the payout item's fate (succeeded, unclaimed, returned, failed,
   blocked…), read at PayPal, moves escrowd's payout as Stripe's ``payout.paid`` /
   ``payout.failed`` do (``payouts.handlers.on_payout``).
+- ``PAYMENT.PAYOUTSBATCH.*``: the batch (one per payout, its ``sender_batch_id`` the payout's
+  key), read at PayPal, moves its payout as its item says there, through the same code as the
+  item's own events (``webhooks.paypal_payouts``).
 
-The other kinds (``PAYMENT.AUTHORIZATION.CREATED``, ``PAYMENT.PAYOUTSBATCH.*``, and
-``CUSTOMER.DISPUTE.*`` unless a disputes module acts on them) are stored and
-marked processed with a log line: escrowd's own calls apply what they report.
+``CUSTOMER.DISPUTE.*`` are followed by ``webhooks.paypal_disputes``, ``PAYMENT.CAPTURE.REVERSED``
+by ``webhooks.paypal_reversals``. Kinds escrowd does not know (``PAYMENT.CAPTURE.PENDING``…)
+are stored and change nothing; escrowd's own calls apply what they report.
 """
 
 from __future__ import annotations
@@ -62,6 +72,7 @@ from escrowd.providers.paypal.events import KINDS, PREFIXES, PROVIDER
 from escrowd.providers.paypal.mapping import capture_of_refund
 from escrowd.providers.types import EventKind, Payment, PaymentStatus, ProviderEvent
 from escrowd.webhooks.handlers import Handler, HandlerRegistry
+from escrowd.webhooks.paypal_payouts import on_payouts_batch
 from escrowd.webhooks.verification import (
     PAYPAL_AUTHORIZATION,
     PAYPAL_CAPTURE,
@@ -76,6 +87,8 @@ log = get_logger(__name__)
 _TAKEN = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
 _DENIED = ("DECLINED", "FAILED")
 _GONE = ("VOIDED", "EXPIRED")
+#: An authorization that holds the payer's money, none of it captured yet.
+_HOLDING = ("CREATED",)
 
 
 async def note_only(session: AsyncSession, event: ProviderEvent, clock: Clock) -> None:
@@ -296,6 +309,44 @@ async def on_capture(session: AsyncSession, event: ProviderEvent, clock: Clock) 
 # --- authorizations -------------------------------------------------------------------------
 
 
+async def on_authorization_created(
+    session: AsyncSession, event: ProviderEvent, clock: Clock
+) -> None:
+    """``PAYMENT.AUTHORIZATION.CREATED``: an authorization escrowd has not recorded (the payer
+    approved, PayPal authorized, but escrowd's confirm call failed or its process died before
+    storing the answer) is recorded once, as the payer's own fund call would have."""
+    if not _ours(event) or event.object_type != "authorization":
+        return
+    assert event.object_id is not None
+    found = await _escrow_of(session, event, PAYPAL_AUTHORIZATION, shapes.Authorization)
+    if found is None:
+        await note_only(session, event, clock)
+        return
+    escrow, book = found
+    if apply_event(escrow.status, Action.authorize, context=book.context()) is None:
+        return  # recorded already (escrowd's own confirm, or this event before), or moved on
+    if _payment_in_flight(book):
+        # escrowd's own confirm is at PayPal: its answer (or the janitor) records it.
+        raise RuntimeError(f"escrow {escrow.id} has a payment call in flight; retry the event")
+    expected = await checks.expected_payment(session, escrow)
+    auth = truth(event, PAYPAL_AUTHORIZATION, event.object_id, shapes.Authorization)
+    _object_matches(event, auth, escrow, expected, statuses=_HOLDING)
+    assert escrow.payment_id is not None
+    payment = truth(event, "payment_intent", escrow.payment_id, Payment)
+    _order_matches(event, payment, escrow, expected)
+    money = from_money(auth.amount)
+    if money.amount != expected.amount or payment.status is not PaymentStatus.requires_capture:
+        raise EventMismatch(
+            f"PayPal's authorization {auth.id} holds {money.amount} {money.currency} and its "
+            f"order {payment.id} is {payment.status.value}; escrow {escrow.id} needs "
+            f"{expected.amount} authorized. Nothing was moved.",
+            claimed=_claim_view(event),
+            provider={**_object_view(auth), "order_status": payment.status.value},
+            recorded=_recorded(escrow, expected),
+        )
+    await apply_payment(Unit(session, clock), book, payment, event_created=event.created)
+
+
 async def on_authorization_voided(
     session: AsyncSession, event: ProviderEvent, clock: Clock
 ) -> None:
@@ -386,9 +437,11 @@ ACTING: dict[EventKind, Handler] = {
     EventKind.paypal_order_approved: on_order_approved,
     EventKind.paypal_capture_completed: on_capture,
     EventKind.paypal_capture_denied: on_capture,
+    EventKind.paypal_authorization_created: on_authorization_created,
     EventKind.paypal_authorization_voided: on_authorization_voided,
     EventKind.paypal_capture_refunded: on_capture_refunded,
     EventKind.paypal_payouts_item: on_payout,
+    EventKind.paypal_payouts_batch: on_payouts_batch,
 }
 
 
