@@ -1,7 +1,7 @@
 """``escrowd sandbox serve`` in a process of its own, with ``escrowd serve`` pointed at it by
 ``ESCROWD_SANDBOX_URL`` (docs/sandbox.md): escrowd calls the sandbox over HTTP, links the
-sandbox's hosted pages at the sandbox's URL, and the sandbox process delivers its webhooks to
-escrowd over HTTP, where escrowd's background loop processes them."""
+sandbox's hosted pages at the sandbox's URL, and the sandbox process delivers its webhooks
+(Stripe's and PayPal's) to escrowd over HTTP, where escrowd's background loop processes them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from sqlalchemy import select
 
+from escrowd.config import PAYPAL_SANDBOX_CLIENT_ID, PAYPAL_SANDBOX_CLIENT_SECRET
 from escrowd.sandbox.stripe import models as sandbox_models
 from escrowd.webhooks.models import InboundWebhookEvent
 from tests.integration.conftest import Account, make_user
@@ -112,6 +113,27 @@ async def test_escrowd_works_with_the_sandbox_in_its_own_process(
         released = await _call(http, f"{path}/release", payer, {}, "r")
         assert released["status"] == "released", released
 
+        # PayPal's webhooks cross too: signed by the sandbox process, whose certificate escrowd
+        # fetches from the sandbox's URL to verify them.
+        paypal = f"{sandbox.base}/sandbox/paypal"
+        token = await http.post(
+            f"{paypal}/v1/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(PAYPAL_SANDBOX_CLIENT_ID, PAYPAL_SANDBOX_CLIENT_SECRET),
+        )
+        assert token.status_code == 200, token.text
+        batch = await http.post(
+            f"{paypal}/v1/payments/payouts",
+            json={
+                "sender_batch_header": {"sender_batch_id": f"live-{escrow['id']}"},
+                "items": [
+                    {"amount": {"value": "1.00", "currency": "USD"}, "receiver": payee.email}
+                ],
+            },
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+        assert batch.status_code == 201, batch.text
+
     async def rows() -> tuple[set[str], dict[str, str]]:
         """(the sandbox's event states, escrowd's inbound webhooks: type → status)."""
         c = real_container(postgres_url)
@@ -133,4 +155,5 @@ async def test_escrowd_works_with_the_sandbox_in_its_own_process(
     states, inbound = await rows()
     assert states == {"delivered"}, states
     assert {"account.updated", "payment_intent.succeeded", "transfer.created"} <= set(inbound)
+    assert "PAYMENT.PAYOUTSBATCH.PROCESSING" in inbound, inbound
     assert set(inbound.values()) <= {"processed", "ignored"}, inbound
