@@ -9,7 +9,11 @@ What runs, all on loopback:
   webhooks are delivered and processed while the flows run) on a free port, over a fresh
   PostgreSQL database, with the Stripe sandbox in process. ``--processes N`` serves with N
   processes (``serve --workers N``); ``--workers M`` adds M ``escrowd worker`` processes and
-  leaves them the background work (``serve --no-background``).
+  leaves them the background work (``serve --no-background``). ``--sandbox-process`` runs the
+  sandbox as Stripe would be, remote: ``escrowd sandbox serve`` in a process of its own
+  (its clock and webhook deliveries too, over HTTP), escrowd pointed at it with
+  ``ESCROWD_SANDBOX_URL``; the server's CPU is then reported split into escrowd's and the
+  sandbox's.
 - Setup, not timed: ``--clients`` payers (each signs up, logs in, saves the 4242 card) and two
   workers per payer (each signs up and onboards a connected account on the sandbox's hosted
   page). ``--payees ring`` instead makes one worker per payer and has payer i pay workers i and
@@ -105,15 +109,46 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Pids:
+    """The process ids whose CPU (with their children's) is escrowd's, and the sandbox's when
+    it runs in a process of its own (empty: in escrowd's)."""
+
+    escrowd: list[int]
+    sandbox: list[int]
+
+
+def _wait_for(base: str, proc: subprocess.Popen[bytes], log: Any, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise RuntimeError(f"{what} did not come up")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+
+
 @contextmanager
 def escrowd_server(
-    database_url: str, log_path: str | None, processes: int = 1, workers: int = 0
-) -> Iterator[tuple[str, list[int]]]:
+    database_url: str,
+    log_path: str | None,
+    processes: int = 1,
+    workers: int = 0,
+    sandbox_process: bool = False,
+) -> Iterator[tuple[str, Pids]]:
     """escrowd under uvicorn on a free loopback port (``processes`` serving processes), with
-    ``workers`` ``escrowd worker`` processes doing the background work when there are any;
-    yields its base URL and the process ids whose CPU (with their children's) is escrowd's."""
+    ``workers`` ``escrowd worker`` processes doing the background work when there are any,
+    and with ``sandbox_process`` the sandbox in its own (``escrowd sandbox serve``); yields
+    escrowd's base URL and the process ids."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    sandbox_port = free_port()
+    sandbox_base = f"http://127.0.0.1:{sandbox_port}"
     with (
         tempfile.TemporaryDirectory() as data,
         open(log_path, "w+b") if log_path else tempfile.TemporaryFile() as log,
@@ -132,6 +167,20 @@ def escrowd_server(
             "ESCROWD_ARGON2_MEMORY_COST": "1024",
             "ESCROWD_ARGON2_PARALLELISM": "1",
         }
+        sandbox = None
+        if sandbox_process:
+            sandbox = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    SERVER,
+                    *f"sandbox serve --port {sandbox_port} --deliver-to {base}".split(),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            env["ESCROWD_SANDBOX_URL"] = sandbox_base
         args = [
             sys.executable,
             "-c",
@@ -149,24 +198,19 @@ def escrowd_server(
             )
             for _ in range(workers)
         ]
+        started = [proc, *helpers, *([sandbox] if sandbox else [])]
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    sys.stderr.write(log.read().decode(errors="replace"))
-                    raise RuntimeError("escrowd did not come up")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            yield base, [proc.pid, *(h.pid for h in helpers)]
+            _wait_for(base, proc, log, "escrowd")
+            if sandbox is not None:
+                _wait_for(sandbox_base, sandbox, log, "the sandbox")
+            yield (
+                base,
+                Pids([proc.pid, *(h.pid for h in helpers)], [sandbox.pid] if sandbox else []),
+            )
         finally:
-            for each in (proc, *helpers):
+            for each in started:
                 each.terminate()
-            for each in (proc, *helpers):
+            for each in started:
                 try:
                     each.wait(timeout=15)
                 except subprocess.TimeoutExpired:
@@ -276,35 +320,46 @@ def _tree_jiffies(roots: list[int]) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds so far: escrowd's processes, this process, the whole machine (busy)."""
+    """CPU seconds so far: escrowd's processes (serving and workers), the sandbox's process
+    (0 when the sandbox runs inside escrowd's), this process, the whole machine (busy)."""
 
-    server: float
+    escrowd: float
+    sandbox: float
     bench: float
     machine: float
 
+    @property
+    def server(self) -> float:
+        return self.escrowd + self.sandbox
+
     @classmethod
-    def sample(cls, server_pids: list[int]) -> Cpu:
+    def sample(cls, pids: Pids) -> Cpu:
         tick = os.sysconf("SC_CLK_TCK")
         try:
-            server = sum(_tree_jiffies(server_pids).values()) / tick
+            escrowd = sum(_tree_jiffies(pids.escrowd).values()) / tick
+            sandbox = sum(_tree_jiffies(pids.sandbox).values()) / tick if pids.sandbox else 0.0
             with open("/proc/stat") as f:
                 jiffies = [int(x) for x in f.readline().split()[1:]]
             machine = (sum(jiffies) - jiffies[3] - jiffies[4]) / tick  # minus idle, iowait
         except OSError:  # not Linux: no CPU figures
-            server = machine = 0.0
+            escrowd = sandbox = machine = 0.0
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return cls(server, usage.ru_utime + usage.ru_stime, machine)
+        return cls(escrowd, sandbox, usage.ru_utime + usage.ru_stime, machine)
 
     def __sub__(self, other: Cpu) -> Cpu:
         return Cpu(
-            self.server - other.server, self.bench - other.bench, self.machine - other.machine
+            self.escrowd - other.escrowd,
+            self.sandbox - other.sandbox,
+            self.bench - other.bench,
+            self.machine - other.machine,
         )
 
 
 async def drive(
-    base: str, payers: list[Payer], seconds: float, run: str, server_pids: list[int]
-) -> tuple[Stats, float, Cpu]:
-    """One unmeasured flow per client, then flows until ``seconds`` have passed."""
+    base: str, payers: list[Payer], seconds: float, run: str, server_pids: Pids
+) -> tuple[Stats, float, Cpu, Cpu]:
+    """One unmeasured flow per client, then flows until ``seconds`` have passed; the stats,
+    the window's length, the CPU used in it and the CPU sample at its start."""
     limits = httpx.Limits(max_connections=len(payers), max_keepalive_connections=len(payers))
     stats = Stats()
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
@@ -335,7 +390,7 @@ async def drive(
 
         await asyncio.gather(*(client(i, p) for i, p in enumerate(payers)))
         elapsed = time.perf_counter() - started
-        return stats, elapsed, Cpu.sample(server_pids) - cpu_before
+        return stats, elapsed, Cpu.sample(server_pids) - cpu_before, cpu_before
 
 
 async def backlog(database_url: str) -> dict[str, int]:
@@ -441,6 +496,13 @@ def main() -> None:
         help="escrowd worker processes; with any, serve runs --no-background (default 0: the "
         "serving process does the background work)",
     )
+    parser.add_argument(
+        "--sandbox-process",
+        action="store_true",
+        help="run the sandbox as its own process (escrowd sandbox serve), as Stripe would be "
+        "remote, and report the server's CPU split into escrowd's and the sandbox's (default: "
+        "the sandbox runs in escrowd's processes)",
+    )
     parser.add_argument("--server-log", help="keep escrowd's own output in this file")
     args = parser.parse_args()
     if not 2 <= args.clients <= 256 or not 1 <= args.seconds <= 600:
@@ -451,10 +513,9 @@ def main() -> None:
 
     with scratch_database(args.url, "flow") as flow_db:
         upgrade(flow_db)
-        with escrowd_server(flow_db, args.server_log, args.processes, args.workers) as (
-            base,
-            pids,
-        ):
+        with escrowd_server(
+            flow_db, args.server_log, args.processes, args.workers, args.sandbox_process
+        ) as (base, pids):
             t = time.perf_counter()
             payers = asyncio.run(setup(base, args.clients, run, args.payees == "ring"))
             payees = args.clients * (1 if args.payees == "ring" else 2)
@@ -463,7 +524,9 @@ def main() -> None:
                 f"{time.perf_counter() - t:.1f} s; timing {args.seconds} s …",
                 flush=True,
             )
-            stats, elapsed, cpu = asyncio.run(drive(base, payers, args.seconds, run, pids))
+            stats, elapsed, cpu, cpu_start = asyncio.run(
+                drive(base, payers, args.seconds, run, pids)
+            )
             left = asyncio.run(backlog(flow_db))
             t = time.perf_counter()
             for _ in range(240):  # at most two minutes
@@ -471,18 +534,20 @@ def main() -> None:
                     break
                 time.sleep(0.5)
             drained = time.perf_counter() - t if sum(left.values()) else 0.0
+            # The work the window left is the flows' too: count it where it was done.
+            cpu_all = Cpu.sample(pids) - cpu_start
         verify_lines = asyncio.run(ledger_ok(flow_db))
     print(f"pgbench tpcb-like, {args.clients} clients, {args.seconds} s …", flush=True)
     with scratch_database(args.url, "pgbench") as pg_db:
         tps = pgbench(pg_db, args.clients, args.seconds)
-    report(args, stats, elapsed, cpu, left, drained, verify_lines, tps)
+    report(args, stats, elapsed, (cpu, cpu_all), left, drained, verify_lines, tps)
 
 
 def report(
     args: argparse.Namespace,
     stats: Stats,
     elapsed: float,
-    cpu: Cpu,
+    cpus: tuple[Cpu, Cpu],
     left: dict[str, int],
     drained: float,
     verify_lines: list[str],
@@ -491,7 +556,8 @@ def report(
     flows, ops = stats.flows, stats.flows * len(MONEY_OPS)
     print(
         f"\nescrow flows (create → fund → release to 2 payees), {args.clients} clients, "
-        f"{args.processes} serving process(es), {args.workers} worker process(es)"
+        f"{args.processes} serving process(es), {args.workers} worker process(es), sandbox "
+        f"{'in its own process' if args.sandbox_process else 'in process'}"
     )
     print(f"  flows/s               {flows / elapsed:8.1f}   ({flows} flows in {elapsed:.1f} s)")
     print(f"  money-moving ops/s    {ops / elapsed:8.1f}   (fund + release)")
@@ -506,12 +572,20 @@ def report(
     print(f"  left after the window: {backlog_text}; drained in {drained:.1f} s")
     sustained = ops / (elapsed + drained)
     print(f"  sustained ops/s       {sustained:8.1f}   (window + draining what it left)")
+    cpu, cpu_all = cpus
     if flows and cpu.server:
         per = 1000 / flows
+        for label, used in (("in the window", cpu), ("+ draining", cpu_all)):
+            split = (
+                f"escrowd {used.escrowd * per:.0f} + sandbox {used.sandbox * per:.0f}"
+                if args.sandbox_process
+                else "escrowd, the sandbox in its process"
+            )
+            print(f"  server CPU ms/flow    {used.server * per:5.0f} ({split}), {label}")
         print(
-            f"  CPU ms per flow       server {cpu.server * per:.0f}, bench client "
-            f"{cpu.bench * per:.0f}, whole machine {cpu.machine * per:.0f} "
-            f"(machine busy {cpu.machine / elapsed:.2f} of {os.cpu_count()} cores)"
+            f"  CPU ms per flow       bench client {cpu.bench * per:.0f}, whole machine "
+            f"{cpu.machine * per:.0f} (machine busy {cpu.machine / elapsed:.2f} of "
+            f"{os.cpu_count()} cores), in the window"
         )
     print(f"  {verify_lines[0] if verify_lines else 'ledger verify: ?'}")
     print(f"pgbench tpcb-like, {args.clients} clients, {args.seconds} s: {tps:,.0f} tps")

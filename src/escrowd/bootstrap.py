@@ -2,7 +2,8 @@
 
 ``build(settings)`` returns a finished, immutable :class:`Container`: settings, database,
 clock, the payment provider (in sandbox mode, the sandbox's ASGI app reached in process, no
-sockets), and the registries of what runs where — webhook handlers, job handlers and sweeps,
+sockets, unless ``ESCROWD_SANDBOX_URL`` names a sandbox in its own process), and the
+registries of what runs where — webhook handlers, job handlers and sweeps,
 operation verbs, ledger checks. Nothing registers itself when imported and nothing is filled
 in later: a module that acts on events, jobs or operations exposes a ``register(…)`` function,
 and :func:`registries` below calls each one. Tests build a container with a frozen clock,
@@ -66,7 +67,8 @@ class Container(Core):
     #: delivers its events (the same verification and storage as ``POST /v1/webhooks/stripe``).
     webhook_intake: ASGIApp
     #: The in-process Stripe sandbox (sandbox mode), answering under ``/sandbox/stripe``:
-    #: ``create_app`` serves it there; the provider already talks to it.
+    #: ``create_app`` serves it there; the provider already talks to it. None outside sandbox
+    #: mode and with ``ESCROWD_SANDBOX_URL`` (the sandbox is another process's).
     sandbox: ASGIApp | None = None
     #: Every provider built, by name: ``provider`` under its own name (``stripe``) and PayPal
     #: (``paypal``) when configured (always in sandbox mode). ``provider`` stays the default
@@ -179,9 +181,12 @@ def build(
     )
     sandbox: ASGIApp | None = None
     paypal_sandbox: ASGIApp | None = None
-    if settings.provider is ProviderMode.sandbox:
-        if not settings.is_dev:  # Settings refuse this; a copy made past them too
-            raise ConfigError("ESCROWD_PROVIDER=sandbox is for development, not production.")
+    if settings.provider is ProviderMode.sandbox and not settings.is_dev:
+        # Settings refuse this; a copy made past them too
+        raise ConfigError("ESCROWD_PROVIDER=sandbox is for development, not production.")
+    if settings.provider is ProviderMode.sandbox and not settings.sandbox_url:
+        # With ESCROWD_SANDBOX_URL the sandbox is another process's (``escrowd sandbox
+        # serve``): the providers reach it over HTTP and nothing of it runs here.
         from escrowd.sandbox.paypal.app import mounted_paypal_sandbox
         from escrowd.sandbox.stripe.app import mounted_sandbox
 

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     #: Largest distance, in seconds, between PAYPAL-TRANSMISSION-TIME and escrowd's clock.
     paypal_webhook_tolerance: Annotated[int, Field(ge=30, le=3600)] = 300
     stripe_api_base: str = ""
+    #: Sandbox mode only: the base URL of a sandbox served by ``escrowd sandbox serve`` in a
+    #: process of its own (``http://127.0.0.1:8100``). Empty: the sandbox runs in escrowd's
+    #: process, as by default. Set, escrowd calls it over HTTP, does not serve it, and leaves
+    #: its clock and webhook deliveries to that process; its hosted pages are linked there.
+    sandbox_url: str = ""
     stripe_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
     #: Outgoing mail server for notification emails: smtp://user:password@host:587, or
     #: smtps://… for TLS from the first byte. Empty: no SMTP (see ``email_folder``).
@@ -164,6 +169,29 @@ class Settings(BaseSettings):
             raise ValueError(
                 "use live, sandbox, or a server's base URL such as https://api-m.paypal.com "
                 "(no credentials in it: they go in ESCROWD_PAYPAL_CLIENT_ID and _SECRET)"
+            )
+        return word.rstrip("/")
+
+    @field_validator("sandbox_url")
+    @classmethod
+    def _sandbox_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        word = value.strip()
+        if not word:
+            return word
+        try:
+            parts = urlsplit(word)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            usable = usable and (parts.port is None or parts.port > 0)  # .port raises on a bad one
+            usable = usable and not parts.username and not parts.query and not parts.fragment
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ValueError(
+                "use the base URL `escrowd sandbox serve` printed, such as "
+                "http://127.0.0.1:8100 (no credentials, query or fragment), or leave it empty "
+                "to run the sandbox in escrowd's own process"
             )
         return word.rstrip("/")
 
@@ -273,6 +301,12 @@ class Settings(BaseSettings):
                 "public secret, with ESCROWD_PROVIDER=stripe: anyone could sign webhooks with "
                 "it. Remove it; use the endpoint's whsec_… secret from the Stripe dashboard."
             )
+        if self.sandbox_url and self.provider is not ProviderMode.sandbox:
+            problems.append(
+                f"ESCROWD_SANDBOX_URL is set ({self.sandbox_url}) but ESCROWD_PROVIDER is "
+                f"{self.provider.value}: a sandbox in another process stands in for Stripe in "
+                "sandbox mode only. Unset ESCROWD_SANDBOX_URL, or ESCROWD_PROVIDER."
+            )
         if self.env is Environment.production:
             problems += self._production_problems()
         if problems:
@@ -327,6 +361,12 @@ class Settings(BaseSettings):
         if self.provider is ProviderMode.sandbox and self.is_dev:
             return [SANDBOX_WEBHOOK_SECRET, *listed]
         return listed
+
+    @property
+    def sandbox_public_url(self) -> str:
+        """Where browsers reach the sandbox's hosted pages (card form, onboarding): the
+        sandbox's own process when ``sandbox_url`` is set, else escrowd itself."""
+        return (self.sandbox_url or self.public_url).rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

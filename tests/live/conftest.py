@@ -4,7 +4,11 @@
   127.0.0.1 ports, all on the database ``url`` (already migrated), started at once; each is
   stopped (SIGTERM, then SIGKILL) when the test ends, whatever happened. Their output is in
   the test's tmp_path, and in the failure message when one does not come up. ``extra`` goes
-  to each ``serve`` command (``--workers 2``).
+  to each ``serve`` command (``--workers 2``); ``ports`` and ``env`` fix ports and add to
+  their environment.
+- ``sandbox_server(url, port=…, deliver_to=…)`` (fixture, a factory): ``escrowd sandbox
+  serve`` on ``port``, posting the sandbox's webhooks to ``deliver_to``; stopped the same way.
+  ``wait=False`` returns at once (``wait_until_up(server)`` later), to start it beside escrowd.
 - ``real_container(url)``: a container on the real clock with the servers' secret key, so the
   tokens it issues (``make_user``) are good for the servers.
 - ``async with Subscription.open(client, base, headers, **params) as sub``: an SSE stream,
@@ -22,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +73,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
 
 
-def _wait_until_up(server: Server) -> None:
+def wait_until_up(server: Server) -> None:
+    """Until ``/healthz`` answers 200; fails with the server's output if it never does."""
     deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -84,60 +89,108 @@ def _wait_until_up(server: Server) -> None:
 
 
 class ServerFactory(Protocol):
-    def __call__(self, url: str, n: int, *extra: str) -> list[Server]: ...
+    def __call__(
+        self,
+        url: str,
+        n: int,
+        *extra: str,
+        ports: Sequence[int] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> list[Server]: ...
+
+
+class SandboxFactory(Protocol):
+    def __call__(self, url: str, *, port: int, deliver_to: str, wait: bool = True) -> Server: ...
+
+
+def free_port() -> int:
+    """A port free now, for a server whose address must be known before it starts."""
+    return _free_port()
+
+
+@dataclass
+class _Spawner:
+    """Starts ``escrowd`` commands as servers and stops every one it started."""
+
+    tmp_path: Path
+    started: list[Server] = field(default_factory=list)
+
+    def spawn(self, port: int, args: list[str], env: Mapping[str, str] | None) -> Server:
+        source = str(Path(escrowd.__file__).resolve().parents[1])
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
+            "ESCROWD_ENV": "test",
+            "ESCROWD_SECRET_KEY": SECRET_KEY,
+            "ESCROWD_LOG_FORMAT": "console",
+            "ESCROWD_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        log = self.tmp_path / f"server-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)
+                [sys.executable, "-c", "from escrowd.cli import main; main()", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=full_env,
+            )
+        server = Server(f"http://127.0.0.1:{port}", process, log)
+        self.started.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.started:
+            _stop(server.process)
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[ServerFactory]:
-    started: list[Server] = []
-    source = str(Path(escrowd.__file__).resolve().parents[1])
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]),
-        "ESCROWD_ENV": "test",
-        "ESCROWD_SECRET_KEY": SECRET_KEY,
-        "ESCROWD_LOG_FORMAT": "console",
-        "ESCROWD_LOG_LEVEL": "WARNING",
-    }
+def _spawner(tmp_path: Path) -> Iterator[_Spawner]:
+    spawner = _Spawner(tmp_path)
+    try:
+        yield spawner
+    finally:
+        spawner.stop_all()
 
-    def start(url: str, n: int, *extra: str) -> list[Server]:
+
+@pytest.fixture
+def servers(_spawner: _Spawner) -> ServerFactory:
+    """``escrowd serve`` processes; ``ports`` fixes the first ones' ports, ``env`` adds to
+    their environment."""
+
+    def start(
+        url: str,
+        n: int,
+        *extra: str,
+        ports: Sequence[int] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> list[Server]:
         made = []
-        for _ in range(n):
-            port = _free_port()
-            log = tmp_path / f"server-{port}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)
-                    [
-                        sys.executable,
-                        "-c",
-                        "from escrowd.cli import main; main()",
-                        "serve",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--database-url",
-                        url,
-                        "--no-migrate",
-                        "--no-demo",
-                        *extra,
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                )
-            server = Server(f"http://127.0.0.1:{port}", process, log)
-            started.append(server)
-            made.append(server)
+        for i in range(n):
+            port = ports[i] if i < len(ports) else _free_port()
+            args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+            args += ["--database-url", url, "--no-migrate", "--no-demo", *extra]
+            made.append(_spawner.spawn(port, args, env))
         for server in made:
-            _wait_until_up(server)
+            wait_until_up(server)
         return made
 
-    try:
-        yield start
-    finally:
-        for server in started:
-            _stop(server.process)
+    return start
+
+
+@pytest.fixture
+def sandbox_server(_spawner: _Spawner) -> SandboxFactory:
+    """An ``escrowd sandbox serve`` process on ``port``, delivering to ``deliver_to``; up when
+    returned, unless ``wait=False`` (then ``wait_until_up(server)`` when it must be)."""
+
+    def start(url: str, *, port: int, deliver_to: str, wait: bool = True) -> Server:
+        args = ["sandbox", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        args += ["--database-url", url, "--deliver-to", deliver_to]
+        server = _spawner.spawn(port, args, None)
+        if wait:
+            wait_until_up(server)
+        return server
+
+    return start
 
 
 @dataclass

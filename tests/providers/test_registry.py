@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
@@ -130,3 +131,41 @@ async def test_a_webhook_body_that_is_not_json_is_refused_after_its_signature(
             )
     finally:
         await provider.aclose()
+
+
+def test_a_sandbox_url_points_both_adapters_at_the_sandbox_process_over_http() -> None:
+    from escrowd.config import PAYPAL_SANDBOX_CLIENT_ID
+    from escrowd.providers.registry import paypal_target
+
+    s = settings(sandbox_url="http://127.0.0.1:8100")
+    stripe = stripe_target(s)
+    assert (stripe.api_key, stripe.api_base) == (
+        "sk_test_sandbox",
+        "http://127.0.0.1:8100/sandbox/stripe",
+    )
+    assert (stripe.max_network_retries, stripe.in_process) == (0, False)
+    paypal = paypal_target(s)
+    assert paypal is not None
+    assert (paypal.client_id, paypal.base_url) == (
+        PAYPAL_SANDBOX_CLIENT_ID,
+        "http://127.0.0.1:8100/sandbox/paypal",
+    )
+    assert not paypal.in_process
+
+
+async def test_with_a_sandbox_url_escrowd_neither_builds_nor_serves_the_sandbox() -> None:
+    from escrowd.app import create_app
+    from escrowd.bootstrap import build
+
+    container = build(settings(sandbox_url="http://127.0.0.1:8100"))
+    try:
+        assert container.sandbox is None
+        assert container.paypal is not None
+        transport = httpx.ASGITransport(app=create_app(container, background=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
+            answer = await c.get(
+                "/sandbox/stripe/v1/balance", headers={"Authorization": "Bearer sk_test_sandbox"}
+            )
+        assert answer.status_code == 404, answer.text
+    finally:
+        await container.close()

@@ -24,7 +24,15 @@ def _logging_back_as_it_was() -> Iterator[None]:
     structlog.configure(**before)
 
 
-COMMANDS = [[], ["serve"], ["migrate"], ["worker"], ["demo"], ["ledger", "verify"]]
+COMMANDS = [
+    [],
+    ["serve"],
+    ["migrate"],
+    ["worker"],
+    ["demo"],
+    ["ledger", "verify"],
+    ["sandbox", "serve"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "escrowd")
@@ -100,6 +108,39 @@ def test_ledger_verify_on_an_unmigrated_database_says_to_migrate(tmp_path: Path)
     url = f"sqlite+aiosqlite:///{folder / 'empty.sqlite3'}"
     result = CliRunner().invoke(app, ["ledger", "verify", "--database-url", url])
     assert result.exit_code == 2
+    assert "has no escrowd tables" in result.output
+    assert "escrowd migrate" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sandbox_serve_help_says_how_to_point_escrowd_at_it() -> None:
+    result = CliRunner().invoke(app, ["sandbox", "serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--deliver-to" in result.output
+    assert "ESCROWD_SANDBOX_URL" in result.output
+    assert "escrowd migrate" in result.output
+
+
+def test_sandbox_serve_refuses_a_deliver_to_that_is_not_a_url(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'never.sqlite3'}"
+    result = CliRunner().invoke(
+        app,
+        ["sandbox", "serve", "--deliver-to", "127.0.0.1:8000", "--database-url", url],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "'127.0.0.1:8000' is not an http(s) base URL" in result.output
+    assert not (tmp_path / "never.sqlite3").exists()
+
+
+def test_sandbox_serve_on_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+    result = CliRunner().invoke(
+        app,
+        ["sandbox", "serve", "--deliver-to", "http://127.0.0.1:8000", "--database-url", url],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 2, result.output
     assert "has no escrowd tables" in result.output
     assert "escrowd migrate" in result.output
     assert "Traceback" not in result.output

@@ -237,3 +237,52 @@ def test_every_marketplace_flow_is_named_by_its_seed_and_its_name() -> None:
         assert marketplace.choose(flow.seed) == (flow,)
         assert marketplace.choose(flow.name.upper()) == (flow,)
         assert marketplace.routers([flow]), f"{flow.routes} serves no routes"
+
+
+def test_the_sandbox_runs_in_process_unless_a_sandbox_url_is_set() -> None:
+    s = Settings(env=Environment.test, public_url="http://127.0.0.1:8000/")
+    assert s.sandbox_url == ""
+    assert s.sandbox_public_url == "http://127.0.0.1:8000"  # hosted pages: escrowd itself
+
+
+def test_a_sandbox_url_is_kept_without_its_trailing_slash_and_links_the_hosted_pages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ESCROWD_SANDBOX_URL", " http://127.0.0.1:8100/ ")
+    s = Settings(env=Environment.test)
+    assert s.sandbox_url == "http://127.0.0.1:8100"
+    assert s.sandbox_public_url == "http://127.0.0.1:8100"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "127.0.0.1:8100",
+        "ftp://127.0.0.1:8100",
+        "http://",
+        "http://user:pw@127.0.0.1:8100",
+        "http://127.0.0.1:8100/?x=1",
+        "http://127.0.0.1:99999",
+    ],
+)
+def test_a_sandbox_url_that_is_not_a_base_url_names_the_variable_and_what_to_use(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ESCROWD_SANDBOX_URL", value)
+    with pytest.raises(ConfigError) as refused:
+        Settings(env=Environment.test)
+    message = str(refused.value)
+    assert message.startswith("ESCROWD_SANDBOX_URL is "), message
+    assert "http://127.0.0.1:8100" in message  # an example of what to use
+    assert "pw@" not in message  # a password in the URL stays out of the log
+
+
+def test_a_sandbox_url_with_the_stripe_provider_is_refused() -> None:
+    with pytest.raises(ConfigError, match="ESCROWD_SANDBOX_URL is set") as refused:
+        Settings(
+            env=Environment.test,
+            provider=ProviderMode.stripe,
+            stripe_secret_key="sk_test_x",
+            sandbox_url="http://127.0.0.1:8100",
+        )
+    assert "ESCROWD_PROVIDER is stripe" in str(refused.value)

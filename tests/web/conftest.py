@@ -43,8 +43,8 @@ from tests.live.conftest import (
     Server,
     _free_port,
     _stop,
-    _wait_until_up,
     real_container,
+    wait_until_up,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -213,7 +213,7 @@ def live(
         )
     server = Server(base, process, log)
     try:
-        _wait_until_up(server)
+        wait_until_up(server)
         with httpx.Client(base_url=base, timeout=60) as api:
             yield Live(base, api, url)
     finally:

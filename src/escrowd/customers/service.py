@@ -198,7 +198,7 @@ async def start_setup(
     form_url = None
     if container.settings.provider is ProviderMode.sandbox:
         query = {k: v for k, v in (("return_url", return_url), ("state", state)) if v}
-        base = container.settings.public_url.rstrip("/") + SANDBOX_CARD_FORM_PATH
+        base = container.settings.sandbox_public_url + SANDBOX_CARD_FORM_PATH
         form_url = f"{base}?{urlencode(query)}" if query else base
     return SetupStarted(customer=customer, setup_intent=intent, card_form_url=form_url)
 

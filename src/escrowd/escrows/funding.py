@@ -49,7 +49,7 @@ log = get_logger(__name__)
 
 
 def _card_form_url(container: Container, escrow_id: str, return_url: str) -> str:
-    base = container.settings.public_url.rstrip("/") + customers.SANDBOX_CARD_FORM_PATH
+    base = container.settings.sandbox_public_url + customers.SANDBOX_CARD_FORM_PATH
     return f"{base}?{urlencode({'return_url': return_url, 'state': escrow_id})}"
 
 

@@ -151,7 +151,8 @@ async def _main(
 def _webhook_steps(container: Container) -> list[Step]:
     """Processing the stored inbound webhooks; in sandbox mode first the sandbox's own clock
     and webhook deliveries, which a serving process started with --no-background leaves to
-    the workers as it leaves them everything else."""
+    the workers as it leaves them everything else (not with ``ESCROWD_SANDBOX_URL``: the
+    sandbox's own process does them)."""
     from escrowd.sandbox.stripe.app import deliver_pending
 
     if container.sandbox is None:

@@ -136,6 +136,10 @@ async def run_seed(container: Container, flow: Flow, *, say: Say) -> Story:
         raise DemoError(f"seed {flow.seed} ({flow.name}) has no demo story yet")
     if container.settings.provider is not ProviderMode.sandbox:
         raise DemoError("the demo runs on the built-in sandbox: unset ESCROWD_PROVIDER")
+    if container.sandbox is None:
+        raise DemoError(
+            "the demo runs with the sandbox in escrowd's process: unset ESCROWD_SANDBOX_URL"
+        )
     scenario: Scenario = importlib.import_module(flow.demo).scenario
     say("1. Demo users")
     made = await ensure_users(container) or []

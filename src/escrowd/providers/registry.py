@@ -2,12 +2,15 @@
 
     ESCROWD_PROVIDER   where the Stripe adapter's calls go            SDK retries
     sandbox (default)  escrowd's own emulator, in process (ASGI)      0
+    sandbox + URL      ESCROWD_SANDBOX_URL/sandbox/stripe: the same   0
+                       emulator in its own process (HTTP)
     stripe             api.stripe.com with ESCROWD_STRIPE_SECRET_KEY  2
     stripe + API base  ESCROWD_STRIPE_API_BASE (localstripe,          0
                        stripe-mock: they ignore Idempotency-Key)
 
 PayPal is built next to Stripe (``build_paypal_provider``), not instead of it: in sandbox mode
-always, against escrowd's PayPal sandbox in process under ``/sandbox/paypal``; otherwise when
+always, against escrowd's PayPal sandbox under ``/sandbox/paypal`` (in process, or at
+``ESCROWD_SANDBOX_URL``); otherwise when
 ``ESCROWD_PAYPAL_CLIENT_ID`` and ``_SECRET`` are set, against ``ESCROWD_PAYPAL_BASE_URL``.
 
 Retries are the SDK's own (connection errors, 409, 5xx; backoff with jitter; Retry-After). They
@@ -65,8 +68,11 @@ class StripeTarget:
 
 def stripe_target(settings: Settings) -> StripeTarget:
     if settings.provider is ProviderMode.sandbox:
-        # In process there is no network to fail: a sandbox error is a bug to surface, not
-        # something to retry.
+        # A sandbox error is a bug to surface, not something to retry; in its own process on
+        # loopback too (the bench and the tests count every error).
+        if settings.sandbox_url:
+            remote = settings.sandbox_url + SANDBOX_PREFIX
+            return StripeTarget(SANDBOX_API_KEY, remote, 0, in_process=False)
         return StripeTarget(SANDBOX_API_KEY, SANDBOX_BASE_URL, 0, in_process=True)
     api_base = settings.stripe_api_base or None
     retries = 0 if api_base else STRIPE_MAX_NETWORK_RETRIES
@@ -76,8 +82,8 @@ def stripe_target(settings: Settings) -> StripeTarget:
 def build_provider(
     settings: Settings, *, sandbox: ASGIApp | None = None, clock: Clock | None = None
 ) -> PaymentProvider:
-    """The provider for ``settings``; sandbox mode needs the ASGI app that serves the sandbox
-    under ``/sandbox/stripe`` (reached in process, no sockets).
+    """The provider for ``settings``; sandbox mode in process needs the ASGI app that serves
+    the sandbox under ``/sandbox/stripe`` (reached in process, no sockets).
 
     ``clock`` is what webhook signatures are checked against (the sandbox signs with its own).
     """
@@ -121,11 +127,12 @@ class PayPalTarget:
 def paypal_target(settings: Settings) -> PayPalTarget | None:
     """None when PayPal is not configured (outside sandbox mode, without credentials)."""
     if settings.provider is ProviderMode.sandbox:
+        remote = settings.sandbox_url
         return PayPalTarget(
             PAYPAL_SANDBOX_CLIENT_ID,
             PAYPAL_SANDBOX_CLIENT_SECRET,
-            PAYPAL_SANDBOX_BASE_URL,
-            in_process=True,
+            remote + PAYPAL_SANDBOX_PREFIX if remote else PAYPAL_SANDBOX_BASE_URL,
+            in_process=not remote,
         )
     if not settings.paypal_enabled:
         return None

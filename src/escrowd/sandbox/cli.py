@@ -1,5 +1,6 @@
-"""``escrowd sandbox clock show|advance``: the sandbox clock from the shell (mounted by the main
-CLI as ``app.add_typer(sandbox_cli, name="sandbox")``). Works on the database directly."""
+"""``escrowd sandbox serve``: the sandbox in a process of its own; ``escrowd sandbox clock
+show|advance``: the sandbox clock from the shell (mounted by the main CLI as
+``app.add_typer(sandbox_cli, name="sandbox")``). All work on the database directly."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from escrowd.cli_support import load_settings
+from escrowd.cli_support import DatabaseUrlOpt, config_error, load_settings, redact
+from escrowd.config import PAYPAL_SANDBOX_PREFIX, SANDBOX_PREFIX
 from escrowd.sandbox.stripe.clock import MAX_ADVANCE, ClockState
 from escrowd.sandbox.stripe.host import standalone
 
-app = typer.Typer(help="The built-in Stripe sandbox.", no_args_is_help=True)
+app = typer.Typer(help="The built-in Stripe and PayPal sandbox.", no_args_is_help=True)
 sandbox_cli = app
 clock_app = typer.Typer(help="Read or move the sandbox clock.", no_args_is_help=True)
 app.add_typer(clock_app, name="clock")
@@ -85,3 +87,101 @@ def advance(
 
     state, handled = asyncio.run(run())
     _print(state, handled)
+
+
+def _http_url(value: str, option: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        usable = usable and (parts.port is None or parts.port > 0)
+        usable = usable and not parts.query and not parts.fragment
+    except ValueError:
+        usable = False
+    if not usable:
+        raise typer.BadParameter(
+            f"'{value}' is not an http(s) base URL such as http://127.0.0.1:8000.",
+            param_hint=option,
+        )
+    return value.strip().rstrip("/")
+
+
+@app.command("serve")
+def serve(
+    deliver_to: Annotated[
+        str,
+        typer.Option(
+            "--deliver-to",
+            help="escrowd's base URL: the sandbox POSTs its webhooks to "
+            "URL/v1/webhooks/stripe and URL/v1/webhooks/paypal (e.g. http://127.0.0.1:8000).",
+            show_default=False,
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8100,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="Where escrowd and browsers reach this sandbox (its hosted pages' links are "
+            "built on it). [default: http://HOST:PORT]",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseUrlOpt = None,
+) -> None:
+    """Serve the Stripe and PayPal sandboxes in a process of their own, as Stripe is remote.
+
+    The same sandboxes escrowd runs in its own process by default: Stripe's API and hosted
+    pages (card form, Connect onboarding) under /sandbox/stripe, PayPal's API and approval page
+    under /sandbox/paypal. On escrowd's database (the sandbox's tables are escrowd's: run
+    `escrowd migrate` first). This process runs what comes due on the sandbox clock and POSTs
+    the sandboxes' webhooks to --deliver-to, signed and retried as in process.
+
+    Then start escrowd with the same database and ESCROWD_SANDBOX_URL set to this sandbox's
+    URL; it calls the sandbox over HTTP and neither serves it nor delivers its webhooks:
+
+      escrowd sandbox serve --deliver-to http://127.0.0.1:8000 &
+
+      ESCROWD_SANDBOX_URL=http://127.0.0.1:8100 escrowd serve
+    """
+    import uvicorn
+
+    from escrowd.db.migrate import behind
+    from escrowd.sandbox.own_process import create_server_app
+
+    target = _http_url(deliver_to, "--deliver-to")
+    own = _http_url(public_url, "--public-url") if public_url else f"http://{host}:{port}"
+    settings = load_settings(database_url)
+    if not settings.is_dev:
+        raise config_error(
+            ValueError("The sandbox is for development and tests, not ESCROWD_ENV=production.")
+        )
+    # Its own URL is where its links point (onboarding, PayPal approval) and what its PayPal
+    # webhooks name as their certificate's home; ESCROWD_SANDBOX_URL is escrowd's to read.
+    settings = settings.model_copy(update={"public_url": own, "sandbox_url": ""})
+
+    async def check() -> str | None:
+        # Its own engine: the server's runs on uvicorn's event loop, not this one.
+        probe = standalone(settings)
+        try:
+            return await behind(probe.db)
+        finally:
+            await probe.close()
+
+    problem = asyncio.run(check())
+    if problem is not None:
+        console.print(f"[red]Cannot serve the sandbox:[/red] {problem}", soft_wrap=True)
+        raise typer.Exit(2)
+    app_ = create_server_app(standalone(settings), deliver_to=target)
+    console.print(f"[bold green]escrowd sandbox is serving at {own}[/bold green]", soft_wrap=True)
+    console.print(
+        f"  Stripe {own}{SANDBOX_PREFIX}   PayPal {own}{PAYPAL_SANDBOX_PREFIX}", soft_wrap=True
+    )
+    console.print(f"  database {redact(settings.effective_database_url)}", soft_wrap=True)
+    console.print(f"  webhooks go to {target}/v1/webhooks/stripe and /paypal", soft_wrap=True)
+    console.print(
+        f"  start escrowd on the same database with ESCROWD_SANDBOX_URL={own}", soft_wrap=True
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning")

@@ -2,7 +2,8 @@
 
 Real PayPal certificates are fetched over https with no redirects followed (the URL was checked,
 a redirect target would not be). In sandbox mode escrowd's own sandbox certificate URL is
-answered in process by the mounted PayPal sandbox: no socket, no network.
+answered in process by the mounted PayPal sandbox: no socket, no network; with the sandbox in a
+process of its own (``ESCROWD_SANDBOX_URL``) it is fetched from there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from escrowd.bootstrap import Container
-from escrowd.config import PAYPAL_SANDBOX_CERT_PATH, PAYPAL_SANDBOX_PREFIX
+from escrowd.config import PAYPAL_SANDBOX_CERT_PATH, PAYPAL_SANDBOX_PREFIX, ProviderMode
 from escrowd.providers.paypal.webhook_signature import CertCache
 
 #: PayPal's certificates are a few kilobytes.
@@ -22,14 +23,11 @@ _caches: weakref.WeakKeyDictionary[object, CertCache] = weakref.WeakKeyDictionar
 
 
 def sandbox_cert_url(container: Container) -> str | None:
-    """The one extra certificate URL accepted, in sandbox mode only."""
-    if container.sandbox is None:
+    """The one extra certificate URL accepted, in sandbox mode only: where the PayPal sandbox
+    serves it (escrowd itself, or the sandbox's own process at ``ESCROWD_SANDBOX_URL``)."""
+    if container.settings.provider is not ProviderMode.sandbox:
         return None
-    return (
-        container.settings.public_url.rstrip("/")
-        + PAYPAL_SANDBOX_PREFIX
-        + (PAYPAL_SANDBOX_CERT_PATH)
-    )
+    return container.settings.sandbox_public_url + PAYPAL_SANDBOX_PREFIX + PAYPAL_SANDBOX_CERT_PATH
 
 
 def cache_for(container: Container) -> CertCache:
@@ -52,7 +50,7 @@ def cache_for(container: Container) -> CertCache:
 
 async def _fetch(container: Container, url: str) -> bytes:
     own = sandbox_cert_url(container)
-    if own is not None and url == own:
+    if own is not None and url == own and container.sandbox is not None:
         from escrowd.sandbox.paypal.app import mounted_paypal_sandbox
 
         transport = httpx.ASGITransport(app=mounted_paypal_sandbox(container))
