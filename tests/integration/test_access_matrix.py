@@ -293,6 +293,14 @@ MATRIX: list[Row] = [
     *web_page("POST /app/admin/payouts/{payout_id}/reject", CSRF_REFUSED, watch=("payout",)),
     *web_page("GET /app/admin/disputes", REDIRECT),
     *web_page("GET /app/admin/reports", REDIRECT),
+    *web_page("GET /app/admin/incidents", REDIRECT),
+    *web_page("POST /app/admin/incidents/{incident_id}/replay", CSRF_REFUSED),
+    *web_page("POST /app/admin/incidents/{incident_id}/dismiss", CSRF_REFUSED),
+    *web_page(
+        "POST /app/admin/webhooks/{provider}/{event_id}/replay",
+        CSRF_REFUSED,
+        use={"provider": "webhook_provider"},
+    ),
     *web_page("POST /app/admin/disputes/{dispute_id}/resolve", CSRF_REFUSED),
     *web_page("GET /app/static/{path}", OK, use={"path": "web_asset"}),
     # signed by the provider, not by a caller
@@ -1244,6 +1252,7 @@ async def world(matrix_db_url: str) -> AsyncIterator[World]:
             "incident_id": f"inc_{ULID()}",
             "docs_asset": "swagger-ui.css",
             "web_asset": "app.css",
+            "webhook_provider": "stripe",
             "disputed_escrow_id": disputed["id"],
             "dispute_id": dispute["id"],
             "notification_id": notes["data"][0]["id"],

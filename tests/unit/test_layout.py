@@ -71,6 +71,7 @@ ROUTES_MAY_CALL = {
     "accounts": {"refresh_links"},  # the onboarding refresh page and its links
     "escrows": {"funding", "refund", "release", "states"},  # money verbs; the state machine
     "events": {"stream"},  # Server-Sent Events for GET /v1/events/stream
+    "web": {"checkout", "once"},  # Stripe.js settings; a money form's idempotency key
 }
 ROUTES = sorted(p for p in SRC.rglob("routes.py") if "sandbox" not in p.parts)
 
