@@ -319,15 +319,14 @@ async def set_default_payment_method(
 ) -> Customer:
     """Make one of the user's saved payment methods the default."""
     provider = provider_of(container, Capability.payments)
-    async with container.db.transaction() as s:
-        row = await s.get(PaymentMethod, payment_method)
-        customer = await find_customer(s, user_id=user.id, provider=provider.name)
-    if row is None or row.user_id != user.id or customer is None:
-        raise NotFoundError(
-            f"No such payment method: '{payment_method}'. Save it first with "
-            "POST /v1/payment_methods/attach.",
-            param="default_payment_method",
-        )
+    _, customer = await _own_card(
+        container,
+        provider.name,
+        user,
+        payment_method,
+        param="default_payment_method",
+        hint="Save it first with POST /v1/payment_methods/attach.",
+    )
     await call_provider(
         provider.set_default_payment_method(
             customer=customer.provider_customer_id, payment_method=payment_method
@@ -339,6 +338,18 @@ async def set_default_payment_method(
         stored.default_payment_method = payment_method
         stored.updated_at = container.clock.now()
         return stored
+
+
+async def _own_card(
+    container: Container, provider: str, user: User, payment_method: str, *, param: str, hint: str
+) -> tuple[PaymentMethod, Customer]:
+    """The user's own saved card and customer, or a 404 (another user's card looks absent)."""
+    async with container.db.transaction() as s:
+        row = await s.get(PaymentMethod, payment_method)
+        customer = await find_customer(s, user_id=user.id, provider=provider)
+    if row is None or row.user_id != user.id or customer is None:
+        raise NotFoundError(f"No such payment method: '{payment_method}'. {hint}", param=param)
+    return row, customer
 
 
 def detach_key(user_id: str, payment_method: str) -> str:
@@ -359,15 +370,14 @@ async def detach_payment_method(
     no card left there is no default. Answers the removed card (as it was) and the customer.
     """
     provider = provider_of(container, Capability.payments)
-    async with container.db.transaction() as s:
-        row = await s.get(PaymentMethod, payment_method)
-        customer = await find_customer(s, user_id=user.id, provider=provider.name)
-    if row is None or row.user_id != user.id or customer is None:
-        raise NotFoundError(
-            f"No such payment method: '{payment_method}'. GET /v1/payment_methods lists the "
-            "cards you saved.",
-            param="payment_method",
-        )
+    row, customer = await _own_card(
+        container,
+        provider.name,
+        user,
+        payment_method,
+        param="payment_method",
+        hint="GET /v1/payment_methods lists the cards you saved.",
+    )
     try:
         await provider.detach_payment_method(
             payment_method=payment_method, idempotency_key=detach_key(user.id, payment_method)

@@ -309,27 +309,37 @@ async def on_capture(session: AsyncSession, event: ProviderEvent, clock: Clock) 
 # --- authorizations -------------------------------------------------------------------------
 
 
+async def _authorization_escrow(
+    session: AsyncSession, event: ProviderEvent, clock: Clock
+) -> tuple[Escrow, Book, str] | None:
+    """The escrow an authorization event is about, locked, and the authorization's id; None
+    (the event noted only) for an event that is not escrowd's or names no escrow's order."""
+    if not _ours(event) or event.object_type != "authorization" or event.object_id is None:
+        return None
+    found = await _escrow_of(session, event, PAYPAL_AUTHORIZATION, shapes.Authorization)
+    if found is None:
+        await note_only(session, event, clock)
+        return None
+    return (*found, event.object_id)
+
+
 async def on_authorization_created(
     session: AsyncSession, event: ProviderEvent, clock: Clock
 ) -> None:
     """``PAYMENT.AUTHORIZATION.CREATED``: an authorization escrowd has not recorded (the payer
     approved, PayPal authorized, but escrowd's confirm call failed or its process died before
     storing the answer) is recorded once, as the payer's own fund call would have."""
-    if not _ours(event) or event.object_type != "authorization":
-        return
-    assert event.object_id is not None
-    found = await _escrow_of(session, event, PAYPAL_AUTHORIZATION, shapes.Authorization)
+    found = await _authorization_escrow(session, event, clock)
     if found is None:
-        await note_only(session, event, clock)
         return
-    escrow, book = found
+    escrow, book, auth_id = found
     if apply_event(escrow.status, Action.authorize, context=book.context()) is None:
         return  # recorded already (escrowd's own confirm, or this event before), or moved on
     if _payment_in_flight(book):
         # escrowd's own confirm is at PayPal: its answer (or the janitor) records it.
         raise RuntimeError(f"escrow {escrow.id} has a payment call in flight; retry the event")
     expected = await checks.expected_payment(session, escrow)
-    auth = truth(event, PAYPAL_AUTHORIZATION, event.object_id, shapes.Authorization)
+    auth = truth(event, PAYPAL_AUTHORIZATION, auth_id, shapes.Authorization)
     _object_matches(event, auth, escrow, expected, statuses=_HOLDING)
     assert escrow.payment_id is not None
     payment = truth(event, "payment_intent", escrow.payment_id, Payment)
@@ -351,20 +361,16 @@ async def on_authorization_voided(
     session: AsyncSession, event: ProviderEvent, clock: Clock
 ) -> None:
     """``PAYMENT.AUTHORIZATION.VOIDED``: an escrow not yet holding its money expires."""
-    if not _ours(event) or event.object_type != "authorization":
-        return
-    assert event.object_id is not None
-    found = await _escrow_of(session, event, PAYPAL_AUTHORIZATION, shapes.Authorization)
+    found = await _authorization_escrow(session, event, clock)
     if found is None:
-        await note_only(session, event, clock)
         return
-    escrow, book = found
+    escrow, book, auth_id = found
     if apply_event(escrow.status, Action.expire, context=book.context()) is None:
         return  # escrowd voided it itself (cancelled), or the escrow moved on
     if _payment_in_flight(book):
         raise RuntimeError(f"escrow {escrow.id} has a payment call in flight; retry the event")
     expected = await checks.expected_payment(session, escrow)
-    auth = truth(event, PAYPAL_AUTHORIZATION, event.object_id, shapes.Authorization)
+    auth = truth(event, PAYPAL_AUTHORIZATION, auth_id, shapes.Authorization)
     _object_matches(event, auth, escrow, expected, statuses=_GONE)
     assert escrow.payment_id is not None
     payment = truth(event, "payment_intent", escrow.payment_id, Payment)
