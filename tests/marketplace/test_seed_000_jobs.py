@@ -53,6 +53,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     mount,
     payer,
     person,
+    quiet,
     run_jobs,
     settle,
     sweep,
@@ -155,6 +156,7 @@ async def test_seed_000_job_marketplace_end_to_end(ctx: Ctx, sandbox: Sandbox) -
     client = await payer(ctx)
     t1, t2, t3 = [person(ctx, await verified_payee(ctx)) for _ in range(3)]
     admin = await make_user(ctx.container, role="admin")
+    await quiet(ctx.container)  # earlier tests' leftovers are booked first
     fees_before = await ledger_balance(ctx, PLATFORM_FEES)
 
     # --- job A: approve one slot, dispute a rejection of the other --------------------------

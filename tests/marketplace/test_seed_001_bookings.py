@@ -44,6 +44,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     mount,
     payer,
     person,
+    quiet,
     settle,
 )
 from tests.escrows.conftest import client as client
@@ -119,6 +120,7 @@ async def test_seed_001_handwork_booking_end_to_end(ctx: Ctx, sandbox: Sandbox) 
     worker = await onboarded_payee(ctx)
     rival = await onboarded_payee(ctx)
     admin = person(ctx, await make_user(container, role="admin"))
+    await quiet(ctx.container)  # earlier tests' leftovers are booked first
     fees_before = await ledger_balance(ctx, PLATFORM_FEES)
     costs_before = await ledger_balance(ctx, PROCESSING_COSTS)
 
@@ -303,6 +305,7 @@ async def test_seed_001_dispute_partial_refund_then_release(ctx: Ctx) -> None:
     client_ = await payer(ctx)
     worker = await onboarded_payee(ctx)
     admin = person(ctx, await make_user(container, role="admin"))
+    await quiet(ctx.container)  # earlier tests' leftovers are booked first
     fees_before = await ledger_balance(ctx, PLATFORM_FEES)
     booking = await hired(ctx, client_, worker, "Paint the fence")
     path = f"/v1/bookings/{booking['id']}"

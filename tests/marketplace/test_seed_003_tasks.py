@@ -36,6 +36,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     ledger_balance,
     payer,
     person,
+    quiet,
     settle,
     sweep,
     verified_payee,
@@ -138,6 +139,7 @@ async def test_seed_003_tasks_for_a_user_and_an_organization_end_to_end(
         ctx.client, ctx.browser, ctx.container, org_admin, organization=org
     )
     assert (org_account["owner_id"], org_account["status"]) == (org, "verified")
+    await quiet(ctx.container)  # earlier tests' leftovers are booked first
     fees_before = await ledger_balance(ctx, PLATFORM_FEES)
     costs_before = await ledger_balance(ctx, PROCESSING_COSTS)
 

@@ -47,6 +47,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     mount,
     payer,
     person,
+    quiet,
     run_jobs,
     settle,
     sweep,
@@ -137,6 +138,7 @@ async def test_seed_004_threshold_auction_end_to_end(ctx: Ctx, sandbox: Sandbox)
     seller = person(ctx, await verified_payee(ctx))
     alice, bob, carol = [await payer(ctx) for _ in range(3)]
     admin = await make_user(container, role="admin")
+    await quiet(ctx.container)  # earlier tests' leftovers are booked first
     fees_before = await ledger_balance(ctx, PLATFORM_FEES)
     costs_before = await ledger_balance(ctx, PROCESSING_COSTS)
 

@@ -46,6 +46,7 @@ from tests.escrows.conftest import (  # noqa: F401  (fixtures)
     payer,
     person,
     post,
+    quiet,
     run_jobs,
     settle,
     sweep,
@@ -208,6 +209,7 @@ async def test_a_pending_capture_that_completes_funds_the_escrow_with_paypal_s_f
     still = await get(ctx, who, escrow_id)
     assert still["status"] == "requires_action", still
     assert await ledger_balance(ctx, escrow_account(escrow_id)) == 0
+    await quiet(ctx.container)  # earlier tests' leftovers are booked first
     costs_before = await ledger_balance(ctx, PROCESSING_COSTS)
 
     await sandbox_unit_do(ctx, capture.id, completed=True)

@@ -131,8 +131,8 @@ async def create_order(u: Unit, req: shapes.OrderRequest) -> Reply:
     return 200, data
 
 
-async def load_order(u: Unit, order_id: str) -> Obj:
-    order = await u.get(order_id, "order")
+async def load_order(u: Unit, order_id: str, *, lock: bool = False) -> Obj:
+    order = await u.get(order_id, "order", lock=lock)
     if order is None:
         raise not_found("order", "order_id")
     return order
@@ -210,7 +210,7 @@ def _ready(order: Obj, intent: str) -> None:
 
 
 async def authorize_order(u: Unit, order_id: str) -> Reply:
-    order = await load_order(u, order_id)
+    order = await load_order(u, order_id, lock=True)
     _ready(order, "AUTHORIZE")
     auth_id = new_id()
     amount, currency = order.private["amount"], order.private["currency"]
@@ -258,7 +258,7 @@ async def authorize_order(u: Unit, order_id: str) -> Reply:
 
 
 async def capture_order(u: Unit, order_id: str) -> Reply:
-    order = await load_order(u, order_id)
+    order = await load_order(u, order_id, lock=True)
     _ready(order, "CAPTURE")
     capture = await _new_capture(
         u,
@@ -297,8 +297,8 @@ async def _current(u: Unit, obj: Obj) -> dict[str, Any]:
     return obj.data
 
 
-async def load_authorization(u: Unit, auth_id: str) -> Obj:
-    auth = await u.get(auth_id, "authorization")
+async def load_authorization(u: Unit, auth_id: str, *, lock: bool = False) -> Obj:
+    auth = await u.get(auth_id, "authorization", lock=lock)
     if auth is None:
         raise not_found("authorization", "authorization_id")
     await _current(u, auth)
@@ -331,7 +331,7 @@ def max_capture(amount: int, currency: str) -> int:
 async def capture_authorization(
     u: Unit, auth_id: str, req: shapes.CaptureAuthorizationRequest
 ) -> Reply:
-    auth = await load_authorization(u, auth_id)
+    auth = await load_authorization(u, auth_id, lock=True)
     _usable(auth)
     total, currency, captured = (
         auth.private["amount"],
@@ -376,7 +376,7 @@ async def capture_authorization(
 
 
 async def void_authorization(u: Unit, auth_id: str) -> Reply:
-    auth = await load_authorization(u, auth_id)
+    auth = await load_authorization(u, auth_id, lock=True)
     status = auth.data["status"]
     if status == "EXPIRED":
         raise unprocessable("AUTHORIZATION_EXPIRED", "An expired authorization cannot be voided.")
@@ -467,7 +467,7 @@ async def _completed(u: Unit, data: dict[str, Any]) -> None:
 async def settle_pending_capture(u: Unit, capture_id: str, *, completed: bool) -> dict[str, Any]:
     """A pending (eCheck) capture clears (``COMPLETED``, with its fee) or bounces
     (``DECLINED``), and PayPal says so by webhook. Sandbox only: PayPal decides this itself."""
-    capture = await load_capture(u, capture_id)
+    capture = await load_capture(u, capture_id, lock=True)
     if capture.data["status"] != "PENDING":
         raise unprocessable("CAPTURE_NOT_PENDING", "Only a pending capture can be settled.")
     data = capture.data
@@ -499,7 +499,7 @@ async def reverse_capture(u: Unit, capture_id: str) -> dict[str, Any]:
     reversal with no Resolution Center dispute): status ``REVERSED``, and
     ``PAYMENT.CAPTURE.REVERSED`` (resource: the capture). Sandbox only: PayPal decides this
     itself. Only a ``COMPLETED`` capture can be reversed here (422 ``CAPTURE_NOT_REVERSIBLE``)."""
-    capture = await load_capture(u, capture_id)
+    capture = await load_capture(u, capture_id, lock=True)
     if capture.data["status"] != "COMPLETED":
         raise unprocessable(
             "CAPTURE_NOT_REVERSIBLE",
@@ -520,8 +520,8 @@ async def reverse_capture(u: Unit, capture_id: str) -> dict[str, Any]:
     return data
 
 
-async def load_capture(u: Unit, capture_id: str) -> Obj:
-    capture = await u.get(capture_id, "capture")
+async def load_capture(u: Unit, capture_id: str, *, lock: bool = False) -> Obj:
+    capture = await u.get(capture_id, "capture", lock=lock)
     if capture is None:
         raise not_found("capture", "capture_id")
     return capture
@@ -532,7 +532,7 @@ async def get_capture(u: Unit, capture_id: str) -> Reply:
 
 
 async def refund_capture(u: Unit, capture_id: str, req: shapes.RefundRequest) -> Reply:
-    capture = await load_capture(u, capture_id)
+    capture = await load_capture(u, capture_id, lock=True)
     if capture.data["status"] == "REFUNDED":
         raise unprocessable(
             "CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded."

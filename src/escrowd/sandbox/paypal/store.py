@@ -65,16 +65,18 @@ class Unit:
     async def open(cls, conn: AsyncConnection, host: Host, base_url: str) -> Unit:
         return cls(conn, await clock.now(conn, host), base_url)
 
-    async def get(self, obj_id: str, type_: str) -> Obj | None:
-        row = (
-            await self.conn.execute(
-                select(m.objects.c.data, m.objects.c.private, m.objects.c.created).where(
-                    m.objects.c.id == obj_id,
-                    m.objects.c.type == f"paypal.{type_}",
-                    m.objects.c.account == ACCOUNT,
-                )
-            )
-        ).first()
+    async def get(self, obj_id: str, type_: str, *, lock: bool = False) -> Obj | None:
+        """``lock``: the object is about to change; concurrent changes of it (two refunds of one
+        capture) wait for each other on PostgreSQL instead of losing one's update. SQLite
+        already serializes writers."""
+        stmt = select(m.objects.c.data, m.objects.c.private, m.objects.c.created).where(
+            m.objects.c.id == obj_id,
+            m.objects.c.type == f"paypal.{type_}",
+            m.objects.c.account == ACCOUNT,
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        row = (await self.conn.execute(stmt)).first()
         if row is None:
             return None
         return Obj(obj_id, type_, json.loads(row[0]), json.loads(row[1] or "{}"), int(row[2]))

@@ -7,9 +7,20 @@
 // payouts, payout settings, admins' escrows, payouts and disputes) to every event the viewer
 // may see (the session cookie
 // authenticates it) and, on each event, fetches the page again and swaps in the live parts.
+// A live part as served, to tell whether a page read again shows anything new: each render
+// gives a money form a new idempotency key, which is no news.
+function served(html) {
+  return html.replace(/(name="idempotency_key" value=")[^"]*"/g, '$1"');
+}
+
 function watchLive() {
   const live = document.getElementById("live");
   if (!live) return;
+  // What each live part showed when served (read before localTimes or a countdown edits it).
+  const shown = new Map([["live", served(live.innerHTML)]]);
+  for (const part of document.querySelectorAll("[data-live-part][id]")) {
+    shown.set(part.id, served(part.innerHTML));
+  }
   let busy = false;
   let again = false;
   async function refresh() {
@@ -29,16 +40,19 @@ function watchLive() {
                             { credentials: "same-origin" });
       if (r.ok) {
         const doc = new DOMParser().parseFromString(await r.text(), "text/html");
-        const fresh = doc.getElementById("live");
-        const current = document.getElementById("live");
-        if (fresh && current) {
-          current.replaceChildren(...fresh.childNodes);
-        }
-        // A page whose statuses stand in more than one place (a balance and its payout
-        // history, with the payout form between them) marks the others data-live-part.
-        for (const part of document.querySelectorAll("[data-live-part][id]")) {
-          const twin = doc.getElementById(part.id);
-          if (twin) part.replaceChildren(...twin.childNodes);
+        // Only what changed is swapped: a page read again on every (re)connect must not
+        // replace the very link or button someone is clicking. A page whose statuses stand in
+        // more than one place (a balance and its payout history, with the payout form between
+        // them) marks the others data-live-part.
+        for (const part of [document.getElementById("live"),
+                            ...document.querySelectorAll("[data-live-part][id]")]) {
+          const twin = part && doc.getElementById(part.id);
+          if (!twin) continue;
+          const now = served(twin.innerHTML);
+          if (now !== shown.get(part.id)) {
+            part.replaceChildren(...twin.childNodes);
+            shown.set(part.id, now);
+          }
         }
         localTimes();
         splitForms();  // a swapped-in dispute form needs its split toggle again
