@@ -17,10 +17,11 @@ from escrowd.errors import ConflictError
 from escrowd.jobs import incidents
 from escrowd.jobs.models import Incident
 from escrowd.jobs.schemas import Incident as IncidentObject
-from escrowd.web.routes import SHOWN, FormDep, Viewer, _role, act, render, router
+from escrowd.web.routes import SHOWN, FormDep, Refused, Viewer, _role, act, render, router
 from escrowd.webhooks import service as webhooks
 from escrowd.webhooks.models import InboundWebhookEvent, WebhookStatus
 
+PAGE = "/app/admin/incidents"
 NOTICES = {
     "replayed": "Replayed: its job runs again now, with its attempts reset.",
     "dismissed": "Dismissed: the incident is closed and its job stays failed.",
@@ -77,6 +78,15 @@ async def admin_incidents(
     return await _page(request, container, viewer, notice=NOTICES.get(done))
 
 
+def _refused(request: Request, container: ContainerDep, viewer: Principal) -> Refused:
+    """What the services refuse is shown on the page, with its status; nothing changed."""
+
+    async def page(message: str, status: int) -> Response:
+        return await _page(request, container, viewer, error=message, status=status)
+
+    return page
+
+
 async def _resolved(
     request: Request, container: ContainerDep, viewer: Principal, incident_id: str, how: str
 ) -> Response:
@@ -87,10 +97,7 @@ async def _resolved(
                 session, incident_id=incident_id, actor_id=viewer.id, now=container.clock.now()
             )
 
-    async def refused(message: str, status: int) -> Response:
-        return await _page(request, container, viewer, error=message, status=status)
-
-    return await act(run(), refused=refused, done=f"/app/admin/incidents?done={how}")
+    return await act(run(), refused=_refused(request, container, viewer), done=f"{PAGE}?done={how}")
 
 
 @router.post("/admin/incidents/{incident_id}/replay")
@@ -129,7 +136,6 @@ async def replay_webhook(
                 code="nothing_to_replay",
             )
 
-    async def refused(message: str, status: int) -> Response:
-        return await _page(request, container, viewer, error=message, status=status)
-
-    return await act(run(), refused=refused, done="/app/admin/incidents?done=requeued")
+    return await act(
+        run(), refused=_refused(request, container, viewer), done=f"{PAGE}?done=requeued"
+    )

@@ -21,7 +21,7 @@ from escrowd.escrows.models import Escrow
 from escrowd.marketplace.jobs import service as jobs
 from escrowd.marketplace.jobs.domain import MAX_TESTERS, JobStatus, SlotStatus
 from escrowd.marketplace.jobs.routes import PUBLISH_RATE
-from escrowd.marketplace.jobs.schemas import JobCreate, job_json
+from escrowd.marketplace.jobs.schemas import JobCreate, JobObject, job_json
 from escrowd.money import normalize_currency
 from escrowd.web.once import once
 from escrowd.web.routes import (
@@ -123,6 +123,21 @@ async def post_job(
     return see_other(_back(job_id, "drafted"))
 
 
+async def _job_read(
+    container: ContainerDep, viewer: Principal, job_id: str
+) -> tuple[JobObject, Escrow | None, str | None]:
+    """The job as the viewer may see it, its escrow, and the stream its page follows."""
+    async with container.db.transaction() as session:
+        try:
+            row = await jobs.get_job(session, job_id=job_id, actor=viewer)
+        except NotFoundError as exc:
+            raise PageMissing(exc.message) from exc
+        escrow = await session.get(Escrow, row.escrow_id) if row.escrow_id else None
+        job = job_json(row, await jobs.slots_of(session, row.id), viewer=viewer)
+        stream = await live_stream(session, viewer, job.escrow) if job.escrow else None
+    return job, escrow, stream
+
+
 async def _job_page(
     request: Request,
     container: ContainerDep,
@@ -133,31 +148,21 @@ async def _job_page(
     notice: str | None = None,
     status: int = 200,
 ) -> Response:
-    async with container.db.transaction() as session:
-        try:
-            row = await jobs.get_job(session, job_id=job_id, actor=viewer)
-        except NotFoundError as exc:
-            raise PageMissing(exc.message) from exc
-        escrow = await session.get(Escrow, row.escrow_id) if row.escrow_id else None
-        escrow_status = escrow.status if escrow is not None else None
-        authenticate = escrow.next_action_url if escrow is not None else None
-    if row.status == JobStatus.draft and escrow_status == "held":
+    job, escrow, stream = await _job_read(container, viewer, job_id)
+    if job.status is JobStatus.draft and escrow is not None and escrow.status == "held":
         # Paid since publishing answered (3-D Secure completed): open it now, as the
         # ``jobs.open_paid`` sweep would shortly.
-        await jobs.open_paid_drafts(container, job_id=row.id)
-        async with container.db.transaction() as session:
-            row = await jobs.get_job(session, job_id=job_id, actor=viewer)
-    async with container.db.transaction() as session:
-        job = job_json(row, await jobs.slots_of(session, row.id), viewer=viewer)
-        stream = await live_stream(session, viewer, job.escrow) if job.escrow else None
+        await jobs.open_paid_drafts(container, job_id=job.id)
+        job, escrow, stream = await _job_read(container, viewer, job_id)
+    escrow_status = escrow.status if escrow is not None else None
+    authenticate = escrow.next_action_url if escrow is not None else None
+    asks_3ds = job.status is JobStatus.draft and escrow_status == "requires_action"
     if notice in (PUBLISHED, AUTHENTICATED) and job.status is JobStatus.draft:
-        notice = None
-        if escrow_status == "requires_action":
-            # The card asks for 3-D Secure: the page has the link; the job opens once paid.
-            notice = "This card asks for 3-D Secure: complete it to publish the job."
-        elif notice != AUTHENTICATED:
+        if notice == PUBLISHED and not asks_3ds:
             error = f"Not published yet: the job's escrow is {escrow_status}."
-    if notice is None and job.status is JobStatus.draft and escrow_status == "requires_action":
+        notice = None
+    if notice is None and asks_3ds:
+        # The card asks for 3-D Secure: the page has the link; the job opens once paid.
         notice = "This card asks for 3-D Secure: complete it to publish the job."
     me = viewer.user_id
     client = viewer.is_admin or (me is not None and me == job.client)
