@@ -256,16 +256,20 @@ async def notify_batch(
         made = [Made(r.id, r.user_id, r.type) for r in inserted.all()]
     if email and made:
         out = await _opted_out(session, made)
-        for m in made:
-            if (m.user_id, m.type) not in out:
-                await jobs.enqueue(
-                    session,
-                    clock=clock,
-                    kind=emails.KIND,
-                    payload={"notification": m.id},
+        await jobs.enqueue_many(
+            session,
+            clock=clock,
+            jobs=[
+                jobs.NewJob(
+                    emails.KIND,
+                    {"notification": m.id},
                     dedupe_key=emails.dedupe_key(m.id),
                     max_attempts=emails.MAX_ATTEMPTS,
                 )
+                for m in made
+                if (m.user_id, m.type) not in out
+            ],
+        )
     # The cursor moves over the settled prefix only (events are in id order).
     wall = datetime.now(UTC)
     last = None
