@@ -14,7 +14,15 @@ from escrowd.jobs import IncidentInfo, JobContext, PermanentJobError, Registry, 
 from escrowd.jobs.models import Job
 from escrowd.jobs.service import LEASE, claim, complete
 from escrowd.jobs.worker import run_forever, run_once
-from tests.jobs.conftest import add_job, drain, incidents_of, job_row, unique_kind, worker
+from tests.jobs.conftest import (
+    add_job,
+    drain,
+    incidents_of,
+    job_row,
+    unique_kind,
+    until_succeeded,
+    worker,
+)
 
 
 async def test_a_handler_that_succeeds_marks_its_job_succeeded(
@@ -273,19 +281,21 @@ async def test_run_forever_runs_jobs_until_stopped_and_hands_back_unfinished_one
 ) -> None:
     quick, stuck = unique_kind("quick"), unique_kind("stuck")
     done: list[int] = []
+    all_done = asyncio.Event()
     started = asyncio.Event()
 
     @registry.handler(quick)
     async def run_quick(ctx: JobContext, payload: dict[str, Any]) -> None:
         done.append(payload["n"])
+        if len(done) == 5:
+            all_done.set()
 
     @registry.handler(stuck)
     async def run_stuck(ctx: JobContext, payload: dict[str, Any]) -> None:
         started.set()
         await asyncio.sleep(60)
 
-    for n in range(5):
-        await add_job(container, quick, {"n": n})
+    quick_ids = [await add_job(container, quick, {"n": n}) for n in range(5)]
     stuck_id = await add_job(container, stuck)
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -299,13 +309,13 @@ async def test_run_forever_runs_jobs_until_stopped_and_hands_back_unfinished_one
             grace=0.1,
         )
     )
-    await asyncio.wait_for(started.wait(), 10)
-    for _ in range(200):
-        if len(done) == 5:
-            break
-        await asyncio.sleep(0.02)
+    # Waits on what happens, not for a time: a loaded machine is slow, not wrong.
+    await asyncio.wait_for(started.wait(), 60)
+    await asyncio.wait_for(all_done.wait(), 60)
+    # Stop only once every outcome is recorded: the grace is short on purpose.
+    await until_succeeded(container, quick_ids, 60)
     stop.set()
-    stats = await asyncio.wait_for(task, 10)
+    stats = await asyncio.wait_for(task, 60)
     assert sorted(done) == list(range(5))
     assert stats.succeeded == 5
     job = await job_row(container, stuck_id)
