@@ -32,6 +32,7 @@ from escrowd.jobs.routes import router as incidents_router
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.notifications.routes import routers as notification_routers
+from escrowd.notifications.sweep import notify_new
 from escrowd.outbound.routes import router as webhook_endpoints_router
 from escrowd.payouts.routes import destination_router as payout_destination_router
 from escrowd.payouts.routes import router as payout_router
@@ -87,7 +88,10 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     # Inbound webhooks are claimed with SKIP LOCKED on PostgreSQL, so several loops take
     # different events; SQLite has a single writer, where more loops would only queue.
     copies = WEBHOOK_LOOPS if container.db.dialect == "postgresql" else 1
-    loops = [background_work.Loop(inbound.process_pending, copies)]
+    loops = [
+        background_work.Loop(inbound.process_pending, copies),
+        background_work.Loop(notify_new),
+    ]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
