@@ -6,11 +6,11 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
-from escrowd.jobs import IncidentInfo, JobContext, PermanentJobError, Registry, enqueue
+from escrowd.jobs import IncidentInfo, JobContext, PermanentJobError, Registry, enqueue, service
 from escrowd.jobs.models import Job
 from escrowd.jobs.service import LEASE, claim, complete
 from escrowd.jobs.worker import run_forever, run_once
@@ -341,3 +341,45 @@ async def test_run_once_claims_at_most_one_batch(container: Container, registry:
     async with container.db.transaction() as session:
         statuses = (await session.scalars(select(Job.status).where(Job.kind == kind))).all()
     assert set(statuses) == {"succeeded"}
+
+
+async def test_successes_recorded_in_batches_mark_each_job_once(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("batched")
+    ran: list[int] = []
+
+    @registry.handler(kind, complete_in_batches=True)
+    async def handle(ctx: JobContext, payload: dict[str, Any]) -> None:
+        ran.append(payload["n"])
+
+    ids = [await add_job(container, kind, {"n": n}) for n in range(6)]
+    w = worker(container, registry)
+    assert await w.tick(limit=10, concurrent=True) == 6
+    assert sorted(ran) == list(range(6))
+    assert w.stats.succeeded == 6
+    for job_id in ids:
+        job = await job_row(container, job_id)
+        assert (job.status, job.attempts, job.locked_by) == ("succeeded", 1, None)
+        assert job.finished_at is not None
+    assert await w.tick(limit=10, concurrent=True) == 0  # none runs again
+
+
+async def test_a_batched_success_leaves_a_job_another_worker_took_over(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("takeover")
+    kept, lost = await add_job(container, kind), await add_job(container, kind)
+    now = container.clock.now()
+    async with container.db.transaction() as session:
+        claimed = await service.claim(session, worker_id="w1", now=now, limit=5, kinds=[kind])
+    assert {j.id for j in claimed.jobs} == {kept, lost}
+    async with container.db.transaction() as session:  # w1 stalled; w2 has the job now
+        await session.execute(update(Job).where(Job.id == lost).values(locked_by="w2"))
+    async with container.db.transaction() as session:
+        held = await service.complete_many(session, claimed.jobs, now=now)
+        assert await service.complete_many(session, [], now=now) == set()
+    assert held == {kept}
+    assert (await job_row(container, kept)).status == "succeeded"
+    taken = await job_row(container, lost)
+    assert (taken.status, taken.locked_by) == ("running", "w2")
