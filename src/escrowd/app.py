@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
@@ -27,11 +27,12 @@ from escrowd.escrows.routes import routers as escrow_routers
 from escrowd.events.routes import router as events_router
 from escrowd.fees.routes import router as fee_policy_router
 from escrowd.home import router as home_router
+from escrowd.jobs import background as background_work
 from escrowd.jobs.routes import router as incidents_router
-from escrowd.jobs.worker import run_once as run_due_jobs
 from escrowd.ledger.routes import router as ledger_router
 from escrowd.logging import get_logger
 from escrowd.notifications.routes import routers as notification_routers
+from escrowd.notifications.sweep import notify_new
 from escrowd.outbound.routes import router as webhook_endpoints_router
 from escrowd.payouts.routes import destination_router as payout_destination_router
 from escrowd.payouts.routes import router as payout_router
@@ -57,8 +58,8 @@ errors come as `{"error": {"type", "code", "message", "param"}}`; lists are
 cursor-paginated with `limit`, `starting_after` and `ending_before`. See docs/api.md.
 """
 
-#: Work the serving process does between requests until the job worker takes it over.
-BackgroundStep = Callable[[Container], Awaitable[int]]
+#: Loops processing stored inbound webhooks at once in a serving process on PostgreSQL.
+WEBHOOK_LOOPS = 4
 
 
 class _SandboxShortcut:
@@ -84,11 +85,19 @@ class _SandboxShortcut:
 
 def create_app(container: Container | None = None, *, background: bool = True) -> FastAPI:
     container = container or build()
-    steps: list[BackgroundStep] = [inbound.process_pending, run_due_jobs]
+    # Inbound webhooks are claimed with SKIP LOCKED on PostgreSQL, so several loops take
+    # different events; SQLite has a single writer, where more loops would only queue.
+    copies = WEBHOOK_LOOPS if container.db.dialect == "postgresql" else 1
+    loops = [
+        background_work.Loop(inbound.process_pending, copies),
+        background_work.Loop(notify_new),
+    ]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_run_background(container, steps)) if background else None
+        task = (
+            asyncio.create_task(background_work.run(container, loops=loops)) if background else None
+        )
         try:
             yield
         finally:
@@ -142,7 +151,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         app.include_router(router, prefix="/v1")
 
     if container.sandbox is not None:
-        steps.append(deliver_pending)
+        loops.append(background_work.Loop(deliver_pending))
 
     # Starlette runs the last-added middleware first: request ids wrap everything.
     app.add_middleware(
@@ -158,17 +167,6 @@ def create_app(container: Container | None = None, *, background: bool = True) -
             sandbox=mounted_paypal_sandbox(container),
         )
     return app
-
-
-async def _run_background(container: Container, steps: list[BackgroundStep]) -> None:
-    while True:
-        busy = 0
-        for step in steps:
-            try:
-                busy += await step(container)
-            except Exception:  # a failing step must not stop the others; it is logged
-                log.exception("background_step_failed", step=getattr(step, "__name__", "?"))
-        await asyncio.sleep(0 if busy else 0.2)
 
 
 #: Set by ``escrowd serve --workers N --no-background`` for the processes it starts.

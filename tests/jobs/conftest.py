@@ -8,6 +8,8 @@ those kinds (``drain``); leftovers of other tests are never touched.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator, Collection
 from datetime import timedelta
 from typing import Any
@@ -99,3 +101,15 @@ async def jobs_client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://escrowd.test") as c:
         yield c
+
+
+async def until_succeeded(container: Container, job_ids: Collection[str], patience: float) -> None:
+    """Return once every job is recorded succeeded (polled: its outcome is written by the
+    worker's own transaction); TimeoutError after ``patience`` seconds, a bound far past what
+    any test needs, not a speed check."""
+    async with asyncio.timeout(patience):
+        for _ in itertools.count():
+            statuses = [(await job_row(container, i)).status for i in job_ids]
+            if statuses == ["succeeded"] * len(statuses):
+                return
+            await asyncio.sleep(0.01)

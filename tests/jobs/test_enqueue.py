@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
-from escrowd.jobs import DEFAULT_MAX_ATTEMPTS, cancel, enqueue
+from escrowd.jobs import DEFAULT_MAX_ATTEMPTS, NewJob, cancel, enqueue, enqueue_many
 from escrowd.jobs.models import Job
 from escrowd.jobs.service import claim
 from tests.jobs.conftest import add_job, job_row, unique_kind
@@ -78,6 +78,45 @@ async def test_enqueueing_the_same_dedupe_key_twice_is_a_no_op(
     assert other is not None
     assert await _count(container, kind) == 2
     assert json.loads((await job_row(container, first)).payload) == {"n": 1}
+
+
+async def test_enqueue_many_adds_each_job_once_per_dedupe_key_in_the_callers_transaction(
+    container: Container, clock: FrozenClock
+) -> None:
+    kind = unique_kind()
+    taken = f"{kind}:taken"
+    first = await add_job(container, kind, {"n": 0}, dedupe_key=taken)
+    later = clock.now() + timedelta(hours=1)
+    async with container.db.transaction() as session:
+        added = await enqueue_many(
+            session,
+            clock=clock,
+            jobs=[
+                NewJob(kind, {"n": 1}, dedupe_key=taken),  # an existing job's key
+                NewJob(kind, {"n": 2}, dedupe_key=f"{kind}:a", max_attempts=3),
+                NewJob(kind, {"n": 3}, dedupe_key=f"{kind}:a"),  # an earlier one's key
+                NewJob(kind, {"n": 4}, run_at=later),
+                NewJob(kind, {"n": 5}),
+            ],
+        )
+        assert await enqueue_many(session, clock=clock, jobs=[]) == []
+    assert len(added) == 3
+    rows = {json.loads((await job_row(container, i)).payload)["n"]: i for i in added}
+    assert sorted(rows) == [2, 4, 5]
+    assert (await job_row(container, rows[2])).max_attempts == 3
+    assert (await job_row(container, rows[4])).run_at == later
+    assert (await job_row(container, rows[5])).run_at == clock.now()
+    assert json.loads((await job_row(container, first)).payload) == {"n": 0}
+    assert await _count(container, kind) == 4
+
+    async def add_then_fail() -> None:
+        async with container.db.transaction() as session:
+            await enqueue_many(session, clock=clock, jobs=[NewJob(kind, {"n": 6})])
+            raise BoomError
+
+    with pytest.raises(BoomError):
+        await add_then_fail()
+    assert await _count(container, kind) == 4
 
 
 async def test_a_dedupe_key_stays_taken_after_its_job_ran(

@@ -6,15 +6,23 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
-from escrowd.jobs import IncidentInfo, JobContext, PermanentJobError, Registry, enqueue
+from escrowd.jobs import IncidentInfo, JobContext, PermanentJobError, Registry, enqueue, service
 from escrowd.jobs.models import Job
 from escrowd.jobs.service import LEASE, claim, complete
 from escrowd.jobs.worker import run_forever, run_once
-from tests.jobs.conftest import add_job, drain, incidents_of, job_row, unique_kind, worker
+from tests.jobs.conftest import (
+    add_job,
+    drain,
+    incidents_of,
+    job_row,
+    unique_kind,
+    until_succeeded,
+    worker,
+)
 
 
 async def test_a_handler_that_succeeds_marks_its_job_succeeded(
@@ -273,19 +281,21 @@ async def test_run_forever_runs_jobs_until_stopped_and_hands_back_unfinished_one
 ) -> None:
     quick, stuck = unique_kind("quick"), unique_kind("stuck")
     done: list[int] = []
+    all_done = asyncio.Event()
     started = asyncio.Event()
 
     @registry.handler(quick)
     async def run_quick(ctx: JobContext, payload: dict[str, Any]) -> None:
         done.append(payload["n"])
+        if len(done) == 5:
+            all_done.set()
 
     @registry.handler(stuck)
     async def run_stuck(ctx: JobContext, payload: dict[str, Any]) -> None:
         started.set()
         await asyncio.sleep(60)
 
-    for n in range(5):
-        await add_job(container, quick, {"n": n})
+    quick_ids = [await add_job(container, quick, {"n": n}) for n in range(5)]
     stuck_id = await add_job(container, stuck)
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -299,13 +309,13 @@ async def test_run_forever_runs_jobs_until_stopped_and_hands_back_unfinished_one
             grace=0.1,
         )
     )
-    await asyncio.wait_for(started.wait(), 10)
-    for _ in range(200):
-        if len(done) == 5:
-            break
-        await asyncio.sleep(0.02)
+    # Waits on what happens, not for a time: a loaded machine is slow, not wrong.
+    await asyncio.wait_for(started.wait(), 60)
+    await asyncio.wait_for(all_done.wait(), 60)
+    # Stop only once every outcome is recorded: the grace is short on purpose.
+    await until_succeeded(container, quick_ids, 60)
     stop.set()
-    stats = await asyncio.wait_for(task, 10)
+    stats = await asyncio.wait_for(task, 60)
     assert sorted(done) == list(range(5))
     assert stats.succeeded == 5
     job = await job_row(container, stuck_id)
@@ -331,3 +341,45 @@ async def test_run_once_claims_at_most_one_batch(container: Container, registry:
     async with container.db.transaction() as session:
         statuses = (await session.scalars(select(Job.status).where(Job.kind == kind))).all()
     assert set(statuses) == {"succeeded"}
+
+
+async def test_successes_recorded_in_batches_mark_each_job_once(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("batched")
+    ran: list[int] = []
+
+    @registry.handler(kind, complete_in_batches=True)
+    async def handle(ctx: JobContext, payload: dict[str, Any]) -> None:
+        ran.append(payload["n"])
+
+    ids = [await add_job(container, kind, {"n": n}) for n in range(6)]
+    w = worker(container, registry)
+    assert await w.tick(limit=10, concurrent=True) == 6
+    assert sorted(ran) == list(range(6))
+    assert w.stats.succeeded == 6
+    for job_id in ids:
+        job = await job_row(container, job_id)
+        assert (job.status, job.attempts, job.locked_by) == ("succeeded", 1, None)
+        assert job.finished_at is not None
+    assert await w.tick(limit=10, concurrent=True) == 0  # none runs again
+
+
+async def test_a_batched_success_leaves_a_job_another_worker_took_over(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("takeover")
+    kept, lost = await add_job(container, kind), await add_job(container, kind)
+    now = container.clock.now()
+    async with container.db.transaction() as session:
+        claimed = await service.claim(session, worker_id="w1", now=now, limit=5, kinds=[kind])
+    assert {j.id for j in claimed.jobs} == {kept, lost}
+    async with container.db.transaction() as session:  # w1 stalled; w2 has the job now
+        await session.execute(update(Job).where(Job.id == lost).values(locked_by="w2"))
+    async with container.db.transaction() as session:
+        held = await service.complete_many(session, claimed.jobs, now=now)
+        assert await service.complete_many(session, [], now=now) == set()
+    assert held == {kept}
+    assert (await job_row(container, kept)).status == "succeeded"
+    taken = await job_row(container, lost)
+    assert (taken.status, taken.locked_by) == ("running", "w2")

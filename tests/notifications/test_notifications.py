@@ -13,7 +13,7 @@ from escrowd.ids import Prefix, new_id
 from escrowd.jobs.models import Job
 from escrowd.notifications import emails
 from escrowd.notifications.models import Notification
-from escrowd.notifications.sweep import BATCH, SETTLE
+from escrowd.notifications.sweep import BATCH, SETTLE, Memo, notify_events, notify_new
 from tests.escrows.conftest import Ctx, create_escrow, funded, payer, person, settle, verified_payee
 from tests.integration.conftest import assert_error, make_user
 from tests.notifications.conftest import (
@@ -265,3 +265,47 @@ async def test_a_burst_of_young_events_does_not_hide_the_ones_after_it(
     assert [n["type"] for n in about(await notifications_of(ctx, bob), escrow["id"])] == [
         "payment_received"
     ]
+
+
+async def test_a_memo_passes_over_handled_events_and_a_lost_one_still_makes_each_once(
+    ctx: Ctx, smtp: SmtpServer
+) -> None:
+    alice = await payer(ctx)
+    bob = person(ctx, await verified_payee(ctx))
+    escrow = await funded(ctx, alice, [(bob.id, 2000)], description="Memo")
+    await settle(ctx.container)
+    async with ctx.container.db.transaction() as s:
+        mine = set((await s.scalars(select(Event.id).where(Event.object_id == escrow["id"]))).all())
+
+    memo = Memo()
+    await notify_events(ctx.container, email=True, memo=memo)
+    assert all(i in memo for i in mine)
+    assert await _count(ctx, escrow["id"]) == 3
+    # The events are unsettled, so every run reads them again: the memo passes them over.
+    assert await notify_events(ctx.container, email=True, memo=memo) == 0
+    # Another process's memo (or this one's, lost) knows nothing: still each notification
+    # and each email job once.
+    assert await notify_events(ctx.container, email=True, memo=Memo()) == 0
+    await notify_new(ctx.container)
+    assert await _count(ctx, escrow["id"]) == 3
+    async with ctx.container.db.transaction() as s:
+        made = (
+            await s.scalars(select(Notification.id).where(Notification.object_id == escrow["id"]))
+        ).all()
+        jobs = await s.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.dedupe_key.in_([emails.dedupe_key(n) for n in made]))
+        )
+    assert jobs == 3
+
+
+async def test_notify_new_makes_what_the_sweep_would(ctx: Ctx, smtp: SmtpServer) -> None:
+    alice = await payer(ctx)
+    bob = person(ctx, await verified_payee(ctx))
+    escrow = await funded(ctx, alice, [(bob.id, 2000)], description="Right away")
+    await settle(ctx.container)
+    await notify_new(ctx.container)
+    assert await _count(ctx, escrow["id"]) == 3
+    await notify(ctx.container)
+    assert await _count(ctx, escrow["id"]) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import stripe
@@ -9,6 +10,7 @@ import stripe
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
 from escrowd.config import SANDBOX_WEBHOOK_SECRET
+from escrowd.sandbox.stripe import webhooks
 from escrowd.sandbox.stripe.app import deliver_pending
 from tests.sandbox.conftest import Api, Inbox, captured_charge
 
@@ -37,6 +39,36 @@ async def test_events_are_delivered_signed_as_stripe_signs_them(
     event_id = next(e["id"] for e in inbox.events() if e["data"]["object"]["id"] == pi["id"])
     fetched = await api.ok("GET", f"/v1/events/{event_id}")
     assert fetched["pending_webhooks"] == 0
+
+
+class SlowInbox(Inbox):
+    """An inbox that answers only after yielding a few times, counting the deliveries it
+    holds at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = 0
+        self.most = 0
+
+    async def __call__(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        self.holding += 1
+        self.most = max(self.most, self.holding)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        self.holding -= 1
+        return await super().__call__(path, body, headers)
+
+
+async def test_deliveries_go_several_at_once_and_each_objects_in_order(
+    api: Api, container: Container
+) -> None:
+    await _drain(container, Inbox())  # what earlier tests left
+    intents = [await captured_charge(api, 1000 + i) for i in range(12)]
+    inbox = SlowInbox()
+    await _drain(container, inbox)
+    assert 1 < inbox.most <= webhooks.IN_FLIGHT
+    for pi in intents:
+        assert inbox.types_for(pi["id"]) == ["payment_intent.created", "payment_intent.succeeded"]
 
 
 async def test_a_failed_delivery_is_retried_later(

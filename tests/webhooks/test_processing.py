@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -173,6 +174,40 @@ async def test_a_known_kind_no_module_handles_is_marked_ignored(
     row = await stored(container, body["id"])
     assert row is not None
     assert (row.kind, row.status) == (EventKind.invoice_paid.value, "ignored")
+
+
+async def test_unhandled_events_are_ignored_together_and_an_unparseable_one_fails(
+    client: httpx.AsyncClient, container: Container, registry: HandlerRegistry
+) -> None:
+    await process_pending(container, registry=registry)  # settle what earlier tests left
+    recorder = Recorder()
+    registry.register(EventKind.payout_paid, recorder)
+    unhandled = [
+        event("invoice.paid", obj={"id": f"in_{i}", "object": "invoice"}) for i in range(3)
+    ]
+    unknown = event("made.up.type", obj={"id": "x_1", "object": "x"})
+    handled = event("payout.paid", obj={"id": "po_1", "object": "payout"})
+    broken = event("invoice.paid", obj={"id": "in_broken", "object": "invoice"})
+    for body in (*unhandled, unknown, handled, broken):
+        assert (await deliver(client, container, body)).status_code == 200
+    async with container.db.transaction() as s:  # a body stored by an older escrowd
+        row = (
+            await s.scalars(
+                select(InboundWebhookEvent).where(InboundWebhookEvent.event_id == broken["id"])
+            )
+        ).one()
+        row.raw_body = b'{"not": "an event"}'
+
+    assert await process_pending(container, registry=registry) == 6
+
+    for body in (*unhandled, unknown):
+        assert await status_of(container, body["id"]) == ("ignored", 0)
+    assert await status_of(container, handled["id"]) == ("processed", 1)
+    assert recorder.count(handled["id"]) == 1
+    broken_row = await stored(container, broken["id"])
+    assert broken_row is not None
+    assert (broken_row.status, broken_row.attempts) == ("failed", 1)
+    assert broken_row.next_attempt_at is None
 
 
 async def test_the_containers_handlers_are_used_by_default(

@@ -125,7 +125,10 @@ async def _main(
             container,
             kinds=kinds or None,
             run_sweeps=sweeps,
-            steps=_webhook_steps(container) if webhooks else [],
+            steps=[
+                *(_webhook_steps(container) if webhooks else []),
+                *(_sweep_steps() if sweeps else []),
+            ],
         )
         known = sorted(w.registry.kinds())
         where = redact(settings.effective_database_url)
@@ -158,6 +161,13 @@ def _webhook_steps(container: Container) -> list[Step]:
     if container.sandbox is None:
         return [process_pending]
     return [deliver_pending, process_pending]
+
+
+def _sweep_steps() -> list[Step]:
+    """Notifications for new events as they come, not only at the sweep's interval."""
+    from escrowd.notifications.sweep import notify_new
+
+    return [notify_new]
 
 
 async def _drain(w: Worker, batch: int) -> None:

@@ -91,6 +91,8 @@ class HandlerSpec:
     kind: str
     fn: Handler
     timeout: timedelta | None
+    #: Successes are recorded several jobs to one transaction (see ``add_handler``).
+    complete_in_batches: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,25 +153,41 @@ class Registry:
     # ---- handlers ---------------------------------------------------------------------------
 
     def handler(
-        self, kind: str, *, timeout: timedelta | None = DEFAULT_TIMEOUT
+        self,
+        kind: str,
+        *,
+        timeout: timedelta | None = DEFAULT_TIMEOUT,
+        complete_in_batches: bool = False,
     ) -> Callable[[H], H]:
         """Decorator form of ``add_handler``."""
 
         def decorate(fn: H) -> H:
-            self.add_handler(kind, fn, timeout=timeout)
+            self.add_handler(kind, fn, timeout=timeout, complete_in_batches=complete_in_batches)
             return fn
 
         return decorate
 
     def add_handler(
-        self, kind: str, fn: Handler, *, timeout: timedelta | None = DEFAULT_TIMEOUT
+        self,
+        kind: str,
+        fn: Handler,
+        *,
+        timeout: timedelta | None = DEFAULT_TIMEOUT,
+        complete_in_batches: bool = False,
     ) -> Callable[[], None]:
-        """Run ``fn`` for jobs of ``kind``; returns a function that removes it again."""
+        """Run ``fn`` for jobs of ``kind``; returns a function that removes it again.
+
+        ``complete_in_batches``: the successes of jobs that finish together are recorded in
+        one transaction. The cost: a worker that dies between a job's success and that
+        transaction leaves it to run again, and a batch is up to the worker's concurrency
+        jobs, not one. Only for handlers whose rerun is harmless (an email resent with its
+        own Message-ID, which mail clients show once).
+        """
         check_name("job kind", kind)
         existing = self._handlers.get(kind)
         if existing is not None and existing.fn is not fn:
             raise ValueError(f"job kind {kind!r} already has a handler: {existing.fn!r}")
-        self._handlers[kind] = HandlerSpec(kind, fn, timeout)
+        self._handlers[kind] = HandlerSpec(kind, fn, timeout, complete_in_batches)
         return lambda: self.remove_handler(kind)
 
     def remove_handler(self, kind: str) -> None:

@@ -94,6 +94,10 @@ class Worker:
         #: The jitter's random source (tests fix it to make retry times exact).
         self.uniform = uniform
         self.stats = WorkerStats()
+        #: The successes waiting for the next batched record (``complete_in_batches``).
+        self._group: _Group | None = None
+        self._group_lock = asyncio.Lock()
+        self._flushes: set[asyncio.Task[None]] = set()
 
     # ---- claiming ---------------------------------------------------------------------------
 
@@ -192,9 +196,13 @@ class Worker:
             error = exc
         elapsed_ms = round((time.monotonic() - started) * 1000)
         if error is None:
-            done = await self._record(
-                bound, "complete", lambda s, now: service.complete(s, job, now=now)
-            )
+            if spec is not None and spec.complete_in_batches:
+                held = await asyncio.shield(self._complete_grouped(job))
+                done = None if held is None else job.id in held
+            else:
+                done = await self._record(
+                    bound, "complete", lambda s, now: service.complete(s, job, now=now)
+                )
             if done:
                 self.stats.succeeded += 1
                 bound.info("job_succeeded", duration_ms=elapsed_ms)
@@ -227,6 +235,34 @@ class Worker:
             await self._incident_opened(failure.incident)
         else:
             bound.warning("job_lease_lost", error=message)
+
+    def _complete_grouped(self, job: ClaimedJob) -> asyncio.Future[set[str] | None]:
+        """Join the next batched record of successes; its future gives the ids still held
+        (None if the database refused). Jobs finishing while a record is being written join
+        the next one, so a batch grows with the load and is one job when idle."""
+        group = self._group
+        if group is None:
+            group = self._group = _Group([], asyncio.get_running_loop().create_future())
+            task = asyncio.create_task(self._flush(group))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        group.jobs.append(job)
+        return group.done
+
+    async def _flush(self, group: _Group) -> None:
+        try:
+            async with self._group_lock:
+                if self._group is group:
+                    self._group = None  # from here on, successes start the next batch
+                held = await self._record(
+                    log.bind(jobs=len(group.jobs)),
+                    "complete",
+                    lambda s, now: service.complete_many(s, group.jobs, now=now),
+                )
+                group.done.set_result(held)
+        finally:
+            if not group.done.done():  # cancelled: the jobs run again once their lease lapses
+                group.done.set_result(None)
 
     def _payload(self, job: ClaimedJob) -> dict[str, Any]:
         try:
@@ -398,6 +434,12 @@ class Worker:
                 with suppress(asyncio.CancelledError):
                     await steps
         return self.stats
+
+
+@dataclass
+class _Group:
+    jobs: list[ClaimedJob]
+    done: asyncio.Future[set[str] | None]
 
 
 async def _call(run: Callable[[], Awaitable[None]]) -> None:

@@ -178,7 +178,7 @@ async def _with_parties(session: AsyncSession, objects: list[Any]) -> list[Any]:
     return out
 
 
-def _settled(event: Event, now: datetime, wall: datetime) -> bool:
+def _settled(event: Any, now: datetime, wall: datetime) -> bool:
     """Old enough that no transaction still open can commit an event id below it.
 
     Commit lag is real time, and an event id is taken from the real clock (a ULID): an id
@@ -197,6 +197,36 @@ class Batch:
     after: str | None
     #: Whether every event read was settled (the cursor moved over all of them).
     settled: bool
+    #: The events this batch made notifications for (or found needing none).
+    handled: tuple[str, ...] = ()
+
+
+class Memo:
+    """The events this process has already handled: a cache that spares re-reading the
+    unsettled events (read again on every run until they are older than ``SETTLE``) in full.
+    Only a cache: the unique (event, user, type) still makes each notification once, whatever
+    another process or a lost memo does."""
+
+    #: Ids kept at most; past it the memo starts again (the cost: one full re-read).
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, event_ids: Sequence[str], *, below: str) -> None:
+        """Remember ``event_ids``; forget those at or below the cursor ``below``, which no
+        run reads again."""
+        if len(self._ids) + len(event_ids) > self.LIMIT:
+            self._ids.clear()
+        if below:
+            self._ids = {i for i in self._ids if i > below}
+        self._ids.update(event_ids)
 
 
 async def notify_batch(
@@ -207,18 +237,22 @@ async def notify_batch(
     limit: int = BATCH,
     after: str | None = None,
     move_cursor: bool = True,
+    memo: Memo | None = None,
 ) -> Batch:
     """One batch in the caller's transaction, from the cursor or from ``after``.
 
     The stored cursor moves over the settled prefix of what was read, and only when
-    ``move_cursor`` says that nothing unsettled lies between it and this batch.
+    ``move_cursor`` says that nothing unsettled lies between it and this batch. Events in
+    ``memo`` are passed over; the ones this batch handled are in ``Batch.handled``, for the
+    caller to add to the memo once the transaction has committed.
     """
     now = clock.now()
     start = after if after is not None else await _cursor(session)
+    # Ids and dates first: the events a memo says were handled are not read in full.
     events = list(
         (
-            await session.scalars(
-                select(Event)
+            await session.execute(
+                select(Event.id, Event.created_at)
                 .where(Event.id > start, Event.type.in_(sorted(RULES)))
                 .order_by(Event.id)
                 .limit(limit)
@@ -227,9 +261,19 @@ async def notify_batch(
     )
     if not events:
         return Batch(0, 0, None, True)
+    fresh = [e.id for e in events if memo is None or e.id not in memo]
+    full = (
+        list(
+            (
+                await session.scalars(select(Event).where(Event.id.in_(fresh)).order_by(Event.id))
+            ).all()
+        )
+        if fresh
+        else []
+    )
     wanted: list[tuple[Event, list[Draft]]] = []
-    objects = await _with_parties(session, [json.loads(e.data) for e in events])
-    for event, obj in zip(events, objects, strict=True):
+    objects = await _with_parties(session, [json.loads(e.data) for e in full])
+    for event, obj in zip(full, objects, strict=True):
         try:
             previous = json.loads(event.previous_attributes) if event.previous_attributes else None
             drafts = drafts_for(event.type, obj, previous)
@@ -256,27 +300,31 @@ async def notify_batch(
         made = [Made(r.id, r.user_id, r.type) for r in inserted.all()]
     if email and made:
         out = await _opted_out(session, made)
-        for m in made:
-            if (m.user_id, m.type) not in out:
-                await jobs.enqueue(
-                    session,
-                    clock=clock,
-                    kind=emails.KIND,
-                    payload={"notification": m.id},
+        await jobs.enqueue_many(
+            session,
+            clock=clock,
+            jobs=[
+                jobs.NewJob(
+                    emails.KIND,
+                    {"notification": m.id},
                     dedupe_key=emails.dedupe_key(m.id),
                     max_attempts=emails.MAX_ATTEMPTS,
                 )
+                for m in made
+                if (m.user_id, m.type) not in out
+            ],
+        )
     # The cursor moves over the settled prefix only (events are in id order).
     wall = datetime.now(UTC)
     last = None
-    for event in events:
-        if not _settled(event, now, wall):
+    for read in events:
+        if not _settled(read, now, wall):
             break
-        last = event.id
+        last = read.id
     if last is not None and move_cursor:
         await _advance(session, last, now)
     more = events[-1].id if len(events) == limit else None
-    return Batch(len(events), len(made), more, last == events[-1].id)
+    return Batch(len(events), len(made), more, last == events[-1].id, tuple(fresh))
 
 
 async def notify(ctx: SweepContext) -> int:
@@ -284,22 +332,46 @@ async def notify(ctx: SweepContext) -> int:
     return await notify_events(ctx.container, email=ctx.container.settings.email_enabled)
 
 
-async def notify_events(container: Container, *, email: bool) -> int:
-    """Batches from the cursor until none is left (or ``MAX_BATCHES``); how many were made."""
+async def notify_events(container: Container, *, email: bool, memo: Memo | None = None) -> int:
+    """Batches from the cursor until none is left (or ``MAX_BATCHES``); how many were made.
+    With a ``memo``, the events in it are passed over and the ones handled added to it."""
     total = 0
     after: str | None = None
     settled = True
+    cursor = ""
     for _ in range(MAX_BATCHES):
         async with container.db.transaction() as session:
+            if after is None and memo is not None:
+                cursor = await _cursor(session)
             batch = await notify_batch(
-                session, clock=container.clock, email=email, after=after, move_cursor=settled
+                session,
+                clock=container.clock,
+                email=email,
+                after=after,
+                move_cursor=settled,
+                memo=memo,
             )
+        if memo is not None:
+            memo.add(batch.handled, below=cursor)
         total += batch.made
         settled = settled and batch.settled
         if batch.after is None:
             break
         after = batch.after
     return total
+
+
+#: What this process has handled (``notify_new``'s memo).
+_PROCESS_MEMO = Memo()
+
+
+async def notify_new(container: Container) -> int:
+    """The sweep's work as a background step, run as often as the other steps: new events
+    become notifications (and email jobs) within a moment rather than the sweep's interval.
+    Events this process handled already are passed over (``Memo``); how many were made."""
+    return await notify_events(
+        container, email=container.settings.email_enabled, memo=_PROCESS_MEMO
+    )
 
 
 def register(jobs_registry: Registry) -> None:

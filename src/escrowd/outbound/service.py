@@ -369,16 +369,20 @@ async def _deliveries_for(
         .returning(WebhookDelivery.id)
     )
     made = list((await session.scalars(stmt)).all())
-    for delivery_id in made:
-        await jobs.enqueue(
-            session,
-            clock=clock,
-            kind=DELIVER,
-            payload={"delivery": delivery_id, "attempt": 1, "trigger": "schedule"},
-            run_at=now,
-            dedupe_key=f"webhook:{delivery_id}:1",
-            max_attempts=3,
-        )
+    await jobs.enqueue_many(
+        session,
+        clock=clock,
+        jobs=[
+            jobs.NewJob(
+                DELIVER,
+                {"delivery": delivery_id, "attempt": 1, "trigger": "schedule"},
+                run_at=now,
+                dedupe_key=f"webhook:{delivery_id}:1",
+                max_attempts=3,
+            )
+            for delivery_id in made
+        ],
+    )
     return len(made)
 
 

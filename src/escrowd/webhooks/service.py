@@ -91,8 +91,9 @@ async def store(
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(InboundWebhookEvent.id)
     )
-    async with container.db.transaction() as s:
-        inserted = (await s.execute(stmt)).scalar_one_or_none()
+    # One statement on a plain connection: no ORM session to build for a single INSERT.
+    async with container.db.engine.begin() as conn:
+        inserted = (await conn.execute(stmt)).scalar_one_or_none()
     return inserted is not None
 
 
@@ -101,10 +102,56 @@ async def process_pending(
 ) -> int:
     """Dispatch due events to their handlers; returns how many events were settled."""
     registry = registry or container.registries.webhooks
-    handled = 0
+    handled = await _ignore_unhandled(container, registry, limit=limit)
     while handled < limit and await _process_one(container, registry):
         handled += 1
     return handled
+
+
+async def _ignore_unhandled(container: Container, registry: HandlerRegistry, *, limit: int) -> int:
+    """Mark due events that no handler acts on ``ignored``, up to ``limit``, in one UPDATE
+    (one transaction each would be most of the work when most events are of such kinds).
+
+    Each is parsed first, as one at a time would be: a stored body that no longer parses is
+    left to ``_process_one``, which marks it ``failed`` for an admin, not ``ignored``.
+    """
+    handled_kinds = [k.value for k in registry.kinds()]
+    now = container.clock.now()
+    e = InboundWebhookEvent
+    q = (
+        select(e.id, e.provider, e.raw_body)
+        .where(
+            e.status.in_((WebhookStatus.received.value, WebhookStatus.failed.value)),
+            e.next_attempt_at <= now,
+            e.kind.not_in(handled_kinds),
+        )
+        .order_by(e.event_created, e.id)
+        .limit(limit)
+    )
+    if container.db.dialect == "postgresql":
+        q = q.with_for_update(skip_locked=True)  # another worker's rows are its own
+    async with container.db.transaction() as s:
+        ignored: list[int] = []
+        for row in (await s.execute(q)).all():
+            if _unhandled(registry, row.provider, row.raw_body):
+                ignored.append(row.id)
+        if ignored:
+            await s.execute(
+                update(e)
+                .where(e.id.in_(ignored))
+                .values(status=WebhookStatus.ignored.value, processed_at=now, next_attempt_at=None)
+            )
+    return len(ignored)
+
+
+def _unhandled(registry: HandlerRegistry, provider: str, raw_body: bytes) -> bool:
+    """Whether the stored body parses into an event no handler acts on (False when it does
+    not parse: ``_process_one`` marks that one failed)."""
+    try:
+        event = PARSERS[provider](json.loads(raw_body))
+    except Exception:
+        return False
+    return event.kind is EventKind.unknown or not registry.handlers_for(event.kind)
 
 
 #: How many objects one event may need from the provider before it is given up as failing.

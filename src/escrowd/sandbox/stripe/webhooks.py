@@ -4,10 +4,15 @@ Stripe's scheme: ``Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}
 ``escrowd.config.SANDBOX_WEBHOOK_SECRET``. Delivery is in process (ASGI, no sockets), oldest
 event first; a 2xx marks it delivered, anything else retries later on escrowd's own clock
 (5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h, 24 h), then it is marked failed.
+
+A batch is sent up to ``IN_FLIGHT`` deliveries at a time, as Stripe itself sends in
+parallel; events about the same object go one after the other, in the order they happened,
+so a receiver sees an object's ``created`` before its ``succeeded``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -34,6 +39,8 @@ WEBHOOK_PATH = "/v1/webhooks/stripe"
 BATCH = 100
 #: While a batch is being sent, its events are leased so a second worker skips them.
 LEASE_SECONDS = 60
+#: Deliveries of one batch sent at once (events about one object still go in order).
+IN_FLIGHT = 8
 BACKOFF = (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
 
 #: (path, body, headers) → HTTP status. The default posts in process to escrowd's webhook
@@ -118,8 +125,19 @@ async def send_and_record(
     own = _AsgiSender(to) if send is None and to is not None else None
     sender = send or own
     assert sender is not None
+    by_object: dict[str, list[Any]] = {}
+    for row in rows:  # rows come oldest first: each object's list keeps that order
+        by_object.setdefault(_object_of(row), []).append(row)
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    outcomes: list[dict[str, Any]] = []
+
+    async def send_in_order(chain: list[Any]) -> None:
+        for row in chain:
+            async with gate:
+                outcomes.append(await _send(container, sender, row, path, headers))
+
     try:
-        outcomes = [await _send(container, sender, row, path, headers) for row in rows]
+        await asyncio.gather(*(send_in_order(chain) for chain in by_object.values()))
     finally:
         if own is not None:
             await own.aclose()
@@ -136,6 +154,18 @@ async def send_and_record(
             outcomes,
         )
     return len(rows)
+
+
+def _object_of(row: Any) -> str:
+    """What the event is about (a Stripe event's ``data.object``, a PayPal event's
+    ``resource``); the event's own id when the body names none."""
+    try:
+        body = json.loads(row.data)
+        found = (body.get("data") or {}).get("object") or body.get("resource") or {}
+        object_id = found.get("id")
+    except (ValueError, AttributeError, TypeError):
+        object_id = None
+    return f"object:{object_id}" if isinstance(object_id, str) else f"event:{row.id}"
 
 
 def _stripe_headers(container: Host) -> Callable[[bytes], dict[str, str]]:
