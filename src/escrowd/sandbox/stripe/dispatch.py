@@ -193,7 +193,7 @@ class Dispatcher:
                     body=text,
                     created_at=real_now,
                 )
-            await store.flush()
+            await store.flush(final=True)
             return status, text
 
         return await run_unit(container, work, read_only=route.read_only)

@@ -278,7 +278,9 @@ class Store:
         )
         return {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows}
 
-    async def flush(self) -> None:
+    async def flush(self, *, final: bool = False) -> None:
+        """Write what the unit changed. ``final``: the unit's last statement (it ends then),
+        which on PostgreSQL may run without a transaction of its own (``PgSql.last``)."""
         if not (self._new or self._dirty or self._balance or self._events or self._keys):
             return
         new, self._new = self._new, []
@@ -311,15 +313,20 @@ class Store:
             for o in dirty
         ]
         if self.postgres:
-            # One round trip for every write of the unit (data-modifying CTEs over arrays).
-            await self.sql.run(
-                _PG_FLUSH,
-                *_columns(inserts, 8),
-                *_columns(updates, 6),
-                *_columns(balance, 5),
-                *_columns(events, 5),
-                *_columns(keys, 7),
-            )
+            # One statement, one round trip, for every write of the unit (data-modifying
+            # CTEs over arrays); only the parts with rows, its text cached by that shape.
+            parts = (inserts, updates, balance, events, keys)
+            stmt = _pg_flush(tuple(bool(rows) for rows in parts))
+            args = [
+                col
+                for rows, width in zip(parts, _WIDTHS, strict=True)
+                if rows
+                for col in _columns(rows, width)
+            ]
+            if final:
+                await self.sql.last(stmt, *args)
+            else:
+                await self.sql.run(stmt, *args)
         else:
             if inserts:
                 await self.sql.many(_INSERT, inserts)
@@ -340,29 +347,47 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-_PG_FLUSH = """
-WITH new_objects AS (
-    INSERT INTO sandbox_stripe_objects (id, type, account, parent, created, due_at, data, private)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                         $6::bigint[], $7::text[], $8::text[])
-), changed AS (
-    UPDATE sandbox_stripe_objects AS o
-    SET data = v.data, private = v.private, due_at = v.due_at, parent = v.parent, type = v.type
-    FROM unnest($9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])
-        AS v (data, private, due_at, parent, type, id)
-    WHERE o.id = v.id
-), entries AS (
-    INSERT INTO sandbox_stripe_balance (id, account, currency, net, available_on)
-    SELECT * FROM unnest($15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[])
-), keys AS (
-    INSERT INTO sandbox_stripe_idempotency (scope, key, fingerprint, request_id, status, body,
-                                            created_at)
-    SELECT * FROM unnest($25::text[], $26::text[], $27::text[], $28::text[], $29::int[],
-                         $30::text[], $31::bigint[])
-)
-INSERT INTO sandbox_stripe_events (id, type, account, created, data, state, attempts,
+#: The parts of the flush (objects inserted and updated, balance entries, events, keys):
+#: each takes its rows as one array per column.
+_WIDTHS = (8, 6, 5, 5, 7)
+_PG_PARTS = (
+    """INSERT INTO sandbox_stripe_objects (id, type, account, parent, created, due_at, data,
+                                    private)
+SELECT * FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::text[], ${}::bigint[],
+                     ${}::bigint[], ${}::text[], ${}::text[])""",
+    """UPDATE sandbox_stripe_objects AS o
+SET data = v.data, private = v.private, due_at = v.due_at, parent = v.parent, type = v.type
+FROM unnest(${}::text[], ${}::text[], ${}::bigint[], ${}::text[], ${}::text[], ${}::text[])
+    AS v (data, private, due_at, parent, type, id)
+WHERE o.id = v.id""",
+    """INSERT INTO sandbox_stripe_balance (id, account, currency, net, available_on)
+SELECT * FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::bigint[], ${}::bigint[])""",
+    """INSERT INTO sandbox_stripe_events (id, type, account, created, data, state, attempts,
                                    next_attempt_at, last_error)
 SELECT e.*, 'pending', 0, 0, NULL
-FROM unnest($20::text[], $21::text[], $22::text[], $23::bigint[], $24::text[])
-    AS e (id, type, account, created, data)
-"""
+FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::bigint[], ${}::text[])
+    AS e (id, type, account, created, data)""",
+    """INSERT INTO sandbox_stripe_idempotency (scope, key, fingerprint, request_id, status, body,
+                                        created_at)
+SELECT * FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::text[], ${}::int[],
+                     ${}::text[], ${}::bigint[])""",
+)
+_PG_FLUSHES: dict[tuple[bool, ...], str] = {}
+
+
+def _pg_flush(shape: tuple[bool, ...]) -> str:
+    """The flush statement for the parts that have rows: the last one the main statement,
+    the others data-modifying CTEs before it (all in one snapshot; none reads another's rows,
+    as objects made in the unit are inserted, never updated)."""
+    found = _PG_FLUSHES.get(shape)
+    if found is None:
+        numbers = iter(range(1, 1 + sum(_WIDTHS)))
+        parts = [
+            part.replace("${}", "{}").format(*(f"${next(numbers)}" for _ in range(width)))
+            for part, width, present in zip(_PG_PARTS, _WIDTHS, shape, strict=True)
+            if present
+        ]
+        ctes = [f"w{i} AS (\n{part}\n)" for i, part in enumerate(parts[:-1])]
+        found = ("WITH " + ",\n".join(ctes) + "\n" if ctes else "") + parts[-1]
+        _PG_FLUSHES[shape] = found
+    return found
