@@ -15,9 +15,19 @@ from typing import Any
 from escrowd.sandbox.stripe.db import Row, Sql
 from escrowd.sandbox.stripe.errors import no_such
 
+#: One encoder for every document, body and event the sandbox writes: ``json.dumps`` with
+#: arguments builds a new encoder on each call. Its output is ``json.dumps``'s, compact.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+#: The same, keys sorted: a canonical form (an idempotent request's fingerprint).
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, check_circular=False)
+
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+def canonical(value: Any) -> str:
+    return _CANONICAL.encode(value)
 
 
 @dataclass(slots=True, eq=False)
