@@ -3,6 +3,7 @@ lazy transactions that still keep a unit atomic, and a pool closed with the data
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -130,3 +131,36 @@ async def test_disposing_the_database_closes_the_sandboxs_pool(pg: Container) ->
     with pytest.raises(asyncpg.InterfaceError):
         async with pool.acquire():
             pass
+
+
+@pytest.mark.parametrize("count", [1, 3, 20])
+async def test_a_flush_writes_every_row_of_a_small_or_large_unit(pg: Container, count: int) -> None:
+    # Few rows go as VALUES lists, many as arrays: both write them all, updates included.
+    ids = [new_id("probe") for _ in range(count)]
+    kind, _, account = _probe(ids[0])
+
+    async def make(sql: Sql) -> None:
+        store = Store(sql)
+        for obj_id in ids:
+            store.create(kind, {"id": obj_id, "n": 0}, account=account)
+        await store.flush(final=True)
+
+    async def change(sql: Sql) -> None:
+        store = Store(sql)
+        for obj_id in ids:
+            obj = await store.get(obj_id, lock=True)
+            assert obj is not None
+            obj.data["n"] = 1
+            obj.due_at = 7
+            store.save(obj)
+        await store.flush(final=True)
+
+    await run_unit(pg, make)
+    await run_unit(pg, change)
+    async with pg.db.transaction() as session:
+        rows = await session.execute(
+            text("SELECT data, due_at FROM sandbox_stripe_objects WHERE id = ANY(:ids)"),
+            {"ids": ids},
+        )
+        found = [(json.loads(data)["n"], due_at) for data, due_at in rows]
+    assert found == [(1, 7)] * count

@@ -324,15 +324,21 @@ class Store:
         ]
         if self.postgres:
             # One statement, one round trip, for every write of the unit (data-modifying
-            # CTEs over arrays); only the parts with rows, its text cached by that shape.
-            parts = (inserts, updates, balance, events, keys)
-            stmt = _pg_flush(tuple(bool(rows) for rows in parts))
-            args = [
-                col
-                for rows, width in zip(parts, _WIDTHS, strict=True)
-                if rows
-                for col in _columns(rows, width)
-            ]
+            # CTEs); only the parts with rows, its text cached by that shape.
+            parts: tuple[list[tuple[Any, ...]], ...] = (inserts, updates, balance, events, keys)
+            if sum(map(len, parts)) <= _MAX_VALUES_ROWS:
+                # A request's few rows as VALUES lists, their parameters as plain scalars
+                # (arrays cost the driver a type check per element); one text per count.
+                stmt = _pg_flush_values(tuple(map(len, parts)))
+                args = [value for rows in parts for row in rows for value in row]
+            else:
+                stmt = _pg_flush(tuple(bool(rows) for rows in parts))
+                args = [
+                    col
+                    for rows, width in zip(parts, _WIDTHS, strict=True)
+                    if rows
+                    for col in _columns(rows, width)
+                ]
             if final:
                 await self.sql.last(stmt, *args)
             else:
@@ -400,4 +406,50 @@ def _pg_flush(shape: tuple[bool, ...]) -> str:
         ctes = [f"w{i} AS (\n{part}\n)" for i, part in enumerate(parts[:-1])]
         found = ("WITH " + ",\n".join(ctes) + "\n" if ctes else "") + parts[-1]
         _PG_FLUSHES[shape] = found
+    return found
+
+
+#: Above this many rows a flush sends arrays (``_pg_flush``), below it VALUES lists: the
+#: statement's text then depends on the row counts, and each count is a prepared statement.
+_MAX_VALUES_ROWS = 12
+_PG_VALUES = (
+    "INSERT INTO sandbox_stripe_objects (id, type, account, parent, created, due_at, data, "
+    "private) VALUES {}",
+    "UPDATE sandbox_stripe_objects AS o SET data = v.data, private = v.private, "
+    "due_at = v.due_at, parent = v.parent, type = v.type FROM (VALUES {}) "
+    "AS v (data, private, due_at, parent, type, id) WHERE o.id = v.id",
+    "INSERT INTO sandbox_stripe_balance (id, account, currency, net, available_on) VALUES {}",
+    "INSERT INTO sandbox_stripe_events (id, type, account, created, data, state, attempts, "
+    "next_attempt_at, last_error) VALUES {}",
+    "INSERT INTO sandbox_stripe_idempotency (scope, key, fingerprint, request_id, status, "
+    "body, created_at) VALUES {}",
+)
+#: One row of each part: a ``{}`` per parameter (the UPDATE's typed: VALUES outside an
+#: INSERT has no target columns to take types from).
+_PG_ROWS = (
+    "({},{},{},{},{},{},{},{})",
+    "({}::text,{}::text,{}::bigint,{}::text,{}::text,{}::text)",
+    "({},{},{},{},{})",
+    "({},{},{},{},{},'pending',0,0,NULL)",
+    "({},{},{},{},{},{},{})",
+)
+_PG_VALUES_FLUSHES: dict[tuple[int, ...], str] = {}
+
+
+def _pg_flush_values(counts: tuple[int, ...]) -> str:
+    """The flush statement for ``counts`` rows of each part, as VALUES lists: the last part
+    with rows the main statement, the others data-modifying CTEs before it."""
+    found = _PG_VALUES_FLUSHES.get(counts)
+    if found is None:
+        numbers = iter(range(1, 1 + sum(c * w for c, w in zip(counts, _WIDTHS, strict=True))))
+        parts = []
+        for stmt, row, width, count in zip(_PG_VALUES, _PG_ROWS, _WIDTHS, counts, strict=True):
+            if count:
+                rows = [
+                    row.format(*(f"${next(numbers)}" for _ in range(width))) for _ in range(count)
+                ]
+                parts.append(stmt.format(", ".join(rows)))
+        ctes = [f"w{i} AS ({part})" for i, part in enumerate(parts[:-1])]
+        found = ("WITH " + ", ".join(ctes) + " " if ctes else "") + parts[-1]
+        _PG_VALUES_FLUSHES[counts] = found
     return found
