@@ -133,6 +133,17 @@ def test_sandbox_serve_refuses_a_deliver_to_that_is_not_a_url(tmp_path: Path) ->
     assert not (tmp_path / "never.sqlite3").exists()
 
 
+def test_sandbox_serve_without_deliver_to_still_checks_the_database(tmp_path: Path) -> None:
+    # --deliver-to is optional (webhooks then stay queued); the migration check still runs.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+    result = CliRunner().invoke(
+        app, ["sandbox", "serve", "--database-url", url], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 2, result.output
+    assert "has no escrowd tables" in result.output
+    assert "Missing option" not in result.output
+
+
 def test_sandbox_serve_on_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
     result = CliRunner().invoke(

@@ -110,14 +110,16 @@ def _http_url(value: str, option: str) -> str:
 @app.command("serve")
 def serve(
     deliver_to: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--deliver-to",
             help="escrowd's base URL: the sandbox POSTs its webhooks to "
-            "URL/v1/webhooks/stripe and URL/v1/webhooks/paypal (e.g. http://127.0.0.1:8000).",
+            "URL/v1/webhooks/stripe and URL/v1/webhooks/paypal (e.g. http://127.0.0.1:8000). "
+            "Without it the webhooks stay queued, undelivered (a benchmark of the sandbox "
+            "alone).",
             show_default=False,
         ),
-    ],
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8100,
     public_url: Annotated[
@@ -151,7 +153,7 @@ def serve(
     from escrowd.db.migrate import behind
     from escrowd.sandbox.own_process import create_server_app
 
-    target = _http_url(deliver_to, "--deliver-to")
+    target = _http_url(deliver_to, "--deliver-to") if deliver_to else None
     own = _http_url(public_url, "--public-url") if public_url else f"http://{host}:{port}"
     settings = load_settings(database_url)
     if not settings.is_dev:
@@ -180,8 +182,12 @@ def serve(
         f"  Stripe {own}{SANDBOX_PREFIX}   PayPal {own}{PAYPAL_SANDBOX_PREFIX}", soft_wrap=True
     )
     console.print(f"  database {redact(settings.effective_database_url)}", soft_wrap=True)
-    console.print(f"  webhooks go to {target}/v1/webhooks/stripe and /paypal", soft_wrap=True)
+    if target is not None:
+        console.print(f"  webhooks go to {target}/v1/webhooks/stripe and /paypal", soft_wrap=True)
+    else:
+        console.print("  webhooks stay queued: no --deliver-to", soft_wrap=True)
     console.print(
         f"  start escrowd on the same database with ESCROWD_SANDBOX_URL={own}", soft_wrap=True
     )
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    # No access log: a line per request would cost more than some requests do.
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)

@@ -90,16 +90,33 @@ class _Prefixes:
         await self.app(scope, receive, send)
 
 
-def create_server_app(host: Standalone, *, deliver_to: str, background: bool = True) -> ASGIApp:
+async def _due_only(host: Host) -> None:
+    """The background loop without a place to deliver to: the clock's due work only."""
+    while True:
+        try:
+            busy = await run_due(host)
+        except Exception:  # a failing round must not stop the next; it is logged
+            log.exception("sandbox_background_failed")
+            busy = 0
+        await asyncio.sleep(0 if busy else IDLE_SECONDS)
+
+
+def create_server_app(
+    host: Standalone, *, deliver_to: str | None, background: bool = True
+) -> ASGIApp:
     """The two sandboxes on ``host`` (whose public URL is this server's own), with the
-    background loop delivering to escrowd at ``deliver_to`` while the app runs."""
+    background loop delivering to escrowd at ``deliver_to`` while the app runs (with
+    ``deliver_to=None`` the webhooks stay queued and only the clock's due work runs)."""
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         timeout = httpx.Timeout(DELIVERY_TIMEOUT_SECONDS)
-        async with httpx.AsyncClient(base_url=deliver_to, timeout=timeout) as http:
-            send = HttpSender(http)
-            task = asyncio.create_task(_background(host, send)) if background else None
+        async with httpx.AsyncClient(base_url=deliver_to or "", timeout=timeout) as http:
+            task: asyncio.Task[None] | None = None
+            if background and deliver_to:
+                task = asyncio.create_task(_background(host, HttpSender(http)))
+            elif background:
+                task = asyncio.create_task(_due_only(host))
             try:
                 yield
             finally:
@@ -118,7 +135,11 @@ def create_server_app(host: Standalone, *, deliver_to: str, background: bool = T
             "escrowd sandbox (test mode, no money moves)\n"
             f"Stripe: {base}{SANDBOX_PREFIX}/v1/...\n"
             f"PayPal: {base}{PAYPAL_SANDBOX_PREFIX}/v2/...\n"
-            f"webhooks go to {deliver_to.rstrip('/')}/v1/webhooks/stripe and /paypal\n"
+            + (
+                f"webhooks go to {deliver_to.rstrip('/')}/v1/webhooks/stripe and /paypal\n"
+                if deliver_to
+                else "webhooks stay queued (no --deliver-to)\n"
+            )
         )
 
     app = Starlette(routes=[Route("/healthz", healthz), Route("/", index)], lifespan=lifespan)

@@ -38,7 +38,7 @@ from escrowd.sandbox.stripe.params import validate
 from escrowd.sandbox.stripe.render import expand, render
 from escrowd.sandbox.stripe.routes import Route, match
 from escrowd.sandbox.stripe.speccheck import SpecHook
-from escrowd.sandbox.stripe.store import Store, dumps
+from escrowd.sandbox.stripe.store import Store, canonical, dumps
 from escrowd.sandbox.stripe.wire import decode
 
 log = get_logger(__name__)
@@ -193,7 +193,7 @@ class Dispatcher:
                     body=text,
                     created_at=real_now,
                 )
-            await store.flush()
+            await store.flush(final=True)
             return status, text
 
         return await run_unit(container, work, read_only=route.read_only)
@@ -268,5 +268,5 @@ def _masked(secret: str) -> str:
 
 
 def _fingerprint(method: str, path: str, raw: dict[str, Any]) -> str:
-    canon = json.dumps([method, path, raw], sort_keys=True, separators=(",", ":"))
+    canon = canonical([method, path, raw])
     return hashlib.sha256(canon.encode()).hexdigest()

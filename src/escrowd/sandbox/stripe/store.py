@@ -15,9 +15,19 @@ from typing import Any
 from escrowd.sandbox.stripe.db import Row, Sql
 from escrowd.sandbox.stripe.errors import no_such
 
+#: One encoder for every document, body and event the sandbox writes: ``json.dumps`` with
+#: arguments builds a new encoder on each call. Its output is ``json.dumps``'s, compact.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+#: The same, keys sorted: a canonical form (an idempotent request's fingerprint).
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, check_circular=False)
+
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+def canonical(value: Any) -> str:
+    return _CANONICAL.encode(value)
 
 
 @dataclass(slots=True, eq=False)
@@ -278,7 +288,9 @@ class Store:
         )
         return {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows}
 
-    async def flush(self) -> None:
+    async def flush(self, *, final: bool = False) -> None:
+        """Write what the unit changed. ``final``: the unit's last statement (it ends then),
+        which on PostgreSQL may run without a transaction of its own (``PgSql.last``)."""
         if not (self._new or self._dirty or self._balance or self._events or self._keys):
             return
         new, self._new = self._new, []
@@ -311,15 +323,26 @@ class Store:
             for o in dirty
         ]
         if self.postgres:
-            # One round trip for every write of the unit (data-modifying CTEs over arrays).
-            await self.sql.run(
-                _PG_FLUSH,
-                *_columns(inserts, 8),
-                *_columns(updates, 6),
-                *_columns(balance, 5),
-                *_columns(events, 5),
-                *_columns(keys, 7),
-            )
+            # One statement, one round trip, for every write of the unit (data-modifying
+            # CTEs); only the parts with rows, its text cached by that shape.
+            parts: tuple[list[tuple[Any, ...]], ...] = (inserts, updates, balance, events, keys)
+            if sum(map(len, parts)) <= _MAX_VALUES_ROWS:
+                # A request's few rows as VALUES lists, their parameters as plain scalars
+                # (arrays cost the driver a type check per element); one text per count.
+                stmt = _pg_flush_values(tuple(map(len, parts)))
+                args = [value for rows in parts for row in rows for value in row]
+            else:
+                stmt = _pg_flush(tuple(bool(rows) for rows in parts))
+                args = [
+                    col
+                    for rows, width in zip(parts, _WIDTHS, strict=True)
+                    if rows
+                    for col in _columns(rows, width)
+                ]
+            if final:
+                await self.sql.last(stmt, *args)
+            else:
+                await self.sql.run(stmt, *args)
         else:
             if inserts:
                 await self.sql.many(_INSERT, inserts)
@@ -340,29 +363,93 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-_PG_FLUSH = """
-WITH new_objects AS (
-    INSERT INTO sandbox_stripe_objects (id, type, account, parent, created, due_at, data, private)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                         $6::bigint[], $7::text[], $8::text[])
-), changed AS (
-    UPDATE sandbox_stripe_objects AS o
-    SET data = v.data, private = v.private, due_at = v.due_at, parent = v.parent, type = v.type
-    FROM unnest($9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])
-        AS v (data, private, due_at, parent, type, id)
-    WHERE o.id = v.id
-), entries AS (
-    INSERT INTO sandbox_stripe_balance (id, account, currency, net, available_on)
-    SELECT * FROM unnest($15::text[], $16::text[], $17::text[], $18::bigint[], $19::bigint[])
-), keys AS (
-    INSERT INTO sandbox_stripe_idempotency (scope, key, fingerprint, request_id, status, body,
-                                            created_at)
-    SELECT * FROM unnest($25::text[], $26::text[], $27::text[], $28::text[], $29::int[],
-                         $30::text[], $31::bigint[])
-)
-INSERT INTO sandbox_stripe_events (id, type, account, created, data, state, attempts,
+#: The parts of the flush (objects inserted and updated, balance entries, events, keys):
+#: each takes its rows as one array per column.
+_WIDTHS = (8, 6, 5, 5, 7)
+_PG_PARTS = (
+    """INSERT INTO sandbox_stripe_objects (id, type, account, parent, created, due_at, data,
+                                    private)
+SELECT * FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::text[], ${}::bigint[],
+                     ${}::bigint[], ${}::text[], ${}::text[])""",
+    """UPDATE sandbox_stripe_objects AS o
+SET data = v.data, private = v.private, due_at = v.due_at, parent = v.parent, type = v.type
+FROM unnest(${}::text[], ${}::text[], ${}::bigint[], ${}::text[], ${}::text[], ${}::text[])
+    AS v (data, private, due_at, parent, type, id)
+WHERE o.id = v.id""",
+    """INSERT INTO sandbox_stripe_balance (id, account, currency, net, available_on)
+SELECT * FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::bigint[], ${}::bigint[])""",
+    """INSERT INTO sandbox_stripe_events (id, type, account, created, data, state, attempts,
                                    next_attempt_at, last_error)
 SELECT e.*, 'pending', 0, 0, NULL
-FROM unnest($20::text[], $21::text[], $22::text[], $23::bigint[], $24::text[])
-    AS e (id, type, account, created, data)
-"""
+FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::bigint[], ${}::text[])
+    AS e (id, type, account, created, data)""",
+    """INSERT INTO sandbox_stripe_idempotency (scope, key, fingerprint, request_id, status, body,
+                                        created_at)
+SELECT * FROM unnest(${}::text[], ${}::text[], ${}::text[], ${}::text[], ${}::int[],
+                     ${}::text[], ${}::bigint[])""",
+)
+_PG_FLUSHES: dict[tuple[bool, ...], str] = {}
+
+
+def _pg_flush(shape: tuple[bool, ...]) -> str:
+    """The flush statement for the parts that have rows: the last one the main statement,
+    the others data-modifying CTEs before it (all in one snapshot; none reads another's rows,
+    as objects made in the unit are inserted, never updated)."""
+    found = _PG_FLUSHES.get(shape)
+    if found is None:
+        numbers = iter(range(1, 1 + sum(_WIDTHS)))
+        parts = [
+            part.replace("${}", "{}").format(*(f"${next(numbers)}" for _ in range(width)))
+            for part, width, present in zip(_PG_PARTS, _WIDTHS, shape, strict=True)
+            if present
+        ]
+        ctes = [f"w{i} AS (\n{part}\n)" for i, part in enumerate(parts[:-1])]
+        found = ("WITH " + ",\n".join(ctes) + "\n" if ctes else "") + parts[-1]
+        _PG_FLUSHES[shape] = found
+    return found
+
+
+#: Above this many rows a flush sends arrays (``_pg_flush``), below it VALUES lists: the
+#: statement's text then depends on the row counts, and each count is a prepared statement.
+_MAX_VALUES_ROWS = 12
+_PG_VALUES = (
+    "INSERT INTO sandbox_stripe_objects (id, type, account, parent, created, due_at, data, "
+    "private) VALUES {}",
+    "UPDATE sandbox_stripe_objects AS o SET data = v.data, private = v.private, "
+    "due_at = v.due_at, parent = v.parent, type = v.type FROM (VALUES {}) "
+    "AS v (data, private, due_at, parent, type, id) WHERE o.id = v.id",
+    "INSERT INTO sandbox_stripe_balance (id, account, currency, net, available_on) VALUES {}",
+    "INSERT INTO sandbox_stripe_events (id, type, account, created, data, state, attempts, "
+    "next_attempt_at, last_error) VALUES {}",
+    "INSERT INTO sandbox_stripe_idempotency (scope, key, fingerprint, request_id, status, "
+    "body, created_at) VALUES {}",
+)
+#: One row of each part: a ``{}`` per parameter (the UPDATE's typed: VALUES outside an
+#: INSERT has no target columns to take types from).
+_PG_ROWS = (
+    "({},{},{},{},{},{},{},{})",
+    "({}::text,{}::text,{}::bigint,{}::text,{}::text,{}::text)",
+    "({},{},{},{},{})",
+    "({},{},{},{},{},'pending',0,0,NULL)",
+    "({},{},{},{},{},{},{})",
+)
+_PG_VALUES_FLUSHES: dict[tuple[int, ...], str] = {}
+
+
+def _pg_flush_values(counts: tuple[int, ...]) -> str:
+    """The flush statement for ``counts`` rows of each part, as VALUES lists: the last part
+    with rows the main statement, the others data-modifying CTEs before it."""
+    found = _PG_VALUES_FLUSHES.get(counts)
+    if found is None:
+        numbers = iter(range(1, 1 + sum(c * w for c, w in zip(counts, _WIDTHS, strict=True))))
+        parts = []
+        for stmt, row, width, count in zip(_PG_VALUES, _PG_ROWS, _WIDTHS, counts, strict=True):
+            if count:
+                rows = [
+                    row.format(*(f"${next(numbers)}" for _ in range(width))) for _ in range(count)
+                ]
+                parts.append(stmt.format(", ".join(rows)))
+        ctes = [f"w{i} AS ({part})" for i, part in enumerate(parts[:-1])]
+        found = ("WITH " + ", ".join(ctes) + " " if ctes else "") + parts[-1]
+        _PG_VALUES_FLUSHES[counts] = found
+    return found

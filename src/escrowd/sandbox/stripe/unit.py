@@ -38,7 +38,7 @@ async def run(
             container=container, store=Store(sql), now=real + await offset_of(sql), account=account
         )
         result = await fn(ctx)
-        await ctx.store.flush()
+        await ctx.store.flush(final=True)
         return result
 
     return await run_unit(container, work, conn=conn, read_only=read_only)
