@@ -5,11 +5,16 @@
     .venv/bin/python bench/ledger.py --verify-million  # time `verify` over 1,000,000 transfers
 
 Each measurement runs for a fixed time over a pool of accounts with random pairs. escrowd's
-side posts through ``Ledger`` (single: one transfer per transaction; batch: ``--batch``
-transfers per ``create_transfers`` call and transaction, each batching worker on its own slice
-of the pool), from asyncio workers in this one process (or spread over ``--processes``
-processes, as pgbench spreads its clients over as many threads), through
-``Database.transaction()``.
+side posts from asyncio workers in this one process (or spread over ``--processes``
+processes, as pgbench spreads its clients over as many threads), one mode at a time:
+
+- single: one transfer per call, a unit of work of its own (``post_alone``: one autocommit
+  call of ``ledger_post_transfer`` on a pooled connection);
+- in-transaction: one transfer per ``Database.transaction()``, through ``Ledger.transfer``
+  (how a use case posts a transfer together with rows of its own);
+- grouped: one transfer per call through one shared ``TransferPoster``;
+- batch: ``--batch`` transfers per ``create_transfers`` call and transaction, each batching
+  worker on its own slice of the pool.
 The reference is pgbench running a script that does the same writes per transfer in one
 transaction — lock and update the two account rows in id order, insert the transfer row and
 its two entries with before/after figures — on the same database with as many clients.
@@ -31,6 +36,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -41,11 +47,14 @@ from sqlalchemy.engine import make_url
 from escrowd.db.migrate import upgrade
 from escrowd.db.session import Database
 from escrowd.ledger import Ledger, TransferRequest
+from escrowd.ledger.alone import post_alone
 from escrowd.ledger.poster import TransferPoster
 from escrowd.ledger.verify import summary_lines, verify
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "escrowd_bench"
+#: What each escrowd worker does per call (see the module's docstring).
+MODES = ("single", "in-transaction", "grouped", "batch")
 
 PGBENCH_SCRIPT = """
 \\set a random(1, {accounts})
@@ -132,21 +141,48 @@ async def setup_accounts(url: str, count: int) -> list[str]:
         await db.dispose()
 
 
+@dataclass(frozen=True)
+class Run:
+    """What a measurement did: transfers, wall seconds, and this side's CPU seconds."""
+
+    transfers: int
+    seconds: float
+    cpu: float
+
+    def __add__(self, other: Run) -> Run:  # processes run side by side: the longest wall
+        return Run(
+            self.transfers + other.transfers,
+            max(self.seconds, other.seconds),
+            self.cpu + other.cpu,
+        )
+
+    @property
+    def rate(self) -> float:
+        return self.transfers / self.seconds
+
+    @property
+    def cpu_per_transfer(self) -> float:
+        return self.cpu / self.transfers
+
+
 async def run_escrowd(
     url: str,
     accounts: list[str],
     *,
     workers: int,
     seconds: float,
+    mode: str,
     batch: int,
-    grouped: bool,
     ready: Callable[[], object] | None = None,
-) -> float:
-    """Transfers per second of ``workers`` asyncio workers in this process.
+) -> Run:
+    """``workers`` asyncio workers in this process, for ``seconds``, posting as ``mode`` says.
 
     ``ready`` is called once connected, just before the clock starts (to start several
-    processes together).
+    processes together). The CPU counted is this process's (``time.process_time``) while the
+    clock runs.
     """
+    if mode != "batch":
+        batch = 1
     db = Database(url, pool_size=workers)
     stop = time.monotonic() + seconds
     done = 0
@@ -162,18 +198,20 @@ async def run_escrowd(
         pool = accounts[w::workers] if batch > 1 and len(accounts) >= 2 * workers else accounts
         n = 0
         while time.monotonic() < stop:
-            if grouped:  # one transfer per call, its own unit of work, grouped by the poster
+            if mode in ("single", "grouped"):  # one transfer per call, its own unit of work
                 a, b = rng.sample(pool, 2)
                 n += 1
-                result = await poster.post(
-                    TransferRequest(
-                        id=f"b{run}-{w}-{n}",
-                        debit_account_id=a,
-                        credit_account_id=b,
-                        amount=rng.randint(1, 1000),
-                        currency="usd",
-                    )
+                request = TransferRequest(
+                    id=f"b{run}-{w}-{n}",
+                    debit_account_id=a,
+                    credit_account_id=b,
+                    amount=rng.randint(1, 1000),
+                    currency="usd",
                 )
+                if mode == "single":
+                    result = await post_alone(db, request)
+                else:
+                    result = await poster.post(request)
                 assert result.ok, result.error
                 done += 1
                 continue
@@ -211,10 +249,10 @@ async def run_escrowd(
         await db.ping()  # connect before the clock matters
         if ready is not None:
             ready()
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         stop = started + seconds
         await asyncio.gather(*(worker(w) for w in range(workers)))
-        return done / (time.monotonic() - started)
+        return Run(done, time.monotonic() - started, time.process_time() - cpu)
     finally:
         await db.dispose()
 
@@ -224,20 +262,20 @@ def _one_process(
     accounts: list[str],
     workers: int,
     seconds: float,
+    mode: str,
     batch: int,
-    grouped: bool,
     barrier: Barrier,
-    rates: Queue[float],
+    runs: Queue[Run],
 ) -> None:
-    rates.put(
+    runs.put(
         asyncio.run(
             run_escrowd(
                 url,
                 accounts,
                 workers=workers,
                 seconds=seconds,
+                mode=mode,
                 batch=batch,
-                grouped=grouped,
                 ready=barrier.wait,
             )
         )
@@ -251,11 +289,11 @@ def run_processes(
     processes: int,
     workers: int,
     seconds: float,
+    mode: str,
     batch: int,
-    grouped: bool,
-) -> float:
+) -> Run:
     """``workers`` clients spread over ``processes`` processes that start together, as pgbench
-    spreads its clients over threads (``-j``); their rates summed.
+    spreads its clients over threads (``-j``); their transfers and CPU summed.
 
     Batching processes each take a slice of the pool (as batching workers do in a process).
     """
@@ -263,26 +301,28 @@ def run_processes(
         raise SystemExit(f"--processes {processes} must divide {workers} workers")
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
-    rates: Queue[float] = context.Queue()
+    runs: Queue[Run] = context.Queue()
     children = [
         context.Process(
             target=_one_process,
             args=(
                 url,
-                accounts[p::processes] if batch > 1 else accounts,
+                accounts[p::processes] if mode == "batch" else accounts,
                 workers // processes,
                 seconds,
+                mode,
                 batch,
-                grouped,
                 barrier,
-                rates,
+                runs,
             ),
         )
         for p in range(processes)
     ]
     for child in children:
         child.start()
-    total = sum(rates.get() for _ in children)
+    total = runs.get()
+    for _ in children[1:]:
+        total += runs.get()
     for child in children:
         child.join()
         if child.exitcode:
@@ -332,39 +372,43 @@ def run_pgbench(url: str, *, accounts: int, workers: int, seconds: int) -> float
 
 async def main_throughput(args: argparse.Namespace, url: str) -> None:
     accounts = await setup_accounts(url, args.accounts)
-    modes = [("single", 1, False), ("grouped", 1, True), ("batch", args.batch, False)]
     workers = [int(w) for w in args.workers.split(",")]
     reference: dict[int, float] = {}
-    print(f"{'mode':<8}{'workers':>8}{'escrowd tps':>14}{'pgbench tps':>14}{'ratio':>8}")
-    for mode, batch, grouped in modes:
-        if args.modes and mode not in args.modes.split(","):
-            continue
+    print(
+        f"{'mode':<16}{'workers':>8}{'escrowd tps':>14}{'pgbench tps':>14}{'ratio':>8}"
+        f"{'CPU µs/transfer':>17}"
+    )
+    for mode in args.modes:
         for n in workers:
             if args.processes > 1:
-                tps = await asyncio.to_thread(
+                run = await asyncio.to_thread(
                     run_processes,
                     url,
                     accounts,
                     processes=args.processes,
                     workers=n,
                     seconds=args.seconds,
-                    batch=batch,
-                    grouped=grouped,
+                    mode=mode,
+                    batch=args.batch,
                 )
             else:
-                tps = await run_escrowd(
-                    url, accounts, workers=n, seconds=args.seconds, batch=batch, grouped=grouped
+                run = await run_escrowd(
+                    url, accounts, workers=n, seconds=args.seconds, mode=mode, batch=args.batch
                 )
             if n not in reference:
                 reference[n] = await asyncio.to_thread(
                     run_pgbench, url, accounts=args.accounts, workers=n, seconds=int(args.seconds)
                 )
-            ref = reference[n]
-            print(f"{mode:<8}{n:>8}{tps:>14,.0f}{ref:>14,.0f}{tps / ref:>8.2f}", flush=True)
+            ref, tps = reference[n], run.rate
+            print(
+                f"{mode:<16}{n:>8}{tps:>14,.0f}{ref:>14,.0f}{tps / ref:>8.2f}"
+                f"{run.cpu_per_transfer * 1e6:>17,.0f}",
+                flush=True,
+            )
     print(
         f"(batch = {args.batch} transfers per call; pgbench runs one transfer per transaction, "
         f"-M prepared; {args.accounts} accounts, {args.seconds:g} s each; escrowd's workers in "
-        f"{args.processes} process(es))"
+        f"{args.processes} process(es); CPU: escrowd's processes, server excluded)"
     )
 
 
@@ -472,6 +516,16 @@ async def main_million(args: argparse.Namespace, url: str) -> None:
     )
 
 
+def _modes(value: str) -> tuple[str, ...]:
+    names = tuple(m.strip() for m in value.split(",") if m.strip())
+    unknown = [m for m in names if m not in MODES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown mode(s) {', '.join(unknown) or repr(value)}; choose from {', '.join(MODES)}"
+        )
+    return tuple(m for m in MODES if m in names)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -492,7 +546,10 @@ def main() -> None:
         help="spread escrowd's workers over this many processes (default 1: all in this one)",
     )
     parser.add_argument(
-        "--modes", default="", help="only these of single,grouped,batch (default: all three)"
+        "--modes",
+        type=_modes,
+        default=MODES,
+        help=f"only these, comma-separated, of {','.join(MODES)} (default: all)",
     )
     parser.add_argument(
         "--verify-million",

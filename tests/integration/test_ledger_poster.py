@@ -100,8 +100,12 @@ async def test_concurrent_posts_move_money_exactly_as_often_as_they_can(
 
 async def test_one_id_posted_twice_at_once_moves_money_once(db: Database) -> None:
     tag = str(ULID()).lower()
-    world, payee, _ = await open_accounts(db, tag)
-    poster = TransferPoster(db)
+    world, payee, out = await open_accounts(db, tag)
+    # One group at a time: while the first caller's group runs, the three below queue into
+    # the next group together (each in a group of its own, which one committed first would be
+    # a race between connections).
+    poster = TransferPoster(db, groups=1)
+    first_in = poster.post(payout(tag, 0, payee, out))
     fund = TransferRequest(
         id=f"{tag}-fund",
         debit_account_id=world.id,
@@ -116,7 +120,10 @@ async def test_one_id_posted_twice_at_once_moves_money_once(db: Database) -> Non
         amount=UNIT,
         currency="usd",
     )
-    first, second, third = await poster.post_many([fund, fund, other])
+    alone, (first, second, third) = await asyncio.gather(
+        first_in, poster.post_many([fund, fund, other])
+    )
+    assert alone.code is Refusal.exceeds_credits
     assert first.ok
     assert not first.replayed
     assert second.ok

@@ -41,8 +41,8 @@ from datetime import datetime
 
 from escrowd.clock import Clock, SystemClock
 from escrowd.db.session import Database
+from escrowd.ledger.alone import post_autocommit
 from escrowd.ledger.domain import LedgerError, Refusal, TransferRequest, TransferResult
-from escrowd.ledger.pgstore import post_on
 from escrowd.ledger.service import Ledger, plain_batch
 
 _Waiting = tuple[TransferRequest, asyncio.Future[TransferResult]]
@@ -141,16 +141,7 @@ class TransferPoster:
         transfers = plain_batch(requests, self._now(), {})
         if transfers is None:
             return None
-        async with self._database.engine.connect() as conn:
-            # No BEGIN: SQLAlchemy begins lazily, before its own first statement, and there is
-            # none; the statement runs in autocommit, atomic on its own.
-            raw = await conn.get_raw_connection()
-            try:
-                posted = await post_on(raw.driver_connection, transfers)
-            except LedgerError as exc:
-                if exc.refusal is not Refusal.id_in_flight:
-                    raise
-                posted = False  # the statement wrote nothing; the general way will replay
+        posted = await post_autocommit(self._database, transfers)
         return [TransferResult(t.id, transfer=t) for t in transfers] if posted else None
 
     def _now(self) -> datetime:
