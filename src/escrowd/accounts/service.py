@@ -17,7 +17,7 @@ the same key. ``provider_of`` and ``call_provider`` serve the customers service 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -209,6 +209,28 @@ async def require_verified_payee(
         raise problem
     assert row is not None
     return row
+
+
+async def verified_payees(
+    session: AsyncSession, *, party_ids: Sequence[str], provider: str = "stripe"
+) -> dict[str, ConnectedAccount]:
+    """``require_verified_payee`` for several payees in one query: their verified accounts
+    by party id, or the refusal of the first of ``party_ids`` (in order) that is not ready."""
+    wanted = {p: owner_type_of(p) for p in party_ids}
+    if not wanted:
+        return {}
+    rows = await session.scalars(
+        select(ConnectedAccount).where(
+            ConnectedAccount.provider == provider, ConnectedAccount.owner_id.in_(list(wanted))
+        )
+    )
+    found = {r.owner_id: r for r in rows if wanted.get(r.owner_id) == r.owner_type}
+    for party_id in wanted:
+        row = found.get(party_id)
+        problem = payee_problem(party_id, _view(row) if row is not None else None)
+        if problem is not None:
+            raise problem
+    return found
 
 
 async def _audience(session: AsyncSession, row: ConnectedAccount) -> list[str]:
