@@ -12,7 +12,7 @@ Idempotency-Key is claimed by one insert and the payees' accounts are read in on
 
 A whole flow (create → fund with a saved customer → release to two payees, every POST keyed,
 a user token) is budgeted too, statements and commits: 62 statements in 16 commits on
-PostgreSQL and 96 in 16 on SQLite before fund recorded its operation in the transaction that
+PostgreSQL and 93 in 16 on SQLite before fund recorded its operation in the transaction that
 locks the escrow and a user token was resolved outside a transaction; 55 in 11 and 84 in 14
 after. A change that needs more should say why there and raise the budget.
 """
