@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from escrowd.accounts import service as accounts
 from escrowd.users import tokens
+from escrowd.users.models import User
 from tests.escrows.conftest import (
     Ctx,
     api_key_headers,
@@ -15,6 +17,7 @@ from tests.escrows.conftest import (
     payees,
     payer,
     post,
+    verified_payee,
 )
 from tests.escrows.rails import Rail
 from tests.integration.conftest import assert_error, bearer, count_all, make_user
@@ -278,3 +281,47 @@ async def test_escrows_are_listed_newest_first_with_filters_and_pages(ctx: Ctx, 
     bad = await ctx.client.get("/v1/escrows", params={"status": "nope"}, headers=client_.headers)
     assert_error(bad, 400, "invalid_request_error", param="status")
     assert (await get(ctx, client_, two["id"]))["status"] == "held"
+
+
+async def test_create_checks_every_payee_and_refuses_the_first_bad_one_by_its_allocation(
+    ctx: Ctx,
+) -> None:
+    client_ = await payer(ctx)
+    (ready,) = await payees(ctx, 1)
+    gone = await verified_payee(ctx)  # its own: its account is disconnected below
+    disabled = await make_user(ctx.container, role="worker")
+    r = await ctx.client.post(
+        "/v1/organizations", json={"name": "Payee Ltd"}, headers=disabled.headers
+    )
+    assert r.status_code == 200, r.text
+    org = r.json()["id"]
+    async with ctx.container.db.transaction() as s:
+        row = await accounts.account_for(s, party_id=gone.id)
+        assert row is not None
+        row.deauthorized_at = ctx.container.clock.now()
+        user = await s.get(User, disabled.id)
+        assert user is not None
+        user.disabled = True
+
+    async def create(*parties: str) -> Any:
+        body = {
+            "currency": "usd",
+            "amount": 500 * len(parties),
+            "allocations": [{"payee": p, "amount": 500} for p in parties],
+        }
+        return await ctx.client.post("/v1/escrows", json=body, headers=client_.headers)
+
+    before = await count_all(ctx.container, *TABLES)
+    r = await create(ready, gone.id)
+    assert_error(r, 409, "invalid_request_error", "payee_account_deauthorized")
+    r = await create(ready, disabled.id)
+    assert_error(r, 400, "invalid_request_error", "payee_invalid", param="allocations[1][payee]")
+    r = await create(disabled.id, gone.id)
+    assert_error(r, 400, "invalid_request_error", "payee_invalid", param="allocations[0][payee]")
+    r = await create(ready, client_.id)
+    assert_error(r, 400, "invalid_request_error", "payee_invalid", param="allocations[1][payee]")
+    assert await count_all(ctx.container, *TABLES) == before
+    # An organization, and a payee still without an account, may be named.
+    r = await create(org, ready)
+    assert r.status_code == 200, r.text
+    assert [a["payee"] for a in r.json()["allocations"]] == [org, ready]

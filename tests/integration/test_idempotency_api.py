@@ -112,6 +112,39 @@ async def test_a_key_still_in_flight_is_a_409(
     assert await count_rows(container, "organizations") == orgs
 
 
+async def test_a_key_whose_first_request_died_is_taken_over_after_its_lock(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    owner = await signup(client)
+    key = _key()
+    body = {"name": f"Taken over {ULID()}"}
+    now = container.clock.now()
+    async with container.db.transaction() as s:
+        s.add(
+            IdempotencyKey(
+                scope=owner.id,
+                key=key["Idempotency-Key"],
+                request_hash=request_fingerprint(
+                    "POST", "/v1/organizations", b"", json.dumps(body).encode()
+                ),
+                method="POST",
+                path="/v1/organizations",
+                state="in_flight",
+                created_at=now - timedelta(seconds=LOCK_SECONDS + 1),
+                locked_until=now - timedelta(seconds=1),
+                expires_at=now + DAY,
+            )
+        )
+    orgs = await count_rows(container, "organizations")
+    r = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    assert r.status_code == 200, r.text
+    assert "idempotent-replayed" not in r.headers
+    again = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == r.json()
+    assert await count_rows(container, "organizations") == orgs + 1
+
+
 async def test_two_requests_at_once_with_one_key_create_one_object(
     client: httpx.AsyncClient, container: Container
 ) -> None:

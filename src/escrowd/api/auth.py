@@ -224,7 +224,7 @@ def principal_scope(container: Container) -> Callable[[str | None], Awaitable[st
                 return tokens.decode(
                     credential, settings=container.settings, clock=container.clock
                 ).sub
-            async with container.db.transaction() as session:
+            async with container.db.read() as session:  # touch=False: a read only
                 principal = await resolve(
                     session, container=container, authorization=authorization, touch=False
                 )
@@ -249,8 +249,14 @@ async def get_caller(
     authorization = request.headers.get("authorization")
     if authorization is None:
         return await get_principal(None)  # raises the standard 401
-    async with container.db.transaction() as session:
-        principal = await resolve(session, container=container, authorization=authorization)
+    if looks_like_api_key(_credential(authorization)):
+        # An API key's use is recorded (``touch``): a write, so a transaction.
+        async with container.db.transaction() as session:
+            principal = await resolve(session, container=container, authorization=authorization)
+    else:
+        # A user token needs one read of its user: no transaction around it.
+        async with container.db.read() as session:
+            principal = await resolve(session, container=container, authorization=authorization)
     request.state.principal = principal
     return principal
 

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from escrowd.bootstrap import Container
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # Async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per
+    # request for an attribute read.
     container: Container = request.app.state.container
     return container
 

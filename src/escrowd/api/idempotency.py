@@ -27,6 +27,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, LargeBinary, String, Text, delete, select, update
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -173,33 +177,44 @@ class IdempotencyMiddleware:
         now = self.container.clock.now()
         ttl = timedelta(seconds=self.container.settings.idempotency_ttl_seconds)
         db = self.container.db
+        fresh = {
+            "request_hash": fingerprint,
+            "method": scope["method"],
+            "path": scope["path"][:512],
+            "state": "in_flight",
+            "response_status": None,
+            "response_headers": None,
+            "response_body": None,
+            "created_at": now,
+            "locked_until": now + timedelta(seconds=LOCK_SECONDS),
+            "expires_at": now + ttl,
+        }
         for _ in range(3):
             try:
                 async with db.transaction() as s:
+                    # A new key, the common case, in one statement: the insert claims it, and a
+                    # key that exists already (a retry, a twin in flight) inserts nothing. On
+                    # PostgreSQL a twin's uncommitted insert makes this one wait for its end.
+                    row_id = await s.scalar(
+                        _insert(db.dialect)
+                        .values(scope=caller, key=key, **fresh)
+                        .on_conflict_do_nothing(index_elements=["scope", "key"])
+                        .returning(IdempotencyKey.id)
+                    )
+                    if row_id is not None:
+                        return int(row_id)
                     q = select(IdempotencyKey).where(
                         IdempotencyKey.scope == caller, IdempotencyKey.key == key
                     )
                     if db.dialect == "postgresql":
                         q = q.with_for_update()
                     row = (await s.scalars(q)).one_or_none()
-                    if row is not None and row.expires_at <= now:
-                        await s.delete(row)
-                        await s.flush()
-                        row = None
                     if row is None:
-                        row = IdempotencyKey(
-                            scope=caller,
-                            key=key,
-                            request_hash=fingerprint,
-                            method=scope["method"],
-                            path=scope["path"][:512],
-                            state="in_flight",
-                            created_at=now,
-                            locked_until=now + timedelta(seconds=LOCK_SECONDS),
-                            expires_at=now + ttl,
-                        )
-                        s.add(row)
-                        await s.flush()
+                        continue  # deleted (finished as a refusal, or purged) meanwhile
+                    if row.expires_at <= now:
+                        # Past its lifetime: the key is free again, for this request.
+                        for name, value in fresh.items():
+                            setattr(row, name, value)
                         return row.id
                     if row.request_hash != fingerprint:
                         raise IdempotencyError(
@@ -327,6 +342,11 @@ async def purge_expired(container: Container) -> int:
             delete(IdempotencyKey).where(IdempotencyKey.expires_at <= container.clock.now())
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _insert(dialect: str) -> PgInsert | SqliteInsert:
+    """The dialect's INSERT, which has ``ON CONFLICT … DO NOTHING`` (both speak it)."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(IdempotencyKey)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -152,6 +152,15 @@ async def get_or_create_customer(
     )
 
 
+async def existing_customer(
+    container: Container, session: AsyncSession, *, user_id: str
+) -> Customer | None:
+    """The user's customer at the configured provider if made already (what
+    ``ensure_customer`` returns without a provider call), read in the caller's transaction."""
+    provider = provider_of(container, Capability.payments)
+    return await find_customer(session, user_id=user_id, provider=provider.name)
+
+
 async def ensure_customer(container: Container, *, user: User) -> Customer:
     """The user's customer, created at the provider on first use; own transactions."""
     provider = provider_of(container, Capability.payments)

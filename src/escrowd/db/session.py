@@ -75,6 +75,24 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only, outside a transaction where the database allows it.
+
+        On PostgreSQL each statement runs on its own (autocommit): no ``BEGIN`` and
+        ``COMMIT`` round trips around a lookup. Each statement sees its own snapshot, so use it
+        only where one statement answers (a row by key) and never to write. SQLite keeps
+        ``transaction()``: its ``BEGIN`` is issued by this module's listener, not the driver.
+        """
+        if self.dialect != "postgresql":
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                yield session
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -22,6 +22,7 @@ from escrowd.api.principal import Principal
 from escrowd.bootstrap import Container
 from escrowd.config import ProviderMode
 from escrowd.customers import service as customers
+from escrowd.customers.models import Customer
 from escrowd.errors import CardError, InvalidRequestError, PermissionDeniedError
 from escrowd.escrows import operations, store
 from escrowd.escrows.book import Book
@@ -69,79 +70,117 @@ async def fund(
     the escrow's id — then fund again with that payment method. With a payment method,
     ``return_url`` is where 3-D Secure returns to.
     """
-    async with container.db.transaction() as s:
-        escrow = await store.load(s, escrow_id)
-        await store.check_write(s, actor, escrow)
-        payer = await s.get(User, escrow.payer_id)
-    provider = container.provider_named(escrow.provider)
-    if provider.name == PAYPAL:
-        if payment_method is not None:
-            raise InvalidRequestError(
-                "A PayPal escrow takes no payment_method: the payer chooses how to pay on "
-                "PayPal's approval page (next_action.url).",
-                code="payment_method_unsupported",
-                param="payment_method",
-            )
-        return await _fund_on_paypal(container, escrow_id, return_url)
-    if payer is None:  # pragma: no cover - payers are never deleted while escrows exist
-        raise store.not_found(escrow_id)
-    customer = await customers.ensure_customer(container, user=payer)
     now = container.clock.now()
+    first: Operation | dict[str, Any] | None = None
+    payer: User | None = None
+    # One transaction when the payer's customer exists (every fund after the first): the
+    # escrow is locked, its caller's right to act on it checked (before anything else is read
+    # or said of it, and before any provider call) and the operation recorded together.
     async with container.db.transaction() as s:
         book = await store.book_of(s, escrow_id, lock=True)
         e = book.escrow
-        transition(e.status, Action.fund, context=book.context())
-        store.check_idle(book, what="fund it")
-        if payment_method is None and return_url is not None:
-            return await _hosted_card_form(container, Unit(s, container.clock), book, return_url)
-        method = payment_method or await customers.default_payment_method(s, user_id=payer.id)
-        if method is None:
-            raise InvalidRequestError(
-                f"The payer {payer.id} has no saved card: pass payment_method (a pm_…), save "
-                "a card first (POST /v1/payment_methods/attach), or pass return_url to send "
-                "the payer to the hosted card form.",
-                code="payment_method_required",
-                param="payment_method",
+        await store.check_write(s, actor, e)
+        provider = container.provider_named(e.provider)
+        if provider.name == PAYPAL:
+            if payment_method is not None:
+                raise InvalidRequestError(
+                    "A PayPal escrow takes no payment_method: the payer chooses how to pay on "
+                    "PayPal's approval page (next_action.url).",
+                    code="payment_method_unsupported",
+                    param="payment_method",
+                )
+            first = _paypal_fund_op(s, book, now, return_url)
+        else:
+            # The payer acting (the usual case) was read already to authenticate the call.
+            payer = (
+                actor.user
+                if actor is not None and actor.user is not None and actor.user.id == e.payer_id
+                else await s.get(User, e.payer_id)
             )
-        e.payment_attempts += 1
-        e.provider = e.provider or provider.name
-        e.customer_id = customer.provider_customer_id
-        op = _fund_op(
-            s,
-            e,
-            now,
-            payment_id=e.payment_id,
-            payment_method=method,
-            return_url=return_url,
-            customer=customer.provider_customer_id,
+            if payer is None:  # pragma: no cover - payers are never deleted while escrows exist
+                raise store.not_found(escrow_id)
+            transition(e.status, Action.fund, context=book.context())
+            store.check_idle(book, what="fund it")
+            customer = await customers.existing_customer(container, s, user_id=payer.id)
+            if customer is not None:
+                first = await _card_fund(
+                    container, s, book, payer, customer, now, payment_method, return_url
+                )
+    if first is None:
+        # The payer's first payment: their customer is made at the provider first, outside
+        # any transaction, then the escrow is locked again and looked at afresh.
+        assert payer is not None  # a PayPal escrow has its operation already
+        customer = await customers.ensure_customer(container, user=payer)
+        async with container.db.transaction() as s:
+            book = await store.book_of(s, escrow_id, lock=True)
+            transition(book.escrow.status, Action.fund, context=book.context())
+            store.check_idle(book, what="fund it")
+            first = await _card_fund(
+                container, s, book, payer, customer, now, payment_method, return_url
+            )
+    if isinstance(first, dict):
+        return first  # the hosted card form's page to open: no provider call yet
+    return (await operations.run(container, escrow_id, FUND, [first])).answer()
+
+
+async def _card_fund(
+    container: Container,
+    s: AsyncSession,
+    book: Book,
+    payer: User,
+    customer: Customer,
+    now: datetime,
+    payment_method: str | None,
+    return_url: str | None,
+) -> Operation | dict[str, Any]:
+    """The card payment's operation, recorded on the locked escrow (its state checked), or
+    the hosted card form's answer when the payer names no card but a page to come back to."""
+    e = book.escrow
+    if payment_method is None and return_url is not None:
+        return await _hosted_card_form(container, Unit(s, container.clock), book, return_url)
+    method = payment_method or await customers.default_payment_method(s, user_id=payer.id)
+    if method is None:
+        raise InvalidRequestError(
+            f"The payer {payer.id} has no saved card: pass payment_method (a pm_…), save "
+            "a card first (POST /v1/payment_methods/attach), or pass return_url to send "
+            "the payer to the hosted card form.",
+            code="payment_method_required",
+            param="payment_method",
         )
-    return (await operations.run(container, escrow_id, FUND, [op])).answer()
+    e.payment_attempts += 1
+    e.provider = e.provider or container.provider_named(e.provider).name
+    e.customer_id = customer.provider_customer_id
+    return _fund_op(
+        s,
+        e,
+        now,
+        payment_id=e.payment_id,
+        payment_method=method,
+        return_url=return_url,
+        customer=customer.provider_customer_id,
+    )
 
 
-async def _fund_on_paypal(
-    container: Container, escrow_id: str, return_url: str | None
-) -> dict[str, Any]:
+def _paypal_fund_op(
+    s: AsyncSession, book: Book, now: datetime, return_url: str | None
+) -> Operation:
     """The first call creates the PayPal order (the escrow waits in ``requires_action`` for
     the payer to approve it); a call after the payer approved authorizes (authorize mode) or
     captures it. An order the payer has not approved yet is refused by PayPal
     (``order_not_approved``) and the escrow stays as it was."""
-    now = container.clock.now()
-    async with container.db.transaction() as s:
-        book = await store.book_of(s, escrow_id, lock=True)
-        e = book.escrow
-        transition(e.status, Action.fund, context=book.context())
-        store.check_idle(book, what="fund it")
-        e.payment_attempts += 1
-        op = _fund_op(
-            s,
-            e,
-            now,
-            # Only an order still waiting for its payer is confirmed; after a decline the
-            # escrow is back in requires_payment and a new order is made.
-            payment_id=e.payment_id if e.status == State.requires_action else None,
-            return_url=return_url,
-        )
-    return (await operations.run(container, escrow_id, FUND, [op])).answer()
+    e = book.escrow
+    transition(e.status, Action.fund, context=book.context())
+    store.check_idle(book, what="fund it")
+    e.payment_attempts += 1
+    return _fund_op(
+        s,
+        e,
+        now,
+        # Only an order still waiting for its payer is confirmed; after a decline the
+        # escrow is back in requires_payment and a new order is made.
+        payment_id=e.payment_id if e.status == State.requires_action else None,
+        return_url=return_url,
+    )
 
 
 def _fund_op(s: AsyncSession, e: Escrow, now: datetime, **first: str | None) -> Operation:

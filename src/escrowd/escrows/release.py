@@ -138,21 +138,27 @@ def _assigned(book: Book, chosen: Sequence[tuple[Slot, int]]) -> None:
 async def _payees(
     session: AsyncSession, book: Book, chosen: Sequence[tuple[Slot, int]], provider: str
 ) -> dict[str, str]:
-    """Each payee's verified connected account at the provider (the KYC gate)."""
-    accounts_of: dict[str, str] = {}
+    """Each payee's verified connected account at the provider (the KYC gate), read in one
+    query. Refusals come in allocation order: the first unready or unassigned one."""
+    named: list[str] = []
+    unassigned: Slot | None = None
     for slot, _ in chosen:
-        payee = slot.allocation.payee_id
-        if payee is None:
-            raise InvalidRequestError(
-                f"allocation {slot.allocation.id} has no payee yet: assign one with POST "
-                f"/v1/escrows/{book.escrow.id}/allocations/{slot.allocation.id}/assign first.",
-                code="allocation_unassigned",
-                param="allocations",
-            )
-        if payee not in accounts_of:
-            row = await accounts.require_verified_payee(session, party_id=payee, provider=provider)
-            assert row.provider_account_id is not None
-            accounts_of[payee] = row.provider_account_id
+        if slot.allocation.payee_id is None:
+            unassigned = slot
+            break
+        named.append(slot.allocation.payee_id)
+    rows = await accounts.verified_payees(session, party_ids=named, provider=provider)
+    if unassigned is not None:
+        raise InvalidRequestError(
+            f"allocation {unassigned.allocation.id} has no payee yet: assign one with POST "
+            f"/v1/escrows/{book.escrow.id}/allocations/{unassigned.allocation.id}/assign first.",
+            code="allocation_unassigned",
+            param="allocations",
+        )
+    accounts_of: dict[str, str] = {}
+    for payee, row in rows.items():
+        assert row.provider_account_id is not None
+        accounts_of[payee] = row.provider_account_id
     return accounts_of
 
 

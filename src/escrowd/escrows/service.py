@@ -86,20 +86,32 @@ async def _payer_of(session: AsyncSession, actor: Principal, body: EscrowCreate)
     return actor.user_id
 
 
-async def _check_payee(session: AsyncSession, payee: str, payer: str, param: str) -> None:
-    if payee == payer:
-        raise InvalidRequestError(
-            "The payer cannot be a payee of their own escrow.", code="payee_invalid", param=param
-        )
-    if not await _party_exists(session, payee):
-        raise InvalidRequestError(
-            f"No such payee: '{payee}' (an active user usr_… or an organization org_…).",
-            code="payee_invalid",
-            param=param,
-        )
-    # A payee still onboarding may be named (the release waits for it); one whose account was
-    # disconnected from the platform may not: the money could never reach it.
-    await accounts.refuse_deauthorized(session, party_id=payee)
+async def _check_payees(
+    session: AsyncSession, payees: Sequence[tuple[str, str]], payer: str
+) -> None:
+    """Each ``(payee, param)`` names an existing party other than the payer. A payee still
+    onboarding may be named (the release waits for it); one whose account was disconnected
+    from the platform may not: the money could never reach it. Refusals in the order given;
+    the parties and their accounts are read in one query per kind of party."""
+    if not payees:
+        return
+    standing = await accounts.payees_to_name(session, party_ids=[p for p, _ in payees])
+    for payee, param in payees:
+        if payee == payer:
+            raise InvalidRequestError(
+                "The payer cannot be a payee of their own escrow.",
+                code="payee_invalid",
+                param=param,
+            )
+        if payee not in standing:
+            raise InvalidRequestError(
+                f"No such payee: '{payee}' (an active user usr_… or an organization org_…).",
+                code="payee_invalid",
+                param=param,
+            )
+        refusal = standing[payee]
+        if refusal is not None:
+            raise refusal
 
 
 def payment_provider(container: Container, name: str) -> str:
@@ -136,9 +148,15 @@ async def create_in(
     grosses = [a.amount for a in body.allocations]
     provider = payment_provider(container, body.payment_provider)
     payer = await _payer_of(s, actor, body)
-    for i, a in enumerate(body.allocations):
-        if a.payee is not None:
-            await _check_payee(s, a.payee, payer, f"allocations[{i}][payee]")
+    await _check_payees(
+        s,
+        [
+            (a.payee, f"allocations[{i}][payee]")
+            for i, a in enumerate(body.allocations)
+            if a.payee is not None
+        ],
+        payer,
+    )
     by_payee = await fee_policies.overrides_for(s, (a.payee or "" for a in body.allocations))
     policies = [
         resolve_policy(default, payee=by_payee.get(a.payee or ""), escrow=override)
@@ -366,7 +384,7 @@ async def assign(
                 "to assign.",
                 code="allocation_closed",
             )
-        await _check_payee(s, payee, e.payer_id, "payee")
+        await _check_payees(s, [(payee, "payee")], e.payer_id)
         await _reprice(s, book, slot, payee)
         slot.allocation.payee_id = payee
         slot.allocation.updated_at = clock.now()
