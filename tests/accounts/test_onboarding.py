@@ -7,9 +7,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock, unix
+from escrowd.sandbox.stripe.app import deliver_pending
+from escrowd.webhooks.inbound import process_pending
+from escrowd.webhooks.models import InboundWebhookEvent
 from tests.accounts.conftest import (
     RETURN_URL,
     Browser,
@@ -79,6 +83,52 @@ async def test_a_user_onboards_as_an_individual_and_the_webhook_makes_the_accoun
     mine = [e for e in events.json()["data"] if e["data"]["object"]["id"] == acct["id"]]
     assert len(mine) == 1  # the capability event changed nothing more
     assert mine[0]["data"]["object"]["status"] == "verified"
+    assert mine[0]["data"]["previous_attributes"]["status"] == "pending_verification"
+
+
+async def test_the_capability_event_processed_first_still_records_the_change_once(
+    client: httpx.AsyncClient, browser: Browser, container: Container
+) -> None:
+    """Stripe does not promise an order: when ``capability.updated`` is processed before
+    ``account.updated``, the account still becomes verified with one escrowd event."""
+    worker = await make_user(container, role="worker")
+    acct = await create_account(client, worker)
+    link = await client.post(
+        f"/v1/accounts/{acct['id']}/onboarding_link",
+        json={"refresh_url": "https://market.test/again", "return_url": RETURN_URL},
+        headers=worker.headers,
+    )
+    assert link.status_code == 200, link.text
+    await browser.onboard(link.json()["url"], outcome="verified")
+    assert await deliver_pending(container) >= 2
+    # Put the capability event first in the processing order (events of the same second are
+    # otherwise taken in arrival order).
+    async with container.db.transaction() as session:
+        rows = (
+            await session.scalars(
+                select(InboundWebhookEvent).where(
+                    InboundWebhookEvent.type.in_(("capability.updated", "account.updated")),
+                    InboundWebhookEvent.status == "received",
+                )
+            )
+        ).all()
+        kinds = {row.type for row in rows}
+        assert kinds == {"capability.updated", "account.updated"}
+        first = min(row.event_created for row in rows) - timedelta(seconds=1)
+        for row in rows:
+            if row.type == "capability.updated":
+                row.event_created = first
+    assert await process_pending(container) >= 2
+    assert await process_pending(container) == 0  # nothing failed, to be retried
+
+    r = await client.get(f"/v1/accounts/{acct['id']}", headers=worker.headers)
+    assert r.json()["status"] == "verified"
+    assert r.json()["capabilities"] == {"transfers": "active"}
+    events = await client.get(
+        "/v1/events", params={"type": "account.updated"}, headers=worker.headers
+    )
+    mine = [e for e in events.json()["data"] if e["data"]["object"]["id"] == acct["id"]]
+    assert len(mine) == 1
     assert mine[0]["data"]["previous_attributes"]["status"] == "pending_verification"
 
 

@@ -15,6 +15,8 @@ writes is dated by escrowd's clock.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.accounts import service
@@ -72,14 +74,15 @@ async def on_capability_updated(session: AsyncSession, event: ProviderEvent, clo
     if is_stale(event.created, row.updated_at):
         log.info("account_event_stale", event_id=event.id, account=row.id)
         return
+    # The provider's whole account is at hand (fetched to check the event), so apply all of
+    # it, as account.updated does: the two events about one change may arrive in either
+    # order, and whichever comes first then records the change once (one account.updated of
+    # escrowd's), the second finding nothing new.
     state = truth(event, "account", provider_account_id, ConnectedAccount)
-    await service.apply_capability(
-        session,
-        account=row,
-        name=name,
-        status=state.capabilities.get(name, "inactive"),
-        as_of=event.created,
-        clock=clock,
+    if name not in state.capabilities:
+        state = replace(state, capabilities={**state.capabilities, name: "inactive"})
+    await service.apply_provider_state(
+        session, account=row, state=state, as_of=event.created, clock=clock
     )
 
 

@@ -63,7 +63,6 @@ from escrowd.users.organizations.models import Membership, Organization
 __all__ = [
     "PayeeNotReadyError",
     "account_for",
-    "apply_capability",
     "apply_provider_state",
     "call_provider",
     "create_account",
@@ -376,26 +375,6 @@ async def apply_provider_state(
     """
     before = _tracked(account)
     set_state(account, state, as_of=as_of)
-    previous = changes(before, _tracked(account))
-    if previous is None:
-        return False
-    await _record_change(session, account, previous, clock)
-    return True
-
-
-async def apply_capability(
-    session: AsyncSession,
-    *,
-    account: ConnectedAccount,
-    name: str,
-    status: str,
-    as_of: datetime,
-    clock: Clock,
-) -> bool:
-    """One capability's new status (``capability.updated``); True if it changed."""
-    before = _tracked(account)
-    account.capabilities = {**(account.capabilities or {}), name: status}
-    account.updated_at = max(account.updated_at, as_of)
     previous = changes(before, _tracked(account))
     if previous is None:
         return False
