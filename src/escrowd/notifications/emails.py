@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import formataddr, formatdate, parseaddr
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
@@ -60,8 +64,13 @@ class Email:
     notification: Notification
 
 
-def render(email: Email, *, sender: str, public_url: str) -> EmailMessage:
-    """The message for one notification: a plain-text part and an HTML alternative."""
+def render(email: Email, *, sender: str, public_url: str) -> Message:
+    """The message for one notification: a plain-text part and an HTML alternative.
+
+    Built with the ``email.mime`` classes (the compat32 policy) rather than ``EmailMessage``:
+    the same MIME structure and headers for a third of the CPU, as the default policy parses
+    every header it is given. Non-ASCII header text is encoded (RFC 2047) here, and bodies go
+    as quoted-printable UTF-8 (readable, and safe for lines of any length)."""
     n = email.notification
     values: dict[str, Any] = {
         "name": email.name,
@@ -73,16 +82,43 @@ def render(email: Email, *, sender: str, public_url: str) -> EmailMessage:
         "url": public_url.rstrip("/"),
     }
     env = templates()
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = email.to
-    message["Subject"] = n.title
+    message = MIMEMultipart("alternative")
+    message["From"] = _address(sender)
+    message["To"] = _address(email.to)
+    message["Subject"] = _text(n.title)
     message["Date"] = formatdate(unix(n.created_at), usegmt=True)
     message["Message-ID"] = f"<{n.id}@escrowd>"
     message["X-Escrowd-Notification"] = n.id
-    message.set_content(env.get_template(f"{n.type}.txt.j2").render(values))
-    message.add_alternative(env.get_template(f"{n.type}.html.j2").render(values), subtype="html")
+    message.attach(_part("plain", env.get_template(f"{n.type}.txt.j2").render(values)))
+    message.attach(_part("html", env.get_template(f"{n.type}.html.j2").render(values)))
     return message
+
+
+def _part(subtype: str, text: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, _UTF8)
+    return part
+
+
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
+
+
+def _text(value: str) -> str:
+    """Header text on one line (a line break would start a header of its own), encoded
+    when not ASCII."""
+    value = " ".join(value.splitlines())
+    # A Header is what compat32 folds and encodes itself (typeshed types the value as str).
+    return value if value.isascii() else cast(str, Header(value, "utf-8"))
+
+
+def _address(value: str) -> str:
+    name, address = parseaddr(value)
+    if not address or not address.isascii():
+        # Not an address formataddr can write (SMTPUTF8 mailboxes): encoded as text, as the
+        # default policy did.
+        return _text(value)
+    return formataddr((" ".join(name.splitlines()), address), charset="utf-8")
 
 
 async def email_job(ctx: JobContext, payload: Payload) -> None:
@@ -130,7 +166,7 @@ async def email_jobs(
         ).all()
     found = {row[0].id: row for row in rows}
     sending: list[int] = []
-    messages: list[EmailMessage] = []
+    messages: list[Message] = []
     settings = container.settings
     for i, notification_id in wanted.items():
         row = found.get(notification_id)

@@ -10,7 +10,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -28,9 +28,9 @@ class MailError(Exception):
 
 
 class Transport(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: Message) -> None: ...
 
-    async def send_many(self, messages: Sequence[EmailMessage]) -> list[MailError | None]:
+    async def send_many(self, messages: Sequence[Message]) -> list[MailError | None]:
         """Each message handed over or not: one outcome per message, in order."""
         ...
 
@@ -61,12 +61,12 @@ class SmtpTransport:
             timeout=timeout,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         [error] = await self.send_many([message])
         if error is not None:
             raise error
 
-    async def send_many(self, messages: Sequence[EmailMessage]) -> list[MailError | None]:
+    async def send_many(self, messages: Sequence[Message]) -> list[MailError | None]:
         """The messages over one connection. A message the server refuses fails alone; once
         the connection is lost, the messages not yet sent fail with it (their jobs retry)."""
         if not messages:
@@ -112,12 +112,12 @@ class SmtpTransport:
 class FolderTransport:
     folder: Path
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         [error] = await self.send_many([message])
         if error is not None:
             raise error
 
-    async def send_many(self, messages: Sequence[EmailMessage]) -> list[MailError | None]:
+    async def send_many(self, messages: Sequence[Message]) -> list[MailError | None]:
         """The messages written in one pass of a worker thread; each write succeeds or fails
         alone."""
         if not messages:
@@ -131,7 +131,7 @@ class FolderTransport:
                 )
         return outcomes
 
-    def _path(self, message: EmailMessage) -> Path:
+    def _path(self, message: Message) -> Path:
         name = str(message["X-Escrowd-Notification"] or message["Message-ID"]).strip("<>")
         return self.folder / f"{name}.eml"
 
