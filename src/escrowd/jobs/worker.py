@@ -109,7 +109,7 @@ class Worker:
         return (await self._claim(limit))[0]
 
     async def _claim(self, limit: int) -> tuple[list[Callable[[], Awaitable[None]]], int]:
-        """``claim``, and how many jobs it took."""
+        """``claim``, and how many sweeps and jobs it took."""
         now = self.container.clock.now()
         async with self.container.db.transaction() as session:
             due_sweeps = (
@@ -150,18 +150,18 @@ class Worker:
                 spec = self.registry.get(kind)
                 assert spec is not None
                 work.append(partial(self.run_batch, spec, group))
-        return work, len(claimed.jobs)
+        return work, len(due_sweeps) + len(claimed.jobs)
 
     async def tick(self, limit: int = BATCH, *, concurrent: bool = False) -> int:
         """Claim once and run what was claimed (one after the other, or all at once);
-        returns how many."""
-        work = await self.claim(limit)
+        returns how many sweeps and jobs ran."""
+        work, taken = await self._claim(limit)
         if concurrent:
             await asyncio.gather(*(_call(run) for run in work))
         else:
             for run in work:
                 await run()
-        return len(work) + await self._run_steps()
+        return taken + await self._run_steps()
 
     async def _run_steps(self) -> int:
         done = 0
