@@ -412,6 +412,22 @@ async def backlog(database_url: str) -> dict[str, int]:
         await conn.close()
 
 
+async def jobs_by_kind(database_url: str) -> dict[str, int]:
+    """Queued or running jobs per kind (what a backlog of jobs is made of)."""
+    p = _libpq(database_url)
+    conn = await asyncpg.connect(
+        host=p["host"], port=int(p["port"]), user=p["user"], database=p["dbname"]
+    )
+    sql = (
+        "SELECT kind, count(*) FROM jobs WHERE status IN ('queued', 'running') "
+        "GROUP BY kind ORDER BY count(*) DESC, kind"
+    )
+    try:
+        return {str(kind): int(n) for kind, n in await conn.fetch(sql)}
+    finally:
+        await conn.close()
+
+
 async def ledger_ok(database_url: str) -> list[str]:
     from escrowd.db.session import Database
     from escrowd.ledger.verify import summary_lines, verify
@@ -528,6 +544,7 @@ def main() -> None:
                 drive(base, payers, args.seconds, run, pids)
             )
             left = asyncio.run(backlog(flow_db))
+            left_jobs = asyncio.run(jobs_by_kind(flow_db))
             t = time.perf_counter()
             for _ in range(240):  # at most two minutes
                 if not sum(asyncio.run(backlog(flow_db)).values()):
@@ -540,7 +557,7 @@ def main() -> None:
     print(f"pgbench tpcb-like, {args.clients} clients, {args.seconds} s …", flush=True)
     with scratch_database(args.url, "pgbench") as pg_db:
         tps = pgbench(pg_db, args.clients, args.seconds)
-    report(args, stats, elapsed, (cpu, cpu_all), left, drained, verify_lines, tps)
+    report(args, stats, elapsed, (cpu, cpu_all), left, left_jobs, drained, verify_lines, tps)
 
 
 def report(
@@ -549,6 +566,7 @@ def report(
     elapsed: float,
     cpus: tuple[Cpu, Cpu],
     left: dict[str, int],
+    left_jobs: dict[str, int],
     drained: float,
     verify_lines: list[str],
     tps: float,
@@ -570,6 +588,8 @@ def report(
         print(f"    {error}")
     backlog_text = ", ".join(f"{v} {k}" for k, v in left.items())
     print(f"  left after the window: {backlog_text}; drained in {drained:.1f} s")
+    if left_jobs:
+        print("    jobs by kind: " + ", ".join(f"{k} {v}" for k, v in left_jobs.items()))
     sustained = ops / (elapsed + drained)
     print(f"  sustained ops/s       {sustained:8.1f}   (window + draining what it left)")
     cpu, cpu_all = cpus

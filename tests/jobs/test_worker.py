@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -383,3 +384,79 @@ async def test_a_batched_success_leaves_a_job_another_worker_took_over(
     assert (await job_row(container, kept)).status == "succeeded"
     taken = await job_row(container, lost)
     assert (taken.status, taken.locked_by) == ("running", "w2")
+
+
+async def test_a_batch_handler_runs_the_jobs_claimed_together_each_with_its_own_outcome(
+    container: Container, clock: FrozenClock, registry: Registry
+) -> None:
+    kind = unique_kind("batch_handler")
+    calls: list[list[int]] = []
+    singles: list[int] = []
+
+    async def one(ctx: JobContext, payload: dict[str, Any]) -> None:
+        singles.append(payload["n"])
+
+    async def many(
+        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
+    ) -> list[BaseException | None]:
+        assert [c.job.kind for c in ctxs] == [kind] * len(payloads)
+        calls.append([p["n"] for p in payloads])
+        outcomes: list[BaseException | None] = []
+        for p in payloads:
+            if p["n"] == 1:
+                outcomes.append(RuntimeError("SMTP refused"))
+            elif p["n"] == 2:
+                outcomes.append(PermanentJobError("no such notification"))
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    registry.add_handler(kind, one, complete_in_batches=True, batch=many)
+    ids = [await add_job(container, kind, {"n": n}) for n in range(4)]
+    bad = await add_job(container, kind, payload=None)
+    async with container.db.transaction() as session:  # a payload that is not an object
+        await session.execute(update(Job).where(Job.id == bad).values(payload="[1]"))
+    w = worker(container, registry)
+    assert await w.tick(limit=10) == 5  # five jobs, the four readable ones in one call
+    assert [sorted(c) for c in calls] == [[0, 1, 2, 3]]
+    assert singles == []
+    assert (w.stats.succeeded, w.stats.retried, w.stats.failed) == (2, 1, 2)
+    for n in (0, 3):
+        job = await job_row(container, ids[n])
+        assert (job.status, job.attempts, job.locked_by) == ("succeeded", 1, None)
+    retried = await job_row(container, ids[1])
+    assert (retried.status, retried.last_error) == ("queued", "RuntimeError: SMTP refused")
+    assert retried.run_at > clock.now()
+    assert (await job_row(container, ids[2])).status == "failed"
+    [incident] = await incidents_of(container, ids[2])
+    assert incident.error == "PermanentJobError: no such notification"
+    assert (await job_row(container, bad)).status == "failed"
+
+    clock.advance(timedelta(hours=2))  # the retry is due; claimed alone, the handler runs it
+    assert await w.tick(limit=10) == 1
+    assert singles == [1]
+    assert (await job_row(container, ids[1])).status == "succeeded"
+
+
+async def test_a_batch_handler_that_raises_fails_each_job_of_the_batch(
+    container: Container, registry: Registry
+) -> None:
+    kind = unique_kind("batch_raises")
+
+    async def one(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise AssertionError("claimed together, the batch handler runs them")
+
+    async def many(
+        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
+    ) -> list[BaseException | None]:
+        raise ConnectionError("database gone")
+
+    registry.add_handler(kind, one, batch=many)
+    ids = [await add_job(container, kind) for _ in range(3)]
+    w = worker(container, registry)
+    assert await w.tick(limit=10) == 3
+    assert w.stats.retried == 3
+    for job_id in ids:
+        job = await job_row(container, job_id)
+        assert (job.status, job.attempts) == ("queued", 1)
+        assert job.last_error == "ConnectionError: database gone"

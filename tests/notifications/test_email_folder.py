@@ -3,8 +3,10 @@ for each combination of settings."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from structlog.testing import capture_logs
 from escrowd.bootstrap import build
 from escrowd.clock import FrozenClock
 from escrowd.config import ConfigError, Environment, Settings
-from escrowd.notifications import mail
+from escrowd.notifications import emails, mail
+from escrowd.notifications.models import Notification
 from tests.escrows.conftest import Ctx, create_escrow, payer, person, verified_payee
 from tests.notifications.conftest import SmtpServer, about, notifications_of, notify, send_emails
 
@@ -112,3 +115,38 @@ def test_the_start_error_for_an_smtp_url_does_not_show_its_password() -> None:
     message = str(caught.value)
     assert "ESCROWD_SMTP_URL is 'smtp://mailer:***@mail.test:notaport'" in message
     assert "hunter2" not in message
+
+
+def test_non_ascii_headers_are_encoded_and_a_line_break_cannot_start_a_header() -> None:
+    title = "Zahlung für „Logo-Entwurf“ freigegeben, ein Betreff, der länger ist als eine Zeile"
+    n = Notification(
+        id="ntf_01TEST",
+        user_id="usr_1",
+        type="payment_released",
+        title=f"{title}\nBcc: someone@else.test",
+        body="Ünïcode body",
+        object_type="escrow",
+        object_id="esc_1",
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    rendered = emails.render(
+        emails.Email("zoe@example.test", "Zoë", n),
+        sender="Märkte <notify@market.test>",
+        public_url="https://market.test/",
+    )
+    raw = bytes(rendered)
+    assert raw.isascii()  # every header encoded, both parts quoted-printable
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message["Subject"] == f"{title} Bcc: someone@else.test"
+    assert message["Bcc"] is None
+    assert message["From"] == "Märkte <notify@market.test>"
+    assert message["To"] == "zoe@example.test"
+    assert message["Message-ID"] == "<ntf_01TEST@escrowd>"
+    assert parsedate_to_datetime(str(message["Date"])) == n.created_at
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert "Hello Zoë," in text.get_content()
+    assert "Ünïcode body" in text.get_content()
+    assert "Hello Zoë," in html.get_content()

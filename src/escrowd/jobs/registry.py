@@ -34,7 +34,7 @@ incident.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,6 +84,12 @@ class JobContext:
 
 #: ``async def handler(ctx, payload) -> None``. It must be idempotent (see the module docstring).
 Handler = Callable[[JobContext, Payload], Awaitable[None]]
+#: ``async def handler(ctxs, payloads) -> outcomes``: several claimed jobs of one kind at once,
+#: one outcome per job in their order: None (done) or the exception its attempt failed with
+#: (``PermanentJobError`` fails it at once). Raising fails every job of the batch.
+BatchHandler = Callable[
+    [Sequence[JobContext], Sequence[Payload]], Awaitable[Sequence[BaseException | None]]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,8 @@ class HandlerSpec:
     timeout: timedelta | None
     #: Successes are recorded several jobs to one transaction (see ``add_handler``).
     complete_in_batches: bool = False
+    #: Runs the jobs of this kind claimed together in one call (see ``add_handler``).
+    batch: BatchHandler | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +182,7 @@ class Registry:
         *,
         timeout: timedelta | None = DEFAULT_TIMEOUT,
         complete_in_batches: bool = False,
+        batch: BatchHandler | None = None,
     ) -> Callable[[], None]:
         """Run ``fn`` for jobs of ``kind``; returns a function that removes it again.
 
@@ -182,12 +191,17 @@ class Registry:
         transaction leaves it to run again, and a batch is up to the worker's concurrency
         jobs, not one. Only for handlers whose rerun is harmless (an email resent with its
         own Message-ID, which mail clients show once).
+
+        ``batch``: the jobs of this kind that one claim took are run by one call of it
+        instead of one call of ``fn`` each (one read for all, one connection to a server),
+        under one lease keeper and ``timeout``; ``fn`` still runs a job claimed alone. Each
+        job keeps its own outcome: retries, incidents and idempotency are per job as ever.
         """
         check_name("job kind", kind)
         existing = self._handlers.get(kind)
         if existing is not None and existing.fn is not fn:
             raise ValueError(f"job kind {kind!r} already has a handler: {existing.fn!r}")
-        self._handlers[kind] = HandlerSpec(kind, fn, timeout, complete_in_batches)
+        self._handlers[kind] = HandlerSpec(kind, fn, timeout, complete_in_batches, batch)
         return lambda: self.remove_handler(kind)
 
     def remove_handler(self, kind: str) -> None:

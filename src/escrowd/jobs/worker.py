@@ -29,6 +29,7 @@ from ulid import ULID
 from escrowd.bootstrap import Container
 from escrowd.jobs import backoff, service, sweeps
 from escrowd.jobs.registry import (
+    HandlerSpec,
     IncidentInfo,
     JobContext,
     PermanentJobError,
@@ -103,7 +104,12 @@ class Worker:
 
     async def claim(self, limit: int) -> list[Callable[[], Awaitable[None]]]:
         """Claim due sweeps and up to ``limit`` jobs in one short transaction; returns the
-        work to run, one coroutine factory per claimed item."""
+        work to run, one coroutine factory per claimed item (the jobs of a kind with a batch
+        handler are one item)."""
+        return (await self._claim(limit))[0]
+
+    async def _claim(self, limit: int) -> tuple[list[Callable[[], Awaitable[None]]], int]:
+        """``claim``, and how many sweeps and jobs it took."""
         now = self.container.clock.now()
         async with self.container.db.transaction() as session:
             due_sweeps = (
@@ -130,19 +136,32 @@ class Worker:
             await self._incident_opened(incident)
         work: list[Callable[[], Awaitable[None]]] = []
         work.extend(partial(self.run_sweep, sweep) for sweep in due_sweeps)
-        work.extend(partial(self.run_job, job) for job in claimed.jobs)
-        return work
+        batches: dict[str, list[ClaimedJob]] = {}
+        for job in claimed.jobs:
+            spec = self.registry.get(job.kind)
+            if spec is not None and spec.batch is not None:
+                batches.setdefault(job.kind, []).append(job)
+            else:
+                work.append(partial(self.run_job, job))
+        for kind, group in batches.items():
+            if len(group) == 1:
+                work.append(partial(self.run_job, group[0]))
+            else:
+                spec = self.registry.get(kind)
+                assert spec is not None
+                work.append(partial(self.run_batch, spec, group))
+        return work, len(due_sweeps) + len(claimed.jobs)
 
     async def tick(self, limit: int = BATCH, *, concurrent: bool = False) -> int:
         """Claim once and run what was claimed (one after the other, or all at once);
-        returns how many."""
-        work = await self.claim(limit)
+        returns how many sweeps and jobs ran."""
+        work, taken = await self._claim(limit)
         if concurrent:
             await asyncio.gather(*(_call(run) for run in work))
         else:
             for run in work:
                 await run()
-        return len(work) + await self._run_steps()
+        return taken + await self._run_steps()
 
     async def _run_steps(self) -> int:
         done = 0
@@ -195,6 +214,81 @@ class Worker:
         except Exception as exc:  # any handler failure is the job's, never the worker's
             error = exc
         elapsed_ms = round((time.monotonic() - started) * 1000)
+        await self._outcome(job, spec, error, permanent=permanent, elapsed_ms=elapsed_ms)
+
+    async def run_batch(self, spec: HandlerSpec, jobs: Sequence[ClaimedJob]) -> None:
+        """Run jobs of one kind claimed together through its batch handler, then record each
+        job's own outcome (successes together, as ``complete_many``)."""
+        assert spec.batch is not None
+        bound = log.bind(kind=spec.kind, jobs=[job.id for job in jobs])
+        started = time.monotonic()
+        ready: list[ClaimedJob] = []
+        payloads: list[dict[str, Any]] = []
+        unreadable: list[tuple[ClaimedJob, PermanentJobError]] = []
+        for job in jobs:
+            try:
+                payloads.append(self._payload(job))
+                ready.append(job)
+            except PermanentJobError as exc:
+                unreadable.append((job, exc))
+        outcomes: list[BaseException | None] = []
+        if ready:
+            ctxs = [
+                JobContext(container=self.container, job=job.info(), worker_id=self.worker_id)
+                for job in ready
+            ]
+            timeout = spec.timeout.total_seconds() if spec.timeout else None
+            keep = self._lease_kept(
+                lambda s, now: _renew_any(s, ready, now=now, lease=self.lease),
+                job_id=ready[0].id,
+            )
+            try:
+                async with keep, asyncio.timeout(timeout):
+                    outcomes = list(await spec.batch(ctxs, payloads))
+                if len(outcomes) != len(ready):
+                    raise RuntimeError(
+                        f"the batch handler of {spec.kind} gave {len(outcomes)} outcomes "
+                        f"for {len(ready)} jobs"
+                    )
+            except asyncio.CancelledError:
+                await self._record(
+                    bound,
+                    "release",
+                    lambda s, now: _release_all(s, ready, now=now),
+                )
+                bound.warning("jobs_released", reason="worker stopping")
+                raise
+            except TimeoutError as exc:
+                error = exc if str(exc) else TimeoutError("the attempt ran longer than its timeout")
+                outcomes = [error] * len(ready)
+            except Exception as exc:  # the batch's failure is each of its jobs'
+                outcomes = [exc] * len(ready)
+        elapsed_ms = round((time.monotonic() - started) * 1000)
+        done: list[tuple[ClaimedJob, BaseException | None, bool]]
+        done = [(job, exc, True) for job, exc in unreadable]
+        done += [
+            (job, out, isinstance(out, PermanentJobError))
+            for job, out in zip(ready, outcomes, strict=True)
+        ]
+        # Together, so that the successes join one batched record.
+        await asyncio.gather(
+            *(
+                self._outcome(job, spec, error, permanent=permanent, elapsed_ms=elapsed_ms)
+                for job, error, permanent in done
+            )
+        )
+
+    async def _outcome(
+        self,
+        job: ClaimedJob,
+        spec: HandlerSpec | None,
+        error: BaseException | None,
+        *,
+        permanent: bool,
+        elapsed_ms: int,
+    ) -> None:
+        """Record one attempt's outcome: success, a retry, or a failure with its incident."""
+        bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempts)
         if error is None:
             if spec is not None and spec.complete_in_batches:
                 held = await asyncio.shield(self._complete_grouped(job))
@@ -400,13 +494,17 @@ class Worker:
                 filled = free == 0
                 if free > 0:
                     try:
-                        work = await self.claim(free)
+                        work, taken = await self._claim(free)
                     except Exception:
                         log.exception("job_claim_failed", worker=self.worker_id)
-                        work = []
+                        work, taken = [], 0
                     for run in work:
                         running.add(asyncio.create_task(_call(run)))
-                    filled = len(work) >= free
+                    # A full claim means more may be due: claim again at once if slots are
+                    # free (a batch of jobs takes one).
+                    filled = taken >= free
+                    if filled and len(running) < concurrency:
+                        continue
                 # Wake on: a job finishing, the stop signal, or the next poll.
                 await asyncio.wait(
                     [*running, stopping],
@@ -440,6 +538,19 @@ class Worker:
 class _Group:
     jobs: list[ClaimedJob]
     done: asyncio.Future[set[str] | None]
+
+
+async def _renew_any(
+    session: AsyncSession, jobs: Sequence[ClaimedJob], *, now: datetime, lease: timedelta
+) -> bool:
+    """Renew the lease of each job its claim still holds; whether any was."""
+    held = [await service.renew(session, job, now=now, lease=lease) for job in jobs]
+    return any(held)
+
+
+async def _release_all(session: AsyncSession, jobs: Sequence[ClaimedJob], *, now: datetime) -> int:
+    """Hand the jobs back unrun; how many the claim still held."""
+    return sum([await service.release(session, job, now=now) for job in jobs])
 
 
 async def _call(run: Callable[[], Awaitable[None]]) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -27,7 +28,11 @@ class MailError(Exception):
 
 
 class Transport(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: Message) -> None: ...
+
+    async def send_many(self, messages: Sequence[Message]) -> list[MailError | None]:
+        """Each message handed over or not: one outcome per message, in order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,36 +61,92 @@ class SmtpTransport:
             timeout=timeout,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
+        [error] = await self.send_many([message])
+        if error is not None:
+            raise error
+
+    async def send_many(self, messages: Sequence[Message]) -> list[MailError | None]:
+        """The messages over one connection. A message the server refuses fails alone; once
+        the connection is lost, the messages not yet sent fail with it (their jobs retry)."""
+        if not messages:
+            return []
         start_tls = {"auto": None, "require": True, "off": False}[self.starttls]
+        client = aiosmtplib.SMTP(
+            hostname=self.hostname,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.implicit_tls,
+            start_tls=False if self.implicit_tls else start_tls,
+            timeout=self.timeout,
+        )
+        outcomes: list[MailError | None] = []
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.hostname,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.implicit_tls,
-                start_tls=False if self.implicit_tls else start_tls,
-                timeout=self.timeout,
-            )
+            async with client:
+                for message in messages:
+                    try:
+                        await client.send_message(message)
+                    except (aiosmtplib.SMTPServerDisconnected, OSError):
+                        raise
+                    except aiosmtplib.SMTPException as exc:
+                        outcomes.append(self._error(exc))
+                    else:
+                        outcomes.append(None)
         except (aiosmtplib.SMTPException, OSError) as exc:
-            # Never the password: the message names the server only.
-            raise MailError(f"SMTP {self.hostname}:{self.port or 'default'}: {exc}") from exc
+            error = self._error(exc)
+            if len(outcomes) == len(messages):
+                # Lost while closing: every message was accepted already.
+                return outcomes
+            outcomes.extend([error] * (len(messages) - len(outcomes)))
+        return outcomes
+
+    def _error(self, exc: BaseException) -> MailError:
+        # Never the password: the message names the server only.
+        error = MailError(f"SMTP {self.hostname}:{self.port or 'default'}: {exc}")
+        error.__cause__ = exc
+        return error
 
 
 @dataclass(frozen=True, slots=True)
 class FolderTransport:
     folder: Path
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
+        [error] = await self.send_many([message])
+        if error is not None:
+            raise error
+
+    async def send_many(self, messages: Sequence[Message]) -> list[MailError | None]:
+        """The messages written in one pass of a worker thread; each write succeeds or fails
+        alone."""
+        if not messages:
+            return []
+        files = [(self._path(m), bytes(m)) for m in messages]
+        outcomes = await asyncio.to_thread(self._write_all, files)
+        for message, (path, _), error in zip(messages, files, outcomes, strict=True):
+            if error is None:
+                log.info(
+                    "email.written", path=str(path), to=message["To"], subject=message["Subject"]
+                )
+        return outcomes
+
+    def _path(self, message: Message) -> Path:
         name = str(message["X-Escrowd-Notification"] or message["Message-ID"]).strip("<>")
-        path = self.folder / f"{name}.eml"
-        try:
-            await asyncio.to_thread(self._write, path, bytes(message))
-        except OSError as exc:
-            raise MailError(f"writing {path}: {exc}") from exc
-        log.info("email.written", path=str(path), to=message["To"], subject=message["Subject"])
+        return self.folder / f"{name}.eml"
+
+    def _write_all(self, files: Sequence[tuple[Path, bytes]]) -> list[MailError | None]:
+        outcomes: list[MailError | None] = []
+        for path, content in files:
+            try:
+                self._write(path, content)
+            except OSError as exc:
+                error = MailError(f"writing {path}: {exc}")
+                error.__cause__ = exc
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     def _write(self, path: Path, content: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
