@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
@@ -31,12 +30,10 @@ def not_found(escrow_id: str) -> NotFoundError:
 
 
 async def load(session: AsyncSession, escrow_id: str, *, lock: bool = False) -> Escrow:
-    # The allocations come in the same statement (a join, not the relationship's own second
-    # SELECT); the lock stays on the escrow's row alone, as it was.
-    stmt = select(Escrow).options(joinedload(Escrow.allocations)).where(Escrow.id == escrow_id)
+    stmt = select(Escrow).where(Escrow.id == escrow_id)
     if lock:
-        stmt = stmt.with_for_update(of=Escrow)
-    escrow = (await session.scalars(stmt)).unique().one_or_none()
+        stmt = stmt.with_for_update()
+    escrow = (await session.scalars(stmt)).one_or_none()
     if escrow is None:
         raise not_found(escrow_id)
     return escrow
