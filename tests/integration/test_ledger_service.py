@@ -568,6 +568,11 @@ async def test_accounts_are_get_or_create_and_validated(db: Database) -> None:
         assert await ledger.get_account(account_id=first.id) == first
         assert await ledger.find_account(code=code, currency="usd") == first
         assert await ledger.find_account(code=code + "x", currency="usd") is None
+        # Several codes in one read: only those that exist, in that currency, by code.
+        found = await ledger.find_accounts(codes=[code + "x", code, code], currency="USD")
+        assert found == {code: first}
+        assert await ledger.find_accounts(codes=[code], currency="eur") == {code: other_currency}
+        assert await ledger.find_accounts(codes=[], currency="usd") == {}
         with pytest.raises(LedgerError) as info:
             await ledger.open_account(code=code, currency="usd")
         assert info.value.code == "account_exists_with_different_flags"

@@ -119,6 +119,17 @@ def test_an_account_keeps_its_requirements_and_capabilities() -> None:
     assert acct.requirements.disabled_reason == "requirements.past_due"
 
 
+def test_a_payment_reads_the_fee_from_its_charge_s_expanded_balance_transaction() -> None:
+    base = {"id": "pi_1", "status": "succeeded", "amount": 5000, "currency": "usd"}
+    expanded = {"id": "ch_1", "balance_transaction": {"id": "txn_1", "fee": 175, "net": 4825}}
+    assert mapping.payment({**base, "latest_charge": expanded}).fee == 175
+    # Not expanded, or not settled yet: unknown, for the caller to read from the charge.
+    unexpanded = {"id": "ch_1", "balance_transaction": "txn_1"}
+    assert mapping.payment({**base, "latest_charge": unexpanded}).fee is None
+    assert mapping.payment({**base, "latest_charge": {"id": "ch_1"}}).fee is None
+    assert mapping.payment({**base, "latest_charge": "ch_1"}).fee is None
+
+
 def test_a_payment_reads_the_3ds_url_and_the_capture_deadline_from_the_expanded_charge() -> None:
     pay = mapping.payment(
         {

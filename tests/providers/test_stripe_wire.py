@@ -220,6 +220,7 @@ async def test_a_manual_payment_is_confirmed_on_creation_without_redirect_method
         "automatic_payment_methods[enabled]": "true",
         "automatic_payment_methods[allow_redirects]": "never",
         "expand[0]": "latest_charge",
+        "expand[1]": "latest_charge.balance_transaction",
         "customer": "cus_1",
         "payment_method": "pm_1",
         "confirm": "true",

@@ -423,6 +423,8 @@ async def charge_fee(provider: PaymentProvider, payment: Payment) -> int | None:
     """The provider's fee on a captured payment's charge; None when it cannot be read now."""
     if payment.status is not PaymentStatus.succeeded or not payment.latest_charge:
         return None
+    if payment.fee is not None:
+        return payment.fee  # came with the payment: no second call
     try:
         return (await provider.retrieve_charge(payment.latest_charge)).fee
     except ProviderError as exc:

@@ -114,9 +114,12 @@ async def apply(
         return
     ledger = Ledger(session, clock=clock)
     ids: dict[str, str] = {}
-    for code in sorted({c for m in wanted for c in (m.debit, m.credit) if c}):
-        # One read for the accounts that exist (nearly always); open the others.
-        account = await ledger.find_account(code=code, currency=currency)
+    codes = sorted({c for m in wanted for c in (m.debit, m.credit) if c})
+    # One read for the accounts that exist (nearly always all but a new escrow's); open the
+    # others, in code order as before.
+    found = await ledger.find_accounts(codes=codes, currency=currency)
+    for code in codes:
+        account = found.get(code)
         if account is None or account.flags != flags_for(code):
             account = await ledger.open_account(code=code, currency=currency, flags=flags_for(code))
         ids[code] = account.id

@@ -30,7 +30,7 @@ Refused ids that depend on the ledger's state are recorded after the transaction
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -153,12 +153,20 @@ class Ledger:
             **dict.fromkeys(BALANCE_COLUMNS, 0),
         }
         # ON CONFLICT: a concurrent opener of the same code waits for ours, then reads it.
-        await conn.execute(
-            insert(ACCOUNTS)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["currency", "code"])
+        # RETURNING gives back the row just made; nothing comes back when it existed.
+        made = (
+            await conn.execute(
+                insert(ACCOUNTS)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["currency", "code"])
+                .returning(*ACCOUNTS.c)
+            )
+        ).one_or_none()
+        account = (
+            account_from_row(made)
+            if made is not None
+            else await self.find_account(code=code, currency=currency)
         )
-        account = await self.find_account(code=code, currency=currency)
         assert account is not None
         if account.flags != flags:
             raise LedgerError(
@@ -178,6 +186,19 @@ class Ledger:
             )
         ).one_or_none()
         return None if row is None else account_from_row(row)
+
+    async def find_accounts(self, *, codes: Iterable[str], currency: str) -> dict[str, Account]:
+        """The accounts among ``codes`` that exist in ``currency``, by code: one read."""
+        wanted = sorted(set(codes))
+        if not wanted:
+            return {}
+        conn = await self._conn()
+        rows = await conn.execute(
+            select(ACCOUNTS).where(
+                ACCOUNTS.c.currency == normalize_currency(currency), ACCOUNTS.c.code.in_(wanted)
+            )
+        )
+        return {row.code: account_from_row(row) for row in rows}
 
     async def get_account(self, *, account_id: str) -> Account:
         conn = await self._conn()

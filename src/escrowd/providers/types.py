@@ -117,6 +117,9 @@ class Payment:
     next_action_url: str | None = None
     #: The deadline of a manual-capture authorization (the charge's ``capture_before``).
     capture_before: datetime | None = None
+    #: The provider's fee on ``latest_charge`` when it came with the payment (Stripe: the
+    #: expanded balance transaction); None: unknown here, ask ``retrieve_charge``.
+    fee: int | None = None
     transfer_group: str | None = None
     last_error: PaymentError | None = None
     metadata: Metadata = field(default_factory=dict)

@@ -157,6 +157,8 @@ def payment(obj: Obj) -> Payment:
         next_action_url=_str(dig(obj, "next_action", "redirect_to_url", "url")),
         # Known only when the charge was expanded (the adapter asks for it).
         capture_before=ts(dig(charge, "payment_method_details", "card", "capture_before")),
+        # Known only when the charge's balance transaction was expanded and has settled.
+        fee=_opt_int(dig(charge, "balance_transaction", "fee")),
         transfer_group=_str(obj.get("transfer_group")),
         last_error=payment_error(last_error) if isinstance(last_error, Mapping) else None,
         metadata=_metadata(obj),

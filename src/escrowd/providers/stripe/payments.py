@@ -37,8 +37,9 @@ from escrowd.providers.types import (
 )
 
 # The charge comes back with every PaymentIntent: its ``capture_before`` is the deadline of a
-# manual-capture authorization, which escrowd schedules against.
-_EXPAND_CHARGE = ["latest_charge"]
+# manual-capture authorization, which escrowd schedules against; its balance transaction
+# carries the provider's fee, read here rather than by a second call (charges.retrieve).
+_EXPAND_CHARGE = ["latest_charge", "latest_charge.balance_transaction"]
 
 
 def _payment_methods(*, redirects: bool) -> PaymentIntentCreateParamsAutomaticPaymentMethods:
