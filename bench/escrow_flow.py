@@ -393,21 +393,28 @@ async def drive(
         return stats, elapsed, Cpu.sample(server_pids) - cpu_before, cpu_before
 
 
-async def backlog(database_url: str) -> dict[str, int]:
-    """Background work still waiting in escrowd's database (webhooks, jobs)."""
+#: The background work a run can leave behind, each counted by one query.
+BACKLOG = {
+    "sandbox webhooks to send": "SELECT count(*) FROM sandbox_stripe_events "
+    "WHERE state = 'pending'",
+    "webhooks to process": "SELECT count(*) FROM inbound_webhook_events WHERE status = 'received'",
+    "jobs queued": "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')",
+}
+
+
+async def _connect(database_url: str) -> Any:
+    """One asyncpg connection to the run's database."""
     p = _libpq(database_url)
-    conn = await asyncpg.connect(
+    return await asyncpg.connect(
         host=p["host"], port=int(p["port"]), user=p["user"], database=p["dbname"]
     )
-    queries = {
-        "sandbox webhooks to send": "SELECT count(*) FROM sandbox_stripe_events "
-        "WHERE state = 'pending'",
-        "webhooks to process": "SELECT count(*) FROM inbound_webhook_events "
-        "WHERE status = 'received'",
-        "jobs queued": "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')",
-    }
+
+
+async def backlog(database_url: str) -> dict[str, int]:
+    """Background work still waiting in escrowd's database (webhooks, jobs)."""
+    conn = await _connect(database_url)
     try:
-        return {name: int(await conn.fetchval(sql)) for name, sql in queries.items()}
+        return {name: int(await conn.fetchval(sql)) for name, sql in BACKLOG.items()}
     finally:
         await conn.close()
 
@@ -416,15 +423,8 @@ async def drain_time(database_url: str, *, every: float = 0.05, limit: float = 1
     """Seconds until no background work is left (``backlog`` all zero), polled every
     ``every`` seconds on one connection, so that the figure is within ``every`` of the truth
     (a drain goal of 2 s needs better than half-second steps); at most ``limit``."""
-    p = _libpq(database_url)
-    conn = await asyncpg.connect(
-        host=p["host"], port=int(p["port"]), user=p["user"], database=p["dbname"]
-    )
-    sql = (
-        "SELECT (SELECT count(*) FROM sandbox_stripe_events WHERE state = 'pending')"
-        " + (SELECT count(*) FROM inbound_webhook_events WHERE status = 'received')"
-        " + (SELECT count(*) FROM jobs WHERE status IN ('queued', 'running'))"
-    )
+    conn = await _connect(database_url)
+    sql = "SELECT " + " + ".join(f"({query})" for query in BACKLOG.values())
     start = time.perf_counter()
     try:
         while True:
@@ -439,10 +439,7 @@ async def drain_time(database_url: str, *, every: float = 0.05, limit: float = 1
 
 async def jobs_by_kind(database_url: str) -> dict[str, int]:
     """Queued or running jobs per kind (what a backlog of jobs is made of)."""
-    p = _libpq(database_url)
-    conn = await asyncpg.connect(
-        host=p["host"], port=int(p["port"]), user=p["user"], database=p["dbname"]
-    )
+    conn = await _connect(database_url)
     sql = (
         "SELECT kind, count(*) FROM jobs WHERE status IN ('queued', 'running') "
         "GROUP BY kind ORDER BY count(*) DESC, kind"
