@@ -189,18 +189,27 @@ class IdempotencyMiddleware:
             "locked_until": now + timedelta(seconds=LOCK_SECONDS),
             "expires_at": now + ttl,
         }
+        claim = (
+            _insert(db.dialect)
+            .values(scope=caller, key=key, **fresh)
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(IdempotencyKey.id)
+        )
+        try:
+            # A new key, the common case, in one statement that commits on its own: the insert
+            # claims it, and a key that exists already (a retry, a twin) inserts nothing.
+            async with db.autocommit() as s:
+                row_id = await s.scalar(claim)
+            if row_id is not None:
+                return int(row_id)
+        except IntegrityError:
+            pass  # a concurrent first request inserted it; look at it below
         for _ in range(3):
             try:
                 async with db.transaction() as s:
-                    # A new key, the common case, in one statement: the insert claims it, and a
-                    # key that exists already (a retry, a twin in flight) inserts nothing. On
-                    # PostgreSQL a twin's uncommitted insert makes this one wait for its end.
-                    row_id = await s.scalar(
-                        _insert(db.dialect)
-                        .values(scope=caller, key=key, **fresh)
-                        .on_conflict_do_nothing(index_elements=["scope", "key"])
-                        .returning(IdempotencyKey.id)
-                    )
+                    # Again inside a transaction, so the row found is locked while it is judged.
+                    # On PostgreSQL a twin's uncommitted takeover makes this one wait for its end.
+                    row_id = await s.scalar(claim)
                     if row_id is not None:
                         return int(row_id)
                     q = select(IdempotencyKey).where(
@@ -255,7 +264,8 @@ class IdempotencyMiddleware:
         )
 
     async def _finish(self, row_id: int, status: int, start: Message, body: bytes) -> None:
-        async with self.container.db.transaction() as s:
+        # One statement by primary key: it needs no transaction around it.
+        async with self.container.db.autocommit() as s:
             if not should_store(status, start.get("headers", [])):
                 await s.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
                 return

@@ -84,6 +84,18 @@ class Database:
         only where one statement answers (a row by key) and never to write. SQLite keeps
         ``transaction()``: its ``BEGIN`` is issued by this module's listener, not the driver.
         """
+        async with self.autocommit() as session:
+            yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits on its own, where the database allows it.
+
+        For a unit of work that is one statement (an ``INSERT … ON CONFLICT`` that claims a
+        key, an ``UPDATE`` by primary key): the statement is atomic by itself, so on
+        PostgreSQL the ``BEGIN`` and ``COMMIT`` round trips around it are pure cost. Never
+        for two statements that must hold or fail together. SQLite keeps ``transaction()``.
+        """
         if self.dialect != "postgresql":
             async with self.transaction() as session:
                 yield session
