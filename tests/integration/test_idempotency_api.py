@@ -45,6 +45,35 @@ async def _stored_keys(container: Container, key: str) -> int:
         return int((await s.execute(stmt)).scalar_one())
 
 
+async def _in_flight(
+    container: Container,
+    owner: Account,
+    key: dict[str, str],
+    body: dict[str, str],
+    *,
+    started_ago: timedelta,
+) -> None:
+    """Store the row of a first request of ``body`` started ``started_ago`` and not finished."""
+    now = container.clock.now()
+    started = now - started_ago
+    async with container.db.transaction() as s:
+        s.add(
+            IdempotencyKey(
+                scope=owner.id,
+                key=key["Idempotency-Key"],
+                request_hash=request_fingerprint(
+                    "POST", "/v1/organizations", b"", json.dumps(body).encode()
+                ),
+                method="POST",
+                path="/v1/organizations",
+                state="in_flight",
+                created_at=started,
+                locked_until=started + timedelta(seconds=LOCK_SECONDS),
+                expires_at=now + DAY,
+            )
+        )
+
+
 async def test_a_replay_returns_the_first_response_and_creates_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
@@ -82,23 +111,7 @@ async def test_a_key_still_in_flight_is_a_409(
     owner = await signup(client)
     key = _key()
     body = {"name": "Racing"}
-    now = container.clock.now()
-    async with container.db.transaction() as s:
-        s.add(
-            IdempotencyKey(
-                scope=owner.id,
-                key=key["Idempotency-Key"],
-                request_hash=request_fingerprint(
-                    "POST", "/v1/organizations", b"", json.dumps(body).encode()
-                ),
-                method="POST",
-                path="/v1/organizations",
-                state="in_flight",
-                created_at=now,
-                locked_until=now + timedelta(seconds=LOCK_SECONDS),
-                expires_at=now + DAY,
-            )
-        )
+    await _in_flight(container, owner, key, body, started_ago=timedelta(0))
     orgs = await count_rows(container, "organizations")
     r = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
     assert r.status_code == 409
@@ -118,23 +131,7 @@ async def test_a_key_whose_first_request_died_is_taken_over_after_its_lock(
     owner = await signup(client)
     key = _key()
     body = {"name": f"Taken over {ULID()}"}
-    now = container.clock.now()
-    async with container.db.transaction() as s:
-        s.add(
-            IdempotencyKey(
-                scope=owner.id,
-                key=key["Idempotency-Key"],
-                request_hash=request_fingerprint(
-                    "POST", "/v1/organizations", b"", json.dumps(body).encode()
-                ),
-                method="POST",
-                path="/v1/organizations",
-                state="in_flight",
-                created_at=now - timedelta(seconds=LOCK_SECONDS + 1),
-                locked_until=now - timedelta(seconds=1),
-                expires_at=now + DAY,
-            )
-        )
+    await _in_flight(container, owner, key, body, started_ago=timedelta(seconds=LOCK_SECONDS + 1))
     orgs = await count_rows(container, "organizations")
     r = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
     assert r.status_code == 200, r.text

@@ -16,7 +16,6 @@ from ulid import ULID
 from escrowd.db.session import Database
 from escrowd.ledger import (
     Account,
-    AccountFlags,
     Balances,
     Ledger,
     PendingState,
@@ -27,21 +26,9 @@ from escrowd.ledger import (
 from escrowd.ledger.alone import post_alone
 from escrowd.ledger.models import ENTRIES
 from escrowd.ledger.verify import summary_lines, verify
+from tests.integration.ledger_accounts import open_accounts
 
 UNIT = 100
-
-
-async def open_accounts(db: Database, tag: str) -> tuple[Account, Account, Account]:
-    async with db.transaction() as session:
-        ledger = Ledger(session)
-        world = await ledger.open_account(code=f"provider:stripe:clearing:{tag}", currency="usd")
-        payee = await ledger.open_account(
-            code=f"payee:{tag}:available",
-            currency="usd",
-            flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-        )
-        out = await ledger.open_account(code=f"payouts:in_transit:{tag}", currency="usd")
-    return world, payee, out
 
 
 def move(transfer_id: str, debit: Account, credit: Account, amount: int) -> TransferRequest:

@@ -11,26 +11,14 @@ import asyncio
 from ulid import ULID
 
 from escrowd.db.session import Database
-from escrowd.ledger import Account, AccountFlags, Ledger, Refusal, TransferRequest
+from escrowd.ledger import Account, Ledger, Refusal, TransferRequest
 from escrowd.ledger.poster import TransferPoster
 from escrowd.ledger.verify import summary_lines, verify
+from tests.integration.ledger_accounts import open_accounts
 
 FUNDING = 20
 UNIT = 100
 ATTEMPTS = 50
-
-
-async def open_accounts(db: Database, tag: str) -> tuple[Account, Account, Account]:
-    async with db.transaction() as session:
-        ledger = Ledger(session)
-        world = await ledger.open_account(code=f"provider:stripe:clearing:{tag}", currency="usd")
-        payee = await ledger.open_account(
-            code=f"payee:{tag}:available",
-            currency="usd",
-            flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-        )
-        out = await ledger.open_account(code=f"payouts:in_transit:{tag}", currency="usd")
-    return world, payee, out
 
 
 def payout(tag: str, n: int, payee: Account, out: Account) -> TransferRequest:
