@@ -1,10 +1,14 @@
-"""``Database.read()``: reads outside a transaction on PostgreSQL, a transaction on SQLite."""
+"""``Database.read()`` and ``Database.autocommit()``: statements outside a transaction on
+PostgreSQL, a transaction on SQLite."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select, text
+from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy import delete, insert, select, text
+
+from escrowd.api.idempotency import IdempotencyKey
 from escrowd.db.session import Database
 from escrowd.users.models import User
 
@@ -34,3 +38,36 @@ async def test_on_postgresql_each_statement_is_its_own_transaction(db: Database)
         first = await s.scalar(text("SELECT txid_current()"))
         second = await s.scalar(text("SELECT txid_current()"))
     assert first == second
+
+
+async def test_an_autocommit_write_is_committed_when_its_statement_returns(db: Database) -> None:
+    """What the Idempotency-Key's claim relies on: the row it inserts is there for every other
+    connection at once, and an error later in the block takes nothing back (on PostgreSQL)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite writes in a transaction: its BEGIN is this module's own")
+    key = "autocommit-" + str(id(db))
+    row = {
+        "scope": "anonymous",
+        "key": key,
+        "request_hash": "0" * 64,
+        "method": "POST",
+        "path": "/v1/test",
+        "state": "in_flight",
+        "created_at": datetime.now(UTC),
+        "locked_until": datetime.now(UTC),
+        "expires_at": datetime.now(UTC),
+    }
+    where = (IdempotencyKey.scope == "anonymous", IdempotencyKey.key == key)
+
+    async def write_then_fail() -> None:
+        async with db.autocommit() as s:
+            await s.execute(insert(IdempotencyKey).values(**row))
+            async with db.read() as other:  # another pooled connection sees it already
+                assert await other.scalar(select(IdempotencyKey.id).where(*where)) is not None
+            raise RuntimeError("the block fails after the statement")
+
+    with pytest.raises(RuntimeError):
+        await write_then_fail()
+    async with db.transaction() as s:  # still there: nothing was rolled back
+        assert await s.scalar(select(IdempotencyKey.id).where(*where)) is not None
+        await s.execute(delete(IdempotencyKey).where(*where))
