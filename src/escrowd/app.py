@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -95,16 +95,18 @@ def create_app(container: Container | None = None, *, background: bool = True) -
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
         task = (
-            asyncio.create_task(background_work.run(container, loops=loops)) if background else None
+            asyncio.create_task(background_work.run(container, stop=stop, loops=loops))
+            if background
+            else None
         )
         try:
             yield
         finally:
             if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+                # Through the event: a cancellation inside a statement can hang SQLite's close.
+                await background_work.stop(task, stop)
             await container.close()
 
     app = FastAPI(

@@ -4,7 +4,8 @@
 from its background loop; when nothing is due it costs one short transaction).
 ``run_forever(container, concurrency=…, stop_event=…)`` keeps up to ``concurrency`` jobs
 running until ``stop_event`` is set, then lets the running ones finish (``grace`` seconds)
-and hands any still unfinished back to the queue.
+and hands any still unfinished back to the queue. The jobs of a kind with a batch handler,
+and the successes recorded together, are run and recorded by ``batches``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ulid import ULID
 
 from escrowd.bootstrap import Container
 from escrowd.jobs import backoff, service, sweeps
+from escrowd.jobs.batches import Completions, run_batch
 from escrowd.jobs.registry import (
     HandlerSpec,
     IncidentInfo,
@@ -96,9 +98,7 @@ class Worker:
         self.uniform = uniform
         self.stats = WorkerStats()
         #: The successes waiting for the next batched record (``complete_in_batches``).
-        self._group: _Group | None = None
-        self._group_lock = asyncio.Lock()
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._completions = Completions(self.record)
 
     # ---- claiming ---------------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ class Worker:
             else:
                 spec = self.registry.get(kind)
                 assert spec is not None
-                work.append(partial(self.run_batch, spec, group))
+                work.append(partial(run_batch, self, spec, group))
         return work, len(due_sweeps) + len(claimed.jobs)
 
     async def tick(self, limit: int = BATCH, *, concurrent: bool = False) -> int:
@@ -195,16 +195,16 @@ class Worker:
                     "Deploy a worker that registers it (escrowd.bootstrap.registries "
                     "lists what every worker runs), then replay the incident."
                 )
-            payload = self._payload(job)
+            payload = self.payload_of(job)
             ctx = JobContext(container=self.container, job=job.info(), worker_id=self.worker_id)
             timeout = spec.timeout.total_seconds() if spec.timeout else None
-            keep = self._lease_kept(
+            keep = self.lease_kept(
                 lambda s, now: service.renew(s, job, now=now, lease=self.lease), job_id=job.id
             )
             async with keep, asyncio.timeout(timeout):
                 await spec.fn(ctx, payload)
         except asyncio.CancelledError:
-            await self._record(bound, "release", lambda s, now: service.release(s, job, now=now))
+            await self.record(bound, "release", lambda s, now: service.release(s, job, now=now))
             bound.warning("job_released", reason="worker stopping")
             raise
         except PermanentJobError as exc:
@@ -214,71 +214,9 @@ class Worker:
         except Exception as exc:  # any handler failure is the job's, never the worker's
             error = exc
         elapsed_ms = round((time.monotonic() - started) * 1000)
-        await self._outcome(job, spec, error, permanent=permanent, elapsed_ms=elapsed_ms)
+        await self.record_outcome(job, spec, error, permanent=permanent, elapsed_ms=elapsed_ms)
 
-    async def run_batch(self, spec: HandlerSpec, jobs: Sequence[ClaimedJob]) -> None:
-        """Run jobs of one kind claimed together through its batch handler, then record each
-        job's own outcome (successes together, as ``complete_many``)."""
-        assert spec.batch is not None
-        bound = log.bind(kind=spec.kind, jobs=[job.id for job in jobs])
-        started = time.monotonic()
-        ready: list[ClaimedJob] = []
-        payloads: list[dict[str, Any]] = []
-        unreadable: list[tuple[ClaimedJob, PermanentJobError]] = []
-        for job in jobs:
-            try:
-                payloads.append(self._payload(job))
-                ready.append(job)
-            except PermanentJobError as exc:
-                unreadable.append((job, exc))
-        outcomes: list[BaseException | None] = []
-        if ready:
-            ctxs = [
-                JobContext(container=self.container, job=job.info(), worker_id=self.worker_id)
-                for job in ready
-            ]
-            timeout = spec.timeout.total_seconds() if spec.timeout else None
-            keep = self._lease_kept(
-                lambda s, now: _renew_any(s, ready, now=now, lease=self.lease),
-                job_id=ready[0].id,
-            )
-            try:
-                async with keep, asyncio.timeout(timeout):
-                    outcomes = list(await spec.batch(ctxs, payloads))
-                if len(outcomes) != len(ready):
-                    raise RuntimeError(
-                        f"the batch handler of {spec.kind} gave {len(outcomes)} outcomes "
-                        f"for {len(ready)} jobs"
-                    )
-            except asyncio.CancelledError:
-                await self._record(
-                    bound,
-                    "release",
-                    lambda s, now: _release_all(s, ready, now=now),
-                )
-                bound.warning("jobs_released", reason="worker stopping")
-                raise
-            except TimeoutError as exc:
-                error = exc if str(exc) else TimeoutError("the attempt ran longer than its timeout")
-                outcomes = [error] * len(ready)
-            except Exception as exc:  # the batch's failure is each of its jobs'
-                outcomes = [exc] * len(ready)
-        elapsed_ms = round((time.monotonic() - started) * 1000)
-        done: list[tuple[ClaimedJob, BaseException | None, bool]]
-        done = [(job, exc, True) for job, exc in unreadable]
-        done += [
-            (job, out, isinstance(out, PermanentJobError))
-            for job, out in zip(ready, outcomes, strict=True)
-        ]
-        # Together, so that the successes join one batched record.
-        await asyncio.gather(
-            *(
-                self._outcome(job, spec, error, permanent=permanent, elapsed_ms=elapsed_ms)
-                for job, error, permanent in done
-            )
-        )
-
-    async def _outcome(
+    async def record_outcome(
         self,
         job: ClaimedJob,
         spec: HandlerSpec | None,
@@ -291,10 +229,10 @@ class Worker:
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempts)
         if error is None:
             if spec is not None and spec.complete_in_batches:
-                held = await asyncio.shield(self._complete_grouped(job))
+                held = await asyncio.shield(self._completions.join(job))
                 done = None if held is None else job.id in held
             else:
-                done = await self._record(
+                done = await self.record(
                     bound, "complete", lambda s, now: service.complete(s, job, now=now)
                 )
             if done:
@@ -304,7 +242,7 @@ class Worker:
                 bound.warning("job_lease_lost", detail="another worker took the job over")
             return
         message = describe(error)
-        failure = await self._record(
+        failure = await self.record(
             bound,
             "fail",
             lambda s, now: service.fail(
@@ -330,35 +268,9 @@ class Worker:
         else:
             bound.warning("job_lease_lost", error=message)
 
-    def _complete_grouped(self, job: ClaimedJob) -> asyncio.Future[set[str] | None]:
-        """Join the next batched record of successes; its future gives the ids still held
-        (None if the database refused). Jobs finishing while a record is being written join
-        the next one, so a batch grows with the load and is one job when idle."""
-        group = self._group
-        if group is None:
-            group = self._group = _Group([], asyncio.get_running_loop().create_future())
-            task = asyncio.create_task(self._flush(group))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
-        group.jobs.append(job)
-        return group.done
-
-    async def _flush(self, group: _Group) -> None:
-        try:
-            async with self._group_lock:
-                if self._group is group:
-                    self._group = None  # from here on, successes start the next batch
-                held = await self._record(
-                    log.bind(jobs=len(group.jobs)),
-                    "complete",
-                    lambda s, now: service.complete_many(s, group.jobs, now=now),
-                )
-                group.done.set_result(held)
-        finally:
-            if not group.done.done():  # cancelled: the jobs run again once their lease lapses
-                group.done.set_result(None)
-
-    def _payload(self, job: ClaimedJob) -> dict[str, Any]:
+    @staticmethod
+    def payload_of(job: ClaimedJob) -> dict[str, Any]:
+        """The job's payload; PermanentJobError if it is not a JSON object."""
         try:
             payload = json.loads(job.payload)
         except ValueError as exc:
@@ -367,7 +279,7 @@ class Worker:
             raise PermanentJobError("the payload is not a JSON object")
         return payload
 
-    async def _record(
+    async def record(
         self,
         bound: structlog.stdlib.BoundLogger,
         what: str,
@@ -404,7 +316,7 @@ class Worker:
                 log.exception("incident_hook_failed", incident_id=incident.id, hook=repr(hook))
 
     @asynccontextmanager
-    async def _lease_kept(
+    async def lease_kept(
         self, renew: Callable[[AsyncSession, datetime], Awaitable[bool]], **what: str
     ) -> AsyncIterator[None]:
         """Renew the lease every third of its length while the body runs."""
@@ -447,7 +359,7 @@ class Worker:
         result: int | None = None
         try:
             timeout = spec.timeout.total_seconds() if spec.timeout else None
-            keep = self._lease_kept(
+            keep = self.lease_kept(
                 lambda s, now: sweeps.renew(s, sweep, now=now, lease=self.lease), sweep=spec.name
             )
             async with keep, asyncio.timeout(timeout):
@@ -457,7 +369,7 @@ class Worker:
             raise
         except Exception as exc:
             error = describe(exc)
-        await self._record(
+        await self.record(
             bound, "sweep", lambda s, now: sweeps.finish(s, sweep, now=now, error=error)
         )
         elapsed_ms = round((time.monotonic() - started) * 1000)
@@ -532,25 +444,6 @@ class Worker:
                 with suppress(asyncio.CancelledError):
                     await steps
         return self.stats
-
-
-@dataclass
-class _Group:
-    jobs: list[ClaimedJob]
-    done: asyncio.Future[set[str] | None]
-
-
-async def _renew_any(
-    session: AsyncSession, jobs: Sequence[ClaimedJob], *, now: datetime, lease: timedelta
-) -> bool:
-    """Renew the lease of each job its claim still holds; whether any was."""
-    held = [await service.renew(session, job, now=now, lease=lease) for job in jobs]
-    return any(held)
-
-
-async def _release_all(session: AsyncSession, jobs: Sequence[ClaimedJob], *, now: datetime) -> int:
-    """Hand the jobs back unrun; how many the claim still held."""
-    return sum([await service.release(session, job, now=now) for job in jobs])
 
 
 async def _call(run: Callable[[], Awaitable[None]]) -> None:
