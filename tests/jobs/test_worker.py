@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from escrowd.bootstrap import Container
@@ -460,3 +461,49 @@ async def test_a_batch_handler_that_raises_fails_each_job_of_the_batch(
         job = await job_row(container, job_id)
         assert (job.status, job.attempts) == ("queued", 1)
         assert job.last_error == "ConnectionError: database gone"
+
+
+async def test_a_batch_takes_one_slot_for_up_to_its_batch_size_jobs(
+    container: Container, registry: Registry
+) -> None:
+    batched, single = unique_kind("batch_slot"), unique_kind("batch_slot_single")
+    calls: list[list[int]] = []
+    singles: list[int] = []
+
+    async def one(ctx: JobContext, payload: dict[str, Any]) -> None:
+        singles.append(payload["n"])
+
+    async def many(
+        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
+    ) -> list[BaseException | None]:
+        calls.append(sorted(p["n"] for p in payloads))
+        return [None] * len(payloads)
+
+    registry.add_handler(batched, one, batch=many, batch_size=4)
+    registry.add_handler(single, one)
+    await add_job(container, single, {"n": 100})
+    for n in range(6):
+        await add_job(container, batched, {"n": n})
+    await add_job(container, single, {"n": 101})
+    w = worker(container, registry)
+    # Two slots: the oldest job, then a batch of four (the batch size) in one slot.
+    assert await w.tick(limit=2) == 5
+    assert calls == [[0, 1, 2, 3]]
+    assert singles == [100]
+    # The rest: the batch kind's last two, together, and the other single job.
+    assert await w.tick(limit=2) == 3
+    assert calls == [[0, 1, 2, 3], [4, 5]]
+    assert singles == [100, 101]
+    assert w.stats.succeeded == 8
+
+
+def test_a_batch_size_below_one_is_refused(registry: Registry) -> None:
+    async def one(ctx: JobContext, payload: dict[str, Any]) -> None: ...
+
+    async def many(
+        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
+    ) -> list[BaseException | None]:
+        return [None] * len(payloads)
+
+    with pytest.raises(ValueError, match="batch_size"):
+        registry.add_handler(unique_kind("batch_zero"), one, batch=many, batch_size=0)

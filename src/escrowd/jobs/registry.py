@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 #: A handler that runs longer than this is stopped and the attempt counts as failed.
 DEFAULT_TIMEOUT = timedelta(minutes=10)
+#: How many jobs of a batch kind one claim may take for one batch (one concurrency slot).
+DEFAULT_BATCH_SIZE = 25
 
 Payload = dict[str, Any]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,99}$")
@@ -101,6 +103,8 @@ class HandlerSpec:
     complete_in_batches: bool = False
     #: Runs the jobs of this kind claimed together in one call (see ``add_handler``).
     batch: BatchHandler | None = None
+    #: With ``batch``: how many jobs of this kind one claim may take for one batch.
+    batch_size: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,25 +187,34 @@ class Registry:
         timeout: timedelta | None = DEFAULT_TIMEOUT,
         complete_in_batches: bool = False,
         batch: BatchHandler | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> Callable[[], None]:
         """Run ``fn`` for jobs of ``kind``; returns a function that removes it again.
 
         ``complete_in_batches``: the successes of jobs that finish together are recorded in
         one transaction. The cost: a worker that dies between a job's success and that
-        transaction leaves it to run again, and a batch is up to the worker's concurrency
-        jobs, not one. Only for handlers whose rerun is harmless (an email resent with its
-        own Message-ID, which mail clients show once).
+        transaction leaves it to run again, with every job that finished alongside it (up to
+        the worker's running jobs, each batch's included), not one. Only for handlers whose
+        rerun is harmless (an email resent with its own Message-ID, which mail clients show
+        once).
 
         ``batch``: the jobs of this kind that one claim took are run by one call of it
         instead of one call of ``fn`` each (one read for all, one connection to a server),
         under one lease keeper and ``timeout``; ``fn`` still runs a job claimed alone. Each
         job keeps its own outcome: retries, incidents and idempotency are per job as ever.
+        A batch takes one of the worker's concurrency slots for up to ``batch_size`` jobs, so
+        one claim gathers many of them when many are due (a claim's fixed cost, its
+        transaction, the handler's read and connection, is then shared by more jobs).
         """
         check_name("job kind", kind)
+        if batch is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         existing = self._handlers.get(kind)
         if existing is not None and existing.fn is not fn:
             raise ValueError(f"job kind {kind!r} already has a handler: {existing.fn!r}")
-        self._handlers[kind] = HandlerSpec(kind, fn, timeout, complete_in_batches, batch)
+        self._handlers[kind] = HandlerSpec(
+            kind, fn, timeout, complete_in_batches, batch, batch_size if batch else 1
+        )
         return lambda: self.remove_handler(kind)
 
     def remove_handler(self, kind: str) -> None:
@@ -212,6 +225,10 @@ class Registry:
 
     def kinds(self) -> frozenset[str]:
         return frozenset(self._handlers)
+
+    def batch_sizes(self) -> dict[str, int]:
+        """The kinds run in batches, each with how many jobs one claim may take for one."""
+        return {k: s.batch_size for k, s in self._handlers.items() if s.batch is not None}
 
     # ---- sweeps -----------------------------------------------------------------------------
 

@@ -207,8 +207,13 @@ async def claim(
     limit: int,
     lease: timedelta = LEASE,
     kinds: Collection[str] | None = None,
+    batch_sizes: Mapping[str, int] | None = None,
 ) -> Claim:
     """Take up to ``limit`` due jobs for ``worker_id``: status running, a lease, attempt + 1.
+
+    ``batch_sizes`` names the kinds whose jobs run together (a batch handler): the due jobs of
+    such a kind count as one of the ``limit`` for up to that many of them, so a claim may
+    return more than ``limit`` jobs but never more than ``limit`` things to run.
 
     Due means queued with ``run_at`` passed, or running under a lease that ran out (its
     worker died). Run it in a short transaction of its own: on PostgreSQL the rows are taken
@@ -248,17 +253,20 @@ async def claim(
 
     room = limit - len(lapsed)
     if room > 0:
+        sizes = {k: n for k, n in (batch_sizes or {}).items() if n > 1}
         due_q = (
-            select(Job.id)
+            select(Job.id, Job.kind)
             .where(Job.status == JobStatus.queued.value, Job.run_at <= now)
             .order_by(Job.run_at, Job.id)
-            .limit(room)
+            # Enough rows for every slot, and for each batch kind's batch to fill up.
+            .limit(room + sum(n - 1 for n in sizes.values()))
         )
         if kinds is not None:
             due_q = due_q.where(Job.kind.in_(kinds))
         if skip_locked:
             due_q = due_q.with_for_update(skip_locked=True)
-        taken.extend((await session.scalars(due_q)).all())
+        due = [(row.id, row.kind) for row in await session.execute(due_q)]
+        taken.extend(_fill(room, due, sizes))
     if not taken:
         return Claim([], incidents)
 
@@ -300,6 +308,29 @@ async def claim(
     ]
     jobs.sort(key=lambda j: (j.run_at, j.id))
     return Claim(jobs, incidents)
+
+
+def _fill(slots: int, due: Sequence[tuple[str, str]], sizes: Mapping[str, int]) -> list[str]:
+    """The due jobs (id, kind, oldest first) that ``slots`` slots take: one slot per job, but
+    one for up to ``sizes[kind]`` jobs of a batch kind. Rows left out were only locked for
+    the claim's short transaction; they and any due after them go to the next claim, still
+    oldest first."""
+    taken: list[str] = []
+    batched: dict[str, int] = {}
+    for job_id, kind in due:
+        size = sizes.get(kind)
+        if size is not None and kind in batched:
+            if batched[kind] < size:
+                batched[kind] += 1
+                taken.append(job_id)
+            continue
+        if slots == 0:
+            continue
+        slots -= 1
+        taken.append(job_id)
+        if size is not None:
+            batched[kind] = 1
+    return taken
 
 
 def _held(job: ClaimedJob) -> ColumnElement[bool]:

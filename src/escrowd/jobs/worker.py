@@ -130,6 +130,7 @@ class Worker:
                 limit=limit,
                 lease=self.lease,
                 kinds=self.kinds,
+                batch_sizes=self.registry.batch_sizes(),
             )
         for incident in claimed.incidents:
             self.stats.failed += 1
