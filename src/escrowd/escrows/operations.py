@@ -204,12 +204,13 @@ def _error_json(exc: ProviderError) -> dict[str, Any]:
 
 @asynccontextmanager
 async def recording(
-    container: Container, escrow_id: str, actor: Principal | None
+    container: Container, escrow_id: str, actor: Principal | None, *, releases: bool = False
 ) -> AsyncIterator[tuple[AsyncSession, Book]]:
     """Step 1's transaction: the escrow's book (escrow, allocations, open operations) loaded
-    once and locked, after checking that ``actor`` may change it (None: escrowd itself)."""
+    once and locked, after checking that ``actor`` may change it (None: escrowd itself).
+    ``releases``: the book holds the escrow's release operations too (``Book.releases``)."""
     async with container.db.transaction() as session:
-        book = await store.book_of(session, escrow_id, lock=True)
+        book = await store.book_of(session, escrow_id, lock=True, releases=releases)
         await store.check_write(session, actor, book.escrow)
         yield session, book
 

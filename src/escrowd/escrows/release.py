@@ -222,7 +222,7 @@ async def record(
     With ``request``, the allocations an earlier attempt of the same request paid (or is still
     paying) are left out and reported as they stand."""
     e = book.escrow
-    history = await _history(session, e.id)
+    history = book.releases if book.releases is not None else await _history(session, e.id)
     done = {
         op.allocation_id: op
         for op in history
@@ -373,7 +373,10 @@ async def release(
     ``idempotency_key``: the API request's; its retry pays only what it has not paid yet."""
     request = request_of(actor, idempotency_key)
     # 1. Record, under the escrow's lock: check everything, claim the money.
-    async with operations.recording(container, escrow_id, actor) as (session, book):
+    async with operations.recording(container, escrow_id, actor, releases=True) as (
+        session,
+        book,
+    ):
         recorded = await record(session, container, book, items, request=request)
     # 2. One transfer per allocation (``transfer``), then 3. settle them (``settle``).
     settled = await operations.run(container, escrow_id, RELEASE, recorded.ops)
