@@ -267,7 +267,7 @@ async def server_connections(db: Database) -> int:
 async def test_no_pooled_connection_is_kept_past_a_call(fresh_db_url: str) -> None:
     # A pool of one, so concurrent calls overflow it and one of two connections must be closed
     # on its return: a close that fails leaves the server holding it.
-    db = Database(fresh_db_url, pool_size=1)
+    db = Database(fresh_db_url, pool_size=1, close_overflow=True)
     pool = db.engine.pool
     try:
         world, payee, out = await open_accounts(db, "l")

@@ -69,9 +69,18 @@ class Slot:
 
 
 class Book:
-    def __init__(self, escrow: Escrow, open_ops: Sequence[Operation] = ()) -> None:
+    def __init__(
+        self,
+        escrow: Escrow,
+        open_ops: Sequence[Operation] = (),
+        *,
+        releases: Sequence[Operation] | None = None,
+    ) -> None:
         self.escrow = escrow
         self.open_ops = list(open_ops)
+        #: Every release operation of the escrow, settled ones included, when the book was
+        #: loaded with them (``store.book_of(..., releases=True)``); None otherwise.
+        self.releases = None if releases is None else list(releases)
 
     @cached_property
     def slots(self) -> tuple[Slot, ...]:

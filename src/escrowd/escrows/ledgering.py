@@ -32,7 +32,7 @@ for a debt repaid from a release.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.clock import Clock
 from escrowd.fees.domain import AllocationBreakdown
-from escrowd.ledger import AccountFlags, Ledger, TransferKind, TransferRequest
+from escrowd.ledger import Account, AccountFlags, Ledger, TransferKind, TransferRequest
 from escrowd.ledger.models import LedgerAccount, LedgerTransfer
 
 PLATFORM_FEES = "platform:fees"
@@ -103,8 +103,12 @@ async def apply(
     currency: str,
     reference: str,
     moves: Sequence[Move],
+    known: Mapping[str, Account] | None = None,
 ) -> None:
-    """Post ``moves`` as one linked chain (all or none); zero amounts are skipped."""
+    """Post ``moves`` as one linked chain (all or none); zero amounts are skipped.
+
+    ``known``: accounts this transaction already read, by code (:func:`accounts`); only the
+    others are read here. The posting uses their ids and flags, which never change."""
     wanted = [
         m
         for m in moves
@@ -117,7 +121,10 @@ async def apply(
     codes = sorted({c for m in wanted for c in (m.debit, m.credit) if c})
     # One read for the accounts that exist (nearly always all but a new escrow's); open the
     # others, in code order as before.
-    found = await ledger.find_accounts(codes=codes, currency=currency)
+    found = {c: known[c] for c in codes if known is not None and c in known}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        found.update(await ledger.find_accounts(codes=missing, currency=currency))
     for code in codes:
         account = found.get(code)
         if account is None or account.flags != flags_for(code):
@@ -278,13 +285,33 @@ async def spendable(session: AsyncSession, currency: str, codes: Sequence[str]) 
                 a.code, a.debits_posted, a.debits_pending, a.credits_posted, a.credits_pending
             ).where(a.currency == currency, a.code.in_(sorted(set(codes))))
         )
-    out: dict[str, int] = {}
-    for code, d_posted, d_pending, c_posted, c_pending in rows:
-        if str(code).endswith(":debt"):
-            out[str(code)] = int(d_posted) - int(c_posted) - int(c_pending)
-        else:
-            out[str(code)] = int(c_posted) - int(d_posted) - int(d_pending)
-    return out
+    return {
+        str(code): _left(str(code), int(d_posted), int(d_pending), int(c_posted), int(c_pending))
+        for code, d_posted, d_pending, c_posted, c_pending in rows
+    }
+
+
+def _left(code: str, d_posted: int, d_pending: int, c_posted: int, c_pending: int) -> int:
+    if code.endswith(":debt"):
+        return d_posted - c_posted - c_pending
+    return c_posted - d_posted - d_pending
+
+
+def spendable_of(account: Account) -> int:
+    """:func:`spendable`'s figure for an account read whole (:func:`accounts`)."""
+    b = account.balances
+    return _left(
+        account.code, b.debits_posted, b.debits_pending, b.credits_posted, b.credits_pending
+    )
+
+
+async def accounts(
+    session: AsyncSession, currency: str, codes: Sequence[str]
+) -> dict[str, Account]:
+    """The accounts among ``codes`` that exist, by code, balances as of this read: one read,
+    which a later :func:`apply` in the same transaction is given (``known``) instead of
+    reading them again."""
+    return await Ledger(session).find_accounts(codes=codes, currency=currency)
 
 
 def taken_back(

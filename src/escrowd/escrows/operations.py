@@ -45,6 +45,7 @@ from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
 from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import State
 from escrowd.events import EventType
+from escrowd.ledger import Account
 from escrowd.logging import get_logger
 from escrowd.money import Money
 from escrowd.providers.base import PaymentProvider
@@ -156,6 +157,9 @@ class Settling:
     #: What the escrow's payees owe (``payee:<party>:debt``), read once per batch by the
     #: first release settled in it: their net repays it first.
     debts: dict[str, int] | None = None
+    #: Ledger accounts read by a settler in this transaction (by code): the batch's posting
+    #: reads only the others.
+    accounts: dict[str, Account] = field(default_factory=dict)
 
     def post(self, moves: Sequence[ledgering.Move]) -> None:
         self.moves.extend(moves)
@@ -204,12 +208,13 @@ def _error_json(exc: ProviderError) -> dict[str, Any]:
 
 @asynccontextmanager
 async def recording(
-    container: Container, escrow_id: str, actor: Principal | None
+    container: Container, escrow_id: str, actor: Principal | None, *, releases: bool = False
 ) -> AsyncIterator[tuple[AsyncSession, Book]]:
     """Step 1's transaction: the escrow's book (escrow, allocations, open operations) loaded
-    once and locked, after checking that ``actor`` may change it (None: escrowd itself)."""
+    once and locked, after checking that ``actor`` may change it (None: escrowd itself).
+    ``releases``: the book holds the escrow's release operations too (``Book.releases``)."""
     async with container.db.transaction() as session:
-        book = await store.book_of(session, escrow_id, lock=True)
+        book = await store.book_of(session, escrow_id, lock=True, releases=releases)
         await store.check_write(session, actor, book.escrow)
         yield session, book
 
@@ -301,6 +306,7 @@ async def settle(
                 currency=book.escrow.currency,
                 reference=escrow_id,
                 moves=ctx.moves,
+                known=ctx.accounts,
             )
         book = ctx.refresh()
         for event in [*ctx.events, *_money_events(book, ctx.moved)]:

@@ -77,32 +77,39 @@ async def _ledger(unit: Unit, escrow: Escrow, *moves: ledgering.Move) -> None:
     )
 
 
-async def record_fee(unit: Unit, book: Book, fee: int | None) -> None:
-    """Store the provider's fee on the charge (once) and its ledger transfer.
+def _fee(book: Book, fee: int | None) -> list[ledgering.Move]:
+    """Store the provider's fee on the charge (once); its ledger transfer, to post.
 
     It enters the allocations' breakdowns only if no money has left the escrow or is on its
     way out: a breakdown never changes under a part already taken from it.
     """
     e = book.escrow
     if fee is None or e.provider_fee is not None or not e.ledger_funded:
-        return
+        return []
     e.provider_fee = fee
-    await _ledger(unit, e, ledgering.processing_fee(e.id, e.provider or "stripe", fee))
     moving = any(op.kind in (OpKind.release.value, OpKind.refund.value) for op in book.open_ops)
     if not (e.amount_released or e.amount_refunded or moving):
         e.processing_cost_total = fee
+    return [ledgering.processing_fee(e.id, e.provider or "stripe", fee)]
 
 
-async def _held(unit: Unit, book: Book, *, captured: bool) -> None:
+async def record_fee(unit: Unit, book: Book, fee: int | None) -> None:
+    """Store the provider's fee on the charge (once) and post its ledger transfer."""
+    moves = _fee(book, fee)
+    if moves:
+        await _ledger(unit, book.escrow, *moves)
+
+
+def _held(unit: Unit, book: Book, *, captured: bool) -> ledgering.Move:
+    """The escrow holds the money now; the ledger transfer that puts it there, to post."""
     e, now = book.escrow, unit.clock.now()
-    if captured:
-        await _ledger(unit, e, ledgering.capture(e.id))
-    else:
-        await _ledger(unit, e, ledgering.funded(e.id, e.provider or "stripe", e.charged))
     e.ledger_funded = e.charged
     e.funded_at = now
     if e.inspection_period_seconds is not None:
         e.inspection_ends_at = now + timedelta(seconds=e.inspection_period_seconds)
+    if captured:
+        return ledgering.capture(e.id)
+    return ledgering.funded(e.id, e.provider or "stripe", e.charged)
 
 
 def _decide(
@@ -207,11 +214,13 @@ async def apply_payment(
     else:
         e.next_action_url = None
         e.last_payment_error = None
-        await _held(unit, book, captured=action is Action.capture)
+        # The money held and the provider's fee, when known, in one posting (one read of
+        # their accounts).
+        held = _held(unit, book, captured=action is Action.capture)
+        await _ledger(unit, e, held, *_fee(book, fee))
         if action is Action.capture:
             events.append(EventType.escrow_captured)
         events.append(EventType.escrow_funded)
-        await record_fee(unit, book, fee)
     store.touch(e, unit.clock)
     if (action is Action.authorize and payment.capture_before is None) or (
         new is State.held and e.provider_fee is None

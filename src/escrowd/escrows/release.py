@@ -222,7 +222,7 @@ async def record(
     With ``request``, the allocations an earlier attempt of the same request paid (or is still
     paying) are left out and reported as they stand."""
     e = book.escrow
-    history = await _history(session, e.id)
+    history = book.releases if book.releases is not None else await _history(session, e.id)
     done = {
         op.allocation_id: op
         for op in history
@@ -373,7 +373,10 @@ async def release(
     ``idempotency_key``: the API request's; its retry pays only what it has not paid yet."""
     request = request_of(actor, idempotency_key)
     # 1. Record, under the escrow's lock: check everything, claim the money.
-    async with operations.recording(container, escrow_id, actor) as (session, book):
+    async with operations.recording(container, escrow_id, actor, releases=True) as (
+        session,
+        book,
+    ):
         recorded = await record(session, container, book, items, request=request)
     # 2. One transfer per allocation (``transfer``), then 3. settle them (``settle``).
     settled = await operations.run(container, escrow_id, RELEASE, recorded.ops)
@@ -456,11 +459,24 @@ async def fail(ctx: Settling, op: Operation, exc: ProviderError) -> None:
 
 
 async def _repayment(ctx: Settling, op_key: str, payee: str, net: int) -> list[ledgering.Move]:
-    """The part of ``net`` that repays what ``payee`` owes (one read per settling batch)."""
+    """The part of ``net`` that repays what ``payee`` owes (one read per settling batch).
+
+    That read also takes the other accounts a release posts to, so the batch's posting need
+    not read them again (``Settling.accounts``)."""
     if ctx.debts is None:
-        payees = {s.allocation.payee_id for s in ctx.book.slots if s.allocation.payee_id}
-        codes = [ledgering.payee_debt(p) for p in sorted(payees)]
-        ctx.debts = await ledgering.spendable(ctx.session, ctx.book.escrow.currency, codes)
+        e = ctx.book.escrow
+        payees = sorted({s.allocation.payee_id for s in ctx.book.slots if s.allocation.payee_id})
+        debts = [ledgering.payee_debt(p) for p in payees]
+        codes = [
+            *debts,
+            *(ledgering.payee_available(p) for p in payees),
+            ledgering.escrow_account(e.id),
+            ledgering.PLATFORM_FEES,
+            ledgering.PROCESSING_COSTS,
+        ]
+        found = await ledgering.accounts(ctx.session, e.currency, codes)
+        ctx.accounts.update(found)
+        ctx.debts = {c: ledgering.spendable_of(found[c]) for c in debts if c in found}
     code = ledgering.payee_debt(payee)
     repaid = min(net, ctx.debts.get(code, 0))
     if repaid <= 0:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
 from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
 from escrowd.escrows.book import Book
-from escrowd.escrows.models import OPEN_OPS, Escrow, Operation
+from escrowd.escrows.models import OPEN_OPS, Allocation, Escrow, Operation, OpKind
 from escrowd.escrows.schemas import allocation_json, escrow_json
 from escrowd.escrows.states import RULES, Action, EscrowStateError, State
 from escrowd.events import EventType
@@ -48,9 +50,62 @@ async def open_ops(session: AsyncSession, escrow_id: str) -> list[Operation]:
     return list((await session.scalars(stmt)).all())
 
 
-async def book_of(session: AsyncSession, escrow_id: str, *, lock: bool = False) -> Book:
-    escrow = await load(session, escrow_id, lock=lock)
-    return Book(escrow, await open_ops(session, escrow_id))
+#: Two rows, ``side`` 0 and 1: the allocations are joined to the first, the operations to the
+#: second, so one statement returns both lists (a union of two tables' ORM rows).
+_SIDES = union_all(select(literal(0).label("side")), select(literal(1).label("side"))).subquery(
+    "sides"
+)
+
+
+async def _allocations_and_ops(
+    session: AsyncSession, escrow_id: str, *, releases: bool
+) -> tuple[list[Allocation], list[Operation]]:
+    """The escrow's allocations and its open operations (with ``releases``, its release
+    operations of every status too), in one statement: rows of side 0 carry an allocation
+    (or none), rows of side 1 an operation (or none)."""
+    wanted: ColumnElement[bool] = Operation.status.in_(OPEN_OPS)
+    if releases:
+        wanted = or_(wanted, Operation.kind == OpKind.release.value)
+    stmt = (
+        select(Allocation, Operation)
+        .select_from(_SIDES)
+        .outerjoin(Allocation, and_(_SIDES.c.side == 0, Allocation.escrow_id == escrow_id))
+        .outerjoin(Operation, and_(_SIDES.c.side == 1, Operation.escrow_id == escrow_id, wanted))
+        .order_by(_SIDES.c.side, Allocation.position, Operation.created_at, Operation.key)
+    )
+    allocations: list[Allocation] = []
+    ops: list[Operation] = []
+    for allocation, op in await session.execute(stmt):
+        if allocation is not None:
+            allocations.append(allocation)
+        if op is not None:
+            ops.append(op)
+    return allocations, ops
+
+
+async def book_of(
+    session: AsyncSession, escrow_id: str, *, lock: bool = False, releases: bool = False
+) -> Book:
+    """The escrow (locked with ``lock``), its allocations and its open operations, in two
+    statements; with ``releases`` the book also holds every release operation of the escrow
+    (``Book.releases``), read by the same second statement.
+
+    The second statement is sent once the first has the lock: under READ COMMITTED it sees
+    what a writer that held the lock before us committed. (Reading the allocations in the
+    locking statement, by a join, would not: PostgreSQL re-reads the locked row after the
+    wait but returns the joined rows as the statement's snapshot had them, before it.)
+    """
+    stmt = select(Escrow).where(Escrow.id == escrow_id).options(lazyload(Escrow.allocations))
+    if lock:
+        stmt = stmt.with_for_update()
+    escrow = (await session.scalars(stmt)).one_or_none()
+    if escrow is None:
+        raise not_found(escrow_id)
+    allocations, ops = await _allocations_and_ops(session, escrow_id, releases=releases)
+    set_committed_value(escrow, "allocations", allocations)
+    open_now = [op for op in ops if op.status in OPEN_OPS]
+    history = [op for op in ops if op.kind == OpKind.release.value]
+    return Book(escrow, open_now, releases=history if releases else None)
 
 
 # --- who may do what ---------------------------------------------------------------------------

@@ -216,7 +216,6 @@ async def _keep_session(_: Any) -> None:
 
 async def _create_pool(db: Database) -> Any:
     url = make_url(db.url)
-    size_of = getattr(db.engine.pool, "size", None)
     return await asyncpg.create_pool(
         host=url.host,
         port=url.port,
@@ -224,7 +223,7 @@ async def _create_pool(db: Database) -> Any:
         password=url.password,
         database=url.database,
         min_size=0,
-        max_size=size_of() if callable(size_of) else 10,
+        max_size=db.pool_size,
         # Named, so that pg_stat_activity tells the sandbox's connections from escrowd's.
         server_settings={"synchronous_commit": "off", "application_name": "escrowd-sandbox"},
         reset=_keep_session,
