@@ -507,3 +507,30 @@ def test_a_batch_size_below_one_is_refused(registry: Registry) -> None:
 
     with pytest.raises(ValueError, match="batch_size"):
         registry.add_handler(unique_kind("batch_zero"), one, batch=many, batch_size=0)
+
+
+async def test_a_renewal_under_way_when_the_body_ends_finishes_instead_of_being_cancelled(
+    container: Container, registry: Registry
+) -> None:
+    w = worker(container, registry, lease=timedelta(milliseconds=30))  # renews every 10 ms
+    renewing = asyncio.Event()
+    let_finish = asyncio.Event()
+    finished: list[bool] = []
+
+    async def renew(session: Any, now: Any) -> bool:
+        renewing.set()
+        await let_finish.wait()
+        finished.append(True)
+        return True
+
+    async def body() -> None:
+        async with w.lease_kept(renew, job="test"):
+            await renewing.wait()
+
+    task = asyncio.create_task(body())
+    await asyncio.wait_for(renewing.wait(), 10)
+    await asyncio.sleep(0.05)
+    assert not task.done()  # the body ended, and waits for the renewal under way
+    let_finish.set()
+    await asyncio.wait_for(task, 10)
+    assert finished == [True]

@@ -320,11 +320,20 @@ class Worker:
     async def lease_kept(
         self, renew: Callable[[AsyncSession, datetime], Awaitable[bool]], **what: str
     ) -> AsyncIterator[None]:
-        """Renew the lease every third of its length while the body runs."""
+        """Renew the lease every third of its length while the body runs.
+
+        The keeper is stopped through an event, not cancelled: a renewal under way when the
+        body ends finishes its statement first (a cancellation inside a statement can leave
+        SQLite's connection close awaiting forever, as jobs/background.py says)."""
+        done = asyncio.Event()
 
         async def keep() -> None:
             while True:
-                await asyncio.sleep(self.lease.total_seconds() / 3)
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(self.lease.total_seconds() / 3):
+                        await done.wait()
+                if done.is_set():
+                    return
                 try:
                     async with self.container.db.transaction() as session:
                         held = await renew(session, self.container.clock.now())
@@ -339,9 +348,10 @@ class Worker:
         try:
             yield
         finally:
-            keeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await keeper
+            done.set()
+            # If this task is cancelled while it waits, the keeper still ends after its
+            # renewal: it sees the event at once.
+            await asyncio.wait({keeper})
 
     # ---- running a sweep --------------------------------------------------------------------
 
