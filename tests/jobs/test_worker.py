@@ -463,7 +463,7 @@ async def test_a_batch_handler_that_raises_fails_each_job_of_the_batch(
         assert job.last_error == "ConnectionError: database gone"
 
 
-async def test_a_batch_takes_one_slot_for_up_to_its_batch_size_jobs(
+async def test_a_claimed_batch_job_brings_the_rest_of_its_batch_up_to_the_batch_size(
     container: Container, registry: Registry
 ) -> None:
     batched, single = unique_kind("batch_slot"), unique_kind("batch_slot_single")
@@ -486,15 +486,40 @@ async def test_a_batch_takes_one_slot_for_up_to_its_batch_size_jobs(
         await add_job(container, batched, {"n": n})
     await add_job(container, single, {"n": 101})
     w = worker(container, registry)
-    # Two slots: the oldest job, then a batch of four (the batch size) in one slot.
+    # Two slots: the oldest job, and the next, whose kind runs in batches of four: three
+    # more of that kind come with it (not the newer single job).
     assert await w.tick(limit=2) == 5
     assert calls == [[0, 1, 2, 3]]
     assert singles == [100]
-    # The rest: the batch kind's last two, together, and the other single job.
-    assert await w.tick(limit=2) == 3
+    # The batch kind's last two, together; then the other single job.
+    assert await w.tick(limit=2) == 2
     assert calls == [[0, 1, 2, 3], [4, 5]]
+    assert await w.tick(limit=2) == 1
     assert singles == [100, 101]
     assert w.stats.succeeded == 8
+
+
+async def test_a_batch_stays_within_its_size_when_the_claim_takes_that_many_alone(
+    container: Container, registry: Registry
+) -> None:
+    batched = unique_kind("batch_cap")
+    calls: list[list[int]] = []
+
+    async def one(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise AssertionError("claimed together, the batch handler runs them")
+
+    async def many(
+        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
+    ) -> list[BaseException | None]:
+        calls.append(sorted(p["n"] for p in payloads))
+        return [None] * len(payloads)
+
+    registry.add_handler(batched, one, batch=many, batch_size=3)
+    for n in range(5):
+        await add_job(container, batched, {"n": n})
+    # Two slots' worth of due jobs, both of the batch kind; a batch of three needs one more.
+    assert await worker(container, registry).tick(limit=2) == 3
+    assert calls == [[0, 1, 2]]
 
 
 def test_a_batch_size_below_one_is_refused(registry: Registry) -> None:

@@ -207,8 +207,9 @@ class IdempotencyMiddleware:
         for _ in range(3):
             try:
                 async with db.transaction() as s:
-                    # Again inside a transaction, so the row found is locked while it is judged.
-                    # On PostgreSQL a twin's uncommitted takeover makes this one wait for its end.
+                    # Again inside a transaction (the row may have been deleted meanwhile), and
+                    # the row found is locked while it is judged: on PostgreSQL the FOR UPDATE
+                    # below waits for a twin's uncommitted takeover to end.
                     row_id = await s.scalar(claim)
                     if row_id is not None:
                         return int(row_id)

@@ -35,7 +35,7 @@ from escrowd.logging import get_logger
 log = get_logger(__name__)
 
 #: Jobs the serving process runs at once (each holds a database connection while it records
-#: its outcome; the pool has 10 plus 10 overflow, shared with requests).
+#: its outcome; the pool keeps up to 20, shared with requests).
 JOB_CONCURRENCY = 10
 #: The pause of a loop whose last round found nothing to do.
 IDLE_SECONDS = 0.2

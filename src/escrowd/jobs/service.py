@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -211,9 +212,11 @@ async def claim(
 ) -> Claim:
     """Take up to ``limit`` due jobs for ``worker_id``: status running, a lease, attempt + 1.
 
-    ``batch_sizes`` names the kinds whose jobs run together (a batch handler): the due jobs of
-    such a kind count as one of the ``limit`` for up to that many of them, so a claim may
-    return more than ``limit`` jobs but never more than ``limit`` things to run.
+    ``batch_sizes`` names the kinds whose jobs run together (a batch handler) and how many
+    make a batch: when the claim takes a job of such a kind, it takes more of the kind's due
+    jobs, up to that many in all (or the claim's own count of them, if larger), since they
+    run as one item in one slot. A claim may so return more than ``limit`` jobs, never more
+    than ``limit`` things to run.
 
     Due means queued with ``run_at`` passed, or running under a lease that ran out (its
     worker died). Run it in a short transaction of its own: on PostgreSQL the rows are taken
@@ -223,7 +226,7 @@ async def claim(
     if limit < 1:
         return Claim([], [])
     skip_locked = _dialect(session) == "postgresql"
-    columns = (Job.id, Job.attempts, Job.max_attempts, Job.locked_by, Job.locked_until)
+    columns = (Job.id, Job.kind, Job.attempts, Job.max_attempts, Job.locked_by, Job.locked_until)
     lapsed_q = (
         select(*columns)
         .where(Job.status == JobStatus.running.value, Job.locked_until < now)
@@ -252,21 +255,42 @@ async def claim(
             taken.append(row.id)
 
     room = limit - len(lapsed)
+    kinds_taken: list[str] = [row.kind for row in lapsed if row.id in taken]
     if room > 0:
-        sizes = {k: n for k, n in (batch_sizes or {}).items() if n > 1}
         due_q = (
             select(Job.id, Job.kind)
             .where(Job.status == JobStatus.queued.value, Job.run_at <= now)
             .order_by(Job.run_at, Job.id)
-            # Enough rows for every slot, and for each batch kind's batch to fill up.
-            .limit(room + sum(n - 1 for n in sizes.values()))
+            .limit(room)
         )
         if kinds is not None:
             due_q = due_q.where(Job.kind.in_(kinds))
         if skip_locked:
             due_q = due_q.with_for_update(skip_locked=True)
-        due = [(row.id, row.kind) for row in await session.execute(due_q)]
-        taken.extend(_fill(room, due, sizes))
+        for job_id, kind in await session.execute(due_q):
+            taken.append(job_id)
+            kinds_taken.append(kind)
+    # A batch kind's jobs run as one batch in one slot: fill that batch up to its size with
+    # more of the kind's due jobs (oldest first), so a claim made while most slots are busy
+    # still sends a full batch. Only the rows taken are locked.
+    for kind, count in Counter(kinds_taken).items():
+        more = (batch_sizes or {}).get(kind, 1) - count
+        if more < 1:
+            continue
+        more_q = (
+            select(Job.id)
+            .where(
+                Job.status == JobStatus.queued.value,
+                Job.run_at <= now,
+                Job.kind == kind,
+                Job.id.not_in(taken),
+            )
+            .order_by(Job.run_at, Job.id)
+            .limit(more)
+        )
+        if skip_locked:
+            more_q = more_q.with_for_update(skip_locked=True)
+        taken.extend((await session.scalars(more_q)).all())
     if not taken:
         return Claim([], incidents)
 
@@ -308,29 +332,6 @@ async def claim(
     ]
     jobs.sort(key=lambda j: (j.run_at, j.id))
     return Claim(jobs, incidents)
-
-
-def _fill(slots: int, due: Sequence[tuple[str, str]], sizes: Mapping[str, int]) -> list[str]:
-    """The due jobs (id, kind, oldest first) that ``slots`` slots take: one slot per job, but
-    one for up to ``sizes[kind]`` jobs of a batch kind. Rows left out were only locked for
-    the claim's short transaction; they and any due after them go to the next claim, still
-    oldest first."""
-    taken: list[str] = []
-    batched: dict[str, int] = {}
-    for job_id, kind in due:
-        size = sizes.get(kind)
-        if size is not None and kind in batched:
-            if batched[kind] < size:
-                batched[kind] += 1
-                taken.append(job_id)
-            continue
-        if slots == 0:
-            continue
-        slots -= 1
-        taken.append(job_id)
-        if size is not None:
-            batched[kind] = 1
-    return taken
 
 
 def _held(job: ClaimedJob) -> ColumnElement[bool]:
