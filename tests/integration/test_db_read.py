@@ -3,7 +3,9 @@ PostgreSQL, a transaction on SQLite."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert, select, text
@@ -71,3 +73,33 @@ async def test_an_autocommit_write_is_committed_when_its_statement_returns(db: D
     async with db.transaction() as s:  # still there: nothing was rolled back
         assert await s.scalar(select(IdempotencyKey.id).where(*where)) is not None
         await s.execute(delete(IdempotencyKey).where(*where))
+
+
+@pytest.mark.parametrize("close_overflow", [False, True])
+async def test_the_pool_keeps_the_connections_a_burst_opened(
+    db_url: str, close_overflow: bool
+) -> None:
+    """Past ``pool_size`` at once the pool opens up to twice as many; by default it keeps
+    them for the next requests (a reopened connection prepares its statements again), and
+    ``close_overflow=True`` closes those past ``pool_size`` when they come back."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("the connection pool is PostgreSQL's")
+    db = Database(db_url, pool_size=2, close_overflow=close_overflow)
+    try:
+        all_in = asyncio.Event()
+        held = 0
+
+        async def hold() -> None:
+            nonlocal held
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                held += 1
+                if held == 4:
+                    all_in.set()
+                await all_in.wait()
+
+        await asyncio.wait_for(asyncio.gather(*(hold() for _ in range(4))), 30)
+        pool: Any = db.engine.pool
+        assert pool.checkedin() == (2 if close_overflow else 4)
+    finally:
+        await db.dispose()
