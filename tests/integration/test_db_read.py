@@ -1,5 +1,5 @@
 """``Database.read()`` and ``Database.autocommit()``: statements outside a transaction on
-PostgreSQL, a transaction on SQLite."""
+PostgreSQL, a transaction on SQLite; and the pool keeping the connections it opened."""
 
 from __future__ import annotations
 
