@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from escrowd.bootstrap import Container
 from escrowd.jobs.registry import Registry
-from escrowd.jobs.worker import Step, Worker
+from escrowd.jobs.worker import Step, Worker, pause
 from escrowd.logging import get_logger
 
 log = get_logger(__name__)
@@ -119,7 +119,7 @@ async def _jobs(
             )
         except Exception:  # a bug guard: Worker.run logs and survives its own failures
             log.exception("background_jobs_failed", worker=worker.worker_id)
-            await _pause(stop, idle)
+            await pause(stop, idle)
 
 
 async def _repeat(container: Container, step: Step, stop: asyncio.Event, idle: float) -> None:
@@ -132,11 +132,4 @@ async def _repeat(container: Container, step: Step, stop: asyncio.Event, idle: f
         if busy:
             await asyncio.sleep(0)  # let the other loops and the requests have their turn
         else:
-            await _pause(stop, idle)
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
-    with suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await stop.wait()
+            await pause(stop, idle)

@@ -177,8 +177,7 @@ class Worker:
         """The steps, again at once while they find work, else after ``poll_interval``."""
         while not stop_event.is_set():
             if await self._run_steps() == 0:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop_event.wait(), poll_interval)
+                await pause(stop_event, poll_interval)
 
     # ---- running a job ----------------------------------------------------------------------
 
@@ -329,9 +328,7 @@ class Worker:
 
         async def keep() -> None:
             while True:
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(self.lease.total_seconds() / 3):
-                        await done.wait()
+                await pause(done, self.lease.total_seconds() / 3)
                 if done.is_set():
                     return
                 try:
@@ -455,6 +452,13 @@ class Worker:
                 with suppress(asyncio.CancelledError):
                     await steps
         return self.stats
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
+    with suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def _call(run: Callable[[], Awaitable[None]]) -> None:
