@@ -14,6 +14,7 @@ from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
 from escrowd.jobs import IncidentInfo, JobContext, PermanentJobError, Registry, enqueue, service
 from escrowd.jobs.models import Job
+from escrowd.jobs.registry import BatchHandler
 from escrowd.jobs.service import LEASE, claim, complete
 from escrowd.jobs.worker import run_forever, run_once
 from tests.jobs.conftest import (
@@ -463,6 +464,18 @@ async def test_a_batch_handler_that_raises_fails_each_job_of_the_batch(
         assert job.last_error == "ConnectionError: database gone"
 
 
+def recording(calls: list[list[int]]) -> BatchHandler:
+    """A batch handler that succeeds, appending each call's payload numbers (sorted)."""
+
+    async def many(
+        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
+    ) -> list[BaseException | None]:
+        calls.append(sorted(p["n"] for p in payloads))
+        return [None] * len(payloads)
+
+    return many
+
+
 async def test_a_claimed_batch_job_brings_the_rest_of_its_batch_up_to_the_batch_size(
     container: Container, registry: Registry
 ) -> None:
@@ -473,11 +486,7 @@ async def test_a_claimed_batch_job_brings_the_rest_of_its_batch_up_to_the_batch_
     async def one(ctx: JobContext, payload: dict[str, Any]) -> None:
         singles.append(payload["n"])
 
-    async def many(
-        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
-    ) -> list[BaseException | None]:
-        calls.append(sorted(p["n"] for p in payloads))
-        return [None] * len(payloads)
+    many = recording(calls)
 
     registry.add_handler(batched, one, batch=many, batch_size=4)
     registry.add_handler(single, one)
@@ -508,11 +517,7 @@ async def test_a_batch_stays_within_its_size_when_the_claim_takes_that_many_alon
     async def one(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise AssertionError("claimed together, the batch handler runs them")
 
-    async def many(
-        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
-    ) -> list[BaseException | None]:
-        calls.append(sorted(p["n"] for p in payloads))
-        return [None] * len(payloads)
+    many = recording(calls)
 
     registry.add_handler(batched, one, batch=many, batch_size=3)
     for n in range(5):
@@ -525,13 +530,8 @@ async def test_a_batch_stays_within_its_size_when_the_claim_takes_that_many_alon
 def test_a_batch_size_below_one_is_refused(registry: Registry) -> None:
     async def one(ctx: JobContext, payload: dict[str, Any]) -> None: ...
 
-    async def many(
-        ctxs: Sequence[JobContext], payloads: Sequence[dict[str, Any]]
-    ) -> list[BaseException | None]:
-        return [None] * len(payloads)
-
     with pytest.raises(ValueError, match="batch_size"):
-        registry.add_handler(unique_kind("batch_zero"), one, batch=many, batch_size=0)
+        registry.add_handler(unique_kind("batch_zero"), one, batch=recording([]), batch_size=0)
 
 
 async def test_a_renewal_under_way_when_the_body_ends_finishes_instead_of_being_cancelled(
