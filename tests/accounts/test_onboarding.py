@@ -93,13 +93,7 @@ async def test_the_capability_event_processed_first_still_records_the_change_onc
     ``account.updated``, the account still becomes verified with one escrowd event."""
     worker = await make_user(container, role="worker")
     acct = await create_account(client, worker)
-    link = await client.post(
-        f"/v1/accounts/{acct['id']}/onboarding_link",
-        json={"refresh_url": "https://market.test/again", "return_url": RETURN_URL},
-        headers=worker.headers,
-    )
-    assert link.status_code == 200, link.text
-    await browser.onboard(link.json()["url"], outcome="verified")
+    await browser.onboard(await onboarding_url(client, worker, acct["id"]), outcome="verified")
     assert await deliver_pending(container) >= 2
     # Put the capability event first in the processing order (events of the same second are
     # otherwise taken in arrival order).
