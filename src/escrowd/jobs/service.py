@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
@@ -257,16 +257,8 @@ async def claim(
     room = limit - len(lapsed)
     kinds_taken: list[str] = [row.kind for row in lapsed if row.id in taken]
     if room > 0:
-        due_q = (
-            select(Job.id, Job.kind)
-            .where(Job.status == JobStatus.queued.value, Job.run_at <= now)
-            .order_by(Job.run_at, Job.id)
-            .limit(room)
-        )
-        if kinds is not None:
-            due_q = due_q.where(Job.kind.in_(kinds))
-        if skip_locked:
-            due_q = due_q.with_for_update(skip_locked=True)
+        only: list[ColumnElement[bool]] = [Job.kind.in_(kinds)] if kinds is not None else []
+        due_q = _due(Job.id, Job.kind, now=now, where=only, limit=room, skip_locked=skip_locked)
         for job_id, kind in await session.execute(due_q):
             taken.append(job_id)
             kinds_taken.append(kind)
@@ -275,22 +267,10 @@ async def claim(
     # still sends a full batch. Only the rows taken are locked.
     for kind, count in Counter(kinds_taken).items():
         more = (batch_sizes or {}).get(kind, 1) - count
-        if more < 1:
-            continue
-        more_q = (
-            select(Job.id)
-            .where(
-                Job.status == JobStatus.queued.value,
-                Job.run_at <= now,
-                Job.kind == kind,
-                Job.id.not_in(taken),
-            )
-            .order_by(Job.run_at, Job.id)
-            .limit(more)
-        )
-        if skip_locked:
-            more_q = more_q.with_for_update(skip_locked=True)
-        taken.extend((await session.scalars(more_q)).all())
+        if more > 0:
+            same_kind: list[ColumnElement[bool]] = [Job.kind == kind, Job.id.not_in(taken)]
+            more_q = _due(Job.id, now=now, where=same_kind, limit=more, skip_locked=skip_locked)
+            taken.extend((await session.scalars(more_q)).all())
     if not taken:
         return Claim([], incidents)
 
@@ -332,6 +312,24 @@ async def claim(
     ]
     jobs.sort(key=lambda j: (j.run_at, j.id))
     return Claim(jobs, incidents)
+
+
+def _due(
+    *columns: Any,
+    now: datetime,
+    where: Sequence[ColumnElement[bool]],
+    limit: int,
+    skip_locked: bool,
+) -> Select[Any]:
+    """The oldest queued jobs due at ``now`` that also meet ``where``, locked for the claim
+    (skipping rows other claims hold, on PostgreSQL)."""
+    q = (
+        select(*columns)
+        .where(Job.status == JobStatus.queued.value, Job.run_at <= now, *where)
+        .order_by(Job.run_at, Job.id)
+        .limit(limit)
+    )
+    return q.with_for_update(skip_locked=True) if skip_locked else q
 
 
 def _held(job: ClaimedJob) -> ColumnElement[bool]:
