@@ -25,11 +25,8 @@ what posting the request through :class:`Ledger` in its own transaction gives:
 
 from __future__ import annotations
 
-import asyncpg
-from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.util import greenlet_spawn
-
 from escrowd.clock import Clock, SystemClock
+from escrowd.db.driver import autocommit_driver
 from escrowd.db.session import Database
 from escrowd.ledger.domain import LedgerError, Refusal, Transfer, TransferRequest, TransferResult
 from escrowd.ledger.pgstore import post_on
@@ -59,30 +56,10 @@ async def post_autocommit(database: Database, transfers: list[Transfer]) -> bool
     True: written and committed. False: nothing was written (one of them would be refused or
     replayed, or another transaction is creating one of their ids); the general path decides.
     """
-    # The pool's own connection, without SQLAlchemy's Connection around it: no BEGIN is sent
-    # (SQLAlchemy begins lazily, before a statement of its own, and there is none).
-    pooled = await database.engine.raw_connection()
     try:
-        try:
-            posted = await post_on(pooled.driver_connection, transfers)
-        except LedgerError as exc:
-            if exc.refusal is not Refusal.id_in_flight:
-                raise
-            posted = False  # the statement wrote nothing; the general way will replay
-    except (asyncpg.PostgresError, LedgerError):
-        # The server answered: the connection is sound, back to the pool with it.
-        await _release(pooled)
-        raise
-    except BaseException:
-        # Cancelled or cut mid-call: the connection's state is unknown; never reuse it.
-        await greenlet_spawn(pooled.invalidate)
-        raise
-    await _release(pooled)
-    return posted
-
-
-async def _release(pooled: PoolProxiedConnection) -> None:
-    # Returning a connection runs the pool's reset and, past pool_size, closes it; with asyncpg
-    # both await the driver, which only works inside SQLAlchemy's greenlet bridge. Closed
-    # outside it, an overflow connection raises and stays counted as checked out.
-    await greenlet_spawn(pooled.close)
+        async with autocommit_driver(database, sound=(LedgerError,)) as driver:
+            return await post_on(driver, transfers)
+    except LedgerError as exc:
+        if exc.refusal is not Refusal.id_in_flight:
+            raise
+        return False  # the statement wrote nothing; the general way will replay
