@@ -9,9 +9,16 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from starlette.types import Receive, Scope, Send
 from ulid import ULID
 
-from escrowd.api.idempotency import LOCK_SECONDS, IdempotencyKey, request_fingerprint
+from escrowd.api.idempotency import (
+    LOCK_SECONDS,
+    IdempotencyKey,
+    IdempotencyMiddleware,
+    _Claim,
+    request_fingerprint,
+)
 from escrowd.bootstrap import Container
 from escrowd.clock import FrozenClock
 from tests.integration.conftest import (
@@ -140,6 +147,42 @@ async def test_a_key_whose_first_request_died_is_taken_over_after_its_lock(
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.json() == r.json()
     assert await count_rows(container, "organizations") == orgs + 1
+
+
+async def _never_called(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("only the middleware's _finish is used")
+
+
+async def _row(container: Container, key: dict[str, str]) -> IdempotencyKey:
+    async with container.db.transaction() as s:
+        stmt = select(IdempotencyKey).where(IdempotencyKey.key == key["Idempotency-Key"])
+        return (await s.scalars(stmt)).one()
+
+
+async def test_a_first_request_ending_after_a_takeover_leaves_the_retrys_answer(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    owner = await signup(client)
+    key = _key()
+    body = {"name": f"Outlived {ULID()}"}
+    await _in_flight(container, owner, key, body, started_ago=timedelta(seconds=LOCK_SECONDS + 1))
+    first = await _row(container, key)
+    retry = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    assert retry.status_code == 200, retry.text
+
+    # The first request, still running past its lock, ends now: with an answer to store,
+    # then (another run of it) with a refusal that would free the key.
+    middleware = IdempotencyMiddleware(_never_called, container=container)
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    claim = _Claim(first.id, first.locked_until)
+    await middleware._finish(claim, 200, start, b'{"late": true}')
+    await middleware._finish(claim, 400, start | {"status": 400}, b"{}")
+
+    kept = await _row(container, key)
+    assert (kept.state, kept.response_body) == ("done", retry.content)
+    again = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.content == retry.content
 
 
 async def test_two_requests_at_once_with_one_key_create_one_object(

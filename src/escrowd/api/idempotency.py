@@ -43,6 +43,9 @@ from escrowd.bootstrap import Container
 from escrowd.db.base import Base, UTCDateTime
 from escrowd.db.driver import autocommit_driver
 from escrowd.errors import EscrowdError, IdempotencyError, InvalidRequestError
+from escrowd.logging import get_logger
+
+log = get_logger(__name__)
 
 HEADER = b"idempotency-key"
 REPLAYED = b"idempotent-replayed"
@@ -60,11 +63,14 @@ _CLAIM_SQL = (
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
     "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
 )
+# Each acts only on a key still held by the request that claimed it ($2: the lock it set).
 _STORE_SQL = (
-    "UPDATE idempotency_keys SET state = 'done', response_status = $2, response_headers = $3, "
-    "response_body = $4 WHERE id = $1"
+    "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_headers = $4, "
+    "response_body = $5 WHERE id = $1 AND state = 'in_flight' AND locked_until = $2"
 )
-_FORGET_SQL = "DELETE FROM idempotency_keys WHERE id = $1"
+_FORGET_SQL = (
+    "DELETE FROM idempotency_keys WHERE id = $1 AND state = 'in_flight' AND locked_until = $2"
+)
 
 #: Maps the Authorization header (or None) to a stable caller scope such as ``usr_…``.
 ScopeResolver = Callable[[str | None], Awaitable[str]]
@@ -123,6 +129,14 @@ class StoredResponse:
     body: bytes
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """A key this request holds: its row, and the lock it set (a takeover sets a later one)."""
+
+    row_id: int
+    locked_until: datetime
+
+
 class _Replay(Exception):  # noqa: N818 (control flow, not an error)
     def __init__(self, stored: StoredResponse) -> None:
         self.stored = stored
@@ -164,7 +178,7 @@ class IdempotencyMiddleware:
             fingerprint = request_fingerprint(
                 scope["method"], scope["path"], scope.get("query_string", b""), body
             )
-            row_id = await self._claim(caller, key, fingerprint, scope)
+            claim = await self._claim(caller, key, fingerprint, scope)
         except _Replay as replay:
             await _send_replay(replay.stored, send)
             return
@@ -173,7 +187,7 @@ class IdempotencyMiddleware:
             return
 
         status, start, chunks = await _capture(self.app, scope, _replayer(body), send)
-        await self._finish(row_id, status, start, b"".join(chunks))
+        await self._finish(claim, status, start, b"".join(chunks))
         await send(start)
         await send({"type": "http.response.body", "body": b"".join(chunks)})
 
@@ -189,11 +203,11 @@ class IdempotencyMiddleware:
             )
         return key
 
-    async def _claim(self, caller: str, key: str, fingerprint: str, scope: Scope) -> int:
+    async def _claim(self, caller: str, key: str, fingerprint: str, scope: Scope) -> _Claim:
         now = self.container.clock.now()
         ttl = timedelta(seconds=self.container.settings.idempotency_ttl_seconds)
         db = self.container.db
-        fresh = {
+        fresh: dict[str, Any] = {
             "request_hash": fingerprint,
             "method": scope["method"],
             "path": scope["path"][:512],
@@ -212,7 +226,7 @@ class IdempotencyMiddleware:
                 async with autocommit_driver(db) as driver:
                     row_id = await driver.fetchval(_CLAIM_SQL, caller, key, *fresh.values())
                 if row_id is not None:
-                    return int(row_id)
+                    return _Claim(int(row_id), fresh["locked_until"])
             except asyncpg.UniqueViolationError:
                 pass  # a concurrent first request inserted it; look at it below
         claim = (
@@ -226,7 +240,7 @@ class IdempotencyMiddleware:
                 async with db.autocommit() as s:
                     row_id = await s.scalar(claim)
                 if row_id is not None:
-                    return int(row_id)
+                    return _Claim(int(row_id), fresh["locked_until"])
             except IntegrityError:
                 pass  # a concurrent first request inserted it; look at it below
         for _ in range(3):
@@ -237,7 +251,7 @@ class IdempotencyMiddleware:
                     # below waits for a twin's uncommitted takeover to end.
                     row_id = await s.scalar(claim)
                     if row_id is not None:
-                        return int(row_id)
+                        return _Claim(int(row_id), fresh["locked_until"])
                     q = select(IdempotencyKey).where(
                         IdempotencyKey.scope == caller, IdempotencyKey.key == key
                     )
@@ -250,7 +264,7 @@ class IdempotencyMiddleware:
                         # Past its lifetime: the key is free again, for this request.
                         for name, value in fresh.items():
                             setattr(row, name, value)
-                        return row.id
+                        return _Claim(row.id, fresh["locked_until"])
                     if row.request_hash != fingerprint:
                         raise IdempotencyError(
                             "Keys for idempotent requests can only be used with the same "
@@ -277,9 +291,10 @@ class IdempotencyMiddleware:
                             param="Idempotency-Key",
                             headers={"Retry-After": "1"},
                         )
-                    # The first request died without finishing: this retry takes over.
-                    row.locked_until = now + timedelta(seconds=LOCK_SECONDS)
-                    return row.id
+                    # The first request died without finishing: this retry takes over. Its
+                    # lock is later than the first's, so the first can no longer finish.
+                    row.locked_until = fresh["locked_until"]
+                    return _Claim(row.id, row.locked_until)
             except IntegrityError:
                 continue  # a concurrent first request inserted it; look again
         raise IdempotencyError(
@@ -289,8 +304,11 @@ class IdempotencyMiddleware:
             param="Idempotency-Key",
         )
 
-    async def _finish(self, row_id: int, status: int, start: Message, body: bytes) -> None:
-        # One statement by primary key: it needs no transaction around it.
+    async def _finish(self, claim: _Claim, status: int, start: Message, body: bytes) -> None:
+        """Store the answer, or free the key for a refusal: one statement by primary key, which
+        needs no transaction around it. It acts only while the key is still this request's
+        (in flight, with the lock it set): a request that outlived its lock and was taken over
+        by a retry must not overwrite the retry's answer or free its key."""
         db = self.container.db
         store = should_store(status, start.get("headers", []))
         kept = [
@@ -301,23 +319,40 @@ class IdempotencyMiddleware:
         if db.dialect == "postgresql":
             async with autocommit_driver(db) as driver:
                 if store:
-                    await driver.execute(_STORE_SQL, row_id, status, json.dumps(kept), body)
+                    done = await driver.execute(
+                        _STORE_SQL, claim.row_id, claim.locked_until, status, json.dumps(kept), body
+                    )
                 else:
-                    await driver.execute(_FORGET_SQL, row_id)
-            return
-        async with db.autocommit() as s:
-            if not store:
-                await s.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
-                return
-            await s.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.id == row_id)
-                .values(
-                    state="done",
-                    response_status=status,
-                    response_headers=json.dumps(kept),
-                    response_body=body,
-                )
+                    done = await driver.execute(_FORGET_SQL, claim.row_id, claim.locked_until)
+            held = done.split()[-1] != "0"  # the command tag: "UPDATE 1", "DELETE 0"
+        else:
+            mine = (
+                IdempotencyKey.id == claim.row_id,
+                IdempotencyKey.state == "in_flight",
+                IdempotencyKey.locked_until == claim.locked_until,
+            )
+            async with db.autocommit() as s:
+                if store:
+                    result = await s.execute(
+                        update(IdempotencyKey)
+                        .where(*mine)
+                        .values(
+                            state="done",
+                            response_status=status,
+                            response_headers=json.dumps(kept),
+                            response_body=body,
+                        )
+                    )
+                else:
+                    result = await s.execute(delete(IdempotencyKey).where(*mine))
+            held = bool(getattr(result, "rowcount", 0))
+        if not held:
+            log.warning(
+                "idempotency_key_taken_over",
+                row_id=claim.row_id,
+                status=status,
+                reason="a retry took the key over after this request's lock ran out; its "
+                "answer is kept",
             )
 
 
