@@ -78,3 +78,24 @@ async def flushed() -> None:
 
 def statements(seen: collections.Counter[str]) -> int:
     return sum(n for word, n in seen.items() if word != "commits")
+
+
+@contextmanager
+def compiled_forms(engine: AsyncEngine, marker: str) -> Iterator[set[int]]:
+    """The distinct compiled forms SQLAlchemy used for the statements containing ``marker``
+    while the block ran: one when the statement is cached, one per execution when it cannot
+    be (a statement holding its rows in VALUES is compiled anew each time)."""
+    forms: set[int] = set()
+    sync = engine.sync_engine
+
+    def on_cursor(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        if marker in statement and context is not None and context.compiled is not None:
+            forms.add(id(context.compiled))
+
+    event.listen(sync, "before_cursor_execute", on_cursor)
+    try:
+        yield forms
+    finally:
+        event.remove(sync, "before_cursor_execute", on_cursor)

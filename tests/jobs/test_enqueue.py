@@ -14,6 +14,7 @@ from escrowd.jobs import DEFAULT_MAX_ATTEMPTS, NewJob, cancel, enqueue, enqueue_
 from escrowd.jobs.models import Job
 from escrowd.jobs.service import claim
 from tests.jobs.conftest import add_job, job_row, unique_kind
+from tests.statements import compiled_forms
 
 
 class BoomError(Exception):
@@ -78,6 +79,21 @@ async def test_enqueueing_the_same_dedupe_key_twice_is_a_no_op(
     assert other is not None
     assert await _count(container, kind) == 2
     assert json.loads((await job_row(container, first)).payload) == {"n": 1}
+
+
+async def test_enqueue_many_compiles_its_insert_once_whatever_the_number_of_jobs(
+    container: Container, clock: FrozenClock
+) -> None:
+    kind = unique_kind()
+    with compiled_forms(container.db.engine, "INSERT INTO jobs") as forms:
+        for n in (2, 5, 3):  # (one job alone is a form of its own, cached too)
+            async with container.db.transaction() as session:
+                added = await enqueue_many(
+                    session, clock=clock, jobs=[NewJob(kind, {"n": i}) for i in range(n)]
+                )
+            assert len(added) == n
+    assert len(forms) == 1  # a statement SQLAlchemy could cache, not one per row count
+    assert await _count(container, kind) == 10
 
 
 async def test_enqueue_many_adds_each_job_once_per_dedupe_key_in_the_callers_transaction(

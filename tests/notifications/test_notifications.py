@@ -24,6 +24,7 @@ from tests.notifications.conftest import (
     notify,
     send_emails,
 )
+from tests.statements import compiled_forms
 
 
 async def _count(ctx: Ctx, escrow_id: str) -> int:
@@ -309,3 +310,25 @@ async def test_notify_new_makes_what_the_sweep_would(ctx: Ctx, smtp: SmtpServer)
     assert await _count(ctx, escrow["id"]) == 3
     await notify(ctx.container)
     assert await _count(ctx, escrow["id"]) == 3
+
+
+async def test_the_sweep_compiles_its_insert_once_whatever_the_number_of_rows(
+    ctx: Ctx, smtp: SmtpServer
+) -> None:
+    alice = await payer(ctx)
+    bob = person(ctx, await verified_payee(ctx))
+    carol = person(ctx, await verified_payee(ctx))
+    await notify(ctx.container)  # what earlier tests left
+    made: list[int] = []
+    with compiled_forms(ctx.container.db.engine, "INSERT INTO notifications") as forms:
+        rounds: list[list[tuple[str | None, int]]] = [
+            [(bob.id, 1000)],
+            [(bob.id, 1000), (carol.id, 2000)],
+        ]
+        for payees in rounds:
+            escrow = await funded(ctx, alice, payees, description="Rows")
+            await settle(ctx.container)
+            await notify(ctx.container)
+            made.append(await _count(ctx, escrow["id"]))
+    assert made == [3, 4]  # the payer's two and one per payee: rounds of different sizes
+    assert len(forms) == 1  # a statement SQLAlchemy could cache, not one per row count

@@ -19,9 +19,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
@@ -63,6 +63,9 @@ class Made:
     id: str
     user_id: str
     type: str
+
+
+_NOTIFICATIONS = cast(Table, Notification.__table__)
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -289,13 +292,14 @@ async def notify_batch(
     rows = [row for event, drafts in wanted for row in _rows(event, drafts, users)]
     made: list[Made] = []
     if rows:
+        # The rows as executemany parameters, so the statement is compiled once (SQLAlchemy
+        # cannot cache one that holds its rows in VALUES); it is still one multi-row INSERT.
+        t = _NOTIFICATIONS.c
         inserted = await session.execute(
-            _insert(session)(Notification)
-            .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=[Notification.event_id, Notification.user_id, Notification.type]
-            )
-            .returning(Notification.id, Notification.user_id, Notification.type)
+            _insert(session)(_NOTIFICATIONS)
+            .on_conflict_do_nothing(index_elements=[t.event_id, t.user_id, t.type])
+            .returning(t.id, t.user_id, t.type),
+            rows,
         )
         made = [Made(r.id, r.user_id, r.type) for r in inserted.all()]
     if email and made:
