@@ -14,9 +14,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, Table, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +55,9 @@ DISABLED_MANUAL: Final = "manual"
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -360,15 +363,15 @@ async def _deliveries_for(
     ]
     if not values:
         return 0
+    # The rows as executemany parameters: one statement SQLAlchemy compiles once (it cannot
+    # cache one holding its rows in VALUES), still sent as one multi-row INSERT.
+    t = _DELIVERIES.c
     stmt = (
-        _insert(session)(WebhookDelivery)
-        .values(values)
-        .on_conflict_do_nothing(
-            index_elements=[WebhookDelivery.endpoint_id, WebhookDelivery.event_id]
-        )
-        .returning(WebhookDelivery.id)
+        _insert(session)(_DELIVERIES)
+        .on_conflict_do_nothing(index_elements=[t.endpoint_id, t.event_id])
+        .returning(t.id)
     )
-    made = list((await session.scalars(stmt)).all())
+    made = list((await session.execute(stmt, values)).scalars().all())
     await jobs.enqueue_many(
         session,
         clock=clock,
