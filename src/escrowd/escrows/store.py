@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, literal, or_, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -57,25 +67,44 @@ _SIDES = union_all(select(literal(0).label("side")), select(literal(1).label("si
 )
 
 
+_ESCROW_ID: BindParameter[str] = bindparam("escrow_id")
+
+
+def _escrow_query(*, lock: bool) -> Select[Escrow]:
+    q = select(Escrow).where(Escrow.id == _ESCROW_ID).options(lazyload(Escrow.allocations))
+    return q.with_for_update() if lock else q
+
+
+def _sides_query(*, releases: bool) -> Select[Allocation, Operation]:
+    wanted: ColumnElement[bool] = Operation.status.in_(OPEN_OPS)
+    if releases:
+        wanted = or_(wanted, Operation.kind == OpKind.release.value)
+    return (
+        select(Allocation, Operation)
+        .select_from(_SIDES)
+        .outerjoin(Allocation, and_(_SIDES.c.side == 0, Allocation.escrow_id == _ESCROW_ID))
+        .outerjoin(Operation, and_(_SIDES.c.side == 1, Operation.escrow_id == _ESCROW_ID, wanted))
+        .order_by(_SIDES.c.side, Allocation.position, Operation.created_at, Operation.key)
+    )
+
+
+# The book's two statements, built once with the escrow's id as a parameter: every money
+# operation loads a book twice, and building both statements with their cache keys (which a
+# built statement keeps) took 0.56 ms of CPU per book.
+_SIDES_QUERY = {releases: _sides_query(releases=releases) for releases in (False, True)}
+_ESCROW_QUERY = {lock: _escrow_query(lock=lock) for lock in (False, True)}
+
+
 async def _allocations_and_ops(
     session: AsyncSession, escrow_id: str, *, releases: bool
 ) -> tuple[list[Allocation], list[Operation]]:
     """The escrow's allocations and its open operations (with ``releases``, its release
     operations of every status too), in one statement: rows of side 0 carry an allocation
     (or none), rows of side 1 an operation (or none)."""
-    wanted: ColumnElement[bool] = Operation.status.in_(OPEN_OPS)
-    if releases:
-        wanted = or_(wanted, Operation.kind == OpKind.release.value)
-    stmt = (
-        select(Allocation, Operation)
-        .select_from(_SIDES)
-        .outerjoin(Allocation, and_(_SIDES.c.side == 0, Allocation.escrow_id == escrow_id))
-        .outerjoin(Operation, and_(_SIDES.c.side == 1, Operation.escrow_id == escrow_id, wanted))
-        .order_by(_SIDES.c.side, Allocation.position, Operation.created_at, Operation.key)
-    )
     allocations: list[Allocation] = []
     ops: list[Operation] = []
-    for allocation, op in await session.execute(stmt):
+    rows = await session.execute(_SIDES_QUERY[releases], {"escrow_id": escrow_id})
+    for allocation, op in rows:
         if allocation is not None:
             allocations.append(allocation)
         if op is not None:
@@ -95,10 +124,8 @@ async def book_of(
     locking statement, by a join, would not: PostgreSQL re-reads the locked row after the
     wait but returns the joined rows as the statement's snapshot had them, before it.)
     """
-    stmt = select(Escrow).where(Escrow.id == escrow_id).options(lazyload(Escrow.allocations))
-    if lock:
-        stmt = stmt.with_for_update()
-    escrow = (await session.scalars(stmt)).one_or_none()
+    found = await session.scalars(_ESCROW_QUERY[lock], {"escrow_id": escrow_id})
+    escrow = found.one_or_none()
     if escrow is None:
         raise not_found(escrow_id)
     allocations, ops = await _allocations_and_ops(session, escrow_id, releases=releases)
