@@ -56,7 +56,8 @@ MAX_KEY_LENGTH = 255
 _NOT_REPLAYED_HEADERS = {b"request-id", b"content-length", REPLAYED}
 
 # The claim and the stored answer on PostgreSQL, sent straight to asyncpg (db/driver.py): every
-# POST runs both, and SQLAlchemy's own work per statement cost three times the statement's.
+# POST runs both, and through an ORM session the claim took 1.5 ms of CPU, 0.3 ms this way
+# (bench/statement_paths.py).
 _CLAIM_SQL = (
     "INSERT INTO idempotency_keys (scope, key, request_hash, method, path, state, "
     "response_status, response_headers, response_body, created_at, locked_until, expires_at) "

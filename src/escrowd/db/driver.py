@@ -3,11 +3,12 @@
 For the statements every request or every delivery runs once, alone — an ``Idempotency-Key``'s
 claim and stored answer, an inbound webhook's row, a plain ledger transfer. SQLAlchemy's
 per-statement work (an ``AsyncSession`` or ``Connection`` to build, the statement's cache key,
-parameter processing, the greenlet bridge, result wrapping) cost 1.2 ms of CPU for such an
-``INSERT`` on the benchmark machine, against 0.36 ms straight to asyncpg with the same pool
-checkout. A statement sent here is the whole unit of work: no ``BEGIN`` or ``COMMIT`` is sent
-(SQLAlchemy begins lazily, before a statement of its own, and there is none), so never use it
-for two statements that must hold or fail together.
+parameter processing, the greenlet bridge, result wrapping) cost 1.5 ms of CPU for such an
+``INSERT`` through an ORM session and 1.0 ms through a Core connection on the benchmark
+machine, against 0.3 ms straight to asyncpg with the same pool checkout
+(``bench/statement_paths.py``). A statement sent here is the whole unit of work: no
+``BEGIN`` or ``COMMIT`` is sent (SQLAlchemy begins lazily, before a statement of its own, and
+there is none), so never use it for two statements that must hold or fail together.
 
 SQLite has no such path: callers keep their SQLAlchemy statement there (``Database.dialect``).
 """
