@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import ExecuteStyle
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START"}
@@ -36,9 +37,11 @@ def counted(engine: AsyncEngine) -> Iterator[collections.Counter[str]]:
     def on_cursor(
         conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
     ) -> None:
-        # asyncpg logs an executemany itself (below); a single statement it sends prepared,
-        # which its query loggers do not see.
-        if "sandbox_" not in statement and not (postgres and executemany):
+        # asyncpg logs a driver-level executemany itself (below); anything else SQLAlchemy
+        # sends prepared, which its query loggers do not see: a single statement, or a batch
+        # of an INSERT's rows with RETURNING ("insertmanyvalues", flagged executemany too).
+        driver_many = context is not None and context.execute_style is ExecuteStyle.EXECUTEMANY
+        if "sandbox_" not in statement and not (postgres and driver_many):
             seen[_word(statement)] += 1
 
     def on_query(record: Any) -> None:
@@ -81,18 +84,20 @@ def statements(seen: collections.Counter[str]) -> int:
 
 
 @contextmanager
-def compiled_forms(engine: AsyncEngine, marker: str) -> Iterator[set[int]]:
+def compiled_forms(engine: AsyncEngine, marker: str) -> Iterator[list[Any]]:
     """The distinct compiled forms SQLAlchemy used for the statements containing ``marker``
     while the block ran: one when the statement is cached, one per execution when it cannot
-    be (a statement holding its rows in VALUES is compiled anew each time)."""
-    forms: set[int] = set()
+    be (a statement holding its rows in VALUES is compiled anew each time). The forms are
+    kept, not their ids: a form compiled and freed could leave its id to the next one."""
+    forms: list[Any] = []
     sync = engine.sync_engine
 
     def on_cursor(
         conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
     ) -> None:
-        if marker in statement and context is not None and context.compiled is not None:
-            forms.add(id(context.compiled))
+        compiled = getattr(context, "compiled", None)
+        if marker in statement and compiled is not None and all(f is not compiled for f in forms):
+            forms.append(compiled)
 
     event.listen(sync, "before_cursor_execute", on_cursor)
     try:
