@@ -1,8 +1,9 @@
 """``autocommit_driver``: one pooled asyncpg connection, each statement its own transaction.
 
 A statement sent through it is committed when it returns (no BEGIN, no COMMIT); a server error
-leaves the connection sound and back in the pool; a cancelled call leaves its state unknown, so
-the connection is closed, never handed to the next caller; SQLite has no such path.
+leaves the connection sound and back in the pool; a cancelled call leaves its state unknown, and
+a block that left a transaction open leaves it mid-transaction, so in both cases the connection
+is closed, never handed to the next caller; SQLite has no such path.
 """
 
 from __future__ import annotations
@@ -64,6 +65,24 @@ async def test_a_server_error_hands_the_connection_back_for_reuse(postgres_url: 
         with pytest.raises(LookupError):
             await _decide_after_a_statement(db)
         assert await _backend_pid(db) == before
+    finally:
+        await db.dispose()
+
+
+async def test_a_block_leaving_a_transaction_open_closes_its_connection(
+    postgres_url: str,
+) -> None:
+    db = Database(postgres_url, pool_size=1)
+    pool = db.engine.pool
+    try:
+        before = await _backend_pid(db)
+        async with autocommit_driver(db) as driver:
+            await driver.execute("BEGIN")  # SQLAlchemy did not begin it and would not end it
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        after = await _backend_pid(db)
+        assert after != before  # closed, not handed on mid-transaction
+        async with autocommit_driver(db) as driver:
+            assert not driver.is_in_transaction()
     finally:
         await db.dispose()
 

@@ -50,6 +50,12 @@ async def autocommit_driver(
 
 
 async def _release(pooled: PoolProxiedConnection) -> None:
+    driver: asyncpg.Connection = pooled.driver_connection
+    if driver.is_closed() or driver.is_in_transaction():
+        # The server ended the session (an error it answered with), or the block left a
+        # transaction open that SQLAlchemy, which did not begin it, would not roll back.
+        await greenlet_spawn(pooled.invalidate)
+        return
     # Returning a connection runs the pool's reset and, past pool_size, closes it; with asyncpg
     # both await the driver, which only works inside SQLAlchemy's greenlet bridge. Closed
     # outside it, an overflow connection raises and stays counted as checked out.
