@@ -185,6 +185,41 @@ async def test_a_first_request_ending_after_a_takeover_leaves_the_retrys_answer(
     assert again.content == retry.content
 
 
+async def test_a_first_request_ending_while_its_retry_still_runs_leaves_the_key_to_it(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    owner = await signup(client)
+    key = _key()
+    body = {"name": f"Outlived {ULID()}"}
+    await _in_flight(container, owner, key, body, started_ago=timedelta(seconds=LOCK_SECONDS + 1))
+    first = await _row(container, key)
+    middleware = IdempotencyMiddleware(_never_called, container=container)
+    fingerprint = request_fingerprint("POST", "/v1/organizations", b"", json.dumps(body).encode())
+    retry = await middleware._claim(
+        owner.id,
+        key["Idempotency-Key"],
+        fingerprint,
+        {"method": "POST", "path": "/v1/organizations"},
+    )
+    assert retry.locked_until > first.locked_until  # taken over, still running
+
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    late = _Claim(first.id, first.locked_until)
+    await middleware._finish(late, 200, start, b'{"late": true}')
+    await middleware._finish(late, 400, start | {"status": 400}, b"{}")
+    row = await _row(container, key)
+    assert (row.state, row.response_body, row.locked_until) == (
+        "in_flight",
+        None,
+        retry.locked_until,
+    )
+
+    await middleware._finish(retry, 200, start, b'{"retry": true}')
+    again = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.content == b'{"retry": true}'
+
+
 async def test_two_requests_at_once_with_one_key_create_one_object(
     client: httpx.AsyncClient, container: Container
 ) -> None:

@@ -90,7 +90,7 @@ async def store(
         # delivery runs it, and SQLAlchemy's work around it cost more than the statement.
         values["headers"] = json.dumps(values["headers"])
         async with autocommit_driver(db) as driver:
-            inserted = await driver.fetchval(_STORE_SQL, *values.values())
+            inserted = await driver.fetchval(_STORE_SQL, *(values[c] for c in _STORE_COLUMNS))
         return inserted is not None
     stmt = (
         sqlite_insert(InboundWebhookEvent)
@@ -103,10 +103,25 @@ async def store(
     return inserted is not None
 
 
+_STORE_COLUMNS = (
+    "provider",
+    "event_id",
+    "type",
+    "kind",
+    "account",
+    "object_id",
+    "object_type",
+    "event_created",
+    "raw_body",
+    "headers",
+    "received_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+)
 _STORE_SQL = (
-    "INSERT INTO inbound_webhook_events (provider, event_id, type, kind, account, object_id, "
-    "object_type, event_created, raw_body, headers, received_at, status, attempts, "
-    "next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+    f"INSERT INTO inbound_webhook_events ({', '.join(_STORE_COLUMNS)}) "  # noqa: S608 (constants)
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_STORE_COLUMNS) + 1))}) "
     "ON CONFLICT (provider, event_id) DO NOTHING RETURNING id"
 )
 
