@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -159,28 +160,51 @@ async def _row(container: Container, key: dict[str, str]) -> IdempotencyKey:
         return (await s.scalars(stmt)).one()
 
 
-async def test_a_first_request_ending_after_a_takeover_leaves_the_retrys_answer(
-    client: httpx.AsyncClient, container: Container
-) -> None:
+@dataclass
+class _Outlived:
+    """A first request (of ``body`` with ``key``) still running past its lock: ``late`` is
+    the claim it holds, ``middleware`` the one it runs in."""
+
+    owner: Account
+    key: dict[str, str]
+    body: dict[str, str]
+    late: _Claim
+    middleware: IdempotencyMiddleware
+
+
+async def _outlived(client: httpx.AsyncClient, container: Container) -> _Outlived:
     owner = await signup(client)
     key = _key()
     body = {"name": f"Outlived {ULID()}"}
     await _in_flight(container, owner, key, body, started_ago=timedelta(seconds=LOCK_SECONDS + 1))
     first = await _row(container, key)
-    retry = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    middleware = IdempotencyMiddleware(_never_called, container=container)
+    return _Outlived(owner, key, body, _Claim(first.id, first.locked_until), middleware)
+
+
+_START = {"type": "http.response.start", "status": 200, "headers": []}
+
+
+async def _ends_late(first: _Outlived) -> None:
+    """The first request ends now: with an answer to store, then (another run of it) with a
+    refusal that would free the key."""
+    await first.middleware._finish(first.late, 200, _START, b'{"late": true}')
+    await first.middleware._finish(first.late, 400, _START | {"status": 400}, b"{}")
+
+
+async def test_a_first_request_ending_after_a_takeover_leaves_the_retrys_answer(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    first = await _outlived(client, container)
+    headers = first.owner.headers | first.key
+    retry = await client.post("/v1/organizations", json=first.body, headers=headers)
     assert retry.status_code == 200, retry.text
 
-    # The first request, still running past its lock, ends now: with an answer to store,
-    # then (another run of it) with a refusal that would free the key.
-    middleware = IdempotencyMiddleware(_never_called, container=container)
-    start = {"type": "http.response.start", "status": 200, "headers": []}
-    claim = _Claim(first.id, first.locked_until)
-    await middleware._finish(claim, 200, start, b'{"late": true}')
-    await middleware._finish(claim, 400, start | {"status": 400}, b"{}")
+    await _ends_late(first)
 
-    kept = await _row(container, key)
+    kept = await _row(container, first.key)
     assert (kept.state, kept.response_body) == ("done", retry.content)
-    again = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    again = await client.post("/v1/organizations", json=first.body, headers=headers)
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.content == retry.content
 
@@ -188,34 +212,29 @@ async def test_a_first_request_ending_after_a_takeover_leaves_the_retrys_answer(
 async def test_a_first_request_ending_while_its_retry_still_runs_leaves_the_key_to_it(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    owner = await signup(client)
-    key = _key()
-    body = {"name": f"Outlived {ULID()}"}
-    await _in_flight(container, owner, key, body, started_ago=timedelta(seconds=LOCK_SECONDS + 1))
-    first = await _row(container, key)
-    middleware = IdempotencyMiddleware(_never_called, container=container)
-    fingerprint = request_fingerprint("POST", "/v1/organizations", b"", json.dumps(body).encode())
-    retry = await middleware._claim(
-        owner.id,
-        key["Idempotency-Key"],
+    first = await _outlived(client, container)
+    fingerprint = request_fingerprint(
+        "POST", "/v1/organizations", b"", json.dumps(first.body).encode()
+    )
+    retry = await first.middleware._claim(
+        first.owner.id,
+        first.key["Idempotency-Key"],
         fingerprint,
         {"method": "POST", "path": "/v1/organizations"},
     )
-    assert retry.locked_until > first.locked_until  # taken over, still running
+    assert retry.locked_until > first.late.locked_until  # taken over, still running
 
-    start = {"type": "http.response.start", "status": 200, "headers": []}
-    late = _Claim(first.id, first.locked_until)
-    await middleware._finish(late, 200, start, b'{"late": true}')
-    await middleware._finish(late, 400, start | {"status": 400}, b"{}")
-    row = await _row(container, key)
+    await _ends_late(first)
+    row = await _row(container, first.key)
     assert (row.state, row.response_body, row.locked_until) == (
         "in_flight",
         None,
         retry.locked_until,
     )
 
-    await middleware._finish(retry, 200, start, b'{"retry": true}')
-    again = await client.post("/v1/organizations", json=body, headers=owner.headers | key)
+    await first.middleware._finish(retry, 200, _START, b'{"retry": true}')
+    headers = first.owner.headers | first.key
+    again = await client.post("/v1/organizations", json=first.body, headers=headers)
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.content == b'{"retry": true}'
 
