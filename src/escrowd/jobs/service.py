@@ -17,14 +17,15 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, Table, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
 from escrowd.clock import Clock
+from escrowd.db.inserts import insert_new
 from escrowd.jobs import backoff, incidents
 from escrowd.jobs.models import Job, JobStatus
 from escrowd.jobs.registry import IncidentInfo, JobInfo, check_name
@@ -122,9 +123,6 @@ def _job_values(job: NewJob, now: datetime) -> dict[str, Any]:
     }
 
 
-_JOBS = cast(Table, Job.__table__)
-
-
 async def enqueue_many(session: AsyncSession, *, clock: Clock, jobs: Sequence[NewJob]) -> list[str]:
     """``enqueue`` for several jobs in one INSERT; returns the ids of the jobs added.
 
@@ -143,16 +141,8 @@ async def enqueue_many(session: AsyncSession, *, clock: Clock, jobs: Sequence[Ne
         rows.append(values)
     if not rows:
         return []
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    # The rows as executemany parameters of one statement, not a VALUES list in it: SQLAlchemy
-    # cannot cache a statement holding its rows, so it compiled it anew on every call (about
-    # 1 ms); this one compiles once and is sent as multi-row VALUES all the same.
-    stmt = (
-        insert(_JOBS)
-        .on_conflict_do_nothing(index_elements=[_JOBS.c.dedupe_key])
-        .returning(_JOBS.c.id)
-    )
-    return list((await session.execute(stmt, rows)).scalars().all())
+    added = await insert_new(session, Job, rows, conflict=("dedupe_key",), returning=("id",))
+    return [row.id for row in added]
 
 
 async def cancel(session: AsyncSession, dedupe_key: str) -> bool:

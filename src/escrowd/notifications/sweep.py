@@ -19,14 +19,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
 from escrowd.clock import Clock
+from escrowd.db.inserts import insert_new
 from escrowd.escrows.models import Allocation, Escrow
 from escrowd.events.models import Event
 from escrowd.ids import Prefix, has_prefix, new_id
@@ -63,9 +64,6 @@ class Made:
     id: str
     user_id: str
     type: str
-
-
-_NOTIFICATIONS = cast(Table, Notification.__table__)
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -292,16 +290,14 @@ async def notify_batch(
     rows = [row for event, drafts in wanted for row in _rows(event, drafts, users)]
     made: list[Made] = []
     if rows:
-        # The rows as executemany parameters, so the statement is compiled once (SQLAlchemy
-        # cannot cache one that holds its rows in VALUES); it is still one multi-row INSERT.
-        t = _NOTIFICATIONS.c
-        inserted = await session.execute(
-            _insert(session)(_NOTIFICATIONS)
-            .on_conflict_do_nothing(index_elements=[t.event_id, t.user_id, t.type])
-            .returning(t.id, t.user_id, t.type),
+        inserted = await insert_new(
+            session,
+            Notification,
             rows,
+            conflict=("event_id", "user_id", "type"),
+            returning=("id", "user_id", "type"),
         )
-        made = [Made(r.id, r.user_id, r.type) for r in inserted.all()]
+        made = [Made(r.id, r.user_id, r.type) for r in inserted]
     if email and made:
         out = await _opted_out(session, made)
         await jobs.enqueue_many(

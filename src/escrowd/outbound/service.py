@@ -14,15 +14,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from sqlalchemy import Select, Table, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock, unix
 from escrowd.config import Environment, Settings
+from escrowd.db.inserts import insert_new
 from escrowd.errors import ConflictError, NotFoundError
 from escrowd.events.models import Event
 from escrowd.events.schemas import Event as EventObject
@@ -55,13 +55,6 @@ DISABLED_MANUAL: Final = "manual"
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
-
-
-_DELIVERIES = cast(Table, WebhookDelivery.__table__)
-
-
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
 
 
 # ---- endpoints ------------------------------------------------------------------------------
@@ -363,15 +356,14 @@ async def _deliveries_for(
     ]
     if not values:
         return 0
-    # The rows as executemany parameters: one statement SQLAlchemy compiles once (it cannot
-    # cache one holding its rows in VALUES), still sent as one multi-row INSERT.
-    t = _DELIVERIES.c
-    stmt = (
-        _insert(session)(_DELIVERIES)
-        .on_conflict_do_nothing(index_elements=[t.endpoint_id, t.event_id])
-        .returning(t.id)
+    inserted = await insert_new(
+        session,
+        WebhookDelivery,
+        values,
+        conflict=("endpoint_id", "event_id"),
+        returning=("id",),
     )
-    made = list((await session.execute(stmt, values)).scalars().all())
+    made = [row.id for row in inserted]
     await jobs.enqueue_many(
         session,
         clock=clock,
