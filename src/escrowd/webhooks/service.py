@@ -87,7 +87,8 @@ async def store(
     db = container.db
     if db.dialect == "postgresql":
         # One statement that commits on its own, straight to asyncpg (db/driver.py): every
-        # delivery runs it, and SQLAlchemy's work around it cost more than the statement.
+        # delivery runs it, and SQLAlchemy's work around such an INSERT cost 1.0-1.5 ms of CPU
+        # against 0.3 ms (bench/statement_paths.py).
         values["headers"] = json.dumps(values["headers"])
         async with autocommit_driver(db) as driver:
             inserted = await driver.fetchval(_STORE_SQL, *(values[c] for c in _STORE_COLUMNS))
