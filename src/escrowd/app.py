@@ -122,9 +122,6 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     openapi.install(app)
     docs_pages.install(app)
     app.include_router(home_router)
-    flows = {f.name for f in marketplace.choose(container.settings.marketplaces)}
-    install_web(app, flows=flows)  # the web app's pages under /app
-    app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API
     app.include_router(health_router)
     routers = [
         *user_routers,
@@ -151,6 +148,11 @@ def create_app(container: Container | None = None, *, background: bool = True) -
     ]
     for router in routers:
         app.include_router(router, prefix="/v1")
+    # The pages after the API: a request is matched against the routes one by one, in order,
+    # and API calls are the many; none of the pages' paths (under /app) overlaps theirs.
+    flows = {f.name for f in marketplace.choose(container.settings.marketplaces)}
+    install_web(app, flows=flows)  # the web app's pages under /app
+    app.include_router(onboarding_refresh_router)  # a page for payees' browsers, not the API
 
     if container.sandbox is not None:
         loops.append(background_work.Loop(deliver_pending))
