@@ -127,6 +127,16 @@ def test_a_token_signed_with_another_secret_is_refused(
     assert "not signed by this server" in _refused(token, settings, clock).message
 
 
+def test_a_token_verified_before_is_refused_once_the_secret_changes(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    # A verified token is remembered; the secret it was verified with is part of what is.
+    issued = tokens.issue(settings=settings, clock=clock, user_id="usr_X", role="client")
+    assert tokens.decode(issued.token, settings=settings, clock=clock).sub == "usr_X"
+    rotated = Settings(env=Environment.test, secret_key="a-rotated-secret-key-0123456789-abcdef")
+    assert "not signed by this server" in _refused(issued.token, rotated, clock).message
+
+
 def test_a_tampered_payload_is_refused(settings: Settings, clock: FrozenClock) -> None:
     issued = tokens.issue(settings=settings, clock=clock, user_id="usr_X", role="client")
     header, _, signature = issued.token.split(".")

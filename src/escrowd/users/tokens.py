@@ -8,6 +8,7 @@ against escrowd's clock, so tests (and the sandbox's test clock) can move time.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -78,16 +79,31 @@ def issue(*, settings: Settings, clock: Clock, user_id: str, role: str) -> Issue
 
 def decode(token: str, *, settings: Settings, clock: Clock) -> TokenClaims:
     """Verified claims, or :class:`AuthenticationError` saying what to do."""
+    claims = _verified(token, settings.secret_key, settings.jwt_audience, settings.jwt_issuer)
+    now = unix(clock.now())
+    if claims.expires_at <= now:
+        raise _invalid("expired", code="token_expired")
+    if claims.issued_at > now + LEEWAY_SECONDS:
+        raise _invalid("issued in the future (check the server clocks)")
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, secret_key: str, audience: str, issuer: str) -> TokenClaims:
+    """The signature and the claims' shape checked: the same answer for the same token and
+    key, so it is kept (a request's token is decoded twice, by the idempotency middleware and
+    by the route, and a client sends it again and again). A refusal raises and is not kept.
+    Time is not checked here: ``decode`` checks it against the clock on every call."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            settings.secret_key,
+            secret_key,
             algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={
                 "require": _REQUIRED,
-                # Time is checked below against escrowd's clock, not the host's.
+                # Time is checked by decode, against escrowd's clock, not the host's.
                 "verify_exp": False,
                 "verify_iat": False,
                 "verify_nbf": False,
@@ -116,9 +132,4 @@ def decode(token: str, *, settings: Settings, clock: Clock) -> TokenClaims:
         raise _invalid("malformed")
     assert isinstance(iat, int)
     assert isinstance(exp, int)
-    now = unix(clock.now())
-    if exp <= now:
-        raise _invalid("expired", code="token_expired")
-    if iat > now + LEEWAY_SECONDS:
-        raise _invalid("issued in the future (check the server clocks)")
     return TokenClaims(sub=sub, role=role, jti=jti, issued_at=iat, expires_at=exp)
