@@ -31,6 +31,7 @@ from escrowd.errors import AuthenticationError, PermissionDeniedError
 from escrowd.users import tokens
 from escrowd.users.api_keys import service as api_keys
 from escrowd.users.api_keys.domain import looks_like_api_key
+from escrowd.users.lookup import user_by_id
 from escrowd.users.models import User
 
 __all__ = [
@@ -100,7 +101,10 @@ async def resolve(
         )
         return Principal.of_api_key(key.id)
     claims = tokens.decode(credential, settings=container.settings, clock=container.clock)
-    user = await session.get(User, claims.sub)
+    return _active(await session.get(User, claims.sub))
+
+
+def _active(user: User | None) -> Principal:
     if user is None or user.disabled:
         raise _inactive_user()
     return Principal.of_user(user)
@@ -240,7 +244,9 @@ async def get_caller(
     container: ContainerDep,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The authenticated caller, resolved in its own short transaction.
+    """The authenticated caller, resolved before and outside the route's unit of work: a user
+    token by one read of its user (``escrowd.users.lookup``), an API key in a short transaction
+    that records its use.
 
     For routes that call a payment provider: they must not hold a transaction open across the
     call (on SQLite the in-process sandbox needs the write lock), so they cannot use
@@ -249,14 +255,15 @@ async def get_caller(
     authorization = request.headers.get("authorization")
     if authorization is None:
         return await get_principal(None)  # raises the standard 401
-    if looks_like_api_key(_credential(authorization)):
+    credential = _credential(authorization)
+    if looks_like_api_key(credential):
         # An API key's use is recorded (``touch``): a write, so a transaction.
         async with container.db.transaction() as session:
             principal = await resolve(session, container=container, authorization=authorization)
     else:
-        # A user token needs one read of its user: no transaction around it.
-        async with container.db.read() as session:
-            principal = await resolve(session, container=container, authorization=authorization)
+        # A user token needs one read of its user: no transaction, no session around it.
+        claims = tokens.decode(credential, settings=container.settings, clock=container.clock)
+        principal = _active(await user_by_id(container.db, claims.sub))
     request.state.principal = principal
     return principal
 
