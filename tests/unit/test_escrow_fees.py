@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
@@ -249,6 +250,59 @@ def test_bad_policies_are_refused_naming_the_field(
     with pytest.raises(InvalidRequestError) as info:
         FeePolicy.from_dict(data)
     assert (info.value.param, info.value.code, info.value.http_status) == (param, code, 400)
+
+
+def test_an_override_takes_exactly_the_fields_of_a_policy() -> None:
+    # Both are checked against one list of names: they must stay the same fields.
+    assert [f.name for f in fields(FeeOverride)] == [f.name for f in fields(FeePolicy)]
+    with pytest.raises(InvalidRequestError) as info:
+        FeeOverride.from_dict({"percent": 15})
+    assert (info.value.param, info.value.code) == ("fee_policy[percent]", "parameter_unknown")
+
+
+_BREAKDOWN = {
+    "gross": 1000,
+    "platform_fee": 150,
+    "processing_cost": 59,
+    "processing_bearer": "platform",
+    "payee_processing": 0,
+    "surcharge": 0,
+    "platform_processing": 59,
+    "net": 850,
+}
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        "gross",
+        "platform_fee",
+        "processing_cost",
+        "payee_processing",
+        "surcharge",
+        "platform_processing",
+        "net",
+    ],
+)
+@pytest.mark.parametrize("bad", [-1, True, 1.0, "1"])
+def test_a_breakdown_refuses_a_figure_that_is_not_a_non_negative_integer(
+    figure: str, bad: object
+) -> None:
+    AllocationBreakdown(**_BREAKDOWN)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="non-negative integers"):
+        AllocationBreakdown(**{**_BREAKDOWN, figure: bad})  # type: ignore[arg-type]
+
+
+def test_a_breakdown_minus_another_is_taken_figure_by_figure() -> None:
+    whole = AllocationBreakdown(**_BREAKDOWN)  # type: ignore[arg-type]
+    part, rest = whole.take(400)
+    assert rest == whole.minus(part)
+    assert whole.minus(whole) == AllocationBreakdown(
+        **{k: 0 if k != "processing_bearer" else "platform" for k in _BREAKDOWN}  # type: ignore[arg-type]
+    )
+    for name, value in _BREAKDOWN.items():
+        if name != "processing_bearer":
+            assert getattr(part, name) + getattr(rest, name) == value
 
 
 def test_allocations_must_add_up_to_the_escrow_amount() -> None:

@@ -100,8 +100,8 @@ class FeePolicy:
     processing_base: ProcessingBase = "gross"
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            object.__setattr__(self, f.name, _check_field(f.name, getattr(self, f.name)))
+        for name in _POLICY_FIELDS:
+            object.__setattr__(self, name, _check_field(name, getattr(self, name)))
         if self.processing_bearer == "payer" and self.processing_mode != "flat_rate":
             raise _bad(
                 "a payer can bear the processing cost only at a flat rate: the surcharge must be "
@@ -116,6 +116,10 @@ class FeePolicy:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, param: str = "fee_policy") -> FeePolicy:
         return _load(cls, data, param)
+
+
+#: FeePolicy's fields (and FeeOverride's: the same names), read once.
+_POLICY_FIELDS: Final = tuple(f.name for f in fields(FeePolicy))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,7 @@ class FeeOverride:
             object.__setattr__(self, name, _check_field(name, value))
 
     def set_fields(self) -> dict[str, Any]:
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+        return {n: v for n in _POLICY_FIELDS if (v := getattr(self, n)) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _dump(v) for name, v in self.set_fields().items()}
@@ -155,7 +159,7 @@ _P = TypeVar("_P", FeePolicy, FeeOverride)
 def _load(cls: type[_P], data: Mapping[str, Any], param: str) -> _P:
     if not isinstance(data, Mapping):
         raise _bad(f"{param} must be an object.", param)
-    known = {f.name for f in fields(cls)}
+    known = _POLICY_FIELDS  # FeePolicy's and FeeOverride's fields are the same
     for key in data:
         if key not in known:
             raise _bad(
@@ -174,7 +178,7 @@ def resolve_policy(
     default: FeePolicy, *, payee: FeeOverride | None = None, escrow: FeeOverride | None = None
 ) -> FeePolicy:
     """Field by field: per-escrow override > per-payee override > marketplace default."""
-    merged = {f.name: getattr(default, f.name) for f in fields(FeePolicy)}
+    merged = {name: getattr(default, name) for name in _POLICY_FIELDS}
     for override in (payee, escrow):
         if override is not None:
             merged.update(override.set_fields())
@@ -195,9 +199,11 @@ class AllocationBreakdown:
     net: int
 
     def __post_init__(self) -> None:
-        figures = [getattr(self, f.name) for f in fields(self) if f.name != "processing_bearer"]
-        if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in figures):
-            raise ValueError(f"breakdown figures must be non-negative integers: {self!r}")
+        # A plain loop over names fixed once: a book builds scores of breakdowns per request.
+        for name in _BREAKDOWN_FIGURES:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"breakdown figures must be non-negative integers: {self!r}")
         if self.gross != self.platform_fee + self.payee_processing + self.net or (
             self.processing_cost
             != self.payee_processing + self.surcharge + self.platform_processing
@@ -244,16 +250,24 @@ class AllocationBreakdown:
     def minus(self, other: AllocationBreakdown) -> AllocationBreakdown:
         """Figure by figure (what is left after ``other`` was released or refunded)."""
         return AllocationBreakdown(
-            **{
-                f.name: getattr(self, f.name)
-                if f.name == "processing_bearer"
-                else getattr(self, f.name) - getattr(other, f.name)
-                for f in fields(self)
-            }
+            gross=self.gross - other.gross,
+            platform_fee=self.platform_fee - other.platform_fee,
+            processing_cost=self.processing_cost - other.processing_cost,
+            processing_bearer=self.processing_bearer,
+            payee_processing=self.payee_processing - other.payee_processing,
+            surcharge=self.surcharge - other.surcharge,
+            platform_processing=self.platform_processing - other.platform_processing,
+            net=self.net - other.net,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {**{f.name: getattr(self, f.name) for f in fields(self)}, "charged": self.charged}
+
+
+#: The integer figures of a breakdown: every field but the bearer.
+_BREAKDOWN_FIGURES: Final = tuple(
+    f.name for f in fields(AllocationBreakdown) if f.name != "processing_bearer"
+)
 
 
 def _share(value: int, amount: int, gross: int) -> int:
