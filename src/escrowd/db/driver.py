@@ -1,14 +1,20 @@
-"""PostgreSQL: a pooled connection's own asyncpg connection, each statement its own transaction.
+"""PostgreSQL: statements straight to asyncpg, past SQLAlchemy's per-statement work.
 
-For the statements every request or every delivery runs once, alone — an ``Idempotency-Key``'s
-claim and stored answer, an inbound webhook's row, a plain ledger transfer. SQLAlchemy's
-per-statement work (an ``AsyncSession`` or ``Connection`` to build, the statement's cache key,
-parameter processing, the greenlet bridge, result wrapping) cost 1.5 ms of CPU for such an
-``INSERT`` through an ORM session and 1.0 ms through a Core connection on the benchmark
-machine, against 0.3 ms straight to asyncpg with the same pool checkout
-(``bench/statement_paths.py``). A statement sent here is the whole unit of work: no
-``BEGIN`` or ``COMMIT`` is sent (SQLAlchemy begins lazily, before a statement of its own, and
-there is none), so never use it for two statements that must hold or fail together.
+``autocommit_driver``: a pooled connection's own asyncpg connection, each statement its own
+transaction. For the statements every request or every delivery runs once, alone: an
+``Idempotency-Key``'s claim and stored answer, an inbound webhook's row, a plain ledger
+transfer, the user behind a token. SQLAlchemy's per-statement work (an ``AsyncSession`` or
+``Connection`` to build, the statement's cache key, parameter processing, the greenlet
+bridge, result wrapping) cost 1.5 ms of CPU for such an ``INSERT`` through an ORM session and
+1.0 ms through a Core connection on the benchmark machine, against 0.3 ms straight to asyncpg
+with the same pool checkout (``bench/statement_paths.py``). A statement sent here is the whole
+unit of work: no ``BEGIN`` or ``COMMIT`` is sent (SQLAlchemy begins lazily, before a statement
+of its own, and there is none), so never use it for two statements that must hold or fail
+together.
+
+``transaction_driver``: the asyncpg connection under a SQLAlchemy connection in a transaction,
+for statements of a unit of work that SQLAlchemy commits or rolls back (a ledger posting, an
+event and its audience).
 
 SQLite has no such path: callers keep their SQLAlchemy statement there (``Database.dialect``).
 """
@@ -19,6 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
@@ -60,3 +67,22 @@ async def _release(pooled: PoolProxiedConnection) -> None:
     # both await the driver, which only works inside SQLAlchemy's greenlet bridge. Closed
     # outside it, an overflow connection raises and stays counted as checked out.
     await greenlet_spawn(pooled.close)
+
+
+async def transaction_driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under ``conn``, inside the transaction ``conn`` commits.
+
+    SQLAlchemy's asyncpg adapter sends ``BEGIN`` lazily, before its first statement of its
+    own; if none ran yet, it is asked to begin now, so that its ``COMMIT`` or ``ROLLBACK``
+    covers what is sent here. Use it only between SQLAlchemy's own statements on ``conn``,
+    never concurrently with them.
+    """
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    if not driver.is_in_transaction():
+        start = getattr(raw.dbapi_connection, "_start_transaction", None)
+        if start is not None:
+            await start()
+        else:  # pragma: no cover - a future SQLAlchemy without the private hook
+            await conn.exec_driver_sql("SELECT 1")
+    return driver

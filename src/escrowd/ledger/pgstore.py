@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from escrowd.db.driver import transaction_driver
 from escrowd.ledger.batch import Outcome, Snapshot
 from escrowd.ledger.domain import (
     MAX_BALANCE,
@@ -216,20 +217,9 @@ class PgStore:
         self._asyncpg: asyncpg.Connection | None = None
 
     async def _driver(self) -> asyncpg.Connection:
-        if self._asyncpg is not None:
-            return self._asyncpg
-        raw = await self._conn.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection
-        if not driver.is_in_transaction():
-            # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its first statement; ask
-            # it to begin now so its COMMIT or ROLLBACK covers what we run here.
-            start = getattr(raw.dbapi_connection, "_start_transaction", None)
-            if start is not None:
-                await start()
-            else:  # pragma: no cover - a future SQLAlchemy without the private hook
-                await self._conn.exec_driver_sql("SELECT 1")
-        self._asyncpg = driver
-        return driver
+        if self._asyncpg is None:
+            self._asyncpg = await transaction_driver(self._conn)
+        return self._asyncpg
 
     async def read(
         self, requests: list[TransferRequest], noted: Mapping[str, FailedTransfer]
