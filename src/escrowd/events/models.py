@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from escrowd.db.base import Base, UTCDateTime
 
@@ -40,11 +40,6 @@ class Event(Base):
     #: The API request that caused it (``Request-Id``), or null for jobs, sweeps and webhooks.
     request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    #: Set when recording (so one flush writes event then audience); never loaded back.
-    audience: Mapped[list[EventAudience]] = relationship(
-        lazy="raise", cascade="save-update, merge", passive_deletes=True
-    )
 
 
 class EventAudience(Base):

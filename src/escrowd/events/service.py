@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import ColumnElement, Select, String, false, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, String, false, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
+from escrowd.db.driver import transaction_driver
 from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.events.domain import ALL_TYPES, EventType, ObjectType, matching
 from escrowd.events.models import Event, EventAudience
@@ -61,8 +62,8 @@ def on_recorded(callback: RecordedCallback) -> RecordedCallback:
     """Run ``callback(session, event)`` after every event written (usable as a decorator).
 
     It runs in the recording transaction: whatever it writes commits with the event, and if it
-    raises, the whole unit of work rolls back. The event is added to the session but may not be
-    flushed yet (flush first if you need it in SQL). Registering a callback twice is a no-op.
+    raises, the whole unit of work rolls back. The event's rows are written already; the
+    ``Event`` it gets is not in the session. Registering a callback twice is a no-op.
     """
     if callback not in _callbacks:
         _callbacks.append(callback)
@@ -126,9 +127,10 @@ async def record(
     audience: Iterable[str | None] = (),
     previous_attributes: Mapping[str, Any] | None = None,
 ) -> Event:
-    """Add one event (and who may read it) to the caller's unit of work; returns the row.
+    """Write one event (and who may read it) in the caller's unit of work; returns the row.
 
-    The rows are written by the session's next flush (any query autoflushes) or its commit.
+    The rows are written at once, in the session's transaction (they commit or roll back with
+    it); the returned ``Event`` is not in the session.
 
     ``type`` must be in the catalog; ``object_type`` defaults to the catalog's and must match
     it; ``data`` is the object's API representation now (JSON-ready: ``model_dump(mode="json")``)
@@ -161,14 +163,55 @@ async def record(
         ),
         request_id=_request_id(),
         created_at=clock.now(),
-        audience=[EventAudience(party_id=p) for p in parties],
     )
-    # No flush: the rows go out with the unit of work's next flush or its commit, batched with
-    # the other events of the operation (one INSERT per table, not two round trips per event).
-    session.add(event)
+    await _write(session, event, parties)
     for callback in list(_callbacks):
         await callback(session, event)
     return event
+
+
+_COLUMNS: Final = (
+    "id",
+    "type",
+    "object_type",
+    "object_id",
+    "data",
+    "previous_attributes",
+    "request_id",
+    "created_at",
+)
+#: PostgreSQL: the event and its audience in one statement.
+_WRITE_SQL: Final = (
+    f"WITH e AS (INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants)
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))}) RETURNING id) "
+    "INSERT INTO event_audience (party_id, event_id) "
+    f"SELECT p, e.id FROM e, unnest(${len(_COLUMNS) + 1}::varchar[]) AS p"
+)
+_INSERT_EVENT: Final = insert(Event)
+_INSERT_AUDIENCE: Final = insert(EventAudience)
+
+
+async def _write(session: AsyncSession, event: Event, parties: list[str]) -> None:
+    """Write the event and its audience now, in the session's transaction, as Core statements.
+
+    An event is never updated or read back by the unit of work that writes it, so the ORM has
+    nothing to track. Through it (the event added to the session, its audience by a cascade,
+    both written by the flush at commit), a transaction writing two events with two readers
+    each took 1.77–1.85 ms of CPU on the benchmark machine; written here, 0.98–1.13 ms (an
+    empty transaction: 0.56–0.70 ms). The price: one statement per event on PostgreSQL where
+    the flush sent one batch per table.
+    """
+    conn = await session.connection()
+    values = [getattr(event, c) for c in _COLUMNS]
+    if conn.dialect.name == "postgresql":
+        driver = await transaction_driver(conn)
+        await driver.execute(_WRITE_SQL, *values, parties)
+        return
+    await conn.execute(_INSERT_EVENT, dict(zip(_COLUMNS, values, strict=True)))
+    if parties:
+        await conn.execute(
+            _INSERT_AUDIENCE, [{"party_id": p, "event_id": event.id} for p in parties]
+        )
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any] | None:
