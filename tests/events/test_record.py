@@ -94,6 +94,32 @@ async def test_events_roll_back_with_the_unit_of_work(container: Container) -> N
         assert list(await session.scalars(select(EventAudience).filter_by(party_id=payer))) == []
 
 
+async def test_events_written_in_a_savepoint_roll_back_with_it(container: Container) -> None:
+    # A webhook handler runs in a savepoint: if it fails, its events must go with its writes.
+    kept, undone, payer = escrow_id(), escrow_id(), new_id(Prefix.user)
+    async with container.db.transaction() as session:
+        for object_id, fails in ((kept, False), (undone, True)):
+            try:
+                async with session.begin_nested():
+                    await record(
+                        session,
+                        clock=container.clock,
+                        type=EventType.escrow_created,
+                        object_id=object_id,
+                        data=escrow_data(object_id),
+                        audience=[payer],
+                    )
+                    if fails:
+                        raise UseCaseFailedError
+            except UseCaseFailedError:
+                pass
+    async with container.db.transaction() as session:
+        assert [e.object_id for e in await for_object(session, object_id=kept)] == [kept]
+        assert await for_object(session, object_id=undone) == []
+        readers = await session.scalars(select(EventAudience).filter_by(party_id=payer))
+        assert len(list(readers)) == 1
+
+
 async def test_events_of_one_unit_of_work_list_in_the_order_they_were_written(
     container: Container, clock: FrozenClock
 ) -> None:
