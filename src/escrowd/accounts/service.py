@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy import Select, and_, bindparam, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,6 +211,38 @@ async def require_verified_payee(
     return row
 
 
+#: Connected accounts of a provider by owner ids (``verified_payees``); built once, as the
+#: statements below: building them took about half of the call's CPU.
+_ACCOUNTS_OF: Final = select(ConnectedAccount).where(
+    ConnectedAccount.provider == bindparam("provider"),
+    ConnectedAccount.owner_id.in_(bindparam("owners", expanding=True)),
+)
+
+
+def _party_with_account(model: Any, owner_type: OwnerType) -> Select[Any]:
+    """Parties of one kind by id, each with its account at a provider if it has one."""
+    stmt = (
+        select(model.id, ConnectedAccount)
+        .outerjoin(
+            ConnectedAccount,
+            and_(
+                ConnectedAccount.provider == bindparam("provider"),
+                ConnectedAccount.owner_type == owner_type,
+                ConnectedAccount.owner_id == model.id,
+            ),
+        )
+        .where(model.id.in_(bindparam("ids", expanding=True)))
+    )
+    return stmt.where(User.disabled == false()) if model is User else stmt
+
+
+#: ``payees_to_name``'s reads: active users, then organizations.
+_PARTIES_WITH_ACCOUNTS: Final = (
+    (Prefix.user, _party_with_account(User, "user")),
+    (Prefix.organization, _party_with_account(Organization, "organization")),
+)
+
+
 async def verified_payees(
     session: AsyncSession, *, party_ids: Sequence[str], provider: str = "stripe"
 ) -> dict[str, ConnectedAccount]:
@@ -219,11 +251,7 @@ async def verified_payees(
     wanted = {p: owner_type_of(p) for p in party_ids}
     if not wanted:
         return {}
-    rows = await session.scalars(
-        select(ConnectedAccount).where(
-            ConnectedAccount.provider == provider, ConnectedAccount.owner_id.in_(list(wanted))
-        )
-    )
+    rows = await session.scalars(_ACCOUNTS_OF, {"provider": provider, "owners": list(wanted)})
     found = {r.owner_id: r for r in rows if wanted.get(r.owner_id) == r.owner_type}
     for party_id in wanted:
         row = found.get(party_id)
@@ -241,29 +269,11 @@ async def payees_to_name(
     left out. Each party and its account are read together: one query for the users, one for
     the organizations (none for a kind not named)."""
     out: dict[str, PayeeNotReadyError | None] = {}
-    kinds: tuple[tuple[Prefix, Any, OwnerType], ...] = (
-        (Prefix.user, User, "user"),
-        (Prefix.organization, Organization, "organization"),
-    )
-    for prefix, model, owner_type in kinds:
+    for prefix, stmt in _PARTIES_WITH_ACCOUNTS:
         ids = sorted({p for p in party_ids if has_prefix(p, prefix)})
         if not ids:
             continue
-        stmt = (
-            select(model.id, ConnectedAccount)
-            .outerjoin(
-                ConnectedAccount,
-                and_(
-                    ConnectedAccount.provider == provider,
-                    ConnectedAccount.owner_type == owner_type,
-                    ConnectedAccount.owner_id == model.id,
-                ),
-            )
-            .where(model.id.in_(ids))
-        )
-        if model is User:
-            stmt = stmt.where(User.disabled == false())
-        for party_id, row in await session.execute(stmt):
+        for party_id, row in await session.execute(stmt, {"provider": provider, "ids": ids}):
             refusal = None
             if row is not None and row.deauthorized_at is not None:
                 refusal = payee_problem(party_id, _view(row))

@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
@@ -68,13 +69,18 @@ def customer_key(user_id: str) -> str:
     return f"{user_id}:customer"
 
 
+_CUSTOMER: Final = select(Customer).where(
+    Customer.user_id == bindparam("user_id"), Customer.provider == bindparam("provider")
+)
+#: ``find_customer``'s two reads, built once (every funding reads the payer's customer).
+_FIND_CUSTOMER: Final = {False: _CUSTOMER, True: _CUSTOMER.with_for_update()}
+
+
 async def find_customer(
     session: AsyncSession, *, user_id: str, provider: str = "stripe", lock: bool = False
 ) -> Customer | None:
-    stmt = select(Customer).where(Customer.user_id == user_id, Customer.provider == provider)
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await session.scalars(stmt)).one_or_none()
+    params = {"user_id": user_id, "provider": provider}
+    return (await session.scalars(_FIND_CUSTOMER[lock], params)).one_or_none()
 
 
 async def default_payment_method(

@@ -9,6 +9,7 @@ The allocations and operations of an escrow are only ever written under that loc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from sqlalchemy import (
     BindParameter,
@@ -51,13 +52,15 @@ async def load(session: AsyncSession, escrow_id: str, *, lock: bool = False) -> 
     return escrow
 
 
+_OPEN_OPS: Final = (
+    select(Operation)
+    .where(Operation.escrow_id == bindparam("escrow_id"), Operation.status.in_(OPEN_OPS))
+    .order_by(Operation.created_at, Operation.key)
+)
+
+
 async def open_ops(session: AsyncSession, escrow_id: str) -> list[Operation]:
-    stmt = (
-        select(Operation)
-        .where(Operation.escrow_id == escrow_id, Operation.status.in_(OPEN_OPS))
-        .order_by(Operation.created_at, Operation.key)
-    )
-    return list((await session.scalars(stmt)).all())
+    return list((await session.scalars(_OPEN_OPS, {"escrow_id": escrow_id})).all())
 
 
 #: Two rows, ``side`` 0 and 1: the allocations are joined to the first, the operations to the

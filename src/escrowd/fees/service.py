@@ -9,8 +9,9 @@ when the escrow is created, and priced again with its payee's override when one 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.clock import Clock
@@ -25,11 +26,17 @@ def marketplace_default(settings: Settings) -> FeePolicy:
     return marketplace_policy(settings.fee_policy)
 
 
+#: Built once: every escrow's creation reads its payees' policies.
+_POLICIES_OF: Final = select(PayeeFeePolicy).where(
+    PayeeFeePolicy.party_id.in_(bindparam("ids", expanding=True))
+)
+
+
 async def overrides_for(session: AsyncSession, party_ids: Iterable[str]) -> dict[str, FeeOverride]:
     ids = sorted({p for p in party_ids if p})
     if not ids:
         return {}
-    rows = await session.scalars(select(PayeeFeePolicy).where(PayeeFeePolicy.party_id.in_(ids)))
+    rows = await session.scalars(_POLICIES_OF, {"ids": ids})
     return {r.party_id: FeeOverride.from_dict(r.policy) for r in rows}
 
 

@@ -33,9 +33,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -118,6 +118,20 @@ def accounts_query(
     return stmt
 
 
+#: ``Ledger.open_account``'s insert per database, built once: the row's values are parameters.
+_OPEN: Final = {
+    name: insert(ACCOUNTS)
+    .on_conflict_do_nothing(index_elements=["currency", "code"])
+    .returning(*ACCOUNTS.c)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+#: ``Ledger.find_accounts``'s read, built once: every money movement's posting makes it.
+_FIND: Final = select(ACCOUNTS).where(
+    ACCOUNTS.c.currency == bindparam("currency"),
+    ACCOUNTS.c.code.in_(bindparam("codes", expanding=True)),
+)
+
+
 class Ledger:
     """Ledger operations inside the caller's transaction. Money is int minor units."""
 
@@ -142,7 +156,6 @@ class Ledger:
         currency = normalize_currency(currency)
         flags = check_flags(flags)
         conn = await self._conn()
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         values = {
             "id": new_id(Prefix.ledger_account),
             "code": code,
@@ -154,14 +167,7 @@ class Ledger:
         }
         # ON CONFLICT: a concurrent opener of the same code waits for ours, then reads it.
         # RETURNING gives back the row just made; nothing comes back when it existed.
-        made = (
-            await conn.execute(
-                insert(ACCOUNTS)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["currency", "code"])
-                .returning(*ACCOUNTS.c)
-            )
-        ).one_or_none()
+        made = (await conn.execute(_OPEN[conn.dialect.name], values)).one_or_none()
         account = (
             account_from_row(made)
             if made is not None
@@ -193,12 +199,8 @@ class Ledger:
         if not wanted:
             return {}
         conn = await self._conn()
-        rows = await conn.execute(
-            select(ACCOUNTS).where(
-                ACCOUNTS.c.currency == normalize_currency(currency), ACCOUNTS.c.code.in_(wanted)
-            )
-        )
-        return {row.code: account_from_row(row) for row in rows}
+        params = {"currency": normalize_currency(currency), "codes": wanted}
+        return {row.code: account_from_row(row) for row in await conn.execute(_FIND, params)}
 
     async def get_account(self, *, account_id: str) -> Account:
         conn = await self._conn()
