@@ -28,6 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
+from escrowd.db.lists import fixed
 from escrowd.errors import ConflictError, NotFoundError, PermissionDeniedError
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import OPEN_OPS, Allocation, Escrow, Operation, OpKind
@@ -54,7 +55,7 @@ async def load(session: AsyncSession, escrow_id: str, *, lock: bool = False) -> 
 
 _OPEN_OPS: Final = (
     select(Operation)
-    .where(Operation.escrow_id == bindparam("escrow_id"), Operation.status.in_(OPEN_OPS))
+    .where(Operation.escrow_id == bindparam("escrow_id"), Operation.status.in_(fixed(OPEN_OPS)))
     .order_by(Operation.created_at, Operation.key)
 )
 
@@ -79,7 +80,7 @@ def _escrow_query(*, lock: bool) -> Select[Escrow]:
 
 
 def _sides_query(*, releases: bool) -> Select[Allocation, Operation]:
-    wanted: ColumnElement[bool] = Operation.status.in_(OPEN_OPS)
+    wanted: ColumnElement[bool] = Operation.status.in_(fixed(OPEN_OPS))
     if releases:
         wanted = or_(wanted, Operation.kind == OpKind.release.value)
     return (

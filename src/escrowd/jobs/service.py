@@ -26,6 +26,7 @@ from ulid import ULID
 
 from escrowd.clock import Clock
 from escrowd.db.inserts import insert_new
+from escrowd.db.lists import fixed
 from escrowd.jobs import backoff, incidents
 from escrowd.jobs.models import Job, JobStatus
 from escrowd.jobs.registry import IncidentInfo, JobInfo, check_name
@@ -229,7 +230,7 @@ async def claim(
         .limit(limit)
     )
     if kinds is not None:
-        lapsed_q = lapsed_q.where(Job.kind.in_(kinds))
+        lapsed_q = lapsed_q.where(Job.kind.in_(fixed(kinds)))
     if skip_locked:
         lapsed_q = lapsed_q.with_for_update(skip_locked=True)
     lapsed = (await session.execute(lapsed_q)).all()
@@ -252,7 +253,7 @@ async def claim(
     room = limit - len(lapsed)
     kinds_taken: list[str] = [row.kind for row in lapsed if row.id in taken]
     if room > 0:
-        only: list[ColumnElement[bool]] = [Job.kind.in_(kinds)] if kinds is not None else []
+        only: list[ColumnElement[bool]] = [Job.kind.in_(fixed(kinds))] if kinds is not None else []
         due_q = _due(Job.id, Job.kind, now=now, where=only, limit=room, skip_locked=skip_locked)
         for job_id, kind in await session.execute(due_q):
             taken.append(job_id)

@@ -28,6 +28,7 @@ from ulid import ULID
 
 from escrowd.clock import Clock
 from escrowd.db.inserts import insert_new
+from escrowd.db.lists import fixed
 from escrowd.escrows.models import Allocation, Escrow
 from escrowd.events.models import Event
 from escrowd.ids import Prefix, has_prefix, new_id
@@ -46,6 +47,9 @@ from escrowd.users.organizations.models import Membership
 
 if TYPE_CHECKING:
     from escrowd.bootstrap import Container
+
+#: The event types that have notification rules, bound one by one (``escrowd.db.lists``).
+_RULE_TYPES = fixed(sorted(RULES))
 
 log = get_logger(__name__)
 
@@ -254,7 +258,7 @@ async def notify_batch(
         (
             await session.execute(
                 select(Event.id, Event.created_at)
-                .where(Event.id > start, Event.type.in_(sorted(RULES)))
+                .where(Event.id > start, Event.type.in_(_RULE_TYPES))
                 .order_by(Event.id)
                 .limit(limit)
             )

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
 from escrowd.db.driver import autocommit_driver
+from escrowd.db.lists import fixed
 from escrowd.jobs import incidents
 from escrowd.logging import get_logger
 from escrowd.providers.base import PaymentProvider
@@ -151,9 +152,9 @@ async def _ignore_unhandled(container: Container, registry: HandlerRegistry, *, 
     q = (
         select(e.id, e.provider, e.raw_body)
         .where(
-            e.status.in_((WebhookStatus.received.value, WebhookStatus.failed.value)),
+            e.status.in_(fixed((WebhookStatus.received.value, WebhookStatus.failed.value))),
             e.next_attempt_at <= now,
-            e.kind.not_in(handled_kinds),
+            e.kind.not_in(fixed(handled_kinds)),
         )
         .order_by(e.event_created, e.id)
         .limit(limit)
@@ -245,7 +246,9 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
     return True
 
 
-_DUE = InboundWebhookEvent.status.in_((WebhookStatus.received.value, WebhookStatus.failed.value))
+_DUE = InboundWebhookEvent.status.in_(
+    fixed((WebhookStatus.received.value, WebhookStatus.failed.value))
+)
 #: The next due event; or (``row_id``) the event whose objects were just fetched, taken again
 #: unless it was settled meanwhile.
 _NEXT = (
