@@ -9,7 +9,8 @@ exactly once too.
 The cursor never passes an event younger than ``SETTLE``: event ids are taken when an event
 is recorded, and a transaction that commits later can add an id *below* ones already read.
 Events inside that window are read again next time (the unique constraint makes that free of
-duplicates) until they are old enough to leave behind for good. A run reads on past that
+duplicates; an event this process handled is passed over after its id is read, ``Memo``)
+until they are old enough to leave behind for good. A run reads on past that
 window, so a burst of young events never hides the ones after it.
 """
 
@@ -331,9 +332,21 @@ async def notify_batch(
     return Batch(len(events), len(made), more, last == events[-1].id, tuple(fresh))
 
 
+#: What this process has handled (the memo of ``notify_new`` and of the sweep).
+_PROCESS_MEMO = Memo()
+
+
 async def notify(ctx: SweepContext) -> int:
-    """Notifications for the events since the cursor; how many were made."""
-    return await notify_events(ctx.container, email=ctx.container.settings.email_enabled)
+    """Notifications for the events since the cursor; how many were made.
+
+    The events this process handled already are passed over, as ``notify_new`` passes them
+    (one memo per process): the events younger than ``SETTLE`` are read again on every run,
+    and reading each in full, every five seconds for two minutes, cost about as much as
+    making its notifications. What another process handled is read once more here, and
+    makes nothing twice."""
+    return await notify_events(
+        ctx.container, email=ctx.container.settings.email_enabled, memo=_PROCESS_MEMO
+    )
 
 
 async def notify_events(container: Container, *, email: bool, memo: Memo | None = None) -> int:
@@ -363,10 +376,6 @@ async def notify_events(container: Container, *, email: bool, memo: Memo | None 
             break
         after = batch.after
     return total
-
-
-#: What this process has handled (``notify_new``'s memo).
-_PROCESS_MEMO = Memo()
 
 
 async def notify_new(container: Container) -> int:
