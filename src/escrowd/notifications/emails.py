@@ -54,6 +54,8 @@ def templates() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        # The templates ship with the package: no need to look at their files before each use.
+        auto_reload=False,
     )
 
 
