@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from escrowd import __version__, marketplace
@@ -116,6 +117,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         lifespan=lifespan,
         docs_url=None,  # docs_pages serves both from installed files: no CDN
         redoc_url=None,
+        telemetry=_telemetry(container.settings),
     )
     app.state.container = container
     errors.install(app)
@@ -171,6 +173,13 @@ def create_app(container: Container | None = None, *, background: bool = True) -
             sandbox=mounted_paypal_sandbox(container),
         )
     return app
+
+
+def _telemetry(settings: Settings) -> TelemetryConfig:
+    """FastAPI's OpenTelemetry, on only when ESCROWD_OPENTELEMETRY asks for it: otherwise
+    FastAPI asks OpenTelemetry's global providers on every request whether any is set."""
+    on = settings.opentelemetry
+    return {"tracing": on, "metrics": on, "logs": on}
 
 
 #: Set by ``escrowd serve --workers N --no-background`` for the processes it starts.

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
+    #: FastAPI's built-in OpenTelemetry (traces, metrics and logs to the providers configured in
+    #: the process, docs/configuration.md). Off: with no provider configured its per-request
+    #: check alone cost about 2 % of a serving process's CPU.
+    opentelemetry: bool = False
     jwt_issuer: str = "escrowd"
     jwt_audience: str = "escrowd-api"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
