@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from escrowd import __version__, marketplace
@@ -19,6 +18,7 @@ from escrowd.api.auth import principal_scope
 from escrowd.api.health import router as health_router
 from escrowd.api.idempotency import IdempotencyMiddleware
 from escrowd.api.request_id import RequestIdMiddleware
+from escrowd.api.telemetry import telemetry
 from escrowd.balances.routes import router as balance_router
 from escrowd.bootstrap import Container, build
 from escrowd.config import PAYPAL_SANDBOX_PREFIX, SANDBOX_PREFIX, Settings
@@ -117,7 +117,7 @@ def create_app(container: Container | None = None, *, background: bool = True) -
         lifespan=lifespan,
         docs_url=None,  # docs_pages serves both from installed files: no CDN
         redoc_url=None,
-        telemetry=_telemetry(container.settings),
+        telemetry=telemetry(container.settings.opentelemetry),
     )
     app.state.container = container
     errors.install(app)
@@ -173,13 +173,6 @@ def create_app(container: Container | None = None, *, background: bool = True) -
             sandbox=mounted_paypal_sandbox(container),
         )
     return app
-
-
-def _telemetry(settings: Settings) -> TelemetryConfig:
-    """FastAPI's OpenTelemetry, on only when ESCROWD_OPENTELEMETRY asks for it: otherwise
-    FastAPI asks OpenTelemetry's global providers on every request whether any is set."""
-    on = settings.opentelemetry
-    return {"tracing": on, "metrics": on, "logs": on}
 
 
 #: Set by ``escrowd serve --workers N --no-background`` for the processes it starts.

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from escrowd.api import errors
 from escrowd.api.deps import ContainerDep
+from escrowd.api.telemetry import telemetry
 from escrowd.clock import unix
 from escrowd.config import PAYPAL_SANDBOX_WEBHOOK_ID
 from escrowd.errors import ApiError, InvalidRequestError
@@ -249,7 +250,7 @@ def intake_app() -> FastAPI:
     Its ``state.container`` is set by the composition root. Same verification and storage
     as the public endpoint; none of the API's middleware applies to webhooks anyway.
     """
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=telemetry(False))
     errors.install(app)
     app.include_router(router, prefix="/v1")
     return app

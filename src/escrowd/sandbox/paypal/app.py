@@ -409,7 +409,13 @@ def _dispute_html(d: dict[str, Any]) -> str:
 
 
 def create_paypal_sandbox(host: Host) -> FastAPI:
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    # No OpenTelemetry for a stand-in of PayPal (as escrowd.api.telemetry sets it for the API).
+    app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     sandbox = PayPalSandbox(host)
 
     @app.get("/checkoutnow")
