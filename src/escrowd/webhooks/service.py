@@ -289,13 +289,17 @@ async def _claim_and_dispatch(
         if row is None:
             return row_id is not None  # the re-taken event was settled by another worker
         row_id, attempts, provider = row.id, row.attempts, row.provider
+        event_id, raw_body = row.event_id, row.raw_body
+        # The row is settled below by a Core UPDATE, which the session's copy would not see:
+        # out of the session, no flush can write that stale copy back over it.
+        s.expunge(row)
         claimed.append(row_id)
         where = {"row_id": row_id}
         try:
-            event = PARSERS[provider](json.loads(row.raw_body))
+            event = PARSERS[provider](json.loads(raw_body))
         except Exception as exc:  # stored before parsing rules changed; no retry will help
             await s.execute(_SETTLE, {**where, **_failure(exc, attempts + 1, now, give_up=True)})
-            log.error("webhook_unparseable", provider=provider, event_id=row.event_id)
+            log.error("webhook_unparseable", provider=provider, event_id=event_id)
             return True
         handlers = () if event.kind is EventKind.unknown else registry.handlers_for(event.kind)
         if not handlers:
