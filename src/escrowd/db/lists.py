@@ -9,7 +9,9 @@ is rendered once, when the statement is compiled.
 
 Only for lists whose length does not vary from call to call (statuses, kinds, event types): a
 list of ids of any length keeps the expanding parameter, or each length would be a statement
-of its own in the cache.
+of its own in the cache. Each value's SQL type comes from the Python value (``literal``), not
+from the column: right for the plain strings it is used with, not for a column whose type
+converts its values (an enum type, a ``TypeDecorator``).
 """
 
 from __future__ import annotations

@@ -170,16 +170,7 @@ async def record(
     return event
 
 
-_COLUMNS: Final = (
-    "id",
-    "type",
-    "object_type",
-    "object_id",
-    "data",
-    "previous_attributes",
-    "request_id",
-    "created_at",
-)
+_COLUMNS: Final = tuple(c.name for c in Event.__table__.columns)
 #: PostgreSQL: the event and its audience in one statement.
 _WRITE_SQL: Final = (
     f"WITH e AS (INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants)
@@ -201,6 +192,8 @@ async def _write(session: AsyncSession, event: Event, parties: list[str]) -> Non
     empty transaction: 0.56–0.70 ms). The price: one statement per event on PostgreSQL where
     the flush sent one batch per table.
     """
+    if event.created_at.tzinfo is None:  # asyncpg would take a naive time as local time
+        raise ValueError("an event's created_at must be timezone-aware (UTC)")
     conn = await session.connection()
     values = [getattr(event, c) for c in _COLUMNS]
     if conn.dialect.name == "postgresql":
