@@ -260,15 +260,17 @@ def test_an_override_takes_exactly_the_fields_of_a_policy() -> None:
     assert (info.value.param, info.value.code) == ("fee_policy[percent]", "parameter_unknown")
 
 
+#: Every figure distinct and non-zero, the identities holding: gross = fee + payee processing
+#: + net, processing cost = payee processing + surcharge + platform processing.
 _BREAKDOWN = {
     "gross": 1000,
     "platform_fee": 150,
-    "processing_cost": 59,
+    "processing_cost": 66,
     "processing_bearer": "platform",
-    "payee_processing": 0,
-    "surcharge": 0,
-    "platform_processing": 59,
-    "net": 850,
+    "payee_processing": 20,
+    "surcharge": 7,
+    "platform_processing": 39,
+    "net": 830,
 }
 
 
@@ -295,14 +297,28 @@ def test_a_breakdown_refuses_a_figure_that_is_not_a_non_negative_integer(
 
 def test_a_breakdown_minus_another_is_taken_figure_by_figure() -> None:
     whole = AllocationBreakdown(**_BREAKDOWN)  # type: ignore[arg-type]
-    part, rest = whole.take(400)
-    assert rest == whole.minus(part)
-    assert whole.minus(whole) == AllocationBreakdown(
-        **{k: 0 if k != "processing_bearer" else "platform" for k in _BREAKDOWN}  # type: ignore[arg-type]
+    part = AllocationBreakdown(
+        gross=400,
+        platform_fee=60,
+        processing_cost=27,
+        processing_bearer="platform",
+        payee_processing=8,
+        surcharge=3,
+        platform_processing=16,
+        net=332,
     )
-    for name, value in _BREAKDOWN.items():
-        if name != "processing_bearer":
-            assert getattr(part, name) + getattr(rest, name) == value
+    assert whole.minus(part) == AllocationBreakdown(
+        gross=600,
+        platform_fee=90,
+        processing_cost=39,
+        processing_bearer="platform",
+        payee_processing=12,
+        surcharge=4,
+        platform_processing=23,
+        net=498,
+    )
+    with pytest.raises(ValueError, match="non-negative integers"):
+        part.minus(whole)
 
 
 def test_allocations_must_add_up_to_the_escrow_amount() -> None:
