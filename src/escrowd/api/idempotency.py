@@ -41,7 +41,7 @@ from escrowd.api import strict_json
 from escrowd.api.errors import error_response
 from escrowd.bootstrap import Container
 from escrowd.db.base import Base, UTCDateTime
-from escrowd.db.driver import autocommit_driver
+from escrowd.db.driver import autocommit_driver, placeholders
 from escrowd.errors import EscrowdError, IdempotencyError, InvalidRequestError
 from escrowd.logging import get_logger
 
@@ -72,7 +72,7 @@ _CLAIM_COLUMNS = (
 )
 _CLAIM_SQL = (
     f"INSERT INTO idempotency_keys (scope, key, {', '.join(_CLAIM_COLUMNS)}) "  # noqa: S608 (constants)
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_CLAIM_COLUMNS) + 3))}) "
+    f"VALUES ({placeholders(len(_CLAIM_COLUMNS) + 2)}) "
     "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
 )
 # Each acts only on a key still held by the request that claimed it ($2: the lock it set).

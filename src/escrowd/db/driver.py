@@ -69,6 +69,11 @@ async def _release(pooled: PoolProxiedConnection) -> None:
     await greenlet_spawn(pooled.close)
 
 
+def placeholders(count: int) -> str:
+    """``$1, $2, …, $count``: asyncpg's numbered parameters, for a statement's VALUES."""
+    return ", ".join(f"${n}" for n in range(1, count + 1))
+
+
 async def transaction_driver(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under ``conn``, inside the transaction ``conn`` commits.
 

@@ -24,7 +24,7 @@ from ulid import ULID
 
 from escrowd.api.principal import Principal
 from escrowd.clock import Clock
-from escrowd.db.driver import transaction_driver
+from escrowd.db.driver import placeholders, transaction_driver
 from escrowd.errors import InvalidRequestError, NotFoundError
 from escrowd.events.domain import ALL_TYPES, EventType, ObjectType, matching
 from escrowd.events.models import Event, EventAudience
@@ -174,7 +174,7 @@ _COLUMNS: Final = tuple(c.name for c in Event.__table__.columns)
 #: PostgreSQL: the event and its audience in one statement.
 _WRITE_SQL: Final = (
     f"WITH e AS (INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants)
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))}) RETURNING id) "
+    f"VALUES ({placeholders(len(_COLUMNS))}) RETURNING id) "
     "INSERT INTO event_audience (party_id, event_id) "
     f"SELECT p, e.id FROM e, unnest(${len(_COLUMNS) + 1}::varchar[]) AS p"
 )

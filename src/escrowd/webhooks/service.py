@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrowd.bootstrap import Container
-from escrowd.db.driver import autocommit_driver
+from escrowd.db.driver import autocommit_driver, placeholders
 from escrowd.db.lists import fixed
 from escrowd.jobs import incidents
 from escrowd.logging import get_logger
@@ -123,7 +123,7 @@ _STORE_COLUMNS = (
 )
 _STORE_SQL = (
     f"INSERT INTO inbound_webhook_events ({', '.join(_STORE_COLUMNS)}) "  # noqa: S608 (constants)
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_STORE_COLUMNS) + 1))}) "
+    f"VALUES ({placeholders(len(_STORE_COLUMNS))}) "
     "ON CONFLICT (provider, event_id) DO NOTHING RETURNING id"
 )
 
