@@ -9,10 +9,10 @@ breakdown minus both. Pure: no database.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 from escrowd.fees.domain import (
+    BREAKDOWN_FIGURES,
     AllocationBreakdown,
     Bearer,
     FeePolicy,
@@ -20,9 +20,7 @@ from escrowd.fees.domain import (
 )
 
 #: The integer figures of a breakdown (everything but the bearer).
-FIGURES: tuple[str, ...] = tuple(
-    f.name for f in fields(AllocationBreakdown) if f.name != "processing_bearer"
-)
+FIGURES = BREAKDOWN_FIGURES
 
 
 def zero(bearer: Bearer) -> AllocationBreakdown:

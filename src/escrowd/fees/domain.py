@@ -200,7 +200,7 @@ class AllocationBreakdown:
 
     def __post_init__(self) -> None:
         # A plain loop over names fixed once: a book builds scores of breakdowns per request.
-        for name in _BREAKDOWN_FIGURES:
+        for name in BREAKDOWN_FIGURES:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"breakdown figures must be non-negative integers: {self!r}")
@@ -265,7 +265,7 @@ class AllocationBreakdown:
 
 
 #: The integer figures of a breakdown: every field but the bearer.
-_BREAKDOWN_FIGURES: Final = tuple(
+BREAKDOWN_FIGURES: Final = tuple(
     f.name for f in fields(AllocationBreakdown) if f.name != "processing_bearer"
 )
 
