@@ -139,6 +139,12 @@ async def process_pending(
     return handled
 
 
+#: Received or failed: still to be processed (when its ``next_attempt_at`` has come).
+_DUE = InboundWebhookEvent.status.in_(
+    fixed((WebhookStatus.received.value, WebhookStatus.failed.value))
+)
+
+
 async def _ignore_unhandled(container: Container, registry: HandlerRegistry, *, limit: int) -> int:
     """Mark due events that no handler acts on ``ignored``, up to ``limit``, in one UPDATE
     (one transaction each would be most of the work when most events are of such kinds).
@@ -152,7 +158,7 @@ async def _ignore_unhandled(container: Container, registry: HandlerRegistry, *, 
     q = (
         select(e.id, e.provider, e.raw_body)
         .where(
-            e.status.in_(fixed((WebhookStatus.received.value, WebhookStatus.failed.value))),
+            _DUE,
             e.next_attempt_at <= now,
             e.kind.not_in(fixed(handled_kinds)),
         )
@@ -246,9 +252,6 @@ async def _process_one(container: Container, registry: HandlerRegistry) -> bool:
     return True
 
 
-_DUE = InboundWebhookEvent.status.in_(
-    fixed((WebhookStatus.received.value, WebhookStatus.failed.value))
-)
 #: The next due event; or (``row_id``) the event whose objects were just fetched, taken again
 #: unless it was settled meanwhile.
 _NEXT = (
@@ -273,6 +276,11 @@ _EVENTS_TABLE = cast(Table, InboundWebhookEvent.__table__)
 _SETTLE: Final = update(_EVENTS_TABLE).where(_EVENTS_TABLE.c.id == bindparam("row_id"))
 
 
+async def _settle(session: AsyncSession, row_id: int, **values: Any) -> None:
+    """Set ``values`` on the event's row (its columns by name), by the prebuilt ``_SETTLE``."""
+    await session.execute(_SETTLE, {"row_id": row_id, **values})
+
+
 async def _claim_and_dispatch(
     container: Container,
     registry: HandlerRegistry,
@@ -294,23 +302,20 @@ async def _claim_and_dispatch(
         # out of the session, no flush can write that stale copy back over it.
         s.expunge(row)
         claimed.append(row_id)
-        where = {"row_id": row_id}
         try:
             event = PARSERS[provider](json.loads(raw_body))
         except Exception as exc:  # stored before parsing rules changed; no retry will help
-            await s.execute(_SETTLE, {**where, **_failure(exc, attempts + 1, now, give_up=True)})
+            await _settle(s, row_id, **_failure(exc, attempts + 1, now, give_up=True))
             log.error("webhook_unparseable", provider=provider, event_id=event_id)
             return True
         handlers = () if event.kind is EventKind.unknown else registry.handlers_for(event.kind)
         if not handlers:
-            await s.execute(
-                _SETTLE,
-                {
-                    **where,
-                    "status": WebhookStatus.ignored.value,
-                    "processed_at": now,
-                    "next_attempt_at": None,
-                },
+            await _settle(
+                s,
+                row_id,
+                status=WebhookStatus.ignored.value,
+                processed_at=now,
+                next_attempt_at=None,
             )
             return True
         event.verified.update(verified)
@@ -326,7 +331,7 @@ async def _claim_and_dispatch(
             await _reject(s, event, mismatch, row_id=row_id, attempts=attempts + 1, now=now)
             return True
         except Exception as exc:
-            await s.execute(_SETTLE, {**where, **_failure(exc, attempts + 1, now)})
+            await _settle(s, row_id, **_failure(exc, attempts + 1, now))
             log.warning(
                 "webhook_handler_failed",
                 event_id=event.id,
@@ -335,16 +340,14 @@ async def _claim_and_dispatch(
                 exc_info=exc,
             )
             return True
-        await s.execute(
-            _SETTLE,
-            {
-                **where,
-                "status": WebhookStatus.processed.value,
-                "attempts": attempts + 1,
-                "last_error": None,
-                "processed_at": now,
-                "next_attempt_at": None,
-            },
+        await _settle(
+            s,
+            row_id,
+            status=WebhookStatus.processed.value,
+            attempts=attempts + 1,
+            last_error=None,
+            processed_at=now,
+            next_attempt_at=None,
         )
     return True
 
@@ -359,16 +362,14 @@ async def _reject(
     now: datetime,
 ) -> None:
     """Nothing moves; the event is kept as ``rejected`` and an admin sees both sides."""
-    await session.execute(
-        _SETTLE,
-        {
-            "row_id": row_id,
-            "status": WebhookStatus.rejected.value,
-            "attempts": attempts,
-            "last_error": mismatch.message[:_MAX_ERROR_CHARS],
-            "processed_at": now,
-            "next_attempt_at": None,
-        },
+    await _settle(
+        session,
+        row_id,
+        status=WebhookStatus.rejected.value,
+        attempts=attempts,
+        last_error=mismatch.message[:_MAX_ERROR_CHARS],
+        processed_at=now,
+        next_attempt_at=None,
     )
     await incidents.open_incident(
         session,
