@@ -33,19 +33,26 @@ class UseCaseFailedError(Exception):
     pass
 
 
+async def _record_created(
+    session: AsyncSession, container: Container, object_id: str, audience: list[str]
+) -> None:
+    """``escrow.created`` for ``object_id``, in ``session``'s unit of work."""
+    await record(
+        session,
+        clock=container.clock,
+        type=EventType.escrow_created,
+        object_id=object_id,
+        data=escrow_data(object_id),
+        audience=audience,
+    )
+
+
 async def _record_then_fail(
     container: Container, object_id: str, *, audience: list[str] | None = None
 ) -> None:
     """A use case that records an event and then fails before its transaction commits."""
     async with container.db.transaction() as session:
-        await record(
-            session,
-            clock=container.clock,
-            type=EventType.escrow_created,
-            object_id=object_id,
-            data=escrow_data(object_id),
-            audience=audience or [],
-        )
+        await _record_created(session, container, object_id, audience or [])
         raise UseCaseFailedError
 
 
@@ -101,14 +108,7 @@ async def test_events_written_in_a_savepoint_roll_back_with_it(container: Contai
         for object_id, fails in ((kept, False), (undone, True)):
             try:
                 async with session.begin_nested():
-                    await record(
-                        session,
-                        clock=container.clock,
-                        type=EventType.escrow_created,
-                        object_id=object_id,
-                        data=escrow_data(object_id),
-                        audience=[payer],
-                    )
+                    await _record_created(session, container, object_id, [payer])
                     if fails:
                         raise UseCaseFailedError
             except UseCaseFailedError:
