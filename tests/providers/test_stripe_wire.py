@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from escrowd.providers.base import Capability, PaymentProvider
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.stripe.adapter import StripeProvider
 from escrowd.providers.types import (
     AccountLinkRequest,
@@ -385,3 +386,41 @@ async def test_the_charge_is_read_with_its_balance_transaction(
     provider, script = stripe
     await provider.retrieve_charge("ch_1")
     assert script.requests[0].url.params.get("expand[0]") == "balance_transaction"
+
+
+async def test_an_id_is_quoted_into_its_path_and_cannot_reach_another_resource(
+    stripe: tuple[StripeProvider, Scripted],
+) -> None:
+    provider, script = stripe
+    await provider.retrieve_transfer("tr_1/reversals")
+    await provider.retrieve_payment("pi_1?expand[]=customer")
+    assert script.requests[0].url.raw_path == b"/v1/transfers/tr_1%2Freversals"
+    assert script.requests[1].url.raw_path.startswith(b"/v1/payment_intents/pi_1%3Fexpand")
+
+
+async def test_an_answer_that_is_not_an_object_is_a_provider_error_to_retry(
+    scripted_stripe: Make,
+) -> None:
+    provider, _ = scripted_stripe(lambda request: httpx.Response(200, json=["pi_1"]))
+    with pytest.raises(ProviderError) as caught:
+        await provider.retrieve_payment("pi_1")
+    assert caught.value.kind is ProviderErrorKind.api
+    assert caught.value.retryable
+    assert "payment_intents.retrieve" in caught.value.message
+
+
+async def test_nested_objects_reach_the_mapping_as_plain_values(
+    scripted_stripe: Make,
+) -> None:
+    intent = {
+        **OBJECTS["payment_intents"],
+        "latest_charge": {
+            "id": "ch_1",
+            "object": "charge",
+            "balance_transaction": {"id": "txn_1", "object": "balance_transaction", "fee": 175},
+        },
+    }
+    provider, _ = scripted_stripe(lambda request: httpx.Response(200, json=intent))
+    payment = await provider.retrieve_payment("pi_1")
+    assert payment.latest_charge == "ch_1"
+    assert payment.fee == 175

@@ -12,7 +12,7 @@ from stripe.params import (
 )
 
 from escrowd.providers.stripe import mapping
-from escrowd.providers.stripe.core import StripeCore, options
+from escrowd.providers.stripe.core import StripeCore, options, path
 from escrowd.providers.types import (
     CatalogItem,
     Invoice,
@@ -36,12 +36,14 @@ class BillingMixin(StripeCore):
         params: ProductCreateParams = {"name": req.name}
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "products.create",
             "post",
-            lambda: self._client.v1.products.create_async(params, options(req.idempotency_key)),
+            "/v1/products",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.product(obj.to_dict())
+        return mapping.product(obj)
 
     async def create_price(self, req: PriceRequest) -> CatalogItem:
         params: PriceCreateParams = {
@@ -52,12 +54,14 @@ class BillingMixin(StripeCore):
         }
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "prices.create",
             "post",
-            lambda: self._client.v1.prices.create_async(params, options(req.idempotency_key)),
+            "/v1/prices",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.price(obj.to_dict())
+        return mapping.price(obj)
 
     async def create_subscription(self, req: SubscriptionRequest) -> Subscription:
         # ``default_incomplete``: the subscription waits (status ``incomplete``) until the payer
@@ -74,14 +78,14 @@ class BillingMixin(StripeCore):
             params["default_payment_method"] = req.default_payment_method
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "subscriptions.create",
             "post",
-            lambda: self._client.v1.subscriptions.create_async(
-                params, options(req.idempotency_key)
-            ),
+            "/v1/subscriptions",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.subscription(obj.to_dict())
+        return mapping.subscription(obj)
 
     async def cancel_subscription_at_period_end(
         self, *, subscription_id: str, idempotency_key: str
@@ -92,12 +96,13 @@ class BillingMixin(StripeCore):
 
     async def retrieve_subscription(self, subscription_id: str) -> Subscription:
         params: SubscriptionRetrieveParams = {"expand": _EXPAND_INVOICE}
-        obj = await self._call(
+        obj = await self._fetch(
             "subscriptions.retrieve",
             "get",
-            lambda: self._client.v1.subscriptions.retrieve_async(subscription_id, params),
+            path("/v1/subscriptions/{}", subscription_id),
+            params,
         )
-        return mapping.subscription(obj.to_dict())
+        return mapping.subscription(obj)
 
     async def change_subscription_price(
         self, *, subscription_id: str, item_id: str, price_id: str, idempotency_key: str
@@ -114,20 +119,21 @@ class BillingMixin(StripeCore):
     async def _update_subscription(
         self, subscription_id: str, params: SubscriptionUpdateParams, idempotency_key: str
     ) -> Subscription:
-        obj = await self._call(
+        obj = await self._fetch(
             "subscriptions.update",
             "post",
-            lambda: self._client.v1.subscriptions.update_async(
-                subscription_id, params, options(idempotency_key)
-            ),
+            path("/v1/subscriptions/{}", subscription_id),
+            params,
+            options(idempotency_key),
         )
-        return mapping.subscription(obj.to_dict())
+        return mapping.subscription(obj)
 
     async def retrieve_invoice(self, invoice_id: str) -> Invoice:
         params: InvoiceRetrieveParams = {"expand": INVOICE_PAYMENTS}
-        obj = await self._call(
+        obj = await self._fetch(
             "invoices.retrieve",
             "get",
-            lambda: self._client.v1.invoices.retrieve_async(invoice_id, params),
+            path("/v1/invoices/{}", invoice_id),
+            params,
         )
-        return mapping.invoice(obj.to_dict())
+        return mapping.invoice(obj)

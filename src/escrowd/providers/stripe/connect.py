@@ -12,7 +12,7 @@ from stripe.params import (
 
 from escrowd.providers.errors import unsupported
 from escrowd.providers.stripe import mapping
-from escrowd.providers.stripe.core import StripeCore, options
+from escrowd.providers.stripe.core import StripeCore, options, path
 from escrowd.providers.types import (
     AccountLinkRequest,
     AccountRequest,
@@ -45,20 +45,18 @@ class ConnectMixin(StripeCore):
             params["email"] = req.email
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "accounts.create",
             "post",
-            lambda: self._client.v1.accounts.create_async(params, options(req.idempotency_key)),
+            "/v1/accounts",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.connected_account(obj.to_dict())
+        return mapping.connected_account(obj)
 
     async def retrieve_account(self, account_id: str) -> ConnectedAccount:
-        obj = await self._call(
-            "accounts.retrieve",
-            "get",
-            lambda: self._client.v1.accounts.retrieve_async(account_id),
-        )
-        return mapping.connected_account(obj.to_dict())
+        obj = await self._fetch("accounts.retrieve", "get", path("/v1/accounts/{}", account_id))
+        return mapping.connected_account(obj)
 
     async def create_account_link(self, req: AccountLinkRequest) -> Link:
         # Links are single-use and expire within minutes: never cached, made on each visit
@@ -69,20 +67,16 @@ class ConnectMixin(StripeCore):
             "return_url": req.return_url,
             "type": req.type,
         }
-        obj = await self._call(
-            "account_links.create",
-            "post",
-            lambda: self._client.v1.account_links.create_async(params),
-        )
-        return mapping.link(obj.to_dict())
+        obj = await self._fetch("account_links.create", "post", "/v1/account_links", params)
+        return mapping.link(obj)
 
     async def create_login_link(self, account_id: str) -> Link:
-        obj = await self._call(
+        obj = await self._fetch(
             "accounts.login_links.create",
             "post",
-            lambda: self._client.v1.accounts.login_links.create_async(account_id),
+            path("/v1/accounts/{}/login_links", account_id),
         )
-        return mapping.link(obj.to_dict())
+        return mapping.link(obj)
 
     # --- transfers and payouts -----------------------------------------------------------
 
@@ -101,20 +95,18 @@ class ConnectMixin(StripeCore):
             params["description"] = req.description
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "transfers.create",
             "post",
-            lambda: self._client.v1.transfers.create_async(params, options(req.idempotency_key)),
+            "/v1/transfers",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.transfer(obj.to_dict())
+        return mapping.transfer(obj)
 
     async def retrieve_transfer(self, transfer_id: str) -> Transfer:
-        obj = await self._call(
-            "transfers.retrieve",
-            "get",
-            lambda: self._client.v1.transfers.retrieve_async(transfer_id),
-        )
-        return mapping.transfer(obj.to_dict())
+        obj = await self._fetch("transfers.retrieve", "get", path("/v1/transfers/{}", transfer_id))
+        return mapping.transfer(obj)
 
     async def reverse_transfer(self, req: TransferReversalRequest) -> TransferReversal:
         params: TransferReversalCreateParams = {}
@@ -124,14 +116,14 @@ class ConnectMixin(StripeCore):
             params["refund_application_fee"] = req.refund_application_fee
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "transfers.reversals.create",
             "post",
-            lambda: self._client.v1.transfers.reversals.create_async(
-                req.transfer_id, params, options(req.idempotency_key)
-            ),
+            path("/v1/transfers/{}/reversals", req.transfer_id),
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.transfer_reversal(obj.to_dict())
+        return mapping.transfer_reversal(obj)
 
     async def create_payout(self, req: PayoutRequest) -> Payout:
         if req.receiver_email is not None:
@@ -144,21 +136,21 @@ class ConnectMixin(StripeCore):
             params["metadata"] = dict(req.metadata)
         # On a connected account the call is made as that account (Stripe-Account header):
         # its balance goes to its own bank account.
-        obj = await self._call(
+        obj = await self._fetch(
             "payouts.create",
             "post",
-            lambda: self._client.v1.payouts.create_async(
-                params, options(req.idempotency_key, account=req.account_id)
-            ),
+            "/v1/payouts",
+            params,
+            options(req.idempotency_key, account=req.account_id),
         )
-        return mapping.payout(obj.to_dict())
+        return mapping.payout(obj)
 
     async def retrieve_payout(self, payout_id: str, *, account_id: str | None = None) -> Payout:
-        obj = await self._call(
+        obj = await self._fetch(
             "payouts.retrieve",
             "get",
-            lambda: self._client.v1.payouts.retrieve_async(
-                payout_id, None, options(account=account_id)
-            ),
+            path("/v1/payouts/{}", payout_id),
+            None,
+            options(account=account_id),
         )
-        return mapping.payout(obj.to_dict())
+        return mapping.payout(obj)

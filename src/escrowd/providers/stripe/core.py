@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 import httpx
 import stripe
 from stripe import RequestOptions, StripeClient
 
 from escrowd.clock import Clock, SystemClock
-from escrowd.providers.errors import ProviderErrorKind
+from escrowd.providers.errors import ProviderError, ProviderErrorKind
 from escrowd.providers.stripe.client import track_delivery
-from escrowd.providers.stripe.errors import HttpMethod, map_error
+from escrowd.providers.stripe.errors import PROVIDER, HttpMethod, map_error
 
 T = TypeVar("T")
 
@@ -61,6 +62,43 @@ class StripeCore:
         # the error carries neither a cause nor a context that a traceback or an error tracker
         # could print.
         raise err
+
+    async def _fetch(
+        self,
+        operation: str,
+        method: HttpMethod,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        opts: RequestOptions | None = None,
+    ) -> dict[str, Any]:
+        """One request through the SDK (its keys, retries, idempotency keys and error classes),
+        Stripe's answer as the JSON object it sent.
+
+        The SDK's typed methods build an object per nested dict of the answer, which the
+        mapping would only turn back into dicts: for a PaymentIntent with its charge and
+        balance transaction that was 1.2 ms of CPU against 35 µs to parse it. ``params`` keep
+        the SDK's parameter types at each call site, so mypy still checks them.
+        """
+        response = await self._call(
+            operation,
+            method,
+            lambda: self._client.raw_request_async(method, path, **(params or {}), **(opts or {})),
+        )
+        data = response.data
+        if not isinstance(data, dict):
+            # Valid JSON but not an object: nothing to read, as for an unreadable body.
+            raise ProviderError(
+                ProviderErrorKind.api,
+                f"Stripe's answer to {operation} is not a JSON object",
+                http_status=response.code,
+                provider=PROVIDER,
+            )
+        return data
+
+
+def path(template: str, *ids: str) -> str:
+    """A resource path with its ids quoted as the SDK quotes them (``sanitize_id``)."""
+    return template.format(*(quote_plus(i) for i in ids))
 
 
 def options(idempotency_key: str | None = None, *, account: str | None = None) -> RequestOptions:

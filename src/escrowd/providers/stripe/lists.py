@@ -11,11 +11,9 @@ charge and its balance transaction (the fee), a transfer reversal's transfer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from functools import partial
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
-from stripe import ListObject, StripeObject
 from stripe.params import (
     BalanceTransactionListParams,
     InvoiceListParams,
@@ -28,7 +26,7 @@ from stripe.params import (
 from escrowd.clock import unix
 from escrowd.providers.stripe import mapping
 from escrowd.providers.stripe.billing import INVOICE_PAYMENTS
-from escrowd.providers.stripe.core import StripeCore
+from escrowd.providers.stripe.core import StripeCore, path
 from escrowd.providers.types import (
     Invoice,
     PaymentRecord,
@@ -42,26 +40,23 @@ from escrowd.providers.types import (
 PAGE = 100
 _PAYMENT_EXPAND = ["latest_charge.balance_transaction"]
 
-P = TypeVar("P", bound=Mapping[str, Any])
-
 
 class ListsMixin(StripeCore):
     async def _pages(
-        self, operation: str, list_async: Callable[[P], Awaitable[ListObject[Any]]], params: P
+        self, operation: str, list_path: str, params: Mapping[str, Any]
     ) -> AsyncIterator[Mapping[str, Any]]:
         """Every object of a list, page after page (newest first, as Stripe orders them):
         ``params`` for the first page, with ``starting_after`` for each one after."""
         page_params = params
         while True:
-            page = await self._call(operation, "get", partial(list_async, page_params))
-            body = page.to_dict()
+            body = await self._fetch(operation, "get", list_path, page_params)
             data = body.get("data")
             items = [o for o in data if isinstance(o, Mapping)] if isinstance(data, list) else []
             for item in items:
                 yield item
             if not body.get("has_more") or not items:
                 return
-            page_params = cast(P, {**params, "starting_after": str(items[-1]["id"])})
+            page_params = {**params, "starting_after": str(items[-1]["id"])}
 
     async def list_payments(self, created: TimeRange) -> AsyncIterator[PaymentRecord]:
         """PaymentIntents created in the range, each with its charge and the charge's fee."""
@@ -70,19 +65,19 @@ class ListsMixin(StripeCore):
             "limit": PAGE,
             "expand": [f"data.{e}" for e in _PAYMENT_EXPAND],
         }
-        list_async = self._client.v1.payment_intents.list_async
-        async for obj in self._pages("payment_intents.list", list_async, params):
+        async for obj in self._pages("payment_intents.list", "/v1/payment_intents", params):
             yield mapping.payment_record(obj)
 
     async def retrieve_payment_record(self, payment_id: str) -> PaymentRecord:
         """One PaymentIntent with its charge and fee (what ``list_payments`` yields)."""
         params: PaymentIntentRetrieveParams = {"expand": _PAYMENT_EXPAND}
-        obj: StripeObject = await self._call(
+        obj = await self._fetch(
             "payment_intents.retrieve",
             "get",
-            lambda: self._client.v1.payment_intents.retrieve_async(payment_id, params),
+            path("/v1/payment_intents/{}", payment_id),
+            params,
         )
-        return mapping.payment_record(obj.to_dict())
+        return mapping.payment_record(obj)
 
     async def list_invoices(self, created: TimeRange) -> AsyncIterator[Invoice]:
         """Invoices created in the range, each naming the payment that paid it."""
@@ -91,8 +86,7 @@ class ListsMixin(StripeCore):
             "limit": PAGE,
             "expand": [f"data.{e}" for e in INVOICE_PAYMENTS],
         }
-        list_async = self._client.v1.invoices.list_async
-        async for obj in self._pages("invoices.list", list_async, params):
+        async for obj in self._pages("invoices.list", "/v1/invoices", params):
             yield mapping.invoice(obj)
 
     async def list_refunds(
@@ -104,14 +98,12 @@ class ListsMixin(StripeCore):
             params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
         if payment_id is not None:
             params["payment_intent"] = payment_id
-        async for obj in self._pages("refunds.list", self._client.v1.refunds.list_async, params):
+        async for obj in self._pages("refunds.list", "/v1/refunds", params):
             yield mapping.refund(obj)
 
     async def retrieve_refund(self, refund_id: str) -> Refund:
-        obj: StripeObject = await self._call(
-            "refunds.retrieve", "get", lambda: self._client.v1.refunds.retrieve_async(refund_id)
-        )
-        return mapping.refund(obj.to_dict())
+        obj = await self._fetch("refunds.retrieve", "get", path("/v1/refunds/{}", refund_id))
+        return mapping.refund(obj)
 
     async def list_transfers(
         self, *, created: TimeRange | None = None, transfer_group: str | None = None
@@ -122,8 +114,7 @@ class ListsMixin(StripeCore):
             params["created"] = {"gte": unix(created.gte), "lt": unix(created.lt)}
         if transfer_group is not None:
             params["transfer_group"] = transfer_group
-        list_async = self._client.v1.transfers.list_async
-        async for obj in self._pages("transfers.list", list_async, params):
+        async for obj in self._pages("transfers.list", "/v1/transfers", params):
             yield mapping.transfer(obj)
 
     async def list_transfer_reversals(self, created: TimeRange) -> AsyncIterator[TransferReversal]:
@@ -139,8 +130,9 @@ class ListsMixin(StripeCore):
             "limit": PAGE,
             "expand": ["data.source.transfer"],
         }
-        list_async = self._client.v1.balance_transactions.list_async
-        async for txn in self._pages("balance_transactions.list", list_async, params):
+        async for txn in self._pages(
+            "balance_transactions.list", "/v1/balance_transactions", params
+        ):
             source = txn.get("source")
             if isinstance(source, Mapping) and source.get("object") == "transfer_reversal":
                 yield mapping.transfer_reversal(source)

@@ -20,7 +20,7 @@ from stripe.params import (
 
 from escrowd.providers.errors import unsupported
 from escrowd.providers.stripe import mapping
-from escrowd.providers.stripe.core import StripeCore, options
+from escrowd.providers.stripe.core import StripeCore, options, path
 from escrowd.providers.types import (
     CancelRequest,
     CaptureRequest,
@@ -66,12 +66,14 @@ class PaymentsMixin(StripeCore):
             params["name"] = req.name
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "customers.create",
             "post",
-            lambda: self._client.v1.customers.create_async(params, options(req.idempotency_key)),
+            "/v1/customers",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.customer(obj.to_dict())
+        return mapping.customer(obj)
 
     async def create_setup_intent(
         self, *, customer: str, idempotency_key: str, return_url: str | None = None
@@ -80,53 +82,58 @@ class PaymentsMixin(StripeCore):
         params: SetupIntentCreateParams = {"customer": customer, "usage": "off_session"}
         if return_url:
             params["return_url"] = return_url
-        obj = await self._call(
+        obj = await self._fetch(
             "setup_intents.create",
             "post",
-            lambda: self._client.v1.setup_intents.create_async(params, options(idempotency_key)),
+            "/v1/setup_intents",
+            params,
+            options(idempotency_key),
         )
-        return mapping.setup_intent(obj.to_dict())
+        return mapping.setup_intent(obj)
 
     async def attach_payment_method(self, *, payment_method: str, customer: str) -> PaymentMethod:
         params: PaymentMethodAttachParams = {"customer": customer}
-        obj = await self._call(
+        obj = await self._fetch(
             "payment_methods.attach",
             "post",
-            lambda: self._client.v1.payment_methods.attach_async(payment_method, params),
+            path("/v1/payment_methods/{}/attach", payment_method),
+            params,
         )
-        return mapping.payment_method(obj.to_dict())
+        return mapping.payment_method(obj)
 
     async def set_default_payment_method(self, *, customer: str, payment_method: str) -> Customer:
         params: CustomerUpdateParams = {
             "invoice_settings": {"default_payment_method": payment_method}
         }
-        obj = await self._call(
+        obj = await self._fetch(
             "customers.update",
             "post",
-            lambda: self._client.v1.customers.update_async(customer, params),
+            path("/v1/customers/{}", customer),
+            params,
         )
-        return mapping.customer(obj.to_dict())
+        return mapping.customer(obj)
 
     async def detach_payment_method(
         self, *, payment_method: str, idempotency_key: str
     ) -> PaymentMethod:
-        obj = await self._call(
+        obj = await self._fetch(
             "payment_methods.detach",
             "post",
-            lambda: self._client.v1.payment_methods.detach_async(
-                payment_method, None, options(idempotency_key)
-            ),
+            path("/v1/payment_methods/{}/detach", payment_method),
+            None,
+            options(idempotency_key),
         )
-        return mapping.payment_method(obj.to_dict())
+        return mapping.payment_method(obj)
 
     async def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntent:
         params: SetupIntentRetrieveParams = {}
-        obj = await self._call(
+        obj = await self._fetch(
             "setup_intents.retrieve",
             "get",
-            lambda: self._client.v1.setup_intents.retrieve_async(setup_intent_id, params),
+            path("/v1/setup_intents/{}", setup_intent_id),
+            params,
         )
-        return mapping.setup_intent(obj.to_dict())
+        return mapping.setup_intent(obj)
 
     # --- payments ------------------------------------------------------------------------
 
@@ -156,14 +163,14 @@ class PaymentsMixin(StripeCore):
             params["application_fee_amount"] = req.application_fee_amount
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "payment_intents.create",
             "post",
-            lambda: self._client.v1.payment_intents.create_async(
-                params, options(req.idempotency_key)
-            ),
+            "/v1/payment_intents",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.payment(obj.to_dict())
+        return mapping.payment(obj)
 
     async def confirm_payment(
         self,
@@ -180,23 +187,24 @@ class PaymentsMixin(StripeCore):
             # With a return URL, 3-D Secure comes back as ``redirect_to_url``: a page any
             # browser can open, not only Stripe.js.
             params["return_url"] = return_url
-        obj = await self._call(
+        obj = await self._fetch(
             "payment_intents.confirm",
             "post",
-            lambda: self._client.v1.payment_intents.confirm_async(
-                payment_id, params, options(idempotency_key)
-            ),
+            path("/v1/payment_intents/{}/confirm", payment_id),
+            params,
+            options(idempotency_key),
         )
-        return mapping.payment(obj.to_dict())
+        return mapping.payment(obj)
 
     async def retrieve_payment(self, payment_id: str) -> Payment:
         params: PaymentIntentRetrieveParams = {"expand": _EXPAND_CHARGE}
-        obj = await self._call(
+        obj = await self._fetch(
             "payment_intents.retrieve",
             "get",
-            lambda: self._client.v1.payment_intents.retrieve_async(payment_id, params),
+            path("/v1/payment_intents/{}", payment_id),
+            params,
         )
-        return mapping.payment(obj.to_dict())
+        return mapping.payment(obj)
 
     async def capture_payment(self, req: CaptureRequest) -> Payment:
         if not req.final_capture:
@@ -209,45 +217,42 @@ class PaymentsMixin(StripeCore):
             params["amount_to_capture"] = req.amount
         if req.application_fee_amount is not None:
             params["application_fee_amount"] = req.application_fee_amount
-        obj = await self._call(
+        obj = await self._fetch(
             "payment_intents.capture",
             "post",
-            lambda: self._client.v1.payment_intents.capture_async(
-                req.payment_id, params, options(req.idempotency_key)
-            ),
+            path("/v1/payment_intents/{}/capture", req.payment_id),
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.payment(obj.to_dict())
+        return mapping.payment(obj)
 
     async def cancel_payment(self, req: CancelRequest) -> Payment:
         params: PaymentIntentCancelParams = {"expand": _EXPAND_CHARGE}
         if req.reason:
             params["cancellation_reason"] = req.reason
-        obj = await self._call(
+        obj = await self._fetch(
             "payment_intents.cancel",
             "post",
-            lambda: self._client.v1.payment_intents.cancel_async(
-                req.payment_id, params, options(req.idempotency_key)
-            ),
+            path("/v1/payment_intents/{}/cancel", req.payment_id),
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.payment(obj.to_dict())
+        return mapping.payment(obj)
 
     async def retrieve_charge(self, charge_id: str) -> Charge:
         # The balance transaction carries Stripe's fee and the net amount.
         params: ChargeRetrieveParams = {"expand": ["balance_transaction"]}
-        obj = await self._call(
+        obj = await self._fetch(
             "charges.retrieve",
             "get",
-            lambda: self._client.v1.charges.retrieve_async(charge_id, params),
+            path("/v1/charges/{}", charge_id),
+            params,
         )
-        return mapping.charge(obj.to_dict())
+        return mapping.charge(obj)
 
     async def retrieve_dispute(self, dispute_id: str) -> Dispute:
-        obj = await self._call(
-            "disputes.retrieve",
-            "get",
-            lambda: self._client.v1.disputes.retrieve_async(dispute_id),
-        )
-        return mapping.dispute(obj.to_dict())
+        obj = await self._fetch("disputes.retrieve", "get", path("/v1/disputes/{}", dispute_id))
+        return mapping.dispute(obj)
 
     # --- refunds -------------------------------------------------------------------------
 
@@ -263,9 +268,11 @@ class PaymentsMixin(StripeCore):
             params["refund_application_fee"] = req.refund_application_fee
         if req.metadata:
             params["metadata"] = dict(req.metadata)
-        obj = await self._call(
+        obj = await self._fetch(
             "refunds.create",
             "post",
-            lambda: self._client.v1.refunds.create_async(params, options(req.idempotency_key)),
+            "/v1/refunds",
+            params,
+            options(req.idempotency_key),
         )
-        return mapping.refund(obj.to_dict())
+        return mapping.refund(obj)
