@@ -85,7 +85,7 @@ class Book:
     @cached_property
     def slots(self) -> tuple[Slot, ...]:
         allocations = list(self.escrow.allocations)
-        policies = [FeePolicy.from_dict(a.fee_policy) for a in allocations]
+        policies = [parts.stored_policy(a.fee_policy) for a in allocations]
         full = parts.full_breakdowns(
             [a.amount for a in allocations], policies, self.escrow.processing_cost_total
         )

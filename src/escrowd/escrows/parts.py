@@ -9,6 +9,7 @@ breakdown minus both. Pure: no database.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from escrowd.fees.domain import (
@@ -23,6 +24,7 @@ from escrowd.fees.domain import (
 FIGURES = BREAKDOWN_FIGURES
 
 
+@lru_cache(maxsize=8)  # one per bearer; breakdowns are frozen
 def zero(bearer: Bearer) -> AllocationBreakdown:
     return AllocationBreakdown(**dict.fromkeys(FIGURES, 0), processing_bearer=bearer)
 
@@ -32,8 +34,22 @@ def dump(part: AllocationBreakdown) -> dict[str, int]:
 
 
 def load(data: Mapping[str, Any] | None, bearer: Bearer) -> AllocationBreakdown:
+    """A stored sum of parts (an allocation's ``released``, an operation's part), checked
+    and built once per distinct content: every book reads each of them again."""
     if not data:
         return zero(bearer)
+    try:
+        return _load(tuple(data.items()), bearer)
+    except TypeError:  # a value that cannot be a key (not what escrowd stores)
+        return _build(data, bearer)
+
+
+@lru_cache(maxsize=4096)
+def _load(items: tuple[tuple[str, Any], ...], bearer: Bearer) -> AllocationBreakdown:
+    return _build(dict(items), bearer)
+
+
+def _build(data: Mapping[str, Any], bearer: Bearer) -> AllocationBreakdown:
     return AllocationBreakdown(
         **{name: int(data.get(name, 0)) for name in FIGURES}, processing_bearer=bearer
     )
@@ -64,11 +80,34 @@ def with_net_moved(part: AllocationBreakdown, amount: int) -> AllocationBreakdow
 def full_breakdowns(
     amounts: Sequence[int], policies: Sequence[FeePolicy], processing_cost_total: int | None
 ) -> tuple[AllocationBreakdown, ...]:
-    """Every allocation's full breakdown (the provider's fee split by gross, if known)."""
-    total = sum(amounts)
+    """Every allocation's full breakdown (the provider's fee split by gross, if known).
+
+    Computed once per distinct input: a book is read again after each change of its money
+    (``store.refreshed``), a flow builds a few dozen, and the figures depend on nothing but
+    these values (policies and breakdowns are frozen)."""
+    return _full_breakdowns(tuple(amounts), tuple(policies), processing_cost_total)
+
+
+@lru_cache(maxsize=4096)
+def _full_breakdowns(
+    amounts: tuple[int, ...], policies: tuple[FeePolicy, ...], processing_cost_total: int | None
+) -> tuple[AllocationBreakdown, ...]:
     return compute_allocation_breakdown(
-        total, list(policies), processing_cost_total, allocations=list(amounts)
+        sum(amounts), list(policies), processing_cost_total, allocations=list(amounts)
     ).allocations
+
+
+def stored_policy(data: Mapping[str, Any]) -> FeePolicy:
+    """An allocation's stored fee policy, checked and parsed once per distinct content."""
+    try:
+        return _stored_policy(tuple(data.items()))
+    except TypeError:  # a value that cannot be a key (not what escrowd stores): parse it
+        return FeePolicy.from_dict(data)
+
+
+@lru_cache(maxsize=1024)
+def _stored_policy(items: tuple[tuple[str, Any], ...]) -> FeePolicy:
+    return FeePolicy.from_dict(dict(items))
 
 
 def charged_of(part: AllocationBreakdown) -> int:
