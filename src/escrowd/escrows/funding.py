@@ -438,9 +438,7 @@ async def charge_fee(provider: PaymentProvider, payment: Payment) -> int | None:
 
 async def settle_payment(ctx: Settling, op: Operation, outcome: Outcome) -> None:
     assert isinstance(outcome.result, Payment)
-    await apply_payment(
-        Unit(ctx.session, ctx.clock), ctx.book, outcome.result, fee=outcome.fee, adopt=True
-    )
+    await apply_payment(ctx.unit(), ctx.book, outcome.result, fee=outcome.fee, adopt=True)
 
 
 async def fail_fund(ctx: Settling, op: Operation, exc: ProviderError) -> None:
@@ -465,7 +463,7 @@ async def fail_capture(ctx: Settling, op: Operation, exc: ProviderError) -> None
     if exc.code == "charge_expired_for_capture":
         # The authorization ran out before the capture arrived: the escrow expires.
         if e.status == State.authorized:
-            await close(Unit(ctx.session, ctx.clock), ctx.book, Action.expire, via_event=True)
+            await close(ctx.unit(), ctx.book, Action.expire, via_event=True)
         return
     # Anything else (the payment moved on at the provider meanwhile): ask the provider.
     await enqueue(

@@ -42,6 +42,7 @@ from escrowd.errors import EscrowdError, InvalidRequestError
 from escrowd.escrows import ledgering, store
 from escrowd.escrows.book import Book
 from escrowd.escrows.models import OPEN_OPS, Escrow, Operation, OpKind, OpStatus
+from escrowd.escrows.payments import Unit
 from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import State
 from escrowd.events import EventType
@@ -163,6 +164,11 @@ class Settling:
 
     def post(self, moves: Sequence[ledgering.Move]) -> None:
         self.moves.extend(moves)
+
+    def unit(self) -> Unit:
+        """This transaction as ``payments.apply_payment`` and ``close`` take it, their ledger
+        moves joining the batch's (posted last)."""
+        return Unit(self.session, self.clock, self.moves)
 
     def refresh(self) -> Book:
         self.book = store.refreshed(self.book)
@@ -299,7 +305,15 @@ async def settle(
             ctx.refresh()
             await verb.settle(ctx, op, outcome)
             results.append(OpResult.of(op))
+        book = ctx.refresh()
+        for event in [*ctx.events, *_money_events(book, ctx.moved)]:
+            await store.emit(session, clock=clock, type=event, book=book)
+        store.touch(book.escrow, clock)
         if ctx.moves:
+            # Last, once the escrow's own rows are written: the posting locks its ledger
+            # accounts until the commit, and some of them (the platform's fee and clearing
+            # accounts) every settling transaction in the currency needs.
+            await session.flush()
             await ledgering.apply(
                 session,
                 clock=clock,
@@ -308,10 +322,6 @@ async def settle(
                 moves=ctx.moves,
                 known=ctx.accounts,
             )
-        book = ctx.refresh()
-        for event in [*ctx.events, *_money_events(book, ctx.moved)]:
-            await store.emit(session, clock=clock, type=event, book=book)
-        store.touch(book.escrow, clock)
     return Settled(book, first_error, tuple(results))
 
 

@@ -45,6 +45,9 @@ class Unit:
 
     session: AsyncSession
     clock: Clock
+    #: Where the ledger moves go when the caller posts them itself, last in its transaction
+    #: (an operation's settling batch: ``operations.Settling.moves``); None: posted at once.
+    moves: list[ledgering.Move] | None = None
 
 
 def outcome_of(payment: Payment) -> PaymentOutcome | None:
@@ -68,6 +71,9 @@ def payment_error_json(payment: Payment) -> dict[str, str | None] | None:
 
 
 async def _ledger(unit: Unit, escrow: Escrow, *moves: ledgering.Move) -> None:
+    if unit.moves is not None:
+        unit.moves.extend(moves)
+        return
     await ledgering.apply(
         unit.session,
         clock=unit.clock,
