@@ -38,7 +38,12 @@ from escrowd.providers.base import PaymentProvider
 from escrowd.providers.paypal.client import PayPalClient
 from escrowd.providers.paypal.provider import PayPalProvider
 from escrowd.providers.stripe.adapter import StripeProvider
-from escrowd.providers.stripe.client import SANDBOX_API_KEY, SANDBOX_BASE_URL, make_stripe_client
+from escrowd.providers.stripe.client import (
+    SANDBOX_API_KEY,
+    SANDBOX_BASE_URL,
+    StripeAiohttpClient,
+    make_stripe_client,
+)
 
 #: The SDK's retries towards the real Stripe API (its recommended setting).
 #: Where the PayPal adapter finds escrowd's PayPal sandbox in process (the host is never
@@ -94,13 +99,15 @@ def build_stripe_provider(
     settings: Settings, *, sandbox: ASGIApp | None = None, clock: Clock | None = None
 ) -> StripeProvider:
     target = stripe_target(settings)
-    timeout = httpx.Timeout(settings.stripe_timeout_seconds)
+    http: httpx.AsyncClient | StripeAiohttpClient
     if target.in_process:
         if sandbox is None:
             raise ValueError(f"sandbox mode needs the ASGI app that serves {SANDBOX_PREFIX}")
+        timeout = httpx.Timeout(settings.stripe_timeout_seconds)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), timeout=timeout)
     else:
-        http = httpx.AsyncClient(timeout=timeout)
+        # Over the network: aiohttp, a fifth of httpx's CPU per request (stripe/client.py).
+        http = StripeAiohttpClient(timeout_seconds=settings.stripe_timeout_seconds)
     client = make_stripe_client(
         api_key=target.api_key,
         http=http,

@@ -12,7 +12,7 @@ from stripe import RequestOptions, StripeClient
 
 from escrowd.clock import Clock, SystemClock
 from escrowd.providers.errors import ProviderError, ProviderErrorKind
-from escrowd.providers.stripe.client import track_delivery
+from escrowd.providers.stripe.client import StripeAiohttpClient, track_delivery
 from escrowd.providers.stripe.errors import PROVIDER, HttpMethod, map_error
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ class StripeCore:
         *,
         webhook_secrets: Sequence[str] = (),
         clock: Clock | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: httpx.AsyncClient | StripeAiohttpClient | None = None,
     ) -> None:
         self._client = client
         self._http = http
