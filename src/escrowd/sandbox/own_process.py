@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import httpx
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -43,14 +43,19 @@ IDLE_SECONDS = 0.2
 
 
 class HttpSender:
-    """Posts a delivery to escrowd over HTTP (a ``Sender``); one client, kept alive."""
+    """Posts a delivery to escrowd over HTTP (a ``Sender``); one session, kept alive.
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
+    aiohttp rather than httpx: a fifth of the CPU per request (escrowd's Stripe client made the
+    same change), and a flow makes about five deliveries."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
 
     async def __call__(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        response = await self.client.post(path, content=body, headers=headers)
-        return response.status_code
+        async with self.session.post(self.base_url + path, data=body, headers=headers) as r:
+            await r.read()
+            return r.status
 
 
 async def run_and_deliver(host: Host, send: stripe_webhooks.Sender) -> int:
@@ -110,11 +115,11 @@ def create_server_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        timeout = httpx.Timeout(DELIVERY_TIMEOUT_SECONDS)
-        async with httpx.AsyncClient(base_url=deliver_to or "", timeout=timeout) as http:
+        timeout = aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             task: asyncio.Task[None] | None = None
             if background and deliver_to:
-                task = asyncio.create_task(_background(host, HttpSender(http)))
+                task = asyncio.create_task(_background(host, HttpSender(session, deliver_to)))
             elif background:
                 task = asyncio.create_task(_due_only(host))
             try:
