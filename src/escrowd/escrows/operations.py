@@ -46,6 +46,7 @@ from escrowd.escrows.payments import Unit
 from escrowd.escrows.schemas import escrow_json
 from escrowd.escrows.states import State
 from escrowd.events import EventType
+from escrowd.events.service import batched
 from escrowd.ledger import Account
 from escrowd.logging import get_logger
 from escrowd.money import Money
@@ -275,39 +276,41 @@ async def settle(
     first_error: EscrowdError | None = None
     results: list[OpResult] = []
     async with container.db.transaction() as session:
-        book = await store.book_of(session, escrow_id, lock=True)
-        ctx = Settling(session, clock, container, book)
-        for key, outcome in outcomes:
-            op = await session.get(Operation, key)
-            if op is None:
-                continue
-            if op.status not in OPEN_OPS:
+        # The events of the batch are written together, before the ledger's posting.
+        async with batched(session):
+            book = await store.book_of(session, escrow_id, lock=True)
+            ctx = Settling(session, clock, container, book)
+            for key, outcome in outcomes:
+                op = await session.get(Operation, key)
+                if op is None:
+                    continue
+                if op.status not in OPEN_OPS:
+                    results.append(OpResult.of(op))
+                    continue  # settled meanwhile (the janitor, or a concurrent retry)
+                now = clock.now()
+                op.updated_at = now
+                op.attempts += 1
+                if outcome.error is not None:
+                    op.error = _error_json(outcome.error)
+                    if outcome.unknown:
+                        op.status = OpStatus.unknown.value
+                    else:
+                        op.status = OpStatus.failed.value
+                        op.settled_at = now
+                        if verb.fail is not None:
+                            await verb.fail(ctx, op, outcome.error)
+                    api_error = outcome.error.to_api_error()
+                    first_error = first_error or api_error
+                    results.append(OpResult.of(op, api_error))
+                    continue
+                op.status = OpStatus.succeeded.value
+                op.settled_at = now
+                ctx.refresh()
+                await verb.settle(ctx, op, outcome)
                 results.append(OpResult.of(op))
-                continue  # settled meanwhile (the janitor, or a concurrent retry)
-            now = clock.now()
-            op.updated_at = now
-            op.attempts += 1
-            if outcome.error is not None:
-                op.error = _error_json(outcome.error)
-                if outcome.unknown:
-                    op.status = OpStatus.unknown.value
-                else:
-                    op.status = OpStatus.failed.value
-                    op.settled_at = now
-                    if verb.fail is not None:
-                        await verb.fail(ctx, op, outcome.error)
-                api_error = outcome.error.to_api_error()
-                first_error = first_error or api_error
-                results.append(OpResult.of(op, api_error))
-                continue
-            op.status = OpStatus.succeeded.value
-            op.settled_at = now
-            ctx.refresh()
-            await verb.settle(ctx, op, outcome)
-            results.append(OpResult.of(op))
-        book = ctx.refresh()
-        for event in [*ctx.events, *_money_events(book, ctx.moved)]:
-            await store.emit(session, clock=clock, type=event, book=book)
+            book = ctx.refresh()
+            for event in [*ctx.events, *_money_events(book, ctx.moved)]:
+                await store.emit(session, clock=clock, type=event, book=book)
         store.touch(book.escrow, clock)
         if ctx.moves:
             # Last, once the escrow's own rows are written: the posting locks its ledger

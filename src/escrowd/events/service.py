@@ -2,9 +2,11 @@
 
 Write: ``await record(session, clock=..., type=EventType.escrow_funded, object_id=escrow.id,
 data=<the escrow's API representation>, audience=[payer_id, *payee_ids])`` inside the same
-transaction as the state change it describes; it commits or rolls back with it. Callbacks
-registered with ``on_recorded`` run right after each event is written, in that transaction too
-(the outbound-webhook module enqueues deliveries there). Read: ``get`` and ``list_query``
+transaction as the state change it describes; it commits or rolls back with it. Inside
+``async with batched(session):`` the events recorded are written together when the block ends
+(a settlement's three events in one statement). Callbacks registered with ``on_recorded`` run
+right after each event is written, in that transaction too (nothing in escrowd registers one:
+notifications and outbound webhooks read new events afterwards). Read: ``get`` and ``list_query``
 apply visibility — admins and API keys see everything; a user sees events whose audience
 names them or an organization they belong to.
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -35,6 +39,7 @@ __all__ = [
     "MAX_CREATED",
     "MAX_TYPES",
     "RecordedCallback",
+    "batched",
     "changes",
     "for_object",
     "get",
@@ -164,10 +169,47 @@ async def record(
         request_id=_request_id(),
         created_at=clock.now(),
     )
+    batch = _batch.get()
+    if batch is not None and batch[0] is session and not session.in_nested_transaction():
+        batch[1].append((event, parties))
+        return event
     await _write(session, event, parties)
     for callback in list(_callbacks):
         await callback(session, event)
     return event
+
+
+#: The batch ``batched`` collects for this task: its session and the events waiting.
+_batch: ContextVar[tuple[AsyncSession, list[tuple[Event, list[str]]]] | None] = ContextVar(
+    "escrowd_event_batch", default=None
+)
+
+
+@asynccontextmanager
+async def batched(session: AsyncSession) -> AsyncIterator[None]:
+    """Events ``record``-ed on ``session`` in the block are written together when it ends:
+    one statement on PostgreSQL (two on SQLite) instead of one (two) per event, in the order
+    recorded, their callbacks after them. If the block raises, none is written (the
+    transaction is rolled back anyway).
+
+    An event recorded inside a savepoint is written at once, as outside a batch: a rollback
+    to that savepoint must take it, and the batch is written after the savepoint has ended.
+    """
+    pending: list[tuple[Event, list[str]]] = []
+    token = _batch.set((session, pending))
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if not pending:
+        return
+    if len(pending) == 1:
+        await _write(session, *pending[0])
+    for start in range(0, len(pending) if len(pending) > 1 else 0, _MOST_AT_ONCE):
+        await _write_all(session, pending[start : start + _MOST_AT_ONCE])
+    for event, _ in pending:
+        for callback in list(_callbacks):
+            await callback(session, event)
 
 
 _COLUMNS: Final = tuple(c.name for c in Event.__table__.columns)
@@ -205,6 +247,52 @@ async def _write(session: AsyncSession, event: Event, parties: list[str]) -> Non
         await conn.execute(
             _INSERT_AUDIENCE, [{"party_id": p, "event_id": event.id} for p in parties]
         )
+
+
+def _write_all_sql(n: int) -> str:
+    """PostgreSQL: ``n`` events and every audience row in one statement."""
+    width = len(_COLUMNS)
+    rows = ", ".join(
+        f"({', '.join(f'${i * width + j + 1}' for j in range(width))})" for i in range(n)
+    )
+    k = n * width
+    return (
+        f"WITH e AS (INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants)
+        f"VALUES {rows} RETURNING id) "
+        "INSERT INTO event_audience (party_id, event_id) "
+        f"SELECT a.p, a.e FROM unnest(${k + 1}::varchar[], ${k + 2}::varchar[]) AS a(p, e) "
+        "JOIN e ON e.id = a.e"
+    )
+
+
+#: Events per statement (a statement's text depends on the count; PostgreSQL prepares each).
+_MOST_AT_ONCE: Final = 32
+_WRITE_ALL_SQL: dict[int, str] = {}
+
+
+async def _write_all(session: AsyncSession, pending: Sequence[tuple[Event, list[str]]]) -> None:
+    """Write several events and their audiences now, in the session's transaction."""
+    for event, _ in pending:
+        if event.created_at.tzinfo is None:
+            raise ValueError("an event's created_at must be timezone-aware (UTC)")
+    conn = await session.connection()
+    rows = [[getattr(event, c) for c in _COLUMNS] for event, _ in pending]
+    readers = [(p, event.id) for event, parties in pending for p in parties]
+    if conn.dialect.name == "postgresql":
+        sql = _WRITE_ALL_SQL.get(len(pending))
+        if sql is None:
+            sql = _WRITE_ALL_SQL.setdefault(len(pending), _write_all_sql(len(pending)))
+        driver = await transaction_driver(conn)
+        await driver.execute(
+            sql,
+            *(v for row in rows for v in row),
+            [p for p, _ in readers],
+            [e for _, e in readers],
+        )
+        return
+    await conn.execute(_INSERT_EVENT, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+    if readers:
+        await conn.execute(_INSERT_AUDIENCE, [{"party_id": p, "event_id": e} for p, e in readers])
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any] | None:
