@@ -128,3 +128,39 @@ async def test_a_post_to_a_port_nobody_listens_on_never_left_and_may_be_retried(
         "api_connection_error",
         True,
     )
+
+
+async def test_calls_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head, _ = await _read_request(reader)
+        seen.append(head.split(b"\r\n", 1)[0])
+        payload = json.dumps(INTENT).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    http = StripeAiohttpClient(timeout_seconds=2)
+    # A host that does not resolve: only the proxy can have answered.
+    client = make_stripe_client(api_key="sk_test_x", http=http, api_base="http://stripe.invalid")
+    provider = StripeProvider(client, http=http)
+    try:
+        payment = await provider.create_payment(PAYMENT)
+    finally:
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()
+    assert payment.id == "pi_1"
+    assert seen == [b"POST http://stripe.invalid/v1/payment_intents HTTP/1.1"]

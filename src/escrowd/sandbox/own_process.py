@@ -116,7 +116,8 @@ def create_server_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_SECONDS)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        # trust_env: proxy variables apply as they did with httpx (NO_PROXY covers loopback).
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session:
             task: asyncio.Task[None] | None = None
             if background and deliver_to:
                 task = asyncio.create_task(_background(host, HttpSender(session, deliver_to)))

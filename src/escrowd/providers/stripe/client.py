@@ -131,10 +131,16 @@ class StripeAiohttpClient(AIOHTTPClient):
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._own is None or self._own.closed:
-            # The certificates the SDK itself trusts for api.stripe.com.
-            tls = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+            # The system's certificates (SSL_CERT_FILE / SSL_CERT_DIR included: a proxy that
+            # inspects TLS has its own CA) and the ones the SDK itself trusts for Stripe.
+            tls = ssl.create_default_context()
+            tls.load_verify_locations(cafile=stripe.ca_bundle_path)
             self._own = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=tls), timeout=self._client_timeout
+                connector=aiohttp.TCPConnector(ssl=tls),
+                timeout=self._client_timeout,
+                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as httpx (used before) honoured them: a
+                # server that reaches Stripe through an egress proxy keeps doing so.
+                trust_env=True,
             )
         return self._own
 
