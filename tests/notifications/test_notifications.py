@@ -6,12 +6,13 @@ import asyncio
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from escrowd.events.models import Event
 from escrowd.ids import Prefix, new_id
 from escrowd.jobs.models import Job
-from escrowd.notifications import emails
+from escrowd.notifications import emails, sweep
 from escrowd.notifications.models import Notification
 from escrowd.notifications.sweep import BATCH, SETTLE, Memo, notify_events, notify_new
 from tests.escrows.conftest import Ctx, create_escrow, funded, payer, person, settle, verified_payee
@@ -310,6 +311,26 @@ async def test_notify_new_makes_what_the_sweep_would(ctx: Ctx, smtp: SmtpServer)
     assert await _count(ctx, escrow["id"]) == 3
     await notify(ctx.container)
     assert await _count(ctx, escrow["id"]) == 3
+
+
+async def test_notify_new_reads_only_recent_events_and_leaves_the_rest_to_the_sweep(
+    ctx: Ctx, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = await payer(ctx)
+    bob = person(ctx, await verified_payee(ctx))
+    escrow = await funded(ctx, alice, [(bob.id, 2000)], description="Committed late")
+    await settle(ctx.container)
+    # As if these events had been recorded longer ago than notify_new looks back (their
+    # transaction committing only now): it reads from its window, they are before it.
+    monkeypatch.setattr(sweep, "RECENT", timedelta(0))
+    await asyncio.sleep(0.01)
+    assert await notify_new(ctx.container) == 0
+    assert await _count(ctx, escrow["id"]) == 0
+    # The sweep reads the whole window from the cursor: it makes them, each once.
+    assert await notify(ctx.container) == 3
+    assert await _count(ctx, escrow["id"]) == 3
+    monkeypatch.undo()
+    assert await notify_new(ctx.container) == 0
 
 
 async def test_the_sweep_passes_over_the_events_this_process_handled(

@@ -58,6 +58,10 @@ NAME = "notifications.events"
 EVERY = timedelta(seconds=5)
 #: How long a transaction may take between recording an event and committing it.
 SETTLE = timedelta(minutes=2)
+#: How far back ``notify_new`` reads: an event recorded earlier than this and committed only
+#: now (by a transaction that long; escrowd's last milliseconds) is the sweep's, at most
+#: ``EVERY`` later.
+RECENT = timedelta(seconds=3)
 #: Events read per transaction.
 BATCH = 500
 #: Batches per run: a backlog is worked off over several runs, each of them short.
@@ -349,17 +353,30 @@ async def notify(ctx: SweepContext) -> int:
     )
 
 
-async def notify_events(container: Container, *, email: bool, memo: Memo | None = None) -> int:
+def recorded_since(moment: datetime) -> str:
+    """The lowest event id that can have been taken at ``moment`` or later (ids are ULIDs,
+    whose first characters are the real time of their making)."""
+    millis = max(0, int(moment.timestamp() * 1000))
+    return f"{Prefix.event.value}_{ULID.from_int(millis << 80)}"
+
+
+async def notify_events(
+    container: Container, *, email: bool, memo: Memo | None = None, since: str = ""
+) -> int:
     """Batches from the cursor until none is left (or ``MAX_BATCHES``); how many were made.
-    With a ``memo``, the events in it are passed over and the ones handled added to it."""
+    With a ``memo``, the events in it are passed over and the ones handled added to it.
+    ``since``: read from that id when it is past the cursor (and leave the cursor where it is:
+    what lies between them is the sweep's)."""
     total = 0
     after: str | None = None
     settled = True
     cursor = ""
     for _ in range(MAX_BATCHES):
         async with container.db.transaction() as session:
-            if after is None and memo is not None:
+            if after is None and (memo is not None or since):
                 cursor = await _cursor(session)
+                if since > cursor:
+                    after, settled = since, False
             batch = await notify_batch(
                 session,
                 clock=container.clock,
@@ -381,9 +398,17 @@ async def notify_events(container: Container, *, email: bool, memo: Memo | None 
 async def notify_new(container: Container) -> int:
     """The sweep's work as a background step, run as often as the other steps: new events
     become notifications (and email jobs) within a moment rather than the sweep's interval.
-    Events this process handled already are passed over (``Memo``); how many were made."""
+    Events this process handled already are passed over (``Memo``); how many were made.
+
+    It reads only the events recorded in the last ``RECENT`` (by their ids): the cursor stays
+    two minutes behind (``SETTLE``), and reading that whole window again on every run (it runs
+    again at once while it finds work) grew with the traffic. The sweep still reads the whole
+    window every ``EVERY``, for an event whose transaction committed later than ``RECENT``."""
     return await notify_events(
-        container, email=container.settings.email_enabled, memo=_PROCESS_MEMO
+        container,
+        email=container.settings.email_enabled,
+        memo=_PROCESS_MEMO,
+        since=recorded_since(datetime.now(UTC) - RECENT),
     )
 
 
