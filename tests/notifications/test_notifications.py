@@ -334,8 +334,12 @@ async def test_notify_new_reads_only_recent_events_and_leaves_the_rest_to_the_sw
 
 
 async def test_the_sweep_passes_over_the_events_this_process_handled(
-    ctx: Ctx, smtp: SmtpServer
+    ctx: Ctx, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # notify_new reading the sweep's whole window: every young event of the shared test
+    # database is then in the memo, not only this test's (it reads the last RECENT otherwise,
+    # and earlier tests' older events would be the sweep's to read in full).
+    monkeypatch.setattr(sweep, "RECENT", SETTLE)
     alice = await payer(ctx)
     bob = person(ctx, await verified_payee(ctx))
     escrow = await funded(ctx, alice, [(bob.id, 2000)], description="Once")
