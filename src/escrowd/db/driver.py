@@ -69,9 +69,10 @@ async def _release(pooled: PoolProxiedConnection) -> None:
     await greenlet_spawn(pooled.close)
 
 
-def placeholders(count: int) -> str:
-    """``$1, $2, …, $count``: asyncpg's numbered parameters, for a statement's VALUES."""
-    return ", ".join(f"${n}" for n in range(1, count + 1))
+def placeholders(count: int, *, after: int = 0) -> str:
+    """``$1, $2, …, $count``: asyncpg's numbered parameters, for a statement's VALUES
+    (numbered from ``after + 1`` for a row after ``after`` parameters)."""
+    return ", ".join(f"${n}" for n in range(after + 1, after + count + 1))
 
 
 async def transaction_driver(conn: AsyncConnection) -> asyncpg.Connection:

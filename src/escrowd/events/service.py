@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 import structlog
@@ -41,6 +42,7 @@ __all__ = [
     "RecordedCallback",
     "batched",
     "changes",
+    "first_id_since",
     "for_object",
     "get",
     "list_query",
@@ -94,6 +96,13 @@ def _next_id() -> str:
     value = max(value, _last_ulid + 1)
     _last_ulid = value
     return f"{Prefix.event.value}_{ULID.from_int(value)}"
+
+
+def first_id_since(moment: datetime) -> str:
+    """The lowest event id that can have been taken at ``moment`` or later (an id's ULID
+    starts with the real time of its making)."""
+    millis = max(0, int(moment.timestamp() * 1000))
+    return f"{Prefix.event.value}_{ULID.from_int(millis << 80)}"
 
 
 def _json(value: Mapping[str, Any], what: str) -> str:
@@ -173,9 +182,7 @@ async def record(
     if batch is not None and batch[0] is session and not session.in_nested_transaction():
         batch[1].append((event, parties))
         return event
-    await _write(session, event, parties)
-    for callback in list(_callbacks):
-        await callback(session, event)
+    await _write(session, [(event, parties)])
     return event
 
 
@@ -201,60 +208,21 @@ async def batched(session: AsyncSession) -> AsyncIterator[None]:
         yield
     finally:
         _batch.reset(token)
-    if not pending:
-        return
-    if len(pending) == 1:
-        await _write(session, *pending[0])
-    for start in range(0, len(pending) if len(pending) > 1 else 0, _MOST_AT_ONCE):
-        await _write_all(session, pending[start : start + _MOST_AT_ONCE])
-    for event, _ in pending:
-        for callback in list(_callbacks):
-            await callback(session, event)
+    await _write(session, pending)
 
 
 _COLUMNS: Final = tuple(c.name for c in Event.__table__.columns)
-#: PostgreSQL: the event and its audience in one statement.
-_WRITE_SQL: Final = (
-    f"WITH e AS (INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants)
-    f"VALUES ({placeholders(len(_COLUMNS))}) RETURNING id) "
-    "INSERT INTO event_audience (party_id, event_id) "
-    f"SELECT p, e.id FROM e, unnest(${len(_COLUMNS) + 1}::varchar[]) AS p"
-)
+#: Events per statement (a statement's text depends on the count; PostgreSQL prepares each).
+_MOST_AT_ONCE: Final = 32
 _INSERT_EVENT: Final = insert(Event)
 _INSERT_AUDIENCE: Final = insert(EventAudience)
 
 
-async def _write(session: AsyncSession, event: Event, parties: list[str]) -> None:
-    """Write the event and its audience now, in the session's transaction, as Core statements.
-
-    An event is never updated or read back by the unit of work that writes it, so the ORM has
-    nothing to track. Through it (the event added to the session, its audience by a cascade,
-    both written by the flush at commit), a transaction writing two events with two readers
-    each took 1.77–1.85 ms of CPU on the benchmark machine; written here, 0.98–1.13 ms (an
-    empty transaction: 0.56–0.70 ms). The price: one statement per event on PostgreSQL where
-    the flush sent one batch per table.
-    """
-    if event.created_at.tzinfo is None:  # asyncpg would take a naive time as local time
-        raise ValueError("an event's created_at must be timezone-aware (UTC)")
-    conn = await session.connection()
-    values = [getattr(event, c) for c in _COLUMNS]
-    if conn.dialect.name == "postgresql":
-        driver = await transaction_driver(conn)
-        await driver.execute(_WRITE_SQL, *values, parties)
-        return
-    await conn.execute(_INSERT_EVENT, dict(zip(_COLUMNS, values, strict=True)))
-    if parties:
-        await conn.execute(
-            _INSERT_AUDIENCE, [{"party_id": p, "event_id": event.id} for p in parties]
-        )
-
-
-def _write_all_sql(n: int) -> str:
-    """PostgreSQL: ``n`` events and every audience row in one statement."""
+@lru_cache(maxsize=_MOST_AT_ONCE)
+def _write_sql(n: int) -> str:
+    """PostgreSQL: ``n`` events and all their readers in one statement."""
     width = len(_COLUMNS)
-    rows = ", ".join(
-        f"({', '.join(f'${i * width + j + 1}' for j in range(width))})" for i in range(n)
-    )
+    rows = ", ".join(f"({placeholders(width, after=i * width)})" for i in range(n))
     k = n * width
     return (
         f"WITH e AS (INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants)
@@ -265,34 +233,41 @@ def _write_all_sql(n: int) -> str:
     )
 
 
-#: Events per statement (a statement's text depends on the count; PostgreSQL prepares each).
-_MOST_AT_ONCE: Final = 32
-_WRITE_ALL_SQL: dict[int, str] = {}
+async def _write(session: AsyncSession, pending: Sequence[tuple[Event, list[str]]]) -> None:
+    """Write the events and their audiences now, in the session's transaction, as Core
+    statements (up to ``_MOST_AT_ONCE`` events per statement), then run the callbacks.
 
-
-async def _write_all(session: AsyncSession, pending: Sequence[tuple[Event, list[str]]]) -> None:
-    """Write several events and their audiences now, in the session's transaction."""
+    An event is never updated or read back by the unit of work that writes it, so the ORM has
+    nothing to track. Through it (the event added to the session, its audience by a cascade,
+    both written by the flush at commit), a transaction writing two events with two readers
+    each took 1.77–1.85 ms of CPU on the benchmark machine; written here one by one, 0.98–1.13
+    ms (an empty transaction: 0.56–0.70 ms).
+    """
+    if any(event.created_at.tzinfo is None for event, _ in pending):
+        # asyncpg would take a naive time as local time
+        raise ValueError("an event's created_at must be timezone-aware (UTC)")
+    for start in range(0, len(pending), _MOST_AT_ONCE):
+        chunk = pending[start : start + _MOST_AT_ONCE]
+        conn = await session.connection()
+        rows = [[getattr(event, c) for c in _COLUMNS] for event, _ in chunk]
+        readers = [(p, event.id) for event, parties in chunk for p in parties]
+        if conn.dialect.name == "postgresql":
+            driver = await transaction_driver(conn)
+            await driver.execute(
+                _write_sql(len(chunk)),
+                *(v for row in rows for v in row),
+                [p for p, _ in readers],
+                [e for _, e in readers],
+            )
+            continue
+        await conn.execute(_INSERT_EVENT, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+        if readers:
+            await conn.execute(
+                _INSERT_AUDIENCE, [{"party_id": p, "event_id": e} for p, e in readers]
+            )
     for event, _ in pending:
-        if event.created_at.tzinfo is None:
-            raise ValueError("an event's created_at must be timezone-aware (UTC)")
-    conn = await session.connection()
-    rows = [[getattr(event, c) for c in _COLUMNS] for event, _ in pending]
-    readers = [(p, event.id) for event, parties in pending for p in parties]
-    if conn.dialect.name == "postgresql":
-        sql = _WRITE_ALL_SQL.get(len(pending))
-        if sql is None:
-            sql = _WRITE_ALL_SQL.setdefault(len(pending), _write_all_sql(len(pending)))
-        driver = await transaction_driver(conn)
-        await driver.execute(
-            sql,
-            *(v for row in rows for v in row),
-            [p for p, _ in readers],
-            [e for _, e in readers],
-        )
-        return
-    await conn.execute(_INSERT_EVENT, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
-    if readers:
-        await conn.execute(_INSERT_AUDIENCE, [{"party_id": p, "event_id": e} for p, e in readers])
+        for callback in list(_callbacks):
+            await callback(session, event)
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any] | None:

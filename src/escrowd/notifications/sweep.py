@@ -32,6 +32,7 @@ from escrowd.db.inserts import insert_new
 from escrowd.db.lists import fixed
 from escrowd.escrows.models import Allocation, Escrow
 from escrowd.events.models import Event
+from escrowd.events.service import first_id_since
 from escrowd.ids import Prefix, has_prefix, new_id
 from escrowd.jobs import service as jobs
 from escrowd.jobs.registry import Registry, SweepContext
@@ -353,13 +354,6 @@ async def notify(ctx: SweepContext) -> int:
     )
 
 
-def recorded_since(moment: datetime) -> str:
-    """The lowest event id that can have been taken at ``moment`` or later (ids are ULIDs,
-    whose first characters are the real time of their making)."""
-    millis = max(0, int(moment.timestamp() * 1000))
-    return f"{Prefix.event.value}_{ULID.from_int(millis << 80)}"
-
-
 async def notify_events(
     container: Container, *, email: bool, memo: Memo | None = None, since: str = ""
 ) -> int:
@@ -408,7 +402,7 @@ async def notify_new(container: Container) -> int:
         container,
         email=container.settings.email_enabled,
         memo=_PROCESS_MEMO,
-        since=recorded_since(datetime.now(UTC) - RECENT),
+        since=first_id_since(datetime.now(UTC) - RECENT),
     )
 
 
