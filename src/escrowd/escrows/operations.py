@@ -284,30 +284,9 @@ async def settle(
                 op = await session.get(Operation, key)
                 if op is None:
                     continue
-                if op.status not in OPEN_OPS:
-                    results.append(OpResult.of(op))
-                    continue  # settled meanwhile (the janitor, or a concurrent retry)
-                now = clock.now()
-                op.updated_at = now
-                op.attempts += 1
-                if outcome.error is not None:
-                    op.error = _error_json(outcome.error)
-                    if outcome.unknown:
-                        op.status = OpStatus.unknown.value
-                    else:
-                        op.status = OpStatus.failed.value
-                        op.settled_at = now
-                        if verb.fail is not None:
-                            await verb.fail(ctx, op, outcome.error)
-                    api_error = outcome.error.to_api_error()
-                    first_error = first_error or api_error
-                    results.append(OpResult.of(op, api_error))
-                    continue
-                op.status = OpStatus.succeeded.value
-                op.settled_at = now
-                ctx.refresh()
-                await verb.settle(ctx, op, outcome)
-                results.append(OpResult.of(op))
+                error = await _settle_one(ctx, verb, op, outcome)
+                first_error = first_error or error
+                results.append(OpResult.of(op, error))
             book = ctx.refresh()
             for event in [*ctx.events, *_money_events(book, ctx.moved)]:
                 await store.emit(session, clock=clock, type=event, book=book)
@@ -326,6 +305,34 @@ async def settle(
                 known=ctx.accounts,
             )
     return Settled(book, first_error, tuple(results))
+
+
+async def _settle_one(
+    ctx: Settling, verb: Verb, op: Operation, outcome: Outcome
+) -> EscrowdError | None:
+    """Apply one call's outcome to its operation; the API error of a call that failed or
+    whose outcome is unknown. An operation settled meanwhile (the janitor, or a concurrent
+    retry) is left as it is."""
+    if op.status not in OPEN_OPS:
+        return None
+    now = ctx.clock.now()
+    op.updated_at = now
+    op.attempts += 1
+    if outcome.error is None:
+        op.status = OpStatus.succeeded.value
+        op.settled_at = now
+        ctx.refresh()
+        await verb.settle(ctx, op, outcome)
+        return None
+    op.error = _error_json(outcome.error)
+    if outcome.unknown:
+        op.status = OpStatus.unknown.value
+    else:
+        op.status = OpStatus.failed.value
+        op.settled_at = now
+        if verb.fail is not None:
+            await verb.fail(ctx, op, outcome.error)
+    return outcome.error.to_api_error()
 
 
 def _money_events(book: Book, moved: set[str]) -> list[EventType]:
