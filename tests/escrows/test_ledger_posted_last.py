@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.escrows.conftest import Ctx, funded, keyed, payees, payer
+from tests.escrows.conftest import Ctx, funded, payees, payer, post
 
 #: The escrow's own rows written by a settling transaction, by table: the column naming it.
 OWN_ROWS = {
@@ -56,10 +56,7 @@ async def test_fund_and_release_post_to_the_ledger_after_everything_else(ctx: Ct
     client_ = await payer(ctx)
     first, second = await payees(ctx, 2)
     escrow = await funded(ctx, client_, [(first, 3000), (second, 2000)])
-    r = await ctx.client.post(
-        f"/v1/escrows/{escrow['id']}/release", json={}, headers=keyed(client_.headers)
-    )
-    assert r.status_code == 200, r.text
+    await post(ctx, client_, f"/v1/escrows/{escrow['id']}/release")
     found = await _commands(ctx, escrow["id"])
     # Fund's settlement and release's: both wrote rows of the escrow besides the ledger's.
     settling = {xid: c for xid, c in found.items() if c[0]}

@@ -26,11 +26,49 @@ INTENT = {
     "currency": "usd",
 }
 
-Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter, list[bytes]], Awaitable[None]]
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+def _adapter(api_base: str, *, timeout: float = 0.5) -> StripeProvider:
+    http = StripeAiohttpClient(timeout_seconds=timeout)
+    client = make_stripe_client(api_key="sk_test_x", http=http, api_base=api_base)
+    return StripeProvider(client, http=http)
+
+
+@asynccontextmanager
+async def stripe_at(
+    serve: Serve, *, proxy: pytest.MonkeyPatch | None = None
+) -> AsyncIterator[tuple[StripeProvider, list[bytes]]]:
+    """An adapter whose calls go over aiohttp to a server on loopback running ``serve``;
+    yields it and the first line of each request the server read (one per connection).
+    With ``proxy``, the server is the HTTP proxy the environment names, and the adapter's
+    calls are for a host that does not resolve: only the proxy can answer them."""
+    lines: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await serve(reader, writer, lines)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    if proxy is not None:
+        proxy.setenv("HTTP_PROXY", base)
+        proxy.delenv("NO_PROXY", raising=False)
+        proxy.delenv("no_proxy", raising=False)
+    provider = _adapter("http://stripe.invalid" if proxy is not None else base)
+    try:
+        yield provider, lines
+    finally:
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def _read_request(reader: asyncio.StreamReader, lines: list[bytes]) -> tuple[bytes, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
+    lines.append(head.split(b"\r\n", 1)[0])
     length = 0
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
@@ -38,40 +76,8 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     return head, await reader.readexactly(length)
 
 
-@asynccontextmanager
-async def stripe_at(serve: Serve) -> AsyncIterator[tuple[StripeProvider, list[bytes]]]:
-    """An adapter whose calls go over aiohttp to a server on loopback running ``serve``;
-    yields it and the request heads the server read."""
-    heads: list[bytes] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await serve(reader, writer)
-        finally:
-            writer.close()
-
-    async def recording(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        heads.append(b"")
-        await handle(reader, writer)
-
-    server = await asyncio.start_server(recording, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    http = StripeAiohttpClient(timeout_seconds=0.5)
-    client = make_stripe_client(api_key="sk_test_x", http=http, api_base=f"http://127.0.0.1:{port}")
-    provider = StripeProvider(client, http=http)
-    try:
-        yield provider, heads
-    finally:
-        await provider.aclose()
-        server.close()
-        await server.wait_closed()
-
-
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    head, body = await _read_request(reader)
-    assert head.startswith(b"POST /v1/payment_intents ")
-    assert b"idempotency-key: k-1" in head.lower()
-    assert b"amount=5000" in body
+async def _intent(writer: asyncio.StreamWriter) -> None:
+    """Answer with the PaymentIntent, and close the connection after it."""
     payload = json.dumps(INTENT).encode()
     writer.write(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -81,22 +87,36 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     await writer.drain()
 
 
-async def _hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await _read_request(reader)
+async def _answer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lines: list[bytes]
+) -> None:
+    head, body = await _read_request(reader, lines)
+    assert head.startswith(b"POST /v1/payment_intents ")
+    assert b"idempotency-key: k-1" in head.lower()
+    assert b"amount=5000" in body
+    await _intent(writer)
+
+
+async def _hang(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lines: list[bytes]
+) -> None:
+    await _read_request(reader, lines)
     await asyncio.sleep(5)  # past the client's timeout: the request arrived, no answer
 
 
-async def _drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await _read_request(reader)  # then the connection closes without an answer
+async def _drop(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lines: list[bytes]
+) -> None:
+    await _read_request(reader, lines)  # then the connection closes without an answer
 
 
 async def test_a_call_goes_over_the_network_and_comes_back_mapped() -> None:
-    async with stripe_at(_answer) as (provider, heads):
+    async with stripe_at(_answer) as (provider, lines):
         payment = await provider.create_payment(PAYMENT)
         again = await provider.create_payment(PAYMENT)
     assert (payment.id, payment.amount, payment.currency) == ("pi_1", 5000, "usd")
     assert again == payment
-    assert len(heads) == 2  # the server closes each connection ("Connection: close")
+    assert len(lines) == 2  # the server closes each connection ("Connection: close")
 
 
 @pytest.mark.parametrize("serve", [_hang, _drop], ids=["no-answer", "dropped"])
@@ -112,12 +132,8 @@ async def test_a_post_that_reached_the_server_has_an_unknown_outcome(serve: Serv
 async def test_a_post_to_a_port_nobody_listens_on_never_left_and_may_be_retried() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # bound, never listening: connections are refused
-        http = StripeAiohttpClient(timeout_seconds=0.5)
-        client = make_stripe_client(
-            api_key="sk_test_x", http=http, api_base=f"http://127.0.0.1:{port}"
-        )
-        provider = StripeProvider(client, http=http)
+        # Bound, never listening: connections are refused.
+        provider = _adapter(f"http://127.0.0.1:{s.getsockname()[1]}")
         try:
             with pytest.raises(ProviderError) as caught:
                 await provider.create_payment(PAYMENT)
@@ -133,34 +149,13 @@ async def test_a_post_to_a_port_nobody_listens_on_never_left_and_may_be_retried(
 async def test_calls_go_through_the_proxy_the_environment_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[bytes] = []
+    async def proxy(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lines: list[bytes]
+    ) -> None:
+        await _read_request(reader, lines)
+        await _intent(writer)
 
-    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head, _ = await _read_request(reader)
-        seen.append(head.split(b"\r\n", 1)[0])
-        payload = json.dumps(INTENT).encode()
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
-            + payload
-        )
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    http = StripeAiohttpClient(timeout_seconds=2)
-    # A host that does not resolve: only the proxy can have answered.
-    client = make_stripe_client(api_key="sk_test_x", http=http, api_base="http://stripe.invalid")
-    provider = StripeProvider(client, http=http)
-    try:
+    async with stripe_at(proxy, proxy=monkeypatch) as (provider, lines):
         payment = await provider.create_payment(PAYMENT)
-    finally:
-        await provider.aclose()
-        server.close()
-        await server.wait_closed()
     assert payment.id == "pi_1"
-    assert seen == [b"POST http://stripe.invalid/v1/payment_intents HTTP/1.1"]
+    assert lines == [b"POST http://stripe.invalid/v1/payment_intents HTTP/1.1"]
