@@ -8,9 +8,9 @@ breakdown minus both. Pure: no database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from escrowd.fees.domain import (
     BREAKDOWN_FIGURES,
@@ -22,6 +22,8 @@ from escrowd.fees.domain import (
 
 #: The integer figures of a breakdown (everything but the bearer).
 FIGURES = BREAKDOWN_FIGURES
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=8)  # one per bearer; breakdowns are frozen
@@ -38,10 +40,7 @@ def load(data: Mapping[str, Any] | None, bearer: Bearer) -> AllocationBreakdown:
     and built once per distinct content: every book reads each of them again."""
     if not data:
         return zero(bearer)
-    try:
-        return _load(tuple(data.items()), bearer)
-    except TypeError:  # a value that cannot be a key (not what escrowd stores)
-        return _build(data, bearer)
+    return _by_content(_load, _build, data, bearer)
 
 
 @lru_cache(maxsize=4096)
@@ -99,10 +98,18 @@ def _full_breakdowns(
 
 def stored_policy(data: Mapping[str, Any]) -> FeePolicy:
     """An allocation's stored fee policy, checked and parsed once per distinct content."""
+    return _by_content(_stored_policy, FeePolicy.from_dict, data)
+
+
+def _by_content(
+    cached: Callable[..., T], build: Callable[..., T], data: Mapping[str, Any], *args: Any
+) -> T:
+    """``cached(<data's items>, *args)``, or ``build(data, *args)`` when a value of ``data``
+    cannot be part of a cache key (not what escrowd stores)."""
     try:
-        return _stored_policy(tuple(data.items()))
-    except TypeError:  # a value that cannot be a key (not what escrowd stores): parse it
-        return FeePolicy.from_dict(data)
+        return cached(tuple(data.items()), *args)
+    except TypeError:
+        return build(data, *args)
 
 
 @lru_cache(maxsize=1024)

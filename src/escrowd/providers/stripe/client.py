@@ -124,9 +124,12 @@ class StripeAiohttpClient(AIOHTTPClient):
     loop) and errors that say whether the request may have reached the provider."""
 
     def __init__(self, *, timeout_seconds: float) -> None:
-        timeout = aiohttp.ClientTimeout(total=timeout_seconds, sock_connect=timeout_seconds)
-        super().__init__(timeout=timeout)
-        self._client_timeout = timeout
+        # The SDK's own request path (which reads its ``timeout``) is not used: the timeout
+        # travels with the session made here.
+        super().__init__(timeout=None)
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=timeout_seconds, sock_connect=timeout_seconds
+        )
         self._own: aiohttp.ClientSession | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
